@@ -1,0 +1,189 @@
+"""The `infra` command line: parse, call the planner/orchestrator, render. No business logic here.
+
+Imports of the planner, catalogs and rich happen inside the commands, so `infra --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli import __version__
+from cli.errors import run_guarded
+
+app = typer.Typer(
+    name="infra",
+    help="Pick the cheapest cloud hardware that serves a model within its targets, "
+    "provision it with Terraform, and report what it costs.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+catalog_app = typer.Typer(help="Browse the price catalog (offerings per cloud, region and zone).")
+models_app = typer.Typer(help="Built-in model architectures.")
+profile_app = typer.Typer(help="Write and check profiles.")
+app.add_typer(catalog_app, name="catalog", no_args_is_help=True)
+app.add_typer(models_app, name="models", no_args_is_help=True)
+app.add_typer(profile_app, name="profile", no_args_is_help=True)
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print JSON for machines instead of a table.")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"infra {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """infra: GPU serving infrastructure from a model profile."""
+
+
+def _lowered(values: list[str] | None) -> frozenset[str] | None:
+    return frozenset(v.lower() for v in values) if values else None
+
+
+@app.command()
+def recommend(
+    profile: Annotated[Path, typer.Argument(help="Profile YAML file.")],
+    top: Annotated[int, typer.Option(min=0, help="How many alternatives to list.")] = 5,
+    cloud: Annotated[
+        list[str] | None, typer.Option(help="Only this cloud (aws, gcp, azure); repeatable.")
+    ] = None,
+    region: Annotated[list[str] | None, typer.Option(help="Only this region; repeatable.")] = None,
+    kind: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this kind (fleet, sagemaker, vertex, azureml); repeatable."),
+    ] = None,
+    accelerator: Annotated[
+        list[str] | None, typer.Option(help="Only this accelerator (e.g. L4, H100); repeatable.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Rank the feasible hardware for PROFILE and pick the cheapest.
+
+    Exit codes: 0 a recommendation, 1 bad input, 3 no feasible candidate.
+    """
+
+    def work() -> None:
+        from cli import render
+        from planner.optimizer import Filters
+        from planner.service import recommend_for_profile
+
+        filters = Filters(
+            clouds=_lowered(cloud),
+            regions=frozenset(region) if region else None,
+            kinds=_lowered(kind),
+            accelerators=_lowered(accelerator),
+        )
+        result = recommend_for_profile(profile, filters)
+        render.recommendation(result, top=top, as_json=json_output)
+
+    run_guarded(work, as_json=json_output)
+
+
+@catalog_app.command("list")
+def catalog_list(
+    cloud: Annotated[str | None, typer.Option(help="aws, gcp or azure.")] = None,
+    accelerator: Annotated[str | None, typer.Option(help="e.g. H100, L4, A10G.")] = None,
+    region: Annotated[str | None, typer.Option(help="e.g. us-east-1.")] = None,
+    kind: Annotated[str | None, typer.Option(help="fleet, sagemaker, vertex or azureml.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List offerings: one row per instance type and region, with the cheapest zone's prices."""
+
+    def work() -> None:
+        from cli import render
+        from planner.service import list_offerings
+
+        render.offerings(list_offerings(cloud, accelerator, region, kind), as_json=json_output)
+
+    run_guarded(work, as_json=json_output)
+
+
+@catalog_app.command("show")
+def catalog_show(
+    instance: Annotated[
+        str, typer.Argument(help="Instance type, e.g. g5.12xlarge or ml.g5.2xlarge.")
+    ],
+    json_output: JsonOption = False,
+) -> None:
+    """Every region and zone price of one instance type, with the spot notes."""
+
+    def work() -> None:
+        from cli import render
+        from planner.service import show_instance
+
+        render.instance_detail(instance, show_instance(instance), as_json=json_output)
+
+    run_guarded(work, as_json=json_output)
+
+
+@models_app.command("list")
+def models_list(json_output: JsonOption = False) -> None:
+    """The built-in models a profile can name under model.name."""
+
+    def work() -> None:
+        from cli import render
+        from planner.models import builtin_models
+
+        render.models(list(builtin_models().values()), as_json=json_output)
+
+    run_guarded(work, as_json=json_output)
+
+
+@profile_app.command("init")
+def profile_init(
+    name: Annotated[str, typer.Argument(help="Profile name (lowercase letters, digits, dashes).")],
+    model: Annotated[
+        str, typer.Option(help="A built-in model (see `infra models list`).")
+    ] = "llama-3.1-8b",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Where to write it (default NAME.yaml).")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented profile scaffold to start from."""
+
+    def work() -> None:
+        from planner.scaffold import write_profile_scaffold
+
+        path = write_profile_scaffold(name, model, output or Path(f"{name}.yaml"), force=force)
+        typer.echo(f"wrote {path}; next: infra recommend {path}")
+
+    run_guarded(work, as_json=False)
+
+
+@profile_app.command("check")
+def profile_check(profile: Annotated[Path, typer.Argument(help="Profile YAML file.")]) -> None:
+    """Validate a profile without planning anything."""
+
+    def work() -> None:
+        from planner.profile import load_profile
+
+        loaded = load_profile(profile).profile
+        typer.echo(f"{profile}: valid profile '{loaded.name}' for {loaded.model_spec().name}.")
+
+    run_guarded(work, as_json=False)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app(prog_name="infra")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run())

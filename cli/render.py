@@ -1,0 +1,260 @@
+"""Rendering for people (rich tables) and machines (JSON). The same dicts feed both."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from planner.models import ModelSpec
+from planner.optimizer import Recommendation
+from planner.serialize import recommendation_to_dict
+from providers.catalog import Offering
+
+if TYPE_CHECKING:  # rich is imported only when a table is drawn, not for --json
+    from rich.console import Console
+    from rich.table import Table
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
+        console.width = 180
+    return console
+
+
+def _table(**options: Any) -> Table:
+    from rich.table import Table
+
+    return Table(**options)
+
+
+def _json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
+def _money(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"${value:,.{digits}f}"
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def recommendation(result: Recommendation, *, top: int, as_json: bool) -> None:
+    data = recommendation_to_dict(result, top=top)
+    if as_json:
+        _json(data)
+        return
+    console = _console()
+    chosen = data["chosen"]
+    console.print(
+        f"[bold]{data['profile']}[/]: {data['model']} at {data['precision']}, "
+        f"{data['requests_per_second']:g} req/s (sized for {data['demand_requests_per_second']:g} "
+        f"with headroom); catalog {data['catalog_date']}; "
+        f"{data['candidates_considered']} feasible candidates"
+    )
+    table = _table(title="Cheapest first", title_justify="left")
+    for column, justify in (
+        ("", "left"),
+        ("cloud/kind", "left"),
+        ("region", "left"),
+        ("instance", "left"),
+        ("GPUs", "right"),
+        ("TP", "right"),
+        ("replicas (spot)", "right"),
+        ("$/hour", "right"),
+        ("$/month", "right"),
+        ("$/M out tok", "right"),
+        ("TTFT p95 ms", "right"),
+        ("TPOT ms", "right"),
+        ("capacity req/s", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for marker, row in [("chosen", chosen)] + [("", alt) for alt in data["alternatives"]]:
+        predicted = row["predicted"]
+        table.add_row(
+            marker,
+            f"{row['cloud']}/{row['kind']}",
+            row["region"],
+            row["instance_type"],
+            f"{row['accelerators_per_instance']}×{row['accelerator']}",
+            str(row["tensor_parallel"]),
+            f"{row['replicas']} ({row['spot_replicas']})",
+            _money(row["hourly_usd"]),
+            _money(row["monthly_usd"], 0),
+            _money(row["usd_per_million_output_tokens"], 3),
+            _number(predicted["ttft_ms_p95"], 0),
+            _number(predicted["tpot_ms"], 1),
+            _number(predicted["capacity_requests_per_s"], 2),
+            style="bold green" if marker else None,
+        )
+    console.print(table)
+    zones = ", ".join(chosen["zones"]) or "region-priced"
+    console.print(
+        f"Chosen: {chosen['replicas']}× {chosen['instance_type']} in {chosen['region']} ({zones}), "
+        f"{chosen['on_demand_replicas']} on-demand + {chosen['spot_replicas']} spot, "
+        f"{_money(chosen['monthly_usd'], 0)}/month; "
+        f"spot saves {_money(chosen['spot_savings_monthly_usd'], 0)}/month; "
+        f"{_money(chosen['usd_per_thousand_requests'], 4)} per 1,000 requests."
+    )
+    best = data["best_per_cloud"]
+    if len(best) > 1:
+        console.print(
+            "Best per cloud: "
+            + "; ".join(
+                f"{cloud} {c['instance_type']} {c['region']} {_money(c['hourly_usd'])}/h"
+                for cloud, c in best.items()
+            )
+        )
+    if data["excluded"]:
+        console.print("[bold]Why other accelerators lost:[/]")
+        for item in data["excluded"]:
+            console.print(f"  - {item['reason']}", highlight=False)
+    for warning in data["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}")
+
+
+def _offering_row(offering: Offering) -> dict[str, Any]:
+    zones = offering.ondemand_zones
+    ondemand = min((z.ondemand_usd for z in zones if z.ondemand_usd is not None), default=None)
+    spots = [z.spot_usd for z in offering.zones if z.spot_usd is not None]
+    return {
+        "cloud": offering.cloud,
+        "kind": offering.kind,
+        "instance_type": offering.display_name,
+        "accelerator": offering.accelerator,
+        "accelerator_count": offering.accelerator_count,
+        "accelerator_memory_gib": offering.accelerator_memory_gib,
+        "vcpus": offering.vcpus,
+        "memory_gib": offering.memory_gib,
+        "region": offering.region,
+        "zones": [z.zone for z in offering.zones if z.zone],
+        "ondemand_usd_per_hour": ondemand,
+        "spot_usd_per_hour_min": min(spots) if spots else None,
+        "retrieved": offering.retrieved,
+        "source": offering.source,
+    }
+
+
+def offerings(items: list[Offering], *, as_json: bool) -> None:
+    rows = sorted(
+        (_offering_row(o) for o in items),
+        key=lambda r: (r["cloud"], r["kind"], r["instance_type"], r["region"]),
+    )
+    if as_json:
+        _json(rows)
+        return
+    table = _table(title=f"{len(rows)} offerings", title_justify="left")
+    for column in (
+        "cloud/kind",
+        "instance",
+        "accelerators",
+        "region",
+        "zones",
+        "on-demand $/h",
+        "spot $/h (min)",
+    ):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            f"{row['cloud']}/{row['kind']}",
+            row["instance_type"],
+            f"{row['accelerator_count']}×{row['accelerator']} "
+            f"{row['accelerator_memory_gib']:g} GiB",
+            row["region"],
+            str(len(row["zones"]) or "—"),
+            _money(row["ondemand_usd_per_hour"], 4),
+            _money(row["spot_usd_per_hour_min"], 4),
+        )
+    _console().print(table)
+
+
+def instance_detail(name: str, items: list[Offering], *, as_json: bool) -> None:
+    rows = [
+        {
+            **_offering_row(o),
+            "prices": [
+                {
+                    "zone": z.zone,
+                    "ondemand_usd_per_hour": z.ondemand_usd,
+                    "spot_usd_per_hour": z.spot_usd,
+                    "spot_note": z.spot_note,
+                }
+                for z in o.zones
+            ],
+        }
+        for o in sorted(items, key=lambda o: (o.cloud, o.kind, o.region))
+    ]
+    if as_json:
+        _json(rows)
+        return
+    first = items[0]
+    console = _console()
+    console.print(
+        f"[bold]{name}[/]: {first.accelerator_count}× {first.accelerator} "
+        f"({first.accelerator_memory_gib:g} GiB each), "
+        f"{first.vcpus:g} vCPU, {first.memory_gib:g} GiB RAM; source: {first.source}",
+        highlight=False,
+    )
+    table = _table()
+    for column in ("cloud/kind", "region", "zone", "on-demand $/h", "spot $/h", "note"):
+        table.add_column(column)
+    for row in rows:
+        for price in row["prices"]:
+            table.add_row(
+                f"{row['cloud']}/{row['kind']}",
+                row["region"],
+                price["zone"] or "—",
+                _money(price["ondemand_usd_per_hour"], 4),
+                _money(price["spot_usd_per_hour"], 4),
+                price["spot_note"] or "",
+            )
+    console.print(table)
+
+
+def models(items: list[ModelSpec], *, as_json: bool) -> None:
+    rows = [
+        {
+            "name": m.name,
+            "family": m.family,
+            "params_b": m.params_b,
+            "active_params_b": m.active_params_b,
+            "layers": m.layers,
+            "kv_heads": m.kv_heads,
+            "max_context": m.max_context,
+            "experts": m.experts,
+            "hf_id": m.hf_id,
+            "source": m.source,
+        }
+        for m in items
+    ]
+    if as_json:
+        _json(rows)
+        return
+    table = _table(title=f"{len(rows)} built-in models", title_justify="left")
+    for column in (
+        "name",
+        "family",
+        "params (B)",
+        "active (B)",
+        "layers",
+        "KV heads",
+        "context",
+        "Hugging Face id",
+    ):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["name"],
+            row["family"],
+            f"{row['params_b']:g}",
+            f"{row['active_params_b']:g}" if row["active_params_b"] else "",
+            str(row["layers"] or ""),
+            str(row["kv_heads"] or ""),
+            str(row["max_context"] or ""),
+            row["hf_id"] or "",
+        )
+    _console().print(table)

@@ -1,0 +1,560 @@
+"""The optimizer: every feasible (offering × tensor-parallel degree × instances × spot share) per
+region, the cheapest expected USD/hour that meets throughput with headroom and every latency target,
+and why the rest lost.
+
+For one offering and degree, cost grows with the instance count, so the fewest instances that carry
+the demand are cheapest; and spot is priced below on-demand, so the cheapest split keeps exactly the
+on-demand floor on on-demand. The property test in tests/test_optimizer_property.py checks this
+closed form against brute force.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import msgspec
+
+from planner.accelerators import Accelerator, accelerators
+from planner.errors import NoFeasibleCandidate
+from planner.models import ModelSpec
+from planner.performance import (
+    TENSOR_PARALLEL_DEGREES,
+    LlmReplicaModel,
+    LlmWorkload,
+    OperatingPoint,
+    ReplicaConfig,
+    non_llm_capacity,
+)
+from planner.profile import Profile
+from providers.catalog import Catalog, Offering
+
+HOURS_PER_MONTH = 730
+
+
+class Filters(msgspec.Struct, frozen=True):
+    """Command-line pins on top of the profile's placement."""
+
+    clouds: frozenset[str] | None = None
+    regions: frozenset[str] | None = None
+    kinds: frozenset[str] | None = None
+    accelerators: frozenset[str] | None = None
+    instance_types: frozenset[str] | None = None
+
+
+class Predicted(msgspec.Struct, frozen=True):
+    throughput_tokens_per_s: float | None
+    capacity_requests_per_s: float
+    ttft_ms_p95: float | None
+    tpot_ms: float | None
+    e2e_ms_p95: float | None
+    batch_per_replica: float | None
+
+
+class Candidate(msgspec.Struct, frozen=True):
+    offering: Offering
+    zones: tuple[str, ...]
+    tensor_parallel: int
+    replicas_per_instance: int
+    instances: int
+    on_demand_instances: int
+    ondemand_usd: float
+    spot_usd: float | None
+    accelerator: Accelerator
+    replica: ReplicaPlan
+
+    @property
+    def capacity_requests_per_s(self) -> float:
+        return self.instances * self.replicas_per_instance * self.replica.requests_per_s
+
+    @property
+    def spot_instances(self) -> int:
+        return self.instances - self.on_demand_instances
+
+    @property
+    def spot_fraction(self) -> float:
+        return self.spot_instances / self.instances
+
+    @property
+    def hourly_usd(self) -> float:
+        spot = self.spot_usd if self.spot_usd is not None else self.ondemand_usd
+        return self.on_demand_instances * self.ondemand_usd + self.spot_instances * spot
+
+    @property
+    def all_on_demand_hourly_usd(self) -> float:
+        return self.instances * self.ondemand_usd
+
+    @property
+    def sort_key(self) -> tuple[float, float, str, str, int]:
+        o = self.offering
+        return (
+            self.hourly_usd,
+            -self.capacity_requests_per_s,
+            o.region,
+            o.display_name,
+            self.tensor_parallel,
+        )
+
+
+class Exclusion(msgspec.Struct, frozen=True):
+    subject: str
+    reason: str
+
+
+class Recommendation(msgspec.Struct):
+    profile: Profile
+    model: ModelSpec
+    requests_per_s: float
+    demand_requests_per_s: float
+    catalog_date: str
+    candidates: list[Candidate]
+    excluded: list[Exclusion]
+    capacity: CapacityModel
+    warnings: list[str] = msgspec.field(default_factory=list)
+
+    def predicted(self, candidate: Candidate) -> Predicted:
+        """Capacity of the fleet, and latencies at the load each replica carries (no headroom).
+
+        Computed on demand: only the candidates that are shown need their operating point.
+        """
+        load = self.requests_per_s / (candidate.instances * candidate.replicas_per_instance)
+        point = self.capacity.operating_point(
+            candidate.accelerator,
+            candidate.offering.accelerator_memory_gib,
+            candidate.tensor_parallel,
+            load,
+        )
+        output = self.profile.workload.output_tokens
+        fleet = candidate.capacity_requests_per_s
+        return Predicted(
+            throughput_tokens_per_s=fleet * output.mean if self.model.is_llm and output else None,
+            capacity_requests_per_s=fleet,
+            ttft_ms_p95=point.ttft_ms_p95 if point else None,
+            tpot_ms=point.tpot_ms if point else None,
+            e2e_ms_p95=point.e2e_ms_p95 if point else candidate.replica.latency_ms_p95,
+            batch_per_replica=point.batch if point else None,
+        )
+
+    @property
+    def chosen(self) -> Candidate:
+        return self.candidates[0]
+
+    def alternatives(self, limit: int | None = None) -> list[Candidate]:
+        """The best candidate per (cloud, kind, instance type) after the chosen, cheapest first."""
+        seen = {_variety(self.chosen)}
+        result = []
+        for candidate in self.candidates[1:]:
+            key = _variety(candidate)
+            if key in seen:
+                continue
+            seen.add(key)
+            result.append(candidate)
+            if limit is not None and len(result) >= limit:
+                break
+        return result
+
+    def best_per(self, attribute: str) -> dict[str, Candidate]:
+        best: dict[str, Candidate] = {}
+        for candidate in self.candidates:
+            best.setdefault(getattr(candidate.offering, attribute), candidate)
+        return best
+
+    def usd_per_million_output_tokens(self, candidate: Candidate) -> float | None:
+        if not self.model.is_llm or self.profile.workload.output_tokens is None:
+            return None
+        tokens_per_hour = self.requests_per_s * self.profile.workload.output_tokens.mean * 3600
+        return candidate.hourly_usd / tokens_per_hour * 1e6
+
+    def usd_per_thousand_requests(self, candidate: Candidate) -> float:
+        return candidate.hourly_usd / (self.requests_per_s * 3600) * 1000
+
+
+def _variety(candidate: Candidate) -> tuple[str, str, str, int]:
+    o = candidate.offering
+    return (o.cloud, o.kind, o.display_name, candidate.tensor_parallel)
+
+
+# --- capacity of one replica -------------------------------------------------------------------
+
+
+class ReplicaPlan(msgspec.Struct, frozen=True):
+    """What one model replica on `tensor_parallel` accelerators sustains within the targets."""
+
+    tensor_parallel: int
+    requests_per_s: float
+    point: OperatingPoint | None
+    latency_ms_p95: float | None = None
+
+
+class _ClassVerdict(msgspec.Struct):
+    """Why an accelerator class (e.g. all T4 offerings) cannot serve, for the explanation."""
+
+    memory_needed_gib: float = 0.0
+    best_latency: tuple[float | None, float | None, int] | None = None
+
+
+class CapacityModel:
+    """Replica capacities per (accelerator, memory, degree), computed once per recommendation."""
+
+    def __init__(self, profile: Profile, model: ModelSpec) -> None:
+        self.profile = profile
+        self.model = model
+        self._cache: dict[tuple[str, float, int], ReplicaPlan | None] = {}
+        self._replicas: dict[tuple[str, float, int], LlmReplicaModel] = {}
+        self._points: dict[tuple[str, float, int, float], OperatingPoint | None] = {}
+        self.verdicts: dict[str, _ClassVerdict] = {}
+        self.measured = {m.accelerator.lower(): m for m in profile.workload.measured}
+        w, t = profile.workload, profile.targets
+        self.llm_workload = (
+            LlmWorkload(
+                input_mean=w.input_tokens.mean,
+                input_p95=w.input_tokens.p95,
+                output_mean=w.output_tokens.mean,
+                output_p95=w.output_tokens.p95,
+                ttft_ms_p95=t.ttft_ms_p95,
+                tpot_ms=t.tpot_ms,
+                e2e_ms_p95=t.e2e_ms_p95,
+                max_model_len=profile.runtime.max_model_len,
+            )
+            if model.is_llm and w.input_tokens and w.output_tokens
+            else None
+        )
+
+    def degrees(self, accelerator_count: int) -> Iterable[int]:
+        if self.measured or not self.model.is_llm:
+            return (1,)
+        return (
+            d
+            for d in TENSOR_PARALLEL_DEGREES
+            if d <= accelerator_count
+            and accelerator_count % d == 0
+            and self.model.tensor_parallel_ok(d)
+        )
+
+    def replica(
+        self, accelerator: Accelerator, memory_gib: float, degree: int
+    ) -> ReplicaPlan | None:
+        key = (accelerator.name, memory_gib, degree)
+        if key not in self._cache:
+            self._cache[key] = self._compute(accelerator, memory_gib, degree)
+        return self._cache[key]
+
+    def _compute(
+        self, accelerator: Accelerator, memory_gib: float, degree: int
+    ) -> ReplicaPlan | None:
+        verdict = self.verdicts.setdefault(accelerator.name, _ClassVerdict())
+        profile = self.profile
+        if self.measured:
+            return self._measured(accelerator)
+        if self.llm_workload is None:
+            result = non_llm_capacity(
+                params=self.model.total_params,
+                precision=profile.model.precision,
+                gflops_per_request=profile.workload.gflops_per_request
+                or self.model.gflops_per_request
+                or 0,
+                memory_gib_per_request=profile.workload.memory_gib_per_request or 0.0,
+                accelerator=accelerator,
+                accelerator_memory_gib=memory_gib,
+                max_batch=profile.runtime.max_batch,
+                e2e_ms_p95=profile.targets.e2e_ms_p95,
+            )
+            if not result.feasible:
+                verdict.memory_needed_gib = result.memory_needed_gib
+                if result.reason == "latency":
+                    verdict.best_latency = (None, result.latency_ms_p95, 1)
+                return None
+            return ReplicaPlan(1, result.requests_per_s, None, result.latency_ms_p95)
+        replica = self._llm_replica(accelerator, memory_gib, degree)
+        capacity = replica.capacity()
+        verdict.memory_needed_gib = capacity.memory_needed_gib
+        if not capacity.feasible:
+            if capacity.reason == "latency":
+                current = verdict.best_latency
+                ttft = capacity.best_ttft_ms
+                if current is None or (ttft or math.inf) < (current[1] or math.inf):
+                    verdict.best_latency = (capacity.best_tpot_ms, ttft, degree)
+            return None
+        return ReplicaPlan(degree, capacity.requests_per_s, capacity.at_capacity)
+
+    def _measured(self, accelerator: Accelerator) -> ReplicaPlan | None:
+        measured = self.measured.get(accelerator.name.lower())
+        if measured is None:
+            return None
+        target = self.profile.targets.e2e_ms_p95
+        if (
+            target is not None
+            and measured.latency_ms_p95 is not None
+            and measured.latency_ms_p95 > target
+        ):
+            self.verdicts[accelerator.name].best_latency = (None, measured.latency_ms_p95, 1)
+            return None
+        return ReplicaPlan(1, measured.requests_per_second, None, measured.latency_ms_p95)
+
+    def _llm_replica(
+        self, accelerator: Accelerator, memory_gib: float, degree: int
+    ) -> LlmReplicaModel:
+        key = (accelerator.name, memory_gib, degree)
+        if key not in self._replicas:
+            assert self.llm_workload is not None
+            self._replicas[key] = LlmReplicaModel(
+                ReplicaConfig(
+                    model=self.model,
+                    precision=self.profile.model.precision,
+                    accelerator=accelerator,
+                    accelerator_memory_gib=memory_gib,
+                    tensor_parallel=degree,
+                    engine=self.profile.runtime.engine,
+                    max_batch=self.profile.runtime.max_batch,
+                    kv_cache_dtype=self.profile.runtime.kv_cache_dtype,
+                ),
+                self.llm_workload,
+            )
+        return self._replicas[key]
+
+    def operating_point(
+        self, accelerator: Accelerator, memory_gib: float, degree: int, load: float
+    ) -> OperatingPoint | None:
+        """Predicted latency at the load each replica actually carries (no headroom)."""
+        if self.llm_workload is None or self.measured:
+            return None
+        key = (accelerator.name, memory_gib, degree, load)
+        if key not in self._points:
+            self._points[key] = self._llm_replica(accelerator, memory_gib, degree).operating_point(
+                load
+            )
+        return self._points[key]
+
+
+# --- zones, prices and counts ------------------------------------------------------------------
+
+
+def fleet_zones(
+    offering: Offering, wanted: int | Sequence[str]
+) -> tuple[tuple[str, ...], float, float | None] | None:
+    """The zones the fleet spans, their mean on-demand price and mean expected spot price.
+
+    A fleet spreads evenly over its zones, so spot is priced at the mean over those zones (a zone
+    without a usable spot offer contributes its on-demand price), not at the cheapest zone.
+    Returns None when the offering is not in enough zones.
+    """
+    zones = offering.ondemand_zones
+    if not zones:
+        return None
+    if len(zones) == 1 and zones[0].zone == "":  # priced per region (Azure, managed endpoints)
+        only = zones[0]
+        return (), only.ondemand_usd or 0.0, only.spot_usd
+    if isinstance(wanted, int):
+        if len(zones) < wanted:
+            return None
+        chosen = sorted(
+            zones, key=lambda z: (z.spot_usd if z.spot_usd is not None else z.ondemand_usd, z.zone)
+        )[:wanted]
+    else:
+        by_name = {z.zone: z for z in zones}
+        if any(name not in by_name for name in wanted):
+            return None
+        chosen = [by_name[name] for name in wanted]
+    ondemand = sum(z.ondemand_usd or 0.0 for z in chosen) / len(chosen)
+    if all(z.spot_usd is None for z in chosen):
+        spot = None
+    else:
+        spot = sum(
+            z.spot_usd if z.spot_usd is not None else (z.ondemand_usd or 0.0) for z in chosen
+        ) / len(chosen)
+    return tuple(sorted(z.zone for z in chosen)), ondemand, spot
+
+
+def instance_counts(
+    demand: float, per_instance: float, min_instances: int, floor: float, spot_available: bool
+) -> tuple[int, int]:
+    """(instances, on-demand instances): the fewest instances that carry `demand`, and the fewest
+    on-demand ones that still carry `floor` of it when every spot instance is interrupted."""
+    instances = max(min_instances, math.ceil(demand / per_instance - 1e-9))
+    if not spot_available or floor >= 1:
+        return instances, instances
+    on_demand = math.ceil(floor * demand / per_instance - 1e-9) if floor > 0 else 0
+    return instances, min(instances, on_demand)
+
+
+# --- the search ----------------------------------------------------------------------------------
+
+
+def _allowed(offering: Offering, profile: Profile, filters: Filters) -> bool:
+    placement = profile.placement
+    if offering.cloud not in placement.clouds or offering.kind not in placement.kinds:
+        return False
+    if placement.regions and offering.region not in placement.regions:
+        return False
+    checks = (
+        (filters.clouds, offering.cloud),
+        (filters.regions, offering.region),
+        (filters.kinds, offering.kind),
+        (filters.accelerators, offering.accelerator.lower()),
+    )
+    if any(allowed is not None and value not in allowed for allowed, value in checks):
+        return False
+    return (
+        filters.instance_types is None
+        or offering.instance_type.lower() in filters.instance_types
+        or offering.display_name.lower() in filters.instance_types
+    )
+
+
+def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None) -> Recommendation:
+    filters = filters or Filters()
+    model = profile.model_spec()
+    known_accelerators = accelerators()
+    capacity = CapacityModel(profile, model)
+    rate = profile.workload.requests_per_second
+    demand = rate * (1 + profile.targets.headroom)
+    floor = profile.placement.spot.floor
+    spot_policy = profile.placement.spot.policy
+    candidates: list[Candidate] = []
+    considered: dict[str, list[Offering]] = {}
+    zone_misses: set[str] = set()
+    for offering in catalog.offerings:
+        if not _allowed(offering, profile, filters):
+            continue
+        accelerator = known_accelerators.get(offering.accelerator)
+        if accelerator is None:
+            continue
+        considered.setdefault(accelerator.name, []).append(offering)
+        wanted_zones = profile.placement.zones if offering.kind == "fleet" else 1
+        placed = fleet_zones(offering, wanted_zones)
+        if placed is None:
+            zone_misses.add(accelerator.name)
+            continue
+        zones, ondemand, spot = placed
+        if spot_policy == "never" or not offering.spot_capable:
+            spot = None
+        for degree in capacity.degrees(offering.accelerator_count):
+            plan = capacity.replica(accelerator, offering.accelerator_memory_gib, degree)
+            if plan is None or plan.requests_per_s <= 0:
+                continue
+            per_instance_replicas = offering.accelerator_count // degree
+            per_instance = per_instance_replicas * plan.requests_per_s
+            instances, on_demand = instance_counts(
+                demand, per_instance, profile.placement.min_replicas, floor, spot is not None
+            )
+            candidates.append(
+                Candidate(
+                    offering=offering,
+                    zones=zones,
+                    tensor_parallel=degree,
+                    replicas_per_instance=per_instance_replicas,
+                    instances=instances,
+                    on_demand_instances=on_demand,
+                    ondemand_usd=ondemand,
+                    spot_usd=spot if on_demand < instances else None,
+                    accelerator=accelerator,
+                    replica=plan,
+                )
+            )
+    candidates.sort(key=lambda c: c.sort_key)
+    excluded = explain_exclusions(
+        profile, model, catalog, filters, capacity, considered, candidates, zone_misses
+    )
+    if not candidates:
+        raise NoFeasibleCandidate(
+            f"no offering can serve {model.name} at {rate:g} requests/s within the targets",
+            [{"class": e.subject, "reason": e.reason} for e in excluded],
+        )
+    recommendation = Recommendation(
+        profile=profile,
+        model=model,
+        requests_per_s=rate,
+        demand_requests_per_s=demand,
+        catalog_date=catalog.date,
+        candidates=candidates,
+        excluded=excluded,
+        capacity=capacity,
+    )
+    return recommendation
+
+
+def _gb(value: float) -> str:
+    return f"{value:,.0f} GB" if value >= 10 else f"{value:.1f} GB"
+
+
+def explain_exclusions(
+    profile: Profile,
+    model: ModelSpec,
+    catalog: Catalog,
+    filters: Filters,
+    capacity: CapacityModel,
+    considered: dict[str, list[Offering]],
+    candidates: list[Candidate],
+    zone_misses: set[str],
+) -> list[Exclusion]:
+    """One sentence per accelerator class that has no feasible candidate, saying why."""
+    feasible = {c.offering.accelerator for c in candidates}
+    precision = profile.model.precision
+    reasons: list[Exclusion] = []
+    for name in sorted(catalog.accelerators()):
+        if name in feasible:
+            continue
+        offerings = considered.get(name)
+        if not offerings:
+            reasons.append(
+                Exclusion(name, f"{name}: not offered in the allowed clouds, kinds and regions.")
+            )
+            continue
+        if capacity.measured and name.lower() not in capacity.measured:
+            reasons.append(
+                Exclusion(name, f"{name}: no measured throughput for it in workload.measured.")
+            )
+            continue
+        verdict = capacity.verdicts.get(name)
+        largest = max(offerings, key=lambda o: o.accelerator_count * o.accelerator_memory_gib)
+        largest_gib = largest.accelerator_count * largest.accelerator_memory_gib
+        if verdict is None:
+            if name in zone_misses:
+                zones = profile.placement.zones
+                wanted = f"{zones} zones" if isinstance(zones, int) else ", ".join(zones)
+                reasons.append(
+                    Exclusion(name, f"{name}: no offering spans {wanted} in the allowed regions.")
+                )
+            else:
+                reasons.append(
+                    Exclusion(
+                        name,
+                        f"{name}: no tensor-parallel degree that divides the model's "
+                        f"{model.attention_heads} attention heads fits its instances.",
+                    )
+                )
+            continue
+        if verdict.best_latency is not None:
+            tpot, latency, degree = verdict.best_latency
+            targets = profile.targets
+            parts = []
+            if tpot is not None and targets.tpot_ms is not None and tpot > targets.tpot_ms:
+                parts.append(f"time per output token {tpot:.1f} ms > target {targets.tpot_ms:g} ms")
+            if (
+                latency is not None
+                and model.is_llm
+                and targets.ttft_ms_p95 is not None
+                and latency > targets.ttft_ms_p95
+            ):
+                parts.append(
+                    f"p95 time to first token {latency:.0f} ms > target {targets.ttft_ms_p95:g} ms"
+                )
+            if not parts:
+                parts.append(f"p95 latency {latency or 0:.0f} ms exceeds the targets")
+            reasons.append(
+                Exclusion(
+                    name,
+                    f"{name}: even unloaded, the best it reaches is {' and '.join(parts)} "
+                    f"(tensor parallel {degree}).",
+                )
+            )
+            continue
+        reasons.append(
+            Exclusion(
+                name,
+                f"{name}: needs {_gb(verdict.memory_needed_gib * 1.073741824)} at {precision}; "
+                f"the largest {name} "
+                f"instance has {_gb(largest_gib * 1.073741824)} ({largest.display_name}).",
+            )
+        )
+    return reasons

@@ -1,0 +1,342 @@
+"""Performance model: memory fit, throughput and latency of one replica on one accelerator type.
+
+LLM serving with continuous batching and chunked prefill (vLLM, TGI, TensorRT-LLM) is modelled as a
+sequence of steps. Each step carries the B sequences in decode (one token each) plus the prefill
+tokens of new requests. A step costs the larger of its memory time (weights read once, plus every
+in-flight sequence's KV cache) and its compute time (2 FLOPs per active parameter per token), plus a
+fixed per-step overhead and the tensor-parallel all-reduces. Peak figures are scaled by efficiency
+factors fitted to published measurements (planner/data/efficiency.yaml, `bench/fit_efficiency.py`).
+
+In steady state at r requests/s, Little's law gives B = r * output_tokens * step_time; the batch the
+targets allow is the largest one whose step time (TPOT) and time to first token still meet them.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import msgspec
+
+from planner.accelerators import Accelerator
+from planner.datafiles import PLANNER_DATA, load_yaml
+from planner.models import ModelSpec
+
+BYTES_PER_PARAM = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.53}
+"""int4 is weight-only with group-wise fp16 scales and zeros (group 128): 4.25 bits a weight."""
+
+TENSOR_PARALLEL_DEGREES = (1, 2, 4, 8)
+# NVLink/Infinity Fabric/NeuronLink all-reduce vs PCIe: per-call latency and usable bandwidth.
+_FAST_LINKS = {"nvlink", "infinity-fabric", "neuronlink", "nvlink-bridge"}
+_ALLREDUCE_LATENCY_S = {True: 12e-6, False: 40e-6}
+_ALLREDUCE_BYTES_PER_S = {True: 150e9, False: 12e9}
+P95_QUEUE_FACTOR = 3.0
+"""p95 of an exponential wait is ln(20) ≈ 3 times its mean."""
+
+
+class Efficiency(msgspec.Struct, frozen=True):
+    """Fractions of peak reached in practice, and the fixed cost of one scheduler step."""
+
+    compute: float
+    bandwidth: float
+    step_overhead_ms: float
+    memory_utilization: float
+    reserve_gib: float
+
+
+class EfficiencyTable(msgspec.Struct, frozen=True):
+    default: Efficiency
+    per_accelerator: dict[str, dict[str, float]]
+    per_engine: dict[str, dict[str, float]]
+    non_llm_compute: dict[str, float]
+
+    def for_(self, accelerator: str, engine: str) -> Efficiency:
+        values = msgspec.structs.asdict(self.default)
+        values.update(self.per_accelerator.get(accelerator, {}))
+        for key, factor in self.per_engine.get(engine, {}).items():
+            values[key] = values[key] * factor
+        return Efficiency(**values)
+
+
+@cache
+def efficiency_table() -> EfficiencyTable:
+    raw = load_yaml(PLANNER_DATA / "efficiency.yaml")
+    return EfficiencyTable(
+        default=Efficiency(**raw["default"]),
+        per_accelerator=raw.get("accelerators") or {},
+        per_engine=raw.get("engines") or {},
+        non_llm_compute=raw.get("non_llm_compute") or {},
+    )
+
+
+class LlmWorkload(msgspec.Struct, frozen=True):
+    """Token shape of the traffic and the latency targets (None: no target)."""
+
+    input_mean: float
+    input_p95: float
+    output_mean: float
+    output_p95: float
+    ttft_ms_p95: float | None = None
+    tpot_ms: float | None = None
+    e2e_ms_p95: float | None = None
+    max_model_len: int | None = None
+
+
+class ReplicaConfig(msgspec.Struct, frozen=True):
+    model: ModelSpec
+    precision: str
+    accelerator: Accelerator
+    accelerator_memory_gib: float
+    tensor_parallel: int
+    engine: str
+    max_batch: int
+    kv_cache_dtype: str = "auto"
+
+
+class OperatingPoint(msgspec.Struct, frozen=True):
+    requests_per_s: float
+    batch: float
+    tpot_ms: float
+    ttft_ms_p95: float
+    e2e_ms_p95: float
+
+
+class ReplicaCapacity(msgspec.Struct, frozen=True):
+    """What one replica sustains while meeting every target, or why it cannot."""
+
+    feasible: bool
+    reason: str = ""
+    requests_per_s: float = 0.0
+    max_batch: int = 0
+    memory_needed_gib: float = 0.0
+    best_tpot_ms: float | None = None
+    best_ttft_ms: float | None = None
+    at_capacity: OperatingPoint | None = None
+
+
+def weight_bytes(model: ModelSpec, precision: str) -> float:
+    return model.total_params * BYTES_PER_PARAM[precision]
+
+
+def kv_bytes_per_token(model: ModelSpec, precision: str, kv_cache_dtype: str = "auto") -> float:
+    if kv_cache_dtype == "fp8" or (kv_cache_dtype == "auto" and precision == "fp8"):
+        element = 1.0
+    elif precision == "fp32" and kv_cache_dtype == "auto":
+        element = 4.0
+    else:
+        element = 2.0
+    return model.kv_elements_per_token * element
+
+
+class LlmReplicaModel:
+    """Step-cost model of one replica (tensor_parallel accelerators) of a decoder LLM."""
+
+    def __init__(self, config: ReplicaConfig, workload: LlmWorkload) -> None:
+        self.config = config
+        self.workload = workload
+        model, accelerator, tp = config.model, config.accelerator, config.tensor_parallel
+        eff = efficiency_table().for_(accelerator.name, config.engine)
+        self.efficiency = eff
+        self.bytes_per_param = BYTES_PER_PARAM[config.precision]
+        self.weights = weight_bytes(model, config.precision)
+        self.kv_per_token = kv_bytes_per_token(model, config.precision, config.kv_cache_dtype)
+        self.bandwidth = tp * accelerator.bandwidth_bytes_per_s * eff.bandwidth
+        self.compute = tp * accelerator.compute_flops_per_s(config.precision) * eff.compute
+        fast = accelerator.interconnect in _FAST_LINKS
+        layers = model.layers or 0
+        hidden = model.hidden_size or 0
+        if tp > 1:
+            self.comm_fixed = 2 * layers * _ALLREDUCE_LATENCY_S[fast]
+            self.comm_per_token = (
+                2 * layers * hidden * 2 * (tp - 1) / tp / _ALLREDUCE_BYTES_PER_S[fast]
+            )
+        else:
+            self.comm_fixed = self.comm_per_token = 0.0
+        self.overhead = eff.step_overhead_ms / 1000 + self.comm_fixed
+        self.dense_params, self.expert_params = model.expert_split()
+        # Average context a sequence in decode holds: its prompt plus half its answer.
+        self.context_mean = workload.input_mean + workload.output_mean / 2
+        self.prefill_ratio = workload.input_mean / workload.output_mean
+        usable = (
+            tp * (config.accelerator_memory_gib * eff.memory_utilization - eff.reserve_gib) * 2**30
+        )
+        self.kv_capacity = usable - self.weights
+        longest = workload.max_model_len or (workload.input_p95 + workload.output_p95)
+        self.longest_sequence = longest
+        self.memory_needed = self.weights + self.kv_per_token * longest
+        self.memory_batch_limit = (
+            int(self.kv_capacity // (self.kv_per_token * self.context_mean))
+            if self.kv_capacity > 0
+            else 0
+        )
+        self.batch_limit = min(config.max_batch, self.memory_batch_limit)
+
+    # --- step costs -------------------------------------------------------------------------
+
+    def _weights_read(self, batch: float) -> float:
+        model = self.config.model
+        if not model.is_moe:
+            return self.weights
+        assert model.experts is not None and model.active_experts is not None
+        touched = model.experts * (1 - (1 - model.active_experts / model.experts) ** max(batch, 1))
+        return (self.dense_params + touched * self.expert_params) * self.bytes_per_param
+
+    def step_seconds(self, decode_batch: float, prefill_tokens: float = 0.0) -> float:
+        memory = (
+            self._weights_read(decode_batch) + decode_batch * self.context_mean * self.kv_per_token
+        )
+        tokens = decode_batch + prefill_tokens
+        compute = 2 * self.config.model.active_params * tokens
+        return (
+            max(memory / self.bandwidth, compute / self.compute)
+            + self.overhead
+            + tokens * self.comm_per_token
+        )
+
+    def prefill_seconds(self, tokens: float) -> float:
+        """A prompt processed alone: compute-bound, plus causal attention over the prompt."""
+        model = self.config.model
+        attention = 2 * (model.layers or 0) * tokens * tokens * (model.hidden_size or 0)
+        compute = (2 * model.active_params * tokens + attention) / self.compute
+        memory = self._weights_read(tokens) / self.bandwidth
+        return max(compute, memory) + self.overhead + tokens * self.comm_per_token
+
+    # --- steady state -----------------------------------------------------------------------
+
+    def compute_utilization(self, requests_per_s: float) -> float:
+        tokens = requests_per_s * (self.workload.input_mean + self.workload.output_mean)
+        return tokens * 2 * self.config.model.active_params / self.compute
+
+    def operating_point(self, requests_per_s: float) -> OperatingPoint | None:
+        """Steady state at this load, or None when the replica cannot keep up."""
+        out = self.workload.output_mean
+        utilization = self.compute_utilization(requests_per_s)
+        if utilization >= 1:
+            return None
+        batch = 1.0
+        for _ in range(60):  # fixed point of B = r * out * step(B): monotone, converges quickly
+            step = self.step_seconds(batch, batch * self.prefill_ratio)
+            new_batch = max(1.0, requests_per_s * out * step)
+            if new_batch > self.batch_limit:
+                return None
+            if abs(new_batch - batch) < 1e-3 * batch:
+                batch = new_batch
+                break
+            batch = new_batch
+        else:
+            return None
+        tpot = self.step_seconds(batch, batch * self.prefill_ratio)
+        prefill = self.prefill_seconds(self.workload.input_p95)
+        mean_prefill = self.prefill_seconds(self.workload.input_mean)
+        queue_wait = utilization * mean_prefill / (1 - utilization)
+        ttft = prefill / (1 - utilization) + P95_QUEUE_FACTOR * queue_wait + tpot
+        e2e = ttft + tpot * self.workload.output_p95
+        return OperatingPoint(requests_per_s, batch, tpot * 1e3, ttft * 1e3, e2e * 1e3)
+
+    def meets_targets(self, point: OperatingPoint) -> bool:
+        w = self.workload
+        return not (
+            (w.tpot_ms is not None and point.tpot_ms > w.tpot_ms)
+            or (w.ttft_ms_p95 is not None and point.ttft_ms_p95 > w.ttft_ms_p95)
+            or (w.e2e_ms_p95 is not None and point.e2e_ms_p95 > w.e2e_ms_p95)
+        )
+
+    def capacity(self) -> ReplicaCapacity:
+        needed_gib = self.memory_needed / 2**30
+        if self.kv_capacity < self.kv_per_token * self.longest_sequence:
+            return ReplicaCapacity(feasible=False, reason="memory", memory_needed_gib=needed_gib)
+        light = self.operating_point(1e-9)
+        if light is None or not self.meets_targets(light):
+            return ReplicaCapacity(
+                feasible=False,
+                reason="latency",
+                memory_needed_gib=needed_gib,
+                best_tpot_ms=light.tpot_ms if light else None,
+                best_ttft_ms=light.ttft_ms_p95 if light else None,
+            )
+        low, high = 0.0, self._upper_bound_rate()
+        for _ in range(50):
+            mid = (low + high) / 2
+            point = self.operating_point(mid)
+            if point is not None and self.meets_targets(point):
+                low = mid
+            else:
+                high = mid
+            if high - low < 1e-4 * high:
+                break
+        point = self.operating_point(low)
+        return ReplicaCapacity(
+            feasible=low > 0,
+            reason="" if low > 0 else "latency",
+            requests_per_s=low,
+            max_batch=self.batch_limit,
+            memory_needed_gib=needed_gib,
+            best_tpot_ms=light.tpot_ms,
+            best_ttft_ms=light.ttft_ms_p95,
+            at_capacity=point,
+        )
+
+    def _upper_bound_rate(self) -> float:
+        w = self.workload
+        compute_bound = self.compute / (
+            2 * self.config.model.active_params * (w.input_mean + w.output_mean)
+        )
+        batch_bound = (
+            self.batch_limit / (w.output_mean * self.overhead) if self.overhead else math.inf
+        )
+        return min(compute_bound, batch_bound)
+
+
+class NonLlmResult(msgspec.Struct, frozen=True):
+    feasible: bool
+    reason: str = ""
+    requests_per_s: float = 0.0
+    batch: int = 0
+    latency_ms_p95: float | None = None
+    memory_needed_gib: float = 0.0
+
+
+def non_llm_capacity(
+    *,
+    params: float,
+    precision: str,
+    gflops_per_request: float,
+    memory_gib_per_request: float,
+    accelerator: Accelerator,
+    accelerator_memory_gib: float,
+    max_batch: int,
+    e2e_ms_p95: float | None,
+) -> NonLlmResult:
+    """Encoders, vision and speech models: compute-bound batches on one accelerator.
+
+    A request waits for at most one batch in flight and then its own: p95 latency ≈ 2 × batch time.
+    """
+    table = efficiency_table()
+    eff = table.default
+    compute = accelerator.compute_flops_per_s(precision) * table.non_llm_compute.get(
+        accelerator.name, table.non_llm_compute.get("default", 0.4)
+    )
+    per_request = gflops_per_request * 1e9 / compute
+    overhead = eff.step_overhead_ms / 1000
+    weights_gib = params * BYTES_PER_PARAM[precision] / 2**30
+    usable = accelerator_memory_gib * eff.memory_utilization - eff.reserve_gib - weights_gib
+    needed = weights_gib + memory_gib_per_request + eff.reserve_gib
+    if usable < memory_gib_per_request:
+        return NonLlmResult(False, "memory", memory_needed_gib=needed)
+    batch = max_batch
+    if memory_gib_per_request > 0:
+        batch = min(batch, int(usable // memory_gib_per_request))
+    if e2e_ms_p95 is not None:
+        fits = int((e2e_ms_p95 / 1000 / 2 - overhead) // per_request)
+        if fits < 1:
+            latency = 2 * (per_request + overhead) * 1e3
+            return NonLlmResult(False, "latency", latency_ms_p95=latency, memory_needed_gib=needed)
+        batch = min(batch, fits)
+    batch_time = batch * per_request + overhead
+    return NonLlmResult(
+        True,
+        requests_per_s=batch / batch_time,
+        batch=batch,
+        latency_ms_p95=2 * batch_time * 1e3,
+        memory_needed_gib=needed,
+    )

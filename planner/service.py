@@ -1,0 +1,118 @@
+"""Entry points the CLI calls: load, check names against the catalog, plan. One job each."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+
+from planner.accelerators import accelerators
+from planner.errors import InfraError, ProfileError
+from planner.optimizer import HOURS_PER_MONTH, Filters, Recommendation, recommend
+from planner.profile import ALL_CLOUDS, ALL_KINDS, LoadedProfile, load_profile
+from providers.catalog import Catalog, Offering, load_catalog
+
+
+def _suggest(value: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(value, sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def check_choice(kind: str, value: str, choices: Iterable[str]) -> None:
+    choices = sorted(choices)
+    if value not in choices:
+        raise InfraError(
+            f"unknown {kind} '{value}'{_suggest(value, choices)}; choose from {', '.join(choices)}."
+        )
+
+
+def check_region(region: str, catalog: Catalog, where: str | None = None) -> None:
+    if region in catalog.regions():
+        return
+    prefix = f"{where}: " if where else ""
+    raise (ProfileError if where else InfraError)(
+        f"{prefix}unknown region '{region}'{_suggest(region, catalog.regions())}; "
+        "`infra catalog list` shows the regions each cloud offers."
+    )
+
+
+def check_filters(filters: Filters, catalog: Catalog) -> None:
+    for cloud in filters.clouds or ():
+        check_choice("cloud", cloud, ALL_CLOUDS)
+    for kind in filters.kinds or ():
+        check_choice("kind", kind, ALL_KINDS)
+    for region in filters.regions or ():
+        check_region(region, catalog)
+    known = {name.lower(): name for name in accelerators()}
+    for accelerator in filters.accelerators or ():
+        check_choice("accelerator", accelerator, known)
+
+
+def check_profile_against_catalog(loaded: LoadedProfile, catalog: Catalog) -> None:
+    profile = loaded.profile
+    for index, region in enumerate(profile.placement.regions):
+        line = loaded.location_of("placement", "regions", index)
+        check_region(region, catalog, f"{line}, field placement.regions[{index}]")
+    known = {name.lower() for name in accelerators()}
+    for index, measured in enumerate(profile.workload.measured):
+        if measured.accelerator.lower() not in known:
+            where = loaded.location_of("workload", "measured", index, "accelerator")
+            raise ProfileError(
+                f"{where}, field workload.measured[{index}].accelerator: unknown accelerator "
+                f"'{measured.accelerator}'{_suggest(measured.accelerator, accelerators())}; "
+                f"known: {', '.join(accelerators())}."
+            )
+
+
+def recommend_for_profile(path: Path, filters: Filters | None = None) -> Recommendation:
+    filters = filters or Filters()
+    loaded = load_profile(path)
+    profile = loaded.profile
+    catalog = load_catalog()
+    check_filters(filters, catalog)
+    check_profile_against_catalog(loaded, catalog)
+    result = recommend(profile, catalog, filters)
+    if profile.budget is not None:
+        monthly = result.chosen.hourly_usd * HOURS_PER_MONTH
+        if monthly > profile.budget.monthly_usd:
+            result.warnings.append(
+                f"the cheapest feasible choice costs {monthly:,.0f} USD/month, "
+                f"{monthly - profile.budget.monthly_usd:,.0f} over the budget of "
+                f"{profile.budget.monthly_usd:,.0f}."
+            )
+    return result
+
+
+def list_offerings(
+    cloud: str | None, accelerator: str | None, region: str | None, kind: str | None
+) -> list[Offering]:
+    catalog = load_catalog()
+    filters = Filters(
+        clouds=frozenset({cloud.lower()}) if cloud else None,
+        regions=frozenset({region}) if region else None,
+        kinds=frozenset({kind.lower()}) if kind else None,
+        accelerators=frozenset({accelerator.lower()}) if accelerator else None,
+    )
+    check_filters(filters, catalog)
+    return [
+        o
+        for o in catalog.offerings
+        if (cloud is None or o.cloud == cloud.lower())
+        and (region is None or o.region == region)
+        and (kind is None or o.kind == kind.lower())
+        and (accelerator is None or o.accelerator.lower() == accelerator.lower())
+    ]
+
+
+def show_instance(name: str) -> list[Offering]:
+    catalog = load_catalog()
+    found = catalog.find_instance(name)
+    if not found:
+        names = {o.display_name for o in catalog.offerings} | {
+            o.instance_type for o in catalog.offerings
+        }
+        raise InfraError(
+            f"no instance type '{name}' in the catalog{_suggest(name, names)}; "
+            "`infra catalog list` shows what is there."
+        )
+    return found

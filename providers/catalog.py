@@ -1,0 +1,212 @@
+"""The price catalog: GPU offerings per cloud, kind, region and zone, on-demand and spot prices.
+
+Rows come from each cloud's shipped CSV (see CATALOG_FORMAT.md). Spot prices are snapshots, so
+the loader decides which ones to trust: an empty spot price, or one at or above on-demand, means
+no spot offer; one below `IMPLAUSIBLE_SPOT_SHARE` of on-demand is flagged and not used.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+import msgspec
+
+from planner.errors import CatalogError
+from providers import CLOUDS
+
+IMPLAUSIBLE_SPOT_SHARE = 0.15
+COLUMNS = (
+    "instance_type",
+    "accelerator",
+    "accelerator_count",
+    "accelerator_memory_gib",
+    "vcpus",
+    "memory_gib",
+    "region",
+    "zone",
+    "ondemand_usd_per_hour",
+    "spot_usd_per_hour",
+    "source",
+    "retrieved",
+)
+(
+    _TYPE,
+    _ACCELERATOR,
+    _COUNT,
+    _ACCELERATOR_MEMORY,
+    _VCPUS,
+    _MEMORY,
+    _REGION,
+    _ZONE,
+    _ONDEMAND,
+    _SPOT,
+    _SOURCE,
+    _RETRIEVED,
+) = range(len(COLUMNS))
+
+
+class ZonePrice(msgspec.Struct, frozen=True):
+    """Prices of one instance type in one zone (zone is '' where the cloud prices per region)."""
+
+    zone: str
+    ondemand_usd: float | None
+    spot_usd: float | None
+    spot_note: str | None = None
+    """Why the listed spot price is not used, when it is not."""
+
+
+class Offering(msgspec.Struct, frozen=True):
+    """One instance type of one deployment kind in one region, with its per-zone prices."""
+
+    cloud: str
+    kind: str
+    instance_type: str
+    accelerator: str
+    accelerator_count: int
+    accelerator_memory_gib: float
+    vcpus: float
+    memory_gib: float
+    region: str
+    zones: tuple[ZonePrice, ...]
+    spot_capable: bool
+    source: str
+    retrieved: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str, int]:
+        return (self.cloud, self.kind, self.instance_type, self.accelerator, self.accelerator_count)
+
+    @property
+    def ondemand_zones(self) -> tuple[ZonePrice, ...]:
+        return tuple(z for z in self.zones if z.ondemand_usd is not None)
+
+    @property
+    def display_name(self) -> str:
+        """GCP N1 machines carry attachable GPUs, so the GPU is part of what identifies them."""
+        if self.cloud == "gcp" and self.instance_type.startswith("n1-"):
+            return f"{self.instance_type}+{self.accelerator_count}x{self.accelerator}"
+        return self.instance_type
+
+
+def _number(raw: str, column: str, where: str) -> float | None:
+    if raw.strip() == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise CatalogError(f"{where}: column {column} is not a number ({raw!r}).") from None
+    if value < 0:
+        raise CatalogError(f"{where}: column {column} is negative ({raw}).")
+    return value
+
+
+def judge_spot(ondemand: float | None, spot: float | None) -> tuple[float | None, str | None]:
+    """Return the spot price to use (or None) and, when a listed price is not used, why."""
+    if spot is None:
+        return None, None
+    if ondemand is not None and spot >= ondemand:
+        return None, f"listed spot {spot:.4f} is not below on-demand {ondemand:.4f}: no spot offer"
+    if ondemand is not None and spot < IMPLAUSIBLE_SPOT_SHARE * ondemand:
+        share = spot / ondemand
+        return None, f"listed spot {spot:.4f} is {share:.0%} of on-demand: implausible, not used"
+    return spot, None
+
+
+def read_catalog_file(path: Path, cloud: str, kind: str, spot_capable: bool) -> list[Offering]:
+    """Parse one shipped (or cached) catalog CSV into offerings grouped by region."""
+    try:
+        handle = path.open(encoding="utf-8", newline="")
+    except OSError as exc:
+        raise CatalogError(f"cannot read catalog file {path} ({exc.strerror}).") from None
+    groups: dict[tuple[str, str, int, str], list[list[str]]] = {}
+    with handle:
+        reader = csv.reader(handle)
+        if tuple(next(reader, ())) != COLUMNS:
+            raise CatalogError(f"{path}: unexpected header; expected {','.join(COLUMNS)}.")
+        for row in reader:
+            if len(row) != len(COLUMNS):
+                raise CatalogError(
+                    f"{path}, line {reader.line_num}: expected {len(COLUMNS)} columns."
+                )
+            try:
+                count = int(float(row[_COUNT]))
+            except ValueError:
+                raise CatalogError(
+                    f"{path}, line {reader.line_num}: accelerator_count is not a number."
+                ) from None
+            groups.setdefault((row[_TYPE], row[_ACCELERATOR], count, row[_REGION]), []).append(row)
+    offerings = []
+    for (instance_type, accelerator, count, region), rows in groups.items():
+        zones = []
+        for row in rows:
+            where = f"{path.name}: {instance_type} {region} {row[_ZONE] or '-'}"
+            ondemand = _number(row[_ONDEMAND], "ondemand_usd_per_hour", where)
+            listed_spot = _number(row[_SPOT], "spot_usd_per_hour", where)
+            spot, note = judge_spot(ondemand, listed_spot) if spot_capable else (None, None)
+            zones.append(ZonePrice(row[_ZONE], ondemand, spot, note))
+        first = rows[0]
+        offerings.append(
+            Offering(
+                cloud=cloud,
+                kind=kind,
+                instance_type=instance_type,
+                accelerator=accelerator,
+                accelerator_count=count,
+                accelerator_memory_gib=float(first[_ACCELERATOR_MEMORY]),
+                vcpus=float(first[_VCPUS] or 0),
+                memory_gib=float(first[_MEMORY] or 0),
+                region=region,
+                zones=tuple(sorted(zones, key=lambda z: z.zone)),
+                spot_capable=spot_capable,
+                source=first[_SOURCE],
+                retrieved=min(row[_RETRIEVED] for row in rows),
+            )
+        )
+    return offerings
+
+
+def shipped_catalog_files() -> Iterable[tuple[str, str, Path, bool]]:
+    """(cloud, kind, path, spot_capable) for every shipped catalog file."""
+    for cloud in CLOUDS:
+        module = importlib.import_module(f"providers.{cloud}")
+        data_dir = Path(module.__file__).parent / "data"
+        for kind, filename in module.CATALOG_FILES.items():
+            yield cloud, kind, data_dir / filename, kind in module.SPOT_KINDS
+
+
+class Catalog(msgspec.Struct, frozen=True):
+    offerings: tuple[Offering, ...]
+
+    @property
+    def date(self) -> str:
+        """The oldest snapshot date among the rows: prices are at least this fresh."""
+        return min((o.retrieved for o in self.offerings), default="unknown")
+
+    def regions(self, cloud: str | None = None) -> set[str]:
+        return {o.region for o in self.offerings if cloud is None or o.cloud == cloud}
+
+    def accelerators(self) -> set[str]:
+        return {o.accelerator for o in self.offerings}
+
+    def find_instance(self, name: str) -> list[Offering]:
+        wanted = name.lower()
+        return [
+            o
+            for o in self.offerings
+            if o.instance_type.lower() == wanted or o.display_name.lower() == wanted
+        ]
+
+
+@cache
+def load_catalog() -> Catalog:
+    offerings: list[Offering] = []
+    for cloud, kind, path, spot_capable in shipped_catalog_files():
+        if path.exists():
+            offerings.extend(read_catalog_file(path, cloud, kind, spot_capable))
+    if not offerings:
+        raise CatalogError("the price catalog is empty: no catalog file could be read.")
+    return Catalog(tuple(offerings))
