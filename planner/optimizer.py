@@ -27,7 +27,7 @@ from planner.performance import (
     non_llm_capacity,
 )
 from planner.profile import Profile
-from providers.catalog import Catalog, Offering
+from providers.catalog import Catalog, Offering, ZonePrice
 
 HOURS_PER_MONTH = 730
 
@@ -329,26 +329,48 @@ class CapacityModel:
 # --- zones, prices and counts ------------------------------------------------------------------
 
 
-def fleet_zones(
-    offering: Offering, wanted: int | Sequence[str]
-) -> tuple[tuple[str, ...], float, float | None] | None:
-    """The zones the fleet spans, their mean on-demand price and mean expected spot price.
+class ZonePlacement(msgspec.Struct, frozen=True):
+    """Where a fleet runs and what an instance costs there, averaged over its zones."""
 
-    A fleet spreads evenly over its zones, so spot is priced at the mean over those zones (a zone
-    without a usable spot offer contributes its on-demand price), not at the cheapest zone.
-    Returns None when the offering is not in enough zones.
+    zones: tuple[str, ...]
+    ondemand_usd: float
+    spot_usd: float | None
+
+
+def place_in_zones(
+    offering: Offering,
+    wanted: int | Sequence[str],
+    instances: int,
+    on_demand: int,
+    use_spot: bool,
+) -> ZonePlacement | None:
+    """The zones the fleet spans and their mean on-demand and expected spot prices.
+
+    A fleet spreads evenly over its zones, so prices are means over those zones (a zone without a
+    usable spot offer carries its spot share at on-demand), never the single cheapest zone. With a
+    zone count, the zones chosen are those where this mix of on-demand and spot instances costs
+    least. Returns None when the offering is not listed in enough zones.
     """
-    zones = offering.ondemand_zones
+    zones = [z for z in offering.ondemand_zones if z.ondemand_usd is not None]
     if not zones:
         return None
+
+    def spot_or_ondemand(zone: ZonePrice) -> float:
+        price = zone.spot_usd if use_spot and zone.spot_usd is not None else zone.ondemand_usd
+        return price or 0.0
+
     if len(zones) == 1 and zones[0].zone == "":  # priced per region (Azure, managed endpoints)
-        only = zones[0]
-        return (), only.ondemand_usd or 0.0, only.spot_usd
-    if isinstance(wanted, int):
+        chosen = zones
+    elif isinstance(wanted, int):
         if len(zones) < wanted:
             return None
+        spot_count = instances - on_demand
         chosen = sorted(
-            zones, key=lambda z: (z.spot_usd if z.spot_usd is not None else z.ondemand_usd, z.zone)
+            zones,
+            key=lambda z: (
+                on_demand * (z.ondemand_usd or 0.0) + spot_count * spot_or_ondemand(z),
+                z.zone,
+            ),
         )[:wanted]
     else:
         by_name = {z.zone: z for z in zones}
@@ -356,13 +378,9 @@ def fleet_zones(
             return None
         chosen = [by_name[name] for name in wanted]
     ondemand = sum(z.ondemand_usd or 0.0 for z in chosen) / len(chosen)
-    if all(z.spot_usd is None for z in chosen):
-        spot = None
-    else:
-        spot = sum(
-            z.spot_usd if z.spot_usd is not None else (z.ondemand_usd or 0.0) for z in chosen
-        ) / len(chosen)
-    return tuple(sorted(z.zone for z in chosen)), ondemand, spot
+    has_spot = use_spot and any(z.spot_usd is not None for z in chosen)
+    spot = sum(spot_or_ondemand(z) for z in chosen) / len(chosen) if has_spot else None
+    return ZonePlacement(tuple(sorted(z.zone for z in chosen if z.zone)), ondemand, spot)
 
 
 def instance_counts(
@@ -421,13 +439,11 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
             continue
         considered.setdefault(accelerator.name, []).append(offering)
         wanted_zones = profile.placement.zones if offering.kind == "fleet" else 1
-        placed = fleet_zones(offering, wanted_zones)
-        if placed is None:
-            zone_misses.add(accelerator.name)
-            continue
-        zones, ondemand, spot = placed
-        if spot_policy == "never" or not offering.spot_capable:
-            spot = None
+        use_spot = (
+            spot_policy != "never"
+            and offering.spot_capable
+            and any(z.spot_usd is not None for z in offering.zones)
+        )
         for degree in capacity.degrees(offering.accelerator_count):
             plan = capacity.replica(accelerator, offering.accelerator_memory_gib, degree)
             if plan is None or plan.requests_per_s <= 0:
@@ -435,18 +451,24 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
             per_instance_replicas = offering.accelerator_count // degree
             per_instance = per_instance_replicas * plan.requests_per_s
             instances, on_demand = instance_counts(
-                demand, per_instance, profile.placement.min_replicas, floor, spot is not None
+                demand, per_instance, profile.placement.min_replicas, floor, use_spot
             )
+            placed = place_in_zones(offering, wanted_zones, instances, on_demand, use_spot)
+            if placed is None:
+                zone_misses.add(accelerator.name)
+                break
+            if placed.spot_usd is None:
+                on_demand = instances
             candidates.append(
                 Candidate(
                     offering=offering,
-                    zones=zones,
+                    zones=placed.zones,
                     tensor_parallel=degree,
                     replicas_per_instance=per_instance_replicas,
                     instances=instances,
                     on_demand_instances=on_demand,
-                    ondemand_usd=ondemand,
-                    spot_usd=spot if on_demand < instances else None,
+                    ondemand_usd=placed.ondemand_usd,
+                    spot_usd=placed.spot_usd if on_demand < instances else None,
                     accelerator=accelerator,
                     replica=plan,
                 )

@@ -1,0 +1,103 @@
+"""Shared helpers: profiles built from dicts, small catalogs, and the CLI runner."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from cli.main import app
+from planner.profile import Profile
+from providers.catalog import Catalog, Offering, ZonePrice, judge_spot
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+CHAT_PROFILE: dict[str, Any] = {
+    "name": "chat",
+    "model": {"name": "llama-3.1-8b", "precision": "bf16"},
+    "workload": {
+        "requests_per_second": 5,
+        "input_tokens": {"mean": 512, "p95": 1024},
+        "output_tokens": {"mean": 128, "p95": 256},
+    },
+    "targets": {"ttft_ms_p95": 2000, "tpot_ms": 60, "headroom": 0.2},
+    "placement": {"zones": 1, "spot": {"policy": "allowed", "on_demand_floor": 0.5}},
+}
+
+
+def profile_dict(**sections: Any) -> dict[str, Any]:
+    """The chat profile with top-level sections replaced (deep-copied, so tests stay isolated)."""
+    data = copy.deepcopy(CHAT_PROFILE)
+    data.update(copy.deepcopy(sections))
+    return data
+
+
+def make_profile(**sections: Any) -> Profile:
+    return msgspec.convert(profile_dict(**sections), Profile)
+
+
+def write_profile(tmp_path: Path, data: dict[str, Any] | str, name: str = "p.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def zone(name: str, ondemand: float | None, spot: float | None = None) -> ZonePrice:
+    usable, note = judge_spot(ondemand, spot)
+    return ZonePrice(name, ondemand, usable, note)
+
+
+def offering(
+    instance_type: str,
+    accelerator: str,
+    count: int,
+    memory_gib: float,
+    zones: list[ZonePrice],
+    *,
+    cloud: str = "aws",
+    kind: str = "fleet",
+    region: str = "us-east-1",
+) -> Offering:
+    return Offering(
+        cloud=cloud,
+        kind=kind,
+        instance_type=instance_type,
+        accelerator=accelerator,
+        accelerator_count=count,
+        accelerator_memory_gib=memory_gib,
+        vcpus=8,
+        memory_gib=64,
+        region=region,
+        zones=tuple(zones),
+        spot_capable=kind == "fleet",
+        source="test",
+        retrieved="2026-11-23",
+    )
+
+
+def catalog_of(*offerings: Offering) -> Catalog:
+    return Catalog(tuple(offerings))
+
+
+class Cli:
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str | Path) -> Any:
+        return self.runner.invoke(app, [str(a) for a in args], prog_name="infra")
+
+    def json(self, *args: str | Path) -> Any:
+        result = self(*args, "--json")
+        return result, json.loads(result.stdout)
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return Cli()
