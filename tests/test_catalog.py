@@ -32,7 +32,13 @@ def test_shipped_file_is_well_formed(cloud: str, kind: str, path: Path, spot: bo
         assert row["accelerator"] in known, row
         assert row["source"].strip(), row
         datetime.date.fromisoformat(row["retrieved"])
-        key = (row["instance_type"], row["accelerator"], row["accelerator_count"], row["region"], row["zone"])
+        key = (
+            row["instance_type"],
+            row["accelerator"],
+            row["accelerator_count"],
+            row["region"],
+            row["zone"],
+        )
         assert key not in keys, f"duplicate row {key}"
         keys.add(key)
         if not spot:
@@ -66,7 +72,9 @@ def test_catalog_covers_every_cloud_and_kind() -> None:
         (None, 0.5, 0.5, None),
     ],
 )
-def test_spot_rules(ondemand: float | None, spot: float | None, used: float | None, note: str | None) -> None:
+def test_spot_rules(
+    ondemand: float | None, spot: float | None, used: float | None, note: str | None
+) -> None:
     value, why = judge_spot(ondemand, spot)
     assert value == used
     assert (why is None) == (note is None)
@@ -93,12 +101,27 @@ def write_rows(path: Path, rows: list[list[str]], header: tuple[str, ...] = COLU
     return path
 
 
-ROW = ["g5.xlarge", "A10G", "1", "22.4", "4", "16", "us-east-1", "use1-az1", "1.006", "0.4", "t", "2026-11-23"]
+ROW = [
+    "g5.xlarge",
+    "A10G",
+    "1",
+    "22.4",
+    "4",
+    "16",
+    "us-east-1",
+    "use1-az1",
+    "1.006",
+    "0.4",
+    "t",
+    "2026-11-23",
+]
 
 
 def test_zones_group_into_one_offering(tmp_path: Path) -> None:
     second = [*ROW[:7], "use1-az2", "1.006", "", "t", "2026-11-20"]
-    offerings = read_catalog_file(write_rows(tmp_path / "c.csv", [ROW, second]), "aws", "fleet", True)
+    offerings = read_catalog_file(
+        write_rows(tmp_path / "c.csv", [ROW, second]), "aws", "fleet", True
+    )
     assert len(offerings) == 1
     (only,) = offerings
     assert [z.zone for z in only.zones] == ["use1-az1", "use1-az2"]

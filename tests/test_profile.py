@@ -1,4 +1,4 @@
-"""Profile loading: valid profiles parse; every kind of bad input is one sentence naming the line."""
+"""Profile loading: valid profiles parse; each bad input is one sentence naming the line."""
 
 from __future__ import annotations
 
