@@ -142,7 +142,9 @@ class Recommendation(msgspec.Struct):
     def alternatives(self, limit: int | None = None) -> list[Candidate]:
         """The best candidate per (cloud, kind, instance type) after the chosen, cheapest first."""
         seen = {_variety(self.chosen)}
-        result = []
+        result: list[Candidate] = []
+        if limit == 0:
+            return result
         for candidate in self.candidates[1:]:
             key = _variety(candidate)
             if key in seen:
@@ -248,6 +250,7 @@ class CapacityModel:
             return self._measured(accelerator)
         if self.llm_workload is None:
             result = non_llm_capacity(
+                family=self.model.family,
                 params=self.model.total_params,
                 precision=profile.model.precision,
                 gflops_per_request=profile.workload.gflops_per_request
@@ -389,7 +392,7 @@ def instance_counts(
     """(instances, on-demand instances): the fewest instances that carry `demand`, and the fewest
     on-demand ones that still carry `floor` of it when every spot instance is interrupted."""
     instances = max(min_instances, math.ceil(demand / per_instance - 1e-9))
-    if not spot_available or floor >= 1:
+    if not spot_available:
         return instances, instances
     on_demand = math.ceil(floor * demand / per_instance - 1e-9) if floor > 0 else 0
     return instances, min(instances, on_demand)
@@ -530,21 +533,21 @@ def explain_exclusions(
         verdict = capacity.verdicts.get(name)
         largest = max(offerings, key=lambda o: o.accelerator_count * o.accelerator_memory_gib)
         largest_gib = largest.accelerator_count * largest.accelerator_memory_gib
+        if name in zone_misses:  # a feasible replica was found first, so a verdict exists too
+            zones = profile.placement.zones
+            wanted = f"{zones} zones" if isinstance(zones, int) else ", ".join(zones)
+            reasons.append(
+                Exclusion(name, f"{name}: no offering spans {wanted} in the allowed regions.")
+            )
+            continue
         if verdict is None:
-            if name in zone_misses:
-                zones = profile.placement.zones
-                wanted = f"{zones} zones" if isinstance(zones, int) else ", ".join(zones)
-                reasons.append(
-                    Exclusion(name, f"{name}: no offering spans {wanted} in the allowed regions.")
+            reasons.append(
+                Exclusion(
+                    name,
+                    f"{name}: no tensor-parallel degree that divides the model's "
+                    f"{model.attention_heads} attention heads fits its instances.",
                 )
-            else:
-                reasons.append(
-                    Exclusion(
-                        name,
-                        f"{name}: no tensor-parallel degree that divides the model's "
-                        f"{model.attention_heads} attention heads fits its instances.",
-                    )
-                )
+            )
             continue
         if verdict.best_latency is not None:
             tpot, latency, degree = verdict.best_latency

@@ -131,11 +131,14 @@ def kv_bytes_per_token(model: ModelSpec, precision: str, kv_cache_dtype: str = "
 class LlmReplicaModel:
     """Step-cost model of one replica (tensor_parallel accelerators) of a decoder LLM."""
 
-    def __init__(self, config: ReplicaConfig, workload: LlmWorkload) -> None:
+    def __init__(
+        self, config: ReplicaConfig, workload: LlmWorkload, efficiency: Efficiency | None = None
+    ) -> None:
+        """`efficiency` overrides the shipped factors (the calibration fit tries its own)."""
         self.config = config
         self.workload = workload
         model, accelerator, tp = config.model, config.accelerator, config.tensor_parallel
-        eff = efficiency_table().for_(accelerator.name, config.engine)
+        eff = efficiency or efficiency_table().for_(accelerator.name, config.engine)
         self.efficiency = eff
         self.bytes_per_param = BYTES_PER_PARAM[config.precision]
         self.weights = weight_bytes(model, config.precision)
@@ -193,13 +196,15 @@ class LlmReplicaModel:
             + tokens * self.comm_per_token
         )
 
-    def prefill_seconds(self, tokens: float) -> float:
-        """A prompt processed alone: compute-bound, plus causal attention over the prompt."""
+    def prefill_seconds(self, tokens: float, sequences: float = 1) -> float:
+        """`sequences` prompts of `tokens` each processed together, without decodes: compute-bound,
+        plus causal attention within each prompt; the weights are read once."""
         model = self.config.model
         attention = 2 * (model.layers or 0) * tokens * tokens * (model.hidden_size or 0)
-        compute = (2 * model.active_params * tokens + attention) / self.compute
-        memory = self._weights_read(tokens) / self.bandwidth
-        return max(compute, memory) + self.overhead + tokens * self.comm_per_token
+        total = tokens * sequences
+        compute = sequences * (2 * model.active_params * tokens + attention) / self.compute
+        memory = self._weights_read(total) / self.bandwidth
+        return max(compute, memory) + self.overhead + total * self.comm_per_token
 
     # --- steady state -----------------------------------------------------------------------
 
@@ -298,6 +303,7 @@ class NonLlmResult(msgspec.Struct, frozen=True):
 
 def non_llm_capacity(
     *,
+    family: str,
     params: float,
     precision: str,
     gflops_per_request: float,
@@ -309,12 +315,15 @@ def non_llm_capacity(
 ) -> NonLlmResult:
     """Encoders, vision and speech models: compute-bound batches on one accelerator.
 
+    The fraction of peak reached depends on the kind of network more than on the accelerator
+    (transformer encoders run large matmuls; convolutions reach much less), so it is per family.
+
     A request waits for at most one batch in flight and then its own: p95 latency ≈ 2 × batch time.
     """
     table = efficiency_table()
     eff = table.default
     compute = accelerator.compute_flops_per_s(precision) * table.non_llm_compute.get(
-        accelerator.name, table.non_llm_compute.get("default", 0.4)
+        family, table.non_llm_compute["default"]
     )
     per_request = gflops_per_request * 1e9 / compute
     overhead = eff.step_overhead_ms / 1000

@@ -45,7 +45,12 @@ def check_filters(filters: Filters, catalog: Catalog) -> None:
         check_region(region, catalog)
     known = {name.lower(): name for name in accelerators()}
     for accelerator in filters.accelerators or ():
-        check_choice("accelerator", accelerator, known)
+        if accelerator not in known:
+            proper = sorted(known.values())
+            close = _suggest(accelerator.upper(), proper)
+            raise InfraError(
+                f"unknown accelerator '{accelerator}'{close}; choose from {', '.join(proper)}."
+            )
 
 
 def check_profile_against_catalog(loaded: LoadedProfile, catalog: Catalog) -> None:

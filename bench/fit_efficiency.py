@@ -1,0 +1,272 @@
+"""Fit the performance model's efficiency factors to published measurements.
+
+    .venv/bin/python -m bench.fit_efficiency            # fit, print, write the efficiency.yaml
+    .venv/bin/python -m bench.fit_efficiency --dry-run  # fit and print only
+
+Parameters, all multiplicative and fitted in log space by coordinate descent (golden-section
+search on one parameter at a time) to minimise the squared log error over every row of
+bench/data/perf_calibration.csv:
+- the default fraction of peak compute and of peak memory bandwidth, and the per-step overhead;
+- per serving engine (vllm, tgi, neuronx; TensorRT-LLM under Triton is the reference): one factor
+  on compute and bandwidth together, and one on the step overhead;
+- per accelerator with two rows or more: one factor on compute and bandwidth together, pulled
+  towards 1 by a penalty so that a single odd row cannot drag an accelerator far from the rest.
+Non-LLM compute efficiency is the median over each accelerator's rows of measured / peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import yaml
+
+from bench.calibration import (
+    LlmRow,
+    NonLlmRow,
+    load_llm_rows,
+    load_non_llm_rows,
+    median,
+    predict_llm,
+    predict_non_llm,
+)
+from planner.datafiles import PLANNER_DATA
+from planner.performance import Efficiency, efficiency_table
+
+REFERENCE_ENGINE = "triton"
+PRIOR_WEIGHT = 0.5
+"""Penalty per unit of |log| of an accelerator or engine factor: moving a factor 2x away from 1
+must improve the rows' summed |log error| by at least 0.35 to pay for itself."""
+IMPOSSIBLE_PENALTY = math.log(3)
+MAX_FRACTION_OF_PEAK = 0.95
+SEARCH_HALF_WIDTH = 1.6  # log-space: factors between 0.2x and 5x of the current value
+BOUNDS = {
+    "compute": (0.2, MAX_FRACTION_OF_PEAK),
+    "bandwidth": (0.5, MAX_FRACTION_OF_PEAK),
+    "step_overhead_ms": (0.5, 20.0),
+    "engine_compute": (0.25, 2.0),
+    "engine_bandwidth": (0.25, 2.0),
+    "engine_overhead": (0.25, 10.0),
+    "accelerator_speed": (0.5, 1.6),
+}
+"""Physically plausible ranges. Without them the fit trades a near-zero step overhead for a
+bandwidth efficiency no engine reaches, which matches these rows and misleads everywhere else:
+decode kernels reach 50-90% of peak HBM bandwidth, and a scheduler step costs milliseconds."""
+
+
+@dataclass
+class Parameters:
+    compute: float = 0.5
+    bandwidth: float = 0.75
+    step_overhead_ms: float = 4.0
+    engine_compute: dict[str, float] = field(default_factory=dict)
+    engine_bandwidth: dict[str, float] = field(default_factory=dict)
+    engine_overhead: dict[str, float] = field(default_factory=dict)
+    accelerator_speed: dict[str, float] = field(default_factory=dict)
+
+    def efficiency(self, row: LlmRow) -> Efficiency:
+        base = efficiency_table().default
+        speed = self.accelerator_speed.get(row.accelerator, 1.0)
+        compute = min(self.compute * speed, MAX_FRACTION_OF_PEAK)
+        bandwidth = min(self.bandwidth * speed, MAX_FRACTION_OF_PEAK)
+        return Efficiency(
+            compute=compute * self.engine_compute.get(row.engine, 1.0),
+            bandwidth=bandwidth * self.engine_bandwidth.get(row.engine, 1.0),
+            step_overhead_ms=self.step_overhead_ms * self.engine_overhead.get(row.engine, 1.0),
+            memory_utilization=base.memory_utilization,
+            reserve_gib=base.reserve_gib,
+        )
+
+    def names(self) -> list[tuple[str, str | None]]:
+        fields: list[tuple[str, str | None]] = [
+            ("compute", None),
+            ("bandwidth", None),
+            ("step_overhead_ms", None),
+        ]
+        fields += [("engine_compute", name) for name in self.engine_compute]
+        fields += [("engine_bandwidth", name) for name in self.engine_bandwidth]
+        fields += [("engine_overhead", name) for name in self.engine_overhead]
+        fields += [("accelerator_speed", name) for name in self.accelerator_speed]
+        return fields
+
+    def get(self, name: str, key: str | None) -> float:
+        return getattr(self, name) if key is None else getattr(self, name)[key]
+
+    def set(self, name: str, key: str | None, value: float) -> None:
+        if key is None:
+            setattr(self, name, value)
+        else:
+            getattr(self, name)[key] = value
+
+    def copy(self) -> Parameters:
+        return Parameters(
+            self.compute,
+            self.bandwidth,
+            self.step_overhead_ms,
+            dict(self.engine_compute),
+            dict(self.engine_bandwidth),
+            dict(self.engine_overhead),
+            dict(self.accelerator_speed),
+        )
+
+
+def starting_parameters(rows: Sequence[LlmRow]) -> Parameters:
+    engines = sorted({r.engine for r in rows} - {REFERENCE_ENGINE})
+    per_accelerator = Counter(r.accelerator for r in rows)
+    return Parameters(
+        engine_compute=dict.fromkeys(engines, 1.0),
+        engine_bandwidth=dict.fromkeys(engines, 1.0),
+        engine_overhead=dict.fromkeys(engines, 1.0),
+        accelerator_speed={name: 1.0 for name, n in sorted(per_accelerator.items()) if n >= 2},
+    )
+
+
+def row_loss(row: LlmRow, params: Parameters) -> float:
+    predicted = predict_llm(row, params.efficiency(row))
+    if predicted is None or predicted <= 0:
+        return IMPOSSIBLE_PENALTY
+    return abs(math.log(predicted / row.measured))
+
+
+def loss(rows: Sequence[LlmRow], params: Parameters) -> float:
+    """Absolute log errors (robust: an odd row costs in proportion, not squared) plus the prior."""
+    factors = [
+        *params.accelerator_speed.values(),
+        *params.engine_compute.values(),
+        *params.engine_bandwidth.values(),
+    ]
+    prior = sum(abs(math.log(v)) for v in factors)
+    return sum(row_loss(r, params) for r in rows) + PRIOR_WEIGHT * prior
+
+
+def _golden_section(objective, low: float, high: float, steps: int) -> float:
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = low, high
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = objective(c), objective(d)
+    for _ in range(steps):
+        if fc <= fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = objective(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = objective(d)
+    return (a + b) / 2
+
+
+def fit(
+    rows: Sequence[LlmRow], start: Parameters | None = None, sweeps: int = 4, steps: int = 18
+) -> Parameters:
+    """Coordinate descent; a coordinate keeps its old value unless the new one lowers the loss."""
+    params = (start or starting_parameters(rows)).copy()
+    for _ in range(sweeps):
+        for name, key in params.names():
+            current = params.get(name, key)
+            best_loss = loss(rows, params)
+
+            def objective(
+                log_value: float,
+                name: str = name,
+                key: str | None = key,
+                base: Parameters = params,
+            ) -> float:
+                trial = base.copy()
+                trial.set(name, key, math.exp(log_value))
+                return loss(rows, trial)
+
+            low, high = (math.log(bound) for bound in BOUNDS[name])
+            centre = math.log(current)
+            candidate = math.exp(
+                _golden_section(
+                    objective,
+                    max(low, centre - SEARCH_HALF_WIDTH),
+                    min(high, centre + SEARCH_HALF_WIDTH),
+                    steps,
+                )
+            )
+            trial = params.copy()
+            trial.set(name, key, candidate)
+            if loss(rows, trial) < best_loss:
+                params = trial
+    return params
+
+
+def fit_non_llm(rows: Sequence[NonLlmRow]) -> dict[str, float]:
+    """Per model family, the median of measured / (peak / FLOPs per request); `default` (for
+    families with no rows, e.g. speech) is the lowest family's, the cautious choice."""
+    ratios: dict[str, list[float]] = {}
+    for row in rows:
+        ratios.setdefault(row.family, []).append(row.measured / predict_non_llm(row, 1.0))
+    fitted = {family: round(median(values), 3) for family, values in sorted(ratios.items())}
+    return {"default": min(fitted.values()), **fitted}
+
+
+def efficiency_document(params: Parameters, non_llm: dict[str, float], rows: int) -> dict:
+    base = efficiency_table().default
+    accelerators = {
+        name: {
+            "compute": round(min(params.compute * factor, MAX_FRACTION_OF_PEAK), 4),
+            "bandwidth": round(min(params.bandwidth * factor, MAX_FRACTION_OF_PEAK), 4),
+        }
+        for name, factor in params.accelerator_speed.items()
+    }
+    engines = {
+        name: {
+            "compute": round(params.engine_compute[name], 4),
+            "bandwidth": round(params.engine_bandwidth[name], 4),
+            "step_overhead_ms": round(params.engine_overhead[name], 4),
+        }
+        for name in params.engine_compute
+    }
+    engines.setdefault(REFERENCE_ENGINE, {})
+    return {
+        "fitted": f"{datetime.date.today().isoformat()} by bench/fit_efficiency.py on {rows} rows "
+        "of bench/data/perf_calibration.csv",
+        "default": {
+            "compute": round(params.compute, 4),
+            "bandwidth": round(params.bandwidth, 4),
+            "step_overhead_ms": round(params.step_overhead_ms, 3),
+            "memory_utilization": base.memory_utilization,
+            "reserve_gib": base.reserve_gib,
+        },
+        "accelerators": accelerators,
+        "engines": engines,
+        "non_llm_compute": non_llm,
+    }
+
+
+HEADER = """\
+# Efficiency factors of the performance model (planner/performance.py).
+# Written by bench/fit_efficiency.py from bench/data/perf_calibration*.csv; edit by re-fitting.
+# default: fractions of peak compute and bandwidth, fixed cost of one scheduler step.
+# accelerators: absolute fractions of peak for accelerators with two or more published rows.
+# engines: multipliers on the accelerator's values (TensorRT-LLM under Triton is the reference);
+#   neuronx is transformers-neuronx, the engine of the Inferentia2 rows.
+# non_llm_compute: per model family, measured requests/s over (peak / FLOPs per request), median of
+#   the rows; above 1 means the FLOPs estimate of models.yaml counts more than the kernels execute.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dry-run", action="store_true", help="print, do not write the file")
+    args = parser.parse_args(argv)
+    rows = load_llm_rows()
+    params = fit(rows)
+    document = efficiency_document(params, fit_non_llm(load_non_llm_rows()), len(rows))
+    text = HEADER + yaml.safe_dump(document, sort_keys=False)
+    print(text)
+    if not args.dry_run:
+        target = PLANNER_DATA / "efficiency.yaml"
+        target.write_text(text)
+        print(f"wrote {target}; now run: .venv/bin/python -m bench.perf_model_error")
+
+
+if __name__ == "__main__":
+    main()
