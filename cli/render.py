@@ -98,7 +98,8 @@ def recommendation(result: Recommendation, *, top: int, as_json: bool) -> None:
         f"{chosen['on_demand_replicas']} on-demand + {chosen['spot_replicas']} spot, "
         f"{_money(chosen['monthly_usd'], 0)}/month; "
         f"spot saves {_money(chosen['spot_savings_monthly_usd'], 0)}/month; "
-        f"{_money(chosen['usd_per_thousand_requests'], 4)} per 1,000 requests."
+        f"{_money(chosen['usd_per_thousand_requests'], 4)} per 1,000 requests; "
+        f"prices retrieved {chosen['prices_retrieved']}."
     )
     best = data["best_per_cloud"]
     if len(best) > 1:

@@ -32,6 +32,7 @@ def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> d
         "spot_usd_per_instance_hour": _round(candidate.spot_usd),
         "hourly_usd": _round(hourly),
         "monthly_usd": _round(hourly * HOURS_PER_MONTH, 2),
+        "prices_retrieved": offering.retrieved,
         "spot_savings_monthly_usd": _round(
             (candidate.all_on_demand_hourly_usd - hourly) * HOURS_PER_MONTH, 2
         ),

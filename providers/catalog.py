@@ -183,8 +183,10 @@ class Catalog(msgspec.Struct, frozen=True):
 
     @property
     def date(self) -> str:
-        """The oldest snapshot date among the rows: prices are at least this fresh."""
-        return min((o.retrieved for o in self.offerings), default="unknown")
+        """The newest snapshot date among the rows: the catalog's build date. Each offering
+        keeps its own `retrieved` date, shown next to every candidate, since a few managed
+        prices are older snapshots than the rest."""
+        return max((o.retrieved for o in self.offerings), default="unknown")
 
     def regions(self, cloud: str | None = None) -> set[str]:
         return {o.region for o in self.offerings if cloud is None or o.cloud == cloud}
