@@ -12,7 +12,9 @@ from typing import Annotated
 import typer
 
 from cli import __version__
+from cli.deploy import register as register_deployment_commands
 from cli.errors import run_guarded
+from cli.local import local_app
 
 app = typer.Typer(
     name="infra",
@@ -178,6 +180,10 @@ def profile_check(profile: Annotated[Path, typer.Argument(help="Profile YAML fil
         typer.echo(f"{profile}: valid profile '{loaded.name}' for {loaded.model_spec().name}.")
 
     run_guarded(work, as_json=False)
+
+
+register_deployment_commands(app)
+app.add_typer(local_app, name="local", no_args_is_help=True)
 
 
 def run() -> None:

@@ -165,6 +165,38 @@ class Runtime(_Section, kw_only=True):
     extra_args: list[str] = []
 
 
+class Network(_Section, kw_only=True):
+    """Where the fleet lives: a new VPC over the placement's zones, or existing subnets."""
+
+    vpc_id: str | None = None
+    subnet_ids: list[str] = []
+    ingress_cidrs: list[str] = []
+    public: bool = False
+
+
+class StateBackend(_Section, kw_only=True):
+    """Terraform state in S3 with its native lock file; absent means local state files."""
+
+    s3_bucket: str
+    region: str | None = None
+    key_prefix: str = "infra"
+
+
+class Environment(_Section, kw_only=True):
+    protected: bool = False
+    backend: StateBackend | None = None
+
+
+class Deploy(_Section, kw_only=True):
+    """How a recommendation becomes infrastructure (`infra synth|plan|deploy`)."""
+
+    network: Network = msgspec.field(default_factory=Network)
+    model_s3_uri: Annotated[str, Meta(pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")] | None = None
+    hf_token_ssm_parameter: Annotated[str, Meta(pattern=r"^/[A-Za-z0-9_./-]+$")] | None = None
+    required_tags: list[str] = msgspec.field(default_factory=lambda: ["team", "cost-center", "env"])
+    environments: dict[str, Environment] = {}
+
+
 class Profile(_Section, kw_only=True):
     name: ProfileName
     model: ModelSection
@@ -174,6 +206,7 @@ class Profile(_Section, kw_only=True):
     budget: Budget | None = None
     tags: dict[str, str] = {}
     runtime: Runtime = msgspec.field(default_factory=Runtime)
+    deploy: Deploy = msgspec.field(default_factory=Deploy)
 
     def model_spec(self) -> ModelSpec:
         """The architecture the planner uses, built in or given in the profile."""
@@ -217,7 +250,7 @@ def _field_name(location: FieldPath) -> str:
     return name or "(top level)"
 
 
-def _sentence(error: msgspec.ValidationError, document: LocatedDocument) -> str:
+def validation_sentence(error: msgspec.ValidationError, document: LocatedDocument) -> str:
     match = _LOCATION.match(str(error))
     assert match is not None
     message, location = match["message"], _path(match["path"] or "")
@@ -241,7 +274,7 @@ def parse_profile(document: LocatedDocument) -> LoadedProfile:
     try:
         profile = msgspec.convert(document.data, Profile, strict=False)
     except msgspec.ValidationError as error:
-        raise ProfileError(_sentence(error, document)) from None
+        raise ProfileError(validation_sentence(error, document)) from None
     loaded = LoadedProfile(profile, document)
     _check_model_is_known(loaded)
     _check_workload_fits_model(loaded)

@@ -1,0 +1,334 @@
+"""`infra synth|plan|apply|deploy|destroy|status|drift`: parse, call orchestrator.workflow, render.
+
+Exit codes: 0 success or no changes, 2 changes present (plan, drift), 1 error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from cli.errors import run_guarded
+
+if TYPE_CHECKING:
+    from orchestrator.workflow import Deployment, PlanSummary
+
+CHANGES_PRESENT = 2
+
+ProfileArgument = Annotated[
+    Path | None, typer.Argument(help="Profile YAML file (or give --spec).", show_default=False)
+]
+EnvOption = Annotated[
+    str, typer.Option("--env", help="Environment; 'local' is the emulated AWS on this machine.")
+]
+SpecOption = Annotated[
+    Path | None, typer.Option("--spec", help="A DeploymentSpec YAML instead of a profile.")
+]
+CloudOption = Annotated[str | None, typer.Option(help="Pin the cloud (aws, gcp, azure).")]
+KindOption = Annotated[
+    str | None, typer.Option(help="Pin the kind (fleet, sagemaker, vertex, azureml).")
+]
+RegionOption = Annotated[str | None, typer.Option(help="Pin the region.")]
+InstanceOption = Annotated[
+    str | None, typer.Option("--instance-type", help="Pin the instance type.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+AutoApprove = Annotated[
+    bool, typer.Option("--auto-approve", help="Do not ask before changing anything.")
+]
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _reporter(as_json: bool):
+    def report(step: str, seconds: float | None) -> None:
+        if as_json:
+            return
+        if seconds is None:
+            _say(f"  → {step} …")
+        else:
+            _say(f"  ✓ {step:<8} {seconds:6.1f} s")
+
+    return report
+
+
+def _prepare(
+    profile: Path | None,
+    env: str,
+    spec: Path | None,
+    cloud: str | None,
+    kind: str | None,
+    region: str | None,
+    instance_type: str | None,
+    as_json: bool,
+) -> Deployment:
+    from orchestrator.workflow import prepare
+    from planner.errors import InfraError
+    from planner.optimizer import Filters
+
+    if (profile is None) == (spec is None):
+        raise InfraError("give either a PROFILE or --spec FILE (one of them, not both).")
+    filters = Filters(
+        clouds=frozenset({cloud.lower()}) if cloud else None,
+        kinds=frozenset({kind.lower()}) if kind else None,
+        regions=frozenset({region}) if region else None,
+        instance_types=frozenset({instance_type}) if instance_type else None,
+    )
+    deployment = prepare(profile, env, filters, spec, _reporter(as_json))
+    if not as_json:
+        s = deployment.spec
+        _say(
+            f"{s.stack_name}: {s.capacity.desired}× {s.instance_type} ({s.cloud}/{s.kind}, "
+            f"{s.region}); workspace {deployment.workspace.root}"
+        )
+    return deployment
+
+
+def _confirm(auto_approve: bool, action: str):
+    def confirm(summary: PlanSummary) -> bool:
+        if auto_approve:
+            return True
+        if not sys.stdin.isatty():
+            from planner.errors import InfraError
+
+            raise InfraError(
+                f"{action} needs --auto-approve when not run at a terminal (nothing was changed)."
+            )
+        return typer.confirm(
+            f"{action}: {summary.create} to add, {summary.update} to change, "
+            f"{summary.replace} to replace, {summary.delete} to destroy. Go ahead?"
+        )
+
+    return confirm
+
+
+def _emit(data: dict[str, Any], as_json: bool, human: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+    else:
+        typer.echo(human)
+
+
+def _plan_line(summary: dict[str, Any]) -> str:
+    if not summary["changes"]:
+        return "No changes: the infrastructure matches the configuration."
+    return (
+        f"Plan: {summary['create']} to add, {summary['update']} to change, "
+        f"{summary['replace']} to replace, {summary['delete']} to destroy."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def synth(
+        profile: ProfileArgument = None,
+        env: EnvOption = "local",
+        spec: SpecOption = None,
+        cloud: CloudOption = None,
+        kind: KindOption = None,
+        region: RegionOption = None,
+        instance_type: InstanceOption = None,
+        json_output: JsonOption = False,
+    ) -> None:
+        """Write the Terraform JSON of the deployment (cdktf.out/stacks/<stack>/cdk.tf.json)."""
+
+        def work() -> None:
+            from orchestrator.workflow import synth as synthesize
+
+            deployment = _prepare(
+                profile, env, spec, cloud, kind, region, instance_type, json_output
+            )
+            config = synthesize(deployment)
+            _emit(
+                {"stack": deployment.workspace.stack, "config": str(config)},
+                json_output,
+                f"wrote {config}",
+            )
+
+        run_guarded(work, as_json=json_output)
+
+    @app.command()
+    def plan(
+        profile: ProfileArgument = None,
+        env: EnvOption = "local",
+        spec: SpecOption = None,
+        cloud: CloudOption = None,
+        kind: KindOption = None,
+        region: RegionOption = None,
+        instance_type: InstanceOption = None,
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Save the plan for `infra apply FILE`.")
+        ] = None,
+        json_output: JsonOption = False,
+    ) -> None:
+        """Show what deploy would change. Exit 0: no changes; 2: changes present."""
+
+        def work() -> None:
+            from orchestrator.workflow import plan as make_plan
+
+            deployment = _prepare(
+                profile, env, spec, cloud, kind, region, instance_type, json_output
+            )
+            summary = make_plan(deployment, out).to_dict()
+            saved = f"\nSaved to {out}; apply it with `infra apply {out}`." if out else ""
+            _emit(summary, json_output, _plan_line(summary) + saved)
+            if summary["changes"]:
+                raise typer.Exit(CHANGES_PRESENT)
+
+        run_guarded(work, as_json=json_output)
+
+    @app.command()
+    def apply(
+        plan_file: Annotated[Path, typer.Argument(help="A plan saved by `infra plan --out`.")],
+        json_output: JsonOption = False,
+    ) -> None:
+        """Apply exactly a saved plan (no new plan, no prompt)."""
+
+        def work() -> None:
+            from orchestrator.workflow import apply_plan, load_plan_archive
+
+            deployment, tfplan = load_plan_archive(plan_file, _reporter(json_output))
+            outputs = apply_plan(deployment, tfplan)
+            _emit(
+                {"stack": deployment.workspace.stack, "outputs": outputs},
+                json_output,
+                _outputs_text(outputs),
+            )
+
+        run_guarded(work, as_json=json_output)
+
+    @app.command()
+    def deploy(
+        profile: ProfileArgument = None,
+        env: EnvOption = "local",
+        spec: SpecOption = None,
+        cloud: CloudOption = None,
+        kind: KindOption = None,
+        region: RegionOption = None,
+        instance_type: InstanceOption = None,
+        auto_approve: AutoApprove = False,
+        json_output: JsonOption = False,
+    ) -> None:
+        """Synthesize, plan and apply the cheapest feasible choice (or the pinned one)."""
+
+        def work() -> None:
+            from orchestrator.workflow import deploy as run_deploy
+
+            started = time.monotonic()
+            deployment = _prepare(
+                profile, env, spec, cloud, kind, region, instance_type, json_output
+            )
+            result = run_deploy(deployment, _confirm(auto_approve, "deploy"))
+            result["elapsed_s"] = round(time.monotonic() - started, 1)
+            if result.get("cancelled"):
+                human = "Cancelled; nothing was changed."
+            elif result["changed"]:
+                human = _plan_line(result["plan"]) + "\n" + _outputs_text(result["outputs"])
+            else:
+                human = _plan_line(result["plan"])
+            _emit(result, json_output, human)
+
+        run_guarded(work, as_json=json_output)
+
+    @app.command()
+    def destroy(
+        profile: ProfileArgument = None,
+        env: EnvOption = "local",
+        spec: SpecOption = None,
+        cloud: CloudOption = None,
+        kind: KindOption = None,
+        region: RegionOption = None,
+        instance_type: InstanceOption = None,
+        auto_approve: AutoApprove = False,
+        json_output: JsonOption = False,
+    ) -> None:
+        """Destroy everything the deployment created (asks first; protected envs refuse)."""
+
+        def work() -> None:
+            from orchestrator.workflow import destroy as run_destroy
+
+            deployment = _prepare(
+                profile, env, spec, cloud, kind, region, instance_type, json_output
+            )
+            result = run_destroy(deployment, _confirm(auto_approve, "destroy"))
+            human = (
+                "Cancelled; nothing was destroyed."
+                if result.get("cancelled")
+                else f"Destroyed {result['destroyed']} resources."
+            )
+            _emit(result, json_output, human)
+
+        run_guarded(work, as_json=json_output)
+
+    @app.command()
+    def status(
+        profile: ProfileArgument = None,
+        env: EnvOption = "local",
+        spec: SpecOption = None,
+        cloud: CloudOption = None,
+        kind: KindOption = None,
+        region: RegionOption = None,
+        instance_type: InstanceOption = None,
+        json_output: JsonOption = False,
+    ) -> None:
+        """What is deployed: resources in the state, outputs, expected monthly cost."""
+
+        def work() -> None:
+            from orchestrator.workflow import status as read_status
+
+            deployment = _prepare(
+                profile, env, spec, cloud, kind, region, instance_type, json_output
+            )
+            data = read_status(deployment)
+            monthly = data["expected_monthly_usd"]
+            cost = f"; expected {monthly:,.0f} USD/month" if monthly else ""
+            human = (
+                f"{data['stack']}: {data['resources']} resources in {data['cloud']}/"
+                f"{data['kind']} {data['region']} ({data['instance_type']}){cost}\n"
+                + _outputs_text(data["outputs"])
+            )
+            _emit(data, json_output, human)
+
+        run_guarded(work, as_json=json_output)
+
+    @app.command()
+    def drift(
+        profile: ProfileArgument = None,
+        env: EnvOption = "local",
+        spec: SpecOption = None,
+        cloud: CloudOption = None,
+        kind: KindOption = None,
+        region: RegionOption = None,
+        instance_type: InstanceOption = None,
+        json_output: JsonOption = False,
+    ) -> None:
+        """Compare the real infrastructure with the state. Exit 0: none; 2: drift found."""
+
+        def work() -> None:
+            from orchestrator.workflow import drift as find_drift
+
+            deployment = _prepare(
+                profile, env, spec, cloud, kind, region, instance_type, json_output
+            )
+            summary = find_drift(deployment).to_dict()
+            human = (
+                "Drift: " + ", ".join(r["address"] for r in summary["resources"])
+                if summary["changes"]
+                else "No drift: the infrastructure matches the state."
+            )
+            _emit(summary, json_output, human)
+            if summary["changes"]:
+                raise typer.Exit(CHANGES_PRESENT)
+
+        run_guarded(work, as_json=json_output)
+
+
+def _outputs_text(outputs: dict[str, Any]) -> str:
+    return "\n".join(f"  {name} = {value}" for name, value in sorted(outputs.items()))

@@ -1,0 +1,166 @@
+"""Application load balancer in front of the fleet, its target group and health check, and the
+alarms a serving fleet needs: 5xx rate, p99 latency and unhealthy hosts."""
+
+from __future__ import annotations
+
+from cdktn_provider_aws.cloudwatch_metric_alarm import (
+    CloudwatchMetricAlarm,
+    CloudwatchMetricAlarmMetricQuery,
+    CloudwatchMetricAlarmMetricQueryMetric,
+)
+from cdktn_provider_aws.lb import Lb
+from cdktn_provider_aws.lb_listener import LbListener, LbListenerDefaultAction
+from cdktn_provider_aws.lb_target_group import LbTargetGroup, LbTargetGroupHealthCheck
+from constructs import Construct
+
+from modules.aws.security import LISTENER_PORT
+
+ERROR_RATE_PERCENT = 5
+"""5xx responses above this share of requests over 5 minutes raise the alarm."""
+IDLE_TIMEOUT_S = 300
+"""Long generations stream for minutes; the default 60 s would cut them."""
+DEREGISTRATION_DELAY_S = 120
+
+
+class ServingLoadBalancer(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str,
+        vpc_id: str,
+        subnet_ids: list[str],
+        security_group_id: str,
+        public: bool,
+        port: int,
+        health_path: str,
+    ) -> None:
+        super().__init__(scope, id)
+        self.load_balancer = Lb(
+            self,
+            "alb",
+            name=name[:32],
+            internal=not public,
+            load_balancer_type="application",
+            security_groups=[security_group_id],
+            subnets=subnet_ids,
+            idle_timeout=IDLE_TIMEOUT_S,
+            drop_invalid_header_fields=True,
+        )
+        self.target_group = LbTargetGroup(
+            self,
+            "targets",
+            name_prefix="srv-",
+            port=port,
+            protocol="HTTP",
+            vpc_id=vpc_id,
+            target_type="instance",
+            deregistration_delay=str(DEREGISTRATION_DELAY_S),
+            health_check=LbTargetGroupHealthCheck(
+                enabled=True,
+                path=health_path,
+                port="traffic-port",
+                protocol="HTTP",
+                matcher="200",
+                interval=30,
+                timeout=10,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
+            ),
+        )
+        LbListener(
+            self,
+            "http",
+            load_balancer_arn=self.load_balancer.arn,
+            port=LISTENER_PORT,
+            protocol="HTTP",
+            default_action=[
+                LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)
+            ],
+        )
+
+    @property
+    def request_count_label(self) -> str:
+        """The resource label of ALBRequestCountPerTarget for this target group."""
+        return f"{self.load_balancer.arn_suffix}/{self.target_group.arn_suffix}"
+
+
+class ServingAlarms(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name: str,
+        load_balancer: ServingLoadBalancer,
+        p99_latency_s: float,
+    ) -> None:
+        super().__init__(scope, id)
+        dimensions = {
+            "LoadBalancer": load_balancer.load_balancer.arn_suffix,
+            "TargetGroup": load_balancer.target_group.arn_suffix,
+        }
+
+        def metric(metric_id: str, metric_name: str) -> CloudwatchMetricAlarmMetricQuery:
+            return CloudwatchMetricAlarmMetricQuery(
+                id=metric_id,
+                metric=CloudwatchMetricAlarmMetricQueryMetric(
+                    namespace="AWS/ApplicationELB",
+                    metric_name=metric_name,
+                    dimensions=dimensions,
+                    period=300,
+                    stat="Sum",
+                ),
+            )
+
+        self.error_rate = CloudwatchMetricAlarm(
+            self,
+            "error-rate",
+            alarm_name=f"{name}-5xx-rate",
+            alarm_description=f"More than {ERROR_RATE_PERCENT}% of requests answered 5xx",
+            comparison_operator="GreaterThanThreshold",
+            evaluation_periods=2,
+            threshold=ERROR_RATE_PERCENT,
+            treat_missing_data="notBreaching",
+            metric_query=[
+                metric("errors", "HTTPCode_Target_5XX_Count"),
+                metric("requests", "RequestCount"),
+                CloudwatchMetricAlarmMetricQuery(
+                    id="rate",
+                    expression="100 * errors / MAX([requests, 1])",
+                    label="5xx percent",
+                    return_data=True,
+                ),
+            ],
+        )
+        self.latency = CloudwatchMetricAlarm(
+            self,
+            "p99-latency",
+            alarm_name=f"{name}-p99-latency",
+            alarm_description=f"p99 response time above {p99_latency_s:g} s",
+            namespace="AWS/ApplicationELB",
+            metric_name="TargetResponseTime",
+            dimensions=dimensions,
+            extended_statistic="p99",
+            period=300,
+            evaluation_periods=3,
+            threshold=p99_latency_s,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+        )
+        self.unhealthy = CloudwatchMetricAlarm(
+            self,
+            "unhealthy-hosts",
+            alarm_name=f"{name}-unhealthy-hosts",
+            alarm_description="A serving instance fails its health check",
+            namespace="AWS/ApplicationELB",
+            metric_name="UnHealthyHostCount",
+            dimensions=dimensions,
+            statistic="Maximum",
+            period=60,
+            evaluation_periods=5,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+        )

@@ -1,0 +1,122 @@
+"""The network a fleet lives in: a new VPC over the fleet's zones, or the user's subnets."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from cdktn import Fn, Token
+from cdktn_provider_aws.data_aws_availability_zones import DataAwsAvailabilityZones
+from cdktn_provider_aws.data_aws_subnet import DataAwsSubnet
+from cdktn_provider_aws.data_aws_vpc import DataAwsVpc
+from cdktn_provider_aws.eip import Eip
+from cdktn_provider_aws.internet_gateway import InternetGateway
+from cdktn_provider_aws.nat_gateway import NatGateway
+from cdktn_provider_aws.route import Route
+from cdktn_provider_aws.route_table import RouteTable
+from cdktn_provider_aws.route_table_association import RouteTableAssociation
+from cdktn_provider_aws.subnet import Subnet
+from cdktn_provider_aws.vpc import Vpc
+from constructs import Construct
+
+from planner.profile import Network
+
+VPC_CIDR = "10.40.0.0/16"
+MIN_ZONES = 2
+
+
+class ServingNetwork(Construct):
+    """Private subnets for the instances in at least two zones; public subnets only to hold the
+    NAT gateway (instances pull images and weights) and, when asked, a public load balancer.
+
+    With `network.subnet_ids` the user's subnets are used as they are and nothing is created.
+    Zones named in the spec are AWS zone IDs (use1-az1), stable across accounts, unlike names.
+    """
+
+    def __init__(self, scope: Construct, id: str, *, network: Network, zone_ids: list[str]):
+        super().__init__(scope, id)
+        if network.subnet_ids:
+            self._use_existing(network)
+            return
+        self.vpc = Vpc(
+            self,
+            "vpc",
+            cidr_block=VPC_CIDR,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+        )
+        self.vpc_id = self.vpc.id
+        self.vpc_cidr = VPC_CIDR
+        zones = self._zones(zone_ids)
+        blocks = list(ipaddress.ip_network(VPC_CIDR).subnets(new_prefix=20))
+        gateway = InternetGateway(self, "igw", vpc_id=self.vpc.id)
+        public_routes = RouteTable(self, "public-routes", vpc_id=self.vpc.id)
+        Route(
+            self,
+            "public-default",
+            route_table_id=public_routes.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=gateway.id,
+        )
+        self.public_subnet_ids: list[str] = []
+        self.private_subnet_ids: list[str] = []
+        private_routes = RouteTable(self, "private-routes", vpc_id=self.vpc.id)
+        for index, zone in enumerate(zones):
+            public = Subnet(
+                self,
+                f"public-{index}",
+                vpc_id=self.vpc.id,
+                cidr_block=str(blocks[index]),
+                map_public_ip_on_launch=False,
+                **zone,
+            )
+            RouteTableAssociation(
+                self, f"public-{index}-routes", subnet_id=public.id, route_table_id=public_routes.id
+            )
+            private = Subnet(
+                self,
+                f"private-{index}",
+                vpc_id=self.vpc.id,
+                cidr_block=str(blocks[8 + index]),
+                map_public_ip_on_launch=False,
+                **zone,
+            )
+            RouteTableAssociation(
+                self,
+                f"private-{index}-routes",
+                subnet_id=private.id,
+                route_table_id=private_routes.id,
+            )
+            self.public_subnet_ids.append(public.id)
+            self.private_subnet_ids.append(private.id)
+        # One NAT gateway: a zone outage cuts egress, not serving, and it saves ~33 USD/month
+        # per extra zone. Weights and images are pulled at boot only.
+        address = Eip(self, "nat-address", domain="vpc")
+        nat = NatGateway(
+            self,
+            "nat",
+            allocation_id=address.id,
+            subnet_id=self.public_subnet_ids[0],
+            depends_on=[gateway],
+        )
+        Route(
+            self,
+            "private-default",
+            route_table_id=private_routes.id,
+            destination_cidr_block="0.0.0.0/0",
+            nat_gateway_id=nat.id,
+        )
+
+    def _zones(self, zone_ids: list[str]) -> list[dict[str, str]]:
+        if len(zone_ids) >= MIN_ZONES:
+            return [{"availability_zone_id": zone} for zone in zone_ids]
+        available = DataAwsAvailabilityZones(self, "zones", state="available")
+        names = [Fn.element(available.names, index) for index in range(MIN_ZONES)]
+        return [{"availability_zone": Token.as_string(name)} for name in names]
+
+    def _use_existing(self, network: Network) -> None:
+        first = DataAwsSubnet(self, "given-subnet", id=network.subnet_ids[0])
+        vpc = DataAwsVpc(self, "given-vpc", id=network.vpc_id or first.vpc_id)
+        self.vpc_id = vpc.id
+        self.vpc_cidr = vpc.cidr_block
+        self.private_subnet_ids = list(network.subnet_ids)
+        self.public_subnet_ids = list(network.subnet_ids)

@@ -1,0 +1,79 @@
+"""Security groups: the load balancer takes traffic only from the CIDRs the user lists (the VPC's
+own range by default, so nothing is public unless asked); instances take traffic only from the
+load balancer, on the serving port."""
+
+from __future__ import annotations
+
+from cdktn_provider_aws.security_group import SecurityGroup
+from cdktn_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
+from cdktn_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
+from constructs import Construct
+
+LISTENER_PORT = 80
+
+
+class ServingSecurityGroups(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        vpc_id: str,
+        ingress_cidrs: list[str],
+        serving_port: int,
+    ) -> None:
+        super().__init__(scope, id)
+        self.load_balancer = SecurityGroup(
+            self,
+            "load-balancer",
+            vpc_id=vpc_id,
+            description="Serving load balancer: HTTP from the allowed CIDRs only",
+        )
+        for index, cidr in enumerate(ingress_cidrs):
+            VpcSecurityGroupIngressRule(
+                self,
+                f"load-balancer-in-{index}",
+                security_group_id=self.load_balancer.id,
+                cidr_ipv4=cidr,
+                ip_protocol="tcp",
+                from_port=LISTENER_PORT,
+                to_port=LISTENER_PORT,
+                description="HTTP from an allowed network",
+            )
+        self.instances = SecurityGroup(
+            self,
+            "instances",
+            vpc_id=vpc_id,
+            description="Serving instances: the serving port from the load balancer only",
+        )
+        VpcSecurityGroupEgressRule(
+            self,
+            "load-balancer-to-instances",
+            security_group_id=self.load_balancer.id,
+            referenced_security_group_id=self.instances.id,
+            ip_protocol="tcp",
+            from_port=serving_port,
+            to_port=serving_port,
+            description="Forward to the serving port",
+        )
+        VpcSecurityGroupIngressRule(
+            self,
+            "instances-from-load-balancer",
+            security_group_id=self.instances.id,
+            referenced_security_group_id=self.load_balancer.id,
+            ip_protocol="tcp",
+            from_port=serving_port,
+            to_port=serving_port,
+            description="Serving port from the load balancer",
+        )
+        # Instances pull container images and weights (HTTPS) and reach SSM and CloudWatch.
+        VpcSecurityGroupEgressRule(
+            self,
+            "instances-https-out",
+            security_group_id=self.instances.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="HTTPS to registries, S3, SSM and CloudWatch",
+        )

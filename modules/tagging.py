@@ -1,0 +1,57 @@
+"""Cost-allocation tags on every taggable resource of a stack, as a CDK Terrain aspect.
+
+The tags come from the profile (team, cost-center, env, ...); a resource's own tags win over them.
+A required tag that is missing stops the build before anything is synthesized, so an untagged
+fleet never reaches a plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import jsii
+from cdktn import Aspects, IAspect, TerraformResource
+from constructs import IConstruct
+
+from planner.errors import InfraError
+
+TAG_KEY_LIMIT = 128
+TAG_VALUE_LIMIT = 256
+
+
+class MissingTagsError(InfraError):
+    pass
+
+
+def check_tags(tags: Mapping[str, str], required: Sequence[str], where: str) -> None:
+    missing = [key for key in required if not str(tags.get(key, "")).strip()]
+    if missing:
+        raise MissingTagsError(
+            f"{where}: the cost-allocation tag{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)} {'are' if len(missing) > 1 else 'is'} required; "
+            "add them under `tags:` in the profile."
+        )
+    for key, value in tags.items():
+        if len(key) > TAG_KEY_LIMIT or len(str(value)) > TAG_VALUE_LIMIT:
+            raise MissingTagsError(
+                f"{where}: tag '{key[:40]}' is too long (keys up to {TAG_KEY_LIMIT} characters, "
+                f"values up to {TAG_VALUE_LIMIT})."
+            )
+
+
+@jsii.implements(IAspect)
+class CostAllocationTags:
+    def __init__(self, tags: Mapping[str, str]) -> None:
+        self.tags = dict(tags)
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, TerraformResource) and hasattr(type(node), "tags_input"):
+            own = node.tags_input or {}
+            node.tags = {**self.tags, **own}  # type: ignore[attr-defined]
+
+
+def apply_cost_allocation_tags(
+    scope: IConstruct, tags: Mapping[str, str], required: Sequence[str], where: str
+) -> None:
+    check_tags(tags, required, where)
+    Aspects.of(scope).add(CostAllocationTags(tags))

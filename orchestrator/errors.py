@@ -1,0 +1,29 @@
+"""Errors of the deployment workflow, each one sentence that says what to do next."""
+
+from __future__ import annotations
+
+from planner.errors import InfraError
+
+
+class TerraformNotFound(InfraError):
+    pass
+
+
+class TerraformFailed(InfraError):
+    pass
+
+
+class StateLocked(InfraError):
+    pass
+
+
+class ProtectedEnvironment(InfraError):
+    pass
+
+
+class PlanFileError(InfraError):
+    pass
+
+
+class NotDeployed(InfraError):
+    pass

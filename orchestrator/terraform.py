@@ -1,0 +1,156 @@
+"""Terraform (or OpenTofu) as a subprocess: found, version-checked, run without prompts, with its
+full output kept in a log file that every error message names."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.errors import StateLocked, TerraformFailed, TerraformNotFound
+from orchestrator.workspace import Workspace, write_atomically
+
+MINIMUM_VERSION = (1, 5)
+MIRROR_ENV = "INFRA_PROVIDER_MIRROR"
+BINARY_ENV = "INFRA_TERRAFORM"
+_ERROR_LINE = re.compile(r"^(?:│\s*)?Error: (?P<message>.+)$", re.MULTILINE)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass(frozen=True)
+class TerraformBinary:
+    path: str
+    name: str
+    version: str
+
+
+def find_terraform() -> TerraformBinary:
+    """`$INFRA_TERRAFORM`, else `terraform`, else `tofu` on the PATH; at least 1.5."""
+    candidates = [os.environ[BINARY_ENV]] if os.environ.get(BINARY_ENV) else ["terraform", "tofu"]
+    for candidate in candidates:
+        path = shutil.which(candidate)
+        if path is None:
+            continue
+        try:
+            raw = subprocess.run(
+                [path, "version", "-json"], capture_output=True, text=True, timeout=30, check=True
+            ).stdout
+            version = json.loads(raw)["terraform_version"]
+        except (subprocess.SubprocessError, OSError, ValueError, KeyError):
+            raise TerraformNotFound(
+                f"{path} did not report its version; check that it is a working Terraform "
+                "or OpenTofu binary."
+            ) from None
+        numbers = tuple(int(part) for part in re.findall(r"\d+", version)[:2])
+        if numbers < MINIMUM_VERSION:
+            raise TerraformNotFound(
+                f"{path} is version {version}; infra needs Terraform or OpenTofu "
+                f"{'.'.join(map(str, MINIMUM_VERSION))} or newer."
+            )
+        return TerraformBinary(path, Path(path).name, version)
+    wanted = " or ".join(candidates)
+    raise TerraformNotFound(
+        f"{wanted} not found on the PATH; install Terraform 1.5+ or OpenTofu, "
+        f"or set {BINARY_ENV} to its path."
+    )
+
+
+def mirror_config(workspace: Workspace, environ: Mapping[str, str]) -> dict[str, str]:
+    """With $INFRA_PROVIDER_MIRROR set, a CLI configuration in the workspace that installs
+    providers from that directory only; the user's own configuration files are not touched."""
+    mirror = environ.get(MIRROR_ENV)
+    if not mirror:
+        return {}
+    directory = Path(mirror).expanduser().resolve()
+    if not directory.is_dir():
+        raise TerraformNotFound(f"{MIRROR_ENV}={mirror} is not a directory.")
+    config = workspace.root / "terraform.rc"
+    write_atomically(
+        config,
+        "provider_installation {\n"
+        f"  filesystem_mirror {{\n    path = {json.dumps(str(directory))}\n  }}\n"
+        "}\n",
+    )
+    return {"TF_CLI_CONFIG_FILE": str(config)}
+
+
+@dataclass(frozen=True)
+class StepResult:
+    returncode: int
+    output: str
+    log: Path
+
+
+class TerraformRunner:
+    def __init__(
+        self,
+        binary: TerraformBinary,
+        workspace: Workspace,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.binary = binary
+        self.workspace = workspace
+        environ = dict(os.environ)
+        environ.update(
+            {
+                "TF_IN_AUTOMATION": "1",
+                "TF_INPUT": "0",
+                "CHECKPOINT_DISABLE": "1",
+                "TF_DATA_DIR": str(workspace.data_dir),
+            }
+        )
+        environ.update(mirror_config(workspace, environ))
+        environ.update(extra_env or {})
+        self.environ = environ
+
+    def run(
+        self, step: str, args: Sequence[str], *, ok_codes: tuple[int, ...] = (0,)
+    ) -> StepResult:
+        """Run one Terraform command in the stack directory; its output goes to a log file."""
+        log = self.workspace.new_log(step)
+        command = [self.binary.path, *args]
+        with log.open("w") as stream:  # written as Terraform goes: `tail -f` the log to follow
+            stream.write(f"$ {' '.join(command)}\n")
+            stream.flush()
+            process = subprocess.run(
+                command,
+                cwd=self.workspace.stack_dir,
+                env=self.environ,
+                stdout=stream,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        output = _ANSI.sub("", log.read_text(errors="replace").split("\n", 1)[1])
+        if process.returncode not in ok_codes:
+            raise _failure(self.binary.name, step, output, log)
+        return StepResult(process.returncode, output, log)
+
+    def json(self, step: str, args: Sequence[str]) -> object:
+        result = self.run(step, args)
+        try:
+            return json.loads(result.output)
+        except ValueError:
+            raise TerraformFailed(
+                f"{self.binary.name} {step} printed something other than JSON; see {result.log}."
+            ) from None
+
+
+def _failure(tool: str, step: str, output: str, log: Path) -> Exception:
+    if "Error acquiring the state lock" in output:
+        holder = re.search(r"Who:\s+(\S+)", output)
+        lock_id = re.search(r"ID:\s+(\S+)", output)
+        who = f" by {holder[1]}" if holder else ""
+        unlock = f" (`{tool} force-unlock {lock_id[1]}` if that run is dead)" if lock_id else ""
+        return StateLocked(
+            f"the state is locked{who}: another plan or apply is running on this deployment; "
+            f"wait for it to finish{unlock}; details in {log}."
+        )
+    errors = [m["message"].strip() for m in _ERROR_LINE.finditer(output)]
+    summary = errors[0].rstrip(".") if errors else "it exited with an error"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return TerraformFailed(f"{tool} {step} failed: {summary}{more}; full output in {log}.")

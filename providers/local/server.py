@@ -1,0 +1,297 @@
+"""The local emulator's process: moto's server on a loopback address, with known gaps patched.
+
+`providers.local.emulator` runs it as `python -m providers.local.server --host 127.0.0.1 --port N`
+with its output going to `moto.log`.
+
+The patches below change only what this emulator accepts; they never touch what is deployed to
+real AWS, where the SageMaker API does its own validation. Each one says in the log what it did:
+
+- SageMaker endpoint configs: moto 5.2.5 checks every production variant's `InstanceType` against
+  a list hard-coded inside `FakeEndpointConfig.validate_instance_type`, which predates ml.g5,
+  ml.g6, ml.g6e, ml.p5, ml.inf2 (and ml.p4d). The list is a local variable of that method, so the
+  method is wrapped: the types moto rejects from the toolkit's SageMaker catalog and the common
+  sizes of those families are accepted; every other type still goes through moto's own check.
+- SSM public parameters: moto knows the Amazon Linux and ECS AMI parameters but not the Deep
+  Learning AMI ones the fleet's launch template reads (providers/aws/amis.py), and its API refuses
+  to create names under /aws. Reading one of them yields a stand-in: moto's first Ubuntu AMI.
+- Read-back fidelity, so that a second `plan` after `apply` shows no changes as it does on AWS:
+  autoscaling groups keep `DefaultInstanceWarmup`; scaling policies report `Enabled`; launch
+  template versions do not echo the template's own tags (resource type `launch-template`) as
+  part of the template data; target-tracking policies carry no empty predictive-scaling block;
+  security group rules that reference another group keep their description.
+- Missing APIs: moto 5.2.5 has no autoscaling instance refreshes; the provider starts one when a
+  fleet's launch configuration changes and retries for many minutes on the error. Here a refresh
+  completes at once (the emulator runs no instances worth replacing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import ipaddress
+from collections.abc import Callable
+from importlib import resources
+from importlib.metadata import version
+
+NEWER_SAGEMAKER_FAMILIES: dict[str, tuple[str, ...]] = {
+    "ml.g5": (
+        "xlarge",
+        "2xlarge",
+        "4xlarge",
+        "8xlarge",
+        "12xlarge",
+        "16xlarge",
+        "24xlarge",
+        "48xlarge",
+    ),
+    "ml.g6": (
+        "xlarge",
+        "2xlarge",
+        "4xlarge",
+        "8xlarge",
+        "12xlarge",
+        "16xlarge",
+        "24xlarge",
+        "48xlarge",
+    ),
+    "ml.g6e": (
+        "xlarge",
+        "2xlarge",
+        "4xlarge",
+        "8xlarge",
+        "12xlarge",
+        "16xlarge",
+        "24xlarge",
+        "48xlarge",
+    ),
+    "ml.p5": ("48xlarge",),
+    "ml.inf2": ("xlarge", "8xlarge", "24xlarge", "48xlarge"),
+}
+
+
+def catalog_sagemaker_instance_types() -> set[str]:
+    """Every instance type in the shipped SageMaker price catalog."""
+    data = resources.files("providers.aws").joinpath("data", "sagemaker.csv")
+    with data.open(encoding="utf-8", newline="") as stream:
+        return {row["instance_type"] for row in csv.DictReader(stream)}
+
+
+def extend_sagemaker_instance_types() -> list[str]:
+    """Make moto's SageMaker endpoint configs accept the instance types its list lacks.
+
+    Returns the types that moto rejected before and accepts now (sorted).
+    """
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.models import FakeEndpointConfig
+
+    original: Callable[[FakeEndpointConfig, str], None] = FakeEndpointConfig.validate_instance_type
+
+    def rejected(instance_type: str) -> bool:
+        try:
+            original(None, instance_type)  # type: ignore[arg-type]  # moto's check ignores self
+        except ValidationError:
+            return True
+        return False
+
+    wanted = catalog_sagemaker_instance_types() | {
+        f"{family}.{size}" for family, sizes in NEWER_SAGEMAKER_FAMILIES.items() for size in sizes
+    }
+    missing = frozenset(t for t in wanted if rejected(t))
+    if not missing:
+        return []
+
+    def validate_instance_type(self: FakeEndpointConfig, instance_type: str) -> None:
+        if instance_type not in missing:
+            original(self, instance_type)
+
+    FakeEndpointConfig.validate_instance_type = validate_instance_type  # type: ignore[method-assign]
+    return sorted(missing)
+
+
+def add_serving_ami_parameters() -> str:
+    """Answer the Deep Learning AMI parameters with a stand-in AMI moto has; return its id."""
+    from moto.ec2.models.amis import AMIS
+    from moto.ssm.models import Parameter, ParameterDict
+
+    from providers.aws.amis import SERVING_AMI_PARAMETERS
+
+    stand_in = next(
+        image["ami_id"] for image in AMIS if "ubuntu" in str(image.get("name", "")).lower()
+    )
+    original = ParameterDict._check_loading_status
+
+    def check_loading_status(self: ParameterDict, key: str) -> None:
+        original(self, key)
+        name = str(key or "")
+        if name in SERVING_AMI_PARAMETERS and not dict.__contains__(self, name):
+            dict.__getitem__(self, name).append(
+                Parameter(
+                    account_id=self.account_id,
+                    name=name,
+                    value=stand_in,
+                    parameter_type="String",
+                    description="infra local emulator: stand-in for the Deep Learning AMI",
+                    allowed_pattern=None,
+                    keyid=None,
+                    last_modified_date=0,
+                    version=1,
+                    data_type="aws:ec2:image",
+                )
+            )
+
+    ParameterDict._check_loading_status = check_loading_status  # type: ignore[method-assign]
+    return stand_in
+
+
+def improve_read_back() -> list[str]:
+    """Make moto return what AWS returns for attributes the stacks set; names what it changed."""
+    from moto.autoscaling.models import FakeScalingPolicy
+    from moto.autoscaling.responses import AutoScalingResponse
+    from moto.ec2.models.launch_templates import LaunchTemplateVersion
+    from moto.ec2.models.security_groups import SecurityGroupRule
+
+    def keeping_warmup(action):  # type: ignore[no-untyped-def]
+        def wrapped(self: AutoScalingResponse):  # type: ignore[no-untyped-def]
+            result = action(self)
+            warmup = self._get_int_param("DefaultInstanceWarmup")
+            if warmup is not None:
+                group = self.autoscaling_backend.autoscaling_groups[
+                    self._get_param("AutoScalingGroupName")
+                ]
+                group.default_instance_warmup = warmup
+            return result
+
+        return wrapped
+
+    AutoScalingResponse.create_auto_scaling_group = keeping_warmup(  # type: ignore[method-assign]
+        AutoScalingResponse.create_auto_scaling_group
+    )
+    AutoScalingResponse.update_auto_scaling_group = keeping_warmup(  # type: ignore[method-assign]
+        AutoScalingResponse.update_auto_scaling_group
+    )
+    FakeScalingPolicy.enabled = True  # type: ignore[attr-defined]
+    original_policy = FakeScalingPolicy.__init__
+
+    def policy_without_empty_predictive(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original_policy(self, *args, **kwargs)
+        if not self.predictive_scaling_configuration:
+            self.predictive_scaling_configuration = None
+
+    FakeScalingPolicy.__init__ = policy_without_empty_predictive  # type: ignore[method-assign]
+    SecurityGroupRule.description = property(  # type: ignore[method-assign,assignment]
+        lambda rule: rule.ip_range.get("Description") or rule.source_group.get("Description")
+    )
+
+    original_version = LaunchTemplateVersion.__init__
+
+    def version_without_own_tags(self, template, number, data, description):  # type: ignore[no-untyped-def]
+        specifications = data.get("TagSpecifications") or []
+        data["TagSpecifications"] = [
+            s for s in specifications if s.get("ResourceType") != "launch-template"
+        ]
+        if not data["TagSpecifications"]:
+            del data["TagSpecifications"]
+        original_version(self, template, number, data, description)
+
+    LaunchTemplateVersion.__init__ = version_without_own_tags  # type: ignore[method-assign]
+    return [
+        "autoscaling DefaultInstanceWarmup",
+        "scaling policy Enabled",
+        "launch template version tags",
+        "predictive scaling",
+        "group-referencing rule descriptions",
+    ]
+
+
+def add_instance_refreshes() -> None:
+    """StartInstanceRefresh / DescribeInstanceRefreshes / CancelInstanceRefresh that succeed."""
+    import uuid
+
+    from moto.autoscaling.responses import AutoScalingResponse
+    from moto.core.responses import ActionResult
+
+    refreshes: dict[str, list[dict[str, object]]] = {}
+
+    def start_instance_refresh(self: AutoScalingResponse) -> ActionResult:
+        group = self._get_param("AutoScalingGroupName")
+        refresh_id = str(uuid.uuid4())
+        refreshes.setdefault(group, []).insert(
+            0,
+            {
+                "InstanceRefreshId": refresh_id,
+                "AutoScalingGroupName": group,
+                "Status": "Successful",
+                "StatusReason": "infra local emulator: nothing to replace",
+                "PercentageComplete": 100,
+                "InstancesToUpdate": 0,
+            },
+        )
+        return ActionResult({"InstanceRefreshId": refresh_id})
+
+    def describe_instance_refreshes(self: AutoScalingResponse) -> ActionResult:
+        group = self._get_param("AutoScalingGroupName")
+        return ActionResult({"InstanceRefreshes": refreshes.get(group, [])})
+
+    def cancel_instance_refresh(self: AutoScalingResponse) -> ActionResult:
+        group = self._get_param("AutoScalingGroupName")
+        latest = refreshes.get(group) or [{"InstanceRefreshId": str(uuid.uuid4())}]
+        return ActionResult({"InstanceRefreshId": latest[0]["InstanceRefreshId"]})
+
+    AutoScalingResponse.start_instance_refresh = start_instance_refresh  # type: ignore[attr-defined]
+    AutoScalingResponse.describe_instance_refreshes = describe_instance_refreshes  # type: ignore[attr-defined]
+    AutoScalingResponse.cancel_instance_refresh = cancel_instance_refresh  # type: ignore[attr-defined]
+
+
+def _loopback(host: str) -> str:
+    if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+        raise argparse.ArgumentTypeError(f"{host} is not a loopback address")
+    return host
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", type=_loopback, default="127.0.0.1", help="loopback address")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+
+    added = extend_sagemaker_instance_types()
+    moto_version = version("moto")
+    if added:
+        print(
+            f"infra: moto {moto_version} SageMaker endpoint configs now accept {len(added)} "
+            f"instance types its built-in list lacks ({', '.join(added)}); "
+            "this changes only the local emulator, never real AWS.",
+            flush=True,
+        )
+    else:
+        print(
+            f"infra: moto {moto_version} already accepts every SageMaker instance type "
+            "the toolkit uses; nothing patched.",
+            flush=True,
+        )
+
+    stand_in = add_serving_ami_parameters()
+    print(
+        f"infra: the Deep Learning AMI SSM parameters answer {stand_in} (a moto Ubuntu image); "
+        "this changes only the local emulator, never real AWS.",
+        flush=True,
+    )
+
+    print(
+        "infra: moto read-back made to match AWS for: " + ", ".join(improve_read_back()) + ".",
+        flush=True,
+    )
+
+    add_instance_refreshes()
+    print(
+        "infra: added autoscaling instance refreshes that complete at once; emulator only.",
+        flush=True,
+    )
+
+    from moto.server import main as moto_main
+
+    moto_main(["--host", args.host, "--port", str(args.port)])
+
+
+if __name__ == "__main__":
+    main()
