@@ -79,7 +79,7 @@ def _prepare(
         clouds=frozenset({cloud.lower()}) if cloud else None,
         kinds=frozenset({kind.lower()}) if kind else None,
         regions=frozenset({region}) if region else None,
-        instance_types=frozenset({instance_type}) if instance_type else None,
+        instance_types=frozenset({instance_type.lower()}) if instance_type else None,
     )
     deployment = prepare(profile, env, filters, spec, _reporter(as_json))
     if not as_json:

@@ -73,6 +73,9 @@ def _template_source(name: str) -> str:
     return (files("templates") / "user_data" / name).read_text(encoding="utf-8")
 
 
+NEURON_ACCELERATORS = frozenset({"Inferentia2"})
+
+
 def _check(spec: DeploymentSpec) -> None:
     runtime = spec.runtime
     gpus = runtime.replicas_per_instance * runtime.tensor_parallel
@@ -80,6 +83,11 @@ def _check(spec: DeploymentSpec) -> None:
     problem = None
     if spec.cloud != "aws" or spec.kind != "fleet":
         problem = f"EC2 user data is for AWS fleets, not a {spec.cloud} {spec.kind} deployment"
+    elif spec.accelerator in NEURON_ACCELERATORS:
+        problem = (
+            f"{spec.instance_type} has {spec.accelerator} chips, which need the Neuron runtime "
+            "and images; the boot script drives NVIDIA GPUs only"
+        )
     elif runtime.engine == "triton" and runtime.model_s3_uri is None:
         problem = (
             "Triton serves a prebuilt TensorRT-LLM model repository and cannot download a model: "

@@ -11,6 +11,7 @@ from planner.deployment import DeploymentSpec
 from planner.errors import InfraError
 
 SUPPORTED = {("aws", "fleet"): "AwsGpuFleetStack"}
+TARGET_VERSIONS = {"terraform": ">=1.10.0", "opentofu": ">=1.10.0"}
 
 
 class UnsupportedTarget(InfraError):
@@ -56,7 +57,9 @@ def synthesize(
     from stacks.aws_fleet import AwsGpuFleetStack
 
     outdir.mkdir(parents=True, exist_ok=True)
-    app = App(outdir=str(outdir))
+    # S3 state with its native lock file needs Terraform/OpenTofu 1.10; say so, or cdktn
+    # refuses the backend for projects that might run an older binary.
+    app = App(outdir=str(outdir), context={"targetVersions": TARGET_VERSIONS})
     for spec, state_dir in deployments:
         AwsGpuFleetStack(app, spec, state_dir=state_dir, emulated=emulated)
     app.synth()

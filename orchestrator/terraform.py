@@ -15,7 +15,8 @@ from pathlib import Path
 from orchestrator.errors import StateLocked, TerraformFailed, TerraformNotFound
 from orchestrator.workspace import Workspace, write_atomically
 
-MINIMUM_VERSION = (1, 5)
+MINIMUM_VERSION = (1, 10)
+"""S3 state locking with a lock file (no DynamoDB) arrived in Terraform and OpenTofu 1.10."""
 MIRROR_ENV = "INFRA_PROVIDER_MIRROR"
 BINARY_ENV = "INFRA_TERRAFORM"
 _ERROR_LINE = re.compile(r"^(?:│\s*)?Error: (?P<message>.+)$", re.MULTILINE)
@@ -30,7 +31,7 @@ class TerraformBinary:
 
 
 def find_terraform() -> TerraformBinary:
-    """`$INFRA_TERRAFORM`, else `terraform`, else `tofu` on the PATH; at least 1.5."""
+    """`$INFRA_TERRAFORM`, else `terraform`, else `tofu` on the PATH; at least 1.10."""
     candidates = [os.environ[BINARY_ENV]] if os.environ.get(BINARY_ENV) else ["terraform", "tofu"]
     for candidate in candidates:
         path = shutil.which(candidate)
@@ -55,7 +56,7 @@ def find_terraform() -> TerraformBinary:
         return TerraformBinary(path, Path(path).name, version)
     wanted = " or ".join(candidates)
     raise TerraformNotFound(
-        f"{wanted} not found on the PATH; install Terraform 1.5+ or OpenTofu, "
+        f"{wanted} not found on the PATH; install Terraform or OpenTofu 1.10+, "
         f"or set {BINARY_ENV} to its path."
     )
 

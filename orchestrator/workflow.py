@@ -84,9 +84,26 @@ def prepare(
     return Deployment(spec, Workspace.for_deployment(base, spec.name, spec.env), report)
 
 
+def _deployable_accelerators(pinned: frozenset[str] | None) -> frozenset[str]:
+    """The boot script drives NVIDIA GPUs: Neuron chips are recommended but not yet deployed."""
+    from modules.user_data import NEURON_ACCELERATORS
+    from planner.accelerators import accelerators
+
+    neuron = {name.lower() for name in NEURON_ACCELERATORS}
+    every = {name.lower() for name in accelerators()}
+    return frozenset((pinned or every) - neuron)
+
+
 def _spec_from_profile(profile_path: Path, env: str, filters: Filters) -> DeploymentSpec:
     from planner.service import recommend_for_profile
 
+    filters = Filters(
+        clouds=filters.clouds,
+        regions=filters.regions,
+        kinds=filters.kinds,
+        accelerators=_deployable_accelerators(filters.accelerators),
+        instance_types=filters.instance_types,
+    )
     if env == LOCAL_ENV:
         # The emulator is AWS: plan within what it can run, whatever the profile allows.
         filters = Filters(
@@ -227,13 +244,16 @@ def load_plan_archive(path: Path, report: Reporter = _quiet) -> tuple[Deployment
     return Deployment(spec, workspace, report), tfplan
 
 
-def apply_plan(deployment: Deployment, tfplan: Path) -> dict[str, object]:
+def apply_plan(deployment: Deployment, tfplan: Path, *, refresh: bool = True) -> dict[str, object]:
     """Apply the plan, then record a refresh: attributes the cloud fills in only after creation
-    (attached policy lists, default tags) would otherwise read as drift on the next check."""
+    (attached policy lists, default tags) would otherwise read as drift on the next check.
+    After a destroy there is nothing to refresh."""
     init(deployment)
     runner = deployment.runner()
     with deployment.step("apply"):
         runner.run("apply", ["apply", "-input=false", "-no-color", str(tfplan)])
+    if not refresh:
+        return {}
     with deployment.step("refresh"):
         runner.run(
             "refresh", ["apply", "-refresh-only", "-auto-approve", "-input=false", "-no-color"]
@@ -263,7 +283,7 @@ def destroy(deployment: Deployment, confirm: Callable[[PlanSummary], bool]) -> d
         return {"destroyed": 0, "plan": summary.to_dict()}
     if not confirm(summary):
         return {"destroyed": 0, "cancelled": True, "plan": summary.to_dict()}
-    apply_plan(deployment, deployment.workspace.root / "tfplan")
+    apply_plan(deployment, deployment.workspace.root / "tfplan", refresh=False)
     return {"destroyed": summary.delete + summary.replace, "plan": summary.to_dict()}
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from cdktn import TerraformOutput, TerraformStack
 from cdktn_provider_aws.provider import AwsProvider
 from constructs import Construct
-from modules.user_data import render_user_data
 
 from modules.aws.fleet import GpuLaunchTemplate, SpotAutoscalingGroup
 from modules.aws.iam import ServingInstanceRole
@@ -15,6 +14,7 @@ from modules.aws.load_balancer import ServingAlarms, ServingLoadBalancer
 from modules.aws.network import ServingNetwork
 from modules.aws.security import ServingSecurityGroups
 from modules.tagging import apply_cost_allocation_tags
+from modules.user_data import render_user_data
 from planner.deployment import DeploymentSpec
 from stacks.common import configure_backend, emulator_provider_settings, pin_aws_provider
 
@@ -81,7 +81,7 @@ class AwsGpuFleetStack(TerraformStack):
             "fleet",
             spec=spec,
             launch_template=template.template,
-            subnet_ids=network.private_subnet_ids,
+            subnet_ids=network.fleet_subnet_ids,
             target_group_arn=balancer.target_group.arn,
             request_count_label=balancer.request_count_label,
             wait_for_capacity=not emulated,

@@ -47,6 +47,7 @@ class ServingNetwork(Construct):
         self.vpc_id = self.vpc.id
         self.vpc_cidr = VPC_CIDR
         zones = self._zones(zone_ids)
+        priced = len(zone_ids) or len(zones)
         blocks = list(ipaddress.ip_network(VPC_CIDR).subnets(new_prefix=20))
         gateway = InternetGateway(self, "igw", vpc_id=self.vpc.id)
         public_routes = RouteTable(self, "public-routes", vpc_id=self.vpc.id)
@@ -88,6 +89,8 @@ class ServingNetwork(Construct):
             )
             self.public_subnet_ids.append(public.id)
             self.private_subnet_ids.append(private.id)
+        # The fleet runs only where it was priced; the load balancer spans every subnet.
+        self.fleet_subnet_ids = self.private_subnet_ids[:priced]
         # One NAT gateway: a zone outage cuts egress, not serving, and it saves ~33 USD/month
         # per extra zone. Weights and images are pulled at boot only.
         address = Eip(self, "nat-address", domain="vpc")
@@ -107,11 +110,19 @@ class ServingNetwork(Construct):
         )
 
     def _zones(self, zone_ids: list[str]) -> list[dict[str, str]]:
-        if len(zone_ids) >= MIN_ZONES:
-            return [{"availability_zone_id": zone} for zone in zone_ids]
-        available = DataAwsAvailabilityZones(self, "zones", state="available")
-        names = [Fn.element(available.names, index) for index in range(MIN_ZONES)]
-        return [{"availability_zone": Token.as_string(name)} for name in names]
+        """The zones the spot price was computed over come first, by ID; the load balancer
+        needs two, so fewer are topped up with other available zones."""
+        zones = [{"availability_zone_id": zone} for zone in zone_ids]
+        if len(zones) >= MIN_ZONES:
+            return zones
+        available = DataAwsAvailabilityZones(
+            self, "zones", state="available", exclude_zone_ids=zone_ids or None
+        )
+        missing = range(MIN_ZONES - len(zones))
+        return zones + [
+            {"availability_zone": Token.as_string(Fn.element(available.names, index))}
+            for index in missing
+        ]
 
     def _use_existing(self, network: Network) -> None:
         first = DataAwsSubnet(self, "given-subnet", id=network.subnet_ids[0])
@@ -120,3 +131,4 @@ class ServingNetwork(Construct):
         self.vpc_cidr = vpc.cidr_block
         self.private_subnet_ids = list(network.subnet_ids)
         self.public_subnet_ids = list(network.subnet_ids)
+        self.fleet_subnet_ids = list(network.subnet_ids)

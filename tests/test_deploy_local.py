@@ -1,0 +1,219 @@
+"""End to end through the CLI: real `terraform init/plan/apply/destroy` against the local emulated
+AWS. One deployment is shared by the tests of this module, in order: deploy, idempotence,
+status, drift, saved plans, locks, a failed apply, destroy."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from tests.conftest import EXAMPLES
+
+pytestmark = [
+    pytest.mark.terraform,
+    pytest.mark.skipif(
+        shutil.which("terraform") is None and shutil.which("tofu") is None,
+        reason="needs terraform or tofu on the PATH",
+    ),
+]
+MIRROR = Path("/opt/tf-plugins")
+FLEET = "chat-8b-local-fleet"
+
+
+class Run:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.runner = CliRunner()
+        self.region = "us-east-1"
+
+    def __call__(self, *args: str) -> Any:
+        previous = Path.cwd()
+        os.chdir(self.workdir)
+        try:
+            return self.runner.invoke(app, list(args), prog_name="infra")
+        finally:
+            os.chdir(previous)
+
+    def json(self, *args: str) -> tuple[Any, dict[str, Any]]:
+        result = self(*args, "--json")
+        return result, json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def infra_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("infra-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INFRA_HOME", str(home))
+        if "INFRA_PROVIDER_MIRROR" not in os.environ and MIRROR.is_dir():
+            patch.setenv("INFRA_PROVIDER_MIRROR", str(MIRROR))
+        yield home
+        from providers.local.emulator import stop
+
+        stop()
+
+
+def the_error(result: Any) -> str:
+    """Progress lines may precede it; the error is one line, the last, with no traceback."""
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("error:")]
+    assert errors == lines[-1:], result.stderr
+    assert "Traceback" not in result.output
+    return errors[0]
+
+
+def boto(service: str, region: str = "us-east-1") -> Any:
+    import boto3
+
+    from providers.local.emulator import status
+
+    endpoint = status().endpoint
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+@pytest.fixture(scope="module")
+def deployed(infra_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    workdir = tmp_path_factory.mktemp("project")
+    shutil.copy(EXAMPLES / "chat-8b.yaml", workdir / "chat-8b.yaml")
+    run = Run(workdir)
+    result, body = run.json("deploy", "chat-8b.yaml", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert body["changed"] is True
+    assert body["outputs"]["autoscaling_group_name"] == FLEET
+    run.region = json.loads(
+        (
+            workdir
+            / ".infra"
+            / "chat-8b"
+            / "local"
+            / "cdktf.out"
+            / "stacks"
+            / "chat-8b-local"
+            / "cdk.tf.json"
+        ).read_text()
+    )["provider"]["aws"][0]["region"]
+    yield run
+    run("destroy", "chat-8b.yaml", "--auto-approve")
+
+
+def test_deploy_created_the_fleet(deployed: Run) -> None:
+    groups = boto("autoscaling", deployed.region).describe_auto_scaling_groups(
+        AutoScalingGroupNames=[FLEET]
+    )
+    (group,) = groups["AutoScalingGroups"]
+    distribution = group["MixedInstancesPolicy"]["InstancesDistribution"]
+    assert distribution["SpotAllocationStrategy"] == "price-capacity-optimized"
+    assert group["HealthCheckType"] == "ELB"
+    balancers = boto("elbv2", deployed.region).describe_load_balancers()["LoadBalancers"]
+    assert [b["Scheme"] for b in balancers] == ["internal"]
+
+
+def test_second_plan_shows_no_changes(deployed: Run) -> None:
+    result, body = deployed.json("plan", "chat-8b.yaml")
+    assert result.exit_code == 0, result.output
+    assert body["changes"] is False
+
+
+def test_status_reports_the_state(deployed: Run) -> None:
+    result, body = deployed.json("status", "chat-8b.yaml")
+    assert result.exit_code == 0, result.output
+    assert body["resources"] > 30
+    assert body["outputs"]["endpoint_url"].startswith("http://")
+    assert body["expected_monthly_usd"] > 0
+
+
+def test_drift_then_a_saved_plan_repairs_it(deployed: Run) -> None:
+    result, body = deployed.json("drift", "chat-8b.yaml")
+    assert (result.exit_code, body["changes"]) == (0, False), result.output
+    boto("autoscaling", deployed.region).update_auto_scaling_group(
+        AutoScalingGroupName=FLEET, MaxSize=40
+    )
+    result, body = deployed.json("drift", "chat-8b.yaml")
+    assert result.exit_code == 2, result.output
+    assert [r["address"] for r in body["resources"]] == [
+        next(a for a in (r["address"] for r in body["resources"]) if "autoscaling_group" in a)
+    ]
+    plan_file = deployed.workdir / "repair.plan"
+    result, body = deployed.json("plan", "chat-8b.yaml", "--out", str(plan_file))
+    assert result.exit_code == 2, result.output
+    assert body["update"] == 1 and plan_file.exists()
+    result = deployed("apply", str(plan_file))
+    assert result.exit_code == 0, result.output
+    groups = boto("autoscaling", deployed.region).describe_auto_scaling_groups(
+        AutoScalingGroupNames=[FLEET]
+    )
+    assert groups["AutoScalingGroups"][0]["MaxSize"] != 40
+    assert deployed("drift", "chat-8b.yaml").exit_code == 0
+
+
+def test_a_held_state_lock_is_one_clear_sentence(deployed: Run) -> None:
+    state = deployed.workdir / ".infra" / "chat-8b" / "local" / "terraform.tfstate"
+    with state.open("r+") as handle:
+        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = deployed("plan", "chat-8b.yaml")
+    assert result.exit_code == 1
+    line = the_error(result)
+    assert line.startswith("error: the state is locked")
+    assert "Traceback" not in result.output
+    assert deployed("plan", "chat-8b.yaml").exit_code == 0  # released: the next run goes on
+
+
+def test_destroy_refuses_without_approval_off_a_terminal(deployed: Run) -> None:
+    result = deployed("destroy", "chat-8b.yaml")
+    assert result.exit_code == 1
+    assert "needs --auto-approve" in result.stderr
+
+
+def test_destroy_leaves_nothing(deployed: Run) -> None:
+    result, body = deployed.json("destroy", "chat-8b.yaml", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert body["destroyed"] > 30
+    assert (
+        boto("autoscaling", deployed.region).describe_auto_scaling_groups()["AutoScalingGroups"]
+        == []
+    )
+    assert boto("elbv2", deployed.region).describe_load_balancers()["LoadBalancers"] == []
+    vpcs = boto("ec2", deployed.region).describe_vpcs()["Vpcs"]
+    assert [v for v in vpcs if not v.get("IsDefault")] == []
+    result, body = deployed.json("plan", "chat-8b.yaml")
+    assert body["create"] > 30  # nothing left: a new plan creates everything again
+
+
+def test_a_failed_apply_names_the_log_and_the_next_run_continues(
+    deployed: Run, tmp_path: Path
+) -> None:
+    """Runs last: it breaks the emulator's IAM. With a managed policy gone, the instance role's
+    attachment fails half way through an apply; what was created stays in the state, and the
+    next run (here a destroy) continues from it."""
+    boto("iam").delete_policy(PolicyArn="arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy")
+    profile = (EXAMPLES / "chat-8b.yaml").read_text().replace("name: chat-8b", "name: other")
+    (tmp_path / "other.yaml").write_text(profile)
+    other = Run(tmp_path)
+    result = other("deploy", "other.yaml", "--auto-approve")
+    assert result.exit_code == 1, result.output
+    line = the_error(result)
+    assert line.startswith("error: terraform apply failed: attaching IAM Policy")
+    log = Path(line.rsplit("full output in ", 1)[1].rstrip("."))
+    assert "CloudWatchAgentServerPolicy" in log.read_text()
+    result, body = other.json("status", "other.yaml")
+    assert result.exit_code == 0 and body["resources"] > 0, result.output
+    result = other("destroy", "other.yaml", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert (
+        boto("autoscaling", deployed.region).describe_auto_scaling_groups()["AutoScalingGroups"]
+        == []
+    )
