@@ -30,9 +30,7 @@ def main() -> None:
     )
     deployment.workspace.ensure()
     outdir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
-    synthesize(
-        [(deployment.spec, deployment.workspace.root)], outdir, emulated=deployment.emulated
-    )
+    synthesize([(deployment.spec, deployment.workspace.root)], outdir, emulated=deployment.emulated)
 
 
 if __name__ == "__main__":
