@@ -33,37 +33,20 @@ from collections.abc import Callable
 from importlib import resources
 from importlib.metadata import version
 
+_G_SIZES = (
+    "xlarge",
+    "2xlarge",
+    "4xlarge",
+    "8xlarge",
+    "12xlarge",
+    "16xlarge",
+    "24xlarge",
+    "48xlarge",
+)
 NEWER_SAGEMAKER_FAMILIES: dict[str, tuple[str, ...]] = {
-    "ml.g5": (
-        "xlarge",
-        "2xlarge",
-        "4xlarge",
-        "8xlarge",
-        "12xlarge",
-        "16xlarge",
-        "24xlarge",
-        "48xlarge",
-    ),
-    "ml.g6": (
-        "xlarge",
-        "2xlarge",
-        "4xlarge",
-        "8xlarge",
-        "12xlarge",
-        "16xlarge",
-        "24xlarge",
-        "48xlarge",
-    ),
-    "ml.g6e": (
-        "xlarge",
-        "2xlarge",
-        "4xlarge",
-        "8xlarge",
-        "12xlarge",
-        "16xlarge",
-        "24xlarge",
-        "48xlarge",
-    ),
+    "ml.g5": _G_SIZES,
+    "ml.g6": _G_SIZES,
+    "ml.g6e": _G_SIZES,
     "ml.p5": ("48xlarge",),
     "ml.inf2": ("xlarge", "8xlarge", "24xlarge", "48xlarge"),
 }
