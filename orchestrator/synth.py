@@ -10,7 +10,7 @@ from pathlib import Path
 from planner.deployment import DeploymentSpec
 from planner.errors import InfraError
 
-SUPPORTED = {("aws", "fleet"): "AwsGpuFleetStack"}
+SUPPORTED = {("aws", "fleet")}
 TARGET_VERSIONS = {"terraform": ">=1.10.0", "opentofu": ">=1.10.0"}
 
 

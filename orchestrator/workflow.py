@@ -37,6 +37,7 @@ class Deployment:
     workspace: Workspace
     report: Reporter = _quiet
     _runner: TerraformRunner | None = field(default=None, repr=False)
+    _initialized: bool = field(default=False, repr=False)
 
     @property
     def emulated(self) -> bool:
@@ -95,23 +96,17 @@ def _deployable_accelerators(pinned: frozenset[str] | None) -> frozenset[str]:
 
 
 def _spec_from_profile(profile_path: Path, env: str, filters: Filters) -> DeploymentSpec:
+    import msgspec
+
     from planner.service import recommend_for_profile
 
-    filters = Filters(
-        clouds=filters.clouds,
-        regions=filters.regions,
-        kinds=filters.kinds,
-        accelerators=_deployable_accelerators(filters.accelerators),
-        instance_types=filters.instance_types,
+    filters = msgspec.structs.replace(
+        filters, accelerators=_deployable_accelerators(filters.accelerators)
     )
     if env == LOCAL_ENV:
         # The emulator is AWS: plan within what it can run, whatever the profile allows.
-        filters = Filters(
-            clouds=frozenset({"aws"}),
-            regions=filters.regions,
-            kinds=filters.kinds or frozenset({"fleet"}),
-            accelerators=filters.accelerators,
-            instance_types=filters.instance_types,
+        filters = msgspec.structs.replace(
+            filters, clouds=frozenset({"aws"}), kinds=filters.kinds or frozenset({"fleet"})
         )
     recommendation = recommend_for_profile(profile_path, filters)
     return spec_from_recommendation(recommendation.profile, recommendation, env)
@@ -131,8 +126,12 @@ def synth(deployment: Deployment) -> Path:
 
 
 def init(deployment: Deployment) -> None:
+    """`terraform init`, once per deployment and process (plan then apply need it once)."""
+    if deployment._initialized:
+        return
     with deployment.step("init"):
         deployment.runner().run("init", ["init", "-input=false", "-no-color", "-upgrade=false"])
+    deployment._initialized = True
 
 
 @dataclass(frozen=True)
@@ -191,11 +190,13 @@ def _summarize(shown: object, changes: bool, log: Path) -> PlanSummary:
 
 def _write_plan_archive(deployment: Deployment, tfplan: Path, out: Path) -> None:
     """The Terraform plan plus the configuration and spec it was made from, in one file."""
+    import msgspec
+
     meta = {
         "format": PLAN_FORMAT,
         "stack": deployment.workspace.stack,
         "workspace": str(deployment.workspace.root),
-        "spec": json.loads(json.dumps(deployment.spec, default=_builtins)),
+        "spec": msgspec.to_builtins(deployment.spec),
     }
     temporary = out.with_name(f".{out.name}.partial")
     with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -206,12 +207,6 @@ def _write_plan_archive(deployment: Deployment, tfplan: Path, out: Path) -> None
         if lock.exists():
             archive.write(lock, ".terraform.lock.hcl")
     temporary.replace(out)
-
-
-def _builtins(value: object) -> object:
-    import msgspec
-
-    return msgspec.to_builtins(value)
 
 
 def load_plan_archive(path: Path, report: Reporter = _quiet) -> tuple[Deployment, Path]:

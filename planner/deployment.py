@@ -141,7 +141,7 @@ def _equivalents(recommendation: Recommendation, chosen: Candidate) -> list[str]
     return found
 
 
-def _root_volume_gib(profile: Profile, weights_gib: float) -> int:
+def _root_volume_gib(weights_gib: float) -> int:
     """Image layers (~30 GiB for CUDA serving images), twice the weights (download + cache)."""
     return int(math.ceil((60 + 2 * weights_gib) / 10) * 10)
 
@@ -175,7 +175,7 @@ def spec_from_recommendation(
         equivalent_instance_types=_equivalents(recommendation, chosen),
         accelerator=offering.accelerator,
         accelerators_per_instance=offering.accelerator_count,
-        root_volume_gib=_root_volume_gib(profile, weights_gib),
+        root_volume_gib=_root_volume_gib(weights_gib),
         capacity=CapacitySpec(
             min_size=max(min_instances, chosen.on_demand_instances, 1),
             desired=chosen.instances,
