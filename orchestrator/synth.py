@@ -10,7 +10,7 @@ from pathlib import Path
 from planner.deployment import DeploymentSpec
 from planner.errors import InfraError
 
-SUPPORTED = {("aws", "fleet")}
+SUPPORTED = {("aws", "fleet"), ("aws", "sagemaker")}
 TARGET_VERSIONS = {"terraform": ">=1.10.0", "opentofu": ">=1.10.0"}
 
 
@@ -35,7 +35,7 @@ def ensure_jsii_node() -> None:
 
 def check_supported(spec: DeploymentSpec) -> None:
     if (spec.cloud, spec.kind) not in SUPPORTED:
-        supported = ", ".join(f"{cloud}/{kind}" for cloud, kind in SUPPORTED)
+        supported = ", ".join(f"{cloud}/{kind}" for cloud, kind in sorted(SUPPORTED))
         raise UnsupportedTarget(
             f"deploying to {spec.cloud}/{spec.kind} is not supported yet (supported: "
             f"{supported}); pin a supported target with --cloud and --kind."
@@ -55,11 +55,13 @@ def synthesize(
     from cdktn import App
 
     from stacks.aws_fleet import AwsGpuFleetStack
+    from stacks.sagemaker_endpoint import SagemakerEndpointStack
 
+    stacks = {("aws", "fleet"): AwsGpuFleetStack, ("aws", "sagemaker"): SagemakerEndpointStack}
     outdir.mkdir(parents=True, exist_ok=True)
     # S3 state with its native lock file needs Terraform/OpenTofu 1.10; say so, or cdktn
     # refuses the backend for projects that might run an older binary.
     app = App(outdir=str(outdir), context={"targetVersions": TARGET_VERSIONS})
     for spec, state_dir in deployments:
-        AwsGpuFleetStack(app, spec, state_dir=state_dir, emulated=emulated)
+        stacks[(spec.cloud, spec.kind)](app, spec, state_dir=state_dir, emulated=emulated)
     app.synth()

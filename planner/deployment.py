@@ -17,7 +17,14 @@ from msgspec import Meta
 from planner.errors import ProfileError
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
 from planner.performance import weight_bytes
-from planner.profile import Engine, Network, Profile, StateBackend, validation_sentence
+from planner.profile import (
+    Engine,
+    Network,
+    Profile,
+    SagemakerOptions,
+    StateBackend,
+    validation_sentence,
+)
 from planner.yaml_source import load_located_yaml
 
 DEFAULT_IMAGES: dict[str, str] = {
@@ -26,6 +33,40 @@ DEFAULT_IMAGES: dict[str, str] = {
     "triton": "nvcr.io/nvidia/tritonserver:25.08-trtllm-python-py3",
 }
 """Public images pinned by tag; `runtime.image` in the profile overrides them."""
+
+DLC_REGISTRY = "763104351884.dkr.ecr.{region}.amazonaws.com"
+"""AWS Deep Learning Containers: the registry account of the regions in DLC_REGIONS; opt-in
+regions use other accounts, so there `runtime.image` must name the image."""
+DLC_REGIONS = frozenset(
+    {
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "sa-east-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-central-1",
+        "eu-north-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-south-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
+    }
+)
+SAGEMAKER_IMAGES: dict[str, str] = {
+    # LMI 16 (DJL Serving 0.34) runs vLLM 0.10.2, the version the fleet image pins.
+    "vllm": "djl-inference:0.34.0-lmi16.0.0-cu128",
+    "tgi": "huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.4-gpu-py311-cu124-ubuntu22.04",
+    "triton": "sagemaker-tritonserver:25.04-py3",
+}
+"""SageMaker pulls from ECR only: the AWS-built images of the same engines, pinned by tag."""
+SAGEMAKER_PORT = 8080
+SAGEMAKER_HEALTH_PATH = "/ping"
+"""SageMaker's container contract: /ping and /invocations on port 8080."""
 
 HEALTH_PATHS: dict[str, str] = {
     "vllm": "/health",
@@ -104,6 +145,8 @@ class DeploymentSpec(_Spec, kw_only=True):
     expected_hourly_usd: float | None = None
     state_backend: StateBackend | None = None
     protected: bool = False
+    sagemaker: SagemakerOptions = msgspec.field(default_factory=SagemakerOptions)
+    """Used by SageMaker endpoints only."""
 
     @property
     def stack_name(self) -> str:
@@ -141,6 +184,45 @@ def _equivalents(recommendation: Recommendation, chosen: Candidate) -> list[str]
     return found
 
 
+def _sagemaker_image(engine: str, region: str) -> str:
+    if region not in DLC_REGIONS:
+        raise ProfileError(
+            f"no AWS-built {engine} image is known for SageMaker in {region}; set runtime.image "
+            "to an ECR image URI."
+        )
+    return f"{DLC_REGISTRY.format(region=region)}/{SAGEMAKER_IMAGES[engine]}"
+
+
+def _check_challenger(profile: Profile, recommendation: Recommendation, chosen: Candidate) -> None:
+    """A challenger variant serves the same model with the same tensor parallel degree, so it
+    must be a feasible SageMaker choice of the same region."""
+    challenger = profile.deploy.sagemaker.challenger
+    if challenger is None:
+        return
+    feasible = [
+        candidate
+        for candidate in recommendation.candidates
+        if candidate.offering.kind == "sagemaker"
+        and candidate.offering.region == chosen.offering.region
+        and candidate.tensor_parallel == chosen.tensor_parallel
+    ]
+    if challenger.instance_type == chosen.offering.instance_type:
+        raise ProfileError(
+            f"deploy.sagemaker.challenger.instance_type is {challenger.instance_type}, the "
+            "primary variant's type; name another type or remove the challenger."
+        )
+    if not any(c.offering.instance_type == challenger.instance_type for c in feasible):
+        others = sorted(
+            {c.offering.instance_type for c in feasible} - {chosen.offering.instance_type}
+        )
+        raise ProfileError(
+            f"deploy.sagemaker.challenger.instance_type {challenger.instance_type} cannot serve "
+            f"this model with tensor parallel {chosen.tensor_parallel} in "
+            f"{chosen.offering.region} within the targets; feasible: "
+            f"{', '.join(others) or 'none'}."
+        )
+
+
 def _root_volume_gib(weights_gib: float) -> int:
     """Image layers (~30 GiB for CUDA serving images), twice the weights (download + cache)."""
     return int(math.ceil((60 + 2 * weights_gib) / 10) * 10)
@@ -163,6 +245,12 @@ def spec_from_recommendation(
     spot_allowed = chosen.spot_usd is not None and profile.placement.spot.policy != "never"
     weights_gib = weight_bytes(model, profile.model.precision) / 2**30
     signal = "alb_requests_per_target" if offering.kind == "fleet" else "invocations_per_instance"
+    on_sagemaker = offering.kind == "sagemaker"
+    if on_sagemaker:
+        _check_challenger(profile, recommendation, chosen)
+        image = runtime.image or _sagemaker_image(runtime.engine, offering.region)
+    else:
+        image = runtime.image or DEFAULT_IMAGES[runtime.engine]
     e2e_ms = profile.targets.e2e_ms_p95 or recommendation.predicted(chosen).e2e_ms_p95 or 40_000
     return DeploymentSpec(
         name=profile.name,
@@ -185,7 +273,7 @@ def spec_from_recommendation(
         ),
         runtime=RuntimeSpec(
             engine=runtime.engine,
-            image=runtime.image or DEFAULT_IMAGES[runtime.engine],
+            image=image,
             model_id=profile.model.weights or model.hf_id or model.name,
             model_s3_uri=profile.deploy.model_s3_uri,
             precision=profile.model.precision,
@@ -194,8 +282,8 @@ def spec_from_recommendation(
             max_batch=runtime.max_batch,
             max_model_len=runtime.max_model_len,
             kv_cache_dtype=runtime.kv_cache_dtype,
-            port=runtime.port,
-            health_path=HEALTH_PATHS[runtime.engine],
+            port=SAGEMAKER_PORT if on_sagemaker else runtime.port,
+            health_path=SAGEMAKER_HEALTH_PATH if on_sagemaker else HEALTH_PATHS[runtime.engine],
             extra_args=list(runtime.extra_args),
             hf_token_ssm_parameter=profile.deploy.hf_token_ssm_parameter,
         ),
@@ -212,6 +300,7 @@ def spec_from_recommendation(
         expected_hourly_usd=round(chosen.hourly_usd, 4),
         state_backend=environment.backend if environment else None,
         protected=environment.protected if environment else False,
+        sagemaker=profile.deploy.sagemaker,
     )
 
 

@@ -187,14 +187,55 @@ class Environment(_Section, kw_only=True):
     backend: StateBackend | None = None
 
 
+S3Uri = Annotated[str, Meta(pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")]
+
+
+class TrafficShift(_Section, kw_only=True):
+    """How SageMaker moves traffic to the new fleet when the endpoint changes (blue/green):
+    a canary share first, or linear steps, or all at once; each step bakes `wait_s` while the
+    rollback alarms watch, and the old fleet is kept `final_bake_s` after the last step."""
+
+    mode: Literal["canary", "linear", "all_at_once"] = "canary"
+    step_percent: Annotated[int, Meta(ge=1, le=50)] = 10
+    wait_s: Annotated[int, Meta(ge=0, le=3600)] = 600
+    final_bake_s: Annotated[int, Meta(ge=0, le=3600)] = 600
+
+
+class Challenger(_Section, kw_only=True):
+    """A second production variant on another instance type, taking a share of the traffic."""
+
+    instance_type: Annotated[str, Meta(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
+    weight_percent: Annotated[int, Meta(ge=1, le=50)] = 10
+    instances: PositiveInt = 1
+
+
+class DataCapture(_Section, kw_only=True):
+    """Requests and responses sampled to S3 (encrypted with the stack's KMS key)."""
+
+    s3_uri: S3Uri
+    sample_percent: Annotated[int, Meta(ge=1, le=100)] = 10
+
+
+class SagemakerOptions(_Section, kw_only=True):
+    """SageMaker endpoints only: traffic shifting, a challenger variant, data capture, and
+    container settings that SageMaker takes as environment variables."""
+
+    traffic_shift: TrafficShift = msgspec.field(default_factory=TrafficShift)
+    challenger: Challenger | None = None
+    data_capture: DataCapture | None = None
+    environment: dict[str, str] = {}
+    startup_timeout_s: Annotated[int, Meta(ge=60, le=3600)] = 900
+
+
 class Deploy(_Section, kw_only=True):
     """How a recommendation becomes infrastructure (`infra synth|plan|deploy`)."""
 
     network: Network = msgspec.field(default_factory=Network)
-    model_s3_uri: Annotated[str, Meta(pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")] | None = None
+    model_s3_uri: S3Uri | None = None
     hf_token_ssm_parameter: Annotated[str, Meta(pattern=r"^/[A-Za-z0-9_./-]+$")] | None = None
     required_tags: list[str] = msgspec.field(default_factory=lambda: ["team", "cost-center", "env"])
     environments: dict[str, Environment] = {}
+    sagemaker: SagemakerOptions = msgspec.field(default_factory=SagemakerOptions)
 
 
 class Profile(_Section, kw_only=True):

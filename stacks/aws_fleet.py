@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from cdktn import TerraformOutput, TerraformStack
-from cdktn_provider_aws.provider import AwsProvider
 from constructs import Construct
 
 from modules.aws.fleet import GpuLaunchTemplate, SpotAutoscalingGroup
@@ -13,10 +12,9 @@ from modules.aws.iam import ServingInstanceRole
 from modules.aws.load_balancer import ServingAlarms, ServingLoadBalancer
 from modules.aws.network import ServingNetwork
 from modules.aws.security import ServingSecurityGroups
-from modules.tagging import apply_cost_allocation_tags
 from modules.user_data import render_user_data
 from planner.deployment import DeploymentSpec
-from stacks.common import configure_backend, emulator_provider_settings, pin_aws_provider
+from stacks.common import configure_aws_stack
 
 
 class AwsGpuFleetStack(TerraformStack):
@@ -29,15 +27,7 @@ class AwsGpuFleetStack(TerraformStack):
         emulated: bool = False,
     ) -> None:
         super().__init__(scope, spec.stack_name)
-        apply_cost_allocation_tags(self, spec.tags, spec.required_tags, f"stack {spec.stack_name}")
-        AwsProvider(
-            self,
-            "aws",
-            region=spec.region,
-            **(emulator_provider_settings() if emulated else {}),  # type: ignore[arg-type]
-        )
-        pin_aws_provider(self)
-        configure_backend(self, spec, state_dir)
+        configure_aws_stack(self, spec, state_dir, emulated=emulated)
 
         network = ServingNetwork(self, "network", network=spec.network, zone_ids=spec.zones)
         ingress = spec.network.ingress_cidrs or [network.vpc_cidr]

@@ -1,11 +1,14 @@
-"""What every stack shares: the provider version range, the state backend, emulator settings."""
+"""What every stack shares: cost tags, the provider, its version range, the state backend,
+emulator settings."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from cdktn import LocalBackend, S3Backend, TerraformStack
+from cdktn_provider_aws.provider import AwsProvider
 
+from modules.tagging import apply_cost_allocation_tags
 from planner.deployment import DeploymentSpec
 
 AWS_PROVIDER_VERSION = ">= 5.100, < 7"
@@ -43,3 +46,19 @@ def emulator_provider_settings() -> dict[str, object]:
         "skip_metadata_api_check": "true",
         "s3_use_path_style": True,
     }
+
+
+def configure_aws_stack(
+    stack: TerraformStack, spec: DeploymentSpec, state_dir: Path, *, emulated: bool
+) -> None:
+    """Cost tags (refusing a missing required one), the AWS provider, its version range and the
+    state backend: the start of every AWS stack."""
+    apply_cost_allocation_tags(stack, spec.tags, spec.required_tags, f"stack {spec.stack_name}")
+    AwsProvider(
+        stack,
+        "aws",
+        region=spec.region,
+        **(emulator_provider_settings() if emulated else {}),  # type: ignore[arg-type]
+    )
+    pin_aws_provider(stack)
+    configure_backend(stack, spec, state_dir)

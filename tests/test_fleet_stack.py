@@ -9,7 +9,6 @@ from the constants the stack is meant to use), so a change in the stack's behavi
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import re
 from pathlib import Path
@@ -31,6 +30,15 @@ from planner.deployment import (
 )
 from planner.profile import Network, StateBackend
 from providers.aws.amis import GPU_AMI_PARAMETER, NEURON_AMI_PARAMETER, ami_parameter
+from tests.stack_json import (
+    binding_supports_tags,
+    data_sources,
+    empty_structs,
+    only,
+    ref,
+    resources,
+    written,
+)
 
 AWS_PROVIDER_VERSION = ">= 5.100, < 7"
 TAGS = {"team": "ml-platform", "cost-center": "cc-4242", "env": "prod", "project": "chat"}
@@ -202,24 +210,6 @@ def s3_state(tmp_path_factory: pytest.TempPathFactory, emulated: Synthesized) ->
 # Helpers over the Terraform JSON
 
 
-def resources(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
-    return doc.get("resource", {}).get(rtype, {})
-
-
-def data_sources(doc: dict[str, Any], dtype: str) -> dict[str, dict[str, Any]]:
-    return doc.get("data", {}).get(dtype, {})
-
-
-def only(doc: dict[str, Any], rtype: str) -> tuple[str, dict[str, Any]]:
-    found = resources(doc, rtype)
-    assert len(found) == 1, f"expected one {rtype}, found {sorted(found)}"
-    return next(iter(found.items()))
-
-
-def ref(rtype: str, key: str, attribute: str) -> str:
-    return f"${{{rtype}.{key}.{attribute}}}"
-
-
 def lb_security_group(doc: dict[str, Any]) -> str:
     """The key of the security group the load balancer uses."""
     _, alb = only(doc, "aws_lb")
@@ -267,35 +257,6 @@ def actions(statement: dict[str, Any]) -> list[str]:
 def user_data(doc: dict[str, Any]) -> str:
     _, template = only(doc, "aws_launch_template")
     return base64.b64decode(template["user_data"]).decode()
-
-
-def binding_supports_tags(rtype: str) -> bool:
-    """Whether the provider binding's resource class for `rtype` has a `tags` argument."""
-    module = importlib.import_module(f"cdktn_provider_aws.{rtype.removeprefix('aws_')}")
-    for value in vars(module).values():
-        if isinstance(value, type) and getattr(value, "TF_RESOURCE_TYPE", None) == rtype:
-            return hasattr(value, "tags_input")
-    raise AssertionError(f"no binding class for {rtype}")
-
-
-def written(outdir: Path) -> list[Path]:
-    """Files and stack directories under `outdir` (the App itself creates an empty stacks/)."""
-    return [path for path in outdir.rglob("*") if path.is_file() or path.parent.name == "stacks"]
-
-
-def empty_structs(node: Any, path: str = "", in_list: bool = False) -> list[str]:
-    """Paths of `{}` at any depth under a list: what jsii leaves of a struct passed as a plain
-    dict (snake_case keys are dropped, e.g. `[{"ebs": {}}]`)."""
-    found = []
-    if isinstance(node, dict):
-        if in_list and not node:
-            found.append(path)
-        for key, value in node.items():
-            found += empty_structs(value, f"{path}.{key}", in_list)
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += empty_structs(value, f"{path}[{index}]", True)
-    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -814,8 +775,8 @@ def test_blank_required_tag_counts_as_missing(tmp_path: Path, emulated: Synthesi
 
 @pytest.mark.parametrize(
     "target",
-    [{"cloud": "gcp", "kind": "fleet"}, {"cloud": "aws", "kind": "sagemaker"}],
-    ids=["gcp-fleet", "aws-sagemaker"],
+    [{"cloud": "gcp", "kind": "fleet"}, {"cloud": "azure", "kind": "azureml"}],
+    ids=["gcp-fleet", "azure-azureml"],
 )
 def test_unsupported_target_is_refused_in_one_sentence(
     tmp_path: Path, target: dict[str, str]
@@ -826,6 +787,6 @@ def test_unsupported_target_is_refused_in_one_sentence(
         synthesize([(PRIVATE, tmp_path / "ok"), (spec, tmp_path / "s")], outdir, emulated=True)
     message = str(caught.value)
     assert f"{target['cloud']}/{target['kind']}" in message
-    assert "aws/fleet" in message
+    assert "aws/fleet" in message and "aws/sagemaker" in message
     assert "\n" not in message and message.endswith(".")
     assert not outdir.exists()

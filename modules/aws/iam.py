@@ -1,11 +1,14 @@
-"""The instance role: only what a serving instance needs. SSM for shell-less access, the
-CloudWatch agent, ECR pulls, and, when the spec names them, read access to the model's S3 prefix
-and to the one SSM parameter holding the Hugging Face token."""
+"""The roles serving runs under, each with only what it needs.
+
+The fleet's instance role: SSM for shell-less access, the CloudWatch agent, ECR pulls, and, when
+the spec names them, read access to the model's S3 prefix and to the one SSM parameter holding
+the Hugging Face token. SageMaker's execution role: see SagemakerExecutionRole."""
 
 from __future__ import annotations
 
 import json
 
+from cdktn_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktn_provider_aws.data_aws_partition import DataAwsPartition
 from cdktn_provider_aws.iam_instance_profile import IamInstanceProfile
 from cdktn_provider_aws.iam_role import IamRole
@@ -25,6 +28,38 @@ def _bucket_and_prefix(uri: str) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
+def model_read_statements(partition: str, model_s3_uri: str) -> list[dict[str, object]]:
+    """List the model's prefix and read its objects; nothing else of the bucket."""
+    bucket, prefix = _bucket_and_prefix(model_s3_uri)
+    objects = f"arn:{partition}:s3:::{bucket}/{prefix}/*" if prefix else None
+    return [
+        {
+            "Sid": "ListModelPrefix",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": f"arn:{partition}:s3:::{bucket}",
+            **({"Condition": {"StringLike": {"s3:prefix": f"{prefix}/*"}}} if prefix else {}),
+        },
+        {
+            "Sid": "ReadModelObjects",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": objects or f"arn:{partition}:s3:::{bucket}/*",
+        },
+    ]
+
+
+def _assume_role_policy(service: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
+
+
 class ServingInstanceRole(Construct):
     def __init__(
         self,
@@ -41,18 +76,7 @@ class ServingInstanceRole(Construct):
             self,
             "role",
             name_prefix=f"{name_prefix[:32]}-",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "ec2.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=_assume_role_policy("ec2.amazonaws.com"),
         )
         for key, policy in MANAGED_POLICIES.items():
             IamRolePolicyAttachment(
@@ -61,31 +85,7 @@ class ServingInstanceRole(Construct):
                 role=self.role.name,
                 policy_arn=f"arn:{partition}:iam::aws:policy/{policy}",
             )
-        statements = []
-        if model_s3_uri:
-            bucket, prefix = _bucket_and_prefix(model_s3_uri)
-            objects = f"arn:{partition}:s3:::{bucket}/{prefix}/*" if prefix else None
-            statements.append(
-                {
-                    "Sid": "ListModelPrefix",
-                    "Effect": "Allow",
-                    "Action": "s3:ListBucket",
-                    "Resource": f"arn:{partition}:s3:::{bucket}",
-                    **(
-                        {"Condition": {"StringLike": {"s3:prefix": f"{prefix}/*"}}}
-                        if prefix
-                        else {}
-                    ),
-                }
-            )
-            statements.append(
-                {
-                    "Sid": "ReadModelObjects",
-                    "Effect": "Allow",
-                    "Action": "s3:GetObject",
-                    "Resource": objects or f"arn:{partition}:s3:::{bucket}/*",
-                }
-            )
+        statements = model_read_statements(partition, model_s3_uri) if model_s3_uri else []
         if secret_parameter:
             statements.append(
                 {
@@ -104,4 +104,122 @@ class ServingInstanceRole(Construct):
             )
         self.instance_profile = IamInstanceProfile(
             self, "profile", name_prefix=f"{name_prefix[:32]}-", role=self.role.name
+        )
+
+
+def _ecr_repository(image: str) -> tuple[str, str, str]:
+    """(account, region, repository) of an ECR image URI."""
+    registry, _, path = image.partition("/")
+    account, _, rest = registry.partition(".dkr.ecr.")
+    region = rest.split(".amazonaws.com")[0]
+    repository = path.split("@")[0].rsplit(":", 1)[0]
+    return account, region, repository
+
+
+class SagemakerExecutionRole(Construct):
+    """The role SageMaker assumes to run the model: pull its one image, write its endpoint's
+    logs, read the model's S3 prefix, write captured data, manage network interfaces in the
+    given subnets. No managed policies (AmazonSageMakerFullAccess grants far more)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        name_prefix: str,
+        endpoint_name: str,
+        region: str,
+        image: str,
+        model_s3_uri: str | None,
+        data_capture_s3_uri: str | None,
+        kms_key_arn: str | None,
+        in_vpc: bool,
+    ) -> None:
+        super().__init__(scope, id)
+        partition = DataAwsPartition(self, "partition").partition
+        account = DataAwsCallerIdentity(self, "caller").account_id
+        self.role = IamRole(
+            self,
+            "role",
+            name_prefix=f"{name_prefix[:32]}-",
+            assume_role_policy=_assume_role_policy("sagemaker.amazonaws.com"),
+        )
+        image_account, image_region, repository = _ecr_repository(image)
+        log_group = f"/aws/sagemaker/Endpoints/{endpoint_name}"
+        statements: list[dict[str, object]] = [
+            {
+                "Sid": "EcrLogin",
+                "Effect": "Allow",
+                "Action": "ecr:GetAuthorizationToken",
+                "Resource": "*",  # the action has no resource-level permissions
+            },
+            {
+                "Sid": "PullServingImage",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                "Resource": (
+                    f"arn:{partition}:ecr:{image_region}:{image_account}:repository/{repository}"
+                ),
+            },
+            {
+                "Sid": "EndpointLogs",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:DescribeLogStreams",
+                    "logs:PutLogEvents",
+                ],
+                "Resource": f"arn:{partition}:logs:{region}:{account}:log-group:{log_group}:*",
+            },
+        ]
+        if model_s3_uri:
+            statements += model_read_statements(partition, model_s3_uri)
+        if data_capture_s3_uri:
+            bucket, prefix = _bucket_and_prefix(data_capture_s3_uri)
+            statements.append(
+                {
+                    "Sid": "WriteCapturedData",
+                    "Effect": "Allow",
+                    "Action": "s3:PutObject",
+                    "Resource": f"arn:{partition}:s3:::{bucket}/{prefix + '/' if prefix else ''}*",
+                }
+            )
+        if kms_key_arn:
+            statements.append(
+                {
+                    "Sid": "UseStackKey",
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                    "Resource": kms_key_arn,
+                }
+            )
+        if in_vpc:
+            statements.append(
+                {
+                    "Sid": "EndpointNetworkInterfaces",
+                    "Effect": "Allow",
+                    "Action": [
+                        "ec2:CreateNetworkInterface",
+                        "ec2:CreateNetworkInterfacePermission",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:DeleteNetworkInterfacePermission",
+                        "ec2:DescribeDhcpOptions",
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeSecurityGroups",
+                        "ec2:DescribeSubnets",
+                        "ec2:DescribeVpcs",
+                    ],
+                    "Resource": "*",  # Describe* and the interface actions SageMaker uses
+                }
+            )
+        self.policy = IamRolePolicy(
+            self,
+            "serving",
+            role=self.role.id,
+            policy=json.dumps({"Version": "2012-10-17", "Statement": statements}),
         )

@@ -4,6 +4,7 @@ load balancer, on the serving port."""
 
 from __future__ import annotations
 
+from cdktn_provider_aws.data_aws_subnet import DataAwsSubnet
 from cdktn_provider_aws.security_group import SecurityGroup
 from cdktn_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from cdktn_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
@@ -76,4 +77,29 @@ class ServingSecurityGroups(Construct):
             from_port=443,
             to_port=443,
             description="HTTPS to registries, S3, SSM and CloudWatch",
+        )
+
+
+class EndpointSecurityGroup(Construct):
+    """A SageMaker endpoint's network interfaces in the user's subnets: no ingress (invocations
+    arrive through the SageMaker API, not the VPC), HTTPS out for the image, weights and logs."""
+
+    def __init__(self, scope: Construct, id: str, *, subnet_id: str) -> None:
+        super().__init__(scope, id)
+        subnet = DataAwsSubnet(self, "subnet", id=subnet_id)
+        self.group = SecurityGroup(
+            self,
+            "group",
+            vpc_id=subnet.vpc_id,
+            description="SageMaker endpoint: no ingress, HTTPS out",
+        )
+        VpcSecurityGroupEgressRule(
+            self,
+            "https-out",
+            security_group_id=self.group.id,
+            cidr_ipv4="0.0.0.0/0",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="HTTPS to ECR, S3, the model hub and CloudWatch",
         )

@@ -22,6 +22,9 @@ real AWS, where the SageMaker API does its own validation. Each one says in the 
 - Missing APIs: moto 5.2.5 has no autoscaling instance refreshes; the provider starts one when a
   fleet's launch configuration changes and retries for many minutes on the error. Here a refresh
   completes at once (the emulator runs no instances worth replacing).
+- SageMaker endpoints: models keep EnableNetworkIsolation, endpoints keep their deployment
+  configuration (LastDeploymentConfig), and UpdateEndpoint exists; it switches configuration at
+  once instead of shifting traffic. Application Auto Scaling gets the tag APIs the provider calls.
 """
 
 from __future__ import annotations
@@ -225,6 +228,110 @@ def add_instance_refreshes() -> None:
     AutoScalingResponse.cancel_instance_refresh = cancel_instance_refresh  # type: ignore[attr-defined]
 
 
+def complete_sagemaker_endpoints() -> list[str]:
+    """What moto 5.2.5 lacks for the SageMaker endpoint stack; names what it added.
+
+    Models keep EnableNetworkIsolation (moto always reports false); models and endpoint
+    configurations given no VPC or data capture report none (moto reports empty ones, which
+    the provider reads as a change forcing replacement); endpoints keep their
+    DeploymentConfig and report it as LastDeploymentConfig, as SageMaker does; UpdateEndpoint
+    (moto has none) switches the endpoint to the new configuration at once, where SageMaker
+    would shift traffic step by step.
+    """
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    original_create_model = SageMakerResponse.create_model
+    original_create_endpoint = SageMakerResponse.create_endpoint
+
+    def create_model(self: SageMakerResponse) -> ActionResult:
+        result = original_create_model(self)
+        model = self.sagemaker_backend._models[self._get_param("ModelName")]
+        model.enable_network_isolation = bool(self._get_param("EnableNetworkIsolation", False))
+        model.vpc_config = self._get_param("VpcConfig")  # absent, not empty, when not given
+        return result
+
+    def describe_endpoint_config(self: SageMakerResponse) -> ActionResult:
+        name = self._get_param("EndpointConfigName")
+        described = dict(self.sagemaker_backend.describe_endpoint_config(name))
+        if not described.get("DataCaptureConfig"):
+            described.pop("DataCaptureConfig", None)
+        return ActionResult(described)
+
+    def create_endpoint(self: SageMakerResponse) -> ActionResult:
+        result = original_create_endpoint(self)
+        endpoint = self.sagemaker_backend.endpoints[self._get_param("EndpointName")]
+        endpoint.last_deployment_config = self._get_param("DeploymentConfig")
+        return result
+
+    def update_endpoint(self: SageMakerResponse) -> ActionResult:
+        backend = self.sagemaker_backend
+        name = self._get_param("EndpointName")
+        if name not in backend.endpoints:
+            raise ValidationError(message=f"Could not find endpoint '{name}'.")
+        config_name = self._get_param("EndpointConfigName")
+        config = backend.describe_endpoint_config(config_name)
+        endpoint = backend.endpoints[name]
+        endpoint.endpoint_config_name = config_name
+        endpoint.production_variants = endpoint._process_production_variants(
+            config["ProductionVariants"]
+        )
+        endpoint.data_capture_config = config.get("DataCaptureConfig")
+        endpoint.last_deployment_config = self._get_param("DeploymentConfig")
+        endpoint.last_modified_time = utcnow()
+        return ActionResult({"EndpointArn": endpoint.arn})
+
+    SageMakerResponse.create_model = create_model  # type: ignore[method-assign]
+    SageMakerResponse.describe_endpoint_config = describe_endpoint_config  # type: ignore[method-assign]
+    SageMakerResponse.create_endpoint = create_endpoint  # type: ignore[method-assign]
+    SageMakerResponse.update_endpoint = update_endpoint  # type: ignore[attr-defined]
+    return [
+        "model network isolation",
+        "no empty VPC or data capture blocks",
+        "endpoint deployment config",
+        "UpdateEndpoint",
+    ]
+
+
+def add_autoscaling_target_tags() -> None:
+    """TagResource / UntagResource / ListTagsForResource for Application Auto Scaling, which
+    moto 5.2.5 lacks (the provider tags scalable targets and retries for ever without them);
+    tags given to RegisterScalableTarget are kept too."""
+    import json
+
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+
+    tags: dict[str, dict[str, str]] = {}
+    original_register = ApplicationAutoScalingResponse.register_scalable_target
+
+    def register_scalable_target(self: ApplicationAutoScalingResponse) -> str:
+        result = original_register(self)
+        given = self._get_param("Tags")
+        if given:
+            tags.setdefault(json.loads(result)["ScalableTargetARN"], {}).update(given)
+        return result
+
+    def tag_resource(self: ApplicationAutoScalingResponse) -> str:
+        tags.setdefault(self._get_param("ResourceARN"), {}).update(self._get_param("Tags") or {})
+        return "{}"
+
+    def untag_resource(self: ApplicationAutoScalingResponse) -> str:
+        held = tags.get(self._get_param("ResourceARN"), {})
+        for key in self._get_param("TagKeys") or []:
+            held.pop(key, None)
+        return "{}"
+
+    def list_tags_for_resource(self: ApplicationAutoScalingResponse) -> str:
+        return json.dumps({"Tags": tags.get(self._get_param("ResourceARN"), {})})
+
+    ApplicationAutoScalingResponse.register_scalable_target = register_scalable_target  # type: ignore[method-assign]
+    ApplicationAutoScalingResponse.tag_resource = tag_resource  # type: ignore[attr-defined]
+    ApplicationAutoScalingResponse.untag_resource = untag_resource  # type: ignore[attr-defined]
+    ApplicationAutoScalingResponse.list_tags_for_resource = list_tags_for_resource  # type: ignore[attr-defined]
+
+
 def _loopback(host: str) -> str:
     if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
         raise argparse.ArgumentTypeError(f"{host} is not a loopback address")
@@ -270,6 +377,15 @@ def main(argv: list[str] | None = None) -> None:
         "infra: added autoscaling instance refreshes that complete at once; emulator only.",
         flush=True,
     )
+
+    print(
+        "infra: SageMaker made to keep or add: "
+        + ", ".join(complete_sagemaker_endpoints())
+        + "; emulator only.",
+        flush=True,
+    )
+    add_autoscaling_target_tags()
+    print("infra: added Application Auto Scaling tags; emulator only.", flush=True)
 
     from moto.server import main as moto_main
 

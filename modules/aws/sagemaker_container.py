@@ -1,0 +1,135 @@
+"""What a SageMaker model's container is told: its image and its environment variables.
+
+SageMaker has no secret references for container settings: every environment variable is
+stored by SageMaker and in the Terraform state as plain text. So a model hub token is refused
+(weights from S3 need none), and so is any variable whose name looks like a secret.
+The fleet's command-line `runtime.extra_args` have no equivalent here; SageMaker containers take
+`deploy.sagemaker.environment` instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from planner.errors import InfraError
+
+if TYPE_CHECKING:
+    from planner.deployment import DeploymentSpec
+
+MODEL_DIR = "/opt/ml/model"
+"""Where SageMaker puts the model data it downloads from S3 before the container starts."""
+_ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^\s]+$")
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|CREDENTIAL", re.I)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
+LMI_DTYPES = {"bf16": "bf16", "fp16": "fp16", "fp32": "fp32"}
+TGI_DTYPES = {"bf16": "bfloat16", "fp16": "float16"}
+TGI_QUANTIZE = {"fp8": "fp8", "int8": "eetq"}
+
+
+class SagemakerContainerError(InfraError):
+    """The deployment spec cannot be turned into a SageMaker model container."""
+
+
+def check_container(spec: DeploymentSpec) -> None:
+    runtime = spec.runtime
+    problem = None
+    if not _ECR_IMAGE.match(runtime.image):
+        problem = (
+            f"SageMaker pulls images from Amazon ECR only, and {runtime.image!r} is not an ECR "
+            "image URI; leave runtime.image unset for the AWS-built image or push yours to ECR"
+        )
+    elif runtime.extra_args:
+        problem = (
+            "runtime.extra_args are command-line flags for fleet containers; SageMaker "
+            "containers take settings as environment variables under deploy.sagemaker.environment"
+        )
+    elif runtime.hf_token_ssm_parameter and not runtime.model_s3_uri:
+        problem = (
+            "SageMaker passes a model hub token to the container as a plain environment variable, "
+            "which would be stored in the Terraform state; upload the weights to S3 and set "
+            "deploy.model_s3_uri instead"
+        )
+    elif runtime.engine == "triton" and not runtime.model_s3_uri:
+        problem = (
+            "Triton serves a prebuilt model repository and cannot download a model: upload the "
+            "repository to S3 and set deploy.model_s3_uri to it"
+        )
+    elif runtime.engine == "tgi" and runtime.precision == "fp32":
+        problem = "TGI does not serve fp32 models: use bf16 or fp16, or the vllm engine"
+    elif runtime.tensor_parallel > spec.accelerators_per_instance:
+        problem = (
+            f"tensor parallel {runtime.tensor_parallel} needs more GPUs than "
+            f"{spec.instance_type} has ({spec.accelerators_per_instance})"
+        )
+    else:
+        for name in spec.sagemaker.environment:
+            if not _ENV_NAME.match(name):
+                problem = f"deploy.sagemaker.environment: {name!r} is not a valid variable name"
+                break
+            if _SECRET_NAME.search(name):
+                problem = (
+                    f"deploy.sagemaker.environment: {name} looks like a secret, and SageMaker "
+                    "environment variables are stored in plain text in the Terraform state"
+                )
+                break
+    if problem:
+        raise SagemakerContainerError(f"{spec.stack_name}: {problem}.")
+
+
+def container_environment(spec: DeploymentSpec) -> dict[str, str]:
+    """The engine's settings as the AWS-built image reads them, then the profile's own."""
+    runtime = spec.runtime
+    model = MODEL_DIR if runtime.model_s3_uri else runtime.model_id
+    if runtime.engine == "vllm":
+        environment = _lmi_vllm(spec, model)
+    elif runtime.engine == "tgi":
+        environment = _tgi(spec, model)
+    else:
+        environment = {}
+    return {**environment, **spec.sagemaker.environment}
+
+
+def _lmi_vllm(spec: DeploymentSpec, model: str) -> dict[str, str]:
+    """LMI's asynchronous vLLM handler, the mode LMI recommends since v16."""
+    runtime = spec.runtime
+    environment = {
+        "HF_MODEL_ID": model,
+        "SERVING_FAIL_FAST": "true",
+        "OPTION_ASYNC_MODE": "true",
+        "OPTION_ROLLING_BATCH": "disable",
+        "OPTION_ENTRYPOINT": "djl_python.lmi_vllm.vllm_async_service",
+        "OPTION_TENSOR_PARALLEL_DEGREE": str(runtime.tensor_parallel),
+        "OPTION_MAX_ROLLING_BATCH_SIZE": str(runtime.max_batch),
+        "OPTION_MODEL_LOADING_TIMEOUT": str(spec.sagemaker.startup_timeout_s),
+    }
+    if runtime.max_model_len:
+        environment["OPTION_MAX_MODEL_LEN"] = str(runtime.max_model_len)
+    if runtime.precision in LMI_DTYPES:
+        environment["OPTION_DTYPE"] = LMI_DTYPES[runtime.precision]
+    elif runtime.precision == "fp8":
+        environment["OPTION_QUANTIZE"] = "fp8"
+    if runtime.kv_cache_dtype == "fp8":
+        environment["OPTION_KV_CACHE_DTYPE"] = "fp8"
+    return environment
+
+
+def _tgi(spec: DeploymentSpec, model: str) -> dict[str, str]:
+    """The Hugging Face TGI image: its launcher reads each flag from an upper-case variable;
+    SM_NUM_GPUS is the shard count on SageMaker. Same choices as the fleet's TGI flags."""
+    runtime = spec.runtime
+    environment = {
+        "HF_MODEL_ID": model,
+        "SM_NUM_GPUS": str(runtime.tensor_parallel),
+        "MAX_CONCURRENT_REQUESTS": str(runtime.max_batch),
+    }
+    if runtime.max_model_len:
+        environment["MAX_TOTAL_TOKENS"] = str(runtime.max_model_len)
+        environment["MAX_INPUT_TOKENS"] = str(runtime.max_model_len - 1)
+    if runtime.precision in TGI_DTYPES:
+        environment["DTYPE"] = TGI_DTYPES[runtime.precision]
+    elif runtime.precision in TGI_QUANTIZE:
+        environment["QUANTIZE"] = TGI_QUANTIZE[runtime.precision]
+    if runtime.kv_cache_dtype == "fp8":
+        environment["KV_CACHE_DTYPE"] = "fp8_e4m3fn"
+    return environment

@@ -1,0 +1,160 @@
+"""SagemakerEndpointStack: a SageMaker real-time endpoint, built from a DeploymentSpec alone.
+
+One model (the AWS-built image of the spec's engine, weights from S3 or the model hub), an
+endpoint configuration with a primary variant and an optional challenger, blue/green updates with
+canary or linear traffic shifting that roll back on the variants' alarms, target-tracking
+autoscaling per variant, and a KMS key where there is something for it to encrypt.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cdktn import TerraformOutput, TerraformStack
+from constructs import Construct
+
+from modules.aws.iam import SagemakerExecutionRole
+from modules.aws.sagemaker import (
+    EndpointEncryptionKey,
+    ServingEndpoint,
+    ServingModel,
+    Variant,
+    VariantAlarms,
+    VariantAutoscaling,
+    endpoint_name,
+    has_local_storage,
+)
+from modules.aws.sagemaker_container import check_container, container_environment
+from modules.aws.security import EndpointSecurityGroup
+from planner.deployment import DeploymentSpec
+from stacks.common import configure_aws_stack
+
+PRIMARY = "primary"
+CHALLENGER = "challenger"
+
+
+def variants(spec: DeploymentSpec) -> list[Variant]:
+    """The primary variant on the spec's instance type; the challenger, when the profile asks
+    for one, takes its share of the traffic and scales between 1 and the primary's maximum."""
+    capacity = spec.capacity
+    challenger = spec.sagemaker.challenger
+    primary_weight = 100 - challenger.weight_percent if challenger else 100
+    found = [
+        Variant(
+            PRIMARY,
+            spec.instance_type,
+            capacity.desired,
+            primary_weight,
+            max(capacity.min_size, 1),
+            capacity.max_size,
+        )
+    ]
+    if challenger:
+        found.append(
+            Variant(
+                CHALLENGER,
+                challenger.instance_type,
+                challenger.instances,
+                challenger.weight_percent,
+                1,
+                max(challenger.instances, capacity.max_size),
+            )
+        )
+    return found
+
+
+class SagemakerEndpointStack(TerraformStack):
+    def __init__(
+        self,
+        scope: Construct,
+        spec: DeploymentSpec,
+        *,
+        state_dir: Path,
+        emulated: bool = False,
+    ) -> None:
+        check_container(spec)
+        super().__init__(scope, spec.stack_name)
+        configure_aws_stack(self, spec, state_dir, emulated=emulated)
+
+        name = endpoint_name(spec.stack_name)
+        serving = variants(spec)
+        options = spec.sagemaker
+        volume_needs_key = not any(has_local_storage(v.instance_type) for v in serving)
+        key = (
+            EndpointEncryptionKey(self, "encryption", name=name)
+            if volume_needs_key or options.data_capture
+            else None
+        )
+        key_arn = key.key.arn if key else None
+        subnet_ids = list(spec.network.subnet_ids)
+        security = (
+            EndpointSecurityGroup(self, "security", subnet_id=subnet_ids[0]) if subnet_ids else None
+        )
+        role = SagemakerExecutionRole(
+            self,
+            "execution-role",
+            name_prefix=spec.stack_name,
+            endpoint_name=name,
+            region=spec.region,
+            image=spec.runtime.image,
+            model_s3_uri=spec.runtime.model_s3_uri,
+            data_capture_s3_uri=options.data_capture.s3_uri if options.data_capture else None,
+            kms_key_arn=key_arn,
+            in_vpc=bool(subnet_ids),
+        )
+        model = ServingModel(
+            self,
+            "model",
+            image=spec.runtime.image,
+            environment=container_environment(spec),
+            model_s3_uri=spec.runtime.model_s3_uri,
+            execution_role_arn=role.role.arn,
+            subnet_ids=subnet_ids,
+            security_group_ids=[security.group.id] if security else [],
+            # SageMaker checks the role can pull the image when the model is created.
+            depends_on=[role.policy],
+        )
+        alarms = [
+            VariantAlarms(
+                self,
+                f"alarms-{variant.name}",
+                name=name,
+                endpoint=name,
+                variant=variant.name,
+                p99_latency_s=spec.scaling.p99_latency_alarm_s,
+            )
+            for variant in serving
+        ]
+        endpoint = ServingEndpoint(
+            self,
+            "endpoint",
+            name=name,
+            model_name=model.model.name,
+            variants=serving,
+            startup_timeout_s=options.startup_timeout_s,
+            traffic_shift=options.traffic_shift,
+            rollback_alarm_names=[alarm for group in alarms for alarm in group.names],
+            volume_kms_key_arn=key_arn if volume_needs_key else None,
+            data_capture=options.data_capture,
+            data_capture_kms_key_arn=key_arn,
+        )
+        for variant in serving:
+            VariantAutoscaling(
+                self,
+                f"autoscaling-{variant.name}",
+                endpoint=endpoint.endpoint,
+                variant=variant,
+                invocations_per_instance=spec.scaling.target,
+            )
+        TerraformOutput(self, "endpoint_name", value=endpoint.endpoint.name)
+        TerraformOutput(self, "endpoint_arn", value=endpoint.endpoint.arn)
+        TerraformOutput(
+            self,
+            "invoke_url",
+            value=(
+                f"https://runtime.sagemaker.{spec.region}.amazonaws.com/endpoints/"
+                f"{name}/invocations"
+            ),
+            description="Signed (SigV4) POST requests only; there is no public ingress",
+        )
+        TerraformOutput(self, "endpoint_config_name", value=endpoint.configuration.name)
