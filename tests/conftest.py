@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from providers.catalog import Catalog, Offering, ZonePrice, judge_spot
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
+MIRROR = Path("/opt/tf-plugins")
 
 CHAT_PROFILE: dict[str, Any] = {
     "name": "chat",
@@ -101,3 +104,16 @@ class Cli:
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
+
+
+@pytest.fixture(scope="module")
+def infra_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("infra-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INFRA_HOME", str(home))
+        if "INFRA_PROVIDER_MIRROR" not in os.environ and MIRROR.is_dir():
+            patch.setenv("INFRA_PROVIDER_MIRROR", str(MIRROR))
+        yield home
+        from providers.local.emulator import stop
+
+        stop()

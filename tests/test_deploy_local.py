@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import app
 from tests.conftest import EXAMPLES
+from tests.local_aws import Run, boto, the_error
 
 pytestmark = [
     pytest.mark.terraform,
@@ -25,64 +22,7 @@ pytestmark = [
         reason="needs terraform or tofu on the PATH",
     ),
 ]
-MIRROR = Path("/opt/tf-plugins")
 FLEET = "chat-8b-local-fleet"
-
-
-class Run:
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.runner = CliRunner()
-        self.region = "us-east-1"
-
-    def __call__(self, *args: str) -> Any:
-        previous = Path.cwd()
-        os.chdir(self.workdir)
-        try:
-            return self.runner.invoke(app, list(args), prog_name="infra")
-        finally:
-            os.chdir(previous)
-
-    def json(self, *args: str) -> tuple[Any, dict[str, Any]]:
-        result = self(*args, "--json")
-        return result, json.loads(result.stdout)
-
-
-@pytest.fixture(scope="module")
-def infra_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("infra-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("INFRA_HOME", str(home))
-        if "INFRA_PROVIDER_MIRROR" not in os.environ and MIRROR.is_dir():
-            patch.setenv("INFRA_PROVIDER_MIRROR", str(MIRROR))
-        yield home
-        from providers.local.emulator import stop
-
-        stop()
-
-
-def the_error(result: Any) -> str:
-    """Progress lines may precede it; the error is one line, the last, with no traceback."""
-    lines = result.stderr.splitlines()
-    errors = [line for line in lines if line.startswith("error:")]
-    assert errors == lines[-1:], result.stderr
-    assert "Traceback" not in result.output
-    return errors[0]
-
-
-def boto(service: str, region: str = "us-east-1") -> Any:
-    import boto3
-
-    from providers.local.emulator import status
-
-    endpoint = status().endpoint
-    return boto3.client(
-        service,
-        region_name=region,
-        endpoint_url=endpoint,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,128 @@
+"""End to end through the CLI: a SageMaker endpoint with a challenger variant and data capture,
+deployed with real Terraform to the local emulated AWS; a second plan is empty; a change of
+traffic split goes through a new endpoint configuration and UpdateEndpoint; destroy leaves
+nothing. The tests of this module share one deployment and run in order."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import EXAMPLES
+from tests.local_aws import Run, boto
+
+pytestmark = [
+    pytest.mark.terraform,
+    pytest.mark.skipif(
+        shutil.which("terraform") is None and shutil.which("tofu") is None,
+        reason="needs terraform or tofu on the PATH",
+    ),
+]
+PROFILE = "chat-sm.yaml"
+ENDPOINT = "chat-sm-local"
+SAGEMAKER_OPTIONS = {
+    "challenger": {"instance_type": "ml.g5.12xlarge", "weight_percent": 20},
+    "data_capture": {"s3_uri": "s3://capture-bucket/chat", "sample_percent": 5},
+    "traffic_shift": {"mode": "linear", "step_percent": 25, "wait_s": 300},
+}
+
+
+def write_profile(workdir: Path, challenger_weight: int) -> None:
+    profile = yaml.safe_load((EXAMPLES / "chat-8b.yaml").read_text())
+    profile["name"] = "chat-sm"
+    options = {**SAGEMAKER_OPTIONS, "challenger": {**SAGEMAKER_OPTIONS["challenger"]}}
+    options["challenger"]["weight_percent"] = challenger_weight
+    profile["deploy"] = {"model_s3_uri": "s3://models-bucket/llama/8b", "sagemaker": options}
+    (workdir / PROFILE).write_text(yaml.safe_dump(profile, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def deployed(infra_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    workdir = tmp_path_factory.mktemp("sagemaker-project")
+    write_profile(workdir, challenger_weight=20)
+    run = Run(workdir)
+    result, body = run.json("deploy", PROFILE, "--kind", "sagemaker", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert body["changed"] is True
+    assert body["outputs"]["endpoint_name"] == ENDPOINT
+    yield run
+    run("destroy", PROFILE, "--kind", "sagemaker", "--auto-approve")
+
+
+def weights(endpoint_config: str) -> dict[str, float]:
+    config = boto("sagemaker").describe_endpoint_config(EndpointConfigName=endpoint_config)
+    return {v["VariantName"]: v["InitialVariantWeight"] for v in config["ProductionVariants"]}
+
+
+def test_deploy_created_the_endpoint(deployed: Run) -> None:
+    sagemaker = boto("sagemaker")
+    endpoint = sagemaker.describe_endpoint(EndpointName=ENDPOINT)
+    assert endpoint["EndpointStatus"] == "InService"
+    assert weights(endpoint["EndpointConfigName"]) == {"primary": 80, "challenger": 20}
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://capture-bucket/chat"
+    assert "KmsKeyId" not in config  # g5 and g6 have local NVMe: SageMaker refuses a volume key
+    (model,) = sagemaker.list_models()["Models"]
+    assert sagemaker.describe_model(ModelName=model["ModelName"])["EnableNetworkIsolation"]
+    targets = boto("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="sagemaker"
+    )["ScalableTargets"]
+    assert sorted(t["ResourceId"] for t in targets) == [
+        f"endpoint/{ENDPOINT}/variant/challenger",
+        f"endpoint/{ENDPOINT}/variant/primary",
+    ]
+    alarms = boto("cloudwatch").describe_alarms()["MetricAlarms"]
+    assert len([a for a in alarms if a["AlarmName"].startswith(ENDPOINT)]) == 4
+
+
+def test_second_plan_shows_no_changes(deployed: Run) -> None:
+    result, body = deployed.json("plan", PROFILE, "--kind", "sagemaker")
+    assert result.exit_code == 0, result.output
+    assert body["changes"] is False
+
+
+def test_status_reports_the_endpoint(deployed: Run) -> None:
+    result, body = deployed.json("status", PROFILE, "--kind", "sagemaker")
+    assert result.exit_code == 0, result.output
+    assert body["kind"] == "sagemaker"
+    assert body["outputs"]["invoke_url"].endswith(f"/endpoints/{ENDPOINT}/invocations")
+
+
+def test_a_new_traffic_split_updates_the_endpoint_in_place(deployed: Run) -> None:
+    before = boto("sagemaker").describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+    write_profile(deployed.workdir, challenger_weight=35)
+    result, body = deployed.json("deploy", PROFILE, "--kind", "sagemaker", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    actions = {r["address"].split(".")[0]: r["action"] for r in body["plan"]["resources"]}
+    assert actions == {
+        "aws_sagemaker_endpoint_configuration": "replace",
+        "aws_sagemaker_endpoint": "update",
+    }
+    after = boto("sagemaker").describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+    assert after != before
+    assert weights(after) == {"primary": 65, "challenger": 35}
+    configs = boto("sagemaker").list_endpoint_configs()["EndpointConfigs"]
+    assert [c["EndpointConfigName"] for c in configs] == [after]  # the old one is gone
+    result, body = deployed.json("plan", PROFILE, "--kind", "sagemaker")
+    assert (result.exit_code, body["changes"]) == (0, False), result.output
+
+
+def test_destroy_leaves_nothing(deployed: Run) -> None:
+    result, body = deployed.json("destroy", PROFILE, "--kind", "sagemaker", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert body["destroyed"] >= 15
+    sagemaker = boto("sagemaker")
+    assert sagemaker.list_endpoints()["Endpoints"] == []
+    assert sagemaker.list_endpoint_configs()["EndpointConfigs"] == []
+    assert sagemaker.list_models()["Models"] == []
+    autoscaling = boto("application-autoscaling")
+    assert (
+        autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+    )
+    assert [k for k in boto("kms").list_aliases()["Aliases"] if ENDPOINT in k["AliasName"]] == []
+    roles = boto("iam").list_roles()["Roles"]
+    assert [r for r in roles if r["RoleName"].startswith(ENDPOINT)] == []

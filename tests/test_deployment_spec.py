@@ -1,0 +1,117 @@
+"""spec_from_recommendation: what the planner's choice becomes, per deployment kind, and the
+profile mistakes it refuses (one sentence, exit 1 through the CLI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import planner.deployment as deployment
+from planner.deployment import (
+    DEFAULT_IMAGES,
+    DLC_REGISTRY,
+    HEALTH_PATHS,
+    SAGEMAKER_HEALTH_PATH,
+    SAGEMAKER_IMAGES,
+    SAGEMAKER_PORT,
+    DeploymentSpec,
+    spec_from_recommendation,
+)
+from planner.errors import ProfileError
+from planner.optimizer import Filters
+from planner.service import recommend_for_profile
+from tests.conftest import EXAMPLES, Cli
+
+SAGEMAKER = Filters(clouds=frozenset({"aws"}), kinds=frozenset({"sagemaker"}))
+FLEET = Filters(clouds=frozenset({"aws"}), kinds=frozenset({"fleet"}))
+
+
+def profile_file(tmp_path: Path, **deploy: Any) -> Path:
+    profile = yaml.safe_load((EXAMPLES / "chat-8b.yaml").read_text())
+    if deploy:
+        profile["deploy"] = deploy
+    path = tmp_path / "chat.yaml"
+    path.write_text(yaml.safe_dump(profile, sort_keys=False))
+    return path
+
+
+def spec_for(path: Path, filters: Filters) -> DeploymentSpec:
+    recommendation = recommend_for_profile(path, filters)
+    return spec_from_recommendation(recommendation.profile, recommendation, "prod")
+
+
+def test_sagemaker_spec_uses_the_aws_image_and_container_contract(tmp_path: Path) -> None:
+    options = {"traffic_shift": {"mode": "linear", "step_percent": 20}}
+    spec = spec_for(profile_file(tmp_path, sagemaker=options), SAGEMAKER)
+    assert (spec.cloud, spec.kind) == ("aws", "sagemaker")
+    registry = DLC_REGISTRY.format(region=spec.region)
+    assert spec.runtime.image == f"{registry}/{SAGEMAKER_IMAGES['vllm']}"
+    assert (spec.runtime.port, spec.runtime.health_path) == (
+        SAGEMAKER_PORT,
+        SAGEMAKER_HEALTH_PATH,
+    )
+    assert spec.scaling.signal == "invocations_per_instance"
+    assert spec.capacity.spot_percentage_above_base == 0  # endpoints have no spot capacity
+    assert spec.sagemaker.traffic_shift.mode == "linear"
+    assert spec.sagemaker.traffic_shift.step_percent == 20
+
+
+def test_fleet_spec_keeps_the_public_image_and_port(tmp_path: Path) -> None:
+    spec = spec_for(profile_file(tmp_path), FLEET)
+    assert spec.kind == "fleet"
+    assert spec.runtime.image == DEFAULT_IMAGES["vllm"]
+    assert spec.runtime.health_path == HEALTH_PATHS["vllm"]
+    assert spec.scaling.signal == "alb_requests_per_target"
+
+
+def test_profile_image_wins(tmp_path: Path) -> None:
+    path = profile_file(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-lmi:1"
+    data["runtime"]["image"] = image
+    path.write_text(yaml.safe_dump(data))
+    assert spec_for(path, SAGEMAKER).runtime.image == image
+
+
+def test_challenger_must_differ_from_the_primary(tmp_path: Path) -> None:
+    primary = spec_for(profile_file(tmp_path), SAGEMAKER).instance_type
+    path = profile_file(tmp_path, sagemaker={"challenger": {"instance_type": primary}})
+    with pytest.raises(ProfileError, match="the primary variant's type"):
+        spec_for(path, SAGEMAKER)
+
+
+def test_challenger_must_be_a_feasible_choice(tmp_path: Path) -> None:
+    path = profile_file(tmp_path, sagemaker={"challenger": {"instance_type": "ml.g4dn.xlarge"}})
+    with pytest.raises(ProfileError) as caught:
+        spec_for(path, SAGEMAKER)
+    message = str(caught.value)
+    assert "ml.g4dn.xlarge cannot serve this model" in message
+    assert "feasible: ml." in message and message.endswith(".")
+
+
+def test_region_without_a_known_image_needs_runtime_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deployment, "DLC_REGIONS", frozenset())
+    with pytest.raises(ProfileError, match=r"set runtime\.image to an ECR image URI"):
+        spec_for(profile_file(tmp_path), SAGEMAKER)
+
+
+def test_cli_refuses_a_bad_challenger_in_one_sentence(tmp_path: Path, cli: Cli) -> None:
+    path = profile_file(tmp_path, sagemaker={"challenger": {"instance_type": "ml.g4dn.xlarge"}})
+    result = cli("synth", path, "--kind", "sagemaker", "--env", "prod")
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: deploy.sagemaker.challenger.instance_type")
+    assert not (tmp_path / ".infra").exists()
+
+
+def test_cli_refuses_a_bad_traffic_shift_with_file_line_field(tmp_path: Path, cli: Cli) -> None:
+    path = profile_file(tmp_path, sagemaker={"traffic_shift": {"mode": "sideways"}})
+    result = cli("synth", path, "--kind", "sagemaker")
+    assert result.exit_code == 1
+    assert "field deploy.sagemaker.traffic_shift.mode" in result.stderr
+    assert "Traceback" not in result.output
