@@ -1,7 +1,7 @@
-"""Wall time of synthesizing the fleet stack (one cold process) and of a full `infra deploy` to
-the local emulated AWS, then `infra destroy`.
+"""Wall time of synthesizing a stack (one cold process) and of a full `infra deploy` to the local
+emulated AWS, a second plan, then `infra destroy`.
 
-    .venv/bin/python -m bench.deploy_timing [--profile examples/chat-8b.yaml]
+    .venv/bin/python -m bench.deploy_timing [--profile examples/chat-8b.yaml] [--kind sagemaker]
 
 Runs in a temporary directory with its own INFRA_HOME, so it neither touches nor needs a running
 emulator. Set INFRA_PROVIDER_MIRROR on an offline machine.
@@ -30,21 +30,22 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", type=Path, default=Path("examples/chat-8b.yaml"))
+    parser.add_argument("--kind", choices=["fleet", "sagemaker"], default="fleet")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         work = Path(scratch)
         profile = work / args.profile.name
         shutil.copy(args.profile, profile)
         env = {**os.environ, "INFRA_HOME": str(work / "home")}
-        base = [str(INFRA)]
+        target = [profile.name, "--kind", args.kind]
         try:
-            synth = timed([*base, "synth", profile.name], work, env)
-            deploy = timed([*base, "deploy", profile.name, "--auto-approve"], work, env)
-            plan = timed([*base, "plan", profile.name], work, env)
-            destroy = timed([*base, "destroy", profile.name, "--auto-approve"], work, env)
+            synth = timed([str(INFRA), "synth", *target], work, env)
+            deploy = timed([str(INFRA), "deploy", *target, "--auto-approve"], work, env)
+            plan = timed([str(INFRA), "plan", *target], work, env)
+            destroy = timed([str(INFRA), "destroy", *target, "--auto-approve"], work, env)
         finally:
-            subprocess.run([*base, "local", "down"], cwd=work, env=env, capture_output=True)
-    print(f"synth (cold process, fleet stack)       {synth:6.1f} s")
+            subprocess.run([str(INFRA), "local", "down"], cwd=work, env=env, capture_output=True)
+    print(f"synth (cold process, {args.kind} stack){' ' * (18 - len(args.kind))}{synth:6.1f} s")
     print(f"deploy to the emulator (synth..apply)   {deploy:6.1f} s")
     print(f"second plan (no changes)                {plan:6.1f} s")
     print(f"destroy                                 {destroy:6.1f} s")

@@ -29,11 +29,18 @@ class UserDataError(InfraError):
     """The deployment spec cannot be turned into EC2 user data for a serving instance."""
 
 
+PROXY_IMAGE = "public.ecr.aws/nginx/nginx:1.27-alpine"
+"""With several replicas per instance, nginx on the serving port spreads requests over them
+(least connections), so the load balancer's one target port reaches every replica."""
+
+
 class Replica(NamedTuple):
     name: str
     gpus: str
     """`docker run --gpus`: `all` or `"device=0,1"` (quoted, as docker splits on commas)."""
     host_port: int
+    bind: str
+    """Host address the port is published on: loopback when the proxy fronts the replicas."""
 
 
 def render_user_data(spec: DeploymentSpec) -> str:
@@ -57,6 +64,7 @@ def render_user_data(spec: DeploymentSpec) -> str:
         runtime=runtime,
         replicas=_replicas(spec),
         gpus_needed=runtime.replicas_per_instance * runtime.tensor_parallel,
+        proxy_image=PROXY_IMAGE,
         ecr_registry=ecr["registry"] if ecr else None,
         ecr_region=ecr["region"] if ecr else None,
     )
@@ -79,7 +87,9 @@ NEURON_ACCELERATORS = frozenset({"Inferentia2"})
 def _check(spec: DeploymentSpec) -> None:
     runtime = spec.runtime
     gpus = runtime.replicas_per_instance * runtime.tensor_parallel
-    last_port = runtime.port + runtime.replicas_per_instance - 1
+    last_port = runtime.port + (
+        runtime.replicas_per_instance if runtime.replicas_per_instance > 1 else 0
+    )
     problem = None
     if spec.cloud != "aws" or spec.kind != "fleet":
         problem = f"EC2 user data is for AWS fleets, not a {spec.cloud} {spec.kind} deployment"
@@ -111,13 +121,18 @@ def _check(spec: DeploymentSpec) -> None:
 
 
 def _replicas(spec: DeploymentSpec) -> list[Replica]:
-    """One container per replica: disjoint GPUs, host ports port, port+1, ..."""
+    """One container per replica on disjoint GPUs. A lone replica takes the serving port; several
+    take the ports above it on loopback, behind the proxy on the serving port."""
     runtime = spec.runtime
     if runtime.replicas_per_instance == 1:
-        return [Replica("serving-0", "all", runtime.port)]
+        return [Replica("serving-0", "all", runtime.port, "0.0.0.0")]
     width = runtime.tensor_parallel
     replicas = []
     for index in range(runtime.replicas_per_instance):
         devices = ",".join(str(gpu) for gpu in range(index * width, (index + 1) * width))
-        replicas.append(Replica(f"serving-{index}", f'"device={devices}"', runtime.port + index))
+        replicas.append(
+            Replica(
+                f"serving-{index}", f'"device={devices}"', runtime.port + 1 + index, "127.0.0.1"
+            )
+        )
     return replicas

@@ -460,10 +460,21 @@ def test_outputs(synthesized: Synthesized) -> None:
         ({"runtime": {"engine": "triton"}}, "model repository"),
         ({"runtime": {"engine": "tgi", "precision": "fp32"}}, "fp32"),
         ({"runtime": {"tensor_parallel": 8}}, "tensor parallel 8"),
+        ({"runtime": {"tensor_parallel": 2, "replicas_per_instance": 2}}, "one replica"),
         ({"sagemaker": SagemakerOptions(environment={"HF_TOKEN": "hf_x"})}, "looks like a secret"),
         ({"sagemaker": SagemakerOptions(environment={"BAD-NAME": "1"})}, "not a valid variable"),
     ],
-    ids=["docker-hub", "extra-args", "hub-token", "triton", "tgi-fp32", "tp", "secret", "env-name"],
+    ids=[
+        "docker-hub",
+        "extra-args",
+        "hub-token",
+        "triton",
+        "tgi-fp32",
+        "tp",
+        "replicas",
+        "secret",
+        "env-name",
+    ],
 )
 def test_refusals(tmp_path: Path, change: dict[str, Any], words: str) -> None:
     runtime = change.pop("runtime", {})

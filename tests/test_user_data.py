@@ -18,7 +18,12 @@ from typing import Any, NamedTuple
 import msgspec
 import pytest
 
-from modules.user_data import USER_DATA_LIMIT_BYTES, UserDataError, render_user_data
+from modules.user_data import (
+    PROXY_IMAGE,
+    USER_DATA_LIMIT_BYTES,
+    UserDataError,
+    render_user_data,
+)
 from planner.deployment import (
     DEFAULT_IMAGES,
     HEALTH_PATHS,
@@ -282,7 +287,7 @@ def test_one_replica_takes_all_gpus_and_the_engine_downloads_the_model(tmp_path:
     args = container["args"]
     assert flag(args, "--gpus") == "all"
     assert flag(args, "--restart") == "unless-stopped"
-    assert flag(args, "--publish") == "8000:8000"
+    assert flag(args, "--publish") == "0.0.0.0:8000:8000"
     assert flag(args, "--log-opt") == "tag=serving-0"
     assert "--ipc=host" in args
     volume = f"{run.root}/opt/serving/huggingface:/root/.cache/huggingface"
@@ -381,7 +386,7 @@ def test_triton_serves_the_repository_synced_from_s3(tmp_path: Path) -> None:
     args = container["args"]
     assert flag(args, "--volume") == f"{run.root}/opt/serving/model:/models:ro"
     assert flag(args, "--env") == "TRTLLM_ORCHESTRATOR=1"
-    assert flag(args, "--publish") == "8080:8080"
+    assert flag(args, "--publish") == "0.0.0.0:8080:8080"
     assert args[args.index(spec.runtime.image) + 1 :] == [
         "tritonserver",
         "--model-repository=/models",
@@ -441,19 +446,43 @@ def test_user_data_over_16_kb_is_refused() -> None:
         render_user_data(spec)
 
 
-def test_replicas_get_disjoint_gpus_and_consecutive_ports(tmp_path: Path) -> None:
+def test_replicas_get_disjoint_gpus_and_loopback_ports_behind_the_proxy(tmp_path: Path) -> None:
     spec = make_spec("vllm", tensor_parallel=2, replicas_per_instance=2, accelerators=4)
     run = boot(render_user_data(spec), tmp_path)
     assert run.returncode == 0, run.output
     containers = [call["args"] for call in run.docker_runs()]
-    assert [flag(args, "--name") for args in containers] == ["serving-0", "serving-1"]
-    gpus = [flag(args, "--gpus") for args in containers]
+    names = [flag(args, "--name") for args in containers]
+    assert names == ["serving-0", "serving-1", "serving-proxy"]
+    replicas, proxy = containers[:2], containers[2]
+    gpus = [flag(args, "--gpus") for args in replicas]
     assert gpus == ['"device=0,1"', '"device=2,3"']
     first, second = ({*g.strip('"').removeprefix("device=").split(",")} for g in gpus)
     assert not first & second
-    assert [flag(args, "--publish") for args in containers] == ["8000:8000", "8001:8000"]
+    # Replicas only on loopback; the proxy alone holds the serving port the load balancer uses.
+    assert [flag(args, "--publish") for args in replicas] == [
+        "127.0.0.1:8001:8000",
+        "127.0.0.1:8002:8000",
+    ]
+    assert flag(proxy, "--network") == "host" and proxy[-1] == PROXY_IMAGE
+    conf = (run.root / "opt/serving/proxy.conf").read_text()
+    assert "listen 8000;" in conf and "least_conn;" in conf and "proxy_buffering off;" in conf
+    assert conf.count("server 127.0.0.1:") == 2
+    assert "server 127.0.0.1:8001 " in conf and "server 127.0.0.1:8002 " in conf
     health = run.urls("http://127.0.0.1")
-    assert health == ["http://127.0.0.1:8000/health", "http://127.0.0.1:8001/health"]
+    assert health == [
+        "http://127.0.0.1:8001/health",
+        "http://127.0.0.1:8002/health",
+        "http://127.0.0.1:8000/health",
+    ]
+    assert (run.root / "run/serving/ready").exists()
+
+
+def test_one_replica_needs_no_proxy(tmp_path: Path) -> None:
+    run = boot(render_user_data(make_spec()), tmp_path)
+    assert [flag(args, "--name") for args in (c["args"] for c in run.docker_runs())] == [
+        "serving-0"
+    ]
+    assert not (run.root / "opt/serving/proxy.conf").exists()
 
 
 def test_replicas_that_need_more_gpus_than_the_instance_has_are_refused() -> None:

@@ -57,6 +57,13 @@ def check_container(spec: DeploymentSpec) -> None:
         )
     elif runtime.engine == "tgi" and runtime.precision == "fp32":
         problem = "TGI does not serve fp32 models: use bf16 or fp16, or the vllm engine"
+    elif runtime.replicas_per_instance > 1:
+        problem = (
+            f"the plan runs {runtime.replicas_per_instance} replicas of tensor parallel "
+            f"{runtime.tensor_parallel} on each {spec.instance_type}, and one SageMaker model "
+            "container serves one replica; pin --instance-type to a size the model fills, or "
+            "deploy --kind fleet"
+        )
     elif runtime.tensor_parallel > spec.accelerators_per_instance:
         problem = (
             f"tensor parallel {runtime.tensor_parallel} needs more GPUs than "
