@@ -41,23 +41,23 @@ def variants(spec: DeploymentSpec) -> list[Variant]:
     primary_weight = 100 - challenger.weight_percent if challenger else 100
     found = [
         Variant(
-            PRIMARY,
-            spec.instance_type,
-            capacity.desired,
-            primary_weight,
-            max(capacity.min_size, 1),
-            capacity.max_size,
+            name=PRIMARY,
+            instance_type=spec.instance_type,
+            initial_instances=capacity.desired,
+            weight=primary_weight,
+            min_instances=max(capacity.min_size, 1),
+            max_instances=capacity.max_size,
         )
     ]
     if challenger:
         found.append(
             Variant(
-                CHALLENGER,
-                challenger.instance_type,
-                challenger.instances,
-                challenger.weight_percent,
-                1,
-                max(challenger.instances, capacity.max_size),
+                name=CHALLENGER,
+                instance_type=challenger.instance_type,
+                initial_instances=challenger.instances,
+                weight=challenger.weight_percent,
+                min_instances=1,
+                max_instances=max(challenger.instances, capacity.max_size),
             )
         )
     return found
