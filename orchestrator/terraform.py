@@ -143,8 +143,9 @@ class TerraformRunner:
 
 def _failure(tool: str, step: str, output: str, log: Path) -> Exception:
     if "Error acquiring the state lock" in output:
-        holder = re.search(r"Who:\s+(\S+)", output)
-        lock_id = re.search(r"ID:\s+(\S+)", output)
+        # The "Lock Info:" block's own lines; an S3 error above it has a "RequestID:" too.
+        holder = re.search(r"^\s*Who:\s+(\S+)", output, re.MULTILINE)
+        lock_id = re.search(r"^\s*ID:\s+(\S+)", output, re.MULTILINE)
         who = f" by {holder[1]}" if holder else ""
         unlock = f" (`{tool} force-unlock {lock_id[1]}` if that run is dead)" if lock_id else ""
         return StateLocked(

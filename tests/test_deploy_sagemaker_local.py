@@ -1,10 +1,12 @@
 """End to end through the CLI: a SageMaker endpoint with a challenger variant and data capture,
 deployed with real Terraform to the local emulated AWS; a second plan is empty; a change of
 traffic split goes through a new endpoint configuration and UpdateEndpoint; destroy leaves
-nothing. The tests of this module share one deployment and run in order."""
+nothing. The tests of this module share one deployment and run in order; the last one deploys
+its own endpoint with its state in an (emulated) S3 bucket."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 import yaml
 
 from tests.conftest import EXAMPLES
-from tests.local_aws import Run, boto
+from tests.local_aws import Run, boto, the_error
 
 pytestmark = [
     pytest.mark.terraform,
@@ -126,3 +128,42 @@ def test_destroy_leaves_nothing(deployed: Run) -> None:
     assert [k for k in boto("kms").list_aliases()["Aliases"] if ENDPOINT in k["AliasName"]] == []
     roles = boto("iam").list_roles()["Roles"]
     assert [r for r in roles if r["RoleName"].startswith(ENDPOINT)] == []
+
+
+def test_state_in_s3_with_its_lock_file(infra_home: Path, tmp_path: Path) -> None:
+    """An environment with an S3 backend keeps its state in the (emulated) bucket, takes the
+    native lock file, and a lock held by another run is one sentence naming the holder."""
+    profile = yaml.safe_load((EXAMPLES / "chat-8b.yaml").read_text())
+    profile["name"] = "chat-s3"
+    profile["deploy"] = {
+        "environments": {"local": {"backend": {"s3_bucket": "tf-state", "key_prefix": "team"}}}
+    }
+    (tmp_path / "s3.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    run = Run(tmp_path)
+    target = ("s3.yaml", "--kind", "sagemaker")
+    from providers.local.emulator import ensure_running
+
+    ensure_running()
+    s3 = boto("s3")
+    s3.create_bucket(Bucket="tf-state")
+    result = run("deploy", *target, "--auto-approve")
+    assert result.exit_code == 0, result.output
+    key = "team/chat-s3/local/terraform.tfstate"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="tf-state")["Contents"]]
+    assert keys == [key]  # the lock file is gone once the apply is done
+    workspace = tmp_path / ".infra" / "chat-s3" / "local"
+    assert not (workspace / "terraform.tfstate").exists()
+    # Terraform's own data directory records which backend is in use, not the state.
+    backend = json.loads((workspace / "tf-data" / "terraform.tfstate").read_text())["backend"]
+    assert backend["type"] == "s3" and backend["config"]["use_lockfile"] is True
+    lock = {"ID": "held-by-test", "Operation": "OperationTypeApply", "Who": "ci@runner-7"}
+    s3.put_object(Bucket="tf-state", Key=f"{key}.tflock", Body=json.dumps(lock))
+    result = run("plan", *target)
+    assert result.exit_code == 1
+    line = the_error(result)
+    assert "locked by ci@runner-7" in line and "force-unlock held-by-test" in line
+    s3.delete_object(Bucket="tf-state", Key=f"{key}.tflock")
+    assert run("plan", *target).exit_code == 0
+    result = run("destroy", *target, "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert boto("sagemaker").list_endpoints()["Endpoints"] == []
