@@ -422,6 +422,14 @@ def _allowed(offering: Offering, profile: Profile, filters: Filters) -> bool:
     )
 
 
+def replicas_per_instance(offering: Offering, tensor_parallel: int) -> int:
+    """A fleet instance runs as many replicas as its GPUs allow; a managed endpoint instance
+    (SageMaker, Vertex AI, Azure ML) runs one model container, so one replica."""
+    if offering.kind != "fleet":
+        return 1
+    return offering.accelerator_count // tensor_parallel
+
+
 def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None) -> Recommendation:
     filters = filters or Filters()
     model = profile.model_spec()
@@ -451,7 +459,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
             plan = capacity.replica(accelerator, offering.accelerator_memory_gib, degree)
             if plan is None or plan.requests_per_s <= 0:
                 continue
-            per_instance_replicas = offering.accelerator_count // degree
+            per_instance_replicas = replicas_per_instance(offering, degree)
             per_instance = per_instance_replicas * plan.requests_per_s
             instances, on_demand = instance_counts(
                 demand, per_instance, profile.placement.min_replicas, floor, use_spot

@@ -139,8 +139,33 @@ def test_every_candidate_carries_the_demand_with_headroom() -> None:
         fewer = max(profile.placement.min_replicas, candidate.instances - 1)
         if fewer < candidate.instances:
             assert fewer * per_instance < result.demand_requests_per_s, "not the fewest instances"
-        assert candidate.replicas_per_instance * candidate.tensor_parallel == (
-            candidate.offering.accelerator_count
+        if candidate.offering.kind == "fleet":
+            assert candidate.replicas_per_instance * candidate.tensor_parallel == (
+                candidate.offering.accelerator_count
+            )
+        else:
+            assert candidate.replicas_per_instance == 1
+
+
+def test_a_managed_endpoint_instance_runs_one_replica() -> None:
+    """A fleet instance with 4 GPUs runs 4 replicas of a 1-GPU model; a SageMaker instance runs
+    one model container, so the same GPUs serve one replica and need more instances."""
+    profile = make_profile(targets=RELAXED, placement={"zones": 1, "spot": {"policy": "never"}})
+    catalog = catalog_of(
+        offering("g5.12xlarge", "A10G", 4, 22.4, [zone("use1-az1", 5.672)]),
+        offering("ml.g5.12xlarge", "A10G", 4, 22.4, [zone("", 7.09)], kind="sagemaker"),
+    )
+    result = recommend(profile, catalog)
+    by_kind: dict[str, list[Any]] = {}
+    for candidate in result.candidates:
+        by_kind.setdefault(candidate.offering.kind, []).append(candidate)
+    assert {c.replicas_per_instance * c.tensor_parallel for c in by_kind["fleet"]} == {4}
+    assert {c.replicas_per_instance for c in by_kind["sagemaker"]} == {1}
+    one_gpu = [c for c in by_kind["sagemaker"] if c.tensor_parallel == 1]
+    assert one_gpu, "an 8B model fits one A10G"
+    for candidate in one_gpu:
+        assert candidate.capacity_requests_per_s == pytest.approx(
+            candidate.instances * candidate.replica.requests_per_s
         )
 
 

@@ -226,7 +226,8 @@ def brute_force(profile: Profile, catalog: Catalog, capacity: CapacityModel) -> 
                 plan = capacity.replica(accelerator, offering.accelerator_memory_gib, degree)
                 if plan is None or plan.requests_per_s <= 0:
                     continue
-                per_instance = offering.accelerator_count // degree * plan.requests_per_s
+                replicas = offering.accelerator_count // degree if offering.kind == "fleet" else 1
+                per_instance = replicas * plan.requests_per_s
                 # cost grows with the count, so a couple past the fewest that suffice is enough
                 limit = max(min_instances, math.ceil(demand / per_instance)) + 2
                 for instances in range(1, limit + 1):
@@ -251,7 +252,8 @@ def assert_feasible(candidate: Candidate, profile: Profile, capacity: CapacityMo
     assert candidate.tensor_parallel in capacity.degrees(offering.accelerator_count)
     plan = capacity.replica(accelerator, offering.accelerator_memory_gib, candidate.tensor_parallel)
     assert plan == candidate.replica
-    assert candidate.replicas_per_instance == offering.accelerator_count // plan.tensor_parallel
+    expected = offering.accelerator_count // plan.tensor_parallel if offering.kind == "fleet" else 1
+    assert candidate.replicas_per_instance == expected
     per_instance = candidate.replicas_per_instance * plan.requests_per_s
     demand = demand_of(profile)
     assert candidate.instances >= profile.placement.min_replicas
