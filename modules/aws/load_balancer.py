@@ -3,20 +3,15 @@ alarms a serving fleet needs: 5xx rate, p99 latency and unhealthy hosts."""
 
 from __future__ import annotations
 
-from cdktn_provider_aws.cloudwatch_metric_alarm import (
-    CloudwatchMetricAlarm,
-    CloudwatchMetricAlarmMetricQuery,
-    CloudwatchMetricAlarmMetricQueryMetric,
-)
+from cdktn_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktn_provider_aws.lb import Lb
 from cdktn_provider_aws.lb_listener import LbListener, LbListenerDefaultAction
 from cdktn_provider_aws.lb_target_group import LbTargetGroup, LbTargetGroupHealthCheck
 from constructs import Construct
 
+from modules.aws.alarms import ERROR_RATE_PERCENT, error_rate_alarm
 from modules.aws.security import LISTENER_PORT
 
-ERROR_RATE_PERCENT = 5
-"""5xx responses above this share of requests over 5 minutes raise the alarm."""
 IDLE_TIMEOUT_S = 300
 """Long generations stream for minutes; the default 60 s would cut them."""
 DEREGISTRATION_DELAY_S = 120
@@ -102,37 +97,17 @@ class ServingAlarms(Construct):
             "TargetGroup": load_balancer.target_group.arn_suffix,
         }
 
-        def metric(metric_id: str, metric_name: str) -> CloudwatchMetricAlarmMetricQuery:
-            return CloudwatchMetricAlarmMetricQuery(
-                id=metric_id,
-                metric=CloudwatchMetricAlarmMetricQueryMetric(
-                    namespace="AWS/ApplicationELB",
-                    metric_name=metric_name,
-                    dimensions=dimensions,
-                    period=300,
-                    stat="Sum",
-                ),
-            )
-
-        self.error_rate = CloudwatchMetricAlarm(
+        self.error_rate = error_rate_alarm(
             self,
             "error-rate",
             alarm_name=f"{name}-5xx-rate",
-            alarm_description=f"More than {ERROR_RATE_PERCENT}% of requests answered 5xx",
-            comparison_operator="GreaterThanThreshold",
+            description=f"More than {ERROR_RATE_PERCENT}% of requests answered 5xx",
+            namespace="AWS/ApplicationELB",
+            dimensions=dimensions,
+            errors_metric="HTTPCode_Target_5XX_Count",
+            total=("requests", "RequestCount"),
+            period=300,
             evaluation_periods=2,
-            threshold=ERROR_RATE_PERCENT,
-            treat_missing_data="notBreaching",
-            metric_query=[
-                metric("errors", "HTTPCode_Target_5XX_Count"),
-                metric("requests", "RequestCount"),
-                CloudwatchMetricAlarmMetricQuery(
-                    id="rate",
-                    expression="100 * errors / MAX([requests, 1])",
-                    label="5xx percent",
-                    return_data=True,
-                ),
-            ],
         )
         self.latency = CloudwatchMetricAlarm(
             self,

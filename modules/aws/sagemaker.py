@@ -19,11 +19,7 @@ from cdktn_provider_aws.appautoscaling_policy import (
     AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification,
 )
 from cdktn_provider_aws.appautoscaling_target import AppautoscalingTarget
-from cdktn_provider_aws.cloudwatch_metric_alarm import (
-    CloudwatchMetricAlarm,
-    CloudwatchMetricAlarmMetricQuery,
-    CloudwatchMetricAlarmMetricQueryMetric,
-)
+from cdktn_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktn_provider_aws.kms_alias import KmsAlias
 from cdktn_provider_aws.kms_key import KmsKey
 from cdktn_provider_aws.sagemaker_endpoint import (
@@ -51,6 +47,7 @@ from cdktn_provider_aws.sagemaker_model import (
 )
 from constructs import Construct
 
+from modules.aws.alarms import ERROR_RATE_PERCENT, error_rate_alarm
 from planner.profile import DataCapture, TrafficShift
 
 LOCAL_STORAGE_FAMILIES = frozenset(
@@ -58,7 +55,6 @@ LOCAL_STORAGE_FAMILIES = frozenset(
 )
 """Instance families with local NVMe storage, encrypted by the instance's hardware module.
 SageMaker refuses a volume KMS key on an endpoint configuration that uses one of them."""
-ERROR_RATE_PERCENT = 5
 MODEL_LATENCY_UNIT_PER_S = 1_000_000
 """SageMaker reports ModelLatency in microseconds."""
 BLUE_GREEN_TIMEOUT_RANGE_S = (600, 14_400)
@@ -278,39 +274,17 @@ class VariantAlarms(Construct):
         super().__init__(scope, id)
         dimensions = {"EndpointName": endpoint, "VariantName": variant}
 
-        def metric(metric_id: str, metric_name: str) -> CloudwatchMetricAlarmMetricQuery:
-            return CloudwatchMetricAlarmMetricQuery(
-                id=metric_id,
-                metric=CloudwatchMetricAlarmMetricQueryMetric(
-                    namespace="AWS/SageMaker",
-                    metric_name=metric_name,
-                    dimensions=dimensions,
-                    period=60,
-                    stat="Sum",
-                ),
-            )
-
-        self.error_rate = CloudwatchMetricAlarm(
+        self.error_rate = error_rate_alarm(
             self,
             "error-rate",
             alarm_name=f"{name}-{variant}-5xx-rate",
-            alarm_description=(
-                f"More than {ERROR_RATE_PERCENT}% of {variant} invocations answered 5xx"
-            ),
-            comparison_operator="GreaterThanThreshold",
+            description=f"More than {ERROR_RATE_PERCENT}% of {variant} invocations answered 5xx",
+            namespace="AWS/SageMaker",
+            dimensions=dimensions,
+            errors_metric="Invocation5XXErrors",
+            total=("invocations", "Invocations"),
+            period=60,
             evaluation_periods=3,
-            threshold=ERROR_RATE_PERCENT,
-            treat_missing_data="notBreaching",
-            metric_query=[
-                metric("errors", "Invocation5XXErrors"),
-                metric("invocations", "Invocations"),
-                CloudwatchMetricAlarmMetricQuery(
-                    id="rate",
-                    expression="100 * errors / MAX([invocations, 1])",
-                    label="5xx percent",
-                    return_data=True,
-                ),
-            ],
         )
         self.latency = CloudwatchMetricAlarm(
             self,
