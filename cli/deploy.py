@@ -1,6 +1,7 @@
 """`infra synth|plan|apply|deploy|destroy|status|drift`: parse, call orchestrator.workflow, render.
 
-Exit codes: 0 success or no changes, 2 changes present (plan, drift), 1 error.
+Exit codes: 0 success or no changes, 2 changes present (plan, drift), 4 over budget (plan),
+1 error.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from cli.errors import run_guarded
 
 if TYPE_CHECKING:
     from orchestrator.workflow import Deployment, PlanSummary
+    from planner.cost.report import CostReport
+    from planner.optimizer import Filters
 
 CHANGES_PRESENT = 2
 
@@ -59,6 +62,31 @@ def _reporter(as_json: bool):
     return report
 
 
+def filters_from_pins(
+    cloud: str | None, kind: str | None, region: str | None, instance_type: str | None
+) -> Filters:
+    from planner.optimizer import Filters
+
+    return Filters(
+        clouds=frozenset({cloud.lower()}) if cloud else None,
+        kinds=frozenset({kind.lower()}) if kind else None,
+        regions=frozenset({region}) if region else None,
+        instance_types=frozenset({instance_type.lower()}) if instance_type else None,
+    )
+
+
+def prepare_quietly(
+    profile: Path | None, env: str, spec: Path | None, filters: Filters, as_json: bool = True
+) -> Deployment:
+    """The deployment of a profile or a spec file (exactly one of them)."""
+    from orchestrator.workflow import prepare
+    from planner.errors import InfraError
+
+    if (profile is None) == (spec is None):
+        raise InfraError("give either a PROFILE or --spec FILE (one of them, not both).")
+    return prepare(profile, env, filters, spec, _reporter(as_json))
+
+
 def _prepare(
     profile: Path | None,
     env: str,
@@ -69,19 +97,8 @@ def _prepare(
     instance_type: str | None,
     as_json: bool,
 ) -> Deployment:
-    from orchestrator.workflow import prepare
-    from planner.errors import InfraError
-    from planner.optimizer import Filters
-
-    if (profile is None) == (spec is None):
-        raise InfraError("give either a PROFILE or --spec FILE (one of them, not both).")
-    filters = Filters(
-        clouds=frozenset({cloud.lower()}) if cloud else None,
-        kinds=frozenset({kind.lower()}) if kind else None,
-        regions=frozenset({region}) if region else None,
-        instance_types=frozenset({instance_type.lower()}) if instance_type else None,
-    )
-    deployment = prepare(profile, env, filters, spec, _reporter(as_json))
+    filters = filters_from_pins(cloud, kind, region, instance_type)
+    deployment = prepare_quietly(profile, env, spec, filters, as_json)
     if not as_json:
         s = deployment.spec
         _say(
@@ -125,6 +142,27 @@ def _plan_line(summary: dict[str, Any]) -> str:
     )
 
 
+def _cost_summary(report: CostReport) -> dict[str, Any]:
+    data = report.to_dict()
+    keys = ("monthly_usd", "budget_monthly_usd", "over_budget_usd", "catalog_date", "unpriced")
+    return {key: data[key] for key in keys}
+
+
+def _cost_line(cost: dict[str, Any] | None) -> str:
+    if cost is None:
+        return ""
+    monthly = cost["monthly_usd"]
+    line = f"\nCost: ${monthly['expected']:,.2f}/month expected (max ${monthly['max']:,.2f})"
+    if cost["budget_monthly_usd"] is not None:
+        over = cost["over_budget_usd"]
+        line += f"; budget ${cost['budget_monthly_usd']:,.2f}" + (
+            f", over by ${over:,.2f} (allowed)" if over else ""
+        )
+    if cost["unpriced"]:
+        line += f"; {len(cost['unpriced'])} resources not priced (`infra cost` lists them)"
+    return line + "."
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def synth(
@@ -166,19 +204,42 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path | None, typer.Option("--out", help="Save the plan for `infra apply FILE`.")
         ] = None,
+        allow_over_budget: Annotated[
+            bool,
+            typer.Option(
+                "--allow-over-budget",
+                help="Plan (and save) even when it costs more than the budget.",
+            ),
+        ] = False,
         json_output: JsonOption = False,
     ) -> None:
-        """Show what deploy would change. Exit 0: no changes; 2: changes present."""
+        """Show what deploy would change and what it costs a month.
+
+        Exit 0: no changes; 2: changes present; 4: over the budget (nothing saved); 1: error.
+        """
 
         def work() -> None:
+            from orchestrator.costing import check_budget, cost_of_plan_document
+            from orchestrator.workflow import PlanGates
             from orchestrator.workflow import plan as make_plan
 
             deployment = _prepare(
                 profile, env, spec, cloud, kind, region, instance_type, json_output
             )
-            summary = make_plan(deployment, out).to_dict()
+            costs = []
+
+            def price_and_check_budget(summary: PlanSummary) -> None:
+                report = cost_of_plan_document(summary.document or {}, deployment, profile)
+                costs.append(report)
+                if not allow_over_budget:
+                    check_budget(report, saving=out is not None)
+
+            summary = make_plan(
+                deployment, out, gates=PlanGates(plan=price_and_check_budget)
+            ).to_dict()
+            summary["cost"] = _cost_summary(costs[0]) if costs else None
             saved = f"\nSaved to {out}; apply it with `infra apply {out}`." if out else ""
-            _emit(summary, json_output, _plan_line(summary) + saved)
+            _emit(summary, json_output, _plan_line(summary) + _cost_line(summary["cost"]) + saved)
             if summary["changes"]:
                 raise typer.Exit(CHANGES_PRESENT)
 

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from cli import __version__
+from cli.cost import cost_app
 from cli.deploy import register as register_deployment_commands
 from cli.errors import run_guarded
 from cli.local import local_app
@@ -184,6 +185,7 @@ def profile_check(profile: Annotated[Path, typer.Argument(help="Profile YAML fil
 
 register_deployment_commands(app)
 app.add_typer(local_app, name="local", no_args_is_help=True)
+app.add_typer(cost_app, name="cost", no_args_is_help=True)
 
 
 def run() -> None:

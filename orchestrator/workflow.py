@@ -19,7 +19,7 @@ from orchestrator.errors import NotDeployed, PlanFileError, ProtectedEnvironment
 from orchestrator.terraform import TerraformRunner, find_terraform
 from orchestrator.workspace import Workspace, write_atomically
 from planner.deployment import DeploymentSpec, dump_spec, load_spec, spec_from_recommendation
-from planner.optimizer import Filters
+from planner.optimizer import Filters, Recommendation
 
 LOCAL_ENV = "local"
 PLAN_FORMAT = "infra-plan/1"
@@ -36,6 +36,8 @@ class Deployment:
     spec: DeploymentSpec
     workspace: Workspace
     report: Reporter = _quiet
+    recommendation: Recommendation | None = None
+    """The planner's ranking the spec was chosen from (None for a hand-written spec)."""
     _runner: TerraformRunner | None = field(default=None, repr=False)
     _initialized: bool = field(default=False, repr=False)
 
@@ -75,14 +77,17 @@ def prepare(
     report: Reporter = _quiet,
 ) -> Deployment:
     """The spec to deploy: from a hand-written spec file, or from the planner's choice."""
+    recommendation = None
     if spec_path is not None:
         spec = load_spec(spec_path)
         base = spec_path.resolve().parent
     else:
         assert profile_path is not None
-        spec = _spec_from_profile(profile_path, env, filters or Filters())
+        recommendation = _recommend(profile_path, env, filters or Filters())
+        spec = spec_from_recommendation(recommendation.profile, recommendation, env)
         base = profile_path.resolve().parent
-    return Deployment(spec, Workspace.for_deployment(base, spec.name, spec.env), report)
+    workspace = Workspace.for_deployment(base, spec.name, spec.env)
+    return Deployment(spec, workspace, report, recommendation)
 
 
 def _deployable_accelerators(pinned: frozenset[str] | None) -> frozenset[str]:
@@ -95,7 +100,7 @@ def _deployable_accelerators(pinned: frozenset[str] | None) -> frozenset[str]:
     return frozenset((pinned or every) - neuron)
 
 
-def _spec_from_profile(profile_path: Path, env: str, filters: Filters) -> DeploymentSpec:
+def _recommend(profile_path: Path, env: str, filters: Filters) -> Recommendation:
     import msgspec
 
     from planner.service import recommend_for_profile
@@ -108,8 +113,7 @@ def _spec_from_profile(profile_path: Path, env: str, filters: Filters) -> Deploy
         filters = msgspec.structs.replace(
             filters, clouds=frozenset({"aws"}), kinds=filters.kinds or frozenset({"fleet"})
         )
-    recommendation = recommend_for_profile(profile_path, filters)
-    return spec_from_recommendation(recommendation.profile, recommendation, env)
+    return recommend_for_profile(profile_path, filters)
 
 
 def synth(deployment: Deployment) -> Path:
@@ -144,6 +148,8 @@ class PlanSummary:
     resources: list[dict[str, str]]
     plan_file: Path | None
     log: Path
+    document: dict[str, object] | None = field(default=None, repr=False)
+    """The plan as `terraform show -json` prints it (for pricing; not part of to_dict)."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -158,9 +164,26 @@ class PlanSummary:
         }
 
 
-def plan(deployment: Deployment, out: Path | None = None, *, destroy: bool = False) -> PlanSummary:
+@dataclass(frozen=True)
+class PlanGates:
+    """Checks `plan` runs: on the configuration before Terraform spends time on it, and on
+    the plan before it is saved. A gate refuses by raising an InfraError; nothing is saved."""
+
+    configuration: Callable[[Path], None] | None = None
+    plan: Callable[[PlanSummary], None] | None = None
+
+
+def plan(
+    deployment: Deployment,
+    out: Path | None = None,
+    *,
+    destroy: bool = False,
+    gates: PlanGates = PlanGates(),
+) -> PlanSummary:
     """Synthesize, init and plan; with `out`, save an archive `apply` can apply exactly."""
-    synth(deployment)
+    config = synth(deployment)
+    if gates.configuration is not None:
+        gates.configuration(config)
     init(deployment)
     runner = deployment.runner()
     tfplan = deployment.workspace.root / "tfplan"
@@ -169,6 +192,8 @@ def plan(deployment: Deployment, out: Path | None = None, *, destroy: bool = Fal
         result = runner.run("plan", [*args, *(["-destroy"] if destroy else [])], ok_codes=(0, 2))
         shown = runner.json("show", ["show", "-json", str(tfplan)])
     summary = _summarize(shown, result.returncode == 2, result.log)
+    if gates.plan is not None:
+        gates.plan(summary)
     if out is not None:
         _write_plan_archive(deployment, tfplan, out)
         summary = PlanSummary(**{**summary.__dict__, "plan_file": out})
@@ -185,7 +210,10 @@ def _summarize(shown: object, changes: bool, log: Path) -> PlanSummary:
         action = "replace" if set(actions) == {"create", "delete"} else actions[0]
         counts[action] = counts.get(action, 0) + 1
         resources.append({"address": change["address"], "action": action})
-    return PlanSummary(changes, **counts, resources=resources, plan_file=None, log=log)
+    document = shown if isinstance(shown, dict) else None
+    return PlanSummary(
+        changes, **counts, resources=resources, plan_file=None, log=log, document=document
+    )
 
 
 def _write_plan_archive(deployment: Deployment, tfplan: Path, out: Path) -> None:

@@ -19,6 +19,7 @@ from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
 from planner.performance import weight_bytes
 from planner.profile import (
     Engine,
+    Environment,
     Network,
     Profile,
     SagemakerOptions,
@@ -296,7 +297,7 @@ def spec_from_recommendation(
         network=profile.deploy.network,
         tags={**profile.tags, "env": env},  # the environment deployed to, whatever the profile says
         required_tags=list(profile.deploy.required_tags),
-        budget_monthly_usd=profile.budget.monthly_usd if profile.budget else None,
+        budget_monthly_usd=(environment or Environment()).budget(profile.budget),
         expected_hourly_usd=round(chosen.hourly_usd, 4),
         state_backend=environment.backend if environment else None,
         protected=environment.protected if environment else False,

@@ -185,6 +185,13 @@ class StateBackend(_Section, kw_only=True):
 class Environment(_Section, kw_only=True):
     protected: bool = False
     backend: StateBackend | None = None
+    budget_monthly_usd: PositiveFloat | None = None
+    """This environment's budget; the profile's `budget.monthly_usd` otherwise."""
+
+    def budget(self, profile_budget: Budget | None) -> float | None:
+        if self.budget_monthly_usd is not None:
+            return self.budget_monthly_usd
+        return profile_budget.monthly_usd if profile_budget else None
 
 
 S3Uri = Annotated[str, Meta(pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")]

@@ -1,0 +1,183 @@
+"""`infra cost`: the bill of a deployment, of a plan file, or the difference between two of them.
+
+A profile is priced from its synthesized configuration, so costing needs no cloud account and
+no state: a pull request's pipeline can price both sides of a change. A plan file (`terraform
+show -json`) is priced as it is. A side of a diff may also be a git revision of a profile,
+written `REV:PATH` as git does.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.workflow import Deployment, prepare, synth
+from planner.cost.diff import CostDiff, diff_costs
+from planner.cost.plan_resources import (
+    PlanInputError,
+    PlannedInfrastructure,
+    from_plan,
+    read_planned,
+)
+from planner.cost.pricing import price_plan
+from planner.cost.report import CostReport, TargetLoad
+from planner.errors import InfraError
+from planner.optimizer import Filters
+from providers.catalog import load_catalog
+
+
+class RevisionError(InfraError):
+    pass
+
+
+class OverBudget(InfraError):
+    """The plan's expected monthly cost exceeds the profile's (or environment's) budget."""
+
+    exit_code = 4
+
+
+def check_budget(report: CostReport, saving: bool) -> None:
+    over = report.over_budget_usd
+    if not over or report.budget_monthly_usd is None:
+        return
+    share = over / report.budget_monthly_usd
+    saved = " The plan was not saved." if saving else ""
+    raise OverBudget(
+        f"the plan's expected cost of ${report.monthly_usd.expected:,.2f}/month exceeds the "
+        f"budget of ${report.budget_monthly_usd:,.2f} by ${over:,.2f} ({share:.0%}).{saved} "
+        "Raise the budget, change the profile, or pass --allow-over-budget."
+    )
+
+
+@dataclass(frozen=True)
+class ProfileContext:
+    """What a profile adds to a plan's resources: the load to divide by and the budget."""
+
+    load: TargetLoad | None
+    budget_monthly_usd: float | None
+
+
+def profile_context(profile_path: Path, env: str) -> ProfileContext:
+    from planner.profile import Environment, load_profile
+
+    profile = load_profile(profile_path).profile
+    workload = profile.workload
+    outputs = workload.output_tokens.mean if workload.output_tokens else None
+    environment = profile.deploy.environments.get(env, Environment())
+    budget = environment.budget(profile.budget)
+    return ProfileContext(TargetLoad(workload.requests_per_second, outputs), budget)
+
+
+def _price_for_deployment(
+    planned: PlannedInfrastructure, source: str, deployment: Deployment, profile_path: Path | None
+) -> CostReport:
+    spec = deployment.spec
+    context = (
+        profile_context(profile_path, spec.env)
+        if profile_path
+        else ProfileContext(None, spec.budget_monthly_usd)
+    )
+    return price_plan(
+        planned,
+        load_catalog(),
+        source=source,
+        region=spec.region,
+        load=context.load,
+        budget_monthly_usd=context.budget_monthly_usd,
+    )
+
+
+def cost_of_deployment(deployment: Deployment, profile_path: Path | None) -> CostReport:
+    """Synthesize the deployment and price its configuration."""
+    config = synth(deployment)
+    spec = deployment.spec
+    source = f"{deployment.workspace.stack} ({spec.cloud}/{spec.kind}, {spec.instance_type})"
+    return _price_for_deployment(read_planned(config), source, deployment, profile_path)
+
+
+def cost_of_plan_document(
+    document: dict[str, object], deployment: Deployment, profile_path: Path | None
+) -> CostReport:
+    """Price the plan `infra plan` just made (the budget check reads this)."""
+    source = f"plan of {deployment.workspace.stack}"
+    return _price_for_deployment(from_plan(document), source, deployment, profile_path)
+
+
+def cost_of_file(path: Path, region: str | None, profile_path: Path | None, env: str) -> CostReport:
+    planned: PlannedInfrastructure = read_planned(path)
+    context = profile_context(profile_path, env) if profile_path else ProfileContext(None, None)
+    return price_plan(
+        planned,
+        load_catalog(),
+        source=str(path),
+        region=region,
+        load=context.load,
+        budget_monthly_usd=context.budget_monthly_usd,
+    )
+
+
+def _looks_like_json(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(64).lstrip().startswith(b"{")
+    except OSError:
+        return False
+
+
+@contextmanager
+def _revision_file(argument: str) -> Iterator[Path]:
+    """`REV:PATH` checked out to a temporary file (the profile as it was at REV)."""
+    revision, _, path = argument.partition(":")
+    try:
+        shown = subprocess.run(
+            ["git", "show", f"{revision}:{path}"],
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        raise RevisionError(f"cannot run git to read {argument}; is git installed?") from None
+    if shown.returncode != 0:
+        detail = shown.stderr.decode(errors="replace").strip().splitlines()
+        reason = detail[-1] if detail else "git show failed"
+        raise RevisionError(f"cannot read {argument} from git: {reason.removeprefix('fatal: ')}.")
+    with tempfile.TemporaryDirectory(prefix="infra-cost-") as directory:
+        copy = Path(directory) / Path(path).name
+        copy.write_bytes(shown.stdout)
+        yield copy
+
+
+def cost_of_side(argument: str, env: str, filters: Filters, region: str | None) -> CostReport:
+    """One side of a diff: a plan or configuration JSON, a profile, or `REV:PATH`."""
+    path = Path(argument)
+    if path.exists():
+        if _looks_like_json(path):
+            return cost_of_file(path, region, None, env)
+        deployment = prepare(path, env, filters)
+        report = cost_of_deployment(deployment, path)
+        return _labelled(report, argument)
+    if ":" in argument:
+        with _revision_file(argument) as copy:
+            if _looks_like_json(copy):
+                return _labelled(cost_of_file(copy, region, None, env), argument)
+            deployment = prepare(copy, env, filters)
+            return _labelled(cost_of_deployment(deployment, copy), argument)
+    raise PlanInputError(
+        f"{argument}: no such file; give a profile, a plan JSON, or a git revision as REV:PATH."
+    )
+
+
+def _labelled(report: CostReport, source: str) -> CostReport:
+    import msgspec
+
+    return msgspec.structs.replace(report, source=f"{source} — {report.source}")
+
+
+def diff_sides(base: str, head: str, env: str, filters: Filters, region: str | None) -> CostDiff:
+    return diff_costs(
+        cost_of_side(base, env, filters, region), cost_of_side(head, env, filters, region)
+    )

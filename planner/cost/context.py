@@ -1,0 +1,89 @@
+"""What a pricing rule may look at: the other planned resources, the catalogs and the load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
+from planner.cost.report import CostComponent, Span, TargetLoad
+from planner.errors import InfraError
+from providers.catalog import Catalog, Offering
+from providers.service_prices import ServicePrices
+
+CATEGORIES = {
+    "ebs": "storage",
+    "s3": "storage",
+    "elb": "network",
+    "vpc": "network",
+    "kms": "keys",
+    "cloudwatch": "monitoring",
+}
+"""Service price item prefix → the cost category it belongs to."""
+
+
+def category_of(item: str) -> str:
+    if item.endswith(".storage"):
+        return "storage"
+    if item.startswith("sagemaker.hosting.data"):
+        return "network"
+    return CATEGORIES.get(item.split(".", 1)[0], "other")
+
+
+class Unpriceable(InfraError):
+    """Raised by a rule when a resource this toolkit knows cannot be priced (its instance type is
+    not in the catalog, say); the resource is then listed as unpriced with this sentence."""
+
+
+@dataclass(frozen=True)
+class PricingContext:
+    infrastructure: PlannedInfrastructure
+    cloud: str
+    region: str
+    catalog: Catalog
+    prices: ServicePrices
+    load: TargetLoad | None
+    hours_per_month: int
+
+    def referenced(self, resource: PlannedResource, resource_type: str) -> list[PlannedResource]:
+        known = self.infrastructure.by_address()
+        return [
+            known[address]
+            for address in sorted(resource.references)
+            if address in known and known[address].type == resource_type
+        ]
+
+    def referring(self, resource: PlannedResource, resource_type: str) -> list[PlannedResource]:
+        """Resources of `resource_type` that refer to `resource`."""
+        return [
+            other
+            for other in self.infrastructure.resources
+            if other.type == resource_type and resource.address in other.references
+        ]
+
+    def offering(self, kind: str, instance_type: str) -> Offering:
+        for candidate in self.catalog.offerings:
+            if (
+                candidate.cloud == self.cloud
+                and candidate.kind == kind
+                and candidate.region == self.region
+                and candidate.instance_type == instance_type
+            ):
+                return candidate
+        raise Unpriceable(f"{instance_type} has no {kind} price for {self.region} in the catalog")
+
+    def service_component(
+        self, item: str, name: str, quantity: Span, *, usage_based: bool = False
+    ) -> CostComponent:
+        """A component priced from the service price list; unpriceable if the item is missing."""
+        price = self.prices.find(item, self.region)
+        if price is None:
+            raise Unpriceable(f"no {item} price for {self.region} in the catalog")
+        return CostComponent(
+            name=name,
+            unit=price.unit,
+            unit_price=price.usd_per_unit,
+            quantity=quantity,
+            usage_based=usage_based,
+            category=category_of(item),
+            note=price.note,
+        )

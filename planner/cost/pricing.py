@@ -1,0 +1,107 @@
+"""`price_plan`: every planned resource priced with the toolkit's catalog, or listed as unpriced
+with the reason. One rule module per cloud, chosen by the resource type's provider prefix."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import ModuleType
+
+from planner.cost import aws
+from planner.cost.context import PricingContext, Unpriceable
+from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
+from planner.cost.report import CostReport, ResourceCost, TargetLoad
+from planner.errors import InfraError
+from planner.optimizer import HOURS_PER_MONTH
+from providers.catalog import Catalog
+from providers.service_prices import ServicePrices, load_service_prices
+
+RULE_MODULES: Mapping[str, ModuleType] = {"aws": aws}
+"""Provider name (the resource type's prefix) → its pricing rules."""
+
+
+class RegionUnknown(InfraError):
+    pass
+
+
+def _provider(resource_type: str) -> str:
+    return resource_type.split("_", 1)[0]
+
+
+def _cloud_of(infrastructure: PlannedInfrastructure) -> str:
+    providers = {_provider(r.type) for r in infrastructure.resources}
+    known = sorted(providers & set(RULE_MODULES))
+    return known[0] if known else (sorted(providers)[0] if providers else "aws")
+
+
+def price_resource(resource: PlannedResource, context: PricingContext) -> ResourceCost:
+    rules = RULE_MODULES.get(_provider(resource.type))
+    common = {"address": resource.address, "type": resource.type, "action": resource.action}
+    if rules is None:
+        reason = f"no price rules for the {_provider(resource.type)} provider"
+        return ResourceCost(**common, status="unpriced", reason=reason)
+    if resource.type in rules.FREE_TYPES:
+        return ResourceCost(**common, status="free", reason="no charge")
+    if resource.type in rules.BILLED_ELSEWHERE:
+        return ResourceCost(**common, status="free", reason=rules.BILLED_ELSEWHERE[resource.type])
+    rule = rules.RULES.get(resource.type)
+    if rule is None:
+        return ResourceCost(**common, status="unpriced", reason="no price rule for this type")
+    try:
+        components = tuple(rule(resource, context))
+    except Unpriceable as error:
+        return ResourceCost(**common, status="unpriced", reason=str(error))
+    if all(c.usage_based for c in components):
+        return ResourceCost(
+            **common,
+            status="usage-based",
+            reason="cost depends on traffic or data volume",
+            components=components,
+        )
+    return ResourceCost(**common, status="priced", components=components)
+
+
+def price_plan(
+    infrastructure: PlannedInfrastructure,
+    catalog: Catalog,
+    *,
+    source: str,
+    region: str | None = None,
+    load: TargetLoad | None = None,
+    budget_monthly_usd: float | None = None,
+    service_prices: ServicePrices | None = None,
+) -> CostReport:
+    """Price a plan or configuration. `region` overrides what the provider configuration says
+    (a plan whose region comes from the environment does not record it)."""
+    cloud = _cloud_of(infrastructure)
+    region = region or infrastructure.regions.get(cloud)
+    if region is None:
+        raise RegionUnknown(
+            f"{source} does not say which {cloud} region it deploys to (the provider takes it "
+            "from the environment); pass --region."
+        )
+    prices = service_prices or load_service_prices(cloud)
+    context = PricingContext(
+        infrastructure=infrastructure,
+        cloud=cloud,
+        region=region,
+        catalog=catalog,
+        prices=prices,
+        load=load,
+        hours_per_month=HOURS_PER_MONTH,
+    )
+    resources = tuple(
+        sorted(
+            (price_resource(resource, context) for resource in infrastructure.resources),
+            key=lambda r: r.address,
+        )
+    )
+    return CostReport(
+        source=source,
+        cloud=cloud,
+        region=region,
+        resources=resources,
+        catalog_date=max(catalog.date, prices.date) if prices.rows else catalog.date,
+        hours_per_month=HOURS_PER_MONTH,
+        load=load,
+        budget_monthly_usd=budget_monthly_usd,
+    )
