@@ -89,6 +89,7 @@ def _free(report: CostReport) -> list[ResourceCost]:
 def report_table(report: CostReport) -> Any:
     """A rich renderable: the header, the component table and the summary."""
     from rich.console import Group
+    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
@@ -108,7 +109,7 @@ def report_table(report: CostReport) -> Any:
             usage = component.usage_based
             table.add_row(
                 resource.address if index == 0 else "",
-                component.name + (f" [{component.note}]" if component.note else ""),
+                escape(component.name + (f" ({component.note})" if component.note else "")),
                 _unit_price(component),
                 "by usage"
                 if usage
@@ -207,8 +208,9 @@ def report_markdown(report: CostReport) -> str:
     for resource in _billed(report):
         for c in resource.components:
             usage = c.usage_based
+            name = c.name + (f" ({c.note})" if c.note else "")
             lines.append(
-                f"| `{resource.address}` | {c.name} | {_unit_price(c)} | "
+                f"| `{resource.address}` | {name} | {_unit_price(c)} | "
                 f"{'by usage' if usage else f'{_quantity(c.quantity.expected)} {c.unit}'} | "
                 f"{'—' if usage else money(c.monthly_usd.expected)} |"
             )

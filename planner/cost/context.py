@@ -45,7 +45,7 @@ class PricingContext:
     hours_per_month: int
 
     def referenced(self, resource: PlannedResource, resource_type: str) -> list[PlannedResource]:
-        known = self.infrastructure.by_address()
+        known = self.infrastructure.by_address
         return [
             known[address]
             for address in sorted(resource.references)
@@ -74,8 +74,18 @@ class PricingContext:
     def service_component(
         self, item: str, name: str, quantity: Span, *, usage_based: bool = False
     ) -> CostComponent:
-        """A component priced from the service price list; unpriceable if the item is missing."""
+        """A component priced from the service price list. A missing fixed price makes the
+        resource unpriceable; a missing usage price only leaves that component without one."""
         price = self.prices.find(item, self.region)
+        if price is None and usage_based:
+            return CostComponent(
+                name=name,
+                unit="",
+                unit_price=None,
+                usage_based=True,
+                category=category_of(item),
+                note=f"no {item} price in the catalog",
+            )
         if price is None:
             raise Unpriceable(f"no {item} price for {self.region} in the catalog")
         return CostComponent(

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ class PlannedInfrastructure:
     regions: Mapping[str, str] = field(default_factory=dict)
     """Region per provider name (`aws` → us-east-1) when the configuration fixes it."""
 
+    @cached_property
     def by_address(self) -> dict[str, PlannedResource]:
         return {resource.address: resource for resource in self.resources}
 
