@@ -29,7 +29,7 @@ class ReportByDefault(TyperGroup):
     """Route `infra cost ARGS` to `infra cost report ARGS` unless ARGS name a subcommand."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = [DEFAULT_COMMAND, *args]
         return super().parse_args(ctx, args)
 

@@ -272,3 +272,19 @@ def test_gp3_iops_and_throughput_above_the_baseline_are_billed() -> None:
         "provisioned IOPS above 3000 per volume": 15.0,
         "throughput MiB/s above 125 per volume": 15.0,
     }
+
+
+def test_over_budget_is_one_sentence_with_the_amounts() -> None:
+    from orchestrator.costing import OverBudget, check_budget
+
+    report = price(from_plan(fleet_plan()), budget_monthly_usd=1000)
+    with pytest.raises(OverBudget) as raised:
+        check_budget(report, saving=True)
+    assert str(raised.value) == (
+        "the plan's expected cost of $1,480.70/month exceeds the budget of $1,000.00 by "
+        "$480.70 (48%). The plan was not saved. Raise the budget, change the profile, or pass "
+        "--allow-over-budget."
+    )
+    assert raised.value.exit_code == 4
+    check_budget(price(from_plan(fleet_plan()), budget_monthly_usd=2000), saving=True)
+    check_budget(price(from_plan(fleet_plan())), saving=False)  # no budget: nothing to check

@@ -164,3 +164,23 @@ def test_cost_of_a_profile_agrees_with_the_recommendation(
     assert data["over_budget_usd"] > 0
     assert data["usd_per_million_output_tokens"] > 0
     assert data["source"] == f"chat-8b-prod (aws/fleet, {spec['instance_type']})"
+
+
+def test_html_alternatives_come_from_the_recommendation(chat_profile: Path) -> None:
+    from cli.cost import _alternatives
+    from orchestrator.workflow import prepare
+
+    deployment = prepare(chat_profile, "prod")
+    rows = _alternatives(deployment)
+    assert rows[0]["chosen"] and not any(row["chosen"] for row in rows[1:])
+    spec = deployment.spec
+    assert rows[0]["label"].startswith(f"{spec.cloud}/{spec.kind} {spec.capacity.desired}× ")
+    assert rows[0]["monthly_usd"] == pytest.approx(spec.expected_monthly_usd, rel=1e-4)
+    assert all(row["latency_ms"] > 0 for row in rows)
+    assert [row["monthly_usd"] for row in rows] == sorted(row["monthly_usd"] for row in rows)
+
+
+def test_bare_cost_shows_its_help(cli: Cli) -> None:
+    result = cli("cost")
+    assert "report" in result.output and "diff" in result.output
+    assert cli("cost", "--help").exit_code == 0

@@ -100,6 +100,30 @@ def test_drift_then_a_saved_plan_repairs_it(deployed: Run) -> None:
     assert deployed("drift", "chat-8b.yaml").exit_code == 0
 
 
+def test_plan_over_the_budget_exits_4_and_saves_nothing(deployed: Run) -> None:
+    profile = deployed.workdir / "chat-8b.yaml"
+    original = profile.read_text()
+    profile.write_text(
+        original.replace("budget: {monthly_usd: 8000}", "budget: {monthly_usd: 100}")
+    )
+    try:
+        plan_file = deployed.workdir / "over.plan"
+        result = deployed("plan", "chat-8b.yaml", "--out", str(plan_file))
+        assert result.exit_code == 4, result.output
+        line = the_error(result)
+        assert line.startswith("error: the plan's expected cost of $")
+        assert "exceeds the budget of $100.00 by $" in line and "was not saved" in line
+        assert not plan_file.exists() and not list(deployed.workdir.glob(".over.plan*"))
+        result, body = deployed.json("plan", "chat-8b.yaml", "--allow-over-budget")
+        assert result.exit_code == 0, result.output
+        assert body["cost"]["budget_monthly_usd"] == 100
+        assert body["cost"]["over_budget_usd"] > 0
+    finally:
+        profile.write_text(original)
+    result, body = deployed.json("plan", "chat-8b.yaml")
+    assert result.exit_code == 0 and body["cost"]["over_budget_usd"] == 0
+
+
 def test_a_held_state_lock_is_one_clear_sentence(deployed: Run) -> None:
     state = deployed.workdir / ".infra" / "chat-8b" / "local" / "terraform.tfstate"
     with state.open("r+") as handle:
