@@ -72,6 +72,7 @@ def summary_lines(report: CostReport) -> list[str]:
     for resource in report.unpriced:
         lines.append(f"Not priced: {resource.address} ({resource.reason})")
     lines.append(f"Prices: catalog {report.catalog_date}, {report.hours_per_month} hours a month")
+    lines += [f"Warning: {note}" for note in report.notes]
     return lines
 
 

@@ -15,10 +15,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.errors import run_guarded
+from cli.gates import (
+    DEFAULT_SEVERITY,
+    AllowOverBudgetOption,
+    SeverityOption,
+    SkipCheckOption,
+)
 
 if TYPE_CHECKING:
     from orchestrator.workflow import Deployment, PlanSummary
-    from planner.cost.report import CostReport
     from planner.optimizer import Filters
 
 CHANGES_PRESENT = 2
@@ -142,27 +147,6 @@ def _plan_line(summary: dict[str, Any]) -> str:
     )
 
 
-def _cost_summary(report: CostReport) -> dict[str, Any]:
-    data = report.to_dict()
-    keys = ("monthly_usd", "budget_monthly_usd", "over_budget_usd", "catalog_date", "unpriced")
-    return {key: data[key] for key in keys}
-
-
-def _cost_line(cost: dict[str, Any] | None) -> str:
-    if cost is None:
-        return ""
-    monthly = cost["monthly_usd"]
-    line = f"\nCost: ${monthly['expected']:,.2f}/month expected (max ${monthly['max']:,.2f})"
-    if cost["budget_monthly_usd"] is not None:
-        over = cost["over_budget_usd"]
-        line += f"; budget ${cost['budget_monthly_usd']:,.2f}" + (
-            f", over by ${over:,.2f} (allowed)" if over else ""
-        )
-    if cost["unpriced"]:
-        line += f"; {len(cost['unpriced'])} resources not priced (`infra cost` lists them)"
-    return line + "."
-
-
 def register(app: typer.Typer) -> None:
     @app.command()
     def synth(
@@ -204,42 +188,35 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path | None, typer.Option("--out", help="Save the plan for `infra apply FILE`.")
         ] = None,
-        allow_over_budget: Annotated[
-            bool,
-            typer.Option(
-                "--allow-over-budget",
-                help="Plan (and save) even when it costs more than the budget.",
-            ),
-        ] = False,
+        severity: SeverityOption = DEFAULT_SEVERITY,
+        skip_check: SkipCheckOption = False,
+        allow_over_budget: AllowOverBudgetOption = False,
         json_output: JsonOption = False,
     ) -> None:
         """Show what deploy would change and what it costs a month.
 
-        Exit 0: no changes; 2: changes present; 4: over the budget (nothing saved); 1: error.
+        The policy scan (`infra check`) runs first. Exit 0: no changes; 2: changes present;
+        4: over the budget; 5: policy findings; 1: an error. Nothing is saved on 4 or 5.
         """
 
         def work() -> None:
-            from orchestrator.costing import check_budget, cost_of_plan_document
-            from orchestrator.workflow import PlanGates
+            from cli.gates import plan_gates
             from orchestrator.workflow import plan as make_plan
 
             deployment = _prepare(
                 profile, env, spec, cloud, kind, region, instance_type, json_output
             )
-            costs = []
-
-            def price_and_check_budget(summary: PlanSummary) -> None:
-                report = cost_of_plan_document(summary.document or {}, deployment, profile)
-                costs.append(report)
-                if not allow_over_budget:
-                    check_budget(report, saving=out is not None)
-
-            summary = make_plan(
-                deployment, out, gates=PlanGates(plan=price_and_check_budget)
-            ).to_dict()
-            summary["cost"] = _cost_summary(costs[0]) if costs else None
+            gates, found = plan_gates(
+                deployment,
+                profile,
+                severity=severity,
+                skip_check=skip_check,
+                allow_over_budget=allow_over_budget,
+                saving=out is not None,
+            )
+            summary = {**make_plan(deployment, out, gates=gates).to_dict(), **found.to_dict()}
             saved = f"\nSaved to {out}; apply it with `infra apply {out}`." if out else ""
-            _emit(summary, json_output, _plan_line(summary) + _cost_line(summary["cost"]) + saved)
+            _emit(summary, json_output, _plan_line(summary) + found.lines() + saved)
             if summary["changes"]:
                 raise typer.Exit(CHANGES_PRESENT)
 
@@ -275,18 +252,35 @@ def register(app: typer.Typer) -> None:
         region: RegionOption = None,
         instance_type: InstanceOption = None,
         auto_approve: AutoApprove = False,
+        severity: SeverityOption = DEFAULT_SEVERITY,
+        skip_check: SkipCheckOption = False,
+        allow_over_budget: AllowOverBudgetOption = False,
         json_output: JsonOption = False,
     ) -> None:
-        """Synthesize, plan and apply the cheapest feasible choice (or the pinned one)."""
+        """Synthesize, check, plan and apply the cheapest feasible choice (or the pinned one).
+
+        Like `infra plan`, stops before applying on policy findings (exit 5) or when the plan
+        costs more than the budget (exit 4).
+        """
 
         def work() -> None:
+            from cli.gates import plan_gates
             from orchestrator.workflow import deploy as run_deploy
 
             started = time.monotonic()
             deployment = _prepare(
                 profile, env, spec, cloud, kind, region, instance_type, json_output
             )
-            result = run_deploy(deployment, _confirm(auto_approve, "deploy"))
+            gates, found = plan_gates(
+                deployment,
+                profile,
+                severity=severity,
+                skip_check=skip_check,
+                allow_over_budget=allow_over_budget,
+                saving=False,
+            )
+            result = run_deploy(deployment, _confirm(auto_approve, "deploy"), gates)
+            result.update(found.to_dict())
             result["elapsed_s"] = round(time.monotonic() - started, 1)
             if result.get("cancelled"):
                 human = "Cancelled; nothing was changed."

@@ -12,6 +12,8 @@ from typing import Annotated
 import typer
 
 from cli import __version__
+from cli.check import register as register_check_command
+from cli.ci import ci_app
 from cli.cost import cost_app
 from cli.deploy import register as register_deployment_commands
 from cli.errors import run_guarded
@@ -25,7 +27,9 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-catalog_app = typer.Typer(help="Browse the price catalog (offerings per cloud, region and zone).")
+catalog_app = typer.Typer(
+    help="Browse the price catalog (offerings per cloud, region and zone) and refresh its prices."
+)
 models_app = typer.Typer(help="Built-in model architectures.")
 profile_app = typer.Typer(help="Write and check profiles.")
 app.add_typer(catalog_app, name="catalog", no_args_is_help=True)
@@ -135,6 +139,58 @@ def catalog_show(
     run_guarded(work, as_json=json_output)
 
 
+@catalog_app.command("refresh")
+def catalog_refresh(
+    cloud: Annotated[
+        list[str] | None, typer.Option(help="Only this cloud (aws, gcp, azure); repeatable.")
+    ] = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this region; repeatable (default: every region of the catalog)."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Fetch current prices from the clouds' pricing APIs into the user's price cache.
+
+    AWS uses boto3's credentials; Azure needs none; GCP needs INFRA_GCP_API_KEY (or
+    GOOGLE_API_KEY). The cache is $INFRA_HOME/catalog (default ~/.infra/catalog); the shipped
+    prices stay the fallback. Exit codes: 0 every cloud refreshed, 1 none (or bad input),
+    6 some clouds refreshed and some not.
+    """
+
+    def work() -> None:
+        from contextlib import nullcontext
+
+        from cli import catalog_render
+        from providers.price_refresh import refresh_prices
+
+        bars = nullcontext(None) if json_output else catalog_render.progress_bars()
+        with bars as progress:
+            report = refresh_prices(cloud, region, progress=progress)
+        catalog_render.refresh_report(report, as_json=json_output)
+        if report.exit_code:
+            raise typer.Exit(report.exit_code)
+
+    run_guarded(work, as_json=json_output)
+
+
+@catalog_app.command("status")
+def catalog_status(json_output: JsonOption = False) -> None:
+    """Per cloud: shipped or refreshed prices, their date and age, rows, regions, last refresh.
+
+    Prices older than INFRA_CATALOG_MAX_AGE_DAYS (default 7; 'off' to silence) are stale, and
+    `recommend` warns about them.
+    """
+
+    def work() -> None:
+        from cli import catalog_render
+        from providers.price_freshness import catalog_status as status
+
+        catalog_render.catalog_status(status(), as_json=json_output)
+
+    run_guarded(work, as_json=json_output)
+
+
 @models_app.command("list")
 def models_list(json_output: JsonOption = False) -> None:
     """The built-in models a profile can name under model.name."""
@@ -184,7 +240,9 @@ def profile_check(profile: Annotated[Path, typer.Argument(help="Profile YAML fil
 
 
 register_deployment_commands(app)
+register_check_command(app)
 app.add_typer(local_app, name="local", no_args_is_help=True)
+app.add_typer(ci_app, name="ci", no_args_is_help=True)
 app.add_typer(cost_app, name="cost", no_args_is_help=True)
 
 

@@ -16,10 +16,10 @@ if TYPE_CHECKING:  # rich is imported only when a table is drawn, not for --json
     from rich.table import Table
 
 
-def _console() -> Console:
+def _console(*, stderr: bool = False) -> Console:
     from rich.console import Console
 
-    console = Console()
+    console = Console(stderr=stderr)
     if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
         console.width = 180
     return console
@@ -114,8 +114,9 @@ def recommendation(result: Recommendation, *, top: int, as_json: bool) -> None:
         console.print("[bold]Why other accelerators lost:[/]")
         for item in data["excluded"]:
             console.print(f"  - {item['reason']}", highlight=False)
+    warnings = _console(stderr=True)  # on stderr, so the table on stdout stays clean to pipe
     for warning in data["warnings"]:
-        console.print(f"[yellow]warning:[/] {warning}")
+        warnings.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
 def _offering_row(offering: Offering) -> dict[str, Any]:

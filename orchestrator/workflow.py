@@ -284,9 +284,13 @@ def apply_plan(deployment: Deployment, tfplan: Path, *, refresh: bool = True) ->
     return outputs(deployment)
 
 
-def deploy(deployment: Deployment, confirm: Callable[[PlanSummary], bool]) -> dict[str, object]:
-    """Plan, ask (unless the caller auto-approves), apply exactly that plan."""
-    summary = plan(deployment)
+def deploy(
+    deployment: Deployment,
+    confirm: Callable[[PlanSummary], bool],
+    gates: PlanGates = PlanGates(),
+) -> dict[str, object]:
+    """Plan (through the gates), ask (unless the caller auto-approves), apply exactly that plan."""
+    summary = plan(deployment, gates=gates)
     if not summary.changes:
         return {"changed": False, "plan": summary.to_dict(), "outputs": outputs(deployment)}
     if not confirm(summary):

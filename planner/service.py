@@ -11,6 +11,7 @@ from planner.errors import InfraError, ProfileError
 from planner.optimizer import HOURS_PER_MONTH, Filters, Recommendation, recommend
 from planner.profile import ALL_CLOUDS, ALL_KINDS, LoadedProfile, load_profile
 from providers.catalog import Catalog, Offering, load_catalog
+from providers.price_freshness import stale_catalog_warning, stale_offering_warning
 
 
 def _suggest(value: str, choices: Iterable[str]) -> str:
@@ -85,6 +86,10 @@ def recommend_for_profile(path: Path, filters: Filters | None = None) -> Recomme
                 f"{monthly - profile.budget.monthly_usd:,.0f} over the budget of "
                 f"{profile.budget.monthly_usd:,.0f}."
             )
+    clouds = {candidate.offering.cloud for candidate in result.candidates}
+    stale = stale_catalog_warning(catalog, clouds) or stale_offering_warning(result.chosen.offering)
+    if stale:
+        result.warnings.append(stale)
     return result
 
 

@@ -1,8 +1,10 @@
 """The price catalog: GPU offerings per cloud, kind, region and zone, on-demand and spot prices.
 
-Rows come from each cloud's shipped CSV (see CATALOG_FORMAT.md). Spot prices are snapshots, so
-the loader decides which ones to trust: an empty spot price, or one at or above on-demand, means
-no spot offer; one below `IMPLAUSIBLE_SPOT_SHARE` of on-demand is flagged and not used.
+Rows come from each cloud's shipped CSV (see CATALOG_FORMAT.md), or from the user's cache of
+prices refreshed from the cloud's pricing API (`infra catalog refresh`, providers/price_cache.py)
+when that cloud has a usable one. Spot prices are snapshots, so the loader decides which ones to
+trust: an empty spot price, or one at or above on-demand, means no spot offer; one below
+`IMPLAUSIBLE_SPOT_SHARE` of on-demand is flagged and not used.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import msgspec
 
 from planner.errors import CatalogError
 from providers import CLOUDS
+from providers.price_cache import CachedCloud, find_cached
 
 IMPLAUSIBLE_SPOT_SHARE = 0.15
 COLUMNS = (
@@ -172,10 +175,61 @@ def read_catalog_file(path: Path, cloud: str, kind: str, spot_capable: bool) -> 
 def shipped_catalog_files() -> Iterable[tuple[str, str, Path, bool]]:
     """(cloud, kind, path, spot_capable) for every shipped catalog file."""
     for cloud in CLOUDS:
-        module = importlib.import_module(f"providers.{cloud}")
-        data_dir = Path(module.__file__).parent / "data"
-        for kind, filename in module.CATALOG_FILES.items():
-            yield cloud, kind, data_dir / filename, kind in module.SPOT_KINDS
+        for kind, path, spot_capable in shipped_cloud_files(cloud):
+            yield cloud, kind, path, spot_capable
+
+
+def shipped_cloud_files(cloud: str) -> list[tuple[str, Path, bool]]:
+    """(kind, path, spot_capable) for each shipped catalog file of one cloud."""
+    module = importlib.import_module(f"providers.{cloud}")
+    data_dir = Path(module.__file__).parent / "data"
+    return [
+        (kind, data_dir / filename, kind in module.SPOT_KINDS)
+        for kind, filename in module.CATALOG_FILES.items()
+    ]
+
+
+class CloudCatalog(msgspec.Struct, frozen=True):
+    """One cloud's offerings and where they were read from."""
+
+    cloud: str
+    offerings: tuple[Offering, ...]
+    cache: CachedCloud | None
+    """The refreshed cache found on disk, usable or not; None when never refreshed."""
+    cache_problem: str | None
+    """Why a cache that exists is not used (the shipped prices are used instead)."""
+
+    @property
+    def refreshed(self) -> bool:
+        return self.cache is not None and self.cache_problem is None
+
+
+def read_cloud_catalog(cloud: str) -> CloudCatalog:
+    """A cloud's offerings from its refreshed cache when usable, else from its shipped files.
+
+    An unusable cache (unreadable, incomplete, or built on other shipped files) is not an error:
+    the shipped prices are used, and `infra catalog status` says why.
+    """
+    shipped = shipped_cloud_files(cloud)
+    cached = find_cached(cloud, {kind: path for kind, path, _ in shipped})
+    problem = cached.problem if cached else None
+    if cached is not None and cached.files is not None:
+        try:
+            offerings = [
+                offering
+                for kind, _, spot_capable in shipped
+                for offering in read_catalog_file(cached.files[kind], cloud, kind, spot_capable)
+            ]
+            return CloudCatalog(cloud, tuple(offerings), cached, None)
+        except CatalogError as error:
+            problem = str(error)
+    offerings = [
+        offering
+        for kind, path, spot_capable in shipped
+        if path.exists()
+        for offering in read_catalog_file(path, cloud, kind, spot_capable)
+    ]
+    return CloudCatalog(cloud, tuple(offerings), cached, problem)
 
 
 class Catalog(msgspec.Struct, frozen=True):
@@ -205,10 +259,7 @@ class Catalog(msgspec.Struct, frozen=True):
 
 @cache
 def load_catalog() -> Catalog:
-    offerings: list[Offering] = []
-    for cloud, kind, path, spot_capable in shipped_catalog_files():
-        if path.exists():
-            offerings.extend(read_catalog_file(path, cloud, kind, spot_capable))
+    offerings = [o for cloud in CLOUDS for o in read_cloud_catalog(cloud).offerings]
     if not offerings:
         raise CatalogError("the price catalog is empty: no catalog file could be read.")
     return Catalog(tuple(offerings))

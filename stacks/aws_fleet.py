@@ -55,6 +55,9 @@ class AwsGpuFleetStack(TerraformStack):
             else network.private_subnet_ids,
             security_group_id=security.load_balancer.id,
             public=spec.network.public,
+            # Protected environments: neither a console click nor a replacing plan deletes the
+            # load balancer (destroy there means `protected: false`, deploy, then destroy).
+            deletion_protection=spec.protected,
             port=spec.runtime.port,
             health_path=spec.runtime.health_path,
         )

@@ -106,6 +106,16 @@ def cli() -> Cli:
     return Cli()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_prices(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test reads the developer's refreshed prices (~/.infra/catalog), and none starts warning
+    when the shipped snapshot ages past the staleness threshold; tests of either set their own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("INFRA_HOME", str(tmp_path_factory.mktemp("home")))
+        patch.setenv("INFRA_CATALOG_MAX_AGE_DAYS", "off")
+        yield
+
+
 @pytest.fixture(scope="module")
 def infra_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("infra-home")

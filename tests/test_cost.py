@@ -288,3 +288,23 @@ def test_over_budget_is_one_sentence_with_the_amounts() -> None:
     assert raised.value.exit_code == 4
     check_budget(price(from_plan(fleet_plan()), budget_monthly_usd=2000), saving=True)
     check_budget(price(from_plan(fleet_plan())), saving=False)  # no budget: nothing to check
+
+
+def test_old_prices_are_named_in_the_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    import msgspec
+
+    from providers.catalog import Catalog
+
+    monkeypatch.setenv("INFRA_CATALOG_MAX_AGE_DAYS", "30")
+    old = Catalog(
+        tuple(
+            msgspec.structs.replace(o, retrieved="2020-01-01") for o in priced_catalog().offerings
+        )
+    )
+    report = price_plan(
+        from_plan(fleet_plan()), old, source="test", service_prices=service_prices()
+    )
+    (note,) = report.to_dict()["notes"]
+    assert note.startswith("prices older than 30 days: aws 2020-01-01")
+    monkeypatch.setenv("INFRA_CATALOG_MAX_AGE_DAYS", "off")
+    assert price(from_plan(fleet_plan())).notes == ()

@@ -33,12 +33,17 @@ SAGEMAKER_OPTIONS = {
 }
 
 
+SAGEMAKER_BUDGET = 30_000
+"""Two ml.g6.12xlarge and a challenger cost more than the example's fleet budget of 8,000."""
+
+
 def write_profile(workdir: Path, challenger_weight: int) -> None:
     profile = yaml.safe_load((EXAMPLES / "chat-8b.yaml").read_text())
     profile["name"] = "chat-sm"
     options = {**SAGEMAKER_OPTIONS, "challenger": {**SAGEMAKER_OPTIONS["challenger"]}}
     options["challenger"]["weight_percent"] = challenger_weight
     profile["deploy"] = {"model_s3_uri": "s3://models-bucket/llama/8b", "sagemaker": options}
+    profile["budget"] = {"monthly_usd": SAGEMAKER_BUDGET}
     (workdir / PROFILE).write_text(yaml.safe_dump(profile, sort_keys=False))
 
 
@@ -135,6 +140,7 @@ def test_state_in_s3_with_its_lock_file(infra_home: Path, tmp_path: Path) -> Non
     native lock file, and a lock held by another run is one sentence naming the holder."""
     profile = yaml.safe_load((EXAMPLES / "chat-8b.yaml").read_text())
     profile["name"] = "chat-s3"
+    profile["budget"] = {"monthly_usd": SAGEMAKER_BUDGET}
     profile["deploy"] = {
         "environments": {"local": {"backend": {"s3_bucket": "tf-state", "key_prefix": "team"}}}
     }

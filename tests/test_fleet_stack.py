@@ -148,6 +148,7 @@ NEURON = make_spec(
     accelerators_per_instance=1,
 )
 ONE_ZONE = make_spec("onezone", zones=["use1-az4"])
+PROTECTED = make_spec("guarded", protected=True)
 EMULATED_SPECS = [PRIVATE, PUBLIC, OPEN, EXISTING, ONE_ZONE]
 ALL_SPECS = [*EMULATED_SPECS]
 
@@ -192,8 +193,9 @@ def emulated(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory, emulated: Synthesized) -> Synthesized:
-    """The same private spec, synthesized for real AWS (after `emulated`: the binding is loaded)."""
-    return _synthesize([PRIVATE], tmp_path_factory.mktemp("real"), emulated=False)
+    """The private spec, and a protected one, synthesized for real AWS (after `emulated`: the
+    binding is loaded)."""
+    return _synthesize([PRIVATE, PROTECTED], tmp_path_factory.mktemp("real"), emulated=False)
 
 
 @pytest.fixture(scope="module")
@@ -326,7 +328,7 @@ def test_launch_template_secure_defaults(emulated: Synthesized, spec: Deployment
     metadata = template["metadata_options"]
     assert metadata["http_tokens"] == "required"
     assert metadata["http_endpoint"] == "enabled"
-    assert metadata["http_put_response_hop_limit"] == 2
+    assert metadata["http_put_response_hop_limit"] == 1  # the host only, not its containers
     (device,) = template["block_device_mappings"]
     ebs = device["ebs"]
     assert ebs["volume_size"] == spec.root_volume_gib
@@ -438,6 +440,22 @@ def test_existing_subnets_create_no_network(emulated: Synthesized) -> None:
     assert rule["cidr_ipv4"] == ref("data.aws_vpc", vpc_key, "cidr_block")
 
 
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
+def test_new_vpc_default_security_group_allows_nothing(
+    emulated: Synthesized, spec: DeploymentSpec
+) -> None:
+    """The VPC's default group is adopted with no rules; a user's own VPC is left alone."""
+    doc = emulated[spec]
+    groups = resources(doc, "aws_default_security_group")
+    if spec.network.subnet_ids:
+        assert groups == {}
+        return
+    vpc_key, _ = only(doc, "aws_vpc")
+    (group,) = groups.values()
+    assert group["vpc_id"] == ref("aws_vpc", vpc_key, "id")
+    assert (group["ingress"], group["egress"]) == ([], [])
+
+
 @pytest.mark.parametrize(
     ("spec", "cidrs"),
     [(PRIVATE, ["10.40.0.0/16"]), (PUBLIC, PUBLIC_CIDRS), (OPEN, [WORLD])],
@@ -502,6 +520,7 @@ def test_load_balancer_internal_unless_public(emulated: Synthesized, spec: Deplo
     assert alb["internal"] is (not spec.network.public)
     assert alb["load_balancer_type"] == "application"
     assert alb["drop_invalid_header_fields"] is True
+    assert alb["enable_deletion_protection"] is False
     if spec.network.subnet_ids:
         return
     kind = "public" if spec.network.public else "private"
@@ -513,6 +532,11 @@ def test_load_balancer_internal_unless_public(emulated: Synthesized, spec: Deplo
     private = sorted(ref("aws_subnet", key, "id") for key in subnets if "_private-" in key)
     priced = private[: len(spec.zones) or len(private)]
     assert sorted(group["vpc_zone_identifier"]) == priced
+
+
+def test_load_balancer_deletion_protection_in_protected_environments(real: Synthesized) -> None:
+    _, alb = only(real[PROTECTED], "aws_lb")
+    assert alb["enable_deletion_protection"] is True
 
 
 # ---------------------------------------------------------------------------------------------

@@ -38,8 +38,10 @@ from planner.deployment import DeploymentSpec
 from providers.aws.amis import ami_parameter
 
 ROOT_DEVICE = "/dev/sda1"
-IMDS_HOP_LIMIT = 2
-"""Containers sit one network hop behind the host: IMDSv2 answers them only with a limit of 2."""
+IMDS_HOP_LIMIT = 1
+"""IMDSv2 answers the host only. Every AWS call of the boot script (S3 weights, the token
+parameter, ECR login) runs on the host; the serving containers sit one hop further, on the docker
+bridge, and need no AWS access, so they cannot take the instance role's credentials."""
 
 
 class GpuLaunchTemplate(Construct):

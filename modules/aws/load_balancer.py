@@ -28,6 +28,7 @@ class ServingLoadBalancer(Construct):
         subnet_ids: list[str],
         security_group_id: str,
         public: bool,
+        deletion_protection: bool,
         port: int,
         health_path: str,
     ) -> None:
@@ -42,6 +43,7 @@ class ServingLoadBalancer(Construct):
             subnets=subnet_ids,
             idle_timeout=IDLE_TIMEOUT_S,
             drop_invalid_header_fields=True,
+            enable_deletion_protection=deletion_protection,
         )
         self.target_group = LbTargetGroup(
             self,

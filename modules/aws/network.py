@@ -8,6 +8,7 @@ from cdktn import Fn, Token
 from cdktn_provider_aws.data_aws_availability_zones import DataAwsAvailabilityZones
 from cdktn_provider_aws.data_aws_subnet import DataAwsSubnet
 from cdktn_provider_aws.data_aws_vpc import DataAwsVpc
+from cdktn_provider_aws.default_security_group import DefaultSecurityGroup
 from cdktn_provider_aws.eip import Eip
 from cdktn_provider_aws.internet_gateway import InternetGateway
 from cdktn_provider_aws.nat_gateway import NatGateway
@@ -46,6 +47,12 @@ class ServingNetwork(Construct):
         )
         self.vpc_id = self.vpc.id
         self.vpc_cidr = VPC_CIDR
+        # Every VPC comes with a default group that lets its members talk to each other and out
+        # anywhere. Nothing here uses it: adopt it with no rules, so anything placed in it by
+        # mistake has no network at all. (A user's own VPC is never touched.)
+        DefaultSecurityGroup(
+            self, "default-security-group", vpc_id=self.vpc.id, ingress=[], egress=[]
+        )
         zones = self._zones(zone_ids)
         priced = len(zone_ids) or len(zones)
         blocks = list(ipaddress.ip_network(VPC_CIDR).subnets(new_prefix=20))

@@ -13,6 +13,7 @@ from planner.cost.report import CostReport, ResourceCost, TargetLoad
 from planner.errors import InfraError
 from planner.optimizer import HOURS_PER_MONTH
 from providers.catalog import Catalog
+from providers.price_freshness import stale_catalog_warning
 from providers.service_prices import ServicePrices, load_service_prices
 
 RULE_MODULES: Mapping[str, ModuleType] = {"aws": aws}
@@ -95,6 +96,7 @@ def price_plan(
             key=lambda r: r.address,
         )
     )
+    stale = stale_catalog_warning(catalog, [cloud])
     return CostReport(
         source=source,
         cloud=cloud,
@@ -104,4 +106,5 @@ def price_plan(
         hours_per_month=HOURS_PER_MONTH,
         load=load,
         budget_monthly_usd=budget_monthly_usd,
+        notes=(stale,) if stale else (),
     )

@@ -1,0 +1,96 @@
+"""How much each checkov finding matters: our own severity table.
+
+Open-source checkov reports `severity: null` unless it is given a Prisma Cloud API key, so the
+table below carries a level for every check checkov 3.3 evaluates on what the AWS fleet and
+SageMaker stacks generate (EC2 launch templates, autoscaling, load balancers, VPC, security
+groups, IAM, KMS, CloudWatch alarms, SageMaker). The levels start from the severities Prisma
+Cloud publishes for these policies in its policy reference (INFO there is `low` here); the few
+places where the house security defaults say otherwise are marked "house" with the reason, and
+the few checks with no published level are marked "ours".
+
+A check missing from the table (one a newer checkov added, or one for a resource type the stacks
+did not generate before) is `medium`: at the default threshold it blocks until someone judges it
+and adds it here, suppresses it, or fixes the stack.
+"""
+
+from __future__ import annotations
+
+LEVELS = ("low", "medium", "high", "critical")
+"""From least to most serious; a threshold blocks findings at its level and above."""
+UNKNOWN_LEVEL = "medium"
+DEFAULT_THRESHOLD = "medium"
+"""Findings judged `low` (hygiene: deletion protection, flow logs, WAF, rule descriptions) are
+reported but do not block; anything at `medium` or above, and any check not yet in the table,
+blocks until it is fixed or suppressed. `--severity low` blocks on everything."""
+
+SEVERITIES: dict[str, str] = {
+    # EC2: launch template, instance metadata, user data
+    "CKV_AWS_46": "critical",  # secrets in user data; house: never a secret in user data
+    "CKV_AWS_79": "high",  # IMDSv1 enabled
+    "CKV_AWS_88": "high",  # public IP on an instance
+    "CKV_AWS_341": "medium",  # metadata hop limit above 1
+    # Autoscaling
+    "CKV_AWS_153": "low",  # tags not passed to the launch configuration
+    "CKV_AWS_315": "medium",  # group not on a launch template
+    # Load balancer, listener, target group
+    "CKV_AWS_2": "medium",  # listener not HTTPS
+    "CKV_AWS_91": "low",  # no access logs
+    "CKV_AWS_103": "high",  # listener below TLS 1.2
+    "CKV_AWS_131": "medium",  # invalid headers not dropped
+    "CKV_AWS_150": "low",  # no deletion protection
+    "CKV_AWS_261": "low",  # target group without a health check
+    "CKV_AWS_328": "high",  # desync mitigation below defensive
+    "CKV_AWS_378": "medium",  # target group over HTTP
+    "CKV2_AWS_20": "low",  # HTTP not redirected to HTTPS
+    "CKV2_AWS_28": "low",  # public load balancer without WAF
+    "CKV2_AWS_74": "low",  # weak TLS ciphers
+    "CKV2_AWS_76": "low",  # WAF without the Log4j rule set; ours (none published)
+    # VPC, subnets, routes, security groups
+    "CKV_AWS_23": "low",  # security group or rule without a description
+    "CKV_AWS_24": "high",  # SSH from anywhere; house: no public ingress unless asked
+    "CKV_AWS_25": "high",  # RDP from anywhere; house: as above
+    "CKV_AWS_130": "low",  # subnet assigns public IPs
+    "CKV_AWS_260": "high",  # HTTP from anywhere; house: as above
+    "CKV_AWS_277": "high",  # every port from anywhere; house: as above
+    "CKV_AWS_382": "low",  # every port out to anywhere
+    "CKV_AWS_394": "low",  # availability zones not pinned by identity; ours (none published)
+    "CKV2_AWS_5": "low",  # security group attached to nothing
+    "CKV2_AWS_11": "low",  # no VPC flow logs
+    "CKV2_AWS_12": "low",  # default security group not restricted
+    "CKV2_AWS_19": "low",  # elastic IP not on an instance
+    "CKV2_AWS_35": "low",  # default route not through a NAT gateway
+    "CKV2_AWS_44": "low",  # peering route open to all traffic
+    # IAM
+    "CKV_AWS_60": "high",  # role any principal may assume
+    "CKV_AWS_61": "high",  # assume-role allowed across all services
+    "CKV_AWS_62": "critical",  # full "*:*" admin policy; house (none published): least privilege
+    "CKV_AWS_63": "high",  # "*" as a statement's actions
+    "CKV_AWS_274": "high",  # AdministratorAccess attached
+    "CKV_AWS_393": "high",  # GitHub OIDC trust with unsafe claims; ours (none published)
+    "CKV2_AWS_40": "medium",  # full IAM privileges
+    "CKV2_AWS_56": "high",  # IAMFullAccess attached
+    # KMS
+    "CKV_AWS_7": "low",  # key rotation off
+    "CKV_AWS_33": "medium",  # key policy with a "*" principal
+    "CKV_AWS_227": "low",  # key disabled
+    "CKV2_AWS_64": "medium",  # no explicit key policy
+    # Provider, CloudWatch
+    "CKV_AWS_41": "critical",  # access keys in the provider; house: no secrets in state
+    "CKV_AWS_319": "medium",  # alarm actions disabled
+    # SageMaker
+    "CKV_AWS_98": "high",  # endpoint data not encrypted with a customer key
+    "CKV_AWS_370": "medium",  # model without network isolation
+}
+
+
+def severity_of(check_id: str, reported: str | None = None) -> str:
+    """Our level for the check; else what checkov reported (with an API key); else medium."""
+    if check_id in SEVERITIES:
+        return SEVERITIES[check_id]
+    if reported and reported.lower() in LEVELS:
+        return reported.lower()
+    return UNKNOWN_LEVEL
+
+
+def at_or_above(level: str, threshold: str) -> bool:
+    return LEVELS.index(level) >= LEVELS.index(threshold)

@@ -1,0 +1,240 @@
+"""Google Cloud prices from the Cloud Billing Catalog API.
+
+    GET https://cloudbilling.googleapis.com/v1/services/{service}/skus?currencyCode=USD
+
+with an API key (sent as the X-Goog-Api-Key header, never in the URL) from `INFRA_GCP_API_KEY`,
+else `GOOGLE_API_KEY`; the key's project must have the Cloud Billing API enabled.
+
+Google bills a GPU machine as parts, each a SKU priced per region: its vCPUs ("A2 Instance Core",
+per hour), its memory ("A2 Instance Ram", per GiB-hour) and its GPUs ("Nvidia Tesla A100 GPU",
+per hour); spot uses the "Spot Preemptible ..." SKUs of usageType Preemptible. The catalog's row
+for a machine is the sum, as in the shipped gce.csv (CATALOG_FORMAT.md): vCPUs x core + GiB x RAM
++ GPUs x GPU, with the vCPUs, memory and GPU count of the shipped row. Bundled local SSD is not
+included, as in the shipped rows.
+
+- Compute Engine, service 6F81-5844-456A: N1 (+T4/V100), G2 (L4), A2 high/mega/ultra (A100,
+  A100 80GB), A3 high (H100 80GB).
+- Vertex AI, service C7E2-9256-1C43: the same parts under "Vertex AI: Online/Batch Prediction
+  ..." (the basis of the shipped vertex.csv row).
+- Not priced, and reported: A3 Mega and A3 Ultra machines, whose core and memory SKUs are not
+  named in a way this module can match with confidence; their rows keep their previous prices.
+
+A SKU whose description marks another way of buying (commitments, sole tenancy, custom shapes,
+DWS / calendar-mode reservations, management fees) is ignored, as are SKUs in other units.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from typing import Any
+from urllib.parse import quote
+
+from providers.price_http import Transport, get_json, urllib_transport
+from providers.price_quotes import (
+    CloudPrices,
+    Machine,
+    PriceQuote,
+    PriceSourceError,
+    RefreshProgress,
+    RefreshRequest,
+    positive_price,
+)
+from providers.price_retry import Backoff
+
+API = "the Cloud Billing Catalog API"
+API_URL = "https://cloudbilling.googleapis.com/v1"
+KEY_VARIABLES = ("INFRA_GCP_API_KEY", "GOOGLE_API_KEY")
+SERVICES = {"fleet": "6F81-5844-456A", "vertex": "C7E2-9256-1C43"}
+SOURCES = {
+    "fleet": "Cloud Billing Catalog API (Compute Engine 6F81-5844-456A: core + RAM + GPU SKUs)",
+    "vertex": "Cloud Billing Catalog API (Vertex AI C7E2-9256-1C43: Online/Batch Prediction "
+    "core + RAM + GPU SKUs)",
+}
+PREDICTION = "vertex ai: online/batch prediction "
+MACHINE_FAMILIES = (
+    ("n1-", "n1"),
+    ("g2-", "g2"),
+    ("a2-highgpu-", "a2"),
+    ("a2-megagpu-", "a2"),
+    ("a2-ultragpu-", "a2"),
+    ("a3-highgpu-", "a3"),
+)
+"""Machine type prefix -> the family its core and RAM SKUs are described under."""
+GPU_PARTS = {
+    "T4": "t4",
+    "V100": "v100",
+    "L4": "l4",
+    "A100": "a100",
+    "A100-80GB": "a100 80gb",
+    "H100": "h100 80gb",
+}
+"""Canonical accelerator -> its GPU SKU, described without the Nvidia/Tesla words."""
+OTHER_WAYS_OF_BUYING = (
+    "commitment",
+    "committed",
+    "sole tenancy",
+    "custom",
+    "extended",
+    "dws",
+    "defined duration",
+    "calendar",
+    "reserved",
+    "capacity optimized",
+    "flex",
+    "management fee",
+    "premium",
+)
+UNITS = {"core": "h", "gpu": "h", "ram": "GiBy.h"}
+MAX_PAGES = 100
+
+
+def api_key() -> str:
+    for variable in KEY_VARIABLES:
+        if os.environ.get(variable, "").strip():
+            return os.environ[variable].strip()
+    raise PriceSourceError(
+        "no GCP API key: set INFRA_GCP_API_KEY (or GOOGLE_API_KEY) to an API key of a project "
+        "with the Cloud Billing API enabled."
+    )
+
+
+def service_skus(
+    service: str, key: str, transport: Transport, backoff: Backoff, progress: RefreshProgress
+) -> list[dict[str, Any]]:
+    """Every SKU of a service, following nextPageToken."""
+    skus: list[dict[str, Any]] = []
+    token = ""
+    for _ in range(MAX_PAGES):
+        url = f"{API_URL}/services/{service}/skus?currencyCode=USD&pageSize=5000"
+        page = get_json(
+            url + (f"&pageToken={quote(token)}" if token else ""),
+            api=API,
+            transport=transport,
+            backoff=backoff,
+            headers={"X-Goog-Api-Key": key},
+        )
+        if not isinstance(page, dict) or not isinstance(page.get("skus"), list):
+            raise PriceSourceError(f"{API} answered service {service} with a page without skus.")
+        skus.extend(page["skus"])
+        progress.step("gcp", f"{service}: {len(skus)} SKUs")
+        token = page.get("nextPageToken") or ""
+        if not isinstance(token, str):
+            raise PriceSourceError(f"{API} answered service {service} with a bad nextPageToken.")
+        if not token:
+            return skus
+    raise PriceSourceError(f"{API} answered service {service} with more than {MAX_PAGES} pages.")
+
+
+def sku_part(description: str, vertex: bool) -> tuple[str, str] | None:
+    """What a SKU prices, as (part, unit): ("n1", "core"), ("a100 80gb", "gpu"); None for a SKU
+    that is not a plain pay-as-you-go VM part (or, for Vertex AI, not an online prediction part)."""
+    text = description.lower()
+    if vertex:
+        if not text.startswith(PREDICTION):
+            return None
+        text = text.removeprefix(PREDICTION)
+    text = text.split(" running in ")[0].removesuffix(" attached to spot preemptible vms")
+    text = text.removeprefix("spot ").removeprefix("preemptible ")
+    if any(words in text for words in OTHER_WAYS_OF_BUYING):
+        return None
+    words = [w for w in text.split() if w not in {"nvidia", "tesla", "predefined", "instance"}]
+    if len(words) < 2 or words[-1] not in UNITS:
+        return None
+    return " ".join(words[:-1]), words[-1]
+
+
+def unit_rates(
+    skus: list[dict[str, Any]], regions: set[str], vertex: bool
+) -> dict[tuple[str, str, str, bool], set[float]]:
+    """(region, part, unit, spot) -> the USD rates listed for it."""
+    rates: dict[tuple[str, str, str, bool], set[float]] = defaultdict(set)
+    for sku in skus:
+        try:
+            category = sku["category"]
+            part = sku_part(sku["description"], vertex)
+            if part is None or category.get("usageType") not in ("OnDemand", "Preemptible"):
+                continue
+            expression = sku["pricingInfo"][0]["pricingExpression"]
+            if expression.get("usageUnit") != UNITS[part[1]]:
+                continue
+            price = expression["tieredRates"][-1]["unitPrice"]
+            if price.get("currencyCode", "USD") != "USD":
+                continue
+            rate = positive_price(
+                int(price.get("units") or 0) + price.get("nanos", 0) / 1e9,
+                f"the GCP rate of '{sku['description']}'",
+            )
+            spot = category["usageType"] == "Preemptible"
+            for region in set(sku["serviceRegions"]) & regions:
+                rates[region, part[0], part[1], spot].add(rate)
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+            raise PriceSourceError(f"{API} returned a SKU without the usual fields.") from None
+    return rates
+
+
+def machine_family(machine: Machine) -> str | None:
+    for prefix, family in MACHINE_FAMILIES:
+        if machine.instance_type.startswith(prefix):
+            return family
+    return None
+
+
+def machine_price(
+    machine: Machine,
+    region: str,
+    spot: bool,
+    rates: dict[tuple[str, str, str, bool], set[float]],
+) -> float | None:
+    """vCPUs x core + GiB x RAM + GPUs x GPU, or None when a part has no single listed rate."""
+    family = machine_family(machine)
+    gpu = GPU_PARTS.get(machine.accelerator)
+    if family is None or gpu is None:
+        return None
+    parts = (
+        (machine.vcpus, (region, family, "core", spot)),
+        (machine.memory_gib, (region, family, "ram", spot)),
+        (machine.accelerator_count, (region, gpu, "gpu", spot)),
+    )
+    total = 0.0
+    for quantity, key in parts:
+        listed = rates.get(key)
+        if not listed or len(listed) > 1:
+            return None
+        total += quantity * next(iter(listed))
+    return total
+
+
+def fetch_prices(
+    request: RefreshRequest,
+    *,
+    progress: RefreshProgress,
+    backoff: Backoff,
+    transport: Transport = urllib_transport,
+) -> CloudPrices:
+    progress.begin("gcp", None)
+    key = api_key()
+    regions = set(request.regions)
+    quotes: list[PriceQuote] = []
+    notes = []
+    for kind, machines in request.machines.items():
+        priceable = [m for m in machines if machine_family(m) and m.accelerator in GPU_PARTS]
+        unpriceable = sorted(
+            {m.instance_type for m in machines} - {m.instance_type for m in priceable}
+        )
+        if unpriceable:
+            notes.append(
+                f"{kind} {', '.join(unpriceable)}: not priced from the API (no confirmed SKU "
+                "names for their parts); kept the previous prices"
+            )
+        if not priceable:
+            continue
+        skus = service_skus(SERVICES[kind], key, transport, backoff, progress)
+        rates = unit_rates(skus, regions, vertex=kind == "vertex")
+        for machine in priceable:
+            for region in request.regions:
+                ondemand = machine_price(machine, region, False, rates)
+                if ondemand is not None:
+                    spot = machine_price(machine, region, True, rates)
+                    quotes.append(PriceQuote(kind, machine, region, ondemand, spot_usd=spot))
+    return CloudPrices(quotes, SOURCES, notes)
