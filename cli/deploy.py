@@ -230,14 +230,19 @@ def register(app: typer.Typer) -> None:
         """Apply exactly a saved plan (no new plan, no prompt)."""
 
         def work() -> None:
+            from cli.endpoint_render import rollout_text
+            from orchestrator import sdk_steps
             from orchestrator.workflow import apply_plan, load_plan_archive
 
             deployment, tfplan = load_plan_archive(plan_file, _reporter(json_output))
             outputs = apply_plan(deployment, tfplan)
+            result: dict[str, Any] = {"stack": deployment.workspace.stack, "outputs": outputs}
+            if sdk_steps.handles(deployment.spec):
+                result["endpoint"] = sdk_steps.after_apply(deployment, outputs)
             _emit(
-                {"stack": deployment.workspace.stack, "outputs": outputs},
+                result,
                 json_output,
-                _outputs_text(outputs),
+                _outputs_text(outputs) + rollout_text(result.get("endpoint")),
             )
 
         run_guarded(work, as_json=json_output)
@@ -264,6 +269,7 @@ def register(app: typer.Typer) -> None:
         """
 
         def work() -> None:
+            from cli.endpoint_render import rollout_text
             from cli.gates import plan_gates
             from orchestrator.workflow import deploy as run_deploy
 
@@ -288,7 +294,7 @@ def register(app: typer.Typer) -> None:
                 human = _plan_line(result["plan"]) + "\n" + _outputs_text(result["outputs"])
             else:
                 human = _plan_line(result["plan"])
-            _emit(result, json_output, human)
+            _emit(result, json_output, human + rollout_text(result.get("endpoint")))
 
         run_guarded(work, as_json=json_output)
 
@@ -307,6 +313,7 @@ def register(app: typer.Typer) -> None:
         """Destroy everything the deployment created (asks first; protected envs refuse)."""
 
         def work() -> None:
+            from cli.endpoint_render import removed_text
             from orchestrator.workflow import destroy as run_destroy
 
             deployment = _prepare(
@@ -317,6 +324,7 @@ def register(app: typer.Typer) -> None:
                 "Cancelled; nothing was destroyed."
                 if result.get("cancelled")
                 else f"Destroyed {result['destroyed']} resources."
+                + removed_text(result.get("removed_by_sdk"))
             )
             _emit(result, json_output, human)
 
@@ -336,6 +344,7 @@ def register(app: typer.Typer) -> None:
         """What is deployed: resources in the state, outputs, expected monthly cost."""
 
         def work() -> None:
+            from cli.endpoint_render import status_text
             from orchestrator.workflow import status as read_status
 
             deployment = _prepare(
@@ -348,6 +357,7 @@ def register(app: typer.Typer) -> None:
                 f"{data['stack']}: {data['resources']} resources in {data['cloud']}/"
                 f"{data['kind']} {data['region']} ({data['instance_type']}){cost}\n"
                 + _outputs_text(data["outputs"])
+                + status_text(data.get("endpoint"))
             )
             _emit(data, json_output, human)
 

@@ -1,8 +1,11 @@
-"""EC2 user data that turns a fresh GPU instance into the serving replicas of a DeploymentSpec.
+"""The boot script that turns a fresh GPU instance into the serving replicas of a DeploymentSpec:
+EC2 user data on AWS, the startup-script metadata on Compute Engine.
 
-The script lives in templates/user_data/ (serve.sh.j2 plus one partial per engine). Every value
-interpolated from the spec goes through shlex.quote (the environment's `finalize`), so a profile
-cannot inject shell; secrets are never rendered, only the name of the SSM parameter holding them.
+The script lives in templates/user_data/: a cloud-neutral core (serve.sh.j2), one partial per cloud
+that extends it (cloud_<cloud>.j2: instance metadata, secrets, registry login, weights) and one per
+engine. Every value interpolated from the spec goes through shlex.quote (the environment's
+`finalize`), so a profile cannot inject shell; secrets are never rendered, only the name of the
+parameter or secret holding them.
 """
 
 from __future__ import annotations
@@ -19,10 +22,15 @@ if TYPE_CHECKING:
 
 USER_DATA_LIMIT_BYTES = 16 * 1024
 """EC2 refuses user data larger than 16 KB (counted before base64 encoding)."""
+STARTUP_SCRIPT_LIMIT_BYTES = 256 * 1024
+"""Compute Engine refuses a metadata value larger than 256 KB."""
+CUSTOM_DATA_LIMIT_BYTES = 65535
+"""Azure refuses custom data longer than 65535 bytes (before base64 encoding)."""
 
 _ECR_IMAGE = re.compile(
     r"^(?P<registry>\d{12}\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?)/"
 )
+_ACR_IMAGE = re.compile(r"^(?P<registry>[A-Za-z0-9]+\.azurecr\.io)/")
 
 
 class UserDataError(InfraError):
@@ -43,11 +51,89 @@ class Replica(NamedTuple):
     """Host address the port is published on: loopback when the proxy fronts the replicas."""
 
 
+class BootTarget(NamedTuple):
+    """What differs between clouds: the partial, its template values, and the size limit."""
+
+    template: str
+    values: dict[str, object]
+    limit_bytes: int
+    limit_name: str
+
+
+def _aws_target(spec: DeploymentSpec) -> BootTarget:
+    runtime = spec.runtime
+    ecr = _ECR_IMAGE.match(runtime.image)
+    values = {
+        "weights_uri": runtime.model_s3_uri,
+        "weights_store": "S3",
+        "hf_token_name": runtime.hf_token_ssm_parameter,
+        "ecr_registry": ecr["registry"] if ecr else None,
+        "ecr_region": ecr["region"] if ecr else None,
+    }
+    return BootTarget("cloud_aws.j2", values, USER_DATA_LIMIT_BYTES, "EC2's limit")
+
+
+def _gcp_target(spec: DeploymentSpec) -> BootTarget:
+    from modules.gcp.naming import artifact_repository, secret_name
+
+    secret = secret_name(spec.gcp.hf_token_secret) if spec.gcp.hf_token_secret else None
+    registry = artifact_repository(spec.runtime.image)
+    values = {
+        "weights_uri": spec.gcp.model_gcs_uri,
+        "weights_store": "GCS",
+        "hf_token_name": secret.secret_id if secret else None,
+        "hf_token_project": secret.project if secret else None,
+        "artifact_registry": registry.host if registry else None,
+    }
+    return BootTarget(
+        "cloud_gcp.j2", values, STARTUP_SCRIPT_LIMIT_BYTES, "Compute Engine's metadata limit"
+    )
+
+
+def _azure_target(spec: DeploymentSpec) -> BootTarget:
+    from modules.azure.names import blob_container, key_vault_secret
+
+    options = spec.azure
+    weights_uri = None
+    if options.model_blob_container_id:
+        account, container = blob_container(options.model_blob_container_id)
+        prefix = options.model_blob_prefix.strip("/")
+        weights_uri = f"https://{account}.blob.core.windows.net/{container}/{prefix}".rstrip("/")
+    vault, secret = (
+        key_vault_secret(options.hf_token_secret_id) if options.hf_token_secret_id else (None, None)
+    )
+    registry = _ACR_IMAGE.match(spec.runtime.image)
+    values = {
+        "weights_uri": weights_uri,
+        "weights_store": "Blob Storage",
+        "hf_token_name": secret,
+        "hf_token_vault": vault,
+        "acr_registry": registry["registry"].lower() if registry else None,
+    }
+    return BootTarget(
+        "cloud_azure.j2", values, CUSTOM_DATA_LIMIT_BYTES, "Azure's custom data limit"
+    )
+
+
+BOOT_TARGETS = {"gcp": _gcp_target, "aws": _aws_target, "azure": _azure_target}
+"""Clouds whose fleets get a boot script, and how each one's is rendered."""
+CLOUD_NAMES = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}
+
+WEIGHTS_SETTINGS = {
+    "aws": "deploy.model_s3_uri",
+    "gcp": "deploy.gcp.model_gcs_uri",
+    "azure": "deploy.azure.model_blob_container_id",
+}
+
+
 def render_user_data(spec: DeploymentSpec) -> str:
-    """The bash script (EC2 user data) that starts `spec`'s serving containers on an instance."""
+    """The bash script (EC2 user data, GCE startup-script) that starts `spec`'s serving
+    containers on an instance."""
     import jinja2  # ~90 ms to import: only commands that render pay for it
 
     _check(spec)
+    target = BOOT_TARGETS[spec.cloud](spec)
+    _check_weights(spec, target)
     environment = jinja2.Environment(
         loader=jinja2.FunctionLoader(_template_source),
         undefined=jinja2.StrictUndefined,
@@ -58,21 +144,19 @@ def render_user_data(spec: DeploymentSpec) -> str:
         lstrip_blocks=True,
     )
     runtime = spec.runtime
-    ecr = _ECR_IMAGE.match(runtime.image)
-    script = environment.get_template("serve.sh.j2").render(
+    script = environment.get_template(target.template).render(
         spec=spec,
         runtime=runtime,
         replicas=_replicas(spec),
         gpus_needed=runtime.replicas_per_instance * runtime.tensor_parallel,
         proxy_image=PROXY_IMAGE,
-        ecr_registry=ecr["registry"] if ecr else None,
-        ecr_region=ecr["region"] if ecr else None,
+        **target.values,
     )
     size = len(script.encode())
-    if size > USER_DATA_LIMIT_BYTES:
+    if size > target.limit_bytes:
         raise UserDataError(
-            f"{spec.stack_name}: the user data is {size} bytes, over EC2's limit of "
-            f"{USER_DATA_LIMIT_BYTES}; shorten runtime.extra_args."
+            f"{spec.stack_name}: the user data is {size} bytes, over {target.limit_name} of "
+            f"{target.limit_bytes}; shorten runtime.extra_args."
         )
     return script
 
@@ -91,18 +175,16 @@ def _check(spec: DeploymentSpec) -> None:
         runtime.replicas_per_instance if runtime.replicas_per_instance > 1 else 0
     )
     problem = None
-    if spec.cloud != "aws" or spec.kind != "fleet":
-        problem = f"EC2 user data is for AWS fleets, not a {spec.cloud} {spec.kind} deployment"
+    if spec.cloud not in BOOT_TARGETS or spec.kind != "fleet":
+        others = ", ".join(CLOUD_NAMES[name] for name in BOOT_TARGETS if name != "aws")
+        problem = (
+            f"boot scripts are for {others} and AWS fleets, not a {spec.cloud} {spec.kind} "
+            "deployment"
+        )
     elif spec.accelerator in NEURON_ACCELERATORS:
         problem = (
             f"{spec.instance_type} has {spec.accelerator} chips, which need the Neuron runtime "
             "and images; the boot script drives NVIDIA GPUs only"
-        )
-    elif runtime.engine == "triton" and runtime.model_s3_uri is None:
-        problem = (
-            "Triton serves a prebuilt TensorRT-LLM model repository and cannot download a model: "
-            "build the engine for this GPU and tensor parallel size, upload the repository to S3 "
-            "and set deploy.model_s3_uri to it"
         )
     elif runtime.engine == "tgi" and runtime.precision == "fp32":
         problem = "TGI does not serve fp32 models: use bf16 or fp16, or the vllm engine"
@@ -118,6 +200,16 @@ def _check(spec: DeploymentSpec) -> None:
         problem = f"the health path {runtime.health_path!r} must start with '/'"
     if problem:
         raise UserDataError(f"{spec.stack_name}: {problem}.")
+
+
+def _check_weights(spec: DeploymentSpec, target: BootTarget) -> None:
+    if spec.runtime.engine == "triton" and not target.values["weights_uri"]:
+        store = target.values["weights_store"]
+        raise UserDataError(
+            f"{spec.stack_name}: Triton serves a prebuilt TensorRT-LLM model repository and cannot "
+            "download a model: build the engine for this GPU and tensor parallel size, upload the "
+            f"repository to {store} and set {WEIGHTS_SETTINGS[spec.cloud]} to it."
+        )
 
 
 def _replicas(spec: DeploymentSpec) -> list[Replica]:

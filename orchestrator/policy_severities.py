@@ -3,10 +3,10 @@
 Open-source checkov reports `severity: null` unless it is given a Prisma Cloud API key, so the
 table below carries a level for every check checkov 3.3 evaluates on what the AWS fleet and
 SageMaker stacks generate (EC2 launch templates, autoscaling, load balancers, VPC, security
-groups, IAM, KMS, CloudWatch alarms, SageMaker). The levels start from the severities Prisma
-Cloud publishes for these policies in its policy reference (INFO there is `low` here); the few
-places where the house security defaults say otherwise are marked "house" with the reason, and
-the few checks with no published level are marked "ours".
+groups, IAM, KMS, CloudWatch alarms, SageMaker) and on the GCP fleet and Vertex AI stacks. The
+levels start from the severities Prisma Cloud publishes for these policies in its policy reference
+(INFO there is `low` here); the few places where the house security defaults say otherwise are
+marked "house" with the reason, and the checks with no published level at hand are marked "ours".
 
 A check missing from the table (one a newer checkov added, or one for a resource type the stacks
 did not generate before) is `medium`: at the default threshold it blocks until someone judges it
@@ -80,6 +80,40 @@ SEVERITIES: dict[str, str] = {
     # SageMaker
     "CKV_AWS_98": "high",  # endpoint data not encrypted with a customer key
     "CKV_AWS_370": "medium",  # model without network isolation
+    # Google Cloud: no published level was at hand offline, so every level here is ours, set as
+    # for the AWS check of the same risk
+    "CKV_GCP_2": "high",  # SSH from anywhere; house: no public ingress unless asked
+    "CKV_GCP_3": "high",  # RDP from anywhere; house: as above
+    "CKV_GCP_75": "high",  # FTP from anywhere; house: as above
+    "CKV_GCP_77": "medium",  # FTP port open
+    "CKV_GCP_88": "high",  # MySQL from anywhere; house: as above
+    "CKV_GCP_106": "high",  # HTTP from anywhere; house: as above
+    "CKV2_GCP_12": "high",  # every port from anywhere; house: as above
+    "CKV2_GCP_18": "low",  # network relying on the default firewall
+    "CKV_GCP_26": "low",  # subnet without VPC flow logs
+    "CKV_GCP_74": "low",  # subnet without Private Google Access
+    "CKV2_GCP_37": "medium",  # regional forwarding rule with an EXTERNAL (classic) HTTP proxy
+    "CKV2_GCP_38": "medium",  # global forwarding rule with an EXTERNAL (classic) HTTP proxy
+    "CKV_GCP_30": "high",  # instances on the default service account
+    "CKV_GCP_31": "high",  # default service account with every API scope
+    "CKV_GCP_32": "medium",  # project-wide SSH keys not blocked
+    "CKV_GCP_34": "medium",  # instance overriding OS Login
+    "CKV_GCP_35": "medium",  # serial port access enabled
+    "CKV_GCP_36": "medium",  # IP forwarding enabled
+    "CKV_GCP_39": "medium",  # instances without Shielded VM
+    "CKV_GCP_40": "high",  # public IP on an instance
+    "CKV_GCP_41": "high",  # Service Account User/Token Creator at project level
+    "CKV_GCP_42": "high",  # service account with admin roles
+    "CKV_GCP_46": "high",  # default service account granted at project level
+    "CKV_GCP_49": "high",  # roles that impersonate service accounts at project level
+    "CKV_GCP_117": "critical",  # basic roles (owner, editor) at project level; house: as *:*
+    "CKV_GCP_28": "high",  # bucket anonymously or publicly accessible
+    "CKV_GCP_43": "low",  # key rotation above 90 days
+    "CKV_GCP_82": "low",  # key not protected from deletion
+    "CKV_GCP_112": "high",  # KMS policy with public access
+    "CKV2_GCP_8": "high",  # key ring anonymously or publicly accessible
+    "CKV2_GCP_24": "high",  # Vertex AI endpoint without a customer key (as SageMaker's)
+    "CKV2_GCP_33": "medium",  # Vertex AI endpoint not private
 }
 
 

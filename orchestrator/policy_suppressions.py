@@ -114,6 +114,27 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         "check does not recognize as an attachment.",
         name_pattern="security_group_*",
     ),
+    # Google Cloud
+    Suppression(
+        "CKV_GCP_26",
+        "google_compute_subnetwork",
+        "Flow logs are billed as log ingestion whose sampling and retention are the project's "
+        "decision (usually central), as on AWS; turn them on there, or give "
+        "deploy.network.subnet_ids.",
+    ),
+    Suppression(
+        "CKV_GCP_82",
+        "google_kms_crypto_key",
+        "`infra destroy` must be able to remove the stack; destroying the key only schedules its "
+        "versions for destruction after Cloud KMS's 30-day window, and the key ring stays.",
+    ),
+    Suppression(
+        "CKV2_GCP_33",
+        "google_vertex_ai_endpoint",
+        "Private through Private Service Connect when deploy.network names a network (the check "
+        "looks for VPC peering only); otherwise public, where every call still needs IAM "
+        "(aiplatform.endpoints.predict).",
+    ),
 )
 
 

@@ -3,6 +3,7 @@ binding costs seconds to load, once)."""
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,7 +11,17 @@ from pathlib import Path
 from planner.deployment import DeploymentSpec
 from planner.errors import InfraError
 
-SUPPORTED = {("aws", "fleet"), ("aws", "sagemaker")}
+STACKS = {
+    ("aws", "fleet"): "stacks.aws_fleet:AwsGpuFleetStack",
+    ("aws", "sagemaker"): "stacks.sagemaker_endpoint:SagemakerEndpointStack",
+    ("azure", "fleet"): "stacks.azure_fleet:AzureGpuFleetStack",
+    ("azure", "azureml"): "stacks.azureml_workspace:AzureMlWorkspaceStack",
+    ("gcp", "fleet"): "stacks.gcp_fleet:GcpGpuFleetStack",
+    ("gcp", "vertex"): "stacks.vertex_endpoint:VertexEndpointStack",
+}
+"""(cloud, kind) -> the stack class, imported only when a deployment needs it: each cloud's
+provider binding takes seconds and hundreds of MB to load."""
+SUPPORTED = set(STACKS)
 TARGET_VERSIONS = {"terraform": ">=1.10.0", "opentofu": ">=1.10.0"}
 
 
@@ -54,14 +65,15 @@ def synthesize(
     ensure_jsii_node()
     from cdktn import App
 
-    from stacks.aws_fleet import AwsGpuFleetStack
-    from stacks.sagemaker_endpoint import SagemakerEndpointStack
-
-    stacks = {("aws", "fleet"): AwsGpuFleetStack, ("aws", "sagemaker"): SagemakerEndpointStack}
     outdir.mkdir(parents=True, exist_ok=True)
     # S3 state with its native lock file needs Terraform/OpenTofu 1.10; say so, or cdktn
     # refuses the backend for projects that might run an older binary.
     app = App(outdir=str(outdir), context={"targetVersions": TARGET_VERSIONS})
     for spec, state_dir in deployments:
-        stacks[(spec.cloud, spec.kind)](app, spec, state_dir=state_dir, emulated=emulated)
+        stack_class(spec)(app, spec, state_dir=state_dir, emulated=emulated)
     app.synth()
+
+
+def stack_class(spec: DeploymentSpec) -> type:
+    module, _, name = STACKS[(spec.cloud, spec.kind)].partition(":")
+    return getattr(importlib.import_module(module), name)

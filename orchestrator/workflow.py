@@ -181,6 +181,10 @@ def plan(
     gates: PlanGates = PlanGates(),
 ) -> PlanSummary:
     """Synthesize, init and plan; with `out`, save an archive `apply` can apply exactly."""
+    if not destroy:
+        from orchestrator import sdk_steps
+
+        sdk_steps.check(deployment)
     config = synth(deployment)
     if gates.configuration is not None:
         gates.configuration(config)
@@ -289,14 +293,23 @@ def deploy(
     confirm: Callable[[PlanSummary], bool],
     gates: PlanGates = PlanGates(),
 ) -> dict[str, object]:
-    """Plan (through the gates), ask (unless the caller auto-approves), apply exactly that plan."""
+    """Plan (through the gates), ask (unless the caller auto-approves), apply exactly that plan,
+    then the SDK steps of a managed endpoint (also with no Terraform changes, so a run that
+    failed in them is finished by the next)."""
+    from orchestrator import sdk_steps
+
     summary = plan(deployment, gates=gates)
     if not summary.changes:
-        return {"changed": False, "plan": summary.to_dict(), "outputs": outputs(deployment)}
-    if not confirm(summary):
+        applied = outputs(deployment)
+        result = {"changed": False, "plan": summary.to_dict(), "outputs": applied}
+    elif not confirm(summary):
         return {"changed": False, "cancelled": True, "plan": summary.to_dict()}
-    result = apply_plan(deployment, deployment.workspace.root / "tfplan")
-    return {"changed": True, "plan": summary.to_dict(), "outputs": result}
+    else:
+        applied = apply_plan(deployment, deployment.workspace.root / "tfplan")
+        result = {"changed": True, "plan": summary.to_dict(), "outputs": applied}
+    if sdk_steps.handles(deployment.spec):
+        result["endpoint"] = sdk_steps.after_apply(deployment, applied)
+    return result
 
 
 def destroy(deployment: Deployment, confirm: Callable[[PlanSummary], bool]) -> dict[str, object]:
@@ -310,8 +323,16 @@ def destroy(deployment: Deployment, confirm: Callable[[PlanSummary], bool]) -> d
         return {"destroyed": 0, "plan": summary.to_dict()}
     if not confirm(summary):
         return {"destroyed": 0, "cancelled": True, "plan": summary.to_dict()}
+    from orchestrator import sdk_steps
+
+    removed = None
+    if sdk_steps.handles(deployment.spec):
+        removed = sdk_steps.before_destroy(deployment, outputs(deployment))
     apply_plan(deployment, deployment.workspace.root / "tfplan", refresh=False)
-    return {"destroyed": summary.delete + summary.replace, "plan": summary.to_dict()}
+    result = {"destroyed": summary.delete + summary.replace, "plan": summary.to_dict()}
+    if removed is not None:
+        result["removed_by_sdk"] = removed
+    return result
 
 
 def outputs(deployment: Deployment) -> dict[str, object]:
@@ -330,7 +351,8 @@ def status(deployment: Deployment) -> dict[str, object]:
     init(deployment)
     listed = deployment.runner().run("state", ["state", "list"], ok_codes=(0, 1))
     resources = [line for line in listed.output.splitlines() if line.strip()]
-    return {
+    applied = outputs(deployment) if resources else {}
+    result = {
         "stack": workspace.stack,
         "env": deployment.spec.env,
         "cloud": deployment.spec.cloud,
@@ -338,9 +360,14 @@ def status(deployment: Deployment) -> dict[str, object]:
         "region": deployment.spec.region,
         "instance_type": deployment.spec.instance_type,
         "resources": len(resources),
-        "outputs": outputs(deployment) if resources else {},
+        "outputs": applied,
         "expected_monthly_usd": deployment.spec.expected_monthly_usd,
     }
+    from orchestrator import sdk_steps
+
+    if sdk_steps.handles(deployment.spec):
+        result["endpoint"] = sdk_steps.live_status(deployment, applied)
+    return result
 
 
 def drift(deployment: Deployment) -> PlanSummary:

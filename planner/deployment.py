@@ -8,6 +8,7 @@ planner's choice plus the profile into a spec; `load_spec` / `dump_spec` read an
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,8 +19,11 @@ from planner.errors import ProfileError
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
 from planner.performance import weight_bytes
 from planner.profile import (
+    AzureOptions,
+    Canary,
     Engine,
     Environment,
+    GcpOptions,
     Network,
     Profile,
     SagemakerOptions,
@@ -68,6 +72,12 @@ SAGEMAKER_IMAGES: dict[str, str] = {
 SAGEMAKER_PORT = 8080
 SAGEMAKER_HEALTH_PATH = "/ping"
 """SageMaker's container contract: /ping and /invocations on port 8080."""
+VERTEX_PORT = 8080
+"""Vertex AI sends health checks and predictions to the model's first container port, 8080 unless
+the model names another (AIP_HTTP_PORT); its health and predict routes are the model's to name, so
+a Vertex spec keeps the engine's health path."""
+ARTIFACT_REGISTRY_IMAGE = re.compile(r"^([a-z0-9-]+-docker\.pkg\.dev|([a-z]+\.)?gcr\.io)/")
+"""Vertex AI pulls serving images from Artifact Registry only (gcr.io is served by it too)."""
 
 HEALTH_PATHS: dict[str, str] = {
     "vllm": "/health",
@@ -148,6 +158,12 @@ class DeploymentSpec(_Spec, kw_only=True):
     protected: bool = False
     sagemaker: SagemakerOptions = msgspec.field(default_factory=SagemakerOptions)
     """Used by SageMaker endpoints only."""
+    canary: Canary = msgspec.field(default_factory=Canary)
+    """Used by Vertex AI and Azure ML endpoints only (the SDK steps)."""
+    azure: AzureOptions = msgspec.field(default_factory=AzureOptions)
+    """Used by Azure deployments only."""
+    gcp: GcpOptions = msgspec.field(default_factory=GcpOptions)
+    """Used by Google Cloud deployments only."""
 
     @property
     def stack_name(self) -> str:
@@ -224,6 +240,33 @@ def _check_challenger(profile: Profile, recommendation: Recommendation, chosen: 
         )
 
 
+def _check_gcp_sources(profile: Profile) -> None:
+    """S3 weights and an SSM token are read on AWS only: a GCP deployment needs their Cloud Storage
+    and Secret Manager counterparts rather than silently falling back to the model hub."""
+    deploy = profile.deploy
+    if deploy.model_s3_uri and not deploy.gcp.model_gcs_uri:
+        raise ProfileError(
+            "deploy.model_s3_uri is read on AWS only: to deploy on GCP, copy the weights to Cloud "
+            "Storage and set deploy.gcp.model_gcs_uri, or pin --cloud aws."
+        )
+    if deploy.hf_token_ssm_parameter and not deploy.gcp.hf_token_secret:
+        raise ProfileError(
+            "deploy.hf_token_ssm_parameter is read on AWS only: to deploy on GCP, store the token "
+            "in Secret Manager and set deploy.gcp.hf_token_secret, or pin --cloud aws."
+        )
+
+
+def _vertex_image(image: str | None, engine: str) -> str:
+    if image and ARTIFACT_REGISTRY_IMAGE.match(image):
+        return image
+    public = image or DEFAULT_IMAGES[engine]
+    raise ProfileError(
+        f"Vertex AI runs serving images from Artifact Registry only: copy {public} into a "
+        "repository of yours (REGION-docker.pkg.dev/PROJECT/REPOSITORY/...) and set runtime.image "
+        "to it."
+    )
+
+
 def _root_volume_gib(weights_gib: float) -> int:
     """Image layers (~30 GiB for CUDA serving images), twice the weights (download + cache)."""
     return int(math.ceil((60 + 2 * weights_gib) / 10) * 10)
@@ -247,11 +290,17 @@ def spec_from_recommendation(
     weights_gib = weight_bytes(model, profile.model.precision) / 2**30
     signal = "alb_requests_per_target" if offering.kind == "fleet" else "invocations_per_instance"
     on_sagemaker = offering.kind == "sagemaker"
+    on_gcp = offering.cloud == "gcp"
+    if on_gcp:
+        _check_gcp_sources(profile)
     if on_sagemaker:
         _check_challenger(profile, recommendation, chosen)
         image = runtime.image or _sagemaker_image(runtime.engine, offering.region)
+    elif offering.kind == "vertex":
+        image = _vertex_image(runtime.image, runtime.engine)
     else:
         image = runtime.image or DEFAULT_IMAGES[runtime.engine]
+    port = {"sagemaker": SAGEMAKER_PORT, "vertex": VERTEX_PORT}.get(offering.kind, runtime.port)
     e2e_ms = profile.targets.e2e_ms_p95 or recommendation.predicted(chosen).e2e_ms_p95 or 40_000
     return DeploymentSpec(
         name=profile.name,
@@ -276,17 +325,17 @@ def spec_from_recommendation(
             engine=runtime.engine,
             image=image,
             model_id=profile.model.weights or model.hf_id or model.name,
-            model_s3_uri=profile.deploy.model_s3_uri,
+            model_s3_uri=None if on_gcp else profile.deploy.model_s3_uri,
             precision=profile.model.precision,
             tensor_parallel=chosen.tensor_parallel,
             replicas_per_instance=chosen.replicas_per_instance,
             max_batch=runtime.max_batch,
             max_model_len=runtime.max_model_len,
             kv_cache_dtype=runtime.kv_cache_dtype,
-            port=SAGEMAKER_PORT if on_sagemaker else runtime.port,
+            port=port,
             health_path=SAGEMAKER_HEALTH_PATH if on_sagemaker else HEALTH_PATHS[runtime.engine],
             extra_args=list(runtime.extra_args),
-            hf_token_ssm_parameter=profile.deploy.hf_token_ssm_parameter,
+            hf_token_ssm_parameter=None if on_gcp else profile.deploy.hf_token_ssm_parameter,
         ),
         scaling=ScalingSpec(
             signal=signal,  # type: ignore[arg-type]
@@ -302,6 +351,9 @@ def spec_from_recommendation(
         state_backend=environment.backend if environment else None,
         protected=environment.protected if environment else False,
         sagemaker=profile.deploy.sagemaker,
+        canary=profile.deploy.canary,
+        azure=profile.deploy.azure,
+        gcp=profile.deploy.gcp,
     )
 
 

@@ -234,6 +234,84 @@ class SagemakerOptions(_Section, kw_only=True):
     startup_timeout_s: Annotated[int, Meta(ge=60, le=3600)] = 900
 
 
+class Canary(_Section, kw_only=True):
+    """Vertex AI and Azure ML endpoints: how a changed serving configuration goes live. The new
+    model takes `percent` of the traffic for `bake_s` seconds, then all of it, and the previous
+    one is removed; `infra rollback` during the bake sends the traffic back. (SageMaker shifts
+    traffic itself, with its alarms: deploy.sagemaker.traffic_shift.)"""
+
+    percent: Annotated[int, Meta(ge=1, le=50)] = 10
+    bake_s: Annotated[int, Meta(ge=0, le=3600)] = 600
+
+
+_ARM_GROUP = r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[A-Za-z0-9._()-]{1,90}/providers/"
+AzureSubscriptionId = Annotated[
+    str,
+    Meta(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
+]
+AzureSecretId = Annotated[
+    str,
+    Meta(
+        pattern=_ARM_GROUP
+        + r"Microsoft\.KeyVault/vaults/[A-Za-z0-9-]{3,24}/secrets/[A-Za-z0-9-]{1,127}$"
+    ),
+]
+AzureBlobContainerId = Annotated[
+    str,
+    Meta(
+        pattern=_ARM_GROUP + r"Microsoft\.Storage/storageAccounts/[a-z0-9]{3,24}"
+        r"/blobServices/default/containers/[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
+    ),
+]
+AzureRegistryId = Annotated[
+    str, Meta(pattern=_ARM_GROUP + r"Microsoft\.ContainerRegistry/registries/[A-Za-z0-9]{5,50}$")
+]
+
+
+class AzureOptions(_Section, kw_only=True):
+    """Azure deployments only. Resources are named by their Azure resource IDs, so the stack can
+    grant the serving identity a role on exactly that secret, container or registry."""
+
+    subscription_id: AzureSubscriptionId | None = None
+    """Else ARM_SUBSCRIPTION_ID, as the azurerm provider and the Azure CLI read it."""
+    resource_group: (
+        Annotated[str, Meta(pattern=r"^[A-Za-z0-9._()-]{0,89}[A-Za-z0-9_()-]$")] | None
+    ) = None
+    """An existing resource group to deploy into; else one named after the stack is created."""
+    hf_token_secret_id: AzureSecretId | None = None
+    """The Key Vault secret holding the Hugging Face token (a vault with RBAC authorization)."""
+    model_blob_container_id: AzureBlobContainerId | None = None
+    """Weights copied at boot from this blob container (under model_blob_prefix)."""
+    model_blob_prefix: Annotated[str, Meta(pattern=r"^([^/].*)?$")] = ""
+    container_registry_id: AzureRegistryId | None = None
+    """The Azure Container Registry of a runtime.image in *.azurecr.io (pulled with AcrPull)."""
+    admin_ssh_public_key: (
+        Annotated[str, Meta(pattern=r"^(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/]+={0,2}( .*)?$")] | None
+    ) = None
+    """For break-glass access through Bastion; without it the instances take no SSH login."""
+    encryption_at_host: bool = True
+    """Encrypt temp disks and disk caches on the host (the subscription must have the
+    Microsoft.Compute/EncryptionAtHost feature registered)."""
+
+
+GcsUri = Annotated[str, Meta(pattern=r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$")]
+GcpProjectId = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
+SecretManagerName = Annotated[
+    str, Meta(pattern=r"^(projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/secrets/)?[A-Za-z0-9_-]{1,255}$")
+]
+
+
+class GcpOptions(_Section, kw_only=True):
+    """Google Cloud deployments only. `project` falls back to GOOGLE_CLOUD_PROJECT when the stack
+    is synthesized; the weights and the Hugging Face token are GCP's own counterparts of
+    `model_s3_uri` and `hf_token_ssm_parameter` (a secret ID in the project, or
+    projects/P/secrets/S)."""
+
+    project: GcpProjectId | None = None
+    model_gcs_uri: GcsUri | None = None
+    hf_token_secret: SecretManagerName | None = None
+
+
 class Deploy(_Section, kw_only=True):
     """How a recommendation becomes infrastructure (`infra synth|plan|deploy`)."""
 
@@ -243,6 +321,9 @@ class Deploy(_Section, kw_only=True):
     required_tags: list[str] = msgspec.field(default_factory=lambda: ["team", "cost-center", "env"])
     environments: dict[str, Environment] = {}
     sagemaker: SagemakerOptions = msgspec.field(default_factory=SagemakerOptions)
+    gcp: GcpOptions = msgspec.field(default_factory=GcpOptions)
+    azure: AzureOptions = msgspec.field(default_factory=AzureOptions)
+    canary: Canary = msgspec.field(default_factory=Canary)
 
 
 class Profile(_Section, kw_only=True):

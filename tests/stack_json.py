@@ -3,8 +3,34 @@
 from __future__ import annotations
 
 import importlib
+import json
+import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from planner.deployment import DeploymentSpec
+
+
+class Synthesized:
+    """The configurations of one synthesize() call, by spec, and where each keeps its state."""
+
+    def __init__(self, outdir: Path, state_root: Path) -> None:
+        self.outdir = outdir
+        self.state_root = state_root
+
+    def state_dir(self, spec: DeploymentSpec) -> Path:
+        return self.state_root / spec.stack_name
+
+    def __getitem__(self, spec: DeploymentSpec) -> dict[str, Any]:
+        path = self.outdir / "stacks" / spec.stack_name / "cdk.tf.json"
+        return json.loads(path.read_text())
+
+
+def one_sentence(message: str) -> None:
+    """An error the CLI prints as is: one line, one sentence."""
+    assert "\n" not in message and message.endswith(".")
+    assert len(re.findall(r"[.;]\s+[A-Z]", message)) == 0
 
 
 def resources(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:

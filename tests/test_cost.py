@@ -117,14 +117,16 @@ def test_a_resource_of_another_provider_is_unpriced_with_the_reason() -> None:
     plan = fleet_plan()
     plan["resource_changes"].append(
         {
-            "address": "random_id.suffix",
+            "address": "kubernetes_namespace.serving",
             "mode": "managed",
-            "type": "random_id",
+            "type": "kubernetes_namespace",
             "change": {"actions": ["create"], "after": {}},
         }
     )
     found = by_address(price(from_plan(plan)))
-    assert found["random_id.suffix"]["reason"] == "no price rules for the random provider"
+    assert found["kubernetes_namespace.serving"]["reason"] == (
+        "no price rules for the kubernetes provider"
+    )
 
 
 def test_an_instance_type_missing_from_the_catalog_leaves_the_group_unpriced() -> None:

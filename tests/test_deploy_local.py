@@ -66,6 +66,8 @@ def test_second_plan_shows_no_changes(deployed: Run) -> None:
     result, body = deployed.json("plan", "chat-8b.yaml")
     assert result.exit_code == 0, result.output
     assert body["changes"] is False
+    assert body["check"]["blocking"] == 0 and body["check"]["passed"] > 0  # scanned first
+    assert body["cost"]["monthly_usd"]["expected"] > 0
 
 
 def test_status_reports_the_state(deployed: Run) -> None:
@@ -88,7 +90,7 @@ def test_drift_then_a_saved_plan_repairs_it(deployed: Run) -> None:
         next(a for a in (r["address"] for r in body["resources"]) if "autoscaling_group" in a)
     ]
     plan_file = deployed.workdir / "repair.plan"
-    result, body = deployed.json("plan", "chat-8b.yaml", "--out", str(plan_file))
+    result, body = deployed.json("plan", "chat-8b.yaml", "--out", str(plan_file), "--skip-check")
     assert result.exit_code == 2, result.output
     assert body["update"] == 1 and plan_file.exists()
     result = deployed("apply", str(plan_file))
@@ -108,32 +110,31 @@ def test_plan_over_the_budget_exits_4_and_saves_nothing(deployed: Run) -> None:
     )
     try:
         plan_file = deployed.workdir / "over.plan"
-        result = deployed("plan", "chat-8b.yaml", "--out", str(plan_file))
+        result = deployed("plan", "chat-8b.yaml", "--out", str(plan_file), "--skip-check")
         assert result.exit_code == 4, result.output
         line = the_error(result)
         assert line.startswith("error: the plan's expected cost of $")
         assert "exceeds the budget of $100.00 by $" in line and "was not saved" in line
         assert not plan_file.exists() and not list(deployed.workdir.glob(".over.plan*"))
-        result, body = deployed.json("plan", "chat-8b.yaml", "--allow-over-budget")
+        result, body = deployed.json("plan", "chat-8b.yaml", "--allow-over-budget", "--skip-check")
         assert result.exit_code == 0, result.output
         assert body["cost"]["budget_monthly_usd"] == 100
         assert body["cost"]["over_budget_usd"] > 0
+        assert body["check"] is None  # --skip-check
     finally:
         profile.write_text(original)
-    result, body = deployed.json("plan", "chat-8b.yaml")
-    assert result.exit_code == 0 and body["cost"]["over_budget_usd"] == 0
 
 
 def test_a_held_state_lock_is_one_clear_sentence(deployed: Run) -> None:
     state = deployed.workdir / ".infra" / "chat-8b" / "local" / "terraform.tfstate"
     with state.open("r+") as handle:
         fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        result = deployed("plan", "chat-8b.yaml")
+        result = deployed("plan", "chat-8b.yaml", "--skip-check")
     assert result.exit_code == 1
     line = the_error(result)
     assert line.startswith("error: the state is locked")
     assert "Traceback" not in result.output
-    assert deployed("plan", "chat-8b.yaml").exit_code == 0  # released: the next run goes on
+    assert deployed("plan", "chat-8b.yaml", "--skip-check").exit_code == 0  # released
 
 
 def test_destroy_refuses_without_approval_off_a_terminal(deployed: Run) -> None:
@@ -153,7 +154,7 @@ def test_destroy_leaves_nothing(deployed: Run) -> None:
     assert boto("elbv2", deployed.region).describe_load_balancers()["LoadBalancers"] == []
     vpcs = boto("ec2", deployed.region).describe_vpcs()["Vpcs"]
     assert [v for v in vpcs if not v.get("IsDefault")] == []
-    result, body = deployed.json("plan", "chat-8b.yaml")
+    result, body = deployed.json("plan", "chat-8b.yaml", "--skip-check")
     assert body["create"] > 30  # nothing left: a new plan creates everything again
 
 
@@ -167,7 +168,7 @@ def test_a_failed_apply_names_the_log_and_the_next_run_continues(
     profile = (EXAMPLES / "chat-8b.yaml").read_text().replace("name: chat-8b", "name: other")
     (tmp_path / "other.yaml").write_text(profile)
     other = Run(tmp_path)
-    result = other("deploy", "other.yaml", "--auto-approve")
+    result = other("deploy", "other.yaml", "--auto-approve", "--skip-check")
     assert result.exit_code == 1, result.output
     line = the_error(result)
     assert line.startswith("error: terraform apply failed: attaching IAM Policy")

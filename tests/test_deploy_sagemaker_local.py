@@ -87,7 +87,7 @@ def test_deploy_created_the_endpoint(deployed: Run) -> None:
 
 
 def test_second_plan_shows_no_changes(deployed: Run) -> None:
-    result, body = deployed.json("plan", PROFILE, "--kind", "sagemaker")
+    result, body = deployed.json("plan", PROFILE, "--kind", "sagemaker", "--skip-check")
     assert result.exit_code == 0, result.output
     assert body["changes"] is False
 
@@ -102,7 +102,9 @@ def test_status_reports_the_endpoint(deployed: Run) -> None:
 def test_a_new_traffic_split_updates_the_endpoint_in_place(deployed: Run) -> None:
     before = boto("sagemaker").describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
     write_profile(deployed.workdir, challenger_weight=35)
-    result, body = deployed.json("deploy", PROFILE, "--kind", "sagemaker", "--auto-approve")
+    result, body = deployed.json(
+        "deploy", PROFILE, "--kind", "sagemaker", "--auto-approve", "--skip-check"
+    )
     assert result.exit_code == 0, result.output
     actions = {r["address"].split(".")[0]: r["action"] for r in body["plan"]["resources"]}
     assert actions == {
@@ -114,7 +116,7 @@ def test_a_new_traffic_split_updates_the_endpoint_in_place(deployed: Run) -> Non
     assert weights(after) == {"primary": 65, "challenger": 35}
     configs = boto("sagemaker").list_endpoint_configs()["EndpointConfigs"]
     assert [c["EndpointConfigName"] for c in configs] == [after]  # the old one is gone
-    result, body = deployed.json("plan", PROFILE, "--kind", "sagemaker")
+    result, body = deployed.json("plan", PROFILE, "--kind", "sagemaker", "--skip-check")
     assert (result.exit_code, body["changes"]) == (0, False), result.output
 
 
@@ -152,7 +154,7 @@ def test_state_in_s3_with_its_lock_file(infra_home: Path, tmp_path: Path) -> Non
     ensure_running()
     s3 = boto("s3")
     s3.create_bucket(Bucket="tf-state")
-    result = run("deploy", *target, "--auto-approve")
+    result = run("deploy", *target, "--auto-approve", "--skip-check")
     assert result.exit_code == 0, result.output
     key = "team/chat-s3/local/terraform.tfstate"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="tf-state")["Contents"]]
@@ -164,12 +166,12 @@ def test_state_in_s3_with_its_lock_file(infra_home: Path, tmp_path: Path) -> Non
     assert backend["type"] == "s3" and backend["config"]["use_lockfile"] is True
     lock = {"ID": "held-by-test", "Operation": "OperationTypeApply", "Who": "ci@runner-7"}
     s3.put_object(Bucket="tf-state", Key=f"{key}.tflock", Body=json.dumps(lock))
-    result = run("plan", *target)
+    result = run("plan", *target, "--skip-check")
     assert result.exit_code == 1
     line = the_error(result)
     assert "locked by ci@runner-7" in line and "force-unlock held-by-test" in line
     s3.delete_object(Bucket="tf-state", Key=f"{key}.tflock")
-    assert run("plan", *target).exit_code == 0
+    assert run("plan", *target, "--skip-check").exit_code == 0
     result = run("destroy", *target, "--auto-approve")
     assert result.exit_code == 0, result.output
     assert boto("sagemaker").list_endpoints()["Endpoints"] == []

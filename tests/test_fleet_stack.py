@@ -799,8 +799,8 @@ def test_blank_required_tag_counts_as_missing(tmp_path: Path, emulated: Synthesi
 
 @pytest.mark.parametrize(
     "target",
-    [{"cloud": "gcp", "kind": "fleet"}, {"cloud": "azure", "kind": "azureml"}],
-    ids=["gcp-fleet", "azure-azureml"],
+    [{"cloud": "gcp", "kind": "sagemaker"}, {"cloud": "aws", "kind": "vertex"}],
+    ids=["gcp-sagemaker", "aws-vertex"],
 )
 def test_unsupported_target_is_refused_in_one_sentence(
     tmp_path: Path, target: dict[str, str]

@@ -37,6 +37,7 @@ from orchestrator.policy_suppressions import NO_CERTIFICATE, SUPPRESSIONS
 from orchestrator.synth import synthesize
 from planner.deployment import DeploymentSpec
 from tests import test_fleet_stack as fleet
+from tests import test_gcp_stacks as gcp
 from tests import test_sagemaker_stack as sagemaker
 from tests.conftest import EXAMPLES
 
@@ -431,7 +432,8 @@ def test_cli_checkov_missing_exits_1_in_one_line(cli, checked: Checked, monkeypa
 PROTECTED = fleet.make_spec("guarded", protected=True)
 FLEET_SPECS = [fleet.PRIVATE, fleet.EXISTING, fleet.PUBLIC, fleet.OPEN, fleet.ONE_ZONE, PROTECTED]
 SAGEMAKER_SPECS = [sagemaker.FULL, sagemaker.HUB, sagemaker.IN_VPC, sagemaker.EBS_VOLUME]
-GENERATED = FLEET_SPECS + SAGEMAKER_SPECS
+GCP_SPECS = [gcp.NEW, gcp.EXISTING, gcp.PUBLIC, gcp.VERTEX, gcp.VERTEX_VPC]
+GENERATED = FLEET_SPECS + SAGEMAKER_SPECS + GCP_SPECS
 
 
 @pytest.fixture(scope="module")
@@ -439,7 +441,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PolicyRepor
     """Every variant synthesized for real AWS in one App, scanned in one checkov run."""
     root = tmp_path_factory.mktemp("policy")
     outdir = root / "cdktf.out"
-    synthesize([(spec, root / spec.stack_name) for spec in GENERATED], outdir, emulated=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(gcp.GCP_PROJECT_ENV, gcp.ENV_PROJECT)  # gcp.PUBLIC names no project
+        synthesize([(spec, root / spec.stack_name) for spec in GENERATED], outdir, emulated=False)
     configs = [outdir / "stacks" / spec.stack_name / "cdk.tf.json" for spec in GENERATED]
     reports = check_configs(configs, "low")
     return {spec.stack_name: report for spec, report in zip(GENERATED, reports, strict=True)}
@@ -482,6 +486,15 @@ def test_suppressions_hold_only_where_their_reason_does(generated) -> None:
     # Network isolation with weights in S3; a volume key where the instance has EBS storage.
     assert "CKV_AWS_370" not in checks(sagemaker.FULL)
     assert "CKV_AWS_98" not in checks(sagemaker.EBS_VOLUME)
+    # GCP: flow logs only for our own subnet; the endpoint flagged whether public or behind PSC.
+    assert {s.name for s in GCP_SPECS if "CKV_GCP_26" in checks(s)} == {
+        gcp.NEW.name,
+        gcp.PUBLIC.name,
+    }
+    assert {s.name for s in GCP_SPECS if "CKV2_GCP_33" in checks(s)} == {
+        gcp.VERTEX.name,
+        gcp.VERTEX_VPC.name,
+    }
 
 
 def test_every_suppression_is_needed_by_some_generated_stack(generated) -> None:

@@ -16,10 +16,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from planner.cost.context import PricingContext, Unpriceable
+from planner.cost.context import PricingContext, Unpriceable, zone_prices
 from planner.cost.plan_resources import PlannedResource, blocks, first_block, flag, number
 from planner.cost.report import CostComponent, Span
-from providers.catalog import Offering
 
 DETAILED_MONITORING_METRICS = 7
 """EC2 detailed monitoring is billed as seven custom metrics per instance."""
@@ -86,25 +85,6 @@ def _zone_ids(resource: PlannedResource, context: PricingContext) -> list[str]:
         if zone:
             found.append(zone)
     return sorted(set(found))
-
-
-def _zone_prices(offering: Offering, zone_ids: list[str]) -> tuple[float, float, str | None]:
-    """Mean on-demand and mean spot price over the zones (a zone without a spot offer carries
-    its spot share at on-demand), and a note when the zones are not known."""
-    listed = [z for z in offering.ondemand_zones if z.ondemand_usd is not None]
-    chosen = [z for z in listed if z.zone in zone_ids] if zone_ids else []
-    note = None
-    if not chosen:
-        chosen = listed
-        if len(listed) > 1:
-            note = f"zones not known from the plan: mean over the {len(listed)} listed zones"
-    if not chosen:
-        raise Unpriceable(f"{offering.instance_type} has no on-demand price in {offering.region}")
-    ondemand = sum(z.ondemand_usd or 0.0 for z in chosen) / len(chosen)
-    spot = sum(
-        (z.spot_usd if z.spot_usd is not None else z.ondemand_usd) or 0.0 for z in chosen
-    ) / len(chosen)
-    return ondemand, spot, note
 
 
 def _split(count: float, base: float, percent_above: float) -> tuple[float, float]:
@@ -195,8 +175,8 @@ def autoscaling_group(resource: PlannedResource, context: PricingContext) -> lis
         base, percent = math.inf, 100.0
 
     zones = _zone_ids(resource, context)
-    ondemand_price, _, note = _zone_prices(context.offering("fleet", types[0]), zones)
-    spot_prices = [_zone_prices(context.offering("fleet", t), zones)[1] for t in types]
+    ondemand_price, _, note = zone_prices(context.offering("fleet", types[0]), zones)
+    spot_prices = [zone_prices(context.offering("fleet", t), zones)[1] for t in types]
     spot_price = sum(spot_prices) / len(spot_prices)
 
     splits = [_split(count, base, percent) for count in (minimum, expected, maximum)]
@@ -240,7 +220,7 @@ def instance(resource: PlannedResource, context: PricingContext) -> list[CostCom
     if instance_type is None:
         raise Unpriceable("the instance type is not known from the plan")
     market = first_block(values.get("instance_market_options"))
-    ondemand, spot, note = _zone_prices(context.offering("fleet", instance_type), [])
+    ondemand, spot, note = zone_prices(context.offering("fleet", instance_type), [])
     on_spot = _text(market.get("market_type")) == "spot"
     one = Span.fixed(1)
     components = [
@@ -313,7 +293,7 @@ def sagemaker_endpoint(resource: PlannedResource, context: PricingContext) -> li
         if instance_type is None or count is None:
             raise Unpriceable(f"variant {name}: instance type or count not known from the plan")
         offering = context.offering("sagemaker", instance_type)
-        ondemand, _, _ = _zone_prices(offering, [])
+        ondemand, _, _ = zone_prices(offering, [])
         scaled = _variant_range(name, len(variants), targets)
         low, high = scaled if scaled else (count, count)
         instances = Span(low, count, high)

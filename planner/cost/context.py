@@ -17,6 +17,14 @@ CATEGORIES = {
     "vpc": "network",
     "kms": "keys",
     "cloudwatch": "monitoring",
+    "load_balancer": "network",
+    "nat_gateway": "network",
+    "public_ip": "network",
+    "private_endpoint": "network",
+    "key_vault": "keys",
+    "log_analytics": "monitoring",
+    "nat": "network",
+    "lb": "network",
 }
 """Service price item prefix → the cost category it belongs to."""
 
@@ -32,6 +40,26 @@ def category_of(item: str) -> str:
 class Unpriceable(InfraError):
     """Raised by a rule when a resource this toolkit knows cannot be priced (its instance type is
     not in the catalog, say); the resource is then listed as unpriced with this sentence."""
+
+
+def zone_prices(offering: Offering, zones: list[str]) -> tuple[float, float, str | None]:
+    """Mean on-demand and mean spot price over the zones a group may use, as the catalog names
+    them (AWS zone IDs, GCP zone names; a zone without a spot offer carries its spot share at
+    on-demand), and a note when the plan does not name them (then every listed zone counts)."""
+    listed = [z for z in offering.ondemand_zones if z.ondemand_usd is not None]
+    chosen = [z for z in listed if z.zone in zones] if zones else []
+    note = None
+    if not chosen:
+        chosen = listed
+        if len(listed) > 1:
+            note = f"zones not known from the plan: mean over the {len(listed)} listed zones"
+    if not chosen:
+        raise Unpriceable(f"{offering.instance_type} has no on-demand price in {offering.region}")
+    ondemand = sum(z.ondemand_usd or 0.0 for z in chosen) / len(chosen)
+    spot = sum(
+        (z.spot_usd if z.spot_usd is not None else z.ondemand_usd) or 0.0 for z in chosen
+    ) / len(chosen)
+    return ondemand, spot, note
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import ModuleType
 
-from planner.cost import aws
+from planner.cost import aws, azure, gcp, no_charge
 from planner.cost.context import PricingContext, Unpriceable
 from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
 from planner.cost.report import CostReport, ResourceCost, TargetLoad
@@ -16,8 +16,15 @@ from providers.catalog import Catalog
 from providers.price_freshness import stale_catalog_warning
 from providers.service_prices import ServicePrices, load_service_prices
 
-RULE_MODULES: Mapping[str, ModuleType] = {"aws": aws}
+RULE_MODULES: Mapping[str, ModuleType] = {
+    "aws": aws,
+    "azurerm": azure,
+    "google": gcp,
+    "random": no_charge,
+}
 """Provider name (the resource type's prefix) → its pricing rules."""
+PROVIDER_CLOUDS: Mapping[str, str] = {"azurerm": "azure", "google": "gcp"}
+"""Provider names that differ from the catalog's name of their cloud."""
 
 
 class RegionUnknown(InfraError):
@@ -28,10 +35,24 @@ def _provider(resource_type: str) -> str:
     return resource_type.split("_", 1)[0]
 
 
+CLOUDLESS_PROVIDERS = frozenset({"random"})
+"""Providers whose resources live in no cloud: they never decide which cloud a plan is for."""
+
+
 def _cloud_of(infrastructure: PlannedInfrastructure) -> str:
-    providers = {_provider(r.type) for r in infrastructure.resources}
+    providers = {_provider(r.type) for r in infrastructure.resources} - CLOUDLESS_PROVIDERS
     known = sorted(providers & set(RULE_MODULES))
     return known[0] if known else (sorted(providers)[0] if providers else "aws")
+
+
+def _single_location(infrastructure: PlannedInfrastructure) -> str | None:
+    """Azure names the region per resource (`location`), not in the provider: the one region
+    every located resource shares, if there is one."""
+    locations = {r.values.get("location") for r in infrastructure.resources} - {None}
+    if len(locations) != 1:
+        return None
+    (location,) = locations
+    return location if isinstance(location, str) and "${" not in location else None
 
 
 def price_resource(resource: PlannedResource, context: PricingContext) -> ResourceCost:
@@ -73,8 +94,9 @@ def price_plan(
 ) -> CostReport:
     """Price a plan or configuration. `region` overrides what the provider configuration says
     (a plan whose region comes from the environment does not record it)."""
-    cloud = _cloud_of(infrastructure)
-    region = region or infrastructure.regions.get(cloud)
+    provider = _cloud_of(infrastructure)
+    cloud = PROVIDER_CLOUDS.get(provider, provider)
+    region = region or infrastructure.regions.get(provider) or _single_location(infrastructure)
     if region is None:
         raise RegionUnknown(
             f"{source} does not say which {cloud} region it deploys to (the provider takes it "

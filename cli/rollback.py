@@ -1,0 +1,50 @@
+"""`infra rollback`: send a Vertex AI or Azure ML endpoint's traffic back to the revision that
+served before the canary, and remove the canary. Other kinds say how they roll back instead."""
+
+from __future__ import annotations
+
+import typer
+
+from cli.deploy import (
+    CloudOption,
+    EnvOption,
+    InstanceOption,
+    JsonOption,
+    KindOption,
+    ProfileArgument,
+    RegionOption,
+    SpecOption,
+    _emit,
+    _prepare,
+)
+from cli.errors import run_guarded
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def rollback(
+        profile: ProfileArgument = None,
+        env: EnvOption = "local",
+        spec: SpecOption = None,
+        cloud: CloudOption = None,
+        kind: KindOption = None,
+        region: RegionOption = None,
+        instance_type: InstanceOption = None,
+        json_output: JsonOption = False,
+    ) -> None:
+        """Shift a canary's traffic back (Vertex AI, Azure ML) and remove the canary.
+
+        Give the profile that was deployed last: its serving configuration names the canary.
+        """
+
+        def work() -> None:
+            from cli.endpoint_render import rollback_text
+            from orchestrator.sdk_steps import rollback as roll_back
+
+            deployment = _prepare(
+                profile, env, spec, cloud, kind, region, instance_type, json_output
+            )
+            result = roll_back(deployment)
+            _emit(result, json_output, rollback_text(result))
+
+        run_guarded(work, as_json=json_output)

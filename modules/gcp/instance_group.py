@@ -1,0 +1,156 @@
+"""The fleet's managed instance groups: an on-demand base and the autoscaled rest.
+
+A managed instance group is all spot or all standard, so the AWS group's on-demand base becomes a
+group of its own: `capacity.on_demand_base` standard instances at a fixed size, and a spot group
+autoscaled over the rest of the plan's range. Without spot the whole fleet is one standard
+group autoscaled over [min_size, max_size].
+
+An autoscaled group starts at its share of the plan's desired size; Terraform then leaves its
+size to the autoscaler (as with the AWS group's desired capacity). Both are regional groups over
+the spec's zones (the ones the spot price was computed over), with the BALANCED target shape: they
+take the zones that have capacity while spreading as evenly as they can, which GPU stockouts make
+the right trade for serving; that shape needs proactive redistribution off. Updates replace
+instances surging one per zone, never taking one away first. Auto-healing recreates an instance
+whose health check fails, after the grace a model load needs.
+
+The autoscaler follows the load balancer's serving capacity, the GCP counterpart of AWS's target
+tracking on requests per target: each instance's capacity is `max_rate_per_instance` (see
+load_balancer.py), and the autoscaler keeps the group at UTILIZATION_TARGET of it, i.e. at the
+spec's requests per instance. An autoscaled spot group keeps at least one instance: with none, the
+load balancer has no capacity to send it traffic and its autoscaler would never see load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktn import TerraformResourceLifecycle
+from cdktn_provider_google.compute_instance_template import ComputeInstanceTemplate
+from cdktn_provider_google.compute_region_autoscaler import (
+    ComputeRegionAutoscaler,
+    ComputeRegionAutoscalerAutoscalingPolicy,
+    ComputeRegionAutoscalerAutoscalingPolicyLoadBalancingUtilization,
+)
+from cdktn_provider_google.compute_region_instance_group_manager import (
+    ComputeRegionInstanceGroupManager,
+    ComputeRegionInstanceGroupManagerAutoHealingPolicies,
+    ComputeRegionInstanceGroupManagerNamedPort,
+    ComputeRegionInstanceGroupManagerUpdatePolicy,
+    ComputeRegionInstanceGroupManagerVersion,
+)
+from constructs import Construct
+
+from modules.gcp.naming import gcp_name
+from planner.deployment import CapacitySpec
+
+UTILIZATION_TARGET = 0.8
+SERVING_PORT_NAME = "http"
+MAX_AUTOHEALING_DELAY_S = 3600
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    """One managed instance group: its role, provisioning, the size it starts at and its range
+    (fixed, or autoscaled)."""
+
+    role: str
+    spot: bool
+    size: int
+    min_size: int
+    max_size: int
+    autoscaled: bool
+
+
+def group_plans(capacity: CapacitySpec) -> list[GroupPlan]:
+    """How the spec's capacity splits into groups (see the module docstring)."""
+    uses_spot = (
+        capacity.spot_percentage_above_base > 0 and capacity.max_size > capacity.on_demand_base
+    )
+    if not uses_spot:
+        return [
+            GroupPlan(
+                "on-demand", False, capacity.desired, capacity.min_size, capacity.max_size, True
+            )
+        ]
+    plans = []
+    base = capacity.on_demand_base
+    if base:
+        plans.append(GroupPlan("on-demand-base", False, base, base, base, False))
+    low, high = max(capacity.min_size - base, 1), capacity.max_size - base
+    size = min(max(capacity.desired - base, low), high)
+    plans.append(GroupPlan("spot", True, size, low, high, True))
+    return plans
+
+
+class ServingInstanceGroup(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        stack_name: str,
+        plan: GroupPlan,
+        region: str,
+        zones: list[str],
+        template: ComputeInstanceTemplate,
+        port: int,
+        health_check_id: str,
+        grace_s: int,
+    ) -> None:
+        super().__init__(scope, id)
+        name = gcp_name(stack_name, plan.role)
+        self.plan = plan
+        self.group = ComputeRegionInstanceGroupManager(
+            self,
+            "group",
+            name=name,
+            base_instance_name=gcp_name(stack_name, plan.role, limit=58),
+            region=region,
+            distribution_policy_zones=zones or None,
+            distribution_policy_target_shape="BALANCED",
+            version=[
+                ComputeRegionInstanceGroupManagerVersion(
+                    name=plan.role, instance_template=template.id
+                )
+            ],
+            target_size=plan.size,
+            named_port=[
+                ComputeRegionInstanceGroupManagerNamedPort(name=SERVING_PORT_NAME, port=port)
+            ],
+            auto_healing_policies=ComputeRegionInstanceGroupManagerAutoHealingPolicies(
+                health_check=health_check_id,
+                initial_delay_sec=min(grace_s, MAX_AUTOHEALING_DELAY_S),
+            ),
+            update_policy=ComputeRegionInstanceGroupManagerUpdatePolicy(
+                type="PROACTIVE",
+                minimal_action="REPLACE",
+                replacement_method="SUBSTITUTE",
+                instance_redistribution_type="NONE",
+                max_unavailable_fixed=0,
+                **({"max_surge_fixed": len(zones)} if zones else {}),
+            ),
+            wait_for_instances=False,
+            # The autoscaler moves an autoscaled group's size; a re-plan must not undo it.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["target_size"])
+            if plan.autoscaled
+            else None,
+        )
+        self.autoscaler: ComputeRegionAutoscaler | None = None
+        if plan.autoscaled:
+            self.autoscaler = ComputeRegionAutoscaler(
+                self,
+                "autoscaler",
+                name=name,
+                region=region,
+                target=self.group.id,
+                autoscaling_policy=ComputeRegionAutoscalerAutoscalingPolicy(
+                    min_replicas=plan.min_size,
+                    max_replicas=plan.max_size,
+                    # How long a new instance takes before its load means anything.
+                    cooldown_period=grace_s,
+                    mode="ON",
+                    load_balancing_utilization=ComputeRegionAutoscalerAutoscalingPolicyLoadBalancingUtilization(
+                        target=UTILIZATION_TARGET
+                    ),
+                ),
+            )

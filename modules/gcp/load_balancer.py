@@ -1,0 +1,256 @@
+"""The load balancer in front of the fleet, and the health check its groups share.
+
+Internal by default: a regional internal Application Load Balancer, its forwarding rule an
+internal address of the fleet's subnet on port 80, reachable from inside the VPC only (no global
+access). With `deploy.network.public`: a global external Application Load Balancer whose backend
+service carries a Cloud Armor policy admitting `deploy.network.ingress_cidrs` only (everything else
+gets 403). An Application Load Balancer, not a passthrough one, because the autoscaler can follow
+only an Application Load Balancer's serving capacity, and because its proxies keep the instances'
+firewall down to Google's own ranges.
+
+Each group is a backend in RATE mode: an instance's capacity is `max_rate_per_instance`, set so
+that the autoscaler's UTILIZATION_TARGET of it is the spec's requests per instance (scaling.target
+is per minute). Requests are spread by least outstanding requests, and the backend timeout is long
+enough for a streamed completion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cdktn_provider_google.compute_backend_service import (
+    ComputeBackendService,
+    ComputeBackendServiceBackend,
+)
+from cdktn_provider_google.compute_forwarding_rule import ComputeForwardingRule
+from cdktn_provider_google.compute_global_forwarding_rule import ComputeGlobalForwardingRule
+from cdktn_provider_google.compute_health_check import (
+    ComputeHealthCheck,
+    ComputeHealthCheckHttpHealthCheck,
+)
+from cdktn_provider_google.compute_region_backend_service import (
+    ComputeRegionBackendService,
+    ComputeRegionBackendServiceBackend,
+)
+from cdktn_provider_google.compute_region_health_check import (
+    ComputeRegionHealthCheck,
+    ComputeRegionHealthCheckHttpHealthCheck,
+)
+from cdktn_provider_google.compute_region_target_http_proxy import ComputeRegionTargetHttpProxy
+from cdktn_provider_google.compute_region_url_map import ComputeRegionUrlMap
+from cdktn_provider_google.compute_security_policy import (
+    ComputeSecurityPolicy,
+    ComputeSecurityPolicyRule,
+    ComputeSecurityPolicyRuleMatch,
+    ComputeSecurityPolicyRuleMatchConfig,
+)
+from cdktn_provider_google.compute_subnetwork import ComputeSubnetwork
+from cdktn_provider_google.compute_target_http_proxy import ComputeTargetHttpProxy
+from cdktn_provider_google.compute_url_map import ComputeUrlMap
+from constructs import Construct
+
+from modules.gcp.instance_group import SERVING_PORT_NAME, UTILIZATION_TARGET
+from modules.gcp.naming import gcp_name
+
+LISTENER_PORT = 80
+BACKEND_TIMEOUT_S = 600
+"""A long completion streams for minutes; the Application Load Balancer's default is 30 s."""
+DRAINING_S = 300
+ARMOR_RANGES_PER_RULE = 10
+"""Cloud Armor matches at most ten source ranges per rule."""
+ARMOR_DEFAULT_PRIORITY = 2147483647
+
+
+def max_rate_per_instance(requests_per_minute: float) -> float:
+    """The capacity per instance whose UTILIZATION_TARGET share is the spec's target."""
+    return round(requests_per_minute / 60 / UTILIZATION_TARGET, 3)
+
+
+class ServingHealthCheck(Construct):
+    """The runtime's health path on the serving port: the load balancer's check and the groups'
+    auto-healing. Regional for the internal load balancer, global for the external one."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        stack_name: str,
+        region: str,
+        regional: bool,
+        port: int,
+        path: str,
+    ) -> None:
+        super().__init__(scope, id)
+        common = {
+            "name": gcp_name(stack_name, "health"),
+            "check_interval_sec": 10,
+            "timeout_sec": 5,
+            "healthy_threshold": 2,
+            "unhealthy_threshold": 3,
+        }
+        if regional:
+            self.check: ComputeHealthCheck | ComputeRegionHealthCheck = ComputeRegionHealthCheck(
+                self,
+                "check",
+                region=region,
+                http_health_check=ComputeRegionHealthCheckHttpHealthCheck(
+                    port=port, request_path=path
+                ),
+                **common,
+            )
+        else:
+            self.check = ComputeHealthCheck(
+                self,
+                "check",
+                http_health_check=ComputeHealthCheckHttpHealthCheck(port=port, request_path=path),
+                **common,
+            )
+        self.id = self.check.id
+
+
+def armor_rules(ingress_cidrs: Sequence[str]) -> list[ComputeSecurityPolicyRule]:
+    """Allow the listed ranges (ten per rule), deny everything else."""
+    chunks = [
+        list(ingress_cidrs[start : start + ARMOR_RANGES_PER_RULE])
+        for start in range(0, len(ingress_cidrs), ARMOR_RANGES_PER_RULE)
+    ]
+    rules = [
+        ComputeSecurityPolicyRule(
+            action="allow",
+            priority=1000 + index,
+            description="ingress_cidrs from the profile",
+            match=ComputeSecurityPolicyRuleMatch(
+                versioned_expr="SRC_IPS_V1",
+                config=ComputeSecurityPolicyRuleMatchConfig(src_ip_ranges=chunk),
+            ),
+        )
+        for index, chunk in enumerate(chunks)
+    ]
+    rules.append(
+        ComputeSecurityPolicyRule(
+            action="deny(403)",
+            priority=ARMOR_DEFAULT_PRIORITY,
+            description="everyone else",
+            match=ComputeSecurityPolicyRuleMatch(
+                versioned_expr="SRC_IPS_V1",
+                config=ComputeSecurityPolicyRuleMatchConfig(src_ip_ranges=["*"]),
+            ),
+        )
+    )
+    return rules
+
+
+class ServingLoadBalancer(Construct):
+    """`address`: the forwarding rule's IP; `backend_service`: the service the groups sit in."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        stack_name: str,
+        region: str,
+        public: bool,
+        ingress_cidrs: Sequence[str],
+        network: str,
+        subnetwork: str,
+        proxy_only_subnet: ComputeSubnetwork | None,
+        health_check_id: str,
+        instance_groups: Sequence[str],
+        requests_per_minute: float,
+    ) -> None:
+        super().__init__(scope, id)
+        rate = max_rate_per_instance(requests_per_minute)
+        name = gcp_name(stack_name, "lb")
+        common = {
+            "name": name,
+            "protocol": "HTTP",
+            "port_name": SERVING_PORT_NAME,
+            "timeout_sec": BACKEND_TIMEOUT_S,
+            "connection_draining_timeout_sec": DRAINING_S,
+            "locality_lb_policy": "LEAST_REQUEST",
+            "health_checks": [health_check_id],
+        }
+        if public:
+            self.security_policy: ComputeSecurityPolicy | None = ComputeSecurityPolicy(
+                self,
+                "armor",
+                name=gcp_name(stack_name, "ingress"),
+                description="Only the profile's ingress_cidrs reach the fleet",
+                type="CLOUD_ARMOR",
+                rule=armor_rules(ingress_cidrs),
+            )
+            self.backend_service: ComputeBackendService | ComputeRegionBackendService = (
+                ComputeBackendService(
+                    self,
+                    "backend",
+                    load_balancing_scheme="EXTERNAL_MANAGED",
+                    security_policy=self.security_policy.id,
+                    backend=[
+                        ComputeBackendServiceBackend(
+                            group=group,
+                            balancing_mode="RATE",
+                            max_rate_per_instance=rate,
+                            capacity_scaler=1,
+                        )
+                        for group in instance_groups
+                    ],
+                    **common,
+                )
+            )
+            url_map = ComputeUrlMap(
+                self, "url-map", name=name, default_service=self.backend_service.id
+            )
+            proxy = ComputeTargetHttpProxy(self, "proxy", name=name, url_map=url_map.id)
+            self.forwarding_rule: ComputeGlobalForwardingRule | ComputeForwardingRule = (
+                ComputeGlobalForwardingRule(
+                    self,
+                    "forwarding-rule",
+                    name=name,
+                    load_balancing_scheme="EXTERNAL_MANAGED",
+                    ip_protocol="TCP",
+                    port_range=str(LISTENER_PORT),
+                    target=proxy.id,
+                )
+            )
+        else:
+            self.security_policy = None
+            self.backend_service = ComputeRegionBackendService(
+                self,
+                "backend",
+                region=region,
+                load_balancing_scheme="INTERNAL_MANAGED",
+                backend=[
+                    ComputeRegionBackendServiceBackend(
+                        group=group,
+                        balancing_mode="RATE",
+                        max_rate_per_instance=rate,
+                        capacity_scaler=1,
+                    )
+                    for group in instance_groups
+                ],
+                **common,
+            )
+            url_map = ComputeRegionUrlMap(
+                self, "url-map", name=name, region=region, default_service=self.backend_service.id
+            )
+            proxy = ComputeRegionTargetHttpProxy(
+                self, "proxy", name=name, region=region, url_map=url_map.id
+            )
+            self.forwarding_rule = ComputeForwardingRule(
+                self,
+                "forwarding-rule",
+                name=name,
+                region=region,
+                load_balancing_scheme="INTERNAL_MANAGED",
+                ip_protocol="TCP",
+                port_range=str(LISTENER_PORT),
+                network=network,
+                subnetwork=subnetwork,
+                allow_global_access=False,
+                target=proxy.id,
+                # The proxies need the region's proxy-only subnet before the rule exists.
+                depends_on=[proxy_only_subnet] if proxy_only_subnet else None,
+            )
+        self.address = self.forwarding_rule.ip_address

@@ -1,0 +1,72 @@
+"""What a GCP stack refuses before building anything, each in one sentence.
+
+A spec written by hand can hold what only AWS reads (S3 weights, an SSM parameter) or what GCP
+cannot honour as asked: a share of spot inside one group, client ranges on an internal load
+balancer (its proxies hide the client address from the firewall), a public load balancer open to
+nobody, a Vertex AI image outside Artifact Registry, a token Vertex AI would store in plain text.
+"""
+
+from __future__ import annotations
+
+from planner.deployment import ARTIFACT_REGISTRY_IMAGE, DeploymentSpec
+from planner.errors import InfraError
+
+
+class GcpSpecError(InfraError):
+    pass
+
+
+def _common_problem(spec: DeploymentSpec) -> str | None:
+    if spec.runtime.model_s3_uri:
+        return "runtime.model_s3_uri is read on AWS only; give the weights as gcp.model_gcs_uri"
+    if spec.runtime.hf_token_ssm_parameter:
+        return (
+            "runtime.hf_token_ssm_parameter is read on AWS only; name the Secret Manager secret "
+            "as gcp.hf_token_secret"
+        )
+    return None
+
+
+def _fleet_problem(spec: DeploymentSpec) -> str | None:
+    network = spec.network
+    if spec.capacity.spot_percentage_above_base not in (0, 100):
+        return (
+            "a managed instance group is all spot or all standard, so "
+            "capacity.spot_percentage_above_base must be 0 or 100 on GCP"
+        )
+    if network.vpc_id and not network.subnet_ids:
+        return "deploy.network.vpc_id needs the fleet's subnet in deploy.network.subnet_ids on GCP"
+    if network.public and not network.ingress_cidrs:
+        return (
+            "a public load balancer admits deploy.network.ingress_cidrs only, and none are "
+            "listed (0.0.0.0/0 admits everyone)"
+        )
+    if not network.public and network.ingress_cidrs:
+        return (
+            "the internal load balancer is reachable from its VPC only and cannot filter clients "
+            "by range on GCP; remove deploy.network.ingress_cidrs or set deploy.network.public"
+        )
+    return None
+
+
+def _vertex_problem(spec: DeploymentSpec) -> str | None:
+    if not ARTIFACT_REGISTRY_IMAGE.match(spec.runtime.image):
+        return (
+            f"Vertex AI runs serving images from Artifact Registry only, not {spec.runtime.image}"
+        )
+    if spec.gcp.hf_token_secret and not spec.gcp.model_gcs_uri:
+        return (
+            "Vertex AI keeps container settings in plain text, so it cannot take the Hugging Face "
+            "token; copy the weights to Cloud Storage and set gcp.model_gcs_uri"
+        )
+    if spec.runtime.replicas_per_instance > 1:
+        return "a Vertex AI instance runs one model container, so one replica per instance"
+    return None
+
+
+def check_gcp_spec(spec: DeploymentSpec) -> None:
+    problem = _common_problem(spec) or (
+        _fleet_problem(spec) if spec.kind == "fleet" else _vertex_problem(spec)
+    )
+    if problem:
+        raise GcpSpecError(f"stack {spec.stack_name}: {problem}.")

@@ -1,0 +1,120 @@
+"""AzureGpuFleetStack: a GPU fleet of scale sets behind a Standard load balancer, built from a
+DeploymentSpec alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cdktn import TerraformOutput, TerraformStack
+from constructs import Construct
+
+from modules.azure.identity import ServingIdentity, serving_grants
+from modules.azure.load_balancer import ServingLoadBalancer
+from modules.azure.network import ServingNetwork, ServingSecurityGroup
+from modules.azure.resource_group import StackResourceGroup
+from modules.azure.scale_set import GpuScaleSet, RequestAutoscale
+from modules.azure.spec_checks import check_fleet
+from modules.user_data import render_user_data
+from planner.deployment import DeploymentSpec
+from stacks.common import configure_azure_stack
+
+
+class AzureGpuFleetStack(TerraformStack):
+    def __init__(
+        self,
+        scope: Construct,
+        spec: DeploymentSpec,
+        *,
+        state_dir: Path,
+        emulated: bool = False,
+    ) -> None:
+        super().__init__(scope, spec.stack_name)
+        check_fleet(spec)
+        custom_data = render_user_data(spec)
+        configure_azure_stack(self, spec, state_dir, emulated=emulated)
+        name, location = spec.stack_name, spec.region
+        group = StackResourceGroup(self, "resource-group", spec=spec).name
+        placed = {"resource_group_name": group, "location": location}
+
+        network = ServingNetwork(
+            self, "network", name=name, subnet_ids=list(spec.network.subnet_ids), **placed
+        )
+        security = ServingSecurityGroup(
+            self,
+            "security",
+            name=name,
+            serving_port=spec.runtime.port,
+            ingress_cidrs=list(spec.network.ingress_cidrs),
+            **placed,
+        )
+        network.protect_subnet(security.group.id)
+        identity = ServingIdentity(
+            self, "identity", name=f"{name}-serving", grants=serving_grants(spec.azure), **placed
+        )
+        balancer = ServingLoadBalancer(
+            self,
+            "load-balancer",
+            name=name,
+            subnet_id=network.subnet_id,
+            public=spec.network.public,
+            port=spec.runtime.port,
+            health_path=spec.runtime.health_path,
+            **placed,
+        )
+        shared = {
+            "spec": spec,
+            "subnet_id": network.subnet_id,
+            "security_group_id": security.group.id,
+            "backend_pool_id": balancer.backend_pool.id,
+            "health_probe_id": balancer.probe.id,
+            "identity_id": identity.identity.id,
+            "custom_data": custom_data,
+            **placed,
+        }
+        capacity = spec.capacity
+        spot = capacity.spot_percentage_above_base == 100 and capacity.max_size > (
+            capacity.on_demand_base
+        )
+        base = capacity.on_demand_base if spot else 0
+        if base:
+            # The on-demand base: a fixed number of regular instances that spot never replaces.
+            GpuScaleSet(
+                self,
+                "on-demand",
+                name=f"{name}-od",
+                priority="Regular",
+                instances=base,
+                autoscaled=False,
+                **shared,  # type: ignore[arg-type]
+            )
+        scaled = GpuScaleSet(
+            self,
+            "fleet",
+            name=f"{name}-spot" if spot else name,
+            priority="Spot" if spot else "Regular",
+            instances=capacity.desired - base,
+            autoscaled=True,
+            **shared,  # type: ignore[arg-type]
+        )
+        RequestAutoscale(
+            self,
+            "autoscale",
+            spec=spec,
+            name=name,
+            scale_set_id=scaled.scale_set.id,
+            load_balancer_id=balancer.load_balancer.id,
+            minimum=max(capacity.min_size - base, 0),
+            default=capacity.desired - base,
+            maximum=capacity.max_size - base,
+            **placed,
+        )
+        TerraformOutput(
+            self,
+            "endpoint_url",
+            value=f"http://{balancer.address}",
+            description="Where the fleet serves (inside the network unless the profile made it "
+            "public)",
+        )
+        TerraformOutput(self, "resource_group_name", value=group)
+        TerraformOutput(self, "scale_set_name", value=scaled.scale_set.name)
+        TerraformOutput(self, "subnet_id", value=network.subnet_id)

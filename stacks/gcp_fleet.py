@@ -1,0 +1,132 @@
+"""GcpGpuFleetStack: a GPU fleet on Compute Engine behind a load balancer, built from a
+DeploymentSpec alone (the GCP counterpart of AwsGpuFleetStack)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cdktn import TerraformOutput, TerraformStack
+from constructs import Construct
+
+from modules.gcp.firewall import LoadBalancerFirewall
+from modules.gcp.instance_group import ServingInstanceGroup, group_plans
+from modules.gcp.instance_template import GpuInstanceTemplate
+from modules.gcp.load_balancer import ServingHealthCheck, ServingLoadBalancer
+from modules.gcp.network import ServingNetwork
+from modules.gcp.service_account import ServingServiceAccount
+from modules.gcp.spec_checks import check_gcp_spec
+from modules.user_data import render_user_data
+from planner.deployment import DeploymentSpec
+from providers.gcp.labels import gcp_labels
+from stacks.common import configure_gcp_stack
+
+
+class GcpGpuFleetStack(TerraformStack):
+    def __init__(
+        self,
+        scope: Construct,
+        spec: DeploymentSpec,
+        *,
+        state_dir: Path,
+        emulated: bool = False,
+    ) -> None:
+        check_gcp_spec(spec)
+        startup_script = render_user_data(spec)
+        super().__init__(scope, spec.stack_name)
+        project = configure_gcp_stack(self, spec, state_dir, emulated=emulated)
+        name, public = spec.stack_name, spec.network.public
+
+        network = ServingNetwork(
+            self,
+            "network",
+            stack_name=name,
+            project=project,
+            region=spec.region,
+            subnet_ids=list(spec.network.subnet_ids),
+            internal_load_balancer=not public,
+        )
+        identity = ServingServiceAccount(
+            self,
+            "service-account",
+            stack_name=name,
+            project=project,
+            purpose="GPU fleet instances",
+            image=spec.runtime.image,
+            hf_token_secret=spec.gcp.hf_token_secret,
+            model_gcs_uri=spec.gcp.model_gcs_uri,
+        )
+        LoadBalancerFirewall(
+            self,
+            "firewall",
+            stack_name=name,
+            project=network.subnetwork_project,
+            network=network.network,
+            port=spec.runtime.port,
+            proxy_only_cidr=network.proxy_only_cidr,
+            service_account_email=identity.email,
+        )
+        health = ServingHealthCheck(
+            self,
+            "health-check",
+            stack_name=name,
+            region=spec.region,
+            regional=not public,
+            port=spec.runtime.port,
+            path=spec.runtime.health_path,
+        )
+        labels = gcp_labels(spec.tags)
+        groups = []
+        for plan in group_plans(spec.capacity):
+            template = GpuInstanceTemplate(
+                self,
+                f"template-{plan.role}",
+                spec=spec,
+                spot=plan.spot,
+                startup_script=startup_script,
+                labels=labels,
+                subnetwork=network.subnetwork,
+                subnetwork_project=network.subnetwork_project,
+                service_account_email=identity.email,
+            )
+            groups.append(
+                ServingInstanceGroup(
+                    self,
+                    f"group-{plan.role}",
+                    stack_name=name,
+                    plan=plan,
+                    region=spec.region,
+                    zones=list(spec.zones),
+                    template=template.template,
+                    port=spec.runtime.port,
+                    health_check_id=health.id,
+                    grace_s=spec.capacity.health_check_grace_s,
+                )
+            )
+        balancer = ServingLoadBalancer(
+            self,
+            "load-balancer",
+            stack_name=name,
+            region=spec.region,
+            public=public,
+            ingress_cidrs=list(spec.network.ingress_cidrs),
+            network=network.network,
+            subnetwork=network.subnetwork,
+            proxy_only_subnet=network.proxy_only_subnet,
+            health_check_id=health.id,
+            instance_groups=[group.group.instance_group for group in groups],
+            requests_per_minute=spec.scaling.target,
+        )
+        TerraformOutput(
+            self,
+            "endpoint_url",
+            value=f"http://{balancer.address}",
+            description="Where the fleet serves (inside the VPC unless the profile made it public)",
+        )
+        TerraformOutput(
+            self,
+            "instance_group_names",
+            value=[group.group.name for group in groups],
+        )
+        TerraformOutput(self, "backend_service", value=balancer.backend_service.id)
+        TerraformOutput(self, "network_self_link", value=network.network)
+        TerraformOutput(self, "service_account_email", value=identity.email)
