@@ -17,6 +17,7 @@ from pathlib import Path
 
 from orchestrator.workflow import Deployment, prepare, synth
 from planner.cost.diff import CostDiff, diff_costs
+from planner.cost.managed import with_managed_deployment
 from planner.cost.plan_resources import (
     PlanInputError,
     PlannedInfrastructure,
@@ -82,7 +83,7 @@ def _price_for_deployment(
         else ProfileContext(None, spec.budget_monthly_usd)
     )
     return price_plan(
-        planned,
+        with_managed_deployment(planned, spec),
         load_catalog(),
         source=source,
         region=spec.region,

@@ -45,7 +45,7 @@ BILLED_ELSEWHERE = {
     "azurerm_application_insights": "billed through its Log Analytics workspace (ingestion)",
     "azurerm_machine_learning_workspace": (
         "no charge for the workspace; the online endpoint's instances are created by the Azure "
-        "ML SDK after apply and are not in this plan"
+        "ML SDK after apply (priced as infra_managed_deployment when the deployment spec is known)"
     ),
 }
 

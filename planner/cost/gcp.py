@@ -64,7 +64,7 @@ BILLED_ELSEWHERE = {
     "google_compute_instance_template": "billed through the instance groups that use it",
     "google_vertex_ai_endpoint": (
         "no charge for the endpoint; its deployed models are created by the Vertex AI SDK after "
-        "apply and are not in this plan"
+        "apply (priced as infra_managed_deployment when the deployment spec is known)"
     ),
 }
 

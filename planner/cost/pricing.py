@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import ModuleType
 
-from planner.cost import aws, azure, gcp, no_charge
+from planner.cost import aws, azure, gcp, managed, no_charge
 from planner.cost.context import PricingContext, Unpriceable
 from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
 from planner.cost.report import CostReport, ResourceCost, TargetLoad
@@ -21,6 +21,7 @@ RULE_MODULES: Mapping[str, ModuleType] = {
     "azurerm": azure,
     "google": gcp,
     "random": no_charge,
+    "infra": managed,
 }
 """Provider name (the resource type's prefix) → its pricing rules."""
 PROVIDER_CLOUDS: Mapping[str, str] = {"azurerm": "azure", "google": "gcp"}
@@ -35,7 +36,7 @@ def _provider(resource_type: str) -> str:
     return resource_type.split("_", 1)[0]
 
 
-CLOUDLESS_PROVIDERS = frozenset({"random"})
+CLOUDLESS_PROVIDERS = frozenset({"random", "infra"})
 """Providers whose resources live in no cloud: they never decide which cloud a plan is for."""
 
 
