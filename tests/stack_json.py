@@ -27,6 +27,48 @@ class Synthesized:
         return json.loads(path.read_text())
 
 
+def synthesize_specs(specs: list[DeploymentSpec], root: Path, *, emulated: bool) -> Synthesized:
+    """Every spec in one App (a provider binding loads once), state under root/state."""
+    from orchestrator.synth import synthesize
+
+    result = Synthesized(root / "cdktf.out", root / "state")
+    synthesize([(spec, result.state_dir(spec)) for spec in specs], result.outdir, emulated=emulated)
+    return result
+
+
+def validate_with_mirror(doc: dict[str, Any], workdir: Path, providers: tuple[str, ...]) -> None:
+    """`terraform init` and `validate` of a synthesized configuration against the offline
+    provider mirror; skipped, saying why, when the mirror lacks one of `providers` (no Google or
+    AzureRM provider is available offline here) or there is no terraform binary."""
+    import os
+    import shutil
+    import subprocess
+
+    import pytest
+
+    mirror = Path(os.environ.get("INFRA_PROVIDER_MIRROR") or "/opt/tf-plugins")
+    found = [mirror / "registry.terraform.io" / "hashicorp" / name for name in providers]
+    terraform = shutil.which(os.environ.get("INFRA_TERRAFORM", "terraform"))
+    if terraform is None or not all(path.is_dir() and any(path.iterdir()) for path in found):
+        pytest.skip(
+            f"no {' or '.join(providers)} provider in the offline mirror ({mirror}) or no "
+            "terraform binary: the JSON assertions and the binding's own type checks stand in "
+            "for terraform validate"
+        )
+    doc = {**doc, "terraform": {k: v for k, v in doc["terraform"].items() if k != "backend"}}
+    (workdir / "main.tf.json").write_text(json.dumps(doc))
+    config = workdir / "terraform.rc"
+    config.write_text(
+        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
+    )
+    environment = {**os.environ, "TF_CLI_CONFIG_FILE": str(config), "TF_IN_AUTOMATION": "1"}
+    for command in (["init", "-backend=false", "-input=false"], ["validate", "-no-color"]):
+        result = subprocess.run(
+            [terraform, *command], cwd=workdir, env=environment, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 def one_sentence(message: str) -> None:
     """An error the CLI prints as is: one line, one sentence."""
     assert "\n" not in message and message.endswith(".")

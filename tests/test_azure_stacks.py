@@ -12,10 +12,7 @@ from __future__ import annotations
 import base64
 import importlib
 import json
-import os
 import re
-import shutil
-import subprocess
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -34,7 +31,17 @@ from planner.profile import AzureOptions, Network
 from providers.azure.images import GPU_IMAGE, supports_trusted_launch
 from stacks.azureml_workspace import online_endpoint_name
 from stacks.common import AZURERM_PROVIDER_VERSION
-from tests.stack_json import empty_structs, only, ref, resources, written
+from tests.stack_json import (
+    Synthesized,
+    empty_structs,
+    one_sentence,
+    only,
+    ref,
+    resources,
+    synthesize_specs,
+    validate_with_mirror,
+    written,
+)
 
 SUBSCRIPTION = "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
 ARM = f"/subscriptions/{SUBSCRIPTION}/resourceGroups"
@@ -147,29 +154,11 @@ WORKSPACES = [ML_PUBLIC, ML_PRIVATE]
 ALL_SPECS = [*FLEETS, *WORKSPACES]
 
 
-class Synthesized:
-    def __init__(self, outdir: Path, state_root: Path) -> None:
-        self.outdir = outdir
-        self.state_root = state_root
-
-    def state_dir(self, spec: DeploymentSpec) -> Path:
-        return self.state_root / spec.stack_name
-
-    def __getitem__(self, spec: DeploymentSpec) -> dict[str, Any]:
-        path = self.outdir / "stacks" / spec.stack_name / "cdk.tf.json"
-        return json.loads(path.read_text())
-
-
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    root = tmp_path_factory.mktemp("azure")
-    result = Synthesized(root / "cdktf.out", root / "state")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ARM_SUBSCRIPTION_ID", SUBSCRIPTION)
-        synthesize(
-            [(spec, result.state_dir(spec)) for spec in ALL_SPECS], result.outdir, emulated=False
-        )
-    return result
+        return synthesize_specs(ALL_SPECS, tmp_path_factory.mktemp("azure"), emulated=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,11 +203,6 @@ def synthesize_one(tmp_path: Path, spec: DeploymentSpec, *, emulated: bool = Fal
     outdir = tmp_path / "out"
     synthesize([(spec, tmp_path / "state")], outdir, emulated=emulated)
     return outdir
-
-
-def one_sentence(message: str) -> None:
-    assert "\n" not in message and message.endswith(".")
-    assert len(re.findall(r"[.;]\s+[A-Z]", message)) == 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -870,35 +854,7 @@ def test_workspace_refuses_a_foreign_subnet(tmp_path: Path, synthesized: Synthes
 # terraform validate, where an azurerm provider is available
 
 
-def _mirror_with_azurerm() -> Path | None:
-    mirror = os.environ.get("INFRA_PROVIDER_MIRROR")
-    if not mirror:
-        return None
-    found = Path(mirror) / "registry.terraform.io" / "hashicorp" / "azurerm"
-    return Path(mirror) if found.is_dir() and any(found.iterdir()) else None
-
-
 @pytest.mark.terraform
 @pytest.mark.parametrize("spec", [MIXED, REGULAR, PUBLIC, ML_PRIVATE], ids=lambda s: s.name)
 def test_terraform_validate(tmp_path: Path, synthesized: Synthesized, spec: DeploymentSpec) -> None:
-    mirror = _mirror_with_azurerm()
-    terraform = shutil.which(os.environ.get("INFRA_TERRAFORM", "terraform"))
-    if mirror is None or terraform is None:
-        pytest.skip(
-            "no AzureRM provider in the offline mirror ($INFRA_PROVIDER_MIRROR/registry."
-            "terraform.io/hashicorp/azurerm) or no terraform binary: the JSON assertions above "
-            "and the binding's own type checks stand in for terraform validate"
-        )
-    doc = synthesized[spec]
-    doc["terraform"].pop("backend")
-    (tmp_path / "main.tf.json").write_text(json.dumps(doc))
-    config = tmp_path / "terraform.rc"
-    config.write_text(
-        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
-    )
-    environment = {**os.environ, "TF_CLI_CONFIG_FILE": str(config), "TF_IN_AUTOMATION": "1"}
-    for command in (["init", "-backend=false", "-input=false"], ["validate", "-no-color"]):
-        result = subprocess.run(
-            [terraform, *command], cwd=tmp_path, env=environment, capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+    validate_with_mirror(synthesized[spec], tmp_path, ("azurerm",))

@@ -31,12 +31,14 @@ from planner.deployment import (
 from planner.profile import Network, StateBackend
 from providers.aws.amis import GPU_AMI_PARAMETER, NEURON_AMI_PARAMETER, ami_parameter
 from tests.stack_json import (
+    Synthesized,
     binding_supports_tags,
     data_sources,
     empty_structs,
     only,
     ref,
     resources,
+    synthesize_specs,
     written,
 )
 
@@ -167,42 +169,23 @@ S3_STATE_DEFAULT_REGION = make_spec(
 # Synthesis (one provider load for the whole module)
 
 
-class Synthesized:
-    def __init__(self, outdir: Path, state_root: Path) -> None:
-        self.outdir = outdir
-        self.state_root = state_root
-
-    def state_dir(self, spec: DeploymentSpec) -> Path:
-        return self.state_root / spec.stack_name
-
-    def __getitem__(self, spec: DeploymentSpec) -> dict[str, Any]:
-        path = self.outdir / "stacks" / spec.stack_name / "cdk.tf.json"
-        return json.loads(path.read_text())
-
-
-def _synthesize(specs: list[DeploymentSpec], root: Path, *, emulated: bool) -> Synthesized:
-    result = Synthesized(root / "cdktf.out", root / "state")
-    synthesize([(spec, result.state_dir(spec)) for spec in specs], result.outdir, emulated=emulated)
-    return result
-
-
 @pytest.fixture(scope="module")
 def emulated(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return _synthesize(EMULATED_SPECS, tmp_path_factory.mktemp("emulated"), emulated=True)
+    return synthesize_specs(EMULATED_SPECS, tmp_path_factory.mktemp("emulated"), emulated=True)
 
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory, emulated: Synthesized) -> Synthesized:
     """The private spec, and a protected one, synthesized for real AWS (after `emulated`: the
     binding is loaded)."""
-    return _synthesize([PRIVATE, PROTECTED], tmp_path_factory.mktemp("real"), emulated=False)
+    return synthesize_specs([PRIVATE, PROTECTED], tmp_path_factory.mktemp("real"), emulated=False)
 
 
 @pytest.fixture(scope="module")
 def s3_state(tmp_path_factory: pytest.TempPathFactory, emulated: Synthesized) -> Synthesized:
     root = tmp_path_factory.mktemp("s3-state")
     try:
-        return _synthesize([S3_STATE, S3_STATE_DEFAULT_REGION], root, emulated=False)
+        return synthesize_specs([S3_STATE, S3_STATE_DEFAULT_REGION], root, emulated=False)
     except RuntimeError as error:  # how a jsii validation error surfaces
         message = str(error).strip()
     pytest.fail(f"a stack with an S3 state backend does not synthesize: {message}", pytrace=False)

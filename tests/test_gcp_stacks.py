@@ -12,10 +12,7 @@ JSON assertions stand in for it.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,7 +46,7 @@ from planner.profile import GcpOptions, Network
 from providers.catalog import load_catalog
 from providers.gcp.labels import LabelError
 from stacks.common import GCP_PROJECT_ENV, GOOGLE_PROVIDER_VERSION, GcpStackError
-from tests.conftest import MIRROR, profile_dict, write_profile
+from tests.conftest import profile_dict, write_profile
 from tests.stack_json import (
     Synthesized,
     data_sources,
@@ -58,6 +55,8 @@ from tests.stack_json import (
     only,
     ref,
     resources,
+    synthesize_specs,
+    validate_with_mirror,
     written,
 )
 
@@ -202,13 +201,9 @@ ALL_SPECS = [*FLEETS, *ENDPOINTS]
 
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
-    root = tmp_path_factory.mktemp("gcp")
-    result = Synthesized(root / "cdktf.out", root / "state")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(GCP_PROJECT_ENV, ENV_PROJECT)
-        specs = [(spec, result.state_dir(spec)) for spec in ALL_SPECS]
-        synthesize(specs, result.outdir, emulated=False)
-    yield result
+        yield synthesize_specs(ALL_SPECS, tmp_path_factory.mktemp("gcp"), emulated=False)
 
 
 def synthesize_one(tmp_path: Path, spec: DeploymentSpec, *, emulated: bool = False) -> Path:
@@ -1182,34 +1177,8 @@ def test_cost_of_a_vertex_stack_says_the_models_are_not_in_it(synthesized: Synth
 # terraform validate, where a Google provider is available
 
 
-def _mirror_with(*providers: str) -> Path | None:
-    mirror = Path(os.environ.get("INFRA_PROVIDER_MIRROR") or MIRROR)
-    found = [mirror / "registry.terraform.io" / "hashicorp" / name for name in providers]
-    return mirror if all(path.is_dir() and any(path.iterdir()) for path in found) else None
-
-
 @pytest.mark.terraform
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
 def test_terraform_validate(tmp_path: Path, synthesized: Synthesized, spec: DeploymentSpec) -> None:
     providers = ("google", "random") if spec.kind == "vertex" else ("google",)
-    mirror = _mirror_with(*providers)
-    terraform = shutil.which(os.environ.get("INFRA_TERRAFORM", "terraform"))
-    if mirror is None or terraform is None:
-        pytest.skip(
-            "no Google provider in the offline mirror ($INFRA_PROVIDER_MIRROR/registry.terraform."
-            f"io/hashicorp/{' and '.join(providers)}) or no terraform binary: the JSON "
-            "assertions above and the binding's own type checks stand in for terraform validate"
-        )
-    doc = synthesized[spec]
-    doc["terraform"].pop("backend")
-    (tmp_path / "main.tf.json").write_text(json.dumps(doc))
-    config = tmp_path / "terraform.rc"
-    config.write_text(
-        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{mirror}"\n  }}\n}}\n'
-    )
-    environment = {**os.environ, "TF_CLI_CONFIG_FILE": str(config), "TF_IN_AUTOMATION": "1"}
-    for command in (["init", "-backend=false", "-input=false"], ["validate", "-no-color"]):
-        result = subprocess.run(
-            [terraform, *command], cwd=tmp_path, env=environment, capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+    validate_with_mirror(synthesized[spec], tmp_path, providers)

@@ -33,7 +33,16 @@ from planner.deployment import (
     ScalingSpec,
 )
 from planner.profile import Challenger, DataCapture, Network, SagemakerOptions, TrafficShift
-from tests.stack_json import binding_supports_tags, empty_structs, only, ref, resources, written
+from tests.stack_json import (
+    Synthesized,
+    binding_supports_tags,
+    empty_structs,
+    only,
+    ref,
+    resources,
+    synthesize_specs,
+    written,
+)
 
 TAGS = {"team": "ml-platform", "cost-center": "cc-4242", "env": "prod"}
 IMAGE = f"{DLC_REGISTRY.format(region='us-east-1')}/{SAGEMAKER_IMAGES['vllm']}"
@@ -114,20 +123,9 @@ ALL_AT_ONCE = make_spec(
 SPECS = [HUB, FULL, IN_VPC, EBS_VOLUME, ALL_AT_ONCE]
 
 
-class Synthesized:
-    def __init__(self, outdir: Path) -> None:
-        self.outdir = outdir
-
-    def __getitem__(self, spec: DeploymentSpec) -> dict[str, Any]:
-        return json.loads((self.outdir / "stacks" / spec.stack_name / "cdk.tf.json").read_text())
-
-
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    root = tmp_path_factory.mktemp("sagemaker")
-    outdir = root / "cdktf.out"
-    synthesize([(spec, root / spec.stack_name) for spec in SPECS], outdir, emulated=False)
-    return Synthesized(outdir)
+    return synthesize_specs(SPECS, tmp_path_factory.mktemp("sagemaker"), emulated=False)
 
 
 def variants(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
