@@ -157,7 +157,16 @@ class Boot(NamedTuple):
         return [c for c in self.calls if c["tool"] == "docker" and c["args"][0] == "run"]
 
 
-def boot(script: str, tmp_path: Path, *, gpus: int = 4, healthy: bool = True) -> Boot:
+def run_boot(
+    script: str,
+    tmp_path: Path,
+    *,
+    fake_tools: list[str],
+    fake_tool: str,
+    environment: dict[str, str],
+) -> Boot:
+    """Run a boot script in a sandbox: its state directories under tmp_path, the tools it calls
+    replaced by `fake_tool`, which records each call."""
     root = tmp_path / "root"
     for name, path in SANDBOXED_DIRS.items():
         line = f"readonly {name}={path}\n"
@@ -166,20 +175,20 @@ def boot(script: str, tmp_path: Path, *, gpus: int = 4, healthy: bool = True) ->
         script = script.replace(line, f"readonly {name}={root}{path}\n")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for tool in FAKE_TOOLS:
-        (bin_dir / tool).write_text(FAKE_TOOL)
+    for tool in fake_tools:
+        (bin_dir / tool).write_text(fake_tool)
         (bin_dir / tool).chmod(0o755)
-    (tmp_path / "user-data.sh").write_text(script)
+    (tmp_path / "boot.sh").write_text(script)
     calls = tmp_path / "calls.jsonl"
+    calls.touch()
     result = subprocess.run(
-        ["bash", str(tmp_path / "user-data.sh")],
+        ["bash", str(tmp_path / "boot.sh")],
         cwd=tmp_path,
         env={
             "PATH": f"{bin_dir}:{os.environ['PATH']}",
             "HOME": str(tmp_path),
             "FAKE_CALLS": str(calls),
-            "FAKE_GPUS": str(gpus),
-            "FAKE_HEALTHY": "1" if healthy else "0",
+            **environment,
         },
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -188,6 +197,16 @@ def boot(script: str, tmp_path: Path, *, gpus: int = 4, healthy: bool = True) ->
     )
     recorded = [json.loads(line) for line in calls.read_text().splitlines()]
     return Boot(result.returncode, result.stdout + result.stderr, recorded, root)
+
+
+def boot(script: str, tmp_path: Path, *, gpus: int = 4, healthy: bool = True) -> Boot:
+    return run_boot(
+        script,
+        tmp_path,
+        fake_tools=FAKE_TOOLS,
+        fake_tool=FAKE_TOOL,
+        environment={"FAKE_GPUS": str(gpus), "FAKE_HEALTHY": "1" if healthy else "0"},
+    )
 
 
 def engine_args(spec: DeploymentSpec, tmp_path: Path) -> list[str]:

@@ -9,8 +9,6 @@ cloud-neutral core renders byte for byte what it rendered before.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -28,7 +26,7 @@ from modules.user_data import (
 )
 from planner.deployment import DeploymentSpec
 from planner.profile import GcpOptions
-from tests.test_user_data import HF_PARAMETER, SANDBOXED_DIRS, Boot, flag
+from tests.test_user_data import HF_PARAMETER, Boot, flag, run_boot
 from tests.test_user_data import make_spec as make_aws_spec
 
 SECRET = "hf_FakeGcpTokenValue0123456789abcd"
@@ -109,37 +107,17 @@ def make_spec(engine: str = "vllm", *, image: str | None = None, **gcp: Any) -> 
 def boot(
     script: str, tmp_path: Path, *, gpus: int = 4, driver_loads_after: int = 0, healthy: bool = True
 ) -> Boot:
-    root = tmp_path / "root"
-    for name, path in SANDBOXED_DIRS.items():
-        line = f"readonly {name}={path}\n"
-        assert script.count(line) == 1, f"{line!r} is no longer in the template"
-        script = script.replace(line, f"readonly {name}={root}{path}\n")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for tool in FAKE_TOOLS:
-        (bin_dir / tool).write_text(FAKE_TOOL)
-        (bin_dir / tool).chmod(0o755)
-    (tmp_path / "startup-script.sh").write_text(script)
-    calls = tmp_path / "calls.jsonl"
-    calls.touch()
-    result = subprocess.run(
-        ["bash", str(tmp_path / "startup-script.sh")],
-        cwd=tmp_path,
-        env={
-            "PATH": f"{bin_dir}:{os.environ['PATH']}",
-            "HOME": str(tmp_path),
-            "FAKE_CALLS": str(calls),
+    return run_boot(
+        script,
+        tmp_path,
+        fake_tools=FAKE_TOOLS,
+        fake_tool=FAKE_TOOL,
+        environment={
             "FAKE_GPUS": str(gpus),
             "FAKE_DRIVER_LOADS_AFTER": str(driver_loads_after),
             "FAKE_HEALTHY": "1" if healthy else "0",
         },
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
-    recorded = [json.loads(line) for line in calls.read_text().splitlines()]
-    return Boot(result.returncode, result.stdout + result.stderr, recorded, root)
 
 
 def test_renders_a_bash_script_for_compute_engine(tmp_path: Path) -> None:
