@@ -291,9 +291,14 @@ def register(app: typer.Typer) -> None:
             if result.get("cancelled"):
                 human = "Cancelled; nothing was changed."
             elif result["changed"]:
-                human = _plan_line(result["plan"]) + "\n" + _outputs_text(result["outputs"])
+                human = (
+                    _plan_line(result["plan"])
+                    + found.lines()
+                    + "\n"
+                    + _outputs_text(result["outputs"])
+                )
             else:
-                human = _plan_line(result["plan"])
+                human = _plan_line(result["plan"]) + found.lines()
             _emit(result, json_output, human + rollout_text(result.get("endpoint")))
 
         run_guarded(work, as_json=json_output)
