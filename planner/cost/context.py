@@ -88,16 +88,31 @@ class PricingContext:
             if other.type == resource_type and resource.address in other.references
         ]
 
-    def offering(self, kind: str, instance_type: str) -> Offering:
+    def offering(
+        self,
+        kind: str,
+        instance_type: str,
+        *,
+        accelerator: str | None = None,
+        accelerator_count: int | None = None,
+        cloud: str | None = None,
+        region: str | None = None,
+    ) -> Offering:
+        """The catalog's offering of `instance_type`; the accelerator narrows it where one type
+        name comes with several (GCP N1 with a T4 or a V100). Cloud and region default to the
+        plan's."""
+        cloud, region = cloud or self.cloud, region or self.region
         for candidate in self.catalog.offerings:
             if (
-                candidate.cloud == self.cloud
+                candidate.cloud == cloud
                 and candidate.kind == kind
-                and candidate.region == self.region
+                and candidate.region == region
                 and candidate.instance_type == instance_type
+                and (accelerator is None or candidate.accelerator.lower() == accelerator.lower())
+                and (accelerator_count is None or candidate.accelerator_count == accelerator_count)
             ):
                 return candidate
-        raise Unpriceable(f"{instance_type} has no {kind} price for {self.region} in the catalog")
+        raise Unpriceable(f"{instance_type} has no {kind} price for {region} in the catalog")
 
     def service_component(
         self, item: str, name: str, quantity: Span, *, usage_based: bool = False

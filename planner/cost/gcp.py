@@ -20,7 +20,6 @@ from typing import Any
 from planner.cost.context import PricingContext, Unpriceable, zone_prices
 from planner.cost.plan_resources import PlannedResource, blocks, first_block, number
 from planner.cost.report import CostComponent, Span
-from providers.catalog import Offering
 
 Rule = Callable[[PlannedResource, PricingContext], list[CostComponent]]
 
@@ -71,22 +70,6 @@ BILLED_ELSEWHERE = {
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and "${" not in value else None
-
-
-def _offering(context: PricingContext, machine_type: str, accelerator: str | None) -> Offering:
-    """The catalog's fleet offering of the machine type, with the GPUs the template attaches
-    (N1 machines come with a T4 or a V100, the same type name either way)."""
-    for offering in context.catalog.offerings:
-        if (
-            offering.cloud == context.cloud
-            and offering.kind == "fleet"
-            and offering.region == context.region
-            and offering.instance_type == machine_type
-            and (accelerator is None or offering.accelerator == accelerator)
-        ):
-            return offering
-    attached = f" with {accelerator}" if accelerator else ""
-    raise Unpriceable(f"{machine_type}{attached} has no fleet price for {context.region}")
 
 
 def _group_range(resource: PlannedResource, context: PricingContext) -> Span:
@@ -140,7 +123,9 @@ def instance_group(resource: PlannedResource, context: PricingContext) -> list[C
     if accelerators and accelerator is None:
         raise Unpriceable(f"no catalog name for the {accelerators[0].get('type')} accelerator")
     zones = [z for z in resource.values.get("distribution_policy_zones") or [] if _text(z)]
-    ondemand, spot, note = zone_prices(_offering(context, machine_type, accelerator), zones)
+    ondemand, spot, note = zone_prices(
+        context.offering("fleet", machine_type, accelerator=accelerator), zones
+    )
     scheduling = first_block(template.get("scheduling"))
     on_spot = _text(scheduling.get("provisioning_model")) == "SPOT"
     instances = _group_range(resource, context)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from planner.cost.context import PricingContext, Unpriceable
+from planner.cost.context import PricingContext, zone_prices
 from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
 from planner.cost.report import CostComponent, Span
 from planner.deployment import DeploymentSpec
@@ -55,29 +55,21 @@ def price_managed_deployment(
     resource: PlannedResource, context: PricingContext
 ) -> list[CostComponent]:
     values = resource.values
-    kind, instance_type, region = values["kind"], values["instance_type"], values["region"]
-    accelerator = str(values["accelerator"]).lower()
-    found = [
-        o
-        for o in context.catalog.offerings
-        if o.cloud == values["cloud"]
-        and o.kind == kind
-        and o.region == region
-        and o.instance_type == instance_type
-        and o.accelerator.lower() == accelerator
-        and o.accelerator_count == values["accelerator_count"]
-    ]
-    prices = [z.ondemand_usd for o in found for z in o.zones if z.ondemand_usd is not None]
-    if not prices:
-        raise Unpriceable(
-            f"{instance_type} has no {kind} price for {context.region} in the catalog"
-        )
+    offering = context.offering(
+        values["kind"],
+        values["instance_type"],
+        accelerator=values["accelerator"],
+        accelerator_count=values["accelerator_count"],
+        cloud=values["cloud"],
+        region=values["region"],
+    )
+    ondemand, _, _ = zone_prices(offering, [])
     low, expected, high = values["instances"]
     return [
         CostComponent(
-            name=f"{kind} instances ({instance_type}), deployed by the SDK steps",
+            name=f"{offering.kind} instances ({offering.instance_type}), deployed by the SDK steps",
             unit="hours",
-            unit_price=round(min(prices), 6),
+            unit_price=round(ondemand, 6),
             quantity=Span(low, expected, high).scaled(context.hours_per_month),
             category="compute (on-demand)",
         )
