@@ -18,14 +18,8 @@ import pytest
 
 from orchestrator.workflow import Deployment
 from orchestrator.workspace import Workspace
-from planner.deployment import (
-    DEFAULT_IMAGES,
-    HEALTH_PATHS,
-    CapacitySpec,
-    DeploymentSpec,
-    RuntimeSpec,
-    ScalingSpec,
-)
+from planner.deployment import HEALTH_PATHS, CapacitySpec, DeploymentSpec, RuntimeSpec, ScalingSpec
+from planner.images import DEFAULT_IMAGES
 from planner.profile import Canary
 from providers.azure.azureml_api import (
     AzureDeploymentState,

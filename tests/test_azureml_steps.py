@@ -13,8 +13,9 @@ import pytest
 
 from orchestrator import sdk_steps
 from orchestrator.rollout import CanaryRolledBack, NothingToRollBack
-from planner.deployment import DEFAULT_IMAGES, DeploymentSpec
+from planner.deployment import DeploymentSpec
 from planner.errors import InfraError
+from planner.images import DEFAULT_IMAGES
 from planner.profile import AzureOptions, Network
 from providers.azure.azureml import AzureMlEndpoint, AzureMlOutputs, check_azureml
 from providers.azure.azureml_api import (

@@ -9,18 +9,16 @@ from typing import Any
 import pytest
 import yaml
 
-import planner.deployment as deployment
+import planner.images as images
 from planner.deployment import (
-    DEFAULT_IMAGES,
-    DLC_REGISTRY,
     HEALTH_PATHS,
     SAGEMAKER_HEALTH_PATH,
-    SAGEMAKER_IMAGES,
     SAGEMAKER_PORT,
     DeploymentSpec,
     spec_from_recommendation,
 )
 from planner.errors import ProfileError
+from planner.images import DEFAULT_IMAGES, DLC_REGISTRY, SAGEMAKER_IMAGES
 from planner.optimizer import Filters
 from planner.service import recommend_for_profile
 from tests.conftest import EXAMPLES, Cli
@@ -95,7 +93,7 @@ def test_challenger_must_be_a_feasible_choice(tmp_path: Path) -> None:
 def test_region_without_a_known_image_needs_runtime_image(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(deployment, "DLC_REGIONS", frozenset())
+    monkeypatch.setattr(images, "DLC_REGIONS", frozenset())
     with pytest.raises(ProfileError, match=r"set runtime\.image to an ECR image URI"):
         spec_for(profile_file(tmp_path), SAGEMAKER)
 

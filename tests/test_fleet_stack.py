@@ -20,14 +20,8 @@ import pytest
 from modules.tagging import MissingTagsError
 from modules.user_data import UserDataError, render_user_data
 from orchestrator.synth import UnsupportedTarget, synthesize
-from planner.deployment import (
-    DEFAULT_IMAGES,
-    HEALTH_PATHS,
-    CapacitySpec,
-    DeploymentSpec,
-    RuntimeSpec,
-    ScalingSpec,
-)
+from planner.deployment import HEALTH_PATHS, CapacitySpec, DeploymentSpec, RuntimeSpec, ScalingSpec
+from planner.images import DEFAULT_IMAGES
 from planner.profile import Network, StateBackend
 from providers.aws.amis import GPU_AMI_PARAMETER, NEURON_AMI_PARAMETER, ami_parameter
 from tests.stack_json import (

@@ -23,15 +23,14 @@ from modules.aws.sagemaker import (
 from modules.aws.sagemaker_container import SagemakerContainerError, container_environment
 from orchestrator.synth import synthesize
 from planner.deployment import (
-    DLC_REGISTRY,
     SAGEMAKER_HEALTH_PATH,
-    SAGEMAKER_IMAGES,
     SAGEMAKER_PORT,
     CapacitySpec,
     DeploymentSpec,
     RuntimeSpec,
     ScalingSpec,
 )
+from planner.images import DLC_REGISTRY, SAGEMAKER_IMAGES
 from planner.profile import Challenger, DataCapture, Network, SagemakerOptions, TrafficShift
 from tests.stack_json import (
     Synthesized,

@@ -24,14 +24,8 @@ from modules.user_data import (
     UserDataError,
     render_user_data,
 )
-from planner.deployment import (
-    DEFAULT_IMAGES,
-    HEALTH_PATHS,
-    CapacitySpec,
-    DeploymentSpec,
-    RuntimeSpec,
-    ScalingSpec,
-)
+from planner.deployment import HEALTH_PATHS, CapacitySpec, DeploymentSpec, RuntimeSpec, ScalingSpec
+from planner.images import DEFAULT_IMAGES
 
 ENGINES = ["vllm", "tgi", "triton"]
 MODEL_ID = "meta-llama/Llama-3.1-8B-Instruct"

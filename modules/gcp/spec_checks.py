@@ -8,8 +8,9 @@ nobody, a Vertex AI image outside Artifact Registry, a token Vertex AI would sto
 
 from __future__ import annotations
 
-from planner.deployment import ARTIFACT_REGISTRY_IMAGE, DeploymentSpec
+from planner.deployment import DeploymentSpec
 from planner.errors import InfraError
+from planner.images import ARTIFACT_REGISTRY_IMAGE
 
 
 class GcpSpecError(InfraError):

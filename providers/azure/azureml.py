@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
-from planner.deployment import DEFAULT_IMAGES
 from planner.errors import InfraError
+from planner.images import DEFAULT_IMAGES
 from providers.azure.azureml_api import (
     AzureEndpointState,
     AzureMlApi,

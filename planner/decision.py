@@ -1,0 +1,166 @@
+"""The decision: what the planner chose for one deployment, in the terms a deployment needs.
+
+A `Decision` is everything the optimizer contributes to a `DeploymentSpec` (cloud, kind, region,
+zones, instance types, counts, spot share, image, scaling target) plus the figures it was chosen
+with. The profile contributes the rest (tags, network, runtime flags, budgets), so a decision kept
+in the lock file and today's profile give the same spec that the original recommendation gave,
+whatever the catalog says today.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from planner.images import serving_image
+from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
+from planner.performance import weight_bytes
+from planner.profile import Profile
+
+MAX_EQUIVALENT_TYPES = 3
+P99_ALARM_FACTOR = 1.5
+"""The p99 latency alarm fires at 1.5 x the end-to-end p95 (target, else predicted)."""
+DEFAULT_E2E_MS = 40_000
+
+NonNegativeInt = Annotated[int, Meta(ge=0)]
+PositiveInt = Annotated[int, Meta(gt=0)]
+
+
+class PredictedFigures(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What the performance model predicted for the chosen fleet at the profile's load."""
+
+    capacity_requests_per_s: float
+    throughput_tokens_per_s: float | None = None
+    ttft_ms_p95: float | None = None
+    tpot_ms: float | None = None
+    e2e_ms_p95: float | None = None
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    cloud: str
+    kind: str
+    region: str
+    zones: list[str] = []
+    instance_type: str
+    equivalent_instance_types: list[str] = []
+    accelerator: str
+    accelerators_per_instance: PositiveInt
+    tensor_parallel: PositiveInt
+    replicas_per_instance: PositiveInt
+    instances: PositiveInt
+    on_demand_instances: NonNegativeInt
+    min_instances: PositiveInt
+    max_instances: PositiveInt
+    spot_percentage_above_base: Annotated[int, Meta(ge=0, le=100)]
+    engine: str
+    image: str
+    root_volume_gib: PositiveInt
+    scaling_target_per_minute: Annotated[float, Meta(gt=0)]
+    p99_latency_alarm_s: Annotated[float, Meta(gt=0)]
+    hourly_usd: Annotated[float, Meta(ge=0)]
+    catalog_date: str
+    prices_retrieved: str | None = None
+    predicted: PredictedFigures | None = None
+
+    @property
+    def target(self) -> tuple[str, str, str]:
+        """Cloud, kind and region: what a Terraform state is bound to. A change of any is a move."""
+        return (self.cloud, self.kind, self.region)
+
+    @property
+    def instances_monthly_usd(self) -> float:
+        """The instances alone, 730 hours a month (the plan's figure adds the services)."""
+        return self.hourly_usd * HOURS_PER_MONTH
+
+    @property
+    def spot_instances(self) -> int:
+        return self.instances - self.on_demand_instances
+
+    def summary(self) -> str:
+        """One line for people: `2× g6.12xlarge (aws/fleet, us-east-2)`."""
+        return f"{self.instances}× {self.instance_type} ({self.cloud}/{self.kind}, {self.region})"
+
+
+def _equivalents(recommendation: Recommendation, chosen: Candidate) -> list[str]:
+    """Other instance types in the same region with the same accelerators, the same fleet size
+    and a price within 25%: overrides the spot allocator may use when the first type is short."""
+    seen = {chosen.offering.instance_type}
+    found: list[str] = []
+    for candidate in recommendation.candidates:
+        o = candidate.offering
+        if (
+            o.instance_type not in seen
+            and o.cloud == chosen.offering.cloud
+            and o.kind == chosen.offering.kind
+            and o.region == chosen.offering.region
+            and o.accelerator == chosen.offering.accelerator
+            and o.accelerator_count == chosen.offering.accelerator_count
+            and candidate.tensor_parallel == chosen.tensor_parallel
+            and candidate.instances == chosen.instances
+            and candidate.hourly_usd <= chosen.hourly_usd * 1.25
+        ):
+            seen.add(o.instance_type)
+            found.append(o.instance_type)
+            if len(found) == MAX_EQUIVALENT_TYPES:
+                break
+    return found
+
+
+def _root_volume_gib(weights_gib: float) -> int:
+    """Image layers (~30 GiB for CUDA serving images), twice the weights (download + cache)."""
+    return int(math.ceil((60 + 2 * weights_gib) / 10) * 10)
+
+
+def decide(
+    profile: Profile, recommendation: Recommendation, candidate: Candidate | None = None
+) -> Decision:
+    """The recommendation's choice (or `candidate`) as a decision a deployment can be built from."""
+    chosen = candidate or recommendation.chosen
+    offering = chosen.offering
+    per_instance_rps = chosen.replicas_per_instance * chosen.replica.requests_per_s
+    headroom = 1 + profile.targets.headroom
+    min_instances = math.ceil(profile.placement.min_replicas / chosen.replicas_per_instance)
+    spot_allowed = chosen.spot_usd is not None and profile.placement.spot.policy != "never"
+    weights_gib = weight_bytes(recommendation.model, profile.model.precision) / 2**30
+    predicted = recommendation.predicted(chosen)
+    e2e_ms = profile.targets.e2e_ms_p95 or predicted.e2e_ms_p95 or DEFAULT_E2E_MS
+    return Decision(
+        cloud=offering.cloud,
+        kind=offering.kind,
+        region=offering.region,
+        zones=list(chosen.zones),
+        instance_type=offering.instance_type,
+        equivalent_instance_types=_equivalents(recommendation, chosen),
+        accelerator=offering.accelerator,
+        accelerators_per_instance=offering.accelerator_count,
+        tensor_parallel=chosen.tensor_parallel,
+        replicas_per_instance=chosen.replicas_per_instance,
+        instances=chosen.instances,
+        on_demand_instances=chosen.on_demand_instances,
+        min_instances=max(min_instances, chosen.on_demand_instances, 1),
+        max_instances=max(2 * chosen.instances, chosen.instances + 1),
+        spot_percentage_above_base=100 if spot_allowed else 0,
+        engine=profile.runtime.engine,
+        image=serving_image(profile, offering.kind, offering.region),
+        root_volume_gib=_root_volume_gib(weights_gib),
+        # Requests per minute per instance that still leave the profile's headroom.
+        scaling_target_per_minute=round(per_instance_rps / headroom * 60, 2),
+        p99_latency_alarm_s=round(e2e_ms * P99_ALARM_FACTOR / 1000, 1),
+        hourly_usd=round(chosen.hourly_usd, 4),
+        catalog_date=recommendation.catalog_date,
+        prices_retrieved=offering.retrieved or None,
+        predicted=PredictedFigures(
+            capacity_requests_per_s=round(predicted.capacity_requests_per_s, 3),
+            throughput_tokens_per_s=_rounded(predicted.throughput_tokens_per_s),
+            ttft_ms_p95=_rounded(predicted.ttft_ms_p95),
+            tpot_ms=_rounded(predicted.tpot_ms),
+            e2e_ms_p95=_rounded(predicted.e2e_ms_p95),
+        ),
+    )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

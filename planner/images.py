@@ -1,0 +1,79 @@
+"""The serving image each engine runs on each kind: public images pinned by tag for fleets,
+AWS-built ECR images for SageMaker, Artifact Registry for Vertex AI."""
+
+from __future__ import annotations
+
+import re
+
+from planner.errors import ProfileError
+from planner.profile import Profile
+
+DEFAULT_IMAGES: dict[str, str] = {
+    "vllm": "vllm/vllm-openai:v0.10.2",
+    "tgi": "ghcr.io/huggingface/text-generation-inference:3.3.4",
+    "triton": "nvcr.io/nvidia/tritonserver:25.08-trtllm-python-py3",
+}
+"""Public images pinned by tag; `runtime.image` in the profile overrides them."""
+
+DLC_REGISTRY = "763104351884.dkr.ecr.{region}.amazonaws.com"
+"""AWS Deep Learning Containers: the registry account of the regions in DLC_REGIONS; opt-in
+regions use other accounts, so there `runtime.image` must name the image."""
+DLC_REGIONS = frozenset(
+    {
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "sa-east-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-central-1",
+        "eu-north-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-south-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
+    }
+)
+SAGEMAKER_IMAGES: dict[str, str] = {
+    # LMI 16 (DJL Serving 0.34) runs vLLM 0.10.2, the version the fleet image pins.
+    "vllm": "djl-inference:0.34.0-lmi16.0.0-cu128",
+    "tgi": "huggingface-pytorch-tgi-inference:2.7.0-tgi3.3.4-gpu-py311-cu124-ubuntu22.04",
+    "triton": "sagemaker-tritonserver:25.04-py3",
+}
+"""SageMaker pulls from ECR only: the AWS-built images of the same engines, pinned by tag."""
+ARTIFACT_REGISTRY_IMAGE = re.compile(r"^([a-z0-9-]+-docker\.pkg\.dev|([a-z]+\.)?gcr\.io)/")
+"""Vertex AI pulls serving images from Artifact Registry only (gcr.io is served by it too)."""
+
+
+def _sagemaker_image(engine: str, region: str) -> str:
+    if region not in DLC_REGIONS:
+        raise ProfileError(
+            f"no AWS-built {engine} image is known for SageMaker in {region}; set runtime.image "
+            "to an ECR image URI."
+        )
+    return f"{DLC_REGISTRY.format(region=region)}/{SAGEMAKER_IMAGES[engine]}"
+
+
+def _vertex_image(image: str | None, engine: str) -> str:
+    if image and ARTIFACT_REGISTRY_IMAGE.match(image):
+        return image
+    public = image or DEFAULT_IMAGES[engine]
+    raise ProfileError(
+        f"Vertex AI runs serving images from Artifact Registry only: copy {public} into a "
+        "repository of yours (REGION-docker.pkg.dev/PROJECT/REPOSITORY/...) and set runtime.image "
+        "to it."
+    )
+
+
+def serving_image(profile: Profile, kind: str, region: str) -> str:
+    """The image a kind runs: the profile's, else the engine's default where the kind has one."""
+    image, engine = profile.runtime.image, profile.runtime.engine
+    if kind == "sagemaker":
+        return image or _sagemaker_image(engine, region)
+    if kind == "vertex":
+        return _vertex_image(image, engine)
+    return image or DEFAULT_IMAGES[engine]
