@@ -18,6 +18,7 @@ from cli.errors import run_guarded
 from cli.gates import (
     DEFAULT_SEVERITY,
     AllowOverBudgetOption,
+    GateResults,
     SeverityOption,
     SkipCheckOption,
 )
@@ -48,6 +49,21 @@ InstanceOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 AutoApprove = Annotated[
     bool, typer.Option("--auto-approve", help="Do not ask before changing anything.")
+]
+ReplanOption = Annotated[
+    bool,
+    typer.Option(
+        "--replan",
+        help="Decide again (today's catalog, profile and pins) instead of using the lock file; "
+        "the change is shown, and a new cloud, kind or region is a move.",
+    ),
+]
+LockedOption = Annotated[
+    bool,
+    typer.Option(
+        "--locked",
+        help="Refuse to decide anew: the lock file must hold this environment's decision (CI).",
+    ),
 ]
 
 
@@ -81,7 +97,15 @@ def filters_from_pins(
 
 
 def prepare_quietly(
-    profile: Path | None, env: str, spec: Path | None, filters: Filters, as_json: bool = True
+    profile: Path | None,
+    env: str,
+    spec: Path | None,
+    filters: Filters,
+    as_json: bool = True,
+    *,
+    replan: bool = False,
+    locked_only: bool = False,
+    allow_stale: bool = False,
 ) -> Deployment:
     """The deployment of a profile or a spec file (exactly one of them)."""
     from orchestrator.workflow import prepare
@@ -89,7 +113,18 @@ def prepare_quietly(
 
     if (profile is None) == (spec is None):
         raise InfraError("give either a PROFILE or --spec FILE (one of them, not both).")
-    return prepare(profile, env, filters, spec, _reporter(as_json))
+    if spec is not None and (replan or locked_only):
+        raise InfraError("--replan and --locked apply to a profile's lock, not to --spec.")
+    return prepare(
+        profile,
+        env,
+        filters,
+        spec,
+        _reporter(as_json),
+        replan=replan,
+        locked_only=locked_only,
+        allow_stale=allow_stale,
+    )
 
 
 def _prepare(
@@ -101,16 +136,71 @@ def _prepare(
     region: str | None,
     instance_type: str | None,
     as_json: bool,
+    *,
+    replan: bool = False,
+    locked_only: bool = False,
+    allow_stale: bool = False,
 ) -> Deployment:
+    from cli.decision_render import decision_lines
+
     filters = filters_from_pins(cloud, kind, region, instance_type)
-    deployment = prepare_quietly(profile, env, spec, filters, as_json)
+    deployment = prepare_quietly(
+        profile,
+        env,
+        spec,
+        filters,
+        as_json,
+        replan=replan,
+        locked_only=locked_only,
+        allow_stale=allow_stale,
+    )
     if not as_json:
         s = deployment.spec
         _say(
             f"{s.stack_name}: {s.capacity.desired}× {s.instance_type} ({s.cloud}/{s.kind}, "
             f"{s.region}); workspace {deployment.workspace.root}"
         )
+        for line in decision_lines(deployment.resolved):
+            _say(line)
     return deployment
+
+
+def _prepare_to_read(
+    profile: Path | None,
+    env: str,
+    spec: Path | None,
+    cloud: str | None,
+    kind: str | None,
+    region: str | None,
+    instance_type: str | None,
+    as_json: bool,
+) -> Deployment:
+    """For commands that work on what is deployed (status, drift, destroy): the state says what
+    was applied, so pins are not needed; the lock gives the backend and the decision to compare.
+    """
+    if any((cloud, kind, region, instance_type)) and not as_json:
+        _say(
+            "note: the state records what it was applied with; --cloud, --kind, --region and "
+            "--instance-type are not needed here and do not change what is read or destroyed."
+        )
+    return _prepare(profile, env, spec, None, None, None, None, as_json, allow_stale=True)
+
+
+def _record_decision(deployment: Deployment, found: GateResults) -> str | None:
+    """Write a new decision into the lock file (after its plan passed the gates)."""
+    resolved = deployment.resolved
+    if resolved is None or not resolved.needs_recording:
+        return None
+    from orchestrator.decisions import record
+
+    monthly = found.cost.monthly_usd.expected if found.cost else None
+    return str(record(resolved, monthly))
+
+
+def _decision_dict(deployment: Deployment) -> dict[str, Any] | None:
+    from cli.decision_render import decision_dict
+
+    return decision_dict(deployment.resolved)
 
 
 def _confirm(auto_approve: bool, action: str):
@@ -123,10 +213,7 @@ def _confirm(auto_approve: bool, action: str):
             raise InfraError(
                 f"{action} needs --auto-approve when not run at a terminal (nothing was changed)."
             )
-        return typer.confirm(
-            f"{action}: {summary.create} to add, {summary.update} to change, "
-            f"{summary.replace} to replace, {summary.delete} to destroy. Go ahead?"
-        )
+        return typer.confirm(f"{action}: {_plan_line(summary.to_dict())} Go ahead?")
 
     return confirm
 
@@ -141,6 +228,13 @@ def _emit(data: dict[str, Any], as_json: bool, human: str) -> None:
 def _plan_line(summary: dict[str, Any]) -> str:
     if not summary["changes"]:
         return "No changes: the infrastructure matches the configuration."
+    move = summary.get("move")
+    if move:
+        return (
+            f"Move: destroy the {move['destroy']} resources of {move['from']} (with the "
+            f"configuration they were applied with), then create {move['create']} for "
+            f"{move['to']}."
+        )
     return (
         f"Plan: {summary['create']} to add, {summary['update']} to change, "
         f"{summary['replace']} to replace, {summary['delete']} to destroy."
@@ -157,19 +251,27 @@ def register(app: typer.Typer) -> None:
         kind: KindOption = None,
         region: RegionOption = None,
         instance_type: InstanceOption = None,
+        replan: ReplanOption = False,
         json_output: JsonOption = False,
     ) -> None:
-        """Write the Terraform JSON of the deployment (cdktf.out/stacks/<stack>/cdk.tf.json)."""
+        """Write the Terraform JSON of the deployment (cdktf.out/stacks/<stack>/cdk.tf.json).
+
+        Uses the lock file's decision; without one (or with --replan) a new decision, which
+        synth does not record (plan and deploy do)."""
 
         def work() -> None:
             from orchestrator.workflow import synth as synthesize
 
             deployment = _prepare(
-                profile, env, spec, cloud, kind, region, instance_type, json_output
+                profile, env, spec, cloud, kind, region, instance_type, json_output, replan=replan
             )
             config = synthesize(deployment)
             _emit(
-                {"stack": deployment.workspace.stack, "config": str(config)},
+                {
+                    "stack": deployment.workspace.stack,
+                    "config": str(config),
+                    "decision": _decision_dict(deployment),
+                },
                 json_output,
                 f"wrote {config}",
             )
@@ -188,6 +290,8 @@ def register(app: typer.Typer) -> None:
         out: Annotated[
             Path | None, typer.Option("--out", help="Save the plan for `infra apply FILE`.")
         ] = None,
+        replan: ReplanOption = False,
+        locked: LockedOption = False,
         severity: SeverityOption = DEFAULT_SEVERITY,
         skip_check: SkipCheckOption = False,
         allow_over_budget: AllowOverBudgetOption = False,
@@ -195,16 +299,28 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show what deploy would change and what it costs a month.
 
-        The policy scan (`infra check`) runs first. Exit 0: no changes; 2: changes present;
-        4: over the budget; 5: policy findings; 1: an error. Nothing is saved on 4 or 5.
+        The decision comes from the lock file beside the profile; the first plan of an
+        environment (or --replan) decides and writes it. The policy scan (`infra check`) runs
+        first. Exit 0: no changes; 2: changes present; 4: over the budget; 5: policy findings;
+        1: an error. Nothing is saved or recorded on 4 or 5.
         """
 
         def work() -> None:
             from cli.gates import plan_gates
+            from orchestrator.workflow import exclusive
             from orchestrator.workflow import plan as make_plan
 
             deployment = _prepare(
-                profile, env, spec, cloud, kind, region, instance_type, json_output
+                profile,
+                env,
+                spec,
+                cloud,
+                kind,
+                region,
+                instance_type,
+                json_output,
+                replan=replan,
+                locked_only=locked,
             )
             gates, found = plan_gates(
                 deployment,
@@ -214,9 +330,18 @@ def register(app: typer.Typer) -> None:
                 allow_over_budget=allow_over_budget,
                 saving=out is not None,
             )
-            summary = {**make_plan(deployment, out, gates=gates).to_dict(), **found.to_dict()}
+            with exclusive(deployment):
+                made = make_plan(deployment, out, gates=gates)
+            lock_file = _record_decision(deployment, found)
+            summary = {
+                **made.to_dict(),
+                **found.to_dict(),
+                "decision": _decision_dict(deployment),
+                "lock_file": lock_file,
+            }
             saved = f"\nSaved to {out}; apply it with `infra apply {out}`." if out else ""
-            _emit(summary, json_output, _plan_line(summary) + found.lines() + saved)
+            recorded = f"\nRecorded the decision in {lock_file}." if lock_file else ""
+            _emit(summary, json_output, _plan_line(summary) + found.lines() + saved + recorded)
             if summary["changes"]:
                 raise typer.Exit(CHANGES_PRESENT)
 
@@ -256,26 +381,40 @@ def register(app: typer.Typer) -> None:
         kind: KindOption = None,
         region: RegionOption = None,
         instance_type: InstanceOption = None,
+        replan: ReplanOption = False,
+        locked: LockedOption = False,
         auto_approve: AutoApprove = False,
         severity: SeverityOption = DEFAULT_SEVERITY,
         skip_check: SkipCheckOption = False,
         allow_over_budget: AllowOverBudgetOption = False,
         json_output: JsonOption = False,
     ) -> None:
-        """Synthesize, check, plan and apply the cheapest feasible choice (or the pinned one).
+        """Synthesize, check, plan and apply the lock file's decision (the cheapest feasible
+        choice, or the pinned one, the first time; written to the lock when approved).
 
         Like `infra plan`, stops before applying on policy findings (exit 5) or when the plan
-        costs more than the budget (exit 4).
+        costs more than the budget (exit 4). A new cloud, kind or region (--replan) is a move:
+        the old deployment is destroyed with its own configuration, then the new one created.
         """
 
         def work() -> None:
             from cli.endpoint_render import rollout_text
             from cli.gates import plan_gates
             from orchestrator.workflow import deploy as run_deploy
+            from orchestrator.workflow import exclusive
 
             started = time.monotonic()
             deployment = _prepare(
-                profile, env, spec, cloud, kind, region, instance_type, json_output
+                profile,
+                env,
+                spec,
+                cloud,
+                kind,
+                region,
+                instance_type,
+                json_output,
+                replan=replan,
+                locked_only=locked,
             )
             gates, found = plan_gates(
                 deployment,
@@ -285,8 +424,18 @@ def register(app: typer.Typer) -> None:
                 allow_over_budget=allow_over_budget,
                 saving=False,
             )
-            result = run_deploy(deployment, _confirm(auto_approve, "deploy"), gates)
+            recorded: list[str] = []
+
+            def record(summary: PlanSummary) -> None:
+                lock_file = _record_decision(deployment, found)
+                if lock_file:
+                    recorded.append(lock_file)
+
+            with exclusive(deployment):
+                result = run_deploy(deployment, _confirm(auto_approve, "deploy"), gates, record)
             result.update(found.to_dict())
+            result["decision"] = _decision_dict(deployment)
+            result["lock_file"] = recorded[0] if recorded else None
             result["elapsed_s"] = round(time.monotonic() - started, 1)
             if result.get("cancelled"):
                 human = "Cancelled; nothing was changed."
@@ -299,6 +448,8 @@ def register(app: typer.Typer) -> None:
                 )
             else:
                 human = _plan_line(result["plan"]) + found.lines()
+            if recorded:
+                human += f"\nRecorded the decision in {recorded[0]}."
             _emit(result, json_output, human + rollout_text(result.get("endpoint")))
 
         run_guarded(work, as_json=json_output)
@@ -315,20 +466,25 @@ def register(app: typer.Typer) -> None:
         auto_approve: AutoApprove = False,
         json_output: JsonOption = False,
     ) -> None:
-        """Destroy everything the deployment created (asks first; protected envs refuse)."""
+        """Destroy exactly what the deployment's state holds, with the configuration it was
+        applied with, whatever the pins or the lock say now (asks first; protected envs refuse).
+        """
 
         def work() -> None:
             from cli.endpoint_render import removed_text
             from orchestrator.workflow import destroy as run_destroy
+            from orchestrator.workflow import exclusive
 
-            deployment = _prepare(
+            deployment = _prepare_to_read(
                 profile, env, spec, cloud, kind, region, instance_type, json_output
             )
-            result = run_destroy(deployment, _confirm(auto_approve, "destroy"))
+            with exclusive(deployment):
+                result = run_destroy(deployment, _confirm(auto_approve, "destroy"))
+            target = f" of {result['target']}" if result.get("target") else ""
             human = (
                 "Cancelled; nothing was destroyed."
                 if result.get("cancelled")
-                else f"Destroyed {result['destroyed']} resources."
+                else f"Destroyed {result['destroyed']} resources{target}."
                 + removed_text(result.get("removed_by_sdk"))
             )
             _emit(result, json_output, human)
@@ -349,18 +505,17 @@ def register(app: typer.Typer) -> None:
         """What is deployed: resources in the state, outputs, expected monthly cost."""
 
         def work() -> None:
+            from cli.decision_render import status_lines
             from cli.endpoint_render import status_text
             from orchestrator.workflow import status as read_status
 
-            deployment = _prepare(
+            deployment = _prepare_to_read(
                 profile, env, spec, cloud, kind, region, instance_type, json_output
             )
             data = read_status(deployment)
-            monthly = data["expected_monthly_usd"]
-            cost = f"; expected {monthly:,.0f} USD/month" if monthly else ""
             human = (
-                f"{data['stack']}: {data['resources']} resources in {data['cloud']}/"
-                f"{data['kind']} {data['region']} ({data['instance_type']}){cost}\n"
+                "\n".join(status_lines(data))
+                + "\n"
                 + _outputs_text(data["outputs"])
                 + status_text(data.get("endpoint"))
             )
@@ -384,7 +539,7 @@ def register(app: typer.Typer) -> None:
         def work() -> None:
             from orchestrator.workflow import drift as find_drift
 
-            deployment = _prepare(
+            deployment = _prepare_to_read(
                 profile, env, spec, cloud, kind, region, instance_type, json_output
             )
             summary = find_drift(deployment).to_dict()

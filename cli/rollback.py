@@ -15,7 +15,7 @@ from cli.deploy import (
     RegionOption,
     SpecOption,
     _emit,
-    _prepare,
+    _prepare_to_read,
 )
 from cli.errors import run_guarded
 
@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
             from cli.endpoint_render import rollback_text
             from orchestrator.sdk_steps import rollback as roll_back
 
-            deployment = _prepare(
+            deployment = _prepare_to_read(
                 profile, env, spec, cloud, kind, region, instance_type, json_output
             )
             result = roll_back(deployment)

@@ -27,3 +27,7 @@ class PlanFileError(InfraError):
 
 class NotDeployed(InfraError):
     pass
+
+
+class DeploymentBusy(InfraError):
+    """Another infra run holds the deployment (from before synth until its apply ends)."""

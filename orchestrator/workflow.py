@@ -1,27 +1,46 @@
 """The deployment workflow behind `infra synth|plan|apply|deploy|destroy|status|drift`.
 
-A deployment is a profile (or a hand-written spec) plus an environment. The environment `local`
-targets the local emulated AWS: the emulator starts when needed, the provider gets test
-credentials, and the autoscaling group does not wait for instances that will never be healthy.
+A deployment is a profile (or a hand-written spec) plus an environment. Its decision comes from
+the lock (orchestrator/decisions.py); what its state was applied with comes from the state
+(orchestrator/applied.py). Terraform only ever runs a configuration over the state it was
+created with: a change of cloud, kind or region is a move, the old deployment destroyed with its
+own configuration and the new one created, shown and approved as one operation.
+
+The environment `local` targets the local emulated AWS: the emulator starts when needed, the
+provider gets test credentials, and the autoscaling group does not wait for instances that will
+never be healthy.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from orchestrator.errors import NotDeployed, PlanFileError, ProtectedEnvironment
+from orchestrator.applied import (
+    AppliedState,
+    check_state_belongs,
+    describe_target,
+    forget_record,
+    read_record,
+    spec_from_output,
+    write_record,
+)
+from orchestrator.decisions import LOCAL_ENV, Resolved, resolve
+from orchestrator.errors import DeploymentBusy, NotDeployed, PlanFileError, ProtectedEnvironment
 from orchestrator.terraform import TerraformRunner, find_terraform
 from orchestrator.workspace import Workspace, write_atomically
-from planner.deployment import DeploymentSpec, dump_spec, load_spec, spec_from_recommendation
+from planner.deployment import RECORD_OUTPUT as RECORD_OUTPUT_NAME
+from planner.deployment import DeploymentSpec, dump_spec, load_spec
+from planner.errors import InfraError
 from planner.optimizer import Filters, Recommendation
 
-LOCAL_ENV = "local"
 PLAN_FORMAT = "infra-plan/1"
 Reporter = Callable[[str, float | None], None]
 """Called when a step starts (seconds None) and when it ends (elapsed seconds)."""
@@ -36,14 +55,26 @@ class Deployment:
     spec: DeploymentSpec
     workspace: Workspace
     report: Reporter = _quiet
-    recommendation: Recommendation | None = None
-    """The planner's ranking the spec was chosen from (None for a hand-written spec)."""
+    resolved: Resolved | None = None
+    """Where the decision came from (None for a hand-written spec or a saved plan)."""
     _runner: TerraformRunner | None = field(default=None, repr=False)
     _initialized: bool = field(default=False, repr=False)
+    _applied: AppliedState | None = field(default=None, repr=False)
 
     @property
     def emulated(self) -> bool:
         return self.spec.env == LOCAL_ENV
+
+    @property
+    def recommendation(self) -> Recommendation | None:
+        """The planner's ranking the decision was taken from, when this command took it."""
+        return self.resolved.recommendation if self.resolved else None
+
+    def with_spec(self, spec: DeploymentSpec) -> Deployment:
+        """The same workspace and state with another configuration (the one a state was applied
+        with, for a destroy); Terraform is initialized again for it."""
+        workspace = Workspace(self.workspace.root, spec.stack_name)
+        return Deployment(spec, workspace, self.report, self.resolved)
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -75,45 +106,61 @@ def prepare(
     filters: Filters | None = None,
     spec_path: Path | None = None,
     report: Reporter = _quiet,
+    *,
+    replan: bool = False,
+    locked_only: bool = False,
+    allow_stale: bool = False,
 ) -> Deployment:
-    """The spec to deploy: from a hand-written spec file, or from the planner's choice."""
-    recommendation = None
+    """The deployment to work on: from a hand-written spec file, or from the profile's lock (a
+    new decision when the environment has none, or with `replan`)."""
+    resolved = None
     if spec_path is not None:
         spec = load_spec(spec_path)
         base = spec_path.resolve().parent
     else:
         assert profile_path is not None
-        recommendation = _recommend(profile_path, env, filters or Filters())
-        spec = spec_from_recommendation(recommendation.profile, recommendation, env)
-        base = profile_path.resolve().parent
-    workspace = Workspace.for_deployment(base, spec.name, spec.env)
-    return Deployment(spec, workspace, report, recommendation)
-
-
-def _deployable_accelerators(pinned: frozenset[str] | None) -> frozenset[str]:
-    """The boot script drives NVIDIA GPUs: Neuron chips are recommended but not yet deployed."""
-    from modules.user_data import NEURON_ACCELERATORS
-    from planner.accelerators import accelerators
-
-    neuron = {name.lower() for name in NEURON_ACCELERATORS}
-    every = {name.lower() for name in accelerators()}
-    return frozenset((pinned or every) - neuron)
-
-
-def _recommend(profile_path: Path, env: str, filters: Filters) -> Recommendation:
-    import msgspec
-
-    from planner.service import recommend_for_profile
-
-    filters = msgspec.structs.replace(
-        filters, accelerators=_deployable_accelerators(filters.accelerators)
-    )
-    if env == LOCAL_ENV:
-        # The emulator is AWS: plan within what it can run, whatever the profile allows.
-        filters = msgspec.structs.replace(
-            filters, clouds=frozenset({"aws"}), kinds=filters.kinds or frozenset({"fleet"})
+        resolved = resolve(
+            profile_path,
+            env,
+            filters or Filters(),
+            replan=replan,
+            locked_only=locked_only,
+            allow_stale=allow_stale,
         )
-    return recommend_for_profile(profile_path, filters)
+        spec = resolved.spec
+        base = profile_path.resolve().parent
+    workspace = Workspace.for_deployment(base, spec.name, spec.env, spec.stack_name)
+    return Deployment(spec, workspace, report, resolved)
+
+
+@contextmanager
+def exclusive(deployment: Deployment) -> Iterator[None]:
+    """Hold the deployment for this run, from before synth until the apply ends: a second run
+    of the same environment is refused instead of applying a configuration the first announced
+    (Terraform's own state lock covers only each plan and apply)."""
+    deployment.workspace.ensure()
+    guard = deployment.workspace.root / ".run.lock"
+    with guard.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise DeploymentBusy(
+                f"another infra run ({holder}) is working on {deployment.workspace.stack}; wait "
+                "for it to finish (its progress is in "
+                f"{deployment.workspace.log_dir})."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def synth(deployment: Deployment) -> Path:
@@ -139,6 +186,25 @@ def init(deployment: Deployment) -> None:
 
 
 @dataclass(frozen=True)
+class Move:
+    """The state holds a deployment on another cloud, kind or region than the decision: the old
+    one is destroyed with its own configuration, then the new one is created."""
+
+    old: DeploymentSpec
+    new: DeploymentSpec
+    destroy: int
+    create: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "from": describe_target(self.old),
+            "to": describe_target(self.new),
+            "destroy": self.destroy,
+            "create": self.create,
+        }
+
+
+@dataclass(frozen=True)
 class PlanSummary:
     changes: bool
     create: int
@@ -150,6 +216,7 @@ class PlanSummary:
     log: Path
     document: dict[str, object] | None = field(default=None, repr=False)
     """The plan as `terraform show -json` prints it (for pricing; not part of to_dict)."""
+    move: Move | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -161,6 +228,7 @@ class PlanSummary:
             "resources": self.resources,
             "plan_file": str(self.plan_file) if self.plan_file else None,
             "log": str(self.log),
+            "move": self.move.to_dict() if self.move else None,
         }
 
 
@@ -173,6 +241,39 @@ class PlanGates:
     plan: Callable[[PlanSummary], None] | None = None
 
 
+class MoveNotSaved(InfraError):
+    pass
+
+
+def _state_where(deployment: Deployment) -> str:
+    backend = deployment.spec.state_backend
+    if backend is None:
+        return str(deployment.workspace.state_file)
+    return f"s3://{backend.s3_bucket}/{backend.key_prefix.strip('/')}/{deployment.spec.name}/..."
+
+
+def applied_state(deployment: Deployment) -> AppliedState:
+    """What the deployment's state holds and the spec it was applied with. Reads only: Terraform
+    is initialized with the deployment's configuration (same backend) and asked for its resource
+    list and outputs, never to plan."""
+    if deployment._applied is None:
+        if not deployment.workspace.config_file.exists():
+            synth(deployment)
+        init(deployment)
+        runner = deployment.runner()
+        listed = runner.run("state", ["state", "list"], ok_codes=(0, 1))
+        resources = len([line for line in listed.output.splitlines() if line.strip()])
+        spec = spec_from_output(outputs(deployment)) if resources else None
+        if spec is None and resources:
+            spec = read_record(deployment.workspace)[0]
+        deployment._applied = AppliedState(resources, spec)
+    return deployment._applied
+
+
+def _is_move(applied: AppliedState, spec: DeploymentSpec) -> bool:
+    return not applied.empty and applied.spec is not None and applied.spec.target != spec.target
+
+
 def plan(
     deployment: Deployment,
     out: Path | None = None,
@@ -180,7 +281,8 @@ def plan(
     destroy: bool = False,
     gates: PlanGates = PlanGates(),
 ) -> PlanSummary:
-    """Synthesize, init and plan; with `out`, save an archive `apply` can apply exactly."""
+    """Synthesize, init and plan; with `out`, save an archive `apply` can apply exactly. When the
+    state holds a deployment on another target, the plan is a move (see `Move`)."""
     if not destroy:
         from orchestrator import sdk_steps
 
@@ -188,6 +290,24 @@ def plan(
     config = synth(deployment)
     if gates.configuration is not None:
         gates.configuration(config)
+    applied = applied_state(deployment)
+    check_state_belongs(deployment.spec, applied, deployment.workspace, _state_where(deployment))
+    if not destroy and _is_move(applied, deployment.spec):
+        assert applied.spec is not None
+        if out is not None:
+            raise MoveNotSaved(
+                f"the state holds {describe_target(applied.spec)} and the decision is "
+                f"{describe_target(deployment.spec)}: a move is not one saved plan. Run "
+                "`infra deploy` to move in one approved step, or `infra destroy` then "
+                "`infra plan --out` again."
+            )
+        return _preview_move(deployment, applied.spec, applied.resources, gates)
+    return _terraform_plan(deployment, out, destroy=destroy, gates=gates)
+
+
+def _terraform_plan(
+    deployment: Deployment, out: Path | None, *, destroy: bool, gates: PlanGates
+) -> PlanSummary:
     init(deployment)
     runner = deployment.runner()
     tfplan = deployment.workspace.root / "tfplan"
@@ -200,8 +320,37 @@ def plan(
         gates.plan(summary)
     if out is not None:
         _write_plan_archive(deployment, tfplan, out)
-        summary = PlanSummary(**{**summary.__dict__, "plan_file": out})
+        summary = replace(summary, plan_file=out)
     return summary
+
+
+def _preview_move(
+    deployment: Deployment, old: DeploymentSpec, resources: int, gates: PlanGates
+) -> PlanSummary:
+    """What the new target would create, planned against an empty scratch state beside the
+    workspace (never against the old deployment's state), plus the old resources to destroy."""
+    scratch_spec = msgspec_replace(deployment.spec, state_backend=None)
+    scratch = Deployment(
+        scratch_spec,
+        Workspace(deployment.workspace.root / "move-preview", scratch_spec.stack_name),
+        deployment.report,
+    )
+    created = _terraform_plan(scratch, None, destroy=False, gates=PlanGates())
+    summary = replace(
+        created,
+        changes=True,
+        delete=resources,
+        move=Move(old, deployment.spec, resources, created.create),
+    )
+    if gates.plan is not None:
+        gates.plan(summary)
+    return summary
+
+
+def msgspec_replace(spec: DeploymentSpec, **changes: object) -> DeploymentSpec:
+    import msgspec
+
+    return msgspec.structs.replace(spec, **changes)
 
 
 def _summarize(shown: object, changes: bool, log: Path) -> PlanSummary:
@@ -274,11 +423,21 @@ def load_plan_archive(path: Path, report: Reporter = _quiet) -> tuple[Deployment
 def apply_plan(deployment: Deployment, tfplan: Path, *, refresh: bool = True) -> dict[str, object]:
     """Apply the plan, then record a refresh: attributes the cloud fills in only after creation
     (attached policy lists, default tags) would otherwise read as drift on the next check.
-    After a destroy there is nothing to refresh."""
+    After a destroy there is nothing to refresh.
+
+    The spec is recorded beside the state before Terraform starts (an apply cut off half-way
+    leaves resources of this spec) and with the resource count after it ends."""
     init(deployment)
     runner = deployment.runner()
+    write_record(deployment.workspace, deployment.spec, None)
     with deployment.step("apply"):
         runner.run("apply", ["apply", "-input=false", "-no-color", str(tfplan)])
+    deployment._applied = None
+    remaining = applied_state(deployment).resources
+    if remaining:
+        write_record(deployment.workspace, deployment.spec, remaining)
+    else:
+        forget_record(deployment.workspace)
     if not refresh:
         return {}
     with deployment.step("refresh"):
@@ -292,47 +451,84 @@ def deploy(
     deployment: Deployment,
     confirm: Callable[[PlanSummary], bool],
     gates: PlanGates = PlanGates(),
+    record: Callable[[PlanSummary], None] | None = None,
 ) -> dict[str, object]:
-    """Plan (through the gates), ask (unless the caller auto-approves), apply exactly that plan,
-    then the SDK steps of a managed endpoint (also with no Terraform changes, so a run that
-    failed in them is finished by the next)."""
+    """Plan (through the gates), ask (unless the caller auto-approves), record the decision
+    (`record`, before anything changes), apply exactly that plan, then the SDK steps of a managed
+    endpoint (also with no Terraform changes, so a run that failed in them is finished by the
+    next). A move destroys the old deployment with its own configuration first."""
     from orchestrator import sdk_steps
 
     summary = plan(deployment, gates=gates)
+    moved = None
+    if summary.changes and not confirm(summary):
+        return {"changed": False, "cancelled": True, "plan": summary.to_dict()}
+    if record is not None:
+        record(summary)
+    if summary.move is not None:
+        assert summary.move is not None
+        moved = _destroy_with(deployment.with_spec(summary.move.old), lambda _: True)
+        deployment._initialized = False
+        deployment._applied = None
+        summary = plan(deployment, gates=PlanGates())
     if not summary.changes:
         applied = outputs(deployment)
         result = {"changed": False, "plan": summary.to_dict(), "outputs": applied}
-    elif not confirm(summary):
-        return {"changed": False, "cancelled": True, "plan": summary.to_dict()}
     else:
         applied = apply_plan(deployment, deployment.workspace.root / "tfplan")
         result = {"changed": True, "plan": summary.to_dict(), "outputs": applied}
+    if moved is not None:
+        result["moved_from"] = moved
     if sdk_steps.handles(deployment.spec):
         result["endpoint"] = sdk_steps.after_apply(deployment, applied)
     return result
 
 
-def destroy(deployment: Deployment, confirm: Callable[[PlanSummary], bool]) -> dict[str, object]:
-    if deployment.spec.protected:
-        raise ProtectedEnvironment(
-            f"environment '{deployment.spec.env}' is protected; remove `protected: true` from "
-            "its profile entry to destroy it."
-        )
-    summary = plan(deployment, destroy=True)
-    if not summary.changes:
-        return {"destroyed": 0, "plan": summary.to_dict()}
-    if not confirm(summary):
-        return {"destroyed": 0, "cancelled": True, "plan": summary.to_dict()}
+def _destroy_with(
+    deployment: Deployment, confirm: Callable[[PlanSummary], bool]
+) -> dict[str, object]:
+    """Destroy everything in the state with `deployment`'s configuration (the one it was applied
+    with), asking first; the SDK-created parts go first."""
     from orchestrator import sdk_steps
 
-    removed = None
+    _refuse_protected(deployment.spec)
+    summary = _terraform_plan(deployment, None, destroy=True, gates=PlanGates())
+    result: dict[str, object] = {
+        "target": describe_target(deployment.spec),
+        "destroyed": 0,
+        "plan": summary.to_dict(),
+    }
+    if not summary.changes:
+        return result
+    if not confirm(summary):
+        return {**result, "cancelled": True}
     if sdk_steps.handles(deployment.spec):
-        removed = sdk_steps.before_destroy(deployment, outputs(deployment))
+        result["removed_by_sdk"] = sdk_steps.before_destroy(deployment, outputs(deployment))
     apply_plan(deployment, deployment.workspace.root / "tfplan", refresh=False)
-    result = {"destroyed": summary.delete + summary.replace, "plan": summary.to_dict()}
-    if removed is not None:
-        result["removed_by_sdk"] = removed
+    result["destroyed"] = summary.delete + summary.replace
     return result
+
+
+def _refuse_protected(spec: DeploymentSpec) -> None:
+    if spec.protected:
+        raise ProtectedEnvironment(
+            f"environment '{spec.env}' is protected; remove `protected: true` from "
+            "its profile entry to destroy it."
+        )
+
+
+def destroy(deployment: Deployment, confirm: Callable[[PlanSummary], bool]) -> dict[str, object]:
+    """Destroy exactly what the state holds, with the configuration it was applied with (not the
+    lock's or the pins', which may name another target)."""
+    _refuse_protected(deployment.spec)
+    applied = applied_state(deployment)
+    if applied.empty:
+        forget_record(deployment.workspace)
+        return {"destroyed": 0, "plan": None, "target": None}
+    target = deployment
+    if applied.spec is not None and applied.spec != deployment.spec:
+        target = deployment.with_spec(applied.spec)
+    return _destroy_with(target, confirm)
 
 
 def outputs(deployment: Deployment) -> dict[str, object]:
@@ -341,43 +537,66 @@ def outputs(deployment: Deployment) -> dict[str, object]:
 
 
 def status(deployment: Deployment) -> dict[str, object]:
-    """What is deployed according to the state: resource count and outputs."""
+    """What is deployed according to the state, beside the decision the lock holds."""
     workspace = deployment.workspace
-    if not workspace.config_file.exists():
+    local = deployment.spec.state_backend is None
+    if local and not (workspace.state_file.exists() or workspace.config_file.exists()):
         raise NotDeployed(
             f"{deployment.spec.stack_name} has not been deployed from here "
-            f"({workspace.root} does not exist); run `infra deploy` first."
+            f"({workspace.state_file} does not exist); run `infra deploy` first."
         )
-    init(deployment)
-    listed = deployment.runner().run("state", ["state", "list"], ok_codes=(0, 1))
-    resources = [line for line in listed.output.splitlines() if line.strip()]
-    applied = outputs(deployment) if resources else {}
-    result = {
-        "stack": workspace.stack,
-        "env": deployment.spec.env,
-        "cloud": deployment.spec.cloud,
-        "kind": deployment.spec.kind,
-        "region": deployment.spec.region,
-        "instance_type": deployment.spec.instance_type,
-        "resources": len(resources),
-        "outputs": applied,
-        "expected_monthly_usd": deployment.spec.expected_monthly_usd,
+    applied = applied_state(deployment)
+    deployed = applied.spec or deployment.spec
+    applied_outputs = outputs(deployment) if applied.resources else {}
+    applied_outputs.pop(RECORD_OUTPUT_NAME, None)
+    result: dict[str, object] = {
+        "stack": deployed.stack_name,
+        "env": deployed.env,
+        "cloud": deployed.cloud,
+        "kind": deployed.kind,
+        "region": deployed.region,
+        "instance_type": deployed.instance_type,
+        "instances": deployed.capacity.desired,
+        "resources": applied.resources,
+        "outputs": applied_outputs,
+        "expected_monthly_usd": deployed.expected_monthly_usd,
+        "matches_decision": applied.empty
+        or applied.spec is None
+        or applied.spec == deployment.spec,
     }
+    resolved = deployment.resolved
+    if resolved is not None:
+        result["decision"] = {
+            "source": resolved.source,
+            "summary": resolved.decision.summary(),
+            "target": list(resolved.decision.target),
+            "instances_monthly_usd": round(resolved.decision.instances_monthly_usd, 2),
+            "deployment_monthly_usd": resolved.locked.deployment_monthly_usd
+            if resolved.locked
+            else None,
+            "catalog_date": resolved.decision.catalog_date,
+            "decided_at": resolved.locked.decided_at if resolved.locked else None,
+        }
     from orchestrator import sdk_steps
 
-    if sdk_steps.handles(deployment.spec):
-        result["endpoint"] = sdk_steps.live_status(deployment, applied)
+    if sdk_steps.handles(deployed) and applied.resources:
+        target = deployment if deployed == deployment.spec else deployment.with_spec(deployed)
+        result["endpoint"] = sdk_steps.live_status(target, applied_outputs)
     return result
 
 
 def drift(deployment: Deployment) -> PlanSummary:
-    """Refresh-only plan: did anything change outside Terraform since the last apply?"""
-    if not deployment.workspace.config_file.exists():
-        synth(deployment)
-    init(deployment)
-    runner = deployment.runner()
-    refreshed = deployment.workspace.root / "drift.tfplan"
-    with deployment.step("drift"):
+    """Refresh-only plan with the configuration the state was applied with: did anything change
+    outside Terraform since the last apply?"""
+    applied = applied_state(deployment)
+    target = deployment
+    if applied.spec is not None and applied.spec != deployment.spec:
+        target = deployment.with_spec(applied.spec)
+        synth(target)
+    init(target)
+    runner = target.runner()
+    refreshed = target.workspace.root / "drift.tfplan"
+    with target.step("drift"):
         args = ["plan", "-refresh-only", "-input=false", "-no-color", f"-out={refreshed}"]
         result = runner.run("drift", args)
         shown = runner.json("show", ["show", "-json", str(refreshed)])

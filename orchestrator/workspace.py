@@ -22,8 +22,10 @@ class Workspace:
     stack: str
 
     @classmethod
-    def for_deployment(cls, base: Path, name: str, env: str) -> Workspace:
-        return cls(base / ".infra" / name / env, f"{name}-{env}")
+    def for_deployment(cls, base: Path, name: str, env: str, stack: str | None = None) -> Workspace:
+        """The workspace of environment `env` of profile `name`; `stack` names the stack
+        (`name-env` unless the lock gave the deployment an ID)."""
+        return cls(base / ".infra" / name / env, stack or f"{name}-{env}")
 
     @property
     def spec_file(self) -> Path:

@@ -272,6 +272,16 @@ def spec_from_recommendation(
     return spec_from_decision(profile, decision, env)
 
 
+RECORD_OUTPUT = "infra_deployment"
+"""The stack output that holds the spec a state was applied with (orchestrator.applied)."""
+
+
+def spec_as_json(spec: DeploymentSpec) -> str:
+    import json
+
+    return json.dumps(msgspec.to_builtins(spec), sort_keys=True, separators=(",", ":"))
+
+
 def dump_spec(spec: DeploymentSpec) -> str:
     import yaml
 

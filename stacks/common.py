@@ -7,11 +7,11 @@ import os
 import re
 from pathlib import Path
 
-from cdktn import LocalBackend, S3Backend, TerraformStack
+from cdktn import LocalBackend, S3Backend, TerraformOutput, TerraformStack
 
 from modules.azure.spec_checks import AzureSpecError
 from modules.tagging import apply_cost_allocation_tags, check_tags
-from planner.deployment import DeploymentSpec
+from planner.deployment import RECORD_OUTPUT, DeploymentSpec, spec_as_json
 from planner.errors import InfraError
 
 AWS_PROVIDER_VERSION = ">= 5.100, < 7"
@@ -23,8 +23,21 @@ def pin_aws_provider(stack: TerraformStack) -> None:
     stack.add_override("terraform.required_providers.aws.version", AWS_PROVIDER_VERSION)
 
 
+def record_deployment(stack: TerraformStack, spec: DeploymentSpec) -> None:
+    """The spec as an output, so the state says what it was applied with (orchestrator.applied):
+    no configuration for another cloud, kind or region is ever run over it."""
+    TerraformOutput(
+        stack,
+        RECORD_OUTPUT,
+        value=spec_as_json(spec),
+        description="The infra DeploymentSpec this state was applied with (JSON)",
+    )
+
+
 def configure_backend(stack: TerraformStack, spec: DeploymentSpec, state_dir: Path) -> None:
-    """S3 with its native lock file when the environment names a bucket, else a local file."""
+    """S3 with its native lock file when the environment names a bucket, else a local file; and
+    the record of what the state is applied with."""
+    record_deployment(stack, spec)
     backend = spec.state_backend
     if backend is None:
         LocalBackend(stack, path=str(state_dir / "terraform.tfstate"))

@@ -27,6 +27,25 @@ class Synthesized:
         return json.loads(path.read_text())
 
 
+def service_outputs(doc: dict[str, Any]) -> dict[str, Any]:
+    """The stack's outputs for its users and the SDK steps: all but the applied-spec record,
+    which every stack carries (tests/test_deployment_record.py)."""
+    from planner.deployment import RECORD_OUTPUT
+
+    return {name: body for name, body in doc["output"].items() if name != RECORD_OUTPUT}
+
+
+def assert_records_its_spec(doc: dict[str, Any], spec: DeploymentSpec) -> None:
+    """The stack outputs the spec it was synthesized from, which reads back as that spec: the
+    state then says what it was applied with (orchestrator/applied.py)."""
+    from orchestrator.applied import spec_from_output
+    from planner.deployment import RECORD_OUTPUT, spec_as_json
+
+    value = doc["output"][RECORD_OUTPUT]["value"]
+    assert value == spec_as_json(spec)
+    assert spec_from_output({RECORD_OUTPUT: value}) == spec
+
+
 def synthesize_specs(specs: list[DeploymentSpec], root: Path, *, emulated: bool) -> Synthesized:
     """Every spec in one App (a provider binding loads once), state under root/state."""
     from orchestrator.synth import synthesize

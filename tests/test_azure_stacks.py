@@ -33,11 +33,13 @@ from stacks.azureml_workspace import online_endpoint_name
 from stacks.common import AZURERM_PROVIDER_VERSION
 from tests.stack_json import (
     Synthesized,
+    assert_records_its_spec,
     empty_structs,
     one_sentence,
     only,
     ref,
     resources,
+    service_outputs,
     synthesize_specs,
     validate_with_mirror,
     written,
@@ -707,7 +709,7 @@ def test_workspace_outputs_for_the_sdk_steps(
     synthesized: Synthesized, spec: DeploymentSpec
 ) -> None:
     doc = synthesized[spec]
-    outputs = {name: body["value"] for name, body in doc["output"].items()}
+    outputs = {name: body["value"] for name, body in service_outputs(doc).items()}
     identity_key, _ = only(doc, "azurerm_user_assigned_identity")
     workspace_key, _ = only(doc, "azurerm_machine_learning_workspace")
     (client_key,) = doc["data"]["azurerm_client_config"]
@@ -767,7 +769,7 @@ def test_fleet_outputs(synthesized: Synthesized) -> None:
     doc = synthesized[MIXED]
     lb_key, _ = only(doc, "azurerm_lb")
     (spot_key, _), *_ = by_priority(doc, "Spot")
-    outputs = {name: body["value"] for name, body in doc["output"].items()}
+    outputs = {name: body["value"] for name, body in service_outputs(doc).items()}
     assert outputs["endpoint_url"] == (
         f"http://${{azurerm_lb.{lb_key}.frontend_ip_configuration[0].private_ip_address}}"
     )
@@ -858,3 +860,8 @@ def test_workspace_refuses_a_foreign_subnet(tmp_path: Path, synthesized: Synthes
 @pytest.mark.parametrize("spec", [MIXED, REGULAR, PUBLIC, ML_PRIVATE], ids=lambda s: s.name)
 def test_terraform_validate(tmp_path: Path, synthesized: Synthesized, spec: DeploymentSpec) -> None:
     validate_with_mirror(synthesized[spec], tmp_path, ("azurerm",))
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
+def test_the_stack_records_its_spec(synthesized: Synthesized, spec: DeploymentSpec) -> None:
+    assert_records_its_spec(synthesized[spec], spec)

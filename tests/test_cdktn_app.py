@@ -25,7 +25,8 @@ def test_app_synthesizes_the_profile(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("INFRA_PROFILE", str(profile))
     monkeypatch.setenv("CDKTF_OUTDIR", str(tmp_path / "out"))
     main()
-    stack = json.loads((tmp_path / "out" / "stacks" / "chat-8b-local" / "cdk.tf.json").read_text())
+    (config,) = (tmp_path / "out" / "stacks").glob("chat-8b-local-*/cdk.tf.json")
+    stack = json.loads(config.read_text())
     assert "aws_autoscaling_group" in stack["resource"]
 
 

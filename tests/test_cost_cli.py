@@ -163,7 +163,8 @@ def test_cost_of_a_profile_agrees_with_the_recommendation(
     assert data["budget_monthly_usd"] == 100  # the environment's, not the profile's 8000
     assert data["over_budget_usd"] > 0
     assert data["usd_per_million_output_tokens"] > 0
-    assert data["source"] == f"chat-8b-prod (aws/fleet, {spec['instance_type']})"
+    stack = f"chat-8b-prod-{spec['deployment_id']}"
+    assert data["source"] == f"{stack} (aws/fleet, {spec['instance_type']})"
 
 
 def test_html_alternatives_come_from_the_recommendation(chat_profile: Path) -> None:

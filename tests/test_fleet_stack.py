@@ -26,6 +26,7 @@ from planner.profile import Network, StateBackend
 from providers.aws.amis import GPU_AMI_PARAMETER, NEURON_AMI_PARAMETER, ami_parameter
 from tests.stack_json import (
     Synthesized,
+    assert_records_its_spec,
     binding_supports_tags,
     data_sources,
     empty_structs,
@@ -791,3 +792,8 @@ def test_unsupported_target_is_refused_in_one_sentence(
     assert "aws/fleet" in message and "aws/sagemaker" in message
     assert "\n" not in message and message.endswith(".")
     assert not outdir.exists()
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
+def test_the_stack_records_its_spec(emulated: Synthesized, spec: DeploymentSpec) -> None:
+    assert_records_its_spec(emulated[spec], spec)

@@ -49,12 +49,14 @@ from stacks.common import GCP_PROJECT_ENV, GOOGLE_PROVIDER_VERSION, GcpStackErro
 from tests.conftest import profile_dict, write_profile
 from tests.stack_json import (
     Synthesized,
+    assert_records_its_spec,
     data_sources,
     empty_structs,
     one_sentence,
     only,
     ref,
     resources,
+    service_outputs,
     synthesize_specs,
     validate_with_mirror,
     written,
@@ -871,7 +873,7 @@ def test_fleet_spec_refusals(
 
 def test_fleet_outputs(synthesized: Synthesized) -> None:
     doc = synthesized[NEW]
-    outputs = doc["output"]
+    outputs = service_outputs(doc)
     assert set(outputs) == {
         "endpoint_url",
         "instance_group_names",
@@ -894,7 +896,7 @@ def test_vertex_outputs_are_the_sdk_steps_contract(
     synthesized: Synthesized, spec: DeploymentSpec
 ) -> None:
     doc = synthesized[spec]
-    outputs = {name: body["value"] for name, body in doc["output"].items()}
+    outputs = {name: body["value"] for name, body in service_outputs(doc).items()}
     assert set(outputs) == CONTRACT_OUTPUTS
     endpoint_key, endpoint = only(doc, "google_vertex_ai_endpoint")
     assert re.fullmatch(r"[1-9]\d{9}", endpoint["name"])
@@ -1182,3 +1184,8 @@ def test_cost_of_a_vertex_stack_says_the_models_are_not_in_it(synthesized: Synth
 def test_terraform_validate(tmp_path: Path, synthesized: Synthesized, spec: DeploymentSpec) -> None:
     providers = ("google", "random") if spec.kind == "vertex" else ("google",)
     validate_with_mirror(synthesized[spec], tmp_path, providers)
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
+def test_the_stack_records_its_spec(synthesized: Synthesized, spec: DeploymentSpec) -> None:
+    assert_records_its_spec(synthesized[spec], spec)

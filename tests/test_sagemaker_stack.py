@@ -34,6 +34,7 @@ from planner.images import DLC_REGISTRY, SAGEMAKER_IMAGES
 from planner.profile import Challenger, DataCapture, Network, SagemakerOptions, TrafficShift
 from tests.stack_json import (
     Synthesized,
+    assert_records_its_spec,
     binding_supports_tags,
     empty_structs,
     only,
@@ -498,3 +499,7 @@ def test_spec_round_trips_with_sagemaker_options() -> None:
 
     data = yaml.safe_load(dump_spec(FULL))
     assert msgspec.convert(data, DeploymentSpec) == FULL
+
+
+def test_the_stack_records_its_spec(synthesized: Synthesized) -> None:
+    assert_records_its_spec(synthesized[HUB], HUB)

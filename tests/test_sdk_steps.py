@@ -17,6 +17,7 @@ import pytest
 import orchestrator.workflow as workflow
 from cli.endpoint_render import removed_text, rollout_text, status_text
 from orchestrator import sdk_steps
+from orchestrator.applied import AppliedState
 from orchestrator.errors import NotDeployed
 from orchestrator.rollout import RevisionMissing
 from orchestrator.terraform import StepResult
@@ -68,6 +69,8 @@ class FakeTerraform:
         self.changes = True
         self.events: list[str] = []
 
+        self.applied: DeploymentSpec | None = None
+
     def plan(
         self, deployment: Deployment, out: Any = None, *, destroy: bool = False, gates: Any = None
     ) -> PlanSummary:
@@ -76,13 +79,19 @@ class FakeTerraform:
 
     def apply_plan(self, deployment: Deployment, tfplan: Path, *, refresh: bool = True) -> Any:
         self.events.append("apply" if refresh else "apply -destroy")
+        self.applied = deployment.spec if refresh else None
         return dict(VERTEX_OUTPUTS) if refresh else {}
+
+    def applied_state(self, deployment: Deployment) -> AppliedState:
+        return AppliedState(1 if self.applied else 0, self.applied)
 
 
 @pytest.fixture
 def terraform(monkeypatch: pytest.MonkeyPatch) -> FakeTerraform:
     fake = FakeTerraform()
     monkeypatch.setattr(workflow, "plan", fake.plan)
+    monkeypatch.setattr(workflow, "_terraform_plan", fake.plan)
+    monkeypatch.setattr(workflow, "applied_state", fake.applied_state)
     monkeypatch.setattr(workflow, "apply_plan", fake.apply_plan)
     monkeypatch.setattr(workflow, "outputs", lambda deployment: dict(VERTEX_OUTPUTS))
     return fake

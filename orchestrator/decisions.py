@@ -1,0 +1,341 @@
+"""Which decision a command deploys: the lock's, or a new one the user asked for.
+
+Every deployment command resolves its decision here. With a lock entry for the environment, the
+lock wins: pins that contradict it and a profile edited since are refused in one sentence that
+points at `--replan`. Without one (or with `--replan`), the optimizer decides within what the
+environment can deploy, and the change against the lock is described so it can be shown before
+anything is applied. Only `record` writes the lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+from orchestrator.workspace import write_atomically
+from planner.decision import Decision, decide
+from planner.deployment import DeploymentSpec, check_challenger, spec_from_decision
+from planner.lock import (
+    LockedEnvironment,
+    LockError,
+    LockFile,
+    Pins,
+    changed_sections,
+    contradicted_pins,
+    lock_path,
+    new_deployment_id,
+    now,
+    profile_digest,
+    read_lock,
+    render_lock,
+)
+from planner.optimizer import Filters, Recommendation
+from planner.profile import LoadedProfile, Profile
+
+LOCAL_ENV = "local"
+"""The environment that targets the local emulated AWS."""
+
+
+class LockStale(LockError):
+    pass
+
+
+class LockMissing(LockError):
+    pass
+
+
+@dataclass(frozen=True)
+class DecisionChange:
+    """A new decision against the locked one: the fields that differ and why."""
+
+    rows: list[tuple[str, str, str]]
+    reasons: list[str]
+    before_monthly_usd: float
+    after_monthly_usd: float
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.rows)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "changed": self.changed,
+            "fields": [{"field": f, "locked": b, "new": a} for f, b, a in self.rows],
+            "reasons": self.reasons,
+            "locked_instances_monthly_usd": round(self.before_monthly_usd, 2),
+            "new_instances_monthly_usd": round(self.after_monthly_usd, 2),
+        }
+
+
+@dataclass
+class Resolved:
+    """The decision a command works with, and where it came from."""
+
+    spec: DeploymentSpec
+    decision: Decision
+    profile_path: Path
+    profile: Profile
+    source: str
+    """`lock` (read from the lock), `new` (no lock entry yet) or `replan`."""
+    pins: Pins = field(default_factory=Pins)
+    locked: LockedEnvironment | None = None
+    change: DecisionChange | None = None
+    recommendation: Recommendation | None = None
+    stale_sections: list[str] = field(default_factory=list)
+    """Profile sections changed since the locked decision (only when a reader allowed it)."""
+
+    @property
+    def needs_recording(self) -> bool:
+        """A new decision, or a replan that changed something, goes into the lock."""
+        if self.source == "lock":
+            return False
+        return self.locked is None or bool(self.change and self.change.changed)
+
+    def entry(self, deployment_monthly_usd: float | None) -> LockedEnvironment:
+        return LockedEnvironment(
+            deployment_id=self.spec.deployment_id
+            or new_deployment_id(self.profile_path, self.spec.env),
+            decided_at=now(),
+            profile_digest=profile_digest(self.profile),
+            pins=self.pins,
+            decision=self.decision,
+            deployment_monthly_usd=(
+                None if deployment_monthly_usd is None else round(deployment_monthly_usd, 2)
+            ),
+        )
+
+
+def pins_of(filters: Filters) -> Pins:
+    def one(values: frozenset[str] | None) -> str | None:
+        return next(iter(values)) if values and len(values) == 1 else None
+
+    return Pins(
+        cloud=one(filters.clouds),
+        kind=one(filters.kinds),
+        region=one(filters.regions),
+        instance_type=one(filters.instance_types),
+    )
+
+
+def deployable_filters(env: str, filters: Filters) -> Filters:
+    """What `env` can deploy, on top of the pins: the boot script drives NVIDIA GPUs only, and
+    the local environment is the emulated AWS (fleets unless a kind is pinned)."""
+    from modules.user_data import NEURON_ACCELERATORS
+    from planner.accelerators import accelerators
+
+    neuron = {name.lower() for name in NEURON_ACCELERATORS}
+    every = {name.lower() for name in accelerators()}
+    narrowed = msgspec.structs.replace(
+        filters, accelerators=frozenset((filters.accelerators or every) - neuron)
+    )
+    if env == LOCAL_ENV:
+        narrowed = msgspec.structs.replace(
+            narrowed, clouds=frozenset({"aws"}), kinds=filters.kinds or frozenset({"fleet"})
+        )
+    return narrowed
+
+
+def why_not_deployable(env: str) -> list[str]:
+    """What `deployable_filters` leaves out for `env`, in words."""
+    reasons = ["Inferentia and Trainium (Neuron) chips are recommended but not deployed yet"]
+    if env == LOCAL_ENV:
+        reasons.insert(
+            0, "the local environment is the emulated AWS: AWS fleets (or a pinned kind)"
+        )
+    return reasons
+
+
+def recommend_for_env(profile_path: Path, env: str, filters: Filters) -> Recommendation:
+    from planner.service import recommend_for_profile
+
+    return recommend_for_profile(profile_path, deployable_filters(env, filters))
+
+
+def resolve(
+    profile_path: Path,
+    env: str,
+    filters: Filters,
+    *,
+    replan: bool = False,
+    locked_only: bool = False,
+    allow_stale: bool = False,
+    loaded: LoadedProfile | None = None,
+) -> Resolved:
+    """The decision for `env`: the lock's unless `replan`; `locked_only` refuses to decide anew;
+    `allow_stale` (commands that only read or destroy what is deployed) keeps a lock whose
+    profile changed since, saying so instead of refusing."""
+    from planner.profile import load_profile
+
+    loaded = loaded or load_profile(profile_path)
+    profile = loaded.profile
+    path = lock_path(profile_path)
+    entry = read_lock(path).environments.get(env)
+    pins = pins_of(filters)
+    if entry is not None and not replan:
+        return _from_lock(profile_path, profile, env, entry, pins, filters, allow_stale)
+    if locked_only:
+        if replan:
+            raise LockError("--locked and --replan contradict each other; give one of them.")
+        raise LockMissing(
+            f"{path} has no decision for environment '{env}' and --locked forbids a new one: "
+            f"run `infra plan {profile_path} --env {env}` where you can review it, and commit "
+            f"{path.name}."
+        )
+    recommendation = recommend_for_env(profile_path, env, filters)
+    decision = decide(profile, recommendation)
+    check_challenger(profile, recommendation, decision)
+    deployment_id = entry.deployment_id if entry else new_deployment_id(profile_path, env)
+    spec = spec_from_decision(profile, decision, env, deployment_id=deployment_id)
+    change = describe_change(entry, decision, recommendation, profile, pins) if entry else None
+    return Resolved(
+        spec,
+        decision,
+        profile_path,
+        profile,
+        "replan" if entry else "new",
+        pins,
+        entry,
+        change,
+        recommendation,
+    )
+
+
+def _from_lock(
+    profile_path: Path,
+    profile: Profile,
+    env: str,
+    entry: LockedEnvironment,
+    pins: Pins,
+    filters: Filters,
+    allow_stale: bool,
+) -> Resolved:
+    decision = entry.decision
+    where = f"{lock_path(profile_path).name} (environment '{env}')"
+    if contradicted := contradicted_pins(decision, pins):
+        said = ", ".join(
+            f"--{name.replace('_', '-')} {pinned} (locked: {locked})"
+            for name, (pinned, locked) in contradicted.items()
+        )
+        raise LockError(
+            f"{where} decided {decision.summary()}; {said} contradicts it: add --replan to decide "
+            "again with the pin (a change of cloud, kind or region is a move, shown before "
+            "anything changes), or drop the pin."
+        )
+    changed = changed_sections(entry, profile)
+    if changed and not allow_stale:
+        raise LockStale(
+            f"{profile_path} changed since {where} decided {decision.summary()} "
+            f"({', '.join(changed)} differ), so that decision may no longer fit: run "
+            f"`infra plan {profile_path} --env {env} --replan` to decide again and review it."
+        )
+    if profile.deploy.sagemaker.challenger is not None and decision.kind == "sagemaker":
+        narrowed = msgspec.structs.replace(
+            filters,
+            clouds=frozenset({decision.cloud}),
+            kinds=frozenset({decision.kind}),
+            regions=frozenset({decision.region}),
+            instance_types=None,
+        )
+        check_challenger(profile, recommend_for_env(profile_path, env, narrowed), decision)
+    spec = spec_from_decision(profile, decision, env, deployment_id=entry.deployment_id)
+    resolved = Resolved(spec, decision, profile_path, profile, "lock", pins, entry)
+    resolved.stale_sections = changed
+    return resolved
+
+
+def describe_change(
+    entry: LockedEnvironment,
+    new: Decision,
+    recommendation: Recommendation,
+    profile: Profile,
+    pins: Pins,
+) -> DecisionChange:
+    old = entry.decision
+    rows = [
+        (name, before, after)
+        for name, before, after in (
+            ("cloud/kind", f"{old.cloud}/{old.kind}", f"{new.cloud}/{new.kind}"),
+            ("region", old.region, new.region),
+            ("zones", ", ".join(old.zones) or "—", ", ".join(new.zones) or "—"),
+            ("instance type", old.instance_type, new.instance_type),
+            ("instances", _counts(old), _counts(new)),
+            ("tensor parallel", str(old.tensor_parallel), str(new.tensor_parallel)),
+            ("image", old.image, new.image),
+            ("$/month (instances)", _money(old), _money(new)),
+        )
+        if before != after
+    ]
+    reasons: list[str] = []
+    if changed := changed_sections(entry, profile):
+        reasons.append(f"the profile changed ({', '.join(changed)})")
+    if given := pins.given():
+        said = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items())
+        reasons.append(f"pinned {said}")
+    if old.catalog_date != new.catalog_date:
+        reasons.append(f"the catalog changed ({old.catalog_date} → {new.catalog_date})")
+    today = _locked_choice_today(old, recommendation)
+    if today is None:
+        reasons.append(
+            f"the locked choice ({old.instance_type} in {old.region}) is no longer among the "
+            "feasible candidates allowed"
+        )
+    elif abs(today - old.hourly_usd) > 0.005:
+        reasons.append(
+            f"the locked choice now costs ${today * 730:,.2f}/month "
+            f"(${old.instances_monthly_usd:,.2f} when decided)"
+        )
+    if not rows:
+        reasons = ["the optimizer makes the same decision", *reasons]
+    return DecisionChange(rows, reasons, old.instances_monthly_usd, new.instances_monthly_usd)
+
+
+def _counts(decision: Decision) -> str:
+    spot = decision.spot_instances
+    return f"{decision.instances} ({decision.on_demand_instances} on-demand, {spot} spot)"
+
+
+def _money(decision: Decision) -> str:
+    return f"${decision.instances_monthly_usd:,.2f}"
+
+
+def _locked_choice_today(old: Decision, recommendation: Recommendation) -> float | None:
+    for candidate in recommendation.candidates:
+        o = candidate.offering
+        if (
+            (o.cloud, o.kind, o.region, o.instance_type) == (*old.target, old.instance_type)
+            and candidate.tensor_parallel == old.tensor_parallel
+            and candidate.instances == old.instances
+        ):
+            return candidate.hourly_usd
+    return None
+
+
+@contextmanager
+def _lock_file_guard(path: Path) -> Iterator[None]:
+    """Serialize read-modify-write of one lock file between processes (one per environment may
+    record at once)."""
+    guard = path.parent / ".infra" / f"{path.name}.guard"
+    guard.parent.mkdir(parents=True, exist_ok=True)
+    with guard.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def record(resolved: Resolved, deployment_monthly_usd: float | None) -> Path:
+    """Write the resolved decision into the lock file (other environments are kept as they are)."""
+    path = lock_path(resolved.profile_path)
+    with _lock_file_guard(path):
+        lock = read_lock(path)
+        environments = dict(lock.environments)
+        environments[resolved.spec.env] = resolved.entry(deployment_monthly_usd)
+        updated = LockFile(profile=resolved.profile_path.name, environments=environments)
+        write_atomically(path, render_lock(updated))
+    return path
