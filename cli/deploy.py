@@ -228,6 +228,9 @@ def _emit(data: dict[str, Any], as_json: bool, human: str) -> None:
 def _plan_line(summary: dict[str, Any]) -> str:
     if not summary["changes"]:
         return "No changes: the infrastructure matches the configuration."
+    counted = ("create", "update", "replace", "delete")
+    if not summary.get("move") and not any(summary[key] for key in counted):
+        return "Plan: no resource changes; only the recorded deployment spec (an output) changes."
     move = summary.get("move")
     if move:
         return (

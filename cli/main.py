@@ -18,6 +18,7 @@ from cli.cost import cost_app
 from cli.deploy import register as register_deployment_commands
 from cli.errors import run_guarded
 from cli.local import local_app
+from cli.lock import lock_app
 from cli.rollback import register as register_rollback_command
 
 app = typer.Typer(
@@ -79,15 +80,30 @@ def recommend(
     accelerator: Annotated[
         list[str] | None, typer.Option(help="Only this accelerator (e.g. L4, H100); repeatable.")
     ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            help="Rank within what this environment deploys, as plan and deploy do ('local' is "
+            "the emulated AWS), and show its locked decision.",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Rank the feasible hardware for PROFILE and pick the cheapest.
 
+    Without --env: the unrestricted optimum, and what each environment would deploy instead
+    (its lock file's decision, or what plan would decide) and why.
     Exit codes: 0 a recommendation, 1 bad input, 3 no feasible candidate.
     """
 
     def work() -> None:
         from cli import render
+        from orchestrator.decisions import (
+            deployable_filters,
+            environment_view,
+            environments_of,
+        )
         from planner.optimizer import Filters
         from planner.service import recommend_for_profile
 
@@ -97,8 +113,18 @@ def recommend(
             kinds=_lowered(kind),
             accelerators=_lowered(accelerator),
         )
-        result = recommend_for_profile(profile, filters)
-        render.recommendation(result, top=top, as_json=json_output)
+        if env is not None:
+            result = recommend_for_profile(profile, deployable_filters(env, filters))
+            views = [environment_view(profile, env, filters, None)]
+        else:
+            result = recommend_for_profile(profile, filters)
+            o = result.chosen.offering
+            best = (o.cloud, o.kind, o.region, o.instance_type)
+            views = [
+                environment_view(profile, name, filters, best)
+                for name in environments_of(result.profile)
+            ]
+        render.recommendation(result, top=top, as_json=json_output, environments=views)
 
     run_guarded(work, as_json=json_output)
 
@@ -246,6 +272,7 @@ register_check_command(app)
 app.add_typer(local_app, name="local", no_args_is_help=True)
 app.add_typer(ci_app, name="ci", no_args_is_help=True)
 app.add_typer(cost_app, name="cost", no_args_is_help=True)
+app.add_typer(lock_app, name="lock", no_args_is_help=True)
 
 
 def run() -> None:

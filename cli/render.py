@@ -43,8 +43,39 @@ def _number(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
-def recommendation(result: Recommendation, *, top: int, as_json: bool) -> None:
-    data = recommendation_to_dict(result, top=top)
+def _environments(console: Console, views: list[dict[str, Any]]) -> None:
+    """What plan and deploy would use per environment (the lock's decision, or a new one)."""
+    if not views:
+        return
+    console.print("[bold]What each environment deploys[/] (plan and deploy use this):")
+    for view in views:
+        if view["decision"] is None:
+            console.print(f"  {view['env']}: nothing deployable; {view['why_different'][0]}")
+            continue
+        source = f"locked in {view['lock_file']}" if view["source"] == "lock" else "new decision"
+        line = (
+            f"  {view['env']}: {view['decision']}, "
+            f"{_money(view['instances_monthly_usd'], 0)}/month for the instances ({source})"
+        )
+        if view["deployment_monthly_usd"]:
+            line += f"; {_money(view['deployment_monthly_usd'])}/month for the whole deployment"
+        console.print(line, highlight=False)
+        if view["replan_would_choose"]:
+            console.print(
+                f"    `--replan` would choose {view['replan_would_choose']}", highlight=False
+            )
+        for reason in view["why_different"]:
+            console.print(f"    differs: {reason}", highlight=False)
+
+
+def recommendation(
+    result: Recommendation,
+    *,
+    top: int,
+    as_json: bool,
+    environments: list[dict[str, Any]] | None = None,
+) -> None:
+    data = {**recommendation_to_dict(result, top=top), "environments": environments or []}
     if as_json:
         _json(data)
         return
@@ -114,6 +145,7 @@ def recommendation(result: Recommendation, *, top: int, as_json: bool) -> None:
         console.print("[bold]Why other accelerators lost:[/]")
         for item in data["excluded"]:
             console.print(f"  - {item['reason']}", highlight=False)
+    _environments(console, data["environments"])
     warnings = _console(stderr=True)  # on stderr, so the table on stdout stays clean to pipe
     for warning in data["warnings"]:
         warnings.print(f"[yellow]warning:[/] {warning}", highlight=False)

@@ -279,12 +279,12 @@ def describe_change(
     if old.catalog_date != new.catalog_date:
         reasons.append(f"the catalog changed ({old.catalog_date} → {new.catalog_date})")
     today = _locked_choice_today(old, recommendation)
-    if today is None:
+    if today is None and not contradicted_pins(old, pins):
         reasons.append(
             f"the locked choice ({old.instance_type} in {old.region}) is no longer among the "
             "feasible candidates allowed"
         )
-    elif abs(today - old.hourly_usd) > 0.005:
+    elif today is not None and abs(today - old.hourly_usd) > 0.005:
         reasons.append(
             f"the locked choice now costs ${today * 730:,.2f}/month "
             f"(${old.instances_monthly_usd:,.2f} when decided)"
@@ -339,3 +339,42 @@ def record(resolved: Resolved, deployment_monthly_usd: float | None) -> Path:
         updated = LockFile(profile=resolved.profile_path.name, environments=environments)
         write_atomically(path, render_lock(updated))
     return path
+
+
+def environments_of(profile: Profile) -> list[str]:
+    """The environments a profile can be deployed to: the local emulator and its own."""
+    return [LOCAL_ENV, *(env for env in profile.deploy.environments if env != LOCAL_ENV)]
+
+
+def environment_view(
+    profile_path: Path, env: str, filters: Filters, unrestricted: tuple[str, ...] | None
+) -> dict[str, object]:
+    """What `env` would deploy: the lock's decision when there is one, else what plan would
+    decide now; and why it differs from the unrestricted optimum."""
+    from planner.errors import InfraError
+
+    entry = read_lock(lock_path(profile_path)).environments.get(env)
+    view: dict[str, object] = {"env": env, "lock_file": str(lock_path(profile_path))}
+    try:
+        recommendation = recommend_for_env(profile_path, env, filters)
+        fresh = decide(recommendation.profile, recommendation)
+    except InfraError as error:
+        return {**view, "source": "none", "decision": None, "why_different": [str(error)]}
+    chosen = entry.decision if entry else fresh
+    differs = unrestricted is not None and (*chosen.target, chosen.instance_type) != unrestricted
+    return {
+        **view,
+        "source": "lock" if entry else "new",
+        "decision": chosen.summary(),
+        "instances_monthly_usd": round(chosen.instances_monthly_usd, 2),
+        "deployment_monthly_usd": entry.deployment_monthly_usd if entry else None,
+        "replan_would_choose": fresh.summary() if entry and fresh != entry.decision else None,
+        "why_different": (
+            [
+                *([f"it is locked (decided {entry.decided_at})"] if entry else []),
+                *why_not_deployable(env),
+            ]
+            if differs
+            else []
+        ),
+    }

@@ -37,7 +37,13 @@ from orchestrator.errors import DeploymentBusy, NotDeployed, PlanFileError, Prot
 from orchestrator.terraform import TerraformRunner, find_terraform
 from orchestrator.workspace import Workspace, write_atomically
 from planner.deployment import RECORD_OUTPUT as RECORD_OUTPUT_NAME
-from planner.deployment import DeploymentSpec, dump_spec, load_spec
+from planner.deployment import (
+    DeploymentSpec,
+    dump_spec,
+    load_spec,
+    same_configuration,
+    spec_as_json,
+)
 from planner.errors import InfraError
 from planner.optimizer import Filters, Recommendation
 
@@ -262,12 +268,21 @@ def applied_state(deployment: Deployment) -> AppliedState:
         init(deployment)
         runner = deployment.runner()
         listed = runner.run("state", ["state", "list"], ok_codes=(0, 1))
-        resources = len([line for line in listed.output.splitlines() if line.strip()])
-        spec = spec_from_output(outputs(deployment)) if resources else None
+        resources = len(_managed(listed.output.splitlines()))
+        spec = spec_from_output(_all_outputs(deployment)) if resources else None
         if spec is None and resources:
             spec = read_record(deployment.workspace)[0]
         deployment._applied = AppliedState(resources, spec)
     return deployment._applied
+
+
+def _managed(addresses: list[str]) -> list[str]:
+    """Resource addresses from `terraform state list`, data sources left out."""
+    return [
+        address
+        for address in (line.strip() for line in addresses)
+        if address and not any(part.startswith("data.") for part in address.split("module."))
+    ]
 
 
 def _is_move(applied: AppliedState, spec: DeploymentSpec) -> bool:
@@ -308,6 +323,7 @@ def plan(
 def _terraform_plan(
     deployment: Deployment, out: Path | None, *, destroy: bool, gates: PlanGates
 ) -> PlanSummary:
+    _check_configuration_is_for(deployment)
     init(deployment)
     runner = deployment.runner()
     tfplan = deployment.workspace.root / "tfplan"
@@ -324,6 +340,21 @@ def _terraform_plan(
     return summary
 
 
+def _check_configuration_is_for(deployment: Deployment) -> None:
+    """The last line of defence: the configuration on disk is the deployment's own (its recorded
+    spec), never one synthesized for another target that happens to share the stack folder."""
+    try:
+        config = json.loads(deployment.workspace.config_file.read_text())
+        recorded = config["output"][RECORD_OUTPUT_NAME]["value"]
+    except (OSError, ValueError, KeyError, TypeError):
+        recorded = None
+    if recorded != spec_as_json(deployment.spec):
+        raise InfraError(
+            f"{deployment.workspace.config_file} is not the configuration of "
+            f"{describe_target(deployment.spec)}; run the command again (it synthesizes first)."
+        )
+
+
 def _preview_move(
     deployment: Deployment, old: DeploymentSpec, resources: int, gates: PlanGates
 ) -> PlanSummary:
@@ -335,6 +366,7 @@ def _preview_move(
         Workspace(deployment.workspace.root / "move-preview", scratch_spec.stack_name),
         deployment.report,
     )
+    synth(scratch)
     created = _terraform_plan(scratch, None, destroy=False, gates=PlanGates())
     summary = replace(
         created,
@@ -492,6 +524,7 @@ def _destroy_with(
     from orchestrator import sdk_steps
 
     _refuse_protected(deployment.spec)
+    synth(deployment)
     summary = _terraform_plan(deployment, None, destroy=True, gates=PlanGates())
     result: dict[str, object] = {
         "target": describe_target(deployment.spec),
@@ -526,12 +559,19 @@ def destroy(deployment: Deployment, confirm: Callable[[PlanSummary], bool]) -> d
         forget_record(deployment.workspace)
         return {"destroyed": 0, "plan": None, "target": None}
     target = deployment
-    if applied.spec is not None and applied.spec != deployment.spec:
+    if applied.spec is not None and not same_configuration(applied.spec, deployment.spec):
         target = deployment.with_spec(applied.spec)
     return _destroy_with(target, confirm)
 
 
 def outputs(deployment: Deployment) -> dict[str, object]:
+    """The stack's outputs for people and the SDK steps (the applied-spec record left out)."""
+    applied = _all_outputs(deployment)
+    applied.pop(RECORD_OUTPUT_NAME, None)
+    return applied
+
+
+def _all_outputs(deployment: Deployment) -> dict[str, object]:
     raw = deployment.runner().json("output", ["output", "-json", "-no-color"])
     return {name: value["value"] for name, value in (raw or {}).items()}  # type: ignore[union-attr]
 
@@ -548,7 +588,6 @@ def status(deployment: Deployment) -> dict[str, object]:
     applied = applied_state(deployment)
     deployed = applied.spec or deployment.spec
     applied_outputs = outputs(deployment) if applied.resources else {}
-    applied_outputs.pop(RECORD_OUTPUT_NAME, None)
     result: dict[str, object] = {
         "stack": deployed.stack_name,
         "env": deployed.env,
@@ -560,9 +599,8 @@ def status(deployment: Deployment) -> dict[str, object]:
         "resources": applied.resources,
         "outputs": applied_outputs,
         "expected_monthly_usd": deployed.expected_monthly_usd,
-        "matches_decision": applied.empty
-        or applied.spec is None
-        or applied.spec == deployment.spec,
+        "matches_decision": applied.spec is None
+        or same_configuration(applied.spec, deployment.spec),
     }
     resolved = deployment.resolved
     if resolved is not None:
@@ -580,7 +618,7 @@ def status(deployment: Deployment) -> dict[str, object]:
     from orchestrator import sdk_steps
 
     if sdk_steps.handles(deployed) and applied.resources:
-        target = deployment if deployed == deployment.spec else deployment.with_spec(deployed)
+        target = deployment.with_spec(deployed)
         result["endpoint"] = sdk_steps.live_status(target, applied_outputs)
     return result
 
@@ -590,9 +628,10 @@ def drift(deployment: Deployment) -> PlanSummary:
     outside Terraform since the last apply?"""
     applied = applied_state(deployment)
     target = deployment
-    if applied.spec is not None and applied.spec != deployment.spec:
+    if applied.spec is not None and not same_configuration(applied.spec, deployment.spec):
         target = deployment.with_spec(applied.spec)
-        synth(target)
+    synth(target)
+    _check_configuration_is_for(target)
     init(target)
     runner = target.runner()
     refreshed = target.workspace.root / "drift.tfplan"

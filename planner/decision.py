@@ -148,7 +148,8 @@ def decide(
         root_volume_gib=_root_volume_gib(weights_gib),
         # Requests per minute per instance that still leave the profile's headroom.
         scaling_target_per_minute=round(per_instance_rps / headroom * 60, 2),
-        p99_latency_alarm_s=round(e2e_ms * P99_ALARM_FACTOR / 1000, 1),
+        # A floor: a fast classifier's target (tens of ms) must not round to a zero threshold.
+        p99_latency_alarm_s=max(round(e2e_ms * P99_ALARM_FACTOR / 1000, 2), 0.01),
         hourly_usd=round(chosen.hourly_usd, 4),
         catalog_date=recommendation.catalog_date,
         prices_retrieved=offering.retrieved or None,

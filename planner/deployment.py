@@ -277,9 +277,17 @@ RECORD_OUTPUT = "infra_deployment"
 
 
 def spec_as_json(spec: DeploymentSpec) -> str:
+    """The spec as its stack records it: the budget left out, since it changes no resource (a
+    new budget must not read as a change of the deployment)."""
     import json
 
-    return json.dumps(msgspec.to_builtins(spec), sort_keys=True, separators=(",", ":"))
+    recorded = msgspec.structs.replace(spec, budget_monthly_usd=None)
+    return json.dumps(msgspec.to_builtins(recorded), sort_keys=True, separators=(",", ":"))
+
+
+def same_configuration(one: DeploymentSpec, other: DeploymentSpec) -> bool:
+    """Whether two specs synthesize the same resources (they differ at most in the budget)."""
+    return spec_as_json(one) == spec_as_json(other)
 
 
 def dump_spec(spec: DeploymentSpec) -> str:

@@ -18,6 +18,7 @@ class Run:
         self.workdir = workdir
         self.runner = CliRunner()
         self.region = "us-east-1"
+        self.fleet = ""
 
     def __call__(self, *args: str) -> Any:
         previous = Path.cwd()
@@ -54,3 +55,10 @@ def boto(service: str, region: str = "us-east-1") -> Any:
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
+
+
+def aws_regions() -> list[str]:
+    """Every AWS region of the catalog: where a deployment could have left something."""
+    from providers.catalog import load_catalog
+
+    return sorted({o.region for o in load_catalog().offerings if o.cloud == "aws"})

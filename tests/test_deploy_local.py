@@ -5,15 +5,15 @@ status, drift, saved plans, locks, a failed apply, destroy."""
 from __future__ import annotations
 
 import fcntl
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import EXAMPLES
-from tests.local_aws import Run, boto, the_error
+from tests.local_aws import Run, aws_regions, boto, the_error
 
 pytestmark = [
     pytest.mark.terraform,
@@ -22,7 +22,6 @@ pytestmark = [
         reason="needs terraform or tofu on the PATH",
     ),
 ]
-FLEET = "chat-8b-local-fleet"
 
 
 @pytest.fixture(scope="module")
@@ -33,26 +32,19 @@ def deployed(infra_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     result, body = run.json("deploy", "chat-8b.yaml", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert body["changed"] is True
-    assert body["outputs"]["autoscaling_group_name"] == FLEET
-    run.region = json.loads(
-        (
-            workdir
-            / ".infra"
-            / "chat-8b"
-            / "local"
-            / "cdktf.out"
-            / "stacks"
-            / "chat-8b-local"
-            / "cdk.tf.json"
-        ).read_text()
-    )["provider"]["aws"][0]["region"]
+    assert body["lock_file"] == "chat-8b.lock.yaml"  # beside the profile
+    locked = yaml.safe_load((workdir / "chat-8b.lock.yaml").read_text())["environments"]["local"]
+    assert body["decision"]["source"] == "new"
+    run.fleet = f"chat-8b-local-{locked['deployment_id']}-fleet"
+    assert body["outputs"]["autoscaling_group_name"] == run.fleet
+    run.region = locked["decision"]["region"]
     yield run
     run("destroy", "chat-8b.yaml", "--auto-approve")
 
 
 def test_deploy_created_the_fleet(deployed: Run) -> None:
     groups = boto("autoscaling", deployed.region).describe_auto_scaling_groups(
-        AutoScalingGroupNames=[FLEET]
+        AutoScalingGroupNames=[deployed.fleet]
     )
     (group,) = groups["AutoScalingGroups"]
     distribution = group["MixedInstancesPolicy"]["InstancesDistribution"]
@@ -82,7 +74,7 @@ def test_drift_then_a_saved_plan_repairs_it(deployed: Run) -> None:
     result, body = deployed.json("drift", "chat-8b.yaml")
     assert (result.exit_code, body["changes"]) == (0, False), result.output
     boto("autoscaling", deployed.region).update_auto_scaling_group(
-        AutoScalingGroupName=FLEET, MaxSize=40
+        AutoScalingGroupName=deployed.fleet, MaxSize=40
     )
     result, body = deployed.json("drift", "chat-8b.yaml")
     assert result.exit_code == 2, result.output
@@ -96,7 +88,7 @@ def test_drift_then_a_saved_plan_repairs_it(deployed: Run) -> None:
     result = deployed("apply", str(plan_file))
     assert result.exit_code == 0, result.output
     groups = boto("autoscaling", deployed.region).describe_auto_scaling_groups(
-        AutoScalingGroupNames=[FLEET]
+        AutoScalingGroupNames=[deployed.fleet]
     )
     assert groups["AutoScalingGroups"][0]["MaxSize"] != 40
     assert deployed("drift", "chat-8b.yaml").exit_code == 0
@@ -143,19 +135,110 @@ def test_destroy_refuses_without_approval_off_a_terminal(deployed: Run) -> None:
     assert "needs --auto-approve" in result.stderr
 
 
-def test_destroy_leaves_nothing(deployed: Run) -> None:
-    result, body = deployed.json("destroy", "chat-8b.yaml", "--auto-approve")
-    assert result.exit_code == 0, result.output
-    assert body["destroyed"] > 30
-    assert (
-        boto("autoscaling", deployed.region).describe_auto_scaling_groups()["AutoScalingGroups"]
-        == []
+def test_pins_against_the_lock_are_refused_and_change_nothing(deployed: Run) -> None:
+    other = "us-east-1" if deployed.region != "us-east-1" else "us-west-2"
+    for pin in (("--region", other), ("--kind", "sagemaker")):
+        result = deployed("deploy", "chat-8b.yaml", *pin, "--auto-approve")
+        assert result.exit_code == 1, result.output
+        line = the_error(result)
+        assert f"{pin[0]} {pin[1]} (locked: " in line and "add --replan" in line
+    left = everything_left()
+    assert list(left) == [deployed.region] and deployed.fleet in left[deployed.region]
+
+
+def test_a_profile_changed_since_the_lock_is_refused(deployed: Run) -> None:
+    profile = deployed.workdir / "chat-8b.yaml"
+    original = profile.read_text()
+    profile.write_text(original.replace("requests_per_second: 10", "requests_per_second: 40"))
+    try:
+        result = deployed("plan", "chat-8b.yaml", "--skip-check")
+        assert result.exit_code == 1, result.output
+        line = the_error(result)
+        assert "(workload differ)" in line and "--replan" in line
+        result, body = deployed.json("status", "chat-8b.yaml")  # reading still works
+        assert result.exit_code == 0 and body["decision"]["stale_sections"] == ["workload"]
+    finally:
+        profile.write_text(original)
+
+
+def test_replan_to_another_region_moves_the_fleet(deployed: Run) -> None:
+    """The old fleet is destroyed with the configuration it was applied with (its own region),
+    then the new one created: nothing is left behind in the old region."""
+    other = "us-east-1" if deployed.region != "us-east-1" else "us-west-2"
+    result, body = deployed.json(
+        "deploy", "chat-8b.yaml", "--replan", "--region", other, "--auto-approve", "--skip-check"
     )
-    assert boto("elbv2", deployed.region).describe_load_balancers()["LoadBalancers"] == []
-    vpcs = boto("ec2", deployed.region).describe_vpcs()["Vpcs"]
-    assert [v for v in vpcs if not v.get("IsDefault")] == []
-    result, body = deployed.json("plan", "chat-8b.yaml", "--skip-check")
-    assert body["create"] > 30  # nothing left: a new plan creates everything again
+    assert result.exit_code == 0, result.output
+    assert body["moved_from"]["target"].startswith(f"aws/fleet in {deployed.region}")
+    assert body["moved_from"]["destroyed"] > 30
+    assert body["decision"]["change"]["reasons"] == [f"pinned --region {other}"]
+    left = everything_left()
+    assert list(left) == [other] and deployed.fleet in left[other]
+    deployed.region = other
+    result, body = deployed.json("status", "chat-8b.yaml")
+    assert body["region"] == other and body["matches_decision"] is True
+
+
+def test_replan_to_another_kind_moves_to_sagemaker(deployed: Run) -> None:
+    result, body = deployed.json(
+        "deploy",
+        "chat-8b.yaml",
+        "--replan",
+        "--kind",
+        "sagemaker",
+        "--auto-approve",
+        "--skip-check",
+        "--allow-over-budget",
+    )
+    assert result.exit_code == 0, result.output
+    assert body["moved_from"]["target"].startswith("aws/fleet in ")
+    left = everything_left()
+    assert list(left) == [body["decision"]["region"]]
+    assert left[body["decision"]["region"]] == [f"endpoint {body['outputs']['endpoint_name']}"]
+    result, body = deployed.json("status", "chat-8b.yaml")
+    assert (body["kind"], body["matches_decision"]) == ("sagemaker", True)
+    result, body = deployed.json("drift", "chat-8b.yaml")
+    assert (result.exit_code, body["changes"]) == (0, False), result.output
+
+
+def test_destroy_leaves_nothing_in_any_region(deployed: Run) -> None:
+    result, body = deployed.json(
+        "destroy", "chat-8b.yaml", "--region", "eu-north-1", "--auto-approve"
+    )
+    assert result.exit_code == 0, result.output
+    assert body["destroyed"] > 0 and body["target"].startswith("aws/sagemaker")
+    assert everything_left() == {}
+    result, body = deployed.json("plan", "chat-8b.yaml", "--skip-check", "--allow-over-budget")
+    assert body["create"] > 0 and body["move"] is None  # an empty state: no move
+
+
+def everything_left() -> dict[str, list[str]]:
+    """What the emulator holds in every region: ASGs, VPCs, NAT gateways, load balancers and
+    SageMaker endpoints (ASG names, or `kind id` for the rest), by region."""
+    left: dict[str, list[str]] = {}
+    for region in aws_regions():
+        found = [
+            g["AutoScalingGroupName"]
+            for g in boto("autoscaling", region).describe_auto_scaling_groups()["AutoScalingGroups"]
+        ]
+        ec2 = boto("ec2", region)
+        found += [f"vpc {v['VpcId']}" for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]]
+        found += [
+            f"nat {n['NatGatewayId']}"
+            for n in ec2.describe_nat_gateways()["NatGateways"]
+            if n["State"] != "deleted"
+        ]
+        found += [
+            f"lb {b['LoadBalancerName']}"
+            for b in boto("elbv2", region).describe_load_balancers()["LoadBalancers"]
+        ]
+        found += [
+            f"endpoint {e['EndpointName']}"
+            for e in boto("sagemaker", region).list_endpoints()["Endpoints"]
+        ]
+        if found:
+            left[region] = found
+    return left
 
 
 def test_a_failed_apply_names_the_log_and_the_next_run_continues(
