@@ -114,6 +114,20 @@ def _alternatives(deployment: Any, top: int = 12) -> list[dict[str, Any]]:
     return rows
 
 
+def _say_what_if(deployment: Any) -> None:
+    """A priced decision that is not the lock's says so (a changed profile, or pins)."""
+    resolved = deployment.resolved
+    if resolved is None or resolved.source != "replan" or resolved.change is None:
+        return
+    why = "; ".join(resolved.change.reasons)
+    typer.echo(
+        f"note: priced {resolved.decision.summary()}, not the lock's "
+        f"{resolved.locked.decision.summary() if resolved.locked else 'decision'} ({why}); "
+        "`infra plan --replan` would record it.",
+        err=True,
+    )
+
+
 @cost_app.command(DEFAULT_COMMAND)
 def report(
     profile: ProfileArgument = None,
@@ -159,8 +173,13 @@ def report(
             from orchestrator.costing import cost_of_deployment
 
             deployment = prepare_quietly(
-                profile, env, spec, filters_from_pins(cloud, kind, region, instance_type)
+                profile,
+                env,
+                spec,
+                filters_from_pins(cloud, kind, region, instance_type),
+                what_if=True,
             )
+            _say_what_if(deployment)
             cost = cost_of_deployment(deployment, profile)
             alternatives = _alternatives(deployment)
         _emit(render_report(cost, fmt, alternatives), output)

@@ -106,6 +106,7 @@ def prepare_quietly(
     replan: bool = False,
     locked_only: bool = False,
     allow_stale: bool = False,
+    what_if: bool = False,
 ) -> Deployment:
     """The deployment of a profile or a spec file (exactly one of them)."""
     from orchestrator.workflow import prepare
@@ -124,6 +125,7 @@ def prepare_quietly(
         replan=replan,
         locked_only=locked_only,
         allow_stale=allow_stale,
+        what_if=what_if,
     )
 
 

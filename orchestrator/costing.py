@@ -149,7 +149,26 @@ def _revision_file(argument: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="infra-cost-") as directory:
         copy = Path(directory) / Path(path).name
         copy.write_bytes(shown.stdout)
+        _copy_lock_at(revision, Path(path), copy)
         yield copy
+
+
+def _copy_lock_at(revision: str, profile: Path, copy: Path) -> None:
+    """The profile's lock file as it was at `revision`, beside the copy: the base of a diff is
+    priced with the decision it was deployed with. No lock then: nothing is copied."""
+    from planner.lock import lock_path
+
+    try:
+        shown = subprocess.run(
+            ["git", "show", f"{revision}:{lock_path(profile).as_posix()}"],
+            capture_output=True,
+            check=False,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return
+    if shown.returncode == 0:
+        lock_path(copy).write_bytes(shown.stdout)
 
 
 def cost_of_side(argument: str, env: str, filters: Filters, region: str | None) -> CostReport:
@@ -158,14 +177,14 @@ def cost_of_side(argument: str, env: str, filters: Filters, region: str | None) 
     if path.exists():
         if _looks_like_json(path):
             return cost_of_file(path, region, None, env)
-        deployment = prepare(path, env, filters)
+        deployment = prepare(path, env, filters, what_if=True)
         report = cost_of_deployment(deployment, path)
         return _labelled(report, argument)
     if ":" in argument:
         with _revision_file(argument) as copy:
             if _looks_like_json(copy):
                 return _labelled(cost_of_file(copy, region, None, env), argument)
-            deployment = prepare(copy, env, filters)
+            deployment = prepare(copy, env, filters, what_if=True)
             return _labelled(cost_of_deployment(deployment, copy), argument)
     raise PlanInputError(
         f"{argument}: no such file; give a profile, a plan JSON, or a git revision as REV:PATH."

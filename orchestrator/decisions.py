@@ -164,11 +164,13 @@ def resolve(
     replan: bool = False,
     locked_only: bool = False,
     allow_stale: bool = False,
+    what_if: bool = False,
     loaded: LoadedProfile | None = None,
 ) -> Resolved:
     """The decision for `env`: the lock's unless `replan`; `locked_only` refuses to decide anew;
     `allow_stale` (commands that only read or destroy what is deployed) keeps a lock whose
-    profile changed since, saying so instead of refusing."""
+    profile changed since, saying so instead of refusing; `what_if` (pricing a changed profile,
+    as in a pull request, or pins against the lock) decides again as `--replan` would."""
     from planner.profile import load_profile
 
     loaded = loaded or load_profile(profile_path)
@@ -176,6 +178,10 @@ def resolve(
     path = lock_path(profile_path)
     entry = read_lock(path).environments.get(env)
     pins = pins_of(filters)
+    if what_if and entry is not None:
+        replan = bool(
+            changed_sections(entry, profile) or contradicted_pins(entry.decision, pins_of(filters))
+        )
     if entry is not None and not replan:
         return _from_lock(profile_path, profile, env, entry, pins, filters, allow_stale)
     if locked_only:

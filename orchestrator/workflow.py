@@ -116,6 +116,7 @@ def prepare(
     replan: bool = False,
     locked_only: bool = False,
     allow_stale: bool = False,
+    what_if: bool = False,
 ) -> Deployment:
     """The deployment to work on: from a hand-written spec file, or from the profile's lock (a
     new decision when the environment has none, or with `replan`)."""
@@ -132,6 +133,7 @@ def prepare(
             replan=replan,
             locked_only=locked_only,
             allow_stale=allow_stale,
+            what_if=what_if,
         )
         spec = resolved.spec
         base = profile_path.resolve().parent
@@ -614,6 +616,7 @@ def status(deployment: Deployment) -> dict[str, object]:
             else None,
             "catalog_date": resolved.decision.catalog_date,
             "decided_at": resolved.locked.decided_at if resolved.locked else None,
+            "stale_sections": resolved.stale_sections,
         }
     from orchestrator import sdk_steps
 

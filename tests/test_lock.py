@@ -219,3 +219,41 @@ def test_recommend_shows_what_each_environment_deploys(cli: Cli, profile: Path) 
         local["decision"] == read_lock(lock_path(profile)).environments["local"].decision.summary()
     )
     assert body["chosen"]["cloud"] == "aws" and body["chosen"]["kind"] == "fleet"
+
+
+def test_a_second_run_of_one_environment_is_refused_while_the_first_holds_it(
+    cli: Cli, profile: Path
+) -> None:
+    """Held from before synth until the apply ends: the second run neither plans nor records."""
+    from orchestrator.workflow import exclusive, prepare
+
+    first = prepare(profile, "local", Filters())
+    with exclusive(first):
+        result = cli("plan", profile, "--skip-check")
+    assert result.exit_code == 1, result.output
+    assert "another infra run (pid " in result.stderr and "chat-8b-local-" in result.stderr
+    assert not lock_path(profile).exists()
+
+
+def test_an_emptied_state_is_refused_instead_of_planned_over(profile: Path) -> None:
+    from orchestrator.applied import AppliedState, StateMismatch, check_state_belongs, write_record
+    from orchestrator.workflow import prepare
+
+    deployment = prepare(profile, "local", Filters())
+    write_record(deployment.workspace, deployment.spec, 37)
+    where = str(deployment.workspace.state_file)
+    with pytest.raises(StateMismatch, match=r"is empty, but 37 resources were applied from here"):
+        check_state_belongs(deployment.spec, AppliedState(0, None), deployment.workspace, where)
+    check_state_belongs(deployment.spec, AppliedState(37, None), deployment.workspace, where)
+
+
+def test_a_state_of_another_profile_with_the_same_name_is_refused(profile: Path) -> None:
+    from orchestrator.applied import AppliedState, StateMismatch, check_state_belongs
+    from orchestrator.workflow import prepare
+
+    deployment = prepare(profile, "local", Filters())
+    theirs = msgspec.structs.replace(deployment.spec, deployment_id="beef")
+    with pytest.raises(StateMismatch, match="two profiles named 'chat-8b' share it"):
+        check_state_belongs(
+            deployment.spec, AppliedState(12, theirs), deployment.workspace, "s3://b/k"
+        )
