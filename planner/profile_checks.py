@@ -6,7 +6,8 @@ known (providers/cloud_values.py)."""
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from planner.errors import ProfileError
 from planner.names import IDENTIFIER_WORDS, is_identifier
@@ -39,30 +40,27 @@ def check_environment_names(loaded: LoadedProfile) -> None:
             )
 
 
-def check_tags(loaded: LoadedProfile) -> None:
-    """What AWS, Azure and Google Cloud labels all accept (Google's are rewritten to fit)."""
-    tags = loaded.profile.tags
-    if len(set(tags) | {"env"}) > MAX_TAGS:
-        _refuse(
-            loaded,
-            ("tags",),
-            f"{len(tags)} tags, more than the {MAX_TAGS} a resource takes (env included).",
-        )
-    for key, value in tags.items():
-        if not key.strip():
-            _refuse(loaded, ("tags", key), "a tag key cannot be empty or blank.")
-        if len(key) > TAG_KEY_LIMIT:
-            _refuse(
-                loaded,
-                ("tags", key),
-                f"the tag key is {len(key):,} characters; at most {TAG_KEY_LIMIT}.",
-            )
-        if len(value) > TAG_VALUE_LIMIT:
-            _refuse(
-                loaded,
-                ("tags", key),
-                f"the tag value is {len(value):,} characters; at most {TAG_VALUE_LIMIT}.",
-            )
+class ValueProblem(NamedTuple):
+    """A tag or client range some cloud refuses, and where it sits in a profile or spec."""
+
+    field: FieldPath
+    """("tags", KEY) or ("ingress_cidrs", INDEX)."""
+    problem: str
+
+
+def profile_location(field: FieldPath) -> FieldPath:
+    """Where a ValueProblem's field sits in a profile."""
+    return field if field[0] == "tags" else ("deploy", "network", *field)
+
+
+def _tag_problem(key: str, value: str) -> str | None:
+    if not key.strip():
+        return "a tag key cannot be empty or blank"
+    if len(key) > TAG_KEY_LIMIT:
+        return f"the tag key is {len(key):,} characters; at most {TAG_KEY_LIMIT}"
+    if len(value) > TAG_VALUE_LIMIT:
+        return f"the tag value is {len(value):,} characters; at most {TAG_VALUE_LIMIT}"
+    return None
 
 
 def cidr_problem(text: str) -> str | None:
@@ -80,10 +78,21 @@ def cidr_problem(text: str) -> str | None:
     return None
 
 
-def check_ingress_cidrs(loaded: LoadedProfile) -> None:
-    for index, cidr in enumerate(loaded.profile.deploy.network.ingress_cidrs):
+def shared_value_problem(
+    tags: Mapping[str, str], ingress_cidrs: Sequence[str]
+) -> ValueProblem | None:
+    """What AWS, Azure and Google Cloud all refuse (Google's labels are rewritten to fit)."""
+    if len(set(tags) | {"env"}) > MAX_TAGS:
+        return ValueProblem(
+            ("tags",), f"{len(tags)} tags, more than the {MAX_TAGS} a resource takes (env included)"
+        )
+    for key, value in tags.items():
+        if problem := _tag_problem(key, value):
+            return ValueProblem(("tags", key), problem)
+    for index, cidr in enumerate(ingress_cidrs):
         if problem := cidr_problem(cidr):
-            _refuse(loaded, ("deploy", "network", "ingress_cidrs", index), f"{problem}.")
+            return ValueProblem(("ingress_cidrs", index), problem)
+    return None
 
 
 def check_zone_list(loaded: LoadedProfile) -> None:
@@ -101,6 +110,8 @@ def check_zone_list(loaded: LoadedProfile) -> None:
 
 def check_profile_values(loaded: LoadedProfile) -> None:
     check_environment_names(loaded)
-    check_tags(loaded)
-    check_ingress_cidrs(loaded)
+    profile = loaded.profile
+    found = shared_value_problem(profile.tags, profile.deploy.network.ingress_cidrs)
+    if found is not None:
+        _refuse(loaded, profile_location(found.field), f"{found.problem}.")
     check_zone_list(loaded)

@@ -17,7 +17,9 @@ from planner.yaml_source import FieldPath, LocatedDocument, field_name
 _LOCATION = re.compile(
     r"^(?P<message>.*?)(?: - at (?P<key>`key` in )?`\$(?P<path>[^`]*)`)?$", re.DOTALL
 )
-_PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
+_PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]|(\[\.\.\.\])")
+_SOME_KEY = "[...]"
+"""msgspec's stand-in for a mapping key in an error path."""
 _MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
 _UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
 _CONSTRAINT = re.compile(r"^Expected `(?P<kind>\w+)` (?:matching regex|of length|[<>]=?) ")
@@ -33,7 +35,47 @@ _KINDS: dict[str, tuple[type, ...]] = {
 
 
 def _path(text: str) -> FieldPath:
-    return tuple(key if key else int(index) for key, index in _PATH_PART.findall(text or ""))
+    return tuple(
+        key or (int(index) if index else _SOME_KEY)
+        for key, index, _ in _PATH_PART.findall(text or "")
+    )
+
+
+def _with_value(data: Any, location: FieldPath, value: Any) -> Any:
+    """A copy of `data` (copied along `location` only) with `value` at `location`."""
+    if not location:
+        return value
+    head, rest = location[0], location[1:]
+    copied = dict(data) if isinstance(data, dict) else list(data)
+    copied[head] = _with_value(data[head], rest, value)  # type: ignore[index]
+    return copied
+
+
+def _resolve_keys(
+    location: FieldPath, error: str, document: LocatedDocument, root: type | None
+) -> FieldPath:
+    """Put the real key where msgspec wrote `[...]`: the first entry of that mapping which,
+    validated alone, fails with the same error. Without a root, stop at the mapping."""
+    resolved: FieldPath = ()
+    for part in location:
+        if part != _SOME_KEY:
+            resolved = (*resolved, part)
+            continue
+        mapping = document.value_at(resolved)
+        if root is None or not isinstance(mapping, dict):
+            return resolved
+        for key, value in mapping.items():
+            try:
+                msgspec.convert(
+                    _with_value(document.data, resolved, {key: value}), root, strict=False
+                )
+            except msgspec.ValidationError as alone:
+                if str(alone) == error:
+                    resolved = (*resolved, str(key))
+                    break
+        else:
+            return resolved
+    return resolved
 
 
 def _members(info: schema.Type) -> list[schema.Type]:
@@ -180,7 +222,8 @@ def validation_sentence(
     violated bound, choice or form is said in words."""
     match = _LOCATION.match(str(error))
     assert match is not None
-    message, location = match["message"], _path(match["path"] or "")
+    message = match["message"]
+    location = _resolve_keys(_path(match["path"] or ""), str(error), document, root)
     if missing := _MISSING.match(message):
         line = document.line_of(location)
         location = (*location, missing["field"])

@@ -10,6 +10,7 @@ from planner.accelerators import accelerators
 from planner.errors import InfraError, ProfileError
 from planner.optimizer import HOURS_PER_MONTH, Filters, Recommendation, recommend
 from planner.profile import ALL_CLOUDS, ALL_KINDS, LoadedProfile, load_profile
+from planner.profile_checks import profile_location
 from planner.yaml_source import field_name
 from providers.catalog import Catalog, Offering, load_catalog
 from providers.cloud_values import cloud_value_problem
@@ -88,7 +89,7 @@ def check_values_for_cloud(loaded: LoadedProfile, cloud: str) -> None:
     found = cloud_value_problem(cloud, loaded.profile.tags, network.ingress_cidrs)
     if found is None:
         return
-    location = found.field if found.field[0] == "tags" else ("deploy", "network", *found.field)
+    location = profile_location(found.field)
     raise ProfileError(
         f"{loaded.location_of(*location)}, field {field_name(location)}: {found.problem} "
         f"({cloud} is the recommended cloud; `--cloud` or placement.clouds choose another)."

@@ -19,16 +19,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple
 
+from planner.profile_checks import ValueProblem
 from providers.gcp.labels import label_key
-
-
-class ValueProblem(NamedTuple):
-    field: tuple[str | int, ...]
-    """Where the value sits: ("tags", KEY) or ("ingress_cidrs", INDEX)."""
-    problem: str
-
 
 _AWS_TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*\Z")
 _AZURE_FORBIDDEN = set("<>%&\\?/")
