@@ -44,7 +44,6 @@ Replicas = Annotated[int, Meta(ge=1, le=10_000)]
 ArchitectureSize = Annotated[int, Meta(ge=1, le=1_000_000)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
 LongText = Annotated[str, Meta(min_length=1, max_length=2048)]
-ProfileName = Identifier
 
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -421,7 +420,7 @@ class Deploy(_Section, kw_only=True):
 
 
 class Profile(_Section, kw_only=True):
-    name: ProfileName
+    name: Identifier
     model: ModelSection
     workload: Workload
     targets: Targets = msgspec.field(default_factory=Targets)

@@ -24,7 +24,7 @@ import yaml
 
 from orchestrator.synth import RefusedValue, check_values
 from orchestrator.workspace import Workspace
-from planner.deployment import dump_spec, spec_from_recommendation
+from planner.deployment import DeploymentSpec, dump_spec, spec_from_recommendation
 from planner.errors import ProfileError
 from planner.names import (
     S3_BUCKET_PATTERN,
@@ -777,17 +777,20 @@ def _constrained_types(info: Any, seen: set[int]) -> Iterator[Any]:
         yield info
 
 
-def test_every_pattern_has_words_and_every_number_has_bounds() -> None:
+@pytest.mark.parametrize(("root", "bounded"), [(Profile, True), (DeploymentSpec, False)])
+def test_every_pattern_has_words_and_every_number_has_bounds(root: type, bounded: bool) -> None:
+    """Every number of a profile has both bounds; every pattern, in a profile or a spec, is said
+    in words (and anchored with \\Z)."""
     import msgspec.inspect as schema
 
-    for info in _constrained_types(schema.type_info(Profile), set()):
+    for info in _constrained_types(schema.type_info(root), set()):
         base = info.type if isinstance(info, schema.Metadata) else info
         words = describe(info)
         assert "^" not in words and "\\" not in words, words
         if isinstance(base, schema.StrType) and base.pattern:
             assert isinstance(info, schema.Metadata), f"{base.pattern} has no description"
             assert base.pattern.endswith("\\Z"), base.pattern  # `$` also matches before "\n"
-        if isinstance(base, schema.IntType | schema.FloatType):
+        if bounded and isinstance(base, schema.IntType | schema.FloatType):
             lower = base.ge if base.ge is not None else base.gt
             upper = base.le if base.le is not None else base.lt
             assert lower is not None and upper is not None, words
