@@ -74,9 +74,8 @@ def test_missing_required_section(tmp_path: Path) -> None:
 
 def test_bad_enum_value(tmp_path: Path) -> None:
     data = profile_dict(runtime={"engine": "ollama"})
-    assert (
-        "field runtime.engine: must be one of tgi, triton, vllm (got 'ollama')."
-        in error_for(tmp_path, data)
+    assert "field runtime.engine: must be one of tgi, triton, vllm (got 'ollama')." in error_for(
+        tmp_path, data
     )
 
 
