@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.names import check_identifier
+from planner.names import check_identifier, check_stack_name
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,9 @@ class Workspace:
         paths: `--env ../x` must not leave the profile's folder."""
         check_identifier(name, "deployment name")
         check_identifier(env, "environment name")
-        return cls(base / ".infra" / name / env, stack or f"{name}-{env}")
+        stack = stack or f"{name}-{env}"
+        check_stack_name(stack)
+        return cls(base / ".infra" / name / env, stack)
 
     @property
     def spec_file(self) -> Path:

@@ -15,7 +15,7 @@ from msgspec import Meta
 
 from planner.decision import Decision, decide
 from planner.errors import ProfileError
-from planner.names import Identifier
+from planner.names import DeploymentId, Identifier
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
 from planner.profile import (
     AzureOptions,
@@ -88,9 +88,6 @@ class ScalingSpec(_Spec, kw_only=True):
     signal: Literal["alb_requests_per_target", "invocations_per_instance"]
     target: Annotated[float, Meta(gt=0)]
     p99_latency_alarm_s: Annotated[float, Meta(gt=0)] = 60.0
-
-
-DeploymentId = Annotated[str, Meta(pattern=r"^[0-9a-f]{4,8}$")]
 
 
 class DeploymentSpec(_Spec, kw_only=True):

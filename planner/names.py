@@ -24,6 +24,12 @@ Identifier = Annotated[str, Meta(pattern=IDENTIFIER_PATTERN, description=IDENTIF
 
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
+DeploymentId = Annotated[
+    str, Meta(pattern=r"^[0-9a-f]{4,8}\Z", description="4 to 8 lowercase hexadecimal digits")
+]
+"""The suffix that keeps two deployments of one profile name apart (kept in the lock)."""
+_STACK = re.compile(r"^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?\Z")
+
 S3_BUCKET_PATTERN = (
     r"^(?!xn--|sthree-|amzn-s3-demo-)"  # reserved prefixes
     r"(?!.*\.\.)"  # no two dots in a row
@@ -63,6 +69,15 @@ def check_identifier(value: str, what: str) -> None:
     if not _IDENTIFIER.match(value):
         shown = value if len(value) <= 60 else f"{value[:57]}..."
         raise InvalidName(f"invalid {what} {shown!r}: use {IDENTIFIER_WORDS}.")
+
+
+def check_stack_name(value: str) -> None:
+    """A stack name (`name-env`, or `name-env-id`) becomes a directory name too."""
+    if not _STACK.match(value):
+        raise InvalidName(
+            f"invalid stack name {value[:100]!r}: use up to 100 lowercase letters, digits and "
+            "dashes, starting and ending with a letter or digit."
+        )
 
 
 def is_identifier(value: str) -> bool:

@@ -101,8 +101,8 @@ def _read(path: Path) -> str:
         raise ProfileError(f"{path}: cannot read the file ({exc.strerror or exc}).") from None
     if len(raw) > MAX_BYTES:
         raise ProfileError(
-            f"{path} is larger than {MAX_BYTES // 1024} KiB, far more than a profile or spec "
-            "needs (a few KiB); check that this is the right file."
+            f"{path} is larger than {MAX_BYTES // 1024} KiB, far more than a profile, spec or "
+            "lock needs (a few KiB); check that this is the right file."
         )
     try:
         return raw.decode("utf-8")

@@ -22,16 +22,19 @@ import msgspec
 import pytest
 import yaml
 
+from orchestrator.decisions import resolve
 from orchestrator.synth import RefusedValue, check_values
 from orchestrator.workspace import Workspace
 from planner.deployment import DeploymentSpec, dump_spec, spec_from_recommendation
 from planner.errors import ProfileError
+from planner.lock import LockError, LockFile, lock_path, read_lock, render_lock
 from planner.names import (
     S3_BUCKET_PATTERN,
     S3_KEY_PREFIX_PATTERN,
     InvalidName,
     check_identifier,
 )
+from planner.optimizer import Filters
 from planner.profile import Profile, load_profile
 from planner.profile_checks import cidr_problem
 from planner.schema_errors import describe, type_at
@@ -686,6 +689,29 @@ def test_a_name_that_is_not_an_identifier_is_refused(env: str) -> None:
 def test_an_identifier_is_accepted() -> None:
     check_identifier("prod-eu-1", "environment name")
     assert Workspace.for_deployment(Path("/p"), "chat", "prod").root == Path("/p/.infra/chat/prod")
+
+
+def test_a_stack_name_that_is_a_path_is_refused() -> None:
+    with pytest.raises(InvalidName, match=re.escape("invalid stack name 'chat-prod-../x'")):
+        Workspace.for_deployment(Path("/p"), "chat", "prod", "chat-prod-../x")
+
+
+def test_a_lock_file_has_the_profile_bounds(tmp_path: Path) -> None:
+    path = tmp_path / "chat.lock.yaml"
+    path.write_text(BILLION_LAUGHS)
+    with pytest.raises(LockError, match="expands to more than 10,000 values"):
+        read_lock(path)
+
+
+def test_a_lock_file_cannot_name_a_path_as_deployment_id(tmp_path: Path) -> None:
+    profile = tmp_path / "chat.yaml"
+    profile.write_text(_base_text())
+    entry = resolve(profile, "local", Filters()).entry(None)
+    lock = LockFile(environments={"local": msgspec.structs.replace(entry, deployment_id="0000")})
+    path = lock_path(profile)
+    path.write_text(render_lock(lock).replace("deployment_id: '0000'", "deployment_id: ../../x"))
+    with pytest.raises(LockError, match=r"environments\[\.\.\.\]\.deployment_id"):
+        read_lock(path)
 
 
 @pytest.mark.parametrize("env", ["../x", "/tmp/evil-abs-env"])
