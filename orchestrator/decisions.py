@@ -177,6 +177,9 @@ def resolve(
     entry = read_lock(path).environments.get(env)
     pins = pins_of(filters)
     if entry is not None and not replan:
+        from planner.service import check_values_for_cloud
+
+        check_values_for_cloud(loaded, entry.decision.cloud)
         return _from_lock(profile_path, profile, env, entry, pins, filters, allow_stale)
     if locked_only:
         if replan:

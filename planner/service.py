@@ -92,7 +92,7 @@ def check_values_for_cloud(loaded: LoadedProfile, cloud: str) -> None:
     location = profile_location(found.field)
     raise ProfileError(
         f"{loaded.location_of(*location)}, field {field_name(location)}: {found.problem} "
-        f"({cloud} is the recommended cloud; `--cloud` or placement.clouds choose another)."
+        f"({cloud} is the chosen cloud)."
     )
 
 

@@ -640,8 +640,7 @@ def test_the_tag_refusal_for_the_chosen_cloud_names_its_line(tmp_path: Path) -> 
     line = path.read_text().splitlines().index("  Team: ml") + 1
     assert str(caught.value) == (
         f"{path}, line {line}, field tags.Team: 'team' and 'Team' become the same tag ('team') "
-        "on this cloud; keep one (azure is the recommended cloud; `--cloud` or placement.clouds "
-        "choose another)."
+        "on this cloud; keep one (azure is the chosen cloud)."
     )
 
 
@@ -712,6 +711,21 @@ def test_a_lock_file_cannot_name_a_path_as_deployment_id(tmp_path: Path) -> None
     path.write_text(render_lock(lock).replace("deployment_id: '0000'", "deployment_id: ../../x"))
     with pytest.raises(LockError, match=r"environments\[\.\.\.\]\.deployment_id"):
         read_lock(path)
+
+
+def test_tags_added_after_the_lock_are_checked_for_the_locked_cloud(tmp_path: Path) -> None:
+    profile = tmp_path / "chat.yaml"
+    profile.write_text(_base_text())
+    entry = resolve(profile, "local", Filters()).entry(None)
+    lock_path(profile).write_text(render_lock(LockFile(environments={"local": entry})))
+    data = copy.deepcopy(BASE)
+    data["tags"]["aws:owner"] = "me"
+    profile.write_text(_text(data))
+    with pytest.raises(ProfileError) as caught:
+        resolve(profile, "local", Filters())
+    line = profile.read_text().splitlines().index("  aws:owner: me") + 1
+    assert str(caught.value).startswith(f"{profile}, line {line}, field tags.aws:owner: ")
+    assert str(caught.value).endswith("(aws is the chosen cloud).")
 
 
 @pytest.mark.parametrize("env", ["../x", "/tmp/evil-abs-env"])
