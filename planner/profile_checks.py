@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from planner.errors import ProfileError
 from planner.names import IDENTIFIER_WORDS, is_identifier
@@ -22,7 +22,7 @@ MAX_TAGS = 50
 """AWS and Azure take 50 tags per resource; deploy adds `env`."""
 
 
-def _refuse(loaded: LoadedProfile, location: FieldPath, problem: str) -> None:
+def _refuse(loaded: LoadedProfile, location: FieldPath, problem: str) -> NoReturn:
     raise ProfileError(f"{loaded.location_of(*location)}, field {field_name(location)}: {problem}")
 
 
