@@ -15,9 +15,6 @@ from constructs import IConstruct
 
 from planner.errors import InfraError
 
-TAG_KEY_LIMIT = 128
-TAG_VALUE_LIMIT = 256
-
 
 class MissingTagsError(InfraError):
     pass
@@ -31,12 +28,6 @@ def check_tags(tags: Mapping[str, str], required: Sequence[str], where: str) -> 
             f"{', '.join(missing)} {'are' if len(missing) > 1 else 'is'} required; "
             "add them under `tags:` in the profile."
         )
-    for key, value in tags.items():
-        if len(key) > TAG_KEY_LIMIT or len(str(value)) > TAG_VALUE_LIMIT:
-            raise MissingTagsError(
-                f"{where}: tag '{key[:40]}' is too long (keys up to {TAG_KEY_LIMIT} characters, "
-                f"values up to {TAG_VALUE_LIMIT})."
-            )
 
 
 @jsii.implements(IAspect)

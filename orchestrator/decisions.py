@@ -183,6 +183,9 @@ def resolve(
             changed_sections(entry, profile) or contradicted_pins(entry.decision, pins_of(filters))
         )
     if entry is not None and not replan:
+        from planner.service import check_values_for_cloud
+
+        check_values_for_cloud(loaded, entry.decision.cloud)
         return _from_lock(profile_path, profile, env, entry, pins, filters, allow_stale)
     if locked_only:
         if replan:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from planner.deployment import DeploymentSpec
 from planner.errors import InfraError
+from planner.profile_checks import shared_value_problem
+from planner.yaml_source import field_name
+from providers.cloud_values import cloud_value_problem
 
 STACKS = {
     ("aws", "fleet"): "stacks.aws_fleet:AwsGpuFleetStack",
@@ -53,6 +56,23 @@ def check_supported(spec: DeploymentSpec) -> None:
         )
 
 
+class RefusedValue(InfraError):
+    pass
+
+
+def check_values(spec: DeploymentSpec) -> None:
+    """Tags and client ranges that every cloud, or the spec's own, would refuse: a profile's are
+    checked at load and for the recommended cloud; a hand-written spec's are checked here, before
+    Terraform carries them."""
+    tags, cidrs = spec.tags, spec.network.ingress_cidrs
+    found = shared_value_problem(tags, cidrs) or cloud_value_problem(spec.cloud, tags, cidrs)
+    if found is not None:
+        location = ("network", *found.field) if found.field[0] == "ingress_cidrs" else found.field
+        raise RefusedValue(
+            f"stack {spec.stack_name}, field {field_name(location)}: {found.problem}."
+        )
+
+
 def synthesize(
     deployments: Sequence[tuple[DeploymentSpec, Path]], outdir: Path, *, emulated: bool
 ) -> None:
@@ -62,6 +82,7 @@ def synthesize(
     """
     for spec, _ in deployments:
         check_supported(spec)
+        check_values(spec)
     ensure_jsii_node()
     from cdktn import App
 

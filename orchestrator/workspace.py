@@ -15,6 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from planner.names import check_identifier, check_stack_name
+
 
 @dataclass(frozen=True)
 class Workspace:
@@ -24,8 +26,13 @@ class Workspace:
     @classmethod
     def for_deployment(cls, base: Path, name: str, env: str, stack: str | None = None) -> Workspace:
         """The workspace of environment `env` of profile `name`; `stack` names the stack
-        (`name-env` unless the lock gave the deployment an ID)."""
-        return cls(base / ".infra" / name / env, stack or f"{name}-{env}")
+        (`name-env` unless the lock gave the deployment an ID). Names are identifiers, never
+        paths: `--env ../x` must not leave the profile's folder."""
+        check_identifier(name, "deployment name")
+        check_identifier(env, "environment name")
+        stack = stack or f"{name}-{env}"
+        check_stack_name(stack)
+        return cls(base / ".infra" / name / env, stack)
 
     @property
     def spec_file(self) -> Path:

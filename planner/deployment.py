@@ -15,6 +15,7 @@ from msgspec import Meta
 
 from planner.decision import Decision, decide
 from planner.errors import ProfileError
+from planner.names import DeploymentId, Identifier
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
 from planner.profile import (
     AzureOptions,
@@ -45,7 +46,7 @@ HEALTH_PATHS: dict[str, str] = {
 MODEL_LOAD_GRACE_S = 900
 """Health-check grace for a new instance: pull a multi-GB image and load the weights."""
 
-Name = Annotated[str, Meta(pattern=r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")]
+Name = Identifier
 PositiveInt = Annotated[int, Meta(gt=0)]
 NonNegativeInt = Annotated[int, Meta(ge=0)]
 
@@ -87,9 +88,6 @@ class ScalingSpec(_Spec, kw_only=True):
     signal: Literal["alb_requests_per_target", "invocations_per_instance"]
     target: Annotated[float, Meta(gt=0)]
     p99_latency_alarm_s: Annotated[float, Meta(gt=0)] = 60.0
-
-
-DeploymentId = Annotated[str, Meta(pattern=r"^[0-9a-f]{4,8}$")]
 
 
 class DeploymentSpec(_Spec, kw_only=True):
@@ -304,4 +302,4 @@ def load_spec(path: str | Path) -> DeploymentSpec:
     try:
         return msgspec.convert(document.data, DeploymentSpec, strict=False)
     except msgspec.ValidationError as error:
-        raise ProfileError(validation_sentence(error, document)) from None
+        raise ProfileError(validation_sentence(error, document, DeploymentSpec)) from None

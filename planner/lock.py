@@ -22,8 +22,10 @@ import msgspec
 import yaml
 
 from planner.decision import Decision
-from planner.errors import InfraError
+from planner.errors import InfraError, ProfileError
+from planner.names import DeploymentId
 from planner.profile import Profile
+from planner.yaml_source import load_located_yaml
 
 LOCK_FORMAT = "infra-lock/1"
 LOCK_SUFFIX = ".lock.yaml"
@@ -54,7 +56,7 @@ class Pins(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
 
 
 class LockedEnvironment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    deployment_id: str
+    deployment_id: DeploymentId
     """A short random ID: two profiles of one name (in two folders) never share resource names."""
     decided_at: str
     profile_digest: dict[str, str]
@@ -78,16 +80,15 @@ def lock_path(profile_path: Path) -> Path:
 
 def read_lock(path: Path) -> LockFile:
     """The lock at `path`; an empty one when there is no file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         return LockFile()
-    except (OSError, UnicodeDecodeError) as error:
-        raise LockError(f"{path}: cannot read the lock file ({error}).") from None
+    try:  # a lock is committed, so it is input: the same bounds as a profile
+        data = load_located_yaml(path).data
+    except ProfileError as error:
+        raise LockError(str(error)) from None
     try:
-        data = yaml.safe_load(text)
         lock = msgspec.convert(data, LockFile)
-    except (yaml.YAMLError, msgspec.ValidationError) as error:
+    except msgspec.ValidationError as error:
         raise LockError(
             f"{path} is not a valid lock file ({str(error).splitlines()[0]}); restore it from "
             "version control, or delete it and run `infra plan` to decide again."

@@ -30,6 +30,8 @@ from planner.profile import Profile
 from providers.catalog import Catalog, Offering, ZonePrice
 
 HOURS_PER_MONTH = 730
+MAX_INSTANCES = 10_000
+"""The largest fleet or endpoint the optimizer proposes; a choice needing more is no choice."""
 
 
 class Filters(msgspec.Struct, frozen=True):
@@ -442,6 +444,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
     candidates: list[Candidate] = []
     considered: dict[str, list[Offering]] = {}
     zone_misses: set[str] = set()
+    oversized: set[str] = set()
     for offering in catalog.offerings:
         if not _allowed(offering, profile, filters):
             continue
@@ -464,6 +467,9 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
             instances, on_demand = instance_counts(
                 demand, per_instance, profile.placement.min_replicas, floor, use_spot
             )
+            if instances > MAX_INSTANCES:
+                oversized.add(accelerator.name)
+                continue
             placed = place_in_zones(offering, wanted_zones, instances, on_demand, use_spot)
             if placed is None:
                 zone_misses.add(accelerator.name)
@@ -486,7 +492,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
             )
     candidates.sort(key=lambda c: c.sort_key)
     excluded = explain_exclusions(
-        profile, model, catalog, filters, capacity, considered, candidates, zone_misses
+        profile, model, catalog, filters, capacity, considered, candidates, zone_misses, oversized
     )
     if not candidates:
         raise NoFeasibleCandidate(
@@ -519,6 +525,7 @@ def explain_exclusions(
     considered: dict[str, list[Offering]],
     candidates: list[Candidate],
     zone_misses: set[str],
+    oversized: set[str],
 ) -> list[Exclusion]:
     """One sentence per accelerator class that has no feasible candidate, saying why."""
     feasible = {c.offering.accelerator for c in candidates}
@@ -541,6 +548,14 @@ def explain_exclusions(
         verdict = capacity.verdicts.get(name)
         largest = max(offerings, key=lambda o: o.accelerator_count * o.accelerator_memory_gib)
         largest_gib = largest.accelerator_count * largest.accelerator_memory_gib
+        if name in oversized:
+            reasons.append(
+                Exclusion(
+                    name,
+                    f"{name}: carrying the load would take more than {MAX_INSTANCES:,} instances.",
+                )
+            )
+            continue
         if name in zone_misses:  # a feasible replica was found first, so a verdict exists too
             zones = profile.placement.zones
             wanted = f"{zones} zones" if isinstance(zones, int) else ", ".join(zones)

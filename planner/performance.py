@@ -333,8 +333,8 @@ def non_llm_capacity(
     if usable < memory_gib_per_request:
         return NonLlmResult(False, "memory", memory_needed_gib=needed)
     batch = max_batch
-    if memory_gib_per_request > 0:
-        batch = min(batch, int(usable // memory_gib_per_request))
+    if usable < batch * memory_gib_per_request:  # (a tiny figure would overflow usable // it)
+        batch = int(usable // memory_gib_per_request)
     if e2e_ms_p95 is not None:
         fits = int((e2e_ms_p95 / 1000 / 2 - overhead) // per_request)
         if fits < 1:

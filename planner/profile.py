@@ -8,7 +8,6 @@ Validation errors name the file, the line and the field in one sentence.
 from __future__ import annotations
 
 import difflib
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -17,7 +16,10 @@ from msgspec import Meta
 
 from planner.errors import ProfileError
 from planner.models import ModelSpec, builtin_models, find_model, spec_from_mapping
-from planner.yaml_source import FieldPath, LocatedDocument, load_located_yaml
+from planner.names import AwsRegion, Identifier, S3Bucket, S3KeyPrefix
+from planner.profile_checks import check_profile_values
+from planner.schema_errors import validation_sentence
+from planner.yaml_source import LocatedDocument, load_located_yaml
 
 Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
 Cloud = Literal["aws", "gcp", "azure"]
@@ -27,10 +29,21 @@ Engine = Literal["vllm", "tgi", "triton"]
 ALL_CLOUDS: tuple[str, ...] = ("aws", "gcp", "azure")
 ALL_KINDS: tuple[str, ...] = ("fleet", "sagemaker", "vertex", "azureml")
 
-PositiveFloat = Annotated[float, Meta(gt=0)]
-PositiveInt = Annotated[int, Meta(gt=0)]
+# Every number has bounds a real deployment stays far inside (no NaN, no infinity): a value
+# outside them is a typo or hostile, and would only reach the optimizer to overflow there.
 Share = Annotated[float, Meta(ge=0, le=1)]
-ProfileName = Annotated[str, Meta(pattern=r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")]
+RequestRate = Annotated[float, Meta(ge=0.0001, le=1_000_000)]
+MeasuredRate = Annotated[float, Meta(ge=0.001, le=1_000_000)]
+TokenCount = Annotated[float, Meta(ge=1, le=10_000_000)]
+LatencyMs = Annotated[float, Meta(gt=0, le=3_600_000)]
+MonthlyUsd = Annotated[float, Meta(gt=0, le=1_000_000_000)]
+Gflops = Annotated[float, Meta(ge=1e-6, le=1e9)]
+ParamsBillions = Annotated[float, Meta(ge=0.001, le=100_000)]
+ContextLength = Annotated[int, Meta(ge=1, le=100_000_000)]
+Replicas = Annotated[int, Meta(ge=1, le=10_000)]
+ArchitectureSize = Annotated[int, Meta(ge=1, le=1_000_000)]
+ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
+LongText = Annotated[str, Meta(min_length=1, max_length=2048)]
 
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -41,20 +54,20 @@ class Architecture(_Section, kw_only=True):
     """An explicit architecture for a model that is not built in (any decoder-only LLM)."""
 
     family: Literal["decoder", "encoder", "vision", "speech"] = "decoder"
-    params_b: PositiveFloat
-    active_params_b: PositiveFloat | None = None
-    layers: PositiveInt | None = None
-    hidden_size: PositiveInt | None = None
-    attention_heads: PositiveInt | None = None
-    kv_heads: PositiveInt | None = None
-    head_dim: PositiveInt | None = None
-    vocab_size: PositiveInt | None = None
-    max_context: PositiveInt | None = None
-    experts: Annotated[int, Meta(gt=1)] | None = None
-    active_experts: PositiveInt | None = None
-    kv_lora_rank: PositiveInt | None = None
-    qk_rope_head_dim: Annotated[int, Meta(ge=0)] | None = None
-    gflops_per_request: PositiveFloat | None = None
+    params_b: ParamsBillions
+    active_params_b: ParamsBillions | None = None
+    layers: Annotated[int, Meta(ge=1, le=1024)] | None = None
+    hidden_size: ArchitectureSize | None = None
+    attention_heads: Annotated[int, Meta(ge=1, le=4096)] | None = None
+    kv_heads: Annotated[int, Meta(ge=1, le=4096)] | None = None
+    head_dim: Annotated[int, Meta(ge=1, le=65_536)] | None = None
+    vocab_size: Annotated[int, Meta(ge=1, le=10_000_000)] | None = None
+    max_context: ContextLength | None = None
+    experts: Annotated[int, Meta(ge=2, le=4096)] | None = None
+    active_experts: Annotated[int, Meta(ge=1, le=4096)] | None = None
+    kv_lora_rank: Annotated[int, Meta(ge=1, le=65_536)] | None = None
+    qk_rope_head_dim: Annotated[int, Meta(ge=0, le=65_536)] | None = None
+    gflops_per_request: Gflops | None = None
 
     def __post_init__(self) -> None:
         if self.family != "decoder":
@@ -76,10 +89,10 @@ class Architecture(_Section, kw_only=True):
 
 
 class ModelSection(_Section, kw_only=True):
-    name: str | None = None
+    name: ShortText | None = None
     architecture: Architecture | None = None
     precision: Precision = "bf16"
-    weights: str | None = None
+    weights: LongText | None = None
     """What the runtime loads: a Hugging Face id or an s3:// / gs:// URI."""
 
     def __post_init__(self) -> None:
@@ -88,8 +101,8 @@ class ModelSection(_Section, kw_only=True):
 
 
 class TokenStats(_Section, kw_only=True):
-    mean: PositiveFloat
-    p95: PositiveFloat
+    mean: TokenCount
+    p95: TokenCount
 
     def __post_init__(self) -> None:
         if self.p95 < self.mean:
@@ -99,24 +112,24 @@ class TokenStats(_Section, kw_only=True):
 class MeasuredThroughput(_Section, kw_only=True):
     """The user's own measurement on one accelerator; it overrides the performance model."""
 
-    accelerator: str
-    requests_per_second: PositiveFloat
-    latency_ms_p95: PositiveFloat | None = None
+    accelerator: ShortText
+    requests_per_second: MeasuredRate
+    latency_ms_p95: LatencyMs | None = None
 
 
 class Workload(_Section, kw_only=True):
-    requests_per_second: PositiveFloat
+    requests_per_second: RequestRate
     input_tokens: TokenStats | None = None
     output_tokens: TokenStats | None = None
-    gflops_per_request: PositiveFloat | None = None
-    memory_gib_per_request: Annotated[float, Meta(ge=0)] | None = None
-    measured: list[MeasuredThroughput] = []
+    gflops_per_request: Gflops | None = None
+    memory_gib_per_request: Annotated[float, Meta(ge=0, le=16_384)] | None = None
+    measured: Annotated[list[MeasuredThroughput], Meta(max_length=64)] = []
 
 
 class Targets(_Section, kw_only=True):
-    ttft_ms_p95: PositiveFloat | None = None
-    tpot_ms: PositiveFloat | None = None
-    e2e_ms_p95: PositiveFloat | None = None
+    ttft_ms_p95: LatencyMs | None = None
+    tpot_ms: LatencyMs | None = None
+    e2e_ms_p95: LatencyMs | None = None
     headroom: Annotated[float, Meta(ge=0, le=5)] = 0.2
 
 
@@ -142,27 +155,33 @@ class Placement(_Section, kw_only=True):
     clouds: Annotated[list[Cloud], Meta(min_length=1)] = msgspec.field(
         default_factory=lambda: list(ALL_CLOUDS)
     )
-    regions: list[str] = []
+    regions: Annotated[list[ShortText], Meta(max_length=64)] = []
     kinds: Annotated[list[Kind], Meta(min_length=1)] = msgspec.field(
         default_factory=lambda: list(ALL_KINDS)
     )
-    zones: Annotated[int, Meta(ge=1, le=6)] | list[str] = 2
+    zones: (
+        Annotated[int, Meta(ge=1, le=6)]
+        | Annotated[
+            list[Annotated[str, Meta(min_length=1, max_length=64)]],
+            Meta(min_length=1, max_length=6),
+        ]
+    ) = 2
     spot: SpotSettings = msgspec.field(default_factory=SpotSettings)
-    min_replicas: PositiveInt = 1
+    min_replicas: Replicas = 1
 
 
 class Budget(_Section, kw_only=True):
-    monthly_usd: PositiveFloat
+    monthly_usd: MonthlyUsd
 
 
 class Runtime(_Section, kw_only=True):
     engine: Engine = "vllm"
     max_batch: Annotated[int, Meta(ge=1, le=4096)] = 256
-    max_model_len: PositiveInt | None = None
+    max_model_len: ContextLength | None = None
     kv_cache_dtype: Literal["auto", "fp8", "fp16"] = "auto"
-    image: str | None = None
+    image: LongText | None = None
     port: Annotated[int, Meta(ge=1, le=65535)] = 8000
-    extra_args: list[str] = []
+    extra_args: Annotated[list[Annotated[str, Meta(max_length=4096)]], Meta(max_length=64)] = []
 
 
 class Network(_Section, kw_only=True):
@@ -177,15 +196,15 @@ class Network(_Section, kw_only=True):
 class StateBackend(_Section, kw_only=True):
     """Terraform state in S3 with its native lock file; absent means local state files."""
 
-    s3_bucket: str
-    region: str | None = None
-    key_prefix: str = "infra"
+    s3_bucket: S3Bucket
+    region: AwsRegion | None = None
+    key_prefix: S3KeyPrefix = "infra"
 
 
 class Environment(_Section, kw_only=True):
     protected: bool = False
     backend: StateBackend | None = None
-    budget_monthly_usd: PositiveFloat | None = None
+    budget_monthly_usd: MonthlyUsd | None = None
     """This environment's budget; the profile's `budget.monthly_usd` otherwise."""
 
     def budget(self, profile_budget: Budget | None) -> float | None:
@@ -194,7 +213,13 @@ class Environment(_Section, kw_only=True):
         return profile_budget.monthly_usd if profile_budget else None
 
 
-S3Uri = Annotated[str, Meta(pattern=r"^s3://[a-z0-9.-]{3,63}(/.*)?$")]
+S3Uri = Annotated[
+    str,
+    Meta(
+        pattern=r"^s3://[a-z0-9.-]{3,63}(/.{0,1024})?\Z",
+        description="an S3 URI: s3://, a bucket name, then optionally /prefix",
+    ),
+]
 
 
 class TrafficShift(_Section, kw_only=True):
@@ -211,9 +236,15 @@ class TrafficShift(_Section, kw_only=True):
 class Challenger(_Section, kw_only=True):
     """A second production variant on another instance type, taking a share of the traffic."""
 
-    instance_type: Annotated[str, Meta(pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")]
+    instance_type: Annotated[
+        str,
+        Meta(
+            pattern=r"^ml\.[a-z0-9]{1,20}\.[a-z0-9]{1,20}\Z",
+            description="a SageMaker instance type such as ml.g6.12xlarge",
+        ),
+    ]
     weight_percent: Annotated[int, Meta(ge=1, le=50)] = 10
-    instances: PositiveInt = 1
+    instances: Annotated[int, Meta(ge=1, le=1000)] = 1
 
 
 class DataCapture(_Section, kw_only=True):
@@ -230,7 +261,7 @@ class SagemakerOptions(_Section, kw_only=True):
     traffic_shift: TrafficShift = msgspec.field(default_factory=TrafficShift)
     challenger: Challenger | None = None
     data_capture: DataCapture | None = None
-    environment: dict[str, str] = {}
+    environment: Annotated[dict[str, str], Meta(max_length=100)] = {}
     startup_timeout_s: Annotated[int, Meta(ge=60, le=3600)] = 900
 
 
@@ -245,26 +276,37 @@ class Canary(_Section, kw_only=True):
 
 
 _ARM_GROUP = r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[A-Za-z0-9._()-]{1,90}/providers/"
+_ARM_WORDS = "the resource ID /subscriptions/SUBSCRIPTION/resourceGroups/GROUP/providers/"
 AzureSubscriptionId = Annotated[
     str,
-    Meta(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
+    Meta(
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z",
+        description="a subscription ID, a GUID such as 00000000-1111-2222-3333-444444444444",
+    ),
 ]
 AzureSecretId = Annotated[
     str,
     Meta(
         pattern=_ARM_GROUP
-        + r"Microsoft\.KeyVault/vaults/[A-Za-z0-9-]{3,24}/secrets/[A-Za-z0-9-]{1,127}$"
+        + r"Microsoft\.KeyVault/vaults/[A-Za-z0-9-]{3,24}/secrets/[A-Za-z0-9-]{1,127}\Z",
+        description=_ARM_WORDS + "Microsoft.KeyVault/vaults/VAULT/secrets/SECRET",
     ),
 ]
 AzureBlobContainerId = Annotated[
     str,
     Meta(
         pattern=_ARM_GROUP + r"Microsoft\.Storage/storageAccounts/[a-z0-9]{3,24}"
-        r"/blobServices/default/containers/[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
+        r"/blobServices/default/containers/[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\Z",
+        description=_ARM_WORDS
+        + "Microsoft.Storage/storageAccounts/ACCOUNT/blobServices/default/containers/CONTAINER",
     ),
 ]
 AzureRegistryId = Annotated[
-    str, Meta(pattern=_ARM_GROUP + r"Microsoft\.ContainerRegistry/registries/[A-Za-z0-9]{5,50}$")
+    str,
+    Meta(
+        pattern=_ARM_GROUP + r"Microsoft\.ContainerRegistry/registries/[A-Za-z0-9]{5,50}\Z",
+        description=_ARM_WORDS + "Microsoft.ContainerRegistry/registries/REGISTRY",
+    ),
 ]
 
 
@@ -275,18 +317,40 @@ class AzureOptions(_Section, kw_only=True):
     subscription_id: AzureSubscriptionId | None = None
     """Else ARM_SUBSCRIPTION_ID, as the azurerm provider and the Azure CLI read it."""
     resource_group: (
-        Annotated[str, Meta(pattern=r"^[A-Za-z0-9._()-]{0,89}[A-Za-z0-9_()-]$")] | None
+        Annotated[
+            str,
+            Meta(
+                pattern=r"^[A-Za-z0-9._()-]{0,89}[A-Za-z0-9_()-]\Z",
+                description="a resource group name: 1 to 90 letters, digits and . _ ( ) -, "
+                "not ending with a dot",
+            ),
+        ]
+        | None
     ) = None
     """An existing resource group to deploy into; else one named after the stack is created."""
     hf_token_secret_id: AzureSecretId | None = None
     """The Key Vault secret holding the Hugging Face token (a vault with RBAC authorization)."""
     model_blob_container_id: AzureBlobContainerId | None = None
     """Weights copied at boot from this blob container (under model_blob_prefix)."""
-    model_blob_prefix: Annotated[str, Meta(pattern=r"^([^/].*)?$")] = ""
+    model_blob_prefix: Annotated[
+        str,
+        Meta(
+            pattern=r"^([^/].{0,1023})?\Z",
+            description="a blob name prefix of at most 1,024 characters, not starting with /",
+        ),
+    ] = ""
     container_registry_id: AzureRegistryId | None = None
     """The Azure Container Registry of a runtime.image in *.azurecr.io (pulled with AcrPull)."""
     admin_ssh_public_key: (
-        Annotated[str, Meta(pattern=r"^(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/]+={0,2}( .*)?$")] | None
+        Annotated[
+            str,
+            Meta(
+                pattern=r"^(ssh-rsa|ssh-ed25519) [A-Za-z0-9+/]{1,16384}={0,2}( .{0,1024})?\Z",
+                description="one OpenSSH public key line: ssh-rsa or ssh-ed25519, a space, the "
+                "base64 key, and optionally a comment",
+            ),
+        ]
+        | None
     ) = None
     """For break-glass access through Bastion; without it the instances take no SSH login."""
     encryption_at_host: bool = True
@@ -294,10 +358,28 @@ class AzureOptions(_Section, kw_only=True):
     Microsoft.Compute/EncryptionAtHost feature registered)."""
 
 
-GcsUri = Annotated[str, Meta(pattern=r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.*)?$")]
-GcpProjectId = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
+GcsUri = Annotated[
+    str,
+    Meta(
+        pattern=r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/.{0,1024})?\Z",
+        description="a Cloud Storage URI: gs://, a bucket name, then optionally /prefix",
+    ),
+]
+GcpProjectId = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]\Z",
+        description="a project ID: 6 to 30 lowercase letters, digits and dashes, starting with "
+        "a letter and not ending with a dash",
+    ),
+]
 SecretManagerName = Annotated[
-    str, Meta(pattern=r"^(projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/secrets/)?[A-Za-z0-9_-]{1,255}$")
+    str,
+    Meta(
+        pattern=r"^(projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/secrets/)?[A-Za-z0-9_-]{1,255}\Z",
+        description="a secret ID (1 to 255 letters, digits, _ and -), or "
+        "projects/PROJECT/secrets/SECRET",
+    ),
 ]
 
 
@@ -317,8 +399,19 @@ class Deploy(_Section, kw_only=True):
 
     network: Network = msgspec.field(default_factory=Network)
     model_s3_uri: S3Uri | None = None
-    hf_token_ssm_parameter: Annotated[str, Meta(pattern=r"^/[A-Za-z0-9_./-]+$")] | None = None
-    required_tags: list[str] = msgspec.field(default_factory=lambda: ["team", "cost-center", "env"])
+    hf_token_ssm_parameter: (
+        Annotated[
+            str,
+            Meta(
+                pattern=r"^/[A-Za-z0-9_./-]{1,2047}\Z",
+                description="an SSM parameter name: / then letters, digits and _ . / -",
+            ),
+        ]
+        | None
+    ) = None
+    required_tags: Annotated[list[ShortText], Meta(max_length=50)] = msgspec.field(
+        default_factory=lambda: ["team", "cost-center", "env"]
+    )
     environments: dict[str, Environment] = {}
     sagemaker: SagemakerOptions = msgspec.field(default_factory=SagemakerOptions)
     gcp: GcpOptions = msgspec.field(default_factory=GcpOptions)
@@ -327,7 +420,7 @@ class Deploy(_Section, kw_only=True):
 
 
 class Profile(_Section, kw_only=True):
-    name: ProfileName
+    name: Identifier
     model: ModelSection
     workload: Workload
     targets: Targets = msgspec.field(default_factory=Targets)
@@ -362,49 +455,15 @@ class LoadedProfile:
         return f"{self.document.path}, line {self.document.line_of(field_path)}"
 
 
-_LOCATION = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_PATH_PART = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
-_MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
-_UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
-
-
-def _path(text: str) -> FieldPath:
-    return tuple(key if key else int(index) for key, index in _PATH_PART.findall(text or ""))
-
-
-def _field_name(location: FieldPath) -> str:
-    name = ""
-    for part in location:
-        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else part)
-    return name or "(top level)"
-
-
-def validation_sentence(error: msgspec.ValidationError, document: LocatedDocument) -> str:
-    match = _LOCATION.match(str(error))
-    assert match is not None
-    message, location = match["message"], _path(match["path"] or "")
-    if missing := _MISSING.match(message):
-        line = document.line_of(location)
-        location = (*location, missing["field"])
-        message = "is required"
-    elif unknown := _UNKNOWN.match(message):
-        location = (*location, unknown["field"])
-        line = document.line_of(location)
-        message = "unknown field"
-    else:
-        line = document.line_of(location)
-        message = message[0].lower() + message[1:]
-    return f"{document.path}, line {line}, field {_field_name(location)}: {message}."
-
-
 def parse_profile(document: LocatedDocument) -> LoadedProfile:
     if not isinstance(document.data, dict):
         raise ProfileError(f"{document.path}: a profile is a YAML mapping (name:, model:, ...).")
     try:
         profile = msgspec.convert(document.data, Profile, strict=False)
     except msgspec.ValidationError as error:
-        raise ProfileError(validation_sentence(error, document)) from None
+        raise ProfileError(validation_sentence(error, document, Profile)) from None
     loaded = LoadedProfile(profile, document)
+    check_profile_values(loaded)
     _check_model_is_known(loaded)
     _check_workload_fits_model(loaded)
     return loaded

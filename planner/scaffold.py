@@ -13,25 +13,13 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from planner.errors import InfraError, ProfileError
 from planner.models import ModelSpec, builtin_models, find_model
-from planner.profile import ProfileName
+from planner.names import check_identifier
 
 DEFAULT_MAX_MODEL_LEN = 4096
 FP8_ABOVE_PARAMS_B = 200
 """Bigger models start at fp8: at 16 bits only the largest 8-GPU instances hold them, or none."""
-
-
-def _check_name(name: str) -> None:
-    try:
-        msgspec.convert(name, ProfileName)
-    except msgspec.ValidationError:
-        raise ProfileError(
-            f"invalid profile name '{name}': use 1 to 40 lowercase letters, digits and dashes, "
-            "starting and ending with a letter or digit."
-        ) from None
 
 
 def _model(model: str) -> ModelSpec:
@@ -79,7 +67,7 @@ def render_profile_scaffold(name: str, model: str) -> str:
     """The scaffold's text for profile NAME serving built-in MODEL (its name or an alias)."""
     import jinja2  # ~90 ms to import: only this command pays for it
 
-    _check_name(name)
+    check_identifier(name, "profile name")
     spec = _model(model)
     source = files("templates").joinpath("profile.yaml.j2").read_text(encoding="utf-8")
     environment = jinja2.Environment(

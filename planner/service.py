@@ -10,7 +10,10 @@ from planner.accelerators import accelerators
 from planner.errors import InfraError, ProfileError
 from planner.optimizer import HOURS_PER_MONTH, Filters, Recommendation, recommend
 from planner.profile import ALL_CLOUDS, ALL_KINDS, LoadedProfile, load_profile
+from planner.profile_checks import profile_location
+from planner.yaml_source import field_name
 from providers.catalog import Catalog, Offering, load_catalog
+from providers.cloud_values import cloud_value_problem
 from providers.price_freshness import stale_catalog_warning, stale_offering_warning
 
 
@@ -59,6 +62,16 @@ def check_profile_against_catalog(loaded: LoadedProfile, catalog: Catalog) -> No
     for index, region in enumerate(profile.placement.regions):
         line = loaded.location_of("placement", "regions", index)
         check_region(region, catalog, f"{line}, field placement.regions[{index}]")
+    if not isinstance(profile.placement.zones, int):
+        zones = {z.zone for offering in catalog.offerings for z in offering.zones if z.zone}
+        for index, zone in enumerate(profile.placement.zones):
+            if zone not in zones:
+                where = loaded.location_of("placement", "zones", index)
+                raise ProfileError(
+                    f"{where}, field placement.zones[{index}]: unknown zone '{zone}'"
+                    f"{_suggest(zone, zones)}; give a number of zones, or zone names from "
+                    "`infra catalog show INSTANCE_TYPE`."
+                )
     known = {name.lower() for name in accelerators()}
     for index, measured in enumerate(profile.workload.measured):
         if measured.accelerator.lower() not in known:
@@ -70,6 +83,19 @@ def check_profile_against_catalog(loaded: LoadedProfile, catalog: Catalog) -> No
             )
 
 
+def check_values_for_cloud(loaded: LoadedProfile, cloud: str) -> None:
+    """Tags and client ranges the chosen cloud would refuse, named at the profile's line."""
+    network = loaded.profile.deploy.network
+    found = cloud_value_problem(cloud, loaded.profile.tags, network.ingress_cidrs)
+    if found is None:
+        return
+    location = profile_location(found.field)
+    raise ProfileError(
+        f"{loaded.location_of(*location)}, field {field_name(location)}: {found.problem} "
+        f"({cloud} is the chosen cloud)."
+    )
+
+
 def recommend_for_profile(path: Path, filters: Filters | None = None) -> Recommendation:
     filters = filters or Filters()
     loaded = load_profile(path)
@@ -78,6 +104,7 @@ def recommend_for_profile(path: Path, filters: Filters | None = None) -> Recomme
     check_filters(filters, catalog)
     check_profile_against_catalog(loaded, catalog)
     result = recommend(profile, catalog, filters)
+    check_values_for_cloud(loaded, result.chosen.offering.cloud)
     if profile.budget is not None:
         monthly = result.chosen.hourly_usd * HOURS_PER_MONTH
         if monthly > profile.budget.monthly_usd:

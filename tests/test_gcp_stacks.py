@@ -28,7 +28,7 @@ from modules.gcp.spec_checks import GcpSpecError
 from modules.gcp.vertex import KEY_ROTATION, RANDOM_PROVIDER, endpoint_id
 from modules.tagging import MissingTagsError
 from modules.user_data import render_user_data
-from orchestrator.synth import synthesize
+from orchestrator.synth import RefusedValue, synthesize
 from planner.cost.plan_resources import from_configuration
 from planner.cost.pricing import price_plan
 from planner.deployment import (
@@ -44,7 +44,6 @@ from planner.errors import ProfileError
 from planner.optimizer import Filters
 from planner.profile import GcpOptions, Network
 from providers.catalog import load_catalog
-from providers.gcp.labels import LabelError
 from stacks.common import GCP_PROJECT_ENV, GOOGLE_PROVIDER_VERSION, GcpStackError
 from tests.conftest import profile_dict, write_profile
 from tests.stack_json import (
@@ -357,7 +356,7 @@ def test_a_missing_required_tag_stops_synth(tmp_path: Path, synthesized: Synthes
 
 def test_tags_that_collide_as_labels_are_refused(tmp_path: Path, synthesized: Synthesized) -> None:
     spec = msgspec.structs.replace(NEW, tags={**TAGS, "Team": "other"}, required_tags=[])
-    with pytest.raises(LabelError, match="'team' and 'Team' both become the Google Cloud label"):
+    with pytest.raises(RefusedValue, match="'team' and 'Team' become the same tag \\('team'\\)"):
         synthesize_one(tmp_path, spec)
 
 

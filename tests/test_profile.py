@@ -50,7 +50,10 @@ def test_wrong_type_names_file_line_and_field(tmp_path: Path) -> None:
 def test_negative_rate(tmp_path: Path) -> None:
     data = profile_dict()
     data["workload"]["requests_per_second"] = -1
-    assert "field workload.requests_per_second: expected `float` > 0" in error_for(tmp_path, data)
+    assert (
+        "field workload.requests_per_second: must be a number from 0.0001 to 1,000,000 (got -1)."
+        in error_for(tmp_path, data)
+    )
 
 
 def test_unknown_field_points_at_its_line(tmp_path: Path) -> None:
@@ -71,7 +74,9 @@ def test_missing_required_section(tmp_path: Path) -> None:
 
 def test_bad_enum_value(tmp_path: Path) -> None:
     data = profile_dict(runtime={"engine": "ollama"})
-    assert "field runtime.engine: invalid enum value 'ollama'" in error_for(tmp_path, data)
+    assert "field runtime.engine: must be one of tgi, triton, vllm (got 'ollama')." in error_for(
+        tmp_path, data
+    )
 
 
 def test_unknown_model_suggests_a_close_name(tmp_path: Path) -> None:
