@@ -21,7 +21,7 @@ import msgspec
 import pytest
 
 from modules.azure.identity import BLOB_READER, IMAGE_PULLER, SECRET_READER
-from modules.azure.ml_workspace import BLOB_SOFT_DELETE_DAYS, SAS_EXPIRATION_PERIOD
+from modules.azure.ml_workspace import BLOB_SOFT_DELETE_DAYS, SAS_EXPIRATION_PERIOD, unique_name
 from modules.azure.network import LOWEST_PRIORITY, SUBNET_CIDR, VNET_CIDR
 from modules.azure.scale_set import SPOT_PRICE_CAP, UNUSABLE_SSH_KEY
 from modules.azure.spec_checks import AzureSpecError
@@ -684,6 +684,25 @@ def test_workspace_dependencies_secure_defaults(
     )
     for unique in (vault, storage):
         assert "sha1(join(" in unique["name"] and "subscription_id" in unique["name"]
+
+
+@pytest.mark.parametrize("spec", WORKSPACES, ids=lambda s: s.name)
+def test_globally_unique_names_follow_the_storage_naming_rule(
+    synthesized: Synthesized, spec: DeploymentSpec
+) -> None:
+    """Lowercase letters and digits, 3 to 24 (CKV_AZURE_43 cannot evaluate the hash): a
+    literal part, then `substr(sha1(...), 0, 8)`, 8 lowercase hex digits; long stack names are
+    cut so that the whole stays within 24."""
+    doc = synthesized[spec]
+    for rtype, prefix in (("azurerm_storage_account", "st"), ("azurerm_key_vault", "kv")):
+        _, body = only(doc, rtype)
+        literal, _, rest = body["name"].partition("${")
+        assert re.fullmatch(rf"{prefix}[a-z0-9]+", literal), literal
+        assert rest.startswith("substr(sha1(") and rest.endswith(", 0, 8)}")
+        assert len(literal) + 8 <= 24
+    long_name = unique_name("st", "a-very-long-profile-name-x40-production-x1", "sub")
+    literal = long_name.partition("$")[0]
+    assert re.fullmatch(r"st[a-z0-9]+", literal) and len(literal) + 8 == 24
 
 
 def test_private_workspace_is_reached_through_a_private_endpoint(synthesized: Synthesized) -> None:
