@@ -35,29 +35,32 @@ class ServingSecurityGroups(Construct):
             # the load balancer still uses while the old one is deleted.
             description="Serving load balancer: HTTP from the allowed CIDRs only",
         )
-        for index, cidr in enumerate(ingress_cidrs):
-            VpcSecurityGroupIngressRule(
-                self,
-                f"load-balancer-in-{index}",
-                security_group_id=self.load_balancer.id,
-                cidr_ipv4=cidr,
-                ip_protocol="tcp",
-                from_port=LISTENER_PORT,
-                to_port=LISTENER_PORT,
-                description="HTTP (redirected to HTTPS) from an allowed network"
+        # (construct id prefix, port, description); the HTTP rules keep the ids they had before
+        # HTTPS, so adding a certificate changes them in place.
+        listeners = [
+            (
+                "load-balancer-in",
+                LISTENER_PORT,
+                "HTTP (redirected to HTTPS) from an allowed network"
                 if https
                 else "HTTP from an allowed network",
             )
-            if https:
+        ]
+        if https:
+            listeners.append(
+                ("load-balancer-https-in", HTTPS_PORT, "HTTPS from an allowed network")
+            )
+        for prefix, port, description in listeners:
+            for index, cidr in enumerate(ingress_cidrs):
                 VpcSecurityGroupIngressRule(
                     self,
-                    f"load-balancer-https-in-{index}",
+                    f"{prefix}-{index}",
                     security_group_id=self.load_balancer.id,
                     cidr_ipv4=cidr,
                     ip_protocol="tcp",
-                    from_port=HTTPS_PORT,
-                    to_port=HTTPS_PORT,
-                    description="HTTPS from an allowed network",
+                    from_port=port,
+                    to_port=port,
+                    description=description,
                 )
         self.instances = SecurityGroup(
             self,

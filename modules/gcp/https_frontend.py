@@ -91,15 +91,8 @@ class PublicHttpsFrontend(Construct):
             ssl_certificates=certificates,
             ssl_policy=policy.id,
         )
-        self.https_rule = ComputeGlobalForwardingRule(
-            self,
-            "https-rule",
-            name=gcp_name(stack_name, "lb"),
-            load_balancing_scheme="EXTERNAL_MANAGED",
-            ip_protocol="TCP",
-            ip_address=self.address.address,
-            port_range=str(HTTPS_PORT),
-            target=https_proxy.id,
+        self.https_rule = self._rule(
+            "https-rule", gcp_name(stack_name, "lb"), HTTPS_PORT, https_proxy.id
         )
         redirect = ComputeUrlMap(
             self,
@@ -114,13 +107,17 @@ class PublicHttpsFrontend(Construct):
         http_proxy = ComputeTargetHttpProxy(
             self, "http-proxy", name=gcp_name(stack_name, "redirect"), url_map=redirect.id
         )
-        ComputeGlobalForwardingRule(
+        self._rule("http-rule", gcp_name(stack_name, "redirect"), HTTP_PORT, http_proxy.id)
+
+    def _rule(self, id: str, name: str, port: int, target: str) -> ComputeGlobalForwardingRule:
+        """A forwarding rule on the reserved address."""
+        return ComputeGlobalForwardingRule(
             self,
-            "http-rule",
-            name=gcp_name(stack_name, "redirect"),
+            id,
+            name=name,
             load_balancing_scheme="EXTERNAL_MANAGED",
             ip_protocol="TCP",
             ip_address=self.address.address,
-            port_range=str(HTTP_PORT),
-            target=http_proxy.id,
+            port_range=str(port),
+            target=target,
         )
