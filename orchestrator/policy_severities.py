@@ -3,7 +3,8 @@
 Open-source checkov reports `severity: null` unless it is given a Prisma Cloud API key, so the
 table below carries a level for every check checkov 3.3 evaluates on what the AWS fleet and
 SageMaker stacks generate (EC2 launch templates, autoscaling, load balancers, VPC, security
-groups, IAM, KMS, CloudWatch alarms, SageMaker) and on the GCP fleet and Vertex AI stacks. The
+groups, IAM, KMS, CloudWatch alarms, SageMaker), on the GCP fleet and Vertex AI stacks, and on the
+Azure fleet and Azure ML stacks. The
 levels start from the severities Prisma Cloud publishes for these policies in its policy reference
 (INFO there is `low` here); the few places where the house security defaults say otherwise are
 marked "house" with the reason, and the checks with no published level at hand are marked "ours".
@@ -94,6 +95,7 @@ SEVERITIES: dict[str, str] = {
     "CKV_GCP_74": "low",  # subnet without Private Google Access
     "CKV2_GCP_37": "medium",  # regional forwarding rule with an EXTERNAL (classic) HTTP proxy
     "CKV2_GCP_38": "medium",  # global forwarding rule with an EXTERNAL (classic) HTTP proxy
+    "CKV_GCP_4": "high",  # SSL policy allowing weak ciphers (as CKV_AWS_103)
     "CKV_GCP_30": "high",  # instances on the default service account
     "CKV_GCP_31": "high",  # default service account with every API scope
     "CKV_GCP_32": "medium",  # project-wide SSH keys not blocked
@@ -108,12 +110,51 @@ SEVERITIES: dict[str, str] = {
     "CKV_GCP_49": "high",  # roles that impersonate service accounts at project level
     "CKV_GCP_117": "critical",  # basic roles (owner, editor) at project level; house: as *:*
     "CKV_GCP_28": "high",  # bucket anonymously or publicly accessible
+    "CKV_GCP_101": "high",  # Artifact Registry repository anonymously or publicly accessible
     "CKV_GCP_43": "low",  # key rotation above 90 days
     "CKV_GCP_82": "low",  # key not protected from deletion
     "CKV_GCP_112": "high",  # KMS policy with public access
     "CKV2_GCP_8": "high",  # key ring anonymously or publicly accessible
     "CKV2_GCP_24": "high",  # Vertex AI endpoint without a customer key (as SageMaker's)
     "CKV2_GCP_33": "medium",  # Vertex AI endpoint not private
+    # Azure: as for Google Cloud, every level here is ours, set as for the AWS check of the same
+    # risk
+    "CKV_AZURE_9": "high",  # RDP from the internet; house: no public ingress unless asked
+    "CKV_AZURE_10": "high",  # SSH from the internet; house: as above
+    "CKV_AZURE_77": "high",  # UDP from the internet; house: as above
+    "CKV_AZURE_160": "high",  # HTTP from the internet; house: as above
+    "CKV2_AZURE_31": "medium",  # subnet without a network security group
+    "CKV_AZURE_182": "low",  # virtual network with fewer than two DNS servers
+    "CKV_AZURE_183": "low",  # virtual network not on its own DNS servers
+    "CKV_AZURE_49": "high",  # scale set with password login
+    "CKV_AZURE_149": "high",  # virtual machine with password authentication
+    "CKV_AZURE_178": "high",  # Linux virtual machine without SSH keys
+    "CKV_AZURE_179": "low",  # virtual machine agent not installed
+    "CKV_AZURE_97": "medium",  # scale set without encryption at host
+    "CKV_AZURE_42": "medium",  # key vault not recoverable
+    "CKV_AZURE_110": "medium",  # key vault without purge protection
+    "CKV_AZURE_111": "low",  # key vault without soft delete
+    "CKV_AZURE_109": "medium",  # key vault firewall allowing every network
+    "CKV_AZURE_189": "medium",  # key vault with public network access
+    "CKV2_AZURE_32": "low",  # key vault without a private endpoint
+    "CKV_AZURE_3": "high",  # storage taking plain HTTP
+    "CKV_AZURE_44": "high",  # storage below TLS 1.2
+    "CKV_AZURE_190": "high",  # storage blobs publicly readable
+    "CKV2_AZURE_47": "high",  # storage allowing anonymous blob access
+    "CKV_AZURE_59": "medium",  # storage with public network access
+    "CKV2_AZURE_33": "low",  # storage without a private endpoint
+    "CKV2_AZURE_1": "medium",  # storage without a customer-managed key
+    "CKV2_AZURE_40": "medium",  # storage taking shared key authorization
+    "CKV2_AZURE_41": "low",  # storage without a SAS expiration policy
+    "CKV_AZURE_244": "medium",  # storage with local users
+    "CKV_AZURE_36": "low",  # storage network rules not letting trusted Azure services in
+    "CKV2_AZURE_38": "low",  # storage without soft delete
+    "CKV_AZURE_206": "low",  # storage not geo-replicated
+    "CKV_AZURE_33": "low",  # storage queue logging off
+    "CKV_AZURE_43": "low",  # storage account name against the naming rules
+    "CKV_AZURE_144": "medium",  # Azure ML workspace with public network access
+    "CKV2_AZURE_49": "medium",  # Azure ML workspace network overly permissive
+    "CKV2_AZURE_50": "medium",  # Azure ML workspace storage publicly reachable
 }
 
 

@@ -16,9 +16,21 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 NO_CERTIFICATE = (
-    "The profile has no TLS certificate yet, so the listener speaks HTTP on port 80; the load "
-    "balancer is internal and takes the VPC's range only, unless deploy.network.public opens it "
-    "to deploy.network.ingress_cidrs."
+    "An internal load balancer without deploy.network.certificate_arn speaks HTTP on port 80 to "
+    "the VPC's range or deploy.network.ingress_cidrs; with a certificate it serves HTTPS and "
+    "port 80 only redirects, and a public one without a certificate is refused."
+)
+PUBLIC_WORKSPACE = (
+    "Without deploy.network.subnet_ids (or with deploy.network.public) there is no subnet for a "
+    "private endpoint, so the workspace, its key vault and its storage keep public network "
+    "access, where every request still needs credentials (Entra ID, or the storage's account "
+    "key); with subnet_ids none of them takes any."
+)
+MANAGED_ENDPOINTS = (
+    "The stack gives the workspace a private endpoint in the user's subnet; Azure ML's managed "
+    "network reaches the workspace's key vault and storage through private endpoints it creates "
+    "itself once they are private (with deploy.network.subnet_ids), which are not Terraform "
+    "resources."
 )
 
 
@@ -71,7 +83,8 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         "CKV_AWS_260",
         "aws_vpc_security_group_ingress_rule",
         "Port 80 is open to 0.0.0.0/0 only when the profile lists it in "
-        "deploy.network.ingress_cidrs (with deploy.network.public).",
+        "deploy.network.ingress_cidrs with deploy.network.public, and then it only redirects to "
+        "HTTPS (a public load balancer has a certificate).",
         name_pattern="security_load-balancer-in-*",
     ),
     # Fleet: network
@@ -134,6 +147,61 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         "Private through Private Service Connect when deploy.network names a network (the check "
         "looks for VPC peering only); otherwise public, where every call still needs IAM "
         "(aiplatform.endpoints.predict).",
+    ),
+    # Azure fleet
+    Suppression(
+        "CKV_AZURE_97",
+        "azurerm_linux_virtual_machine_scale_set",
+        "Encryption at host is on unless the profile turns it off (deploy.azure."
+        "encryption_at_host: false, for a subscription without the EncryptionAtHost feature); "
+        "the disks are still encrypted at rest by the platform.",
+    ),
+    # Azure ML workspace
+    Suppression("CKV_AZURE_144", "azurerm_machine_learning_workspace", PUBLIC_WORKSPACE),
+    Suppression("CKV2_AZURE_49", "azurerm_machine_learning_workspace", PUBLIC_WORKSPACE),
+    Suppression("CKV2_AZURE_50", "azurerm_machine_learning_workspace", PUBLIC_WORKSPACE),
+    Suppression("CKV_AZURE_109", "azurerm_key_vault", PUBLIC_WORKSPACE),
+    Suppression("CKV_AZURE_189", "azurerm_key_vault", PUBLIC_WORKSPACE),
+    Suppression("CKV_AZURE_59", "azurerm_storage_account", PUBLIC_WORKSPACE),
+    Suppression("CKV2_AZURE_32", "azurerm_key_vault", MANAGED_ENDPOINTS),
+    Suppression("CKV2_AZURE_33", "azurerm_storage_account", MANAGED_ENDPOINTS),
+    Suppression(
+        "CKV2_AZURE_1",
+        "azurerm_storage_account",
+        "The workspace storage is encrypted twice with Microsoft-managed keys (infrastructure "
+        "encryption); a customer-managed key would be a Key Vault key that Terraform creates "
+        "through the vault's data plane, which a private workspace's vault closes to the machine "
+        "running Terraform.",
+    ),
+    Suppression(
+        "CKV2_AZURE_40",
+        "azurerm_storage_account",
+        "Azure ML's system datastores sign in to the workspace storage with its account key "
+        "unless the workspace is set up for identity-based datastore access, which the stack "
+        "does not do yet; signatures made from the key that are valid over a day are logged "
+        "(sas_policy), and the endpoint's identity reads the storage through Entra ID.",
+    ),
+    Suppression(
+        "CKV_AZURE_206",
+        "azurerm_storage_account",
+        "The workspace storage is locally redundant: the endpoint serves a container image "
+        "whose weights come from the model hub or the profile's blob container, so nothing it "
+        "needs lives only there, and geo-redundant storage is not offered in regions without a "
+        "paired region.",
+    ),
+    Suppression(
+        "CKV_AZURE_33",
+        "azurerm_storage_account",
+        "The check reads queue_properties on the storage account, which azurerm 5 no longer has "
+        "(queue logging became azurerm_storage_account_queue_properties, a data-plane resource); "
+        "the online endpoints use no queues.",
+    ),
+    Suppression(
+        "CKV_AZURE_43",
+        "azurerm_storage_account",
+        "The name is computed by Terraform (st, the stack's letters and digits, 8 hex digits of "
+        "a hash of subscription and stack: lowercase letters and digits, at most 24), which the "
+        "check cannot evaluate; tests/test_azure_stacks.py checks the rule.",
     ),
 )
 

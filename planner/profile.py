@@ -184,13 +184,43 @@ class Runtime(_Section, kw_only=True):
     extra_args: Annotated[list[Annotated[str, Meta(max_length=4096)]], Meta(max_length=64)] = []
 
 
+AcmCertificateArn = Annotated[
+    str, Meta(pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$")
+]
+DomainName = Annotated[
+    str,
+    Meta(
+        max_length=253,
+        pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
+    ),
+]
+GcpSslCertificate = Annotated[
+    str,
+    Meta(
+        pattern=r"^(projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/sslCertificates/)?"
+        r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+    ),
+]
+
+
 class Network(_Section, kw_only=True):
-    """Where the fleet lives: a new VPC over the placement's zones, or existing subnets."""
+    """Where the fleet lives: a new VPC over the placement's zones, or existing subnets; and
+    how clients reach it. A public load balancer serves HTTPS only (HTTP is redirected), so it
+    needs the certificate of its cloud; each cloud reads its own field and ignores the others."""
 
     vpc_id: str | None = None
     subnet_ids: list[str] = []
     ingress_cidrs: list[str] = []
     public: bool = False
+    certificate_arn: AcmCertificateArn | None = None
+    """AWS: the ACM certificate (in the deployment's region) the load balancer serves HTTPS
+    with; an internal load balancer given one serves HTTPS too."""
+    certificate_domains: Annotated[list[DomainName], Meta(max_length=100)] = []
+    """GCP: a Google-managed certificate is issued for these domains once their DNS points at
+    the public load balancer's address."""
+    certificate_name: GcpSslCertificate | None = None
+    """GCP: an existing Compute Engine SSL certificate, by name or
+    projects/P/global/sslCertificates/NAME."""
 
 
 class StateBackend(_Section, kw_only=True):

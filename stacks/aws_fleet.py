@@ -12,6 +12,7 @@ from modules.aws.iam import ServingInstanceRole
 from modules.aws.load_balancer import ServingAlarms, ServingLoadBalancer
 from modules.aws.network import ServingNetwork
 from modules.aws.security import ServingSecurityGroups
+from modules.aws.spec_checks import check_fleet_network
 from modules.user_data import render_user_data
 from planner.deployment import DeploymentSpec
 from stacks.common import configure_aws_stack
@@ -26,8 +27,10 @@ class AwsGpuFleetStack(TerraformStack):
         state_dir: Path,
         emulated: bool = False,
     ) -> None:
+        check_fleet_network(spec)
         super().__init__(scope, spec.stack_name)
         configure_aws_stack(self, spec, state_dir, emulated=emulated)
+        certificate_arn = spec.network.certificate_arn
 
         network = ServingNetwork(self, "network", network=spec.network, zone_ids=spec.zones)
         ingress = spec.network.ingress_cidrs or [network.vpc_cidr]
@@ -37,6 +40,7 @@ class AwsGpuFleetStack(TerraformStack):
             vpc_id=network.vpc_id,
             ingress_cidrs=ingress,
             serving_port=spec.runtime.port,
+            https=certificate_arn is not None,
         )
         role = ServingInstanceRole(
             self,
@@ -55,6 +59,7 @@ class AwsGpuFleetStack(TerraformStack):
             else network.private_subnet_ids,
             security_group_id=security.load_balancer.id,
             public=spec.network.public,
+            certificate_arn=certificate_arn,
             # Protected environments: neither a console click nor a replacing plan deletes the
             # load balancer (destroy there means `protected: false`, deploy, then destroy).
             deletion_protection=spec.protected,
@@ -89,8 +94,9 @@ class AwsGpuFleetStack(TerraformStack):
         TerraformOutput(
             self,
             "endpoint_url",
-            value=f"http://{balancer.load_balancer.dns_name}",
-            description="Where the fleet serves (inside the VPC unless the profile made it public)",
+            value=f"{'https' if certificate_arn else 'http'}://{balancer.load_balancer.dns_name}",
+            description="Where the fleet serves (inside the VPC unless the profile made it "
+            "public); with a certificate, point its domain at this name (CNAME or alias)",
         )
         TerraformOutput(self, "autoscaling_group_name", value=fleet.group.name)
         TerraformOutput(self, "target_group_arn", value=balancer.target_group.arn)

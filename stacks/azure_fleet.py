@@ -1,5 +1,5 @@
-"""AzureGpuFleetStack: a GPU fleet of scale sets behind a Standard load balancer, built from a
-DeploymentSpec alone."""
+"""AzureGpuFleetStack: a GPU fleet of scale sets behind an internal Standard load balancer, built
+from a DeploymentSpec alone."""
 
 from __future__ import annotations
 
@@ -56,7 +56,6 @@ class AzureGpuFleetStack(TerraformStack):
             "load-balancer",
             name=name,
             subnet_id=network.subnet_id,
-            public=spec.network.public,
             port=spec.runtime.port,
             health_path=spec.runtime.health_path,
             **placed,
@@ -112,8 +111,7 @@ class AzureGpuFleetStack(TerraformStack):
             self,
             "endpoint_url",
             value=f"http://{balancer.address}",
-            description="Where the fleet serves (inside the network unless the profile made it "
-            "public)",
+            description="Where the fleet serves: the internal load balancer's address",
         )
         TerraformOutput(self, "resource_group_name", value=group)
         TerraformOutput(self, "scale_set_name", value=scaled.scale_set.name)

@@ -21,6 +21,15 @@ from providers.gcp.labels import gcp_labels
 from stacks.common import configure_gcp_stack
 
 
+def endpoint_url(spec: DeploymentSpec, address: str) -> str:
+    """HTTP at the internal address; HTTPS at the first managed domain (the address itself
+    matches no certificate, but it is all there is for a certificate named by the profile)."""
+    network = spec.network
+    if not network.public:
+        return f"http://{address}"
+    return f"https://{(network.certificate_domains or [address])[0]}"
+
+
 class GcpGpuFleetStack(TerraformStack):
     def __init__(
         self,
@@ -109,6 +118,8 @@ class GcpGpuFleetStack(TerraformStack):
             region=spec.region,
             public=public,
             ingress_cidrs=list(spec.network.ingress_cidrs),
+            certificate_domains=list(spec.network.certificate_domains),
+            certificate_name=spec.network.certificate_name,
             network=network.network,
             subnetwork=network.subnetwork,
             proxy_only_subnet=network.proxy_only_subnet,
@@ -119,8 +130,10 @@ class GcpGpuFleetStack(TerraformStack):
         TerraformOutput(
             self,
             "endpoint_url",
-            value=f"http://{balancer.address}",
-            description="Where the fleet serves (inside the VPC unless the profile made it public)",
+            value=endpoint_url(spec, balancer.address),
+            description="Where the fleet serves (inside the VPC unless the profile made it "
+            "public); a public one answers HTTPS for its certificate's domains, whose DNS must "
+            "point at the load balancer's address",
         )
         TerraformOutput(
             self,

@@ -21,6 +21,7 @@ import msgspec
 import pytest
 
 from modules.azure.identity import BLOB_READER, IMAGE_PULLER, SECRET_READER
+from modules.azure.ml_workspace import BLOB_SOFT_DELETE_DAYS, SAS_EXPIRATION_PERIOD, unique_name
 from modules.azure.network import LOWEST_PRIORITY, SUBNET_CIDR, VNET_CIDR
 from modules.azure.scale_set import SPOT_PRICE_CAP, UNUSABLE_SSH_KEY
 from modules.azure.spec_checks import AzureSpecError
@@ -54,7 +55,7 @@ CONTAINER_ID = (
 )
 REGISTRY_ID = f"{ARM}/rg-acr/providers/Microsoft.ContainerRegistry/registries/myregistry"
 SUBNET_ID = f"{ARM}/rg-net/providers/Microsoft.Network/virtualNetworks/hub/subnets/serving"
-PUBLIC_CIDRS = ["203.0.113.0/24", "198.51.100.7/32"]
+CLIENT_CIDRS = ["203.0.113.0/24", "198.51.100.7/32"]
 OPS_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdvb2Qga2V5IGZvciB0aGUgc2NhZmZvbGQ= ops"
 TAGS = {"team": "ml-platform", "cost-center": "cc-4242", "env": "prod", "project": "chat"}
 FORBIDDEN_ROLES = {"Owner", "Contributor", "User Access Administrator"}
@@ -135,10 +136,10 @@ REGULAR = make_spec(
         "encryption_at_host": False,
     },
 )
-PUBLIC = make_spec(
-    "public",
+LISTED = make_spec(
+    "listed",
     zones=["1", "2"],
-    network=Network(public=True, ingress_cidrs=list(PUBLIC_CIDRS)),
+    network=Network(ingress_cidrs=list(CLIENT_CIDRS)),
     capacity={"on_demand_base": 0, "min_size": 0},
     runtime={"image": "myregistry.azurecr.io/serving/vllm:0.10.2", "port": 8080},
     azure={"container_registry_id": REGISTRY_ID},
@@ -151,7 +152,7 @@ ML_PRIVATE = make_spec(
     network=Network(subnet_ids=[SUBNET_ID]),
     azure={"hf_token_secret_id": SECRET_ID, "model_blob_container_id": CONTAINER_ID},
 )
-FLEETS = [MIXED, REGULAR, PUBLIC, ENV_SUBSCRIPTION]
+FLEETS = [MIXED, REGULAR, LISTED, ENV_SUBSCRIPTION]
 WORKSPACES = [ML_PUBLIC, ML_PRIVATE]
 ALL_SPECS = [*FLEETS, *WORKSPACES]
 
@@ -281,7 +282,7 @@ def test_existing_resource_group_is_read_not_created(synthesized: Synthesized) -
     assert group["name"] == "rg-serving"
 
 
-@pytest.mark.parametrize("spec", [MIXED, PUBLIC], ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [MIXED, LISTED], ids=lambda s: s.name)
 def test_new_network_egresses_through_a_nat_gateway(
     synthesized: Synthesized, spec: DeploymentSpec
 ) -> None:
@@ -348,7 +349,7 @@ def test_security_group_admits_the_serving_port_from_the_balancer_and_network_on
 
 
 @pytest.mark.parametrize("spec", FLEETS, ids=lambda s: s.name)
-def test_no_internet_ingress_unless_public_and_asked(
+def test_no_internet_ingress_but_the_listed_ranges(
     synthesized: Synthesized, spec: DeploymentSpec
 ) -> None:
     sources = {
@@ -358,7 +359,7 @@ def test_no_internet_ingress_unless_public_and_asked(
     }
     assert not sources & {"Internet", "*", "0.0.0.0/0"}
     external = sources - {"AzureLoadBalancer", "VirtualNetwork"}
-    assert external == (set(PUBLIC_CIDRS) if spec is PUBLIC else set())
+    assert external == (set(CLIENT_CIDRS) if spec is LISTED else set())
 
 
 @pytest.mark.parametrize("spec", FLEETS, ids=lambda s: s.name)
@@ -390,7 +391,7 @@ def test_identity_roles_scoped_to_the_named_secret_and_container(synthesized: Sy
 
 
 def test_registry_image_gets_acr_pull_on_that_registry_only(synthesized: Synthesized) -> None:
-    assert role_assignments(synthesized[PUBLIC]) == {(IMAGE_PULLER, REGISTRY_ID)}
+    assert role_assignments(synthesized[LISTED]) == {(IMAGE_PULLER, REGISTRY_ID)}
 
 
 def test_nothing_named_means_no_roles(synthesized: Synthesized) -> None:
@@ -438,9 +439,9 @@ def test_all_regular_is_one_autoscaled_set(synthesized: Synthesized) -> None:
 
 
 def test_spot_only_when_there_is_no_base(synthesized: Synthesized) -> None:
-    doc = synthesized[PUBLIC]
+    doc = synthesized[LISTED]
     (_, spot) = only(doc, "azurerm_linux_virtual_machine_scale_set")
-    assert spot["priority"] == "Spot" and spot["instances"] == PUBLIC.capacity.desired
+    assert spot["priority"] == "Spot" and spot["instances"] == LISTED.capacity.desired
 
 
 @pytest.mark.parametrize("spec", FLEETS, ids=lambda s: s.name)
@@ -552,8 +553,8 @@ def test_the_default_admin_key_has_no_private_key() -> None:
 
 
 def test_zones_only_when_the_spec_names_azure_zones(synthesized: Synthesized) -> None:
-    (public,) = scale_sets(synthesized[PUBLIC]).values()
-    assert public["zones"] == ["1", "2"]
+    (zoned,) = scale_sets(synthesized[LISTED]).values()
+    assert zoned["zones"] == ["1", "2"]
     for scale_set in scale_sets(synthesized[MIXED]).values():
         assert "zones" not in scale_set  # priced per region: a regional scale set
 
@@ -581,7 +582,7 @@ def test_boot_script_fetches_the_secret_by_name_never_a_value(synthesized: Synth
 
 
 def test_boot_script_logs_in_to_the_registry_with_the_identity() -> None:
-    script = render_user_data(PUBLIC)
+    script = render_user_data(LISTED)
     assert "readonly ACR_REGISTRY=myregistry.azurecr.io" in script
     assert "/oauth2/exchange" in script and "--password-stdin" in script
     assert "azcopy sync" not in script and "HF_TOKEN_SECRET" not in script
@@ -615,14 +616,13 @@ def test_internal_load_balancer_by_default(synthesized: Synthesized) -> None:
     }
 
 
-def test_public_load_balancer_only_when_asked(synthesized: Synthesized) -> None:
-    doc = synthesized[PUBLIC]
-    _, lb = only(doc, "azurerm_lb")
+@pytest.mark.parametrize("spec", FLEETS, ids=lambda s: s.name)
+def test_load_balancer_is_always_internal(synthesized: Synthesized, spec: DeploymentSpec) -> None:
+    """Listed client ranges reach it through the network (VPN, peering), never the internet."""
+    _, lb = only(synthesized[spec], "azurerm_lb")
     (frontend,) = lb["frontend_ip_configuration"]
-    address = resources(doc, "azurerm_public_ip")[
-        key_of(frontend["public_ip_address_id"], "azurerm_public_ip")
-    ]
-    assert address["sku"] == "Standard" and "subnet_id" not in frontend
+    assert "public_ip_address_id" not in frontend
+    assert frontend["private_ip_address_allocation"] == "Dynamic"
 
 
 @pytest.mark.parametrize("spec", FLEETS, ids=lambda s: s.name)
@@ -666,6 +666,13 @@ def test_workspace_dependencies_secure_defaults(
     assert storage["https_traffic_only_enabled"] is True
     assert storage["allow_nested_items_to_be_public"] is False
     assert storage["public_network_access_enabled"] is not private
+    blobs = storage["blob_properties"]
+    assert blobs["delete_retention_policy"] == {"days": BLOB_SOFT_DELETE_DAYS}
+    assert blobs["container_delete_retention_policy"] == {"days": BLOB_SOFT_DELETE_DAYS}
+    assert storage["sas_policy"] == {
+        "expiration_period": SAS_EXPIRATION_PERIOD,
+        "expiration_action": "Log",
+    }
     logs_key, _ = only(doc, "azurerm_log_analytics_workspace")
     insights_key, insights = only(doc, "azurerm_application_insights")
     assert insights["workspace_id"] == ref("azurerm_log_analytics_workspace", logs_key, "id")
@@ -677,6 +684,25 @@ def test_workspace_dependencies_secure_defaults(
     )
     for unique in (vault, storage):
         assert "sha1(join(" in unique["name"] and "subscription_id" in unique["name"]
+
+
+@pytest.mark.parametrize("spec", WORKSPACES, ids=lambda s: s.name)
+def test_globally_unique_names_follow_the_storage_naming_rule(
+    synthesized: Synthesized, spec: DeploymentSpec
+) -> None:
+    """Lowercase letters and digits, 3 to 24 (CKV_AZURE_43 cannot evaluate the hash): a
+    literal part, then `substr(sha1(...), 0, 8)`, 8 lowercase hex digits; long stack names are
+    cut so that the whole stays within 24."""
+    doc = synthesized[spec]
+    for rtype, prefix in (("azurerm_storage_account", "st"), ("azurerm_key_vault", "kv")):
+        _, body = only(doc, rtype)
+        literal, _, rest = body["name"].partition("${")
+        assert re.fullmatch(rf"{prefix}[a-z0-9]+", literal), literal
+        assert rest.startswith("substr(sha1(") and rest.endswith(", 0, 8)}")
+        assert len(literal) + 8 <= 24
+    long_name = unique_name("st", "a-very-long-profile-name-x40-production-x1", "sub")
+    literal = long_name.partition("$")[0]
+    assert re.fullmatch(r"st[a-z0-9]+", literal) and len(literal) + 8 == 24
 
 
 def test_private_workspace_is_reached_through_a_private_endpoint(synthesized: Synthesized) -> None:
@@ -822,6 +848,11 @@ def test_fleet_outputs(synthesized: Synthesized) -> None:
             },
             "is not in that registry",
         ),
+        (
+            {"network": Network(public=True, ingress_cidrs=CLIENT_CIDRS)},
+            "cannot terminate TLS, so it cannot be a public HTTPS endpoint; remove "
+            "deploy.network.public",
+        ),
     ],
     ids=[
         "vpc-id",
@@ -832,6 +863,7 @@ def test_fleet_outputs(synthesized: Synthesized) -> None:
         "ssm-token",
         "acr",
         "acr-mismatch",
+        "public",
     ],
 )
 def test_refusals_are_one_sentence_and_write_nothing(
@@ -857,7 +889,7 @@ def test_workspace_refuses_a_foreign_subnet(tmp_path: Path, synthesized: Synthes
 
 
 @pytest.mark.terraform
-@pytest.mark.parametrize("spec", [MIXED, REGULAR, PUBLIC, ML_PRIVATE], ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", [MIXED, REGULAR, LISTED, ML_PRIVATE], ids=lambda s: s.name)
 def test_terraform_validate(tmp_path: Path, synthesized: Synthesized, spec: DeploymentSpec) -> None:
     validate_with_mirror(synthesized[spec], tmp_path, ("azurerm",))
 

@@ -17,6 +17,8 @@ from typing import Any
 import msgspec
 import pytest
 
+from modules.aws.load_balancer import TLS_POLICY
+from modules.aws.spec_checks import AwsSpecError
 from modules.tagging import MissingTagsError
 from modules.user_data import UserDataError, render_user_data
 from orchestrator.synth import UnsupportedTarget, synthesize
@@ -34,6 +36,7 @@ from tests.stack_json import (
     ref,
     resources,
     synthesize_specs,
+    validate_with_mirror,
     written,
 )
 
@@ -51,6 +54,9 @@ HF_PARAMETER = "/serving/hf-token"
 PUBLIC_CIDRS = ["203.0.113.0/24", "198.51.100.7/32"]
 EXISTING_SUBNETS = ["subnet-0a1b2c3d4e5f60718", "subnet-0f1e2d3c4b5a69788"]
 WORLD = "0.0.0.0/0"
+CERTIFICATE_ARN = (
+    "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+)
 
 
 def make_spec(
@@ -114,7 +120,7 @@ def make_spec(
 PRIVATE = make_spec("private")
 PUBLIC = make_spec(
     "public",
-    network=Network(public=True, ingress_cidrs=list(PUBLIC_CIDRS)),
+    network=Network(public=True, ingress_cidrs=list(PUBLIC_CIDRS), certificate_arn=CERTIFICATE_ARN),
     root_volume_gib=250,
     capacity={"on_demand_base": 0, "spot_percentage_above_base": 100, "min_size": 0},
     runtime={
@@ -124,7 +130,10 @@ PUBLIC = make_spec(
     },
     scaling={"target": 90.5, "p99_latency_alarm_s": 12.5},
 )
-OPEN = make_spec("open", network=Network(public=True, ingress_cidrs=[WORLD]))
+OPEN = make_spec(
+    "open", network=Network(public=True, ingress_cidrs=[WORLD], certificate_arn=CERTIFICATE_ARN)
+)
+INTERNAL_TLS = make_spec("internaltls", network=Network(certificate_arn=CERTIFICATE_ARN))
 EXISTING = make_spec(
     "existing",
     network=Network(subnet_ids=list(EXISTING_SUBNETS)),
@@ -146,7 +155,7 @@ NEURON = make_spec(
 )
 ONE_ZONE = make_spec("onezone", zones=["use1-az4"])
 PROTECTED = make_spec("guarded", protected=True)
-EMULATED_SPECS = [PRIVATE, PUBLIC, OPEN, EXISTING, ONE_ZONE]
+EMULATED_SPECS = [PRIVATE, PUBLIC, OPEN, EXISTING, ONE_ZONE, INTERNAL_TLS]
 ALL_SPECS = [*EMULATED_SPECS]
 
 S3_STATE = make_spec(
@@ -372,8 +381,8 @@ def test_lists_of_structs_keep_their_fields(emulated: Synthesized) -> None:
         overrides = group["mixed_instances_policy"]["launch_template"]["override"]
         assert all(entry.get("instance_type") for entry in overrides)
         assert all(entry.get("key") and "value" in entry for entry in group["tag"])
-        _, listener = only(doc, "aws_lb_listener")
-        assert listener["default_action"][0]["type"] == "forward"
+        for listener in resources(doc, "aws_lb_listener").values():
+            assert listener["default_action"][0]["type"] in ("forward", "redirect")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,20 +445,98 @@ def test_new_vpc_default_security_group_allows_nothing(
 
 @pytest.mark.parametrize(
     ("spec", "cidrs"),
-    [(PRIVATE, ["10.40.0.0/16"]), (PUBLIC, PUBLIC_CIDRS), (OPEN, [WORLD])],
-    ids=["vpc-cidr-by-default", "listed-cidrs", "world-when-asked"],
+    [
+        (PRIVATE, ["10.40.0.0/16"]),
+        (INTERNAL_TLS, ["10.40.0.0/16"]),
+        (PUBLIC, PUBLIC_CIDRS),
+        (OPEN, [WORLD]),
+    ],
+    ids=["vpc-cidr-by-default", "vpc-cidr-over-https", "listed-cidrs", "world-when-asked"],
 )
-def test_load_balancer_ingress_only_http_from_allowed_cidrs(
+def test_load_balancer_ingress_only_from_allowed_cidrs(
     emulated: Synthesized, spec: DeploymentSpec, cidrs: list[str]
 ) -> None:
+    """Port 80 from each allowed range; with a certificate, 443 from each as well."""
     doc = emulated[spec]
     rules = ingress_rules(doc, lb_security_group(doc))
-    assert sorted(rule["cidr_ipv4"] for rule in rules) == sorted(cidrs)
+    ports = [80, 443] if spec.network.certificate_arn else [80]
+    assert sorted((rule["cidr_ipv4"], rule["from_port"]) for rule in rules) == sorted(
+        (cidr, port) for cidr in cidrs for port in ports
+    )
     for rule in rules:
-        assert (rule["ip_protocol"], rule["from_port"], rule["to_port"]) == ("tcp", 80, 80)
+        assert (rule["ip_protocol"], rule["to_port"]) == ("tcp", rule["from_port"])
         assert "referenced_security_group_id" not in rule
-    _, listener = only(doc, "aws_lb_listener")
-    assert (listener["port"], listener["protocol"]) == (80, "HTTP")
+
+
+def listeners(doc: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {body["port"]: body for body in resources(doc, "aws_lb_listener").values()}
+
+
+def test_without_a_certificate_port_80_forwards_http(emulated: Synthesized) -> None:
+    doc = emulated[PRIVATE]
+    target_key, _ = only(doc, "aws_lb_target_group")
+    (http,) = listeners(doc).values()
+    assert (http["port"], http["protocol"]) == (80, "HTTP")
+    assert http["default_action"] == [
+        {"type": "forward", "target_group_arn": ref("aws_lb_target_group", target_key, "arn")}
+    ]
+
+
+@pytest.mark.parametrize("spec", [PUBLIC, OPEN, INTERNAL_TLS], ids=lambda s: s.name)
+def test_with_a_certificate_https_serves_and_http_redirects(
+    emulated: Synthesized, spec: DeploymentSpec
+) -> None:
+    doc = emulated[spec]
+    target_key, _ = only(doc, "aws_lb_target_group")
+    found = listeners(doc)
+    assert set(found) == {80, 443}
+    https, http = found[443], found[80]
+    assert (https["protocol"], https["certificate_arn"]) == ("HTTPS", CERTIFICATE_ARN)
+    assert https["ssl_policy"] == TLS_POLICY
+    assert https["default_action"] == [
+        {"type": "forward", "target_group_arn": ref("aws_lb_target_group", target_key, "arn")}
+    ]
+    assert http["protocol"] == "HTTP" and "certificate_arn" not in http
+    assert http["default_action"] == [
+        {
+            "type": "redirect",
+            "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"},
+        }
+    ]
+
+
+def test_tls_policy_is_tls_1_2_and_up() -> None:
+    """checkov's CKV_AWS_103 and AWS's naming: ELBSecurityPolicy-TLS13-1-2-* is TLS 1.2+."""
+    assert TLS_POLICY.startswith("ELBSecurityPolicy-TLS13-1-2-")
+
+
+@pytest.mark.parametrize(
+    ("network", "expected"),
+    [
+        (
+            Network(public=True, ingress_cidrs=PUBLIC_CIDRS),
+            "needs a certificate: set deploy.network.certificate_arn to an ACM certificate ARN "
+            "in us-east-1",
+        ),
+        (
+            Network(certificate_arn=CERTIFICATE_ARN.replace("us-east-1", "eu-west-1")),
+            "is an ACM certificate in eu-west-1, but a load balancer serves only certificates "
+            "of its own region (us-east-1)",
+        ),
+    ],
+    ids=["public-without-certificate", "certificate-of-another-region"],
+)
+def test_certificate_refusals_are_one_sentence_and_write_nothing(
+    tmp_path: Path, emulated: Synthesized, network: Network, expected: str
+) -> None:
+    spec = make_spec("refused", network=network)
+    with pytest.raises(AwsSpecError) as caught:
+        synthesize([(spec, tmp_path / "state")], tmp_path / "out", emulated=True)
+    message = str(caught.value)
+    assert expected in message
+    assert "\n" not in message and message.endswith(".")
+    assert len(re.findall(r"[.;]\s+[A-Z]", message)) == 0
+    assert written(tmp_path / "out") == []
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
@@ -742,7 +829,8 @@ def test_outputs(emulated: Synthesized, spec: DeploymentSpec) -> None:
     outputs = doc["output"]
     lb_key, _ = only(doc, "aws_lb")
     group_key, _ = only(doc, "aws_autoscaling_group")
-    assert outputs["endpoint_url"]["value"] == f"http://{ref('aws_lb', lb_key, 'dns_name')}"
+    scheme = "https" if spec.network.certificate_arn else "http"
+    assert outputs["endpoint_url"]["value"] == f"{scheme}://{ref('aws_lb', lb_key, 'dns_name')}"
     assert outputs["autoscaling_group_name"]["value"] == ref(
         "aws_autoscaling_group", group_key, "name"
     )
@@ -797,3 +885,14 @@ def test_unsupported_target_is_refused_in_one_sentence(
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
 def test_the_stack_records_its_spec(emulated: Synthesized, spec: DeploymentSpec) -> None:
     assert_records_its_spec(emulated[spec], spec)
+
+
+# ---------------------------------------------------------------------------------------------
+# terraform validate against the offline AWS provider
+
+
+@pytest.mark.terraform
+@pytest.mark.parametrize("spec", [PRIVATE, PUBLIC], ids=lambda s: s.name)
+def test_terraform_validate(tmp_path: Path, emulated: Synthesized, spec: DeploymentSpec) -> None:
+    """HTTP forwarding, and HTTPS with the redirect, are valid for the pinned provider."""
+    validate_with_mirror(emulated[spec], tmp_path, ("aws",))

@@ -22,6 +22,7 @@ import msgspec
 import pytest
 
 from modules.gcp.firewall import GOOGLE_LOAD_BALANCER_RANGES
+from modules.gcp.https_frontend import managed_certificate_name
 from modules.gcp.instance_template import DLVM_IMAGE, InstanceTemplateError
 from modules.gcp.network import PROXY_ONLY_CIDR, SUBNET_CIDR, NetworkError
 from modules.gcp.spec_checks import GcpSpecError
@@ -76,6 +77,8 @@ REQUIRED_TAGS = ["team", "Cost-Center", "env"]
 SHARED_SUBNET = f"projects/host-project-9/regions/{REGION}/subnetworks/serving"
 PROXY_SUBNET = "proxy-only-central"
 PUBLIC_CIDRS = [f"203.0.113.{index}/32" for index in range(12)]
+DOMAINS = ["chat.example.com", "api.chat.example.com"]
+GIVEN_CERTIFICATE = f"projects/{PROJECT}/global/sslCertificates/chat-2026"
 TELEMETRY_ROLES = {"roles/logging.logWriter", "roles/monitoring.metricWriter"}
 PRIMITIVE_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
 CONTRACT_OUTPUTS = {
@@ -174,7 +177,12 @@ PUBLIC = make_spec(
     zones=["us-central1-b"],
     capacity={"min_size": 1, "desired": 2, "max_size": 4, "on_demand_base": 0},
     runtime={"replicas_per_instance": 1},
-    network=Network(public=True, ingress_cidrs=list(PUBLIC_CIDRS)),
+    network=Network(
+        public=True,
+        ingress_cidrs=list(PUBLIC_CIDRS),
+        certificate_domains=list(DOMAINS),
+        certificate_name=GIVEN_CERTIFICATE,
+    ),
     gcp={"project": None},  # from GOOGLE_CLOUD_PROJECT
 )
 VERTEX = make_spec(
@@ -789,9 +797,6 @@ def test_internal_application_load_balancer_by_default(synthesized: Synthesized)
 def test_public_load_balancer_admits_the_listed_ranges_only(synthesized: Synthesized) -> None:
     doc = synthesized[PUBLIC]
     assert resources(doc, "google_compute_forwarding_rule") == {}
-    _, rule = only(doc, "google_compute_global_forwarding_rule")
-    assert rule["load_balancing_scheme"] == "EXTERNAL_MANAGED"
-    assert rule["port_range"] == "80"
     policy_key, policy = only(doc, "google_compute_security_policy")
     _, service = only(doc, "google_compute_backend_service")
     assert service["load_balancing_scheme"] == "EXTERNAL_MANAGED"
@@ -806,15 +811,77 @@ def test_public_load_balancer_admits_the_listed_ranges_only(synthesized: Synthes
     assert deny["match"] == {"versioned_expr": "SRC_IPS_V1", "config": {"src_ip_ranges": ["*"]}}
 
 
+def test_public_load_balancer_serves_https_and_redirects_http(synthesized: Synthesized) -> None:
+    doc = synthesized[PUBLIC]
+    address_key, address = only(doc, "google_compute_global_address")
+    assert (address["address_type"], address["ip_version"]) == ("EXTERNAL", "IPV4")
+    rules = {
+        r["port_range"]: r for r in resources(doc, "google_compute_global_forwarding_rule").values()
+    }
+    assert set(rules) == {"443", "80"}
+    for rule in rules.values():
+        assert rule["load_balancing_scheme"] == "EXTERNAL_MANAGED"
+        assert rule["ip_address"] == ref("google_compute_global_address", address_key, "address")
+    # 443: the serving URL map behind the certificates and a TLS 1.2+ RESTRICTED policy.
+    https_key, https = only(doc, "google_compute_target_https_proxy")
+    assert rules["443"]["target"] == ref("google_compute_target_https_proxy", https_key, "id")
+    service_key, _ = only(doc, "google_compute_backend_service")
+    maps = resources(doc, "google_compute_url_map")
+    serving_key = key_of(https["url_map"])
+    assert maps[serving_key]["default_service"] == ref(
+        "google_compute_backend_service", service_key, "id"
+    )
+    certificate_key, certificate = only(doc, "google_compute_managed_ssl_certificate")
+    assert certificate["managed"] == {"domains": DOMAINS}
+    assert certificate["lifecycle"] == {"create_before_destroy": True}
+    assert https["ssl_certificates"] == [
+        ref("google_compute_managed_ssl_certificate", certificate_key, "id"),
+        GIVEN_CERTIFICATE,
+    ]
+    policy_key, policy = only(doc, "google_compute_ssl_policy")
+    assert (policy["profile"], policy["min_tls_version"]) == ("RESTRICTED", "TLS_1_2")
+    assert https["ssl_policy"] == ref("google_compute_ssl_policy", policy_key, "id")
+    # 80: a URL map that only redirects, reaching no backend.
+    http_key, http = only(doc, "google_compute_target_http_proxy")
+    assert rules["80"]["target"] == ref("google_compute_target_http_proxy", http_key, "id")
+    redirect = maps[key_of(http["url_map"])]
+    assert "default_service" not in redirect
+    assert redirect["default_url_redirect"] == {
+        "https_redirect": True,
+        "strip_query": False,
+        "redirect_response_code": "MOVED_PERMANENTLY_DEFAULT",
+    }
+
+
+def test_a_new_set_of_domains_is_a_new_certificate() -> None:
+    first = managed_certificate_name("chat-prod", DOMAINS)
+    assert first == managed_certificate_name("chat-prod", list(reversed(DOMAINS)))
+    assert first != managed_certificate_name("chat-prod", [*DOMAINS, "www.example.com"])
+    assert NAME.match(first)
+
+
 @pytest.mark.parametrize(
     ("network", "expected"),
     [
         (Network(public=True), "none are listed"),
+        (
+            Network(public=True, ingress_cidrs=["0.0.0.0/0"]),
+            "needs a certificate: set deploy.network.certificate_domains",
+        ),
+        (
+            Network(certificate_domains=["chat.example.com"]),
+            "on GCP only the public load balancer serves a certificate",
+        ),
         (Network(ingress_cidrs=["10.0.0.0/8"]), "cannot filter clients by range"),
         (Network(vpc_id="serving-vpc"), "needs the fleet's subnet"),
         (Network(subnet_ids=[SHARED_SUBNET]), "and, second, the region's proxy-only subnet"),
         (
-            Network(public=True, ingress_cidrs=["0.0.0.0/0"], subnet_ids=[SHARED_SUBNET, "x"]),
+            Network(
+                public=True,
+                ingress_cidrs=["0.0.0.0/0"],
+                subnet_ids=[SHARED_SUBNET, "x"],
+                certificate_name="chat",
+            ),
             "a public load balancer needs exactly one",
         ),
         (
@@ -825,6 +892,8 @@ def test_public_load_balancer_admits_the_listed_ranges_only(synthesized: Synthes
     ],
     ids=[
         "public-open-to-nobody",
+        "public-without-certificate",
+        "internal-with-certificate",
         "internal-with-client-ranges",
         "vpc-without-subnet",
         "internal-without-proxy-only-subnet",
@@ -884,6 +953,8 @@ def test_fleet_outputs(synthesized: Synthesized) -> None:
     address = ref("google_compute_forwarding_rule", rule_key, "ip_address")
     assert outputs["endpoint_url"]["value"] == f"http://{address}"
     assert len(outputs["instance_group_names"]["value"]) == 2
+    # Public: HTTPS at the managed certificate's first domain.
+    assert synthesized[PUBLIC]["output"]["endpoint_url"]["value"] == f"https://{DOMAINS[0]}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1161,6 +1232,10 @@ def test_cost_of_services_and_what_stays_unpriced(synthesized: Synthesized) -> N
         "google_compute_firewall",
         "google_compute_backend_service",
         "google_service_account",
+        "google_compute_target_https_proxy",
+        "google_compute_managed_ssl_certificate",
+        "google_compute_ssl_policy",
+        "google_compute_global_address",
     ):
         assert statuses[free][0] == "free"
 

@@ -33,9 +33,10 @@ from orchestrator.policy import (
     threshold_level,
 )
 from orchestrator.policy_severities import LEVELS, SEVERITIES, at_or_above, severity_of
-from orchestrator.policy_suppressions import NO_CERTIFICATE, SUPPRESSIONS
+from orchestrator.policy_suppressions import NO_CERTIFICATE, PUBLIC_WORKSPACE, SUPPRESSIONS
 from orchestrator.synth import synthesize
 from planner.deployment import DeploymentSpec
+from tests import test_azure_stacks as azure
 from tests import test_fleet_stack as fleet
 from tests import test_gcp_stacks as gcp
 from tests import test_sagemaker_stack as sagemaker
@@ -387,7 +388,7 @@ def test_cli_exit_5_on_blocking_findings_with_reasons(cli, checked: Checked) -> 
     assert result.exit_code == 5, result.output
     assert checked.synthesized == 1
     assert "CKV_AWS_341" in result.stdout and "blocking" in result.stdout
-    assert "The profile has no TLS certificate yet" in result.stdout
+    assert "An internal load" in result.stdout  # NO_CERTIFICATE, folded in the table
     assert "1 finding(s) at medium or above" in result.stdout
 
 
@@ -430,19 +431,30 @@ def test_cli_checkov_missing_exits_1_in_one_line(cli, checked: Checked, monkeypa
 # The stacks the toolkit generates: a real checkov run, no unsuppressed finding at any level
 
 PROTECTED = fleet.make_spec("guarded", protected=True)
-FLEET_SPECS = [fleet.PRIVATE, fleet.EXISTING, fleet.PUBLIC, fleet.OPEN, fleet.ONE_ZONE, PROTECTED]
+FLEET_SPECS = [
+    fleet.PRIVATE,
+    fleet.EXISTING,
+    fleet.PUBLIC,
+    fleet.OPEN,
+    fleet.ONE_ZONE,
+    fleet.INTERNAL_TLS,
+    PROTECTED,
+]
 SAGEMAKER_SPECS = [sagemaker.FULL, sagemaker.HUB, sagemaker.IN_VPC, sagemaker.EBS_VOLUME]
-GCP_SPECS = [gcp.NEW, gcp.EXISTING, gcp.PUBLIC, gcp.VERTEX, gcp.VERTEX_VPC]
-GENERATED = FLEET_SPECS + SAGEMAKER_SPECS + GCP_SPECS
+GCP_SPECS = [gcp.NEW, gcp.EXISTING, gcp.PUBLIC, gcp.VERTEX, gcp.VERTEX_SUBNET, gcp.VERTEX_VPC]
+AZURE_SPECS = [azure.MIXED, azure.REGULAR, azure.LISTED, azure.ML_PUBLIC, azure.ML_PRIVATE]
+GENERATED = FLEET_SPECS + SAGEMAKER_SPECS + GCP_SPECS + AZURE_SPECS
+"""Every stack of every cloud, private and public (Azure fleets are never public)."""
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, PolicyReport]:
-    """Every variant synthesized for real AWS in one App, scanned in one checkov run."""
+    """Every variant synthesized for the real clouds in one App, scanned in one checkov run."""
     root = tmp_path_factory.mktemp("policy")
     outdir = root / "cdktf.out"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(gcp.GCP_PROJECT_ENV, gcp.ENV_PROJECT)  # gcp.PUBLIC names no project
+        patch.setenv("ARM_SUBSCRIPTION_ID", azure.SUBSCRIPTION)
         synthesize([(spec, root / spec.stack_name) for spec in GENERATED], outdir, emulated=False)
     configs = [outdir / "stacks" / spec.stack_name / "cdk.tf.json" for spec in GENERATED]
     reports = check_configs(configs, "low")
@@ -464,7 +476,9 @@ def suppressed_checks(report: PolicyReport) -> set[str]:
 
 
 def test_fixed_checks_pass_rather_than_being_suppressed(generated) -> None:
-    fixed = {"CKV2_AWS_12", "CKV_AWS_341"}  # the VPC's default group, the metadata hop limit
+    # The VPC's default group, the metadata hop limit; the Azure ML storage's soft delete and
+    # SAS expiration policy.
+    fixed = {"CKV2_AWS_12", "CKV_AWS_341", "CKV2_AZURE_38", "CKV2_AZURE_41"}
     assert not fixed & {s.check_id for s in SUPPRESSIONS}
     for report in generated.values():
         assert not fixed & {finding.check_id for finding in report.findings}
@@ -474,6 +488,16 @@ def test_suppressions_hold_only_where_their_reason_does(generated) -> None:
     def checks(spec: DeploymentSpec) -> set[str]:
         return suppressed_checks(generated[spec.stack_name])
 
+    # Plain HTTP only on internal load balancers without a certificate.
+    without_certificate = {s.name for s in FLEET_SPECS if not s.network.certificate_arn}
+    assert without_certificate == {
+        fleet.PRIVATE.name,
+        fleet.EXISTING.name,
+        fleet.ONE_ZONE.name,
+        PROTECTED.name,
+    }
+    for check_id in ("CKV_AWS_2", "CKV_AWS_103", "CKV2_AWS_20"):
+        assert {s.name for s in FLEET_SPECS if check_id in checks(s)} == without_certificate
     # World ingress only where the profile lists 0.0.0.0/0; WAF only on public load balancers.
     assert {s.name for s in FLEET_SPECS if "CKV_AWS_260" in checks(s)} == {fleet.OPEN.name}
     assert {s.name for s in FLEET_SPECS if "CKV2_AWS_28" in checks(s)} == {
@@ -493,8 +517,15 @@ def test_suppressions_hold_only_where_their_reason_does(generated) -> None:
     }
     assert {s.name for s in GCP_SPECS if "CKV2_GCP_33" in checks(s)} == {
         gcp.VERTEX.name,
+        gcp.VERTEX_SUBNET.name,
         gcp.VERTEX_VPC.name,
     }
+    # Azure: public network access only for a workspace without a subnet of the user's;
+    # encryption at host off only where the profile turns it off.
+    public_workspace = {s.check_id for s in SUPPRESSIONS if s.reason == PUBLIC_WORKSPACE}
+    assert public_workspace <= checks(azure.ML_PUBLIC)
+    assert not public_workspace & checks(azure.ML_PRIVATE)
+    assert {s.name for s in AZURE_SPECS if "CKV_AZURE_97" in checks(s)} == {azure.REGULAR.name}
 
 
 def test_every_suppression_is_needed_by_some_generated_stack(generated) -> None:

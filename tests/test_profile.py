@@ -152,3 +152,39 @@ def test_spot_floor_defaults_follow_the_policy() -> None:
     assert SpotSettings(policy="allowed").floor == 0.5
     assert SpotSettings(policy="preferred").floor == 0.0
     assert SpotSettings(policy="preferred", on_demand_floor=0.3).floor == 0.3
+
+
+@pytest.mark.parametrize(
+    ("network", "field"),
+    [
+        (
+            {"certificate_arn": "arn:aws:iam::123456789012:server-certificate/chat"},
+            "certificate_arn",
+        ),
+        ({"certificate_domains": ["*.example.com"]}, "certificate_domains[0]"),
+        ({"certificate_domains": ["Chat.Example.com"]}, "certificate_domains[0]"),
+        ({"certificate_name": "projects/p/global/sslCertificates/chat"}, "certificate_name"),
+    ],
+    ids=["iam-certificate", "wildcard-domain", "uppercase-domain", "short-project-id"],
+)
+def test_certificates_are_checked_where_they_are_written(
+    tmp_path: Path, network: dict, field: str
+) -> None:
+    """An ACM ARN, lowercase domains a Google-managed certificate can cover (no wildcards), a
+    Compute Engine SSL certificate name or path: anything else names its line and field."""
+    message = error_for(tmp_path, profile_dict(deploy={"network": {"public": True, **network}}))
+    assert f", field deploy.network.{field}: expected `str` matching regex" in message
+    assert "\n" not in message
+
+
+def test_a_profile_may_carry_the_certificate_of_each_cloud(tmp_path: Path) -> None:
+    network = {
+        "public": True,
+        "certificate_arn": (
+            "arn:aws:acm:us-east-1:123456789012:certificate/8f14e45f-ceea-467f-a8f5-2b5c1d3e4a70"
+        ),
+        "certificate_domains": ["chat.example.com", "xn--bcher-kva.example"],
+        "certificate_name": "projects/serving-project/global/sslCertificates/chat-2026",
+    }
+    loaded = load_profile(write_profile(tmp_path, profile_dict(deploy={"network": network})))
+    assert loaded.profile.deploy.network.certificate_domains == network["certificate_domains"]

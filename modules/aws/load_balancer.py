@@ -1,20 +1,33 @@
 """Application load balancer in front of the fleet, its target group and health check, and the
-alarms a serving fleet needs: 5xx rate, p99 latency and unhealthy hosts."""
+alarms a serving fleet needs: 5xx rate, p99 latency and unhealthy hosts.
+
+With a certificate the load balancer serves HTTPS on 443 under AWS's recommended TLS policy, and
+its port-80 listener only answers with a permanent redirect to HTTPS; without one (an internal
+load balancer only: a public one is refused without a certificate) port 80 forwards HTTP.
+TLS ends at the load balancer: it reaches the instances over HTTP inside the VPC."""
 
 from __future__ import annotations
 
 from cdktn_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktn_provider_aws.lb import Lb
-from cdktn_provider_aws.lb_listener import LbListener, LbListenerDefaultAction
+from cdktn_provider_aws.lb_listener import (
+    LbListener,
+    LbListenerDefaultAction,
+    LbListenerDefaultActionRedirect,
+)
 from cdktn_provider_aws.lb_target_group import LbTargetGroup, LbTargetGroupHealthCheck
 from constructs import Construct
 
 from modules.aws.alarms import ERROR_RATE_PERCENT, error_rate_alarm
-from modules.aws.security import LISTENER_PORT
+from modules.aws.security import HTTPS_PORT, LISTENER_PORT
 
 IDLE_TIMEOUT_S = 300
 """Long generations stream for minutes; the default 60 s would cut them."""
 DEREGISTRATION_DELAY_S = 120
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+"""AWS's recommended policy for new HTTPS listeners (the console's default since 2025-09): TLS 1.3
+and TLS 1.2 with forward-secret AEAD ciphers only, and hybrid post-quantum key exchange (ML-KEM)
+for clients that offer it."""
 
 
 class ServingLoadBalancer(Construct):
@@ -28,6 +41,7 @@ class ServingLoadBalancer(Construct):
         subnet_ids: list[str],
         security_group_id: str,
         public: bool,
+        certificate_arn: str | None,
         deletion_protection: bool,
         port: int,
         health_path: str,
@@ -66,6 +80,18 @@ class ServingLoadBalancer(Construct):
                 unhealthy_threshold=3,
             ),
         )
+        forward = LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)
+        if certificate_arn:
+            LbListener(
+                self,
+                "https",
+                load_balancer_arn=self.load_balancer.arn,
+                port=HTTPS_PORT,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=certificate_arn,
+                default_action=[forward],
+            )
         LbListener(
             self,
             "http",
@@ -73,7 +99,14 @@ class ServingLoadBalancer(Construct):
             port=LISTENER_PORT,
             protocol="HTTP",
             default_action=[
-                LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)
+                LbListenerDefaultAction(
+                    type="redirect",
+                    redirect=LbListenerDefaultActionRedirect(
+                        protocol="HTTPS", port=str(HTTPS_PORT), status_code="HTTP_301"
+                    ),
+                )
+                if certificate_arn
+                else forward
             ],
         )
 

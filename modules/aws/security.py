@@ -1,6 +1,7 @@
 """Security groups: the load balancer takes traffic only from the CIDRs the user lists (the VPC's
-own range by default, so nothing is public unless asked); instances take traffic only from the
-load balancer, on the serving port."""
+own range by default, so nothing is public unless asked), on port 80 and, with a certificate, on
+443 (port 80 then only redirects to it); instances take traffic only from the load balancer, on
+the serving port."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from cdktn_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupI
 from constructs import Construct
 
 LISTENER_PORT = 80
+HTTPS_PORT = 443
 
 
 class ServingSecurityGroups(Construct):
@@ -22,25 +24,44 @@ class ServingSecurityGroups(Construct):
         vpc_id: str,
         ingress_cidrs: list[str],
         serving_port: int,
+        https: bool,
     ) -> None:
         super().__init__(scope, id)
         self.load_balancer = SecurityGroup(
             self,
             "load-balancer",
             vpc_id=vpc_id,
+            # Kept as it was before HTTPS: a new description would replace the group, which
+            # the load balancer still uses while the old one is deleted.
             description="Serving load balancer: HTTP from the allowed CIDRs only",
         )
-        for index, cidr in enumerate(ingress_cidrs):
-            VpcSecurityGroupIngressRule(
-                self,
-                f"load-balancer-in-{index}",
-                security_group_id=self.load_balancer.id,
-                cidr_ipv4=cidr,
-                ip_protocol="tcp",
-                from_port=LISTENER_PORT,
-                to_port=LISTENER_PORT,
-                description="HTTP from an allowed network",
+        # (construct id prefix, port, description); the HTTP rules keep the ids they had before
+        # HTTPS, so adding a certificate changes them in place.
+        listeners = [
+            (
+                "load-balancer-in",
+                LISTENER_PORT,
+                "HTTP (redirected to HTTPS) from an allowed network"
+                if https
+                else "HTTP from an allowed network",
             )
+        ]
+        if https:
+            listeners.append(
+                ("load-balancer-https-in", HTTPS_PORT, "HTTPS from an allowed network")
+            )
+        for prefix, port, description in listeners:
+            for index, cidr in enumerate(ingress_cidrs):
+                VpcSecurityGroupIngressRule(
+                    self,
+                    f"{prefix}-{index}",
+                    security_group_id=self.load_balancer.id,
+                    cidr_ipv4=cidr,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    description=description,
+                )
         self.instances = SecurityGroup(
             self,
             "instances",

@@ -1,6 +1,7 @@
-"""A Standard load balancer in front of the scale sets: internal (a private address in the
-serving subnet) unless the profile makes it public, with an HTTP health probe on the health path
-that also drives the scale sets' automatic repairs."""
+"""A Standard load balancer in front of the scale sets: internal, a private address in the
+serving subnet, with an HTTP health probe on the health path that also drives the scale sets'
+automatic repairs. Never public: it works at layer 4 and cannot terminate TLS, so a public HTTPS
+endpoint is an Application Gateway or Front Door in front of it (modules/azure/spec_checks.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ from cdktn_provider_azurerm.lb import Lb, LbFrontendIpConfiguration
 from cdktn_provider_azurerm.lb_backend_address_pool import LbBackendAddressPool
 from cdktn_provider_azurerm.lb_probe import LbProbe
 from cdktn_provider_azurerm.lb_rule import LbRule
-from cdktn_provider_azurerm.public_ip import PublicIp
 from constructs import Construct
 
 from modules.azure.names import bounded_name
 
 FRONTEND = "serving"
 LISTENER_PORT = 80
-"""Clients call HTTP on port 80, as on AWS; the rule forwards to the serving port."""
+"""Clients inside the network call HTTP on port 80, as on AWS; the rule forwards to the serving
+port."""
 IDLE_TIMEOUT_MINUTES = 5
 """Long generations stream for minutes; Azure's default of 4 would cut them sooner."""
 PROBE_INTERVAL_S = 15
@@ -32,27 +33,13 @@ class ServingLoadBalancer(Construct):
         resource_group_name: str,
         location: str,
         subnet_id: str,
-        public: bool,
         port: int,
         health_path: str,
     ) -> None:
         super().__init__(scope, id)
-        if public:
-            address = PublicIp(
-                self,
-                "address",
-                name=bounded_name(f"{name}-lb", 80),
-                resource_group_name=resource_group_name,
-                location=location,
-                allocation_method="Static",
-                sku="Standard",
-            )
-            frontend = LbFrontendIpConfiguration(name=FRONTEND, public_ip_address_id=address.id)
-            self.address = address.ip_address
-        else:
-            frontend = LbFrontendIpConfiguration(
-                name=FRONTEND, subnet_id=subnet_id, private_ip_address_allocation="Dynamic"
-            )
+        frontend = LbFrontendIpConfiguration(
+            name=FRONTEND, subnet_id=subnet_id, private_ip_address_allocation="Dynamic"
+        )
         self.load_balancer = Lb(
             self,
             "lb",
@@ -62,8 +49,7 @@ class ServingLoadBalancer(Construct):
             sku="Standard",
             frontend_ip_configuration=[frontend],
         )
-        if not public:
-            self.address = self.load_balancer.frontend_ip_configuration.get(0).private_ip_address
+        self.address = self.load_balancer.frontend_ip_configuration.get(0).private_ip_address
         self.backend_pool = LbBackendAddressPool(
             self, "backend", name="serving", loadbalancer_id=self.load_balancer.id
         )

@@ -22,13 +22,23 @@ from cdktn_provider_azurerm.private_endpoint import (
     PrivateEndpoint,
     PrivateEndpointPrivateServiceConnection,
 )
-from cdktn_provider_azurerm.storage_account import StorageAccount
+from cdktn_provider_azurerm.storage_account import (
+    StorageAccount,
+    StorageAccountBlobProperties,
+    StorageAccountBlobPropertiesContainerDeleteRetentionPolicy,
+    StorageAccountBlobPropertiesDeleteRetentionPolicy,
+    StorageAccountSasPolicy,
+)
 from constructs import Construct
 
 from modules.azure.names import bounded_name
 
 LOG_RETENTION_DAYS = 30
 SOFT_DELETE_DAYS = 90
+BLOB_SOFT_DELETE_DAYS = 7
+"""A deleted blob or container stays recoverable this long."""
+SAS_EXPIRATION_PERIOD = "01.00:00:00"
+"""Shared access signatures valid longer than a day are logged (DD.HH:MM:SS)."""
 UNIQUE_NAME_LIMIT = 24
 """Storage accounts and key vaults both allow 24 characters."""
 
@@ -110,6 +120,22 @@ class MlWorkspace(Construct):
             cross_tenant_replication_enabled=False,
             infrastructure_encryption_enabled=True,
             public_network_access_enabled=not private,
+            blob_properties=StorageAccountBlobProperties(
+                delete_retention_policy=StorageAccountBlobPropertiesDeleteRetentionPolicy(
+                    days=BLOB_SOFT_DELETE_DAYS
+                ),
+                container_delete_retention_policy=(
+                    StorageAccountBlobPropertiesContainerDeleteRetentionPolicy(
+                        days=BLOB_SOFT_DELETE_DAYS
+                    )
+                ),
+            ),
+            # Azure ML's system datastores sign in with the account key (see the suppression
+            # of CKV2_AZURE_40); a signature made from it that is valid over a day is logged.
+            shared_access_key_enabled=True,
+            sas_policy=StorageAccountSasPolicy(
+                expiration_period=SAS_EXPIRATION_PERIOD, expiration_action="Log"
+            ),
         )
         self.workspace = MachineLearningWorkspace(
             self,

@@ -1,6 +1,7 @@
 """What an Azure stack refuses before anything is synthesized, each in one sentence naming the
 profile field to change: AWS resources where Azure ones are needed, a spot mix a scale set cannot
-express, an image registry the serving identity has no role on."""
+express, an image registry the serving identity has no role on, a public fleet (its Standard Load
+Balancer works at layer 4 and cannot serve HTTPS)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,15 @@ def check_registry(spec: DeploymentSpec) -> None:
 def check_fleet(spec: DeploymentSpec) -> None:
     check_network(spec)
     check_registry(spec)
+    if spec.network.public:
+        _refuse(
+            spec,
+            "an Azure fleet's Standard Load Balancer works at layer 4 and cannot terminate TLS, "
+            "so it cannot be a public HTTPS endpoint; remove deploy.network.public (the load "
+            "balancer stays internal, open to deploy.network.ingress_cidrs) and put Application "
+            "Gateway or Front Door with your certificate in front of it, or deploy to AWS or GCP "
+            "(--cloud)",
+        )
     percent = spec.capacity.spot_percentage_above_base
     if percent not in (0, 100):
         _refuse(

@@ -1,11 +1,12 @@
 """The load balancer in front of the fleet, and the health check its groups share.
 
 Internal by default: a regional internal Application Load Balancer, its forwarding rule an
-internal address of the fleet's subnet on port 80, reachable from inside the VPC only (no global
-access). With `deploy.network.public`: a global external Application Load Balancer whose backend
-service carries a Cloud Armor policy admitting `deploy.network.ingress_cidrs` only (everything else
-gets 403). An Application Load Balancer, not a passthrough one, because the autoscaler can follow
-only an Application Load Balancer's serving capacity, and because its proxies keep the instances'
+internal address of the fleet's subnet on port 80 (HTTP), reachable from inside the VPC only (no
+global access). With `deploy.network.public`: a global external Application Load Balancer serving
+HTTPS only (modules/gcp/https_frontend.py: HTTP is redirected), whose backend service carries a
+Cloud Armor policy admitting `deploy.network.ingress_cidrs` only (everything else gets 403). An
+Application Load Balancer, not a passthrough one, because the autoscaler can follow only an
+Application Load Balancer's serving capacity, and because its proxies keep the instances'
 firewall down to Google's own ranges.
 
 Each group is a backend in RATE mode: an instance's capacity is `max_rate_per_instance`, set so
@@ -45,10 +46,10 @@ from cdktn_provider_google.compute_security_policy import (
     ComputeSecurityPolicyRuleMatchConfig,
 )
 from cdktn_provider_google.compute_subnetwork import ComputeSubnetwork
-from cdktn_provider_google.compute_target_http_proxy import ComputeTargetHttpProxy
 from cdktn_provider_google.compute_url_map import ComputeUrlMap
 from constructs import Construct
 
+from modules.gcp.https_frontend import PublicHttpsFrontend
 from modules.gcp.instance_group import SERVING_PORT_NAME, UTILIZATION_TARGET
 from modules.gcp.naming import gcp_name
 
@@ -153,6 +154,8 @@ class ServingLoadBalancer(Construct):
         region: str,
         public: bool,
         ingress_cidrs: Sequence[str],
+        certificate_domains: Sequence[str],
+        certificate_name: str | None,
         network: str,
         subnetwork: str,
         proxy_only_subnet: ComputeSubnetwork | None,
@@ -202,17 +205,16 @@ class ServingLoadBalancer(Construct):
             url_map = ComputeUrlMap(
                 self, "url-map", name=name, default_service=self.backend_service.id
             )
-            proxy = ComputeTargetHttpProxy(self, "proxy", name=name, url_map=url_map.id)
+            frontend = PublicHttpsFrontend(
+                self,
+                "https",
+                stack_name=stack_name,
+                url_map_id=url_map.id,
+                certificate_domains=certificate_domains,
+                certificate_name=certificate_name,
+            )
             self.forwarding_rule: ComputeGlobalForwardingRule | ComputeForwardingRule = (
-                ComputeGlobalForwardingRule(
-                    self,
-                    "forwarding-rule",
-                    name=name,
-                    load_balancing_scheme="EXTERNAL_MANAGED",
-                    ip_protocol="TCP",
-                    port_range=str(LISTENER_PORT),
-                    target=proxy.id,
-                )
+                frontend.https_rule
             )
         else:
             self.security_policy = None

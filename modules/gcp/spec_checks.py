@@ -3,7 +3,9 @@
 A spec written by hand can hold what only AWS reads (S3 weights, an SSM parameter) or what GCP
 cannot honour as asked: a share of spot inside one group, client ranges on an internal load
 balancer (its proxies hide the client address from the firewall), a public load balancer open to
-nobody, a Vertex AI image outside Artifact Registry, a token Vertex AI would store in plain text.
+nobody or without a certificate (it serves HTTPS only), a certificate on the internal load
+balancer (which speaks HTTP inside the VPC), a Vertex AI image outside Artifact Registry, a token
+Vertex AI would store in plain text.
 """
 
 from __future__ import annotations
@@ -46,6 +48,20 @@ def _fleet_problem(spec: DeploymentSpec) -> str | None:
         return (
             "the internal load balancer is reachable from its VPC only and cannot filter clients "
             "by range on GCP; remove deploy.network.ingress_cidrs or set deploy.network.public"
+        )
+    has_certificate = bool(network.certificate_domains or network.certificate_name)
+    if network.public and not has_certificate:
+        return (
+            "a public load balancer serves HTTPS only and redirects HTTP to it, so it needs a "
+            "certificate: set deploy.network.certificate_domains (a Google-managed certificate "
+            "for those domains) or deploy.network.certificate_name (an SSL certificate of the "
+            "project)"
+        )
+    if not network.public and has_certificate:
+        return (
+            "on GCP only the public load balancer serves a certificate (the internal one speaks "
+            "HTTP inside the VPC); set deploy.network.public or remove "
+            "deploy.network.certificate_domains and certificate_name"
         )
     return None
 

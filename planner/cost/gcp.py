@@ -46,7 +46,10 @@ FREE_TYPES = frozenset(
         "google_compute_url_map",
         "google_compute_region_url_map",
         "google_compute_target_http_proxy",
+        "google_compute_target_https_proxy",
         "google_compute_region_target_http_proxy",
+        "google_compute_ssl_policy",
+        "google_compute_managed_ssl_certificate",
         "google_service_account",
         "google_project_iam_member",
         "google_secret_manager_secret_iam_member",
@@ -57,9 +60,13 @@ FREE_TYPES = frozenset(
     }
 )
 """Resources Google Cloud does not bill for themselves (load balancing is billed through its
-forwarding rules and the data they process)."""
+forwarding rules and the data they process; Google-managed certificates are free)."""
 
 BILLED_ELSEWHERE = {
+    "google_compute_global_address": (
+        "no charge while the load balancer's forwarding rules use it (billed hourly only if "
+        "left unused)"
+    ),
     "google_compute_instance_template": "billed through the instance groups that use it",
     "google_vertex_ai_endpoint": (
         "no charge for the endpoint; its deployed models are created by the Vertex AI SDK after "
