@@ -185,20 +185,26 @@ class Runtime(_Section, kw_only=True):
 
 
 AcmCertificateArn = Annotated[
-    str, Meta(pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$")
+    str,
+    Meta(
+        pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}\Z",
+        description="an ACM certificate ARN: arn:aws:acm:REGION:ACCOUNT:certificate/ID",
+    ),
 ]
 DomainName = Annotated[
     str,
     Meta(
         max_length=253,
-        pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
+        pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?\Z",
+        description="a lowercase domain name such as chat.example.com (no wildcard)",
     ),
 ]
 GcpSslCertificate = Annotated[
     str,
     Meta(
         pattern=r"^(projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/sslCertificates/)?"
-        r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+        r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z",
+        description="an SSL certificate name, or projects/PROJECT/global/sslCertificates/NAME",
     ),
 ]
 
