@@ -179,9 +179,7 @@ def resolve(
     entry = read_lock(path).environments.get(env)
     pins = pins_of(filters)
     if what_if and entry is not None:
-        replan = bool(
-            changed_sections(entry, profile) or contradicted_pins(entry.decision, pins_of(filters))
-        )
+        replan = bool(changed_sections(entry, profile) or contradicted_pins(entry.decision, pins))
     if entry is not None and not replan:
         from planner.service import check_values_for_cloud
 
