@@ -23,6 +23,9 @@ DEFAULT_THRESHOLD = "medium"
 reported but do not block; anything at `medium` or above, and any check not yet in the table,
 blocks until it is fixed or suppressed. `--severity low` blocks on everything."""
 
+SECRETS_CHECK = "INFRA_SECRETS"
+"""The toolkit's own check, merged into checkov's report (orchestrator.policy)."""
+
 SEVERITIES: dict[str, str] = {
     # EC2: launch template, instance metadata, user data
     "CKV_AWS_46": "critical",  # secrets in user data; house: never a secret in user data
@@ -114,6 +117,9 @@ SEVERITIES: dict[str, str] = {
     "CKV2_GCP_8": "high",  # key ring anonymously or publicly accessible
     "CKV2_GCP_24": "high",  # Vertex AI endpoint without a customer key (as SageMaker's)
     "CKV2_GCP_33": "medium",  # Vertex AI endpoint not private
+    # The toolkit's own check: a secret-shaped value in the user data, container settings,
+    # arguments or tags of any resource; as CKV_AWS_46, which looks at aws_instance only
+    SECRETS_CHECK: "critical",
 }
 
 
