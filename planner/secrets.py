@@ -46,6 +46,10 @@ KNOWN_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(r"hooks\.slack\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]{16,}"),
     ),
     ("a JSON Web Token", re.compile(r"\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]*")),
+    (
+        "a password in a URL",
+        re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s/:@]+:(?P<value>[^\s/@$][^\s/@]*)@", re.I),
+    ),
 )
 """Credential formats recognisable on their own, wherever they appear."""
 
