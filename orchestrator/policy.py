@@ -347,9 +347,9 @@ def _finding(record: dict[str, Any], types: dict[tuple[str, str], str], threshol
 def _secret_finding(found: SecretFinding, threshold: str) -> Finding:
     """The toolkit's own check: the resource (or block) holding the value is the address; the
     attribute, what the value looks like and its masked prefix make the check name."""
-    path = [str(part) for part in found.path]
-    depth = 3 if path[0] in ("resource", "data") else 2
-    address = ".".join(path[1:depth]) if path[0] == "resource" else ".".join(path[:depth])
+    parts = [str(part) for part in found.path]
+    depth = 3 if parts[0] in ("resource", "data") else 2  # resource.TYPE.NAME, provider.aws
+    address = ".".join(parts[:depth]).removeprefix("resource.")
     return _judged(
         SECRETS_CHECK,
         f"secret in {found.field_below(depth) or 'the value'}: {found.kind} ({found.masked})",

@@ -68,7 +68,8 @@ _FLAG = re.compile(r"(?<![\w-])(?P<name>--?[A-Za-z][\w-]*)[ \t]+(?!-)" + _VALUE)
 """`--flag value` inside a command line."""
 
 _REFERENCE = re.compile(r"^(?:/|\$|arn:|projects/|\{\{)|\$\{|://|sha256:")
-"""Values that point at a secret rather than hold one: paths, ARNs, interpolations, URLs."""
+"""Values that point at a secret rather than hold one: paths, ARNs, Terraform and shell
+interpolations, URLs, image digests."""
 _SEGMENT_SEPARATORS = re.compile(r"[-_.:@=~,]")
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 _MIN_SECRET_LENGTH = 8
@@ -105,6 +106,8 @@ class SecretFinding:
 
 
 def mask(value: str) -> str:
+    """At most four characters (a quarter of the value) and an ellipsis; a key's PEM header,
+    which is no secret, as it is."""
     if value.startswith("-----BEGIN"):
         return value.split("-----")[1].join(("-----", "-----")) + "…"
     return value[: min(4, len(value) // 4)] + "…"
@@ -218,7 +221,8 @@ def find_secrets(
 
 def refuse_secrets(document: object, where: str) -> None:
     """Raise SecretInConfiguration naming the first secret-shaped value of `document`."""
-    for finding in find_secrets(document):
+    finding = next(find_secrets(document), None)
+    if finding is not None:
         raise SecretInConfiguration(
             f"{where}: {finding.field} holds what looks like {finding.kind} ({finding.masked}), "
             "which would be written in plain text to the configuration and the Terraform state; "
