@@ -604,7 +604,7 @@ def test_parameters_are_read_only_where_the_spec_names_one(
         )
     ]
     wanted = [spec.runtime.hf_token_ssm_parameter] if spec.runtime.hf_token_ssm_parameter else []
-    assert [resource.rsplit(":parameter", 1)[1] for resource in reads] == wanted
+    assert [resource.partition(":parameter")[2] for resource in reads] == wanted
 
 
 def test_inline_policy_scoped_to_model_prefix_and_token_parameter(emulated: Synthesized) -> None:

@@ -15,7 +15,7 @@ import msgspec
 import pytest
 import yaml
 
-from orchestrator.synth import synthesize
+from orchestrator.synth import SUPPORTED, synthesize
 from planner.deployment import DeploymentSpec, spec_from_recommendation
 from planner.errors import NoFeasibleCandidate
 from planner.optimizer import Filters
@@ -263,14 +263,7 @@ def test_a_token_in_a_sagemaker_environment_value_is_refused(cli: Cli, tmp_path:
 # No false positive: every example, synthesized for every target it fits
 
 ARM = "/subscriptions/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0/resourceGroups"
-TARGETS = [
-    ("aws", "fleet"),
-    ("aws", "sagemaker"),
-    ("gcp", "fleet"),
-    ("gcp", "vertex"),
-    ("azure", "fleet"),
-    ("azure", "azureml"),
-]
+TARGETS = sorted(SUPPORTED)
 WHAT_EACH_CLOUD_READS: dict[str, dict[str, Any]] = {
     # Weights and a token secret, so the boot scripts and roles read both (Triton needs weights).
     "aws": {"model_s3_uri": "s3://models-bucket/example", "hf_token_ssm_parameter": "/hf/token"},
