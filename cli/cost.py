@@ -87,7 +87,7 @@ def _emit(rendered: str | Any, output: Path | None) -> None:
         return
     from orchestrator.workspace import write_atomically
 
-    write_atomically(output, rendered)
+    write_atomically(output, rendered, private=False)
     typer.echo(f"wrote {output}", err=True)
 
 

@@ -275,7 +275,7 @@ def write_pipeline(settings: PipelineSettings, *, force: bool = False) -> Writte
         raise InfraError(f"{path} already exists; pass --force to overwrite it.")
     text = render_pipeline(provider, settings, targets)
     try:
-        write_atomically(path, text)
+        write_atomically(path, text, private=False)
     except OSError as error:
         raise InfraError(f"cannot write {path}: {error.strerror or error}.") from None
     return WrittenPipeline(provider, path, targets)

@@ -344,7 +344,7 @@ def record(resolved: Resolved, deployment_monthly_usd: float | None) -> Path:
         environments = dict(lock.environments)
         environments[resolved.spec.env] = resolved.entry(deployment_monthly_usd)
         updated = LockFile(profile=resolved.profile_path.name, environments=environments)
-        write_atomically(path, render_lock(updated))
+        write_atomically(path, render_lock(updated), private=False)  # committed by the user
     return path
 
 

@@ -12,6 +12,11 @@ are dropped and it runs with HOME and the working directory in the stack's direc
 a skip list in a .checkov.yaml nor an API key of the user's can change the result.
 Without the platform, checkov gives neither severities nor guideline links; the severities come
 from orchestrator.policy_severities.
+
+One check is the toolkit's own, merged into the same report: SECRETS_CHECK, a secret-shaped
+value anywhere in the configuration (planner.secrets). checkov's CKV_AWS_46 looks for secrets
+in the user data of `aws_instance` only, and the stacks write user data to launch templates,
+scale sets and instance templates.
 """
 
 from __future__ import annotations
@@ -26,9 +31,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.policy_severities import DEFAULT_THRESHOLD, LEVELS, at_or_above, severity_of
+from orchestrator.policy_severities import (
+    DEFAULT_THRESHOLD,
+    LEVELS,
+    SECRETS_CHECK,
+    at_or_above,
+    severity_of,
+)
 from orchestrator.policy_suppressions import suppression_for
 from planner.errors import InfraError
+from planner.secrets import SecretFinding, find_secrets
 
 CHECKOV_ENV = "INFRA_CHECKOV"
 FRAMEWORK = "terraform_json"
@@ -260,10 +272,12 @@ def report_from_scan(scan: dict[str, Any], config: Path, threshold: str) -> Poli
     ]
     if not mine:
         raise PolicyInputError(f"checkov found no Terraform resources to check in {config}.")
-    types = _resource_types(config)
-    findings = [
+    document = _document(config)
+    types = _resource_types(document)
+    failed = [
         _finding(record, types, threshold) for record in mine if record["result"] == "failed_checks"
     ]
+    findings = failed + [_secret_finding(found, threshold) for found in find_secrets(document)]
     findings.sort(
         key=lambda f: (
             _STATUS_ORDER.index(f.status),
@@ -276,22 +290,25 @@ def report_from_scan(scan: dict[str, Any], config: Path, threshold: str) -> Poli
         config=config,
         threshold=threshold,
         checkov_version=str(scan.get("summary", {}).get("checkov_version", "unknown")),
-        passed=len(mine) - len(findings),
+        passed=len(mine) - len(failed),
         findings=tuple(findings),
     )
 
 
-def _resource_types(config: Path) -> dict[tuple[str, str], str]:
+def _document(config: Path) -> dict[str, Any]:
+    try:
+        return json.loads(config.read_text())
+    except ValueError:
+        raise PolicyInputError(f"{config} is not JSON.") from None
+
+
+def _resource_types(document: dict[str, Any]) -> dict[tuple[str, str], str]:
     """(block, name) -> type for every resource and data source of the configuration.
 
     checkov names a resource `resource.<name>` in some checks and `<type>.<name>` in its graph
     checks; CDK Terrain names are unique within a stack (the construct path), so the name alone
     finds the type.
     """
-    try:
-        document = json.loads(config.read_text())
-    except ValueError:
-        raise PolicyInputError(f"{config} is not JSON.") from None
     return {
         (block, name): rtype
         for block in ("resource", "data")
@@ -316,10 +333,41 @@ def _type_and_name(address: str) -> tuple[str, str]:
 
 
 def _finding(record: dict[str, Any], types: dict[tuple[str, str], str], threshold: str) -> Finding:
-    check_id = record["check_id"]
-    address = _address(record["resource"], types)
     reported = record.get("severity")
-    severity = severity_of(check_id, reported if isinstance(reported, str) else None)
+    return _judged(
+        record["check_id"],
+        record.get("check_name", ""),
+        _address(record["resource"], types),
+        threshold,
+        reported if isinstance(reported, str) else None,
+        record.get("guideline"),
+    )
+
+
+def _secret_finding(found: SecretFinding, threshold: str) -> Finding:
+    """The toolkit's own check: the resource (or block) holding the value is the address; the
+    attribute, what the value looks like and its masked prefix make the check name."""
+    parts = [str(part) for part in found.path]
+    depth = 3 if parts[0] in ("resource", "data") else 2  # resource.TYPE.NAME, provider.aws
+    address = ".".join(parts[:depth]).removeprefix("resource.")
+    return _judged(
+        SECRETS_CHECK,
+        f"secret in {found.field_below(depth) or 'the value'}: {found.kind} ({found.masked})",
+        address,
+        threshold,
+    )
+
+
+def _judged(
+    check_id: str,
+    check_name: str,
+    address: str,
+    threshold: str,
+    reported: str | None = None,
+    guideline: str | None = None,
+) -> Finding:
+    """A failed check with our severity, and our suppression or the threshold's verdict."""
+    severity = severity_of(check_id, reported)
     suppression = suppression_for(check_id, *_type_and_name(address))
     if suppression is not None:
         status = SUPPRESSED
@@ -329,10 +377,10 @@ def _finding(record: dict[str, Any], types: dict[tuple[str, str], str], threshol
         status = BELOW_THRESHOLD
     return Finding(
         check_id=check_id,
-        check_name=record.get("check_name", ""),
+        check_name=check_name,
         address=address,
         severity=severity,
         status=status,
         reason=suppression.reason if suppression else None,
-        guideline=record.get("guideline"),
+        guideline=guideline,
     )

@@ -24,6 +24,9 @@ DEFAULT_THRESHOLD = "medium"
 reported but do not block; anything at `medium` or above, and any check not yet in the table,
 blocks until it is fixed or suppressed. `--severity low` blocks on everything."""
 
+SECRETS_CHECK = "INFRA_SECRETS"
+"""The toolkit's own check, merged into checkov's report (orchestrator.policy)."""
+
 SEVERITIES: dict[str, str] = {
     # EC2: launch template, instance metadata, user data
     "CKV_AWS_46": "critical",  # secrets in user data; house: never a secret in user data
@@ -155,6 +158,9 @@ SEVERITIES: dict[str, str] = {
     "CKV_AZURE_144": "medium",  # Azure ML workspace with public network access
     "CKV2_AZURE_49": "medium",  # Azure ML workspace network overly permissive
     "CKV2_AZURE_50": "medium",  # Azure ML workspace storage publicly reachable
+    # The toolkit's own check: a secret-shaped value in the user data, container settings,
+    # arguments or tags of any resource; as CKV_AWS_46, which looks at aws_instance only
+    SECRETS_CHECK: "critical",
 }
 
 

@@ -4,13 +4,17 @@ binding costs seconds to load, once)."""
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import msgspec
+
 from planner.deployment import DeploymentSpec
 from planner.errors import InfraError
 from planner.profile_checks import shared_value_problem
+from planner.secrets import SecretInConfiguration, refuse_secrets
 from planner.yaml_source import field_name
 from providers.cloud_values import cloud_value_problem
 
@@ -78,11 +82,14 @@ def synthesize(
 ) -> None:
     """Build every stack into one App and write `outdir/stacks/<stack>/cdk.tf.json`.
 
-    Each deployment is a spec and the directory its local state lives in.
+    Each deployment is a spec and the directory its local state lives in. A secret-shaped value
+    is refused twice: in the spec, before anything is written, and in each synthesized
+    configuration (whatever a stack derived from the spec), before Terraform reads it.
     """
     for spec, _ in deployments:
         check_supported(spec)
         check_values(spec)
+        refuse_secrets(msgspec.to_builtins(spec), f"stack {spec.stack_name}")
     ensure_jsii_node()
     from cdktn import App
 
@@ -93,6 +100,17 @@ def synthesize(
     for spec, state_dir in deployments:
         stack_class(spec)(app, spec, state_dir=state_dir, emulated=emulated)
     app.synth()
+    for spec, _ in deployments:
+        refuse_secrets_in_config(outdir / "stacks" / spec.stack_name / "cdk.tf.json", spec)
+
+
+def refuse_secrets_in_config(config: Path, spec: DeploymentSpec) -> None:
+    """The second net: a configuration holding a secret is removed, so no later step reads it."""
+    try:
+        refuse_secrets(json.loads(config.read_text()), f"stack {spec.stack_name} (synthesized)")
+    except SecretInConfiguration:
+        config.unlink()
+        raise
 
 
 def stack_class(spec: DeploymentSpec) -> type:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.errors import StateLocked, TerraformFailed, TerraformNotFound
-from orchestrator.workspace import Workspace, write_atomically
+from orchestrator.workspace import Workspace, open_private, write_atomically
 
 MINIMUM_VERSION = (1, 10)
 """S3 state locking with a lock file (no DynamoDB) arrived in Terraform and OpenTofu 1.10."""
@@ -112,10 +112,13 @@ class TerraformRunner:
     def run(
         self, step: str, args: Sequence[str], *, ok_codes: tuple[int, ...] = (0,)
     ) -> StepResult:
-        """Run one Terraform command in the stack directory; its output goes to a log file."""
+        """Run one Terraform command in the stack directory; its output goes to a log file.
+
+        Both are private: the log is 0600 and Terraform runs with umask 077, so the state, its
+        backup and the plans it writes are 0600 too (they hold every resource attribute)."""
         log = self.workspace.new_log(step)
         command = [self.binary.path, *args]
-        with log.open("w") as stream:  # written as Terraform goes: `tail -f` the log to follow
+        with open_private(log) as stream:  # written as Terraform goes: `tail -f` to follow
             stream.write(f"$ {' '.join(command)}\n")
             stream.flush()
             process = subprocess.run(
@@ -125,6 +128,7 @@ class TerraformRunner:
                 stdout=stream,
                 stderr=subprocess.STDOUT,
                 check=False,
+                umask=0o077,
             )
         output = _ANSI.sub("", log.read_text(errors="replace").split("\n", 1)[1])
         if process.returncode not in ok_codes:

@@ -35,7 +35,7 @@ from orchestrator.applied import (
 from orchestrator.decisions import LOCAL_ENV, Resolved, resolve
 from orchestrator.errors import DeploymentBusy, NotDeployed, PlanFileError, ProtectedEnvironment
 from orchestrator.terraform import TerraformRunner, find_terraform
-from orchestrator.workspace import Workspace, write_atomically
+from orchestrator.workspace import Workspace, open_private, write_atomically
 from planner.deployment import RECORD_OUTPUT as RECORD_OUTPUT_NAME
 from planner.deployment import (
     DeploymentSpec,
@@ -414,7 +414,10 @@ def _write_plan_archive(deployment: Deployment, tfplan: Path, out: Path) -> None
         "spec": msgspec.to_builtins(deployment.spec),
     }
     temporary = out.with_name(f".{out.name}.partial")
-    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with (
+        open_private(temporary, "wb") as stream,  # the plan holds what the state will hold
+        zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
         archive.writestr("meta.json", json.dumps(meta, indent=2))
         archive.write(tfplan, "tfplan")
         archive.write(deployment.workspace.config_file, "cdk.tf.json")

@@ -5,17 +5,28 @@ cdktf.out/           synthesized stacks (cdktf.out/stacks/<stack>/cdk.tf.json)
 terraform.tfstate    state, unless the environment keeps it in S3
 tf-data/             Terraform's working data (TF_DATA_DIR): providers, backend config
 logs/                Terraform's full output, one file per step
+
+State, plans and logs can hold what a resource's attributes hold, so the workspace is the user's
+alone: its folders are 0700, Terraform runs with umask 077 (orchestrator.terraform), and the
+files written here are 0600. Files written for the user elsewhere (`-o` reports, CI workflows)
+follow the user's umask instead, like any file they write.
 """
 
 from __future__ import annotations
 
 import datetime
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from planner.names import check_identifier, check_stack_name
+
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
+SHARED_FILE = 0o666
+"""Before the umask: what open() gives a new file, so the user's umask decides."""
 
 
 @dataclass(frozen=True)
@@ -63,23 +74,40 @@ class Workspace:
         return self.root / "logs"
 
     def new_log(self, step: str) -> Path:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
         return self.log_dir / f"{stamp}-{step}.log"
 
     def ensure(self) -> None:
+        """Create the folders, the user's alone (also tightening a workspace made before)."""
         for folder in (self.root, self.data_dir, self.log_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+        self.root.chmod(PRIVATE_FOLDER)
 
 
-def write_atomically(path: Path, text: str | bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: never a half-written file."""
+def open_private(path: Path, mode: str = "w") -> IO[Any]:
+    """Open `path` for writing (truncated), readable and writable by the user only."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    os.fchmod(descriptor, PRIVATE_FILE)  # a file that was there keeps its mode otherwise
+    return os.fdopen(descriptor, mode)
+
+
+def write_atomically(path: Path, text: str | bytes, *, private: bool = True) -> None:
+    """Write to a temporary file beside `path`, then rename: never a half-written file.
+
+    Private files (the default: the workspace's spec, configuration and plans, the toolkit's own
+    records) are 0600; with `private=False` (a report or a workflow written for the user) the
+    mode follows the user's umask, as for any file they create.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    mode = PRIVATE_FILE if private else SHARED_FILE
+    # O_EXCL: a new file whose mode the kernel sets from `mode` and the umask.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with os.fdopen(descriptor, "wb") as stream:
             stream.write(text.encode() if isinstance(text, str) else text)
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise

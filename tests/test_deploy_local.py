@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +55,15 @@ def test_deploy_created_the_fleet(deployed: Run) -> None:
     assert [b["Scheme"] for b in balancers] == ["internal"]
 
 
+def test_the_state_and_the_logs_are_the_users_alone(deployed: Run) -> None:
+    """Real terraform under umask 077: its state, backup and plan are 0600, as are the logs."""
+    root = deployed.workdir / ".infra" / "chat-8b" / "local"
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    private = [root / "terraform.tfstate", root / "tfplan", *(root / "logs").iterdir()]
+    modes = {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in private}
+    assert modes == {path.name: "0o600" for path in private}
+
+
 def test_second_plan_shows_no_changes(deployed: Run) -> None:
     result, body = deployed.json("plan", "chat-8b.yaml")
     assert result.exit_code == 0, result.output
@@ -84,7 +94,7 @@ def test_drift_then_a_saved_plan_repairs_it(deployed: Run) -> None:
     plan_file = deployed.workdir / "repair.plan"
     result, body = deployed.json("plan", "chat-8b.yaml", "--out", str(plan_file), "--skip-check")
     assert result.exit_code == 2, result.output
-    assert body["update"] == 1 and plan_file.exists()
+    assert body["update"] == 1 and stat.S_IMODE(plan_file.stat().st_mode) == 0o600
     result = deployed("apply", str(plan_file))
     assert result.exit_code == 0, result.output
     groups = boto("autoscaling", deployed.region).describe_auto_scaling_groups(

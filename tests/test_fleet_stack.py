@@ -43,10 +43,22 @@ from tests.stack_json import (
 AWS_PROVIDER_VERSION = ">= 5.100, < 7"
 TAGS = {"team": "ml-platform", "cost-center": "cc-4242", "env": "prod", "project": "chat"}
 REQUIRED_TAGS = ["team", "cost-center", "env"]
-MANAGED_POLICIES = {
-    "AmazonSSMManagedInstanceCore",
-    "CloudWatchAgentServerPolicy",
-    "AmazonEC2ContainerRegistryReadOnly",
+MANAGED_POLICIES = {"CloudWatchAgentServerPolicy", "AmazonEC2ContainerRegistryReadOnly"}
+SSM_AGENT_ACTIONS = {
+    # AWS's documented minimal Session Manager policy
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "s3:GetEncryptionConfiguration",
+    # Run Command
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
 }
 MODEL_BUCKET = "models-bucket"
 MODEL_PREFIX = "llama/8b"
@@ -609,7 +621,7 @@ def test_load_balancer_deletion_protection_in_protected_environments(real: Synth
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
-def test_instance_role_has_exactly_the_three_managed_policies(
+def test_instance_role_has_exactly_the_two_managed_policies(
     emulated: Synthesized, spec: DeploymentSpec
 ) -> None:
     doc = emulated[spec]
@@ -631,19 +643,54 @@ def test_instance_role_has_exactly_the_three_managed_policies(
     assert instance_profile["role"] == ref("aws_iam_role", role_key, "name")
 
 
-@pytest.mark.parametrize("spec", [PRIVATE, EXISTING], ids=lambda s: s.name)
-def test_no_inline_policy_without_model_or_secret(
+def inline_policies(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The role's inline policy documents by construct id (ssm-agent, model-access)."""
+    role_key, _ = only(doc, "aws_iam_role")
+    found = {}
+    for body in resources(doc, "aws_iam_role_policy").values():
+        assert body["role"] == ref("aws_iam_role", role_key, "id")
+        found[body["//"]["metadata"]["path"].rsplit("/", 1)[1]] = json.loads(body["policy"])
+    return found
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
+def test_ssm_agent_policy_is_session_manager_and_run_command_only(
     emulated: Synthesized, spec: DeploymentSpec
 ) -> None:
-    assert policy_documents(emulated[spec]) == []
+    """No ssm:GetParameter(s) or ssm:GetDocument on every resource (as the managed
+    AmazonSSMManagedInstanceCore grants): the token parameter's grant is the only read."""
+    document = inline_policies(emulated[spec])["ssm-agent"]
+    granted = {action for statement in statements(document) for action in actions(statement)}
+    assert granted == SSM_AGENT_ACTIONS
+    assert all(statement["Effect"] == "Allow" for statement in statements(document))
+
+
+@pytest.mark.parametrize("spec", [PRIVATE, EXISTING], ids=lambda s: s.name)
+def test_no_model_access_policy_without_model_or_secret(
+    emulated: Synthesized, spec: DeploymentSpec
+) -> None:
+    assert set(inline_policies(emulated[spec])) == {"ssm-agent"}
+
+
+@pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
+def test_parameters_are_read_only_where_the_spec_names_one(
+    emulated: Synthesized, spec: DeploymentSpec
+) -> None:
+    reads = [
+        statement["Resource"]
+        for document in policy_documents(emulated[spec])
+        for statement in statements(document)
+        if any(
+            action.startswith(("ssm:GetParameter", "ssm:GetDocument"))
+            for action in actions(statement)
+        )
+    ]
+    wanted = [spec.runtime.hf_token_ssm_parameter] if spec.runtime.hf_token_ssm_parameter else []
+    assert [resource.partition(":parameter")[2] for resource in reads] == wanted
 
 
 def test_inline_policy_scoped_to_model_prefix_and_token_parameter(emulated: Synthesized) -> None:
-    doc = emulated[PUBLIC]
-    role_key, _ = only(doc, "aws_iam_role")
-    _, inline = only(doc, "aws_iam_role_policy")
-    assert inline["role"] == ref("aws_iam_role", role_key, "id")
-    (document,) = policy_documents(doc)
+    document = inline_policies(emulated[PUBLIC])["model-access"]
     by_action: dict[str, dict[str, Any]] = {}
     for statement in statements(document):
         assert statement["Effect"] == "Allow"

@@ -10,6 +10,7 @@ default security group and the metadata hop limit were fixed, with its path repl
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import sys
@@ -32,7 +33,13 @@ from orchestrator.policy import (
     report_from_scan,
     threshold_level,
 )
-from orchestrator.policy_severities import LEVELS, SEVERITIES, at_or_above, severity_of
+from orchestrator.policy_severities import (
+    LEVELS,
+    SECRETS_CHECK,
+    SEVERITIES,
+    at_or_above,
+    severity_of,
+)
 from orchestrator.policy_suppressions import NO_CERTIFICATE, PUBLIC_WORKSPACE, SUPPRESSIONS
 from orchestrator.synth import synthesize
 from planner.deployment import DeploymentSpec
@@ -186,6 +193,39 @@ def test_unknown_check_is_medium_and_blocks_by_default(recorded) -> None:
     record = failed_record(scan, "CKV_AWS_341", check_id="CKV_AWS_99999", check_name="new")
     (finding,) = report_from_scan(scan_with(scan, record), config, "medium").findings
     assert (finding.severity, finding.status) == ("medium", BLOCKING)
+
+
+AWS_KEY_PAIR = (
+    "export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n"
+    "export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+)
+"""AWS's documented example key pair."""
+
+
+def leak_into_user_data(config: Path) -> None:
+    """Append the key pair to the launch template's boot script, base64 as EC2 takes it."""
+    document = json.loads(config.read_text())
+    (template,) = document["resource"]["aws_launch_template"].values()
+    script = base64.b64decode(template["user_data"]).decode() + AWS_KEY_PAIR
+    template["user_data"] = base64.b64encode(script.encode()).decode()
+    config.write_text(json.dumps(document))
+
+
+def test_a_secret_in_launch_template_user_data_is_a_critical_finding(recorded) -> None:
+    """checkov's CKV_AWS_46 looks at aws_instance only: the toolkit's own check covers the
+    launch template (and every other resource)."""
+    config, scan = recorded
+    leak_into_user_data(config)
+    report = report_from_scan(scan, config, "medium")
+    finding = report.findings[0]  # critical and blocking: first
+    assert (finding.check_id, finding.severity, finding.status) == (
+        SECRETS_CHECK,
+        "critical",
+        BLOCKING,
+    )
+    assert finding.address == "aws_launch_template.launch-template_9A22B037"
+    assert finding.check_name == "secret in user_data (decoded): an AWS access key ID (AKIA…)"
+    assert (report.passed, len(report.findings)) == (64, 11)  # checkov's own counts unchanged
 
 
 def test_severity_table_first_then_checkov_then_medium() -> None:
@@ -425,6 +465,20 @@ def test_cli_checkov_missing_exits_1_in_one_line(cli, checked: Checked, monkeypa
     assert result.exit_code == 1
     error = json.loads(result.stdout)
     assert error["exit_code"] == 1 and error["error"].startswith("checkov is not installed: ")
+
+
+def test_cli_check_fails_on_a_secret_in_user_data_without_printing_it(
+    cli, checked: Checked, recorded
+) -> None:
+    config, _ = recorded
+    leak_into_user_data(config)
+    result = cli("check", checked.profile, "--json")
+    assert result.exit_code == 5, result.output
+    data = json.loads(result.stdout)
+    assert {f["check_id"] for f in data["findings"] if f["severity"] == "critical"} == {
+        SECRETS_CHECK
+    }
+    assert "AKIAIOSFODNN7EXAMPLE" not in result.output and "wJalrXUtn" not in result.output
 
 
 # ---------------------------------------------------------------------------------------------

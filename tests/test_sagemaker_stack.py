@@ -20,7 +20,11 @@ from modules.aws.sagemaker import (
     LOCAL_STORAGE_FAMILIES,
     MODEL_LATENCY_UNIT_PER_S,
 )
-from modules.aws.sagemaker_container import SagemakerContainerError, container_environment
+from modules.aws.sagemaker_container import (
+    SagemakerContainerError,
+    check_container,
+    container_environment,
+)
 from orchestrator.synth import synthesize
 from planner.deployment import (
     SAGEMAKER_HEALTH_PATH,
@@ -484,6 +488,32 @@ def test_refusals(tmp_path: Path, change: dict[str, Any], words: str) -> None:
     assert words in message and spec.stack_name in message
     assert "\n" not in message and message.endswith(".")
     assert written(outdir) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "kind"),
+    [
+        ("HF_AUTH", "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz01234567", "a Hugging Face token (hf_A…)"),
+        ("UPSTREAM", "https://user:Tr0ub4dor3xyz@example.com", "a password in a URL (Tr0…)"),
+        ("UPSTREAM", "https://models.example.com/v1", None),
+        ("AWS_KEY_ID", "AKIAIOSFODNN7EXAMPLE", "an AWS access key ID (AKIA…)"),
+    ],
+    ids=["hub-token", "url-with-password", "aws-key", "url"],
+)
+def test_secret_values_are_refused_whatever_their_name(
+    name: str, value: str, kind: str | None
+) -> None:
+    """Not only names that look like a secret: a token under an innocent name is refused too
+    (the spec scan in synthesize catches it first; this guard holds for the stack alone)."""
+    spec = make_spec("valued", sagemaker=SagemakerOptions(environment={name: value}))
+    if kind is None:
+        check_container(spec)  # a plain URL is a reference, not a secret
+        return
+    with pytest.raises(SagemakerContainerError) as caught:
+        check_container(spec)
+    message = str(caught.value)
+    assert f"deploy.sagemaker.environment: {name} holds what looks like {kind}" in message
+    assert value not in message and message.endswith(".") and "\n" not in message
 
 
 def test_hub_token_is_fine_when_weights_come_from_s3() -> None:

@@ -1,8 +1,9 @@
 """The roles serving runs under, each with only what it needs.
 
-The fleet's instance role: SSM for shell-less access, the CloudWatch agent, ECR pulls, and, when
-the spec names them, read access to the model's S3 prefix and to the one SSM parameter holding
-the Hugging Face token. SageMaker's execution role: see SagemakerExecutionRole."""
+The fleet's instance role: the SSM agent's calls for Session Manager and Run Command (shell-less
+access), the CloudWatch agent, ECR pulls, and, when the spec names them, read access to the
+model's S3 prefix and to the one SSM parameter holding the Hugging Face token. SageMaker's
+execution role: see SagemakerExecutionRole."""
 
 from __future__ import annotations
 
@@ -17,10 +18,49 @@ from cdktn_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachmen
 from constructs import Construct
 
 MANAGED_POLICIES = {
-    "ssm": "AmazonSSMManagedInstanceCore",
     "cloudwatch-agent": "CloudWatchAgentServerPolicy",
     "ecr-pull": "AmazonEC2ContainerRegistryReadOnly",
 }
+SSM_AGENT_STATEMENTS: list[dict[str, object]] = [
+    {
+        "Sid": "SessionManagerAgent",
+        "Effect": "Allow",
+        "Action": [
+            "ssm:UpdateInstanceInformation",
+            "ssmmessages:CreateControlChannel",
+            "ssmmessages:CreateDataChannel",
+            "ssmmessages:OpenControlChannel",
+            "ssmmessages:OpenDataChannel",
+        ],
+        "Resource": "*",  # as AWS's documented policy: the instances are not known beforehand
+    },
+    {
+        "Sid": "RunCommandAgent",
+        "Effect": "Allow",
+        "Action": [
+            "ec2messages:AcknowledgeMessage",
+            "ec2messages:DeleteMessage",
+            "ec2messages:FailMessage",
+            "ec2messages:GetEndpoint",
+            "ec2messages:GetMessages",
+            "ec2messages:SendReply",
+        ],
+        "Resource": "*",  # the message actions have no resource-level permissions
+    },
+    {
+        "Sid": "SessionLogEncryptionCheck",
+        "Effect": "Allow",
+        "Action": "s3:GetEncryptionConfiguration",
+        "Resource": "*",  # the bucket is whichever the account's session preferences name
+    },
+]
+"""What the SSM agent needs for Session Manager and Run Command, in place of the managed
+AmazonSSMManagedInstanceCore: that policy also grants ssm:GetParameter(s) and ssm:GetDocument on
+every resource, so any process on the instance could read every SecureString parameter of the
+account and the role's one-parameter grant would restrict nothing. The first statement is AWS's
+documented minimal Session Manager policy (with s3:GetEncryptionConfiguration, the third, which the
+agent calls when session logs go to an encrypted bucket); the second keeps Run Command working.
+State Manager associations, inventory and patching are left out: the toolkit uses none of them."""
 
 
 def _bucket_and_prefix(uri: str) -> tuple[str, str]:
@@ -85,6 +125,12 @@ class ServingInstanceRole(Construct):
                 role=self.role.name,
                 policy_arn=f"arn:{partition}:iam::aws:policy/{policy}",
             )
+        IamRolePolicy(
+            self,
+            "ssm-agent",
+            role=self.role.id,
+            policy=json.dumps({"Version": "2012-10-17", "Statement": SSM_AGENT_STATEMENTS}),
+        )
         statements = model_read_statements(partition, model_s3_uri) if model_s3_uri else []
         if secret_parameter:
             statements.append(

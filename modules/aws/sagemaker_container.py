@@ -2,7 +2,7 @@
 
 SageMaker has no secret references for container settings: every environment variable is
 stored by SageMaker and in the Terraform state as plain text. So a model hub token is refused
-(weights from S3 need none), and so is any variable whose name looks like a secret.
+(weights from S3 need none), and so is any variable whose name or value looks like a secret.
 The fleet's command-line `runtime.extra_args` have no equivalent here; SageMaker containers take
 `deploy.sagemaker.environment` instead.
 """
@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 from planner.errors import InfraError
+from planner.secrets import find_secrets
 
 if TYPE_CHECKING:
     from planner.deployment import DeploymentSpec
@@ -70,18 +71,27 @@ def check_container(spec: DeploymentSpec) -> None:
             f"{spec.instance_type} has ({spec.accelerators_per_instance})"
         )
     else:
-        for name in spec.sagemaker.environment:
-            if not _ENV_NAME.match(name):
-                problem = f"deploy.sagemaker.environment: {name!r} is not a valid variable name"
-                break
-            if _SECRET_NAME.search(name):
-                problem = (
-                    f"deploy.sagemaker.environment: {name} looks like a secret, and SageMaker "
-                    "environment variables are stored in plain text in the Terraform state"
-                )
+        for name, value in spec.sagemaker.environment.items():
+            problem = _environment_problem(name, value)
+            if problem:
                 break
     if problem:
         raise SagemakerContainerError(f"{spec.stack_name}: {problem}.")
+
+
+def _environment_problem(name: str, value: str) -> str | None:
+    if not _ENV_NAME.match(name):
+        return f"deploy.sagemaker.environment: {name!r} is not a valid variable name"
+    plain_text = "SageMaker environment variables are stored in plain text in the Terraform state"
+    if _SECRET_NAME.search(name):
+        return f"deploy.sagemaker.environment: {name} looks like a secret, and {plain_text}"
+    finding = next(find_secrets(value, name=name), None)
+    if finding:
+        return (
+            f"deploy.sagemaker.environment: {name} holds what looks like {finding.kind} "
+            f"({finding.masked}), and {plain_text}"
+        )
+    return None
 
 
 def container_environment(spec: DeploymentSpec) -> dict[str, str]:
