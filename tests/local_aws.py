@@ -18,7 +18,8 @@ class Run:
         self.workdir = workdir
         self.runner = CliRunner()
         self.region = "us-east-1"
-        self.fleet = ""
+        self.resource_name = ""
+        """The deployment's main resource: its autoscaling group or its endpoint."""
 
     def __call__(self, *args: str) -> Any:
         previous = Path.cwd()

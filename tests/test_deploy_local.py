@@ -36,8 +36,8 @@ def deployed(infra_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     assert body["lock_file"] == "chat-8b.lock.yaml"  # beside the profile
     locked = yaml.safe_load((workdir / "chat-8b.lock.yaml").read_text())["environments"]["local"]
     assert body["decision"]["source"] == "new"
-    run.fleet = f"chat-8b-local-{locked['deployment_id']}-fleet"
-    assert body["outputs"]["autoscaling_group_name"] == run.fleet
+    run.resource_name = f"chat-8b-local-{locked['deployment_id']}-fleet"
+    assert body["outputs"]["autoscaling_group_name"] == run.resource_name
     run.region = locked["decision"]["region"]
     yield run
     run("destroy", "chat-8b.yaml", "--auto-approve")
@@ -45,7 +45,7 @@ def deployed(infra_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 def test_deploy_created_the_fleet(deployed: Run) -> None:
     groups = boto("autoscaling", deployed.region).describe_auto_scaling_groups(
-        AutoScalingGroupNames=[deployed.fleet]
+        AutoScalingGroupNames=[deployed.resource_name]
     )
     (group,) = groups["AutoScalingGroups"]
     distribution = group["MixedInstancesPolicy"]["InstancesDistribution"]
@@ -84,7 +84,7 @@ def test_drift_then_a_saved_plan_repairs_it(deployed: Run) -> None:
     result, body = deployed.json("drift", "chat-8b.yaml")
     assert (result.exit_code, body["changes"]) == (0, False), result.output
     boto("autoscaling", deployed.region).update_auto_scaling_group(
-        AutoScalingGroupName=deployed.fleet, MaxSize=40
+        AutoScalingGroupName=deployed.resource_name, MaxSize=40
     )
     result, body = deployed.json("drift", "chat-8b.yaml")
     assert result.exit_code == 2, result.output
@@ -98,7 +98,7 @@ def test_drift_then_a_saved_plan_repairs_it(deployed: Run) -> None:
     result = deployed("apply", str(plan_file))
     assert result.exit_code == 0, result.output
     groups = boto("autoscaling", deployed.region).describe_auto_scaling_groups(
-        AutoScalingGroupNames=[deployed.fleet]
+        AutoScalingGroupNames=[deployed.resource_name]
     )
     assert groups["AutoScalingGroups"][0]["MaxSize"] != 40
     assert deployed("drift", "chat-8b.yaml").exit_code == 0
@@ -153,7 +153,7 @@ def test_pins_against_the_lock_are_refused_and_change_nothing(deployed: Run) -> 
         line = the_error(result)
         assert f"{pin[0]} {pin[1]} (locked: " in line and "add --replan" in line
     left = everything_left()
-    assert list(left) == [deployed.region] and deployed.fleet in left[deployed.region]
+    assert list(left) == [deployed.region] and deployed.resource_name in left[deployed.region]
 
 
 def test_a_profile_changed_since_the_lock_is_refused(deployed: Run) -> None:
@@ -183,7 +183,7 @@ def test_replan_to_another_region_moves_the_fleet(deployed: Run) -> None:
     assert body["moved_from"]["destroyed"] > 30
     assert body["decision"]["change"]["reasons"] == [f"pinned --region {other}"]
     left = everything_left()
-    assert list(left) == [other] and deployed.fleet in left[other]
+    assert list(left) == [other] and deployed.resource_name in left[other]
     deployed.region = other
     result, body = deployed.json("status", "chat-8b.yaml")
     assert body["region"] == other and body["matches_decision"] is True

@@ -25,7 +25,6 @@ pytestmark = [
     ),
 ]
 PROFILE = "chat-sm.yaml"
-ENDPOINT = "chat-sm-local"
 SAGEMAKER_OPTIONS = {
     "challenger": {"instance_type": "ml.g5.12xlarge", "weight_percent": 20},
     "data_capture": {"s3_uri": "s3://capture-bucket/chat", "sample_percent": 5},
@@ -55,7 +54,9 @@ def deployed(infra_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     result, body = run.json("deploy", PROFILE, "--kind", "sagemaker", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert body["changed"] is True
-    assert body["outputs"]["endpoint_name"] == ENDPOINT
+    locked = yaml.safe_load((workdir / "chat-sm.lock.yaml").read_text())["environments"]["local"]
+    run.resource_name = f"chat-sm-local-{locked['deployment_id']}"
+    assert body["outputs"]["endpoint_name"] == run.resource_name
     yield run
     run("destroy", PROFILE, "--kind", "sagemaker", "--auto-approve")
 
@@ -67,7 +68,7 @@ def weights(endpoint_config: str) -> dict[str, float]:
 
 def test_deploy_created_the_endpoint(deployed: Run) -> None:
     sagemaker = boto("sagemaker")
-    endpoint = sagemaker.describe_endpoint(EndpointName=ENDPOINT)
+    endpoint = sagemaker.describe_endpoint(EndpointName=deployed.resource_name)
     assert endpoint["EndpointStatus"] == "InService"
     assert weights(endpoint["EndpointConfigName"]) == {"primary": 80, "challenger": 20}
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
@@ -79,11 +80,11 @@ def test_deploy_created_the_endpoint(deployed: Run) -> None:
         ServiceNamespace="sagemaker"
     )["ScalableTargets"]
     assert sorted(t["ResourceId"] for t in targets) == [
-        f"endpoint/{ENDPOINT}/variant/challenger",
-        f"endpoint/{ENDPOINT}/variant/primary",
+        f"endpoint/{deployed.resource_name}/variant/challenger",
+        f"endpoint/{deployed.resource_name}/variant/primary",
     ]
     alarms = boto("cloudwatch").describe_alarms()["MetricAlarms"]
-    assert len([a for a in alarms if a["AlarmName"].startswith(ENDPOINT)]) == 4
+    assert len([a for a in alarms if a["AlarmName"].startswith(deployed.resource_name)]) == 4
 
 
 def test_second_plan_shows_no_changes(deployed: Run) -> None:
@@ -96,11 +97,15 @@ def test_status_reports_the_endpoint(deployed: Run) -> None:
     result, body = deployed.json("status", PROFILE, "--kind", "sagemaker")
     assert result.exit_code == 0, result.output
     assert body["kind"] == "sagemaker"
-    assert body["outputs"]["invoke_url"].endswith(f"/endpoints/{ENDPOINT}/invocations")
+    assert body["outputs"]["invoke_url"].endswith(
+        f"/endpoints/{deployed.resource_name}/invocations"
+    )
 
 
 def test_a_new_traffic_split_updates_the_endpoint_in_place(deployed: Run) -> None:
-    before = boto("sagemaker").describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+    before = boto("sagemaker").describe_endpoint(EndpointName=deployed.resource_name)[
+        "EndpointConfigName"
+    ]
     write_profile(deployed.workdir, challenger_weight=35)
     result, body = deployed.json(
         "deploy", PROFILE, "--kind", "sagemaker", "--auto-approve", "--skip-check"
@@ -111,7 +116,9 @@ def test_a_new_traffic_split_updates_the_endpoint_in_place(deployed: Run) -> Non
         "aws_sagemaker_endpoint_configuration": "replace",
         "aws_sagemaker_endpoint": "update",
     }
-    after = boto("sagemaker").describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+    after = boto("sagemaker").describe_endpoint(EndpointName=deployed.resource_name)[
+        "EndpointConfigName"
+    ]
     assert after != before
     assert weights(after) == {"primary": 65, "challenger": 35}
     configs = boto("sagemaker").list_endpoint_configs()["EndpointConfigs"]
@@ -132,9 +139,11 @@ def test_destroy_leaves_nothing(deployed: Run) -> None:
     assert (
         autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
     )
-    assert [k for k in boto("kms").list_aliases()["Aliases"] if ENDPOINT in k["AliasName"]] == []
+    assert [
+        k for k in boto("kms").list_aliases()["Aliases"] if deployed.resource_name in k["AliasName"]
+    ] == []
     roles = boto("iam").list_roles()["Roles"]
-    assert [r for r in roles if r["RoleName"].startswith(ENDPOINT)] == []
+    assert [r for r in roles if r["RoleName"].startswith(deployed.resource_name)] == []
 
 
 def test_state_in_s3_with_its_lock_file(infra_home: Path, tmp_path: Path) -> None:
