@@ -78,19 +78,23 @@ def deployment_resources(spec: DeploymentSpec, environ: Mapping[str, str]) -> li
         found = tagged_resources(client, {STACK_TAG: spec.stack_name}, iam_name_prefix=prefix)
         if spec.tags:
             found += tagged_resources(client, spec.tags, iam_name_prefix=prefix)
-    return _belonging(found, spec.stack_name)
+    return belonging(found, spec.stack_name)
 
 
 def find_leftovers(spec: DeploymentSpec, runner: TerraformRunner) -> list[Leftover]:
     """The deployment's resources that the state does not hold, each with the address it would be
     imported at. Needs `terraform init` done and the configuration synthesized."""
-    held = _state_resources(runner.json("show", ["show", "-json", "-no-color"]))
-    outside = [
-        resource
-        for resource in deployment_resources(spec, runner.environ)
-        if resource.id not in held
-    ]
+    held = state_resources(runner.json("show", ["show", "-json", "-no-color"]))
     configured = _configured_addresses(runner.workspace.config_file.read_text())
+    return place(deployment_resources(spec, runner.environ), held, configured)
+
+
+def place(
+    found: Sequence[CloudResource], held: Mapping[str, str], configured: set[str]
+) -> list[Leftover]:
+    """The resources in `found` whose ID is not among the state's (`held`: ID -> address), each
+    at the one configured address of its type the state lacks, if there is exactly one for it."""
+    outside = [resource for resource in found if resource.id not in held]
     missing = configured - set(held.values())
     counts: dict[str, int] = {}
     for resource in outside:
@@ -174,7 +178,10 @@ def _iam_prefix(stack: str) -> str:
     return f"{stack[:32]}-"
 
 
-def _belonging(found: Sequence[CloudResource], stack: str) -> list[CloudResource]:
+def belonging(found: Sequence[CloudResource], stack: str) -> list[CloudResource]:
+    """Those of `found` (listed by the stack tag or by the profile's tags) that are the stack's:
+    tagged with its name, or untagged and named as it names them; listeners go with their load
+    balancer."""
     unique = {(resource.type, resource.id): resource for resource in found}
     ours = [
         resource
@@ -218,7 +225,7 @@ def _named_by_stack(resource: CloudResource, stack: str) -> bool:
     return rule is not None and rule()
 
 
-def _state_resources(shown: object) -> dict[str, str]:
+def state_resources(shown: object) -> dict[str, str]:
     """`terraform show -json` of the state: the ID (and ARN) of every managed resource instance,
     mapped to its address."""
     held: dict[str, str] = {}

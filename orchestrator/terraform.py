@@ -145,8 +145,9 @@ class TerraformRunner:
 
 def _failure(tool: str, step: str, output: str, log: Path) -> Exception:
     """Terraform's output as one sentence: the known causes first, else its first error."""
+    flowing = " ".join(output.split())  # Terraform wraps its explanations at 78 columns
     for explain in (_unreadable_state, _emulator_stopped, _providers_unavailable, _state_locked):
-        explained = explain(tool, step, output, log)
+        explained = explain(tool, step, flowing, log)
         if explained is not None:
             return explained
     errors = [m["message"].strip() for m in _ERROR_LINE.finditer(output)]
@@ -158,9 +159,9 @@ def _failure(tool: str, step: str, output: str, log: Path) -> Exception:
 def _state_locked(tool: str, step: str, output: str, log: Path) -> Exception | None:
     if "Error acquiring the state lock" not in output:
         return None
-    # The "Lock Info:" block's own lines; an S3 error above it has a "RequestID:" too.
-    holder = re.search(r"^\s*Who:\s+(\S+)", output, re.MULTILINE)
-    lock_id = re.search(r"^\s*ID:\s+(\S+)", output, re.MULTILINE)
+    # The "Lock Info:" block, which starts with the ID; an S3 error above it has a "RequestID:".
+    holder = re.search(r"\bWho: (\S+)", output)
+    lock_id = re.search(r"\bLock Info: ID: (\S+)", output)
     who = f" by {holder[1]}" if holder else ""
     unlock = f" (`{tool} force-unlock {lock_id[1]}` if that run is dead)" if lock_id else ""
     return StateLocked(
@@ -211,12 +212,13 @@ def _providers_unavailable(tool: str, step: str, output: str, log: Path) -> Exce
     provider = re.search(r"versions for provider (\S+?):", output)
     what = provider[1] if provider else "the providers"
     if "was not found in any of the search locations" in output:
-        places = re.findall(r"^\s+- (\S.*)$", output, re.MULTILINE)
-        mirror = ", ".join(places) or "the provider mirror"
+        places = re.search(r"search locations((?: - \S+)+)", output)
+        mirror = ", ".join(places[1].split(" - ")[1:]) if places else "the provider mirror"
         return TerraformFailed(
-            f"{tool} init found no version of {what} that the configuration accepts in "
-            f"{mirror} ({MIRROR_ENV}); add one there with `{tool} providers mirror DIR` where "
-            f"the registry is reachable, or unset {MIRROR_ENV}; full output in {log}."
+            f"{tool} init found no version of {what} that the configuration accepts in the "
+            f"provider mirror {mirror}; add one there with `{tool} providers mirror DIR` where "
+            f"the registry is reachable, or point {MIRROR_ENV} at a mirror that has it; full "
+            f"output in {log}."
         )
     host = re.search(r"could not connect to (\S+?):", output)
     where = host[1] if host else "the provider registry"

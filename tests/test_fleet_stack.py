@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from modules.tag_keys import STACK_TAG
 from modules.tagging import MissingTagsError
 from modules.user_data import UserDataError, render_user_data
 from orchestrator.synth import UnsupportedTarget, synthesize
@@ -729,6 +730,7 @@ def test_every_taggable_resource_carries_the_cost_tags(
             if "tags" in body:
                 missing = {k: v for k, v in spec.tags.items() if body["tags"].get(k) != v}
                 assert not missing, f"{rtype}.{key} lacks {missing}"
+                assert body["tags"][STACK_TAG] == spec.stack_name, f"{rtype}.{key}"
             elif taggable:
                 untagged.append(f"{rtype}.{key}")
     assert untagged == []
