@@ -78,7 +78,7 @@ def deployment_resources(spec: DeploymentSpec, environ: Mapping[str, str]) -> li
         found = tagged_resources(client, {STACK_TAG: spec.stack_name}, iam_name_prefix=prefix)
         if spec.tags:
             found += tagged_resources(client, spec.tags, iam_name_prefix=prefix)
-    return belonging(found, spec.stack_name)
+    return sorted(belonging(found, spec.stack_name), key=lambda r: (r.type, r.id))
 
 
 def find_leftovers(spec: DeploymentSpec, runner: TerraformRunner) -> list[Leftover]:
@@ -90,27 +90,48 @@ def find_leftovers(spec: DeploymentSpec, runner: TerraformRunner) -> list[Leftov
 
 
 def place(
-    found: Sequence[CloudResource], held: Mapping[str, str], configured: set[str]
+    found: Sequence[CloudResource], held: Mapping[str, str], configured: Mapping[str, str | None]
 ) -> list[Leftover]:
     """The resources in `found` whose ID is not among the state's (`held`: ID -> address), each
-    at the one configured address of its type the state lacks, if there is exactly one for it."""
+    at an address of the configuration (`configured`: address -> the name it declares, if any)
+    that the state lacks: the one declaring its name, else the one free address of its type when
+    it is the only one of its type left."""
     outside = [resource for resource in found if resource.id not in held]
-    missing = configured - set(held.values())
-    counts: dict[str, int] = {}
+    in_state = set(held.values())
+    free = {address: name for address, name in configured.items() if address not in in_state}
+    placed: dict[str, str] = {}
     for resource in outside:
-        counts[resource.type] = counts.get(resource.type, 0) + 1
+        by_name = [
+            address
+            for address, name in free.items()
+            if _type_of(address) == resource.type and name and name == resource.name
+        ]
+        if len(by_name) == 1:
+            placed[resource.id] = by_name[0]
     leftovers = []
     for resource in outside:
-        free = sorted(a for a in missing if a.split(".", 1)[0] == resource.type)
-        if len(free) == 1 and counts[resource.type] == 1:
-            leftovers.append(Leftover(resource, free[0]))
-        elif not free:
-            taken = f"the state already holds every {resource.type} of the configuration"
-            leftovers.append(Leftover(resource, None, taken))
+        if resource.id in placed:
+            leftovers.append(Leftover(resource, placed[resource.id]))
+            continue
+        unnamed = [
+            address
+            for address, name in free.items()
+            if _type_of(address) == resource.type and not name and address not in placed.values()
+        ]
+        rivals = [r for r in outside if r.type == resource.type and r.id not in placed]
+        if len(unnamed) == 1 and len(rivals) == 1:
+            leftovers.append(Leftover(resource, unnamed[0]))
+        elif not unnamed:
+            why = f"the configuration has no free {resource.type} address for it"
+            leftovers.append(Leftover(resource, None, why))
         else:
-            among = f"{counts[resource.type]} of its type outside the state for {len(free)} free"
-            leftovers.append(Leftover(resource, None, f"{among} addresses"))
+            why = f"{len(rivals)} of its type outside the state for {len(unnamed)} free addresses"
+            leftovers.append(Leftover(resource, None, why))
     return sorted(leftovers, key=lambda leftover: (leftover.resource.type, leftover.resource.id))
+
+
+def _type_of(address: str) -> str:
+    return address.split(".", 1)[0]
 
 
 def import_leftovers(
@@ -246,7 +267,20 @@ def _module_resources(module: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _module_resources(child)
 
 
-def _configured_addresses(config: str) -> set[str]:
-    """The resource addresses of a synthesized configuration (cdk.tf.json)."""
+def _configured_addresses(config: str) -> dict[str, str | None]:
+    """The resource addresses of a synthesized configuration (cdk.tf.json), each with the name it
+    gives its resource when that is a literal (`name`, `alarm_name`), else None."""
     resources = json.loads(config).get("resource", {})
-    return {f"{kind}.{name}" for kind, bodies in resources.items() for name in bodies}
+    return {
+        f"{kind}.{address}": _declared_name(body)
+        for kind, bodies in resources.items()
+        for address, body in bodies.items()
+    }
+
+
+def _declared_name(body: Mapping[str, Any]) -> str | None:
+    for key in ("name", "alarm_name"):
+        value = body.get(key)
+        if isinstance(value, str) and "${" not in value:
+            return value
+    return None

@@ -54,3 +54,18 @@ def boto(service: str, region: str = "us-east-1") -> Any:
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
+
+
+def put_alarm(cloudwatch: Any, name: str, tags: dict[str, str]) -> None:
+    """A CloudWatch alarm with `tags`, as the stacks make them (only the name and tags matter)."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+        Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
+    )

@@ -16,6 +16,7 @@ from modules.tag_keys import STACK_TAG
 from orchestrator.leftovers import belonging, place, state_resources
 from providers.aws.deployment_resources import CloudResource, tagged_resources
 from providers.aws.resource_removal import RemovalFailed, delete_resources
+from tests.local_aws import put_alarm
 
 STACK = "chat-8b-local"
 TAGS = {"team": "assistant", "env": "local"}
@@ -80,25 +81,48 @@ def test_listeners_go_with_their_load_balancer() -> None:
 
 
 def test_a_leftover_goes_to_the_one_address_of_its_type_the_state_lacks() -> None:
-    lb = resource("aws_lb", "arn:lb/ours", STACK)
+    template = resource("aws_launch_template", "lt-1", f"{STACK}-{UNIQUE}")
     vpc = resource("aws_vpc", "vpc-1")
     held = {"vpc-1": "aws_vpc.network_vpc"}
-    configured = {"aws_vpc.network_vpc", "aws_lb.alb", "aws_lb_listener.http"}
-    (leftover,) = place([lb, vpc], held, configured)
-    assert (leftover.resource, leftover.address, leftover.unplaced) == (lb, "aws_lb.alb", None)
+    configured = {"aws_vpc.network_vpc": None, "aws_launch_template.lt": None, "aws_lb.alb": STACK}
+    (leftover,) = place([template, vpc], held, configured)
+    assert (leftover.resource, leftover.address) == (template, "aws_launch_template.lt")
+
+
+def test_a_name_the_configuration_declares_decides_among_several() -> None:
+    """The cut-off alarm goes where its name is declared; a stray one of the stack has no place."""
+    cut_off = resource("aws_cloudwatch_metric_alarm", f"{STACK}-5xx-rate", f"{STACK}-5xx-rate")
+    stray = resource("aws_cloudwatch_metric_alarm", f"{STACK}-stray", f"{STACK}-stray")
+    held = {f"{STACK}-p99-latency": "aws_cloudwatch_metric_alarm.latency"}
+    configured = {
+        "aws_cloudwatch_metric_alarm.errors": f"{STACK}-5xx-rate",
+        "aws_cloudwatch_metric_alarm.latency": f"{STACK}-p99-latency",
+    }
+    placed = {
+        leftover.resource.id: leftover for leftover in place([stray, cut_off], held, configured)
+    }
+    assert placed[cut_off.id].address == "aws_cloudwatch_metric_alarm.errors"
+    assert (placed[stray.id].address, placed[stray.id].unplaced) == (
+        None,
+        "the configuration has no free aws_cloudwatch_metric_alarm address for it",
+    )
 
 
 def test_no_address_when_it_is_taken_or_not_the_only_one() -> None:
     template = resource("aws_launch_template", "lt-old", f"{STACK}-{UNIQUE}")
     subnets = [resource("aws_subnet", "subnet-a"), resource("aws_subnet", "subnet-b")]
     held = {"lt-new": "aws_launch_template.template"}
-    configured = {"aws_launch_template.template", "aws_subnet.public-0", "aws_subnet.public-1"}
+    configured = {
+        "aws_launch_template.template": None,
+        "aws_subnet.public-0": None,
+        "aws_subnet.public-1": None,
+    }
     placed = {
         leftover.resource.id: leftover for leftover in place([template, *subnets], held, configured)
     }
     assert {leftover.address for leftover in placed.values()} == {None}
     assert placed["lt-old"].unplaced == (
-        "the state already holds every aws_launch_template of the configuration"
+        "the configuration has no free aws_launch_template address for it"
     )
     assert placed["subnet-a"].unplaced == "2 of its type outside the state for 2 free addresses"
 
@@ -254,17 +278,7 @@ def build_fleet(client: Any, stack: str) -> dict[str, str]:
     iam.create_instance_profile(InstanceProfileName=profile, Tags=_tags(tags))
     iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
     alarm = f"{stack}-5xx-rate"
-    client("cloudwatch").put_metric_alarm(
-        AlarmName=alarm,
-        MetricName="HTTPCode_Target_5XX_Count",
-        Namespace="AWS/ApplicationELB",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanThreshold",
-        Tags=_tags(tags),
-    )
+    put_alarm(client("cloudwatch"), alarm, tags)
     return {
         "aws_vpc": vpc,
         "aws_subnet": " ".join(subnets),
