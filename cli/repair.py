@@ -60,12 +60,13 @@ def register(app: typer.Typer) -> None:
         """
 
         def work() -> None:
-            from orchestrator.leftovers import find_leftovers, labels
+            from orchestrator.leftovers import ensure_listable, find_leftovers, labels
             from orchestrator.workflow import init, synth
 
             deployment = _prepare(
                 profile, env, spec, cloud, kind, region, instance_type, json_output
             )
+            ensure_listable(deployment.spec)
             synth(deployment)
             init(deployment)
             runner = deployment.runner()

@@ -46,8 +46,8 @@ class NotListable(InfraError):
 class Leftover:
     resource: CloudResource
     address: str | None
-    """The configuration's one address of this type that the state lacks: where `terraform
-    import` puts it. None when there is no such address, or when it is not the only one."""
+    """Where `terraform import` puts it: the free address of the configuration that declares its
+    name, else the one free address of its type; None when there is no such address."""
     unplaced: str | None = None
     """Why there is no address to import it at."""
 
@@ -67,11 +67,7 @@ def deployment_resources(spec: DeploymentSpec, environ: Mapping[str, str]) -> li
     from providers.aws.deployment_resources import tagged_resources
     from providers.aws.sdk_calls import aws_call, client_factory
 
-    if spec.cloud != "aws":
-        raise NotListable(
-            f"{spec.stack_name} is on {spec.cloud}; finding resources outside the state works "
-            "for AWS deployments only."
-        )
+    ensure_listable(spec)
     client = client_factory(environ, spec.region)
     prefix = _iam_prefix(spec.stack_name)
     with aws_call(f"listing the resources of {spec.stack_name} in {spec.region}"):
@@ -79,6 +75,14 @@ def deployment_resources(spec: DeploymentSpec, environ: Mapping[str, str]) -> li
         if spec.tags:
             found += tagged_resources(client, spec.tags, iam_name_prefix=prefix)
     return sorted(belonging(found, spec.stack_name), key=lambda r: (r.type, r.id))
+
+
+def ensure_listable(spec: DeploymentSpec) -> None:
+    if spec.cloud != "aws":
+        raise NotListable(
+            f"{spec.stack_name} is on {spec.cloud}; finding resources outside the state works "
+            "for AWS deployments only."
+        )
 
 
 def find_leftovers(spec: DeploymentSpec, runner: TerraformRunner) -> list[Leftover]:
@@ -134,11 +138,7 @@ def _type_of(address: str) -> str:
     return address.split(".", 1)[0]
 
 
-def import_leftovers(
-    leftovers: Sequence[Leftover],
-    runner: TerraformRunner,
-    on_imported: Callable[[Leftover], None] | None = None,
-) -> list[Leftover]:
+def import_leftovers(leftovers: Sequence[Leftover], runner: TerraformRunner) -> list[Leftover]:
     """`terraform import` each leftover that has an address; returns those imported. A failure
     stops here (TerraformFailed); what was imported stays imported, and the next run goes on."""
     imported = []
@@ -150,16 +150,11 @@ def import_leftovers(
             ["import", "-input=false", "-no-color", leftover.address, leftover.resource.id],
         )
         imported.append(leftover)
-        if on_imported is not None:
-            on_imported(leftover)
     return imported
 
 
 def delete_leftovers(
-    spec: DeploymentSpec,
-    leftovers: Sequence[Leftover],
-    runner: TerraformRunner,
-    on_deleted: Callable[[CloudResource], None] | None = None,
+    spec: DeploymentSpec, leftovers: Sequence[Leftover], runner: TerraformRunner
 ) -> list[CloudResource]:
     """Delete the leftovers in the cloud (dependents first); returns them as deleted."""
     from providers.aws.resource_removal import delete_resources
@@ -167,7 +162,7 @@ def delete_leftovers(
 
     client = client_factory(runner.environ, spec.region)
     resources = [leftover.resource for leftover in leftovers]
-    return delete_resources(client, resources, on_deleted=on_deleted)
+    return delete_resources(client, resources)
 
 
 def remaining_after_destroy(spec: DeploymentSpec, runner: TerraformRunner) -> None:
@@ -225,7 +220,7 @@ def belonging(found: Sequence[CloudResource], stack: str) -> list[CloudResource]
 
 def _named_by_stack(resource: CloudResource, stack: str) -> bool:
     """The names modules/aws/ give: exact, or a `name_prefix` plus Terraform's unique suffix.
-    Found by the profile's tags, so another deployment's names do not come into it."""
+    Asked only of resources that carry the profile's tags and no stack tag."""
     name = resource.name or ""
     endpoint = stack[:63].rstrip("-")
 

@@ -5,7 +5,10 @@ against Terraform and the emulator end to end: tests/test_repair_local.py."""
 from __future__ import annotations
 
 import json
+import shutil
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -13,9 +16,14 @@ import moto
 import pytest
 
 from modules.tag_keys import STACK_TAG
-from orchestrator.leftovers import belonging, place, state_resources
+from orchestrator.leftovers import belonging, deployment_resources, place, state_resources
+from planner.deployment import spec_from_recommendation
+from planner.optimizer import Filters
+from planner.service import recommend_for_profile
 from providers.aws.deployment_resources import CloudResource, tagged_resources
 from providers.aws.resource_removal import RemovalFailed, delete_resources
+from providers.sdk_errors import CloudCallFailed
+from tests.conftest import EXAMPLES
 from tests.local_aws import put_alarm
 
 STACK = "chat-8b-local"
@@ -348,3 +356,43 @@ def test_a_refused_deletion_is_one_sentence_that_counts_what_went_before(aws: An
     assert "\n" not in message
     assert listed(aws, STACK)["aws_vpc"] == made["aws_vpc"]
     assert "aws_autoscaling_group" not in listed(aws, STACK)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+def test_repair_of_another_cloud_is_refused_before_anything_runs(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(EXAMPLES / "chat-8b.yaml", tmp_path / "chat-8b.yaml")
+    monkeypatch.chdir(tmp_path)
+    result = cli("repair", "chat-8b.yaml", "--env", "dev", "--cloud", "gcp")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "error: chat-8b-dev is on gcp; finding resources outside the state works for AWS "
+        "deployments only."
+    )
+    assert not (tmp_path / ".infra").exists()
+
+
+def test_an_unreachable_aws_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    filters = Filters(clouds=frozenset({"aws"}), kinds=frozenset({"fleet"}))
+    recommendation = recommend_for_profile(EXAMPLES / "chat-8b.yaml", filters)
+    spec = spec_from_recommendation(recommendation.profile, recommendation, "local")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]  # nothing listens once the probe is closed
+    environ = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed}",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
+    with pytest.raises(CloudCallFailed) as raised:
+        deployment_resources(spec, environ)
+    message = str(raised.value)
+    assert message.startswith(
+        f"listing the resources of chat-8b-local in {spec.region}: Could not connect to the "
+        f'endpoint URL: "http://127.0.0.1:{closed}/"'
+    )
+    assert "\n" not in message and message.endswith(".")

@@ -88,7 +88,6 @@ def delete_resources(
     *,
     sleep: Sleep = time.sleep,
     timeout_s: float = DEFAULT_TIMEOUT_S,
-    on_deleted: Callable[[CloudResource], None] | None = None,
 ) -> list[CloudResource]:
     """Delete `resources` in dependency order; returns them in the order they were deleted."""
     from botocore.exceptions import ClientError
@@ -107,8 +106,6 @@ def delete_resources(
                 if error_code(error) not in GONE_CODES:
                     raise
         deleted.append(resource)
-        if on_deleted is not None:
-            on_deleted(resource)
     return deleted
 
 
