@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cli.deploy import (
+    AutoApprove,
     CloudOption,
     EnvOption,
     InstanceOption,
@@ -47,9 +48,7 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--delete", help="Delete the leftovers instead of importing them."),
         ] = False,
-        auto_approve: Annotated[
-            bool, typer.Option("--auto-approve", help="Do not ask before changing anything.")
-        ] = False,
+        auto_approve: AutoApprove = False,
         json_output: JsonOption = False,
     ) -> None:
         """Find resources of the deployment that its state lacks (a run cut off mid-apply) and
