@@ -19,6 +19,7 @@ from cli.deploy import register as register_deployment_commands
 from cli.errors import run_guarded
 from cli.local import local_app
 from cli.lock import lock_app
+from cli.repair import register as register_repair_command
 from cli.rollback import register as register_rollback_command
 
 app = typer.Typer(
@@ -268,6 +269,7 @@ def profile_check(profile: Annotated[Path, typer.Argument(help="Profile YAML fil
 
 register_deployment_commands(app)
 register_rollback_command(app)
+register_repair_command(app)
 register_check_command(app)
 app.add_typer(local_app, name="local", no_args_is_help=True)
 app.add_typer(ci_app, name="ci", no_args_is_help=True)

@@ -3,6 +3,10 @@
 The tags come from the profile (team, cost-center, env, ...); a resource's own tags win over them.
 A required tag that is missing stops the build before anything is synthesized, so an untagged
 fleet never reaches a plan.
+
+Every taggable resource also gets `infra:stack` = the stack's name (`<profile name>-<env>`):
+profiles of one team share their cost tags, and for a resource that a cut-off apply left outside
+the state nothing else says which deployment made it (orchestrator/leftovers.py looks for it).
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import jsii
-from cdktn import Aspects, IAspect, TerraformResource
+from cdktn import Aspects, IAspect, TerraformResource, TerraformStack
 from constructs import IConstruct
 
+from modules.tag_keys import STACK_TAG
 from planner.errors import InfraError
 
 
@@ -45,4 +50,5 @@ def apply_cost_allocation_tags(
     scope: IConstruct, tags: Mapping[str, str], required: Sequence[str], where: str
 ) -> None:
     check_tags(tags, required, where)
-    Aspects.of(scope).add(CostAllocationTags(tags))
+    stack = TerraformStack.of(scope).node.id
+    Aspects.of(scope).add(CostAllocationTags({**tags, STACK_TAG: stack}))

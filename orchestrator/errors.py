@@ -17,6 +17,10 @@ class StateLocked(InfraError):
     pass
 
 
+class EmulatorStopped(TerraformFailed):
+    """The local emulated AWS stopped answering while Terraform was talking to it."""
+
+
 class ProtectedEnvironment(InfraError):
     pass
 

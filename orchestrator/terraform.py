@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.errors import StateLocked, TerraformFailed, TerraformNotFound
+from orchestrator.errors import EmulatorStopped, StateLocked, TerraformFailed, TerraformNotFound
+from orchestrator.state_file import StateFileUnreadable, check_state_file, unreadable_state_sentence
 from orchestrator.workspace import Workspace, open_private, write_atomically
 
 MINIMUM_VERSION = (1, 10)
@@ -94,6 +95,7 @@ class TerraformRunner:
         workspace: Workspace,
         extra_env: Mapping[str, str] | None = None,
     ) -> None:
+        check_state_file(workspace.state_file)  # before Terraform reads it and says less
         self.binary = binary
         self.workspace = workspace
         environ = dict(os.environ)
@@ -146,17 +148,86 @@ class TerraformRunner:
 
 
 def _failure(tool: str, step: str, output: str, log: Path) -> Exception:
-    if "Error acquiring the state lock" in output:
-        # The "Lock Info:" block's own lines; an S3 error above it has a "RequestID:" too.
-        holder = re.search(r"^\s*Who:\s+(\S+)", output, re.MULTILINE)
-        lock_id = re.search(r"^\s*ID:\s+(\S+)", output, re.MULTILINE)
-        who = f" by {holder[1]}" if holder else ""
-        unlock = f" (`{tool} force-unlock {lock_id[1]}` if that run is dead)" if lock_id else ""
-        return StateLocked(
-            f"the state is locked{who}: another plan or apply is running on this deployment; "
-            f"wait for it to finish{unlock}; details in {log}."
-        )
+    """Terraform's output as one sentence: the known causes first, else its first error."""
+    flowing = " ".join(output.split())  # Terraform wraps its explanations at 78 columns
+    for explain in (_unreadable_state, _emulator_stopped, _providers_unavailable, _state_locked):
+        explained = explain(tool, step, flowing, log)
+        if explained is not None:
+            return explained
     errors = [m["message"].strip() for m in _ERROR_LINE.finditer(output)]
     summary = errors[0].rstrip(".") if errors else "it exited with an error"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return TerraformFailed(f"{tool} {step} failed: {summary}{more}; full output in {log}.")
+
+
+def _state_locked(tool: str, step: str, output: str, log: Path) -> Exception | None:
+    if "Error acquiring the state lock" not in output:
+        return None
+    # The "Lock Info:" block, which starts with the ID; an S3 error above it has a "RequestID:".
+    holder = re.search(r"\bWho: (\S+)", output)
+    lock_id = re.search(r"\bLock Info: ID: (\S+)", output)
+    who = f" by {holder[1]}" if holder else ""
+    unlock = f" (`{tool} force-unlock {lock_id[1]}` if that run is dead)" if lock_id else ""
+    return StateLocked(
+        f"the state is locked{who}: another plan or apply is running on this deployment; "
+        f"wait for it to finish{unlock}; details in {log}."
+    )
+
+
+def _unreadable_state(tool: str, step: str, output: str, log: Path) -> Exception | None:
+    """A state that does not parse; Terraform names neither the file nor its backup."""
+    if "Unsupported state file format" not in output:
+        return None
+    # The log is <workspace>/logs/<step>.log; a local state is <workspace>/terraform.tfstate.
+    state = log.parent.parent / "terraform.tfstate"
+    if state.exists():
+        return StateFileUnreadable(
+            f"{unreadable_state_sentence(state).rstrip('.')}; details in {log}."
+        )
+    return StateFileUnreadable(
+        f"{tool} {step} could not read the state from the backend: it is not a valid Terraform "
+        "state (a write that was cut off?); restore the state object's previous version (S3 "
+        f"keeps them when the bucket has versioning) and run the same command again; details "
+        f"in {log}."
+    )
+
+
+_REFUSED_ON_LOOPBACK = re.compile(
+    r"dial tcp (?P<address>(?:127\.[\d.]+|localhost|\[::1\]):\d+): connect: connection refused"
+)
+
+
+def _emulator_stopped(tool: str, step: str, output: str, log: Path) -> Exception | None:
+    """Only the local emulator listens on a loopback address for the AWS provider."""
+    refused = _REFUSED_ON_LOOPBACK.search(output)
+    if refused is None:
+        return None
+    return EmulatorStopped(
+        f"the local AWS emulator stopped answering during {tool} {step} (connection refused "
+        f"at {refused['address']}); start it again with `infra local up`, then run the same "
+        "command again (and `infra repair` if it says a resource already exists); full output "
+        f"in {log}."
+    )
+
+
+def _providers_unavailable(tool: str, step: str, output: str, log: Path) -> Exception | None:
+    if step != "init" or "Failed to query available provider packages" not in output:
+        return None
+    provider = re.search(r"versions for provider (\S+?):", output)
+    what = provider[1] if provider else "the providers"
+    if "was not found in any of the search locations" in output:
+        places = re.search(r"search locations((?: - \S+)+)", output)
+        mirror = ", ".join(places[1].split(" - ")[1:]) if places else "the provider mirror"
+        return TerraformFailed(
+            f"{tool} init found no version of {what} that the configuration accepts in the "
+            f"provider mirror {mirror}; add one there with `{tool} providers mirror DIR` where "
+            f"the registry is reachable, or point {MIRROR_ENV} at a mirror that has it; full "
+            f"output in {log}."
+        )
+    host = re.search(r"could not connect to (\S+?):", output)
+    where = host[1] if host else "the provider registry"
+    return TerraformFailed(
+        f"{tool} init could not reach {where} to download {what} (offline?); set "
+        f"{MIRROR_ENV} to a provider mirror directory (`{tool} providers mirror DIR` makes one "
+        f"where the registry is reachable); full output in {log}."
+    )

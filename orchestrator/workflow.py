@@ -536,15 +536,23 @@ def _destroy_with(
         "destroyed": 0,
         "plan": summary.to_dict(),
     }
-    if not summary.changes:
-        return result
-    if not confirm(summary):
-        return {**result, "cancelled": True}
-    if sdk_steps.handles(deployment.spec):
-        result["removed_by_sdk"] = sdk_steps.before_destroy(deployment, outputs(deployment))
-    apply_plan(deployment, deployment.workspace.root / "tfplan", refresh=False)
-    result["destroyed"] = summary.delete + summary.replace
+    if summary.changes:
+        if not confirm(summary):
+            return {**result, "cancelled": True}
+        if sdk_steps.handles(deployment.spec):
+            result["removed_by_sdk"] = sdk_steps.before_destroy(deployment, outputs(deployment))
+        apply_plan(deployment, deployment.workspace.root / "tfplan", refresh=False)
+        result["destroyed"] = summary.delete + summary.replace
+    _refuse_leftovers(deployment)
     return result
+
+
+def _refuse_leftovers(deployment: Deployment) -> None:
+    """Never a clean destroy while resources of the deployment remain outside the state (a run
+    cut off before Terraform saved them): they are named, with `infra repair` to remove them."""
+    from orchestrator.leftovers import remaining_after_destroy
+
+    remaining_after_destroy(deployment.spec, deployment.runner())
 
 
 def _refuse_protected(spec: DeploymentSpec) -> None:
@@ -562,6 +570,7 @@ def destroy(deployment: Deployment, confirm: Callable[[PlanSummary], bool]) -> d
     applied = applied_state(deployment)
     if applied.empty:
         forget_record(deployment.workspace)
+        _refuse_leftovers(deployment)
         return {"destroyed": 0, "plan": None, "target": None}
     target = deployment
     if applied.spec is not None and not same_configuration(applied.spec, deployment.spec):

@@ -63,3 +63,18 @@ def aws_regions() -> list[str]:
     from providers.catalog import load_catalog
 
     return sorted({o.region for o in load_catalog().offerings if o.cloud == "aws"})
+
+
+def put_alarm(cloudwatch: Any, name: str, tags: dict[str, str]) -> None:
+    """A CloudWatch alarm with `tags`, as the stacks make them (only the name and tags matter)."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        MetricName="HTTPCode_Target_5XX_Count",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+        Tags=[{"Key": key, "Value": value} for key, value in tags.items()],
+    )

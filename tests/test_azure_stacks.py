@@ -25,6 +25,7 @@ from modules.azure.ml_workspace import BLOB_SOFT_DELETE_DAYS, SAS_EXPIRATION_PER
 from modules.azure.network import LOWEST_PRIORITY, SUBNET_CIDR, VNET_CIDR
 from modules.azure.scale_set import SPOT_PRICE_CAP, UNUSABLE_SSH_KEY
 from modules.azure.spec_checks import AzureSpecError
+from modules.tag_keys import STACK_TAG
 from modules.user_data import render_user_data
 from orchestrator.synth import synthesize
 from planner.deployment import CapacitySpec, DeploymentSpec, RuntimeSpec, ScalingSpec
@@ -776,7 +777,10 @@ def test_every_taggable_resource_carries_the_cost_tags(
     untagged = []
     for rtype, bodies in doc["resource"].items():
         for key, body in bodies.items():
-            if azurerm_supports_tags(rtype) and body.get("tags") != spec.tags:
+            if azurerm_supports_tags(rtype) and body.get("tags") != {
+                **spec.tags,
+                STACK_TAG: spec.stack_name,
+            }:
                 untagged.append(f"{rtype}.{key}")
     assert untagged == []
     for rtype in ("azurerm_user_assigned_identity",):

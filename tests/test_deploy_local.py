@@ -4,9 +4,10 @@ status, drift, saved plans, locks, a failed apply, destroy."""
 
 from __future__ import annotations
 
-import fcntl
 import shutil
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,13 @@ pytestmark = [
         reason="needs terraform or tofu on the PATH",
     ),
 ]
+HOLD_LOCK = """
+import fcntl, sys
+with open(sys.argv[1], "r+") as handle:
+    fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
 
 
 @pytest.fixture(scope="module")
@@ -128,10 +136,20 @@ def test_plan_over_the_budget_exits_4_and_saves_nothing(deployed: Run) -> None:
 
 
 def test_a_held_state_lock_is_one_clear_sentence(deployed: Run) -> None:
+    """The lock is held by another process, as another run holds it: a POSIX lock taken in this
+    process would be released by any read of the state file here (infra checks it is JSON)."""
     state = deployed.workdir / ".infra" / "chat-8b" / "local" / "terraform.tfstate"
-    with state.open("r+") as handle:
-        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(state)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         result = deployed("plan", "chat-8b.yaml", "--skip-check")
+    finally:
+        holder.communicate("")  # end of its input: it lets go and exits
     assert result.exit_code == 1
     line = the_error(result)
     assert line.startswith("error: the state is locked")

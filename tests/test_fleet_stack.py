@@ -19,6 +19,7 @@ import pytest
 
 from modules.aws.load_balancer import TLS_POLICY
 from modules.aws.spec_checks import AwsSpecError
+from modules.tag_keys import STACK_TAG
 from modules.tagging import MissingTagsError
 from modules.user_data import UserDataError, render_user_data
 from orchestrator.synth import UnsupportedTarget, synthesize
@@ -858,6 +859,7 @@ def test_every_taggable_resource_carries_the_cost_tags(
             if "tags" in body:
                 missing = {k: v for k, v in spec.tags.items() if body["tags"].get(k) != v}
                 assert not missing, f"{rtype}.{key} lacks {missing}"
+                assert body["tags"][STACK_TAG] == spec.stack_name, f"{rtype}.{key}"
             elif taggable:
                 untagged.append(f"{rtype}.{key}")
     assert untagged == []

@@ -92,6 +92,7 @@ def terraform(monkeypatch: pytest.MonkeyPatch) -> FakeTerraform:
     monkeypatch.setattr(workflow, "plan", fake.plan)
     monkeypatch.setattr(workflow, "_terraform_plan", fake.plan)
     monkeypatch.setattr(workflow, "synth", lambda deployment: deployment.workspace.config_file)
+    monkeypatch.setattr(workflow, "_refuse_leftovers", lambda deployment: None)  # no AWS here
     monkeypatch.setattr(workflow, "applied_state", fake.applied_state)
     monkeypatch.setattr(workflow, "apply_plan", fake.apply_plan)
     monkeypatch.setattr(workflow, "outputs", lambda deployment: dict(VERTEX_OUTPUTS))

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InfraError
-from providers.local.paths import infra_home
+from providers.local.paths import infra_home, writing_under_home
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
@@ -107,7 +107,7 @@ def stop() -> bool:
         if _pid_alive(state["pid"]) and _is_our_server(state["pid"], state["port"]):
             _terminate_group(state["pid"])
             stopped = True
-        state_file().unlink(missing_ok=True)
+        _forget_state()
         return stopped
 
 
@@ -155,8 +155,11 @@ def _server_command(port: int) -> list[str]:
 
 @contextlib.contextmanager
 def _lock() -> Iterator[None]:
-    state_dir().mkdir(parents=True, exist_ok=True)
-    with (state_dir() / "emulator.lock").open("a") as handle:
+    folder = state_dir()
+    with writing_under_home(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = (folder / "emulator.lock").open("a")
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -181,7 +184,7 @@ def _status_locked() -> EmulatorStatus:
         )
     if alive and _is_our_server(pid, port):
         _terminate_group(pid)
-    state_file().unlink(missing_ok=True)
+    _forget_state()
     return EmulatorStatus(running=False)
 
 
@@ -197,21 +200,27 @@ def _read_state() -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError, AttributeError):
-        path.unlink(missing_ok=True)
+        _forget_state()
         return None
     return state
 
 
+def _forget_state() -> None:
+    with writing_under_home(state_dir()):
+        state_file().unlink(missing_ok=True)
+
+
 def _write_state(state: dict[str, Any]) -> None:
     path = state_file()
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(state, stream, indent=2)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with writing_under_home(path.parent):
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(handle, "w") as stream:
+                json.dump(state, stream, indent=2)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
 
 
 def _choose_port(port: int | None) -> int:
@@ -252,7 +261,9 @@ def _launch(port: int) -> EmulatorStatus:
         # moto knows them but loads them only when asked.
         "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
     }
-    with log.open("wb") as output:
+    with writing_under_home(log.parent):
+        output = log.open("wb")
+    with output:
         process = subprocess.Popen(
             _server_command(port),
             stdin=subprocess.DEVNULL,
@@ -262,22 +273,23 @@ def _launch(port: int) -> EmulatorStatus:
             env=environment,
             start_new_session=True,
         )
+    endpoint = f"http://{HOST}:{port}"
     try:
         _wait_until_answering(process, port, log)
+        state = {
+            "pid": process.pid,
+            "port": port,
+            "endpoint": endpoint,
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "moto_version": version("moto"),
+        }
+        _write_state(state)  # a server nobody can find again is stopped, not left behind
     except BaseException:
         _terminate_group(process.pid)
         process.wait()
-        state_file().unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            state_file().unlink(missing_ok=True)
         raise
-    endpoint = f"http://{HOST}:{port}"
-    state = {
-        "pid": process.pid,
-        "port": port,
-        "endpoint": endpoint,
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "moto_version": version("moto"),
-    }
-    _write_state(state)
     # The server outlives this process by design; mark the handle done so Python does not warn
     # that it is "still running" when the handle is collected.
     process.returncode = 0
