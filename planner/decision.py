@@ -39,13 +39,22 @@ class PredictedFigures(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     e2e_ms_p95: float | None = None
 
 
+CloudName = Annotated[str, Meta(pattern=r"^(aws|gcp|azure)\Z")]
+KindName = Annotated[str, Meta(pattern=r"^(fleet|sagemaker|vertex|azureml)\Z")]
+PlaceName = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{1,40}\Z")]
+"""A region or zone name as the clouds write them (the lock file is read as input too)."""
+InstanceTypeName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")]
+
+
 class Decision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    cloud: str
-    kind: str
-    region: str
-    zones: list[str] = []
-    instance_type: str
-    equivalent_instance_types: list[str] = []
+    """What the planner chose for one deployment, and the figures it was chosen with."""
+
+    cloud: CloudName
+    kind: KindName
+    region: PlaceName
+    zones: list[PlaceName] = []
+    instance_type: InstanceTypeName
+    equivalent_instance_types: list[InstanceTypeName] = []
     accelerator: str
     accelerators_per_instance: PositiveInt
     tensor_parallel: PositiveInt
@@ -55,8 +64,8 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     min_instances: PositiveInt
     max_instances: PositiveInt
     spot_percentage_above_base: Annotated[int, Meta(ge=0, le=100)]
-    engine: str
-    image: str
+    engine: Annotated[str, Meta(pattern=r"^(vllm|tgi|triton)\Z")]
+    image: Annotated[str, Meta(min_length=1, max_length=512)]
     root_volume_gib: PositiveInt
     scaling_target_per_minute: Annotated[float, Meta(gt=0)]
     p99_latency_alarm_s: Annotated[float, Meta(gt=0)]

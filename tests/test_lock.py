@@ -257,3 +257,23 @@ def test_a_state_of_another_profile_with_the_same_name_is_refused(profile: Path)
         check_state_belongs(
             deployment.spec, AppliedState(12, theirs), deployment.workspace, "s3://b/k"
         )
+
+
+@pytest.mark.parametrize(
+    ("field", "hostile"),
+    [
+        ("region", "../../etc"),
+        ("cloud", "aws; rm -rf /"),
+        ("instance_type", "g6 --x"),
+        ("engine", "sh"),
+    ],
+)
+def test_a_hostile_value_in_the_lock_is_refused(profile: Path, field: str, hostile: str) -> None:
+    """The lock file is committed and edited by people: its values are input, checked as such."""
+    recorded(profile)
+    path = lock_path(profile)
+    data = yaml.safe_load(path.read_text())
+    data["environments"]["local"]["decision"][field] = hostile
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(LockError, match=rf"decision\.{field}"):
+        resolve(profile, "local", Filters())
