@@ -81,8 +81,10 @@ def init(
     toolkit_spec: Annotated[
         str | None,
         typer.Option(
-            help="What the pipeline passes to `pip install` to install the toolkit. Default: . "
-            "(the repository checked out).",
+            help="The toolkit the pipeline installs, pinned: NAME==VERSION (from PyPI or the "
+            "index in the CI variable TOOLKIT_INDEX), or NAME @ git+URL@TAG-OR-COMMIT, or NAME @ "
+            "a wheel's URL; the CI variable TOOLKIT_SPEC overrides it. Default: "
+            "infra-serving-toolkit==VERSION, this toolkit's own version.",
             show_default=False,
         ),
     ] = None,

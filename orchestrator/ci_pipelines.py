@@ -3,29 +3,39 @@ and checks for drift nightly, rendered from templates/ci/ and written atomically
 
 Everything is validated before anything is written: every profile loads, every environment name
 is a valid spec name with a remote state backend in each profile that deploys to it (a CI runner
-keeps no files, so state in a local file would be lost after every job), and the pipeline file
-does not exist yet unless `force`.
+keeps no files, so state in a local file would be lost after every job), the toolkit is pinned,
+and the pipeline file does not exist yet unless `force`.
+
+Every job installs the same tools (templates/ci/install_tools.sh.j2): the toolkit as pinned and
+checkov, each in a virtual environment of its own, installed by uv and cached under a key made of
+the pins, so that a pull request's plan and the merge's apply run the same versions.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import msgspec
 
 from orchestrator.workspace import write_atomically
 from planner.errors import InfraError
+from planner.lock import lock_path
 from planner.profile import Profile, load_profile
 
 PIPELINE_FILES = {"github": Path(".github/workflows/infra.yml"), "gitlab": Path(".gitlab-ci.yml")}
 PROFILES_DIR = "profiles"
 DEFAULT_ROLE_VARIABLE = "AWS_ROLE_ARN"
-DEFAULT_TOOLKIT_SPEC = "."
-"""The toolkit is not on PyPI yet: install it from the repository being checked out."""
+TOOLKIT_DISTRIBUTION = "infra-serving-toolkit"
+CHECKOV_SPEC = "checkov>=3.3.30,<3.4"
+"""The policy scanner `infra check` runs, pinned as scripts/bootstrap pins it (a test keeps the
+two equal)."""
+UV_SPEC = "uv==0.13.9"
+"""The installer: uv installs the toolkit's dependencies in seconds where pip takes minutes."""
 DEFAULT_TERRAFORM_VERSION = "1.11.4"
 """Pinned, because Terraform refuses to apply a plan saved by another version."""
 MINIMUM_TERRAFORM = (1, 10)
@@ -38,6 +48,10 @@ APPROVAL_ENVIRONMENTS = frozenset({"prod", "production"})
 _ROLE_VARIABLE = re.compile(r"^[A-Z][A-Z0-9_]{0,80}$")
 _BRANCH = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._/-]*$")
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_TOOLKIT = r"(?i:infra[-_.]serving[-_.]toolkit)(?:\[[\w,.-]+\])?\s*"
+_EXACT_VERSION = re.compile(_TOOLKIT + r"==\s*\d[\w.+!-]*")
+_DIRECT_REFERENCE = re.compile(_TOOLKIT + r"@\s*(\S+)")
+_ARCHIVES = (".whl", ".tar.gz", ".zip")
 
 
 @dataclass(frozen=True)
@@ -49,7 +63,8 @@ class PipelineSettings:
     profiles: tuple[Path, ...] = ()
     environments: tuple[str, ...] = ()
     role_variable: str = DEFAULT_ROLE_VARIABLE
-    toolkit_spec: str = DEFAULT_TOOLKIT_SPEC
+    toolkit_spec: str | None = None
+    """None: this toolkit's own version, exactly (`default_toolkit_spec`)."""
     terraform_version: str = DEFAULT_TERRAFORM_VERSION
     default_branch: str = DEFAULT_BRANCH
 
@@ -65,6 +80,11 @@ class PipelineTarget:
     role_variable: str
     """The CI variable holding the ARN of the role apply assumes, e.g. AWS_ROLE_ARN_PROD."""
     needs_approval: bool
+
+    @property
+    def lock(self) -> str:
+        """The profile's lock file, which CI plans with (`infra plan --locked`)."""
+        return lock_path(Path(self.profile)).as_posix()
 
     @property
     def plan_role_variable(self) -> str:
@@ -111,6 +131,44 @@ def approval_environments(targets: tuple[PipelineTarget, ...]) -> list[str]:
     return list(dict.fromkeys(target.env for target in targets if target.needs_approval))
 
 
+def default_toolkit_spec() -> str:
+    """This toolkit's own version, exactly: the pipeline runs the version that wrote it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{TOOLKIT_DISTRIBUTION}=={version(TOOLKIT_DISTRIBUTION)}"
+    except PackageNotFoundError:
+        raise InfraError(
+            f"this toolkit is not installed as the package {TOOLKIT_DISTRIBUTION}, so its version "
+            f"is unknown; give --toolkit-spec (e.g. {TOOLKIT_DISTRIBUTION}==0.1.0)."
+        ) from None
+
+
+def is_pinned(spec: str) -> bool:
+    """An exact version, a VCS URL at a tag or commit (`git+https://host/repo@v0.1.0`), or an
+    archive's URL (its file name carries the version)."""
+    if _EXACT_VERSION.fullmatch(spec):
+        return True
+    reference = _DIRECT_REFERENCE.fullmatch(spec)
+    if reference is None:
+        return False
+    url = reference.group(1)
+    if url.startswith("git+"):
+        return "@" in urlsplit(url.removeprefix("git+")).path
+    return urlsplit(url).path.endswith(_ARCHIVES)
+
+
+def _check_toolkit_spec(spec: str) -> None:
+    if any(c in "$'\"" or not c.isprintable() for c in spec) or not is_pinned(spec.strip()):
+        raise InfraError(
+            f"invalid --toolkit-spec {spec!r}: pin the toolkit on one line, without '$' or "
+            f"quotes: {TOOLKIT_DISTRIBUTION}==VERSION (from PyPI or the index in TOOLKIT_INDEX), "
+            f"{TOOLKIT_DISTRIBUTION} @ git+https://HOST/REPO@TAG-OR-COMMIT, or "
+            f"{TOOLKIT_DISTRIBUTION} @ the URL of a wheel (the pin keys the pipeline's cache and "
+            "keeps plan and apply on one version)."
+        )
+
+
 def _check_provider(provider: str | None) -> str:
     if provider is None:
         raise InfraError("give the CI provider with --provider github or --provider gitlab.")
@@ -130,12 +188,7 @@ def _check_settings(settings: PipelineSettings) -> None:
             f"invalid --aws-role-variable '{variable}': use uppercase letters, digits and "
             "underscores, starting with a letter and not with GITHUB_ (e.g. AWS_ROLE_ARN)."
         )
-    spec = settings.toolkit_spec
-    if not spec.strip() or any(c == "$" or not c.isprintable() for c in spec):
-        raise InfraError(
-            f"invalid --toolkit-spec {spec!r}: give one pip requirement or path on one line, "
-            "without '$' (e.g. '.' or 'infra-serving-toolkit==0.1.0')."
-        )
+    _check_toolkit_spec(settings.toolkit_spec or default_toolkit_spec())
     version = _VERSION.match(settings.terraform_version)
     if not version or tuple(int(part) for part in version.groups()[:2]) < MINIMUM_TERRAFORM:
         raise InfraError(
@@ -245,8 +298,8 @@ def render_pipeline(
     """The pipeline file's text for PROVIDER (github or gitlab)."""
     import jinja2  # ~90 ms to import: only this command pays for it
 
-    source = files("templates").joinpath(f"ci/{provider}.yml.j2").read_text(encoding="utf-8")
     environment = jinja2.Environment(
+        loader=jinja2.FunctionLoader(_template_source),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -254,18 +307,30 @@ def render_pipeline(
     )
     # JSON strings are YAML double-quoted scalars: any profile path or pip spec stays one value.
     environment.filters["quote"] = json.dumps
-    return environment.from_string(source).render(
+    spec = settings.toolkit_spec or default_toolkit_spec()
+    return environment.get_template(f"ci/{provider}.yml.j2").render(
         targets=targets,
         settings=settings,
+        toolkit_spec=spec,
+        # A GitHub expression: the repository variable TOOLKIT_SPEC, else the pinned spec (which
+        # holds no quote: _check_toolkit_spec refuses them).
+        github_toolkit_spec=f"${{{{ vars.TOOLKIT_SPEC || '{spec}' }}}}",
+        checkov_spec=CHECKOV_SPEC,
+        uv_spec=UV_SPEC,
         python_version=PYTHON_VERSION,
         approval_environments=approval_environments(targets),
         environments=list(dict.fromkeys(t.env for t in targets)),
     )
 
 
+def _template_source(name: str) -> str:
+    return files("templates").joinpath(*PurePosixPath(name).parts).read_text(encoding="utf-8")
+
+
 def write_pipeline(settings: PipelineSettings, *, force: bool = False) -> WrittenPipeline:
     """Validate, render and write the pipeline file; refuse to overwrite one unless `force`."""
     provider = _check_provider(settings.provider)
+    settings = replace(settings, toolkit_spec=settings.toolkit_spec or default_toolkit_spec())
     _check_settings(settings)
     targets = pipeline_targets(settings)
     path = settings.output_dir / PIPELINE_FILES[provider]

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ TARGETS = [("chat", "staging"), ("chat", "prod"), ("support", "qa")]
 INFRA_COMMANDS = ("check", "plan", "cost diff", "cost", "apply", "drift")
 """The toolkit's CI contract: both pipelines run each, and each must parse with the real CLI."""
 PLACEHOLDER = "placeholder"
+OWN_VERSION = f"infra-serving-toolkit=={version('infra-serving-toolkit')}"
+TOOL_STEPS = ("Key the tools' cache", "actions/cache@v6", "Install the toolkit")
 _EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 _VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
 _SHELL_OPERATORS = {"|", "||", "&&", ";", ">", ">>", "<", "&"}
@@ -161,6 +164,7 @@ def test_github_matrix_concurrency_and_approval(pipelines: dict[str, tuple[Path,
         assert [(entry["name"], entry["env"]) for entry in include] == TARGETS
         assert include[2] == {
             "profile": "profiles/support.yml",
+            "lock": "profiles/support.lock.yaml",
             "name": "support",
             "env": "qa",
             "role": "AWS_ROLE_ARN_QA",
@@ -197,7 +201,11 @@ def test_github_setup_and_artifacts(pipelines: dict[str, tuple[Path, str]]) -> N
     doc = document(pipelines, "github")
     jobs = doc["jobs"]
     assert doc["env"] == {
-        "TOOLKIT_SPEC": ".",
+        "TOOLKIT_SPEC": f"${{{{ vars.TOOLKIT_SPEC || '{OWN_VERSION}' }}}}",
+        "TOOLKIT_INDEX": "${{ vars.TOOLKIT_INDEX }}",
+        "CHECKOV_SPEC": ci_pipelines.CHECKOV_SPEC,
+        "UV_SPEC": ci_pipelines.UV_SPEC,
+        "INFRA_TOOLS": "${{ github.workspace }}/.infra-tools",
         "TERRAFORM_VERSION": "1.11.4",
         "PYTHON_VERSION": "3.11",
     }
@@ -218,10 +226,17 @@ def test_github_setup_and_artifacts(pipelines: dict[str, tuple[Path, str]]) -> N
     ]
     assert download["with"]["name"] == "plan-${{ matrix.name }}-${{ matrix.env }}"
     assert download["with"]["run-id"] == "${{ needs.find-plan.outputs.run-id }}"
-    installs = [
-        s["run"] for job in jobs.values() for s in job["steps"] if "pip install" in s.get("run", "")
-    ]
-    assert installs and all(run == 'python -m pip install "$TOOLKIT_SPEC"' for run in installs)
+    for name in ("plan", "apply", "drift"):
+        steps = jobs[name]["steps"]
+        names = [step.get("name") or step["uses"] for step in steps]
+        key, cache, install = (names.index(n) for n in TOOL_STEPS)
+        assert names.index("actions/setup-python@v6") < key < cache < install
+        assert steps[cache]["with"] == {
+            "path": "${{ env.INFRA_TOOLS }}",
+            "key": "${{ steps.tools.outputs.key }}",
+        }
+        assert steps[key]["id"] == "tools"
+        assert steps[install]["run"].endswith('echo "$INFRA_TOOLS/infra/bin" >> "$GITHUB_PATH"\n')
     for job in jobs.values():
         for step in job["steps"]:
             if "uses" in step:
@@ -271,7 +286,16 @@ def test_gitlab_oidc_artifacts_and_note(pipelines: dict[str, tuple[Path, str]]) 
     setup = "\n".join(infra["before_script"])
     assert 'export AWS_WEB_IDENTITY_TOKEN_FILE="$(mktemp)"' in setup
     assert 'printf \'%s\' "$INFRA_ID_TOKEN" > "$AWS_WEB_IDENTITY_TOKEN_FILE"' in setup
-    assert 'python -m pip install --quiet "$TOOLKIT_SPEC"' in setup
+    assert '"$uv" pip install' in setup and 'export PATH="$INFRA_TOOLS/infra/bin:$PATH"' in setup
+    assert infra["cache"] == {
+        "key": {"files": [".gitlab-ci.yml"], "prefix": "infra-tools-py3.11"},
+        "paths": [".infra-tools/"],
+        "policy": "pull",
+    }
+    for plan in (".merge-request-plan", ".default-branch-plan"):
+        assert doc[plan]["cache"] == {"policy": "pull-push"}  # extends merges it into .infra's
+    assert doc["variables"]["TOOLKIT_SPEC"] == OWN_VERSION
+    assert doc["variables"]["CHECKOV_SPEC"] == ci_pipelines.CHECKOV_SPEC
     assert "sha256sum -c" in setup
     assert infra["artifacts"] == {"when": "always", "expire_in": "30 days", "paths": ["infra-ci/"]}
     assert doc[".apply"]["variables"] == {"INFRA_ROLE_USE": "apply"}
@@ -578,11 +602,12 @@ def test_quoted_values_survive_yaml(repo: Path) -> None:
     (entry,) = doc["jobs"]["plan"]["strategy"]["matrix"]["include"]
     assert entry == {
         "profile": "profiles/odd name: yes.yaml",
+        "lock": "profiles/odd name: yes.lock.yaml",
         "name": "no",
         "env": "on",
         "role": "AWS_ROLE_ARN_ON",
     }
-    assert doc["env"]["TOOLKIT_SPEC"] == spec
+    assert doc["env"]["TOOLKIT_SPEC"] == f"${{{{ vars.TOOLKIT_SPEC || '{spec}' }}}}"
 
 
 # --- refusals: one sentence, nothing written -----------------------------------------------------
@@ -741,9 +766,9 @@ def test_cli_json_and_explicit_choices(cli: Cli, repo: Path, tmp_path: Path) -> 
 def test_cli_help_names_the_defaults(cli: Cli) -> None:
     """The options the CLI leaves to PipelineSettings say its defaults in their help."""
     text = " ".join(cli("ci", "init", "--help").stdout.split())
+    assert "this toolkit's own version" in text
     for default in (
         ci_pipelines.DEFAULT_ROLE_VARIABLE,
-        ci_pipelines.DEFAULT_TOOLKIT_SPEC,
         ci_pipelines.DEFAULT_TERRAFORM_VERSION,
         ci_pipelines.DEFAULT_BRANCH,
     ):

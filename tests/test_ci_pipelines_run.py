@@ -1,0 +1,710 @@
+"""The pipelines `infra ci init` writes, run the way GitHub Actions and GitLab CI run them, in a
+clean environment against the local emulator.
+
+Each job's shell (GitHub `run:` steps, GitLab `before_script`/`script`/`after_script`) is taken
+from the generated YAML and run with bash in order, in a fresh clone of a repository that holds
+only the profile, its lock file and the pipelines, with the variables the pipeline sets. Nothing
+of this checkout is installed: the install step puts the toolkit, built as a wheel from this
+source and served from a package index the way a user's index serves it (TOOLKIT_INDEX), and
+checkov into the job's own environments, with their dependencies from PyPI. What a runner does
+itself is done here: a clean workspace per job; the tools cache carried from job to job by its
+key (a miss installs, a hit reuses); artifacts by name; `gh` and `curl`, which talk to GitHub's
+and GitLab's APIs, are stand-ins that record what they were asked to post. The pipeline's
+target environment (staging) is pointed at the emulator (`--env local`), whose state lives in an
+S3 bucket on the emulator, as a real environment's lives in S3, so each job starts clean.
+
+One story, as a team would live it: a pull request adds a profile and GitHub's workflow checks,
+plans, comments, applies the reviewed plan on merge and finds no drift; then a merge request
+raises its replicas and GitLab's pipeline does the same with its own jobs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from orchestrator.ci_pipelines import PIPELINE_FILES, PipelineSettings, write_pipeline
+from tests.conftest import EXAMPLES, MIRROR, REPO, Cli
+
+pytestmark = pytest.mark.terraform
+
+PROFILE = "profiles/chat.yaml"
+LOCK = "profiles/chat.lock.yaml"
+STATE_BUCKET = "ci-state"
+TARGET_ENV = "staging"
+"""What the pipelines are written for; the test runs that target against the emulator."""
+EMULATED_ENV = "local"
+ROLE = "arn:aws:iam::111122223333:role/infra-ci"
+PR_NUMBER = "7"
+RUN_ID = "4242"
+FROM_CACHE = "Using the toolkit and checkov restored from the cache."
+JOB_ENVIRONMENT_DROPPED = (
+    "INFRA_",
+    "AWS_",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "UV_",
+    "TF_",
+    "JSII_",
+    "CKV_",
+    "BC_",
+    "PRISMA_",
+    "GITHUB_",
+    "GITLAB_",
+    "CI_",
+    "RUNNER_",
+)
+"""The machine's own settings that would leak a developer's setup into a job."""
+
+FAKE_API_CLIENT = """#!{python}
+# A stand-in for gh and curl: records each call (and the body it posts) and answers the reads.
+import json, os, pathlib, sys
+
+tool, args = pathlib.Path(sys.argv[0]).name, sys.argv[1:]
+body = None
+for flag in ("--body-file", "--data-urlencode"):
+    if flag in args:
+        value = args[args.index(flag) + 1]
+        body = pathlib.Path(value.split("@", 1)[-1]).read_text()
+with open(os.environ["FAKE_API_LOG"], "a") as log:
+    log.write(json.dumps({{"tool": tool, "args": args, "body": body}}) + "\\n")
+if tool == "gh" and args[:1] == ["api"]:
+    print(os.environ["FAKE_PR_HEAD"])  # the merged pull request's head, as --jq extracts it
+elif tool == "gh" and args[:2] == ["run", "list"]:
+    print(os.environ["FAKE_RUN_ID"])
+elif tool == "gh" and args[:2] == ["issue", "list"]:
+    print("[]")
+elif tool == "curl" and "--request" not in args:
+    print("[]")  # no merge request note yet
+"""
+
+
+# --- the toolkit, as a package index serves it ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def toolkit_index(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A PEP 503 index (file://) holding one wheel built from this source, `pip wheel --no-deps`
+    of a copy (building in place would leave build/ and *.egg-info in the checkout)."""
+    root = tmp_path_factory.mktemp("toolkit-index")
+    source = root / "source"
+    shutil.copytree(
+        REPO,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "tests", "cdktf.out", ".infra", "build", "*.egg-info", "__pycache__"
+        ),
+    )
+    wheels = root / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", wheels, source],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = wheels.glob("infra_serving_toolkit-*.whl")
+    project = root / "simple" / "infra-serving-toolkit"
+    project.mkdir(parents=True)
+    (project / "index.html").write_text(f'<a href="{wheel.as_uri()}">{wheel.name}</a>\n')
+    return (root / "simple").as_uri()
+
+
+# --- the repository the pipelines run on ---------------------------------------------------------
+
+
+def git(cwd: Path, *args: str) -> str:
+    environ = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "author",
+        "GIT_AUTHOR_EMAIL": "author@example.invalid",
+        "GIT_COMMITTER_NAME": "author",
+        "GIT_COMMITTER_EMAIL": "author@example.invalid",
+    }
+    result = subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def chat_profile(min_replicas: int) -> dict[str, Any]:
+    profile = yaml.safe_load((EXAMPLES / "chat-8b.yaml").read_text())
+    profile["name"] = "chat"
+    profile["placement"]["min_replicas"] = min_replicas
+    profile["deploy"] = {
+        "environments": {
+            EMULATED_ENV: {"backend": {"s3_bucket": STATE_BUCKET}},
+            TARGET_ENV: {"backend": {"s3_bucket": "team-state", "region": "us-east-1"}},
+        }
+    }
+    return profile
+
+
+@dataclass
+class Author:
+    """The person at a terminal: edits the profile, plans locally (which writes the lock file),
+    commits both, and merges what CI approved."""
+
+    repo: Path
+    cli: Cli = field(default_factory=Cli)
+
+    def change_profile(self, branch: str, min_replicas: int, *, replan: bool) -> str:
+        git(self.repo, "checkout", "-q", "-b", branch, "main")
+        (self.repo / "profiles").mkdir(exist_ok=True)
+        (self.repo / PROFILE).write_text(yaml.safe_dump(chat_profile(min_replicas)))
+        # The local plan records the decision in the lock file; the policy scan is CI's to run.
+        command = ["plan", PROFILE, "--env", EMULATED_ENV, "--skip-check", "--json"]
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(self.repo)
+            result = self.cli(*command, *(["--replan"] if replan else []))
+        assert result.exit_code == 2, result.output  # 2: changes to make
+        git(self.repo, "add", PROFILE, LOCK)
+        git(self.repo, "commit", "-q", "-m", f"chat: {min_replicas} replicas")
+        return git(self.repo, "rev-parse", "HEAD")
+
+    def merge(self, branch: str) -> str:
+        git(self.repo, "checkout", "-q", "main")
+        git(self.repo, "merge", "-q", "--ff-only", branch)
+        return git(self.repo, "rev-parse", "HEAD")
+
+
+# --- the runner ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    name: str
+    returncode: int
+    output: str
+
+
+@dataclass
+class Job:
+    name: str
+    workspace: Path
+    steps: list[Step] = field(default_factory=list)
+    cache_hit: bool | None = None
+
+    def output_of(self, name: str) -> str:
+        (step,) = [step for step in self.steps if step.name == name]
+        return step.output
+
+    def read(self, relative: str) -> str:
+        return (self.workspace / relative).read_text()
+
+
+@dataclass
+class Runner:
+    """What a CI runner provides around the pipeline's shell."""
+
+    root: Path
+    origin: Path
+    python_dir: Path
+    infra_home: Path
+    caches: dict[str, Path] = field(default_factory=dict)
+    artifacts: dict[str, Path] = field(default_factory=dict)
+    jobs: int = 0
+
+    @property
+    def api_log(self) -> Path:
+        return self.root / "api-calls.jsonl"
+
+    def api_calls(self, tool: str) -> list[dict[str, Any]]:
+        if not self.api_log.exists():
+            return []
+        calls = [json.loads(line) for line in self.api_log.read_text().splitlines()]
+        return [call for call in calls if call["tool"] == tool]
+
+    def checkout(self, workspace: Path, commit: str | None) -> None:
+        """A clean workspace: the repository at `commit` (full history), or nothing."""
+        shutil.rmtree(workspace, ignore_errors=True)
+        workspace.parent.mkdir(parents=True, exist_ok=True)
+        if commit is None:
+            workspace.mkdir()
+            return
+        git(workspace.parent, "clone", "-q", str(self.origin), workspace.name)
+        git(workspace, "checkout", "-q", commit)
+
+    def environment(self, extra: dict[str, str]) -> dict[str, str]:
+        """The machine's environment without the developer's settings, a fresh HOME, the
+        runner's Python and Terraform, the stand-ins for gh and curl, and the emulator."""
+        self.jobs += 1
+        home = self.root / "homes" / str(self.jobs)
+        home.mkdir(parents=True)
+        environ = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(JOB_ENVIRONMENT_DROPPED) and key != "CI"
+        }
+        terraform = shutil.which("terraform")
+        assert terraform is not None, "terraform is not on the PATH"
+        path = [str(self.root / "bin"), str(self.python_dir), str(Path(terraform).parent)]
+        environ.update(
+            {
+                "HOME": str(home),
+                "PATH": os.pathsep.join([*path, "/usr/bin", "/bin"]),
+                "CI": "true",
+                "INFRA_HOME": str(self.infra_home),
+                "INFRA_PROVIDER_MIRROR": str(MIRROR),
+                "FAKE_API_LOG": str(self.api_log),
+                **extra,
+            }
+        )
+        return environ
+
+    def bash(self, script: str, cwd: Path, environ: dict[str, str], name: str) -> Step:
+        """bash -eo pipefail, as GitHub's `shell: bash` and GitLab's runner run scripts."""
+        result = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+            cwd=cwd,
+            env=environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=False,
+        )
+        return Step(name, result.returncode, result.stdout)
+
+    def restore_cache(self, key: str, path: Path) -> bool:
+        stored = self.caches.get(key)
+        if stored is None:
+            return False
+        shutil.rmtree(path, ignore_errors=True)
+        stored.rename(path)
+        return True
+
+    def save_cache(self, key: str, path: Path) -> None:
+        stored = self.root / "caches" / re.sub(r"[^\w.-]", "_", key)
+        stored.parent.mkdir(exist_ok=True)
+        shutil.rmtree(stored, ignore_errors=True)
+        path.rename(stored)
+        self.caches[key] = stored
+
+    def upload(self, name: str, path: Path) -> None:
+        target = self.root / "artifacts" / name
+        shutil.rmtree(target, ignore_errors=True)
+        if path.is_dir():
+            shutil.copytree(path, target)
+        elif path.is_file():
+            target.mkdir(parents=True)
+            shutil.copy2(path, target / path.name)
+        else:
+            return
+        self.artifacts[name] = target
+
+
+def failed(job: Job, step: Step) -> str:
+    return f"{job.name}: step '{step.name}' exited {step.returncode}:\n{step.output[-6000:]}"
+
+
+# --- GitHub Actions ------------------------------------------------------------------------------
+
+
+@dataclass
+class GithubContext:
+    """What GitHub's ${{ }} expressions read in these jobs."""
+
+    values: dict[str, Any]
+
+    def evaluate(self, text: Any) -> Any:
+        if not isinstance(text, str):
+            return text
+        return re.sub(r"\$\{\{\s*(.*?)\s*\}\}", lambda m: self._expression(m.group(1)), text)
+
+    def _expression(self, expression: str) -> str:
+        for operand in expression.split("||"):
+            value = self._operand(operand.strip())
+            if value:
+                return value
+        return ""
+
+    def _operand(self, text: str) -> str:
+        matrix, variables = self.values["matrix"], self.values["vars"]
+        if text.startswith("'") and text.endswith("'"):
+            return text[1:-1].replace("''", "'")
+        if text == "!cancelled()":
+            return "true"
+        if text == "vars[format('{0}_PLAN', matrix.role)]":
+            return variables.get(f"{matrix['role']}_PLAN", "")
+        if text == "vars[matrix.role]":
+            return variables.get(matrix["role"], "")
+        if text.startswith("vars."):
+            return variables.get(text.removeprefix("vars."), "")  # unset variables are empty
+        value: Any = self.values
+        for part in text.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise AssertionError(f"the test cannot evaluate ${{{{ {text} }}}}")
+            value = value[part]
+        return str(value)
+
+
+class GithubActions:
+    """Runs one job of the workflow: its `run:` steps in bash, the actions it uses emulated."""
+
+    def __init__(self, runner: Runner, workflow: dict[str, Any], variables: dict[str, str]):
+        self.runner = runner
+        self.workflow = workflow
+        self.variables = variables
+        self.workspace = runner.root / "github" / "work" / "repo"
+
+    def run(
+        self,
+        job_name: str,
+        *,
+        commit: str | None,
+        event: dict[str, Any],
+        needs: dict[str, Any] | None = None,
+    ) -> Job:
+        definition = self.workflow["jobs"][job_name]
+        self.runner.checkout(self.workspace, commit)
+        job = Job(job_name, self.workspace)
+        matrix = {}
+        if "strategy" in definition:
+            (matrix,) = definition["strategy"]["matrix"]["include"]
+            matrix = {**matrix, "env": EMULATED_ENV}  # the staging target, on the emulator
+        context = GithubContext(
+            {
+                "matrix": matrix,
+                "vars": self.variables,
+                "github": {
+                    **event,
+                    "workspace": str(self.workspace),
+                    "repository": "team/infra",
+                    "server_url": "https://github.example",
+                    "run_id": str(self.runner.jobs + 1000),
+                    "token": "github-token",
+                },
+                "needs": needs or {},
+                "steps": {},
+                "env": {},
+            }
+        )
+        environment = {}
+        for scope in (self.workflow.get("env", {}), definition.get("env", {})):
+            for key, value in scope.items():
+                environment[key] = context.evaluate(value)
+                context.values["env"] = environment
+        files = self.runner.root / "github" / "files"
+        files.mkdir(parents=True, exist_ok=True)
+        github_path = files / f"path-{self.runner.jobs}"
+        github_path.touch()
+        base = self.runner.environment(
+            {
+                "GITHUB_ACTIONS": "true",
+                "GITHUB_WORKSPACE": str(self.workspace),
+                "GITHUB_SHA": event.get("sha", ""),
+                "GITHUB_WORKFLOW_REF": "team/infra/.github/workflows/infra.yml@refs/heads/main",
+                "GITHUB_PATH": str(github_path),
+                "RUNNER_OS": "Linux",
+                "RUNNER_TEMP": str(files),
+                "FAKE_PR_HEAD": event.get("pr_head", ""),
+                "FAKE_RUN_ID": RUN_ID,
+            }
+        )
+        saves: list[tuple[str, Path]] = []
+        for index, step in enumerate(definition["steps"]):
+            if "uses" in step:
+                saves += self._use(job, step, context)
+                continue
+            output = files / f"output-{self.runner.jobs}-{index}"
+            output.touch()
+            added = github_path.read_text().split()
+            environ = {
+                **base,
+                **environment,
+                **{key: context.evaluate(value) for key, value in step.get("env", {}).items()},
+                "GITHUB_OUTPUT": str(output),
+                "PATH": os.pathsep.join([*reversed(added), base["PATH"]]),
+            }
+            result = self.runner.bash(step["run"], self.workspace, environ, step["name"])
+            job.steps.append(result)
+            assert result.returncode == 0, failed(job, result)
+            if "id" in step:
+                pairs = (line.split("=", 1) for line in output.read_text().splitlines())
+                context.values["steps"][step["id"]] = {"outputs": dict(pairs)}
+        for key, path in saves:  # actions/cache saves after the job, on a miss
+            self.runner.save_cache(key, path)
+        return job
+
+    def _use(self, job: Job, step: dict[str, Any], context: GithubContext) -> list[Any]:
+        action = step["uses"].split("@")[0]
+        given = {key: context.evaluate(value) for key, value in step.get("with", {}).items()}
+        if action == "actions/setup-python":
+            runner_python = f"{sys.version_info.major}.{sys.version_info.minor}"
+            assert given["python-version"] == runner_python
+        elif action == "aws-actions/configure-aws-credentials":
+            assert given["role-to-assume"] == ROLE  # the emulator takes the place of STS
+        elif action == "actions/cache":
+            path = Path(given["path"])
+            job.cache_hit = self.runner.restore_cache(given["key"], path)
+            return [] if job.cache_hit else [(given["key"], path)]
+        elif action == "actions/upload-artifact":
+            self.runner.upload(given["name"], self.workspace / given["path"])
+        elif action == "actions/download-artifact":
+            target = self.workspace / given["path"]
+            if "name" in given:
+                assert given.get("run-id", RUN_ID) == RUN_ID
+                shutil.copytree(self.runner.artifacts[given["name"]], target, dirs_exist_ok=True)
+            else:
+                for name, stored in self.runner.artifacts.items():
+                    if fnmatch.fnmatch(name, given["pattern"]):
+                        shutil.copytree(stored, target / name)
+        else:
+            assert action in ("actions/checkout", "hashicorp/setup-terraform"), action
+        return []
+
+
+# --- GitLab CI -----------------------------------------------------------------------------------
+
+
+def resolve_extends(pipeline: dict[str, Any], name: str) -> dict[str, Any]:
+    """A job with its `extends` merged in as GitLab merges it: hashes deeply, the rest replaced."""
+    job = pipeline[name]
+    parent = job.get("extends")
+    if parent is None:
+        return job
+    return deep_merge(resolve_extends(pipeline, parent), job)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+IMAGE_SETUP = ("apt-get update", "releases.hashicorp.com")
+"""The before_script entries that set up the job's image (apt packages, Terraform's download):
+this machine has them, and reaches no host but the package registries."""
+
+
+class GitlabCi:
+    """Runs one job of the pipeline: before_script and script in one bash, after_script in a
+    second one with the job's variables only (not what before_script exported)."""
+
+    def __init__(self, runner: Runner, pipeline: dict[str, Any], variables: dict[str, str]):
+        self.runner = runner
+        self.pipeline = pipeline
+        self.variables = variables
+        self.workspace = runner.root / "gitlab" / "builds" / "project"
+
+    def run(self, job_name: str, *, commit: str | None, predefined: dict[str, str]) -> Job:
+        definition = resolve_extends(self.pipeline, job_name)
+        strategy = definition.get("variables", {}).get("GIT_STRATEGY")
+        self.runner.checkout(self.workspace, None if strategy == "none" else commit)
+        job = Job(job_name, self.workspace)
+        for needed in definition.get("needs", []):
+            shutil.copytree(self.runner.artifacts[needed], self.workspace, dirs_exist_ok=True)
+        variables = {
+            "CI_PROJECT_DIR": str(self.workspace),
+            "CI_PROJECT_ID": "42",
+            "CI_JOB_ID": str(self.runner.jobs + 1000),
+            "CI_SERVER_URL": "https://gitlab.example",
+            "CI_API_V4_URL": "https://gitlab.example/api/v4",
+            "CI_PIPELINE_URL": "https://gitlab.example/team/infra/-/pipelines/9",
+            "CI_DEFAULT_BRANCH": "main",
+            "INFRA_ID_TOKEN": "id-token",
+            **predefined,
+            **self.pipeline["variables"],
+            **definition.get("variables", {}),
+            **self.variables,
+        }
+        if "INFRA_ENV" in variables:
+            variables["INFRA_ENV"] = EMULATED_ENV  # the staging target, on the emulator
+        for key, value in variables.items():  # GitLab expands variables in variables
+            variables[key] = re.sub(
+                r"\$\{?(\w+)\}?", lambda m: variables.get(m.group(1), m.group(0)), str(value)
+            )
+        cache = definition.get("cache")
+        key, tools = "", self.workspace / ".infra-tools"
+        if cache:
+            digest = git(self.workspace, "log", "-1", "--format=%H", "--", ".gitlab-ci.yml")
+            key = f"{cache['key']['prefix']}-{digest}"
+            job.cache_hit = self.runner.restore_cache(key, tools)
+        environ = self.runner.environment(variables)
+        setup = [s for s in definition.get("before_script", []) if not s.startswith(IMAGE_SETUP)]
+        skipped = len(definition.get("before_script", [])) - len(setup)
+        assert skipped in (0, len(IMAGE_SETUP))
+        script = "\n".join([*setup, *definition["script"]])
+        result = self.runner.bash(script, self.workspace, environ, "script")
+        job.steps.append(result)
+        for after in definition.get("after_script", []):
+            job.steps.append(self.runner.bash(after, self.workspace, environ, "after_script"))
+        if "artifacts" in definition:
+            self.runner.upload(job_name, self.workspace / "infra-ci")
+            self.runner.artifacts[job_name] = self.runner.artifacts.pop(job_name)
+        if cache and cache.get("policy") == "pull-push":
+            self.runner.save_cache(key, tools)
+        assert result.returncode == 0, failed(job, result)
+        return job
+
+
+# --- the story -----------------------------------------------------------------------------------
+
+
+def emulator_client(service: str) -> Any:
+    from providers.local.emulator import aws_environment, ensure_running
+
+    environ = aws_environment(ensure_running())
+    return boto3.client(
+        service,
+        endpoint_url=environ["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id=environ["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environ["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+@pytest.fixture(scope="module")
+def runner(
+    infra_home: Path, toolkit_index: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Runner]:
+    """The runner machine, the state bucket on the emulator, and the author's repository with
+    both pipelines on main."""
+    root = tmp_path_factory.mktemp("ci-runner")
+    emulator_client("s3").create_bucket(Bucket=STATE_BUCKET)
+    origin = root / "origin"
+    origin.mkdir()
+    git(origin, "init", "-q")
+    (origin / "profiles").mkdir()
+    (origin / PROFILE).write_text(yaml.safe_dump(chat_profile(2)))  # ci init reads it
+    for provider in PIPELINE_FILES:
+        write_pipeline(PipelineSettings(provider=provider, output_dir=origin))
+    (origin / PROFILE).unlink()  # the pull request adds it
+    git(origin, "add", ".")
+    git(origin, "commit", "-q", "-m", "CI pipelines from infra ci init")
+    python_dir = root / "python"
+    python_dir.mkdir()
+    for name in ("python", "python3"):  # the runner's Python (setup-python, the python image)
+        (python_dir / name).symlink_to(sys._base_executable)
+    (root / "bin").mkdir()
+    for tool in ("gh", "curl"):
+        (root / "bin" / tool).write_text(FAKE_API_CLIENT.format(python=sys._base_executable))
+        (root / "bin" / tool).chmod(0o755)
+    yield Runner(root, origin, python_dir, infra_home)
+
+
+@dataclass
+class GithubRun:
+    head: str
+    merged: str
+    plan: Job
+    comment: Job
+    find_plan: Job
+    apply: Job
+    drift: Job
+    lock: str
+    tools: Path
+
+
+@pytest.fixture(scope="module")
+def github_run(runner: Runner, toolkit_index: str) -> GithubRun:
+    """A pull request adds the profile; merged, its plan is applied; a night later, drift."""
+    author = Author(runner.origin)
+    head = author.change_profile("add-chat", min_replicas=2, replan=False)
+    workflow = yaml.safe_load((runner.origin / PIPELINE_FILES["github"]).read_text())
+    actions = GithubActions(
+        runner,
+        workflow,
+        {"AWS_ROLE_ARN_STAGING": ROLE, "TOOLKIT_INDEX": toolkit_index},
+    )
+    pull_request = {
+        "event_name": "pull_request",
+        "base_ref": "main",
+        "sha": head,
+        "event": {"pull_request": {"number": PR_NUMBER}},
+    }
+    plan = actions.run("plan", commit=head, event=pull_request)
+    comment = actions.run("cost-comment", commit=None, event=pull_request)
+    merged = author.merge("add-chat")
+    push = {"event_name": "push", "sha": merged, "pr_head": head}
+    find_plan = actions.run("find-plan", commit=None, event=push)
+    run_id = find_plan.output_of("Find the pull request run that planned this commit")
+    needs = {"find-plan": {"outputs": {"run-id": RUN_ID}}}
+    assert f"Applying the plans of run {RUN_ID}" in run_id
+    apply = actions.run("apply", commit=merged, event=push, needs=needs)
+    drift = actions.run("drift", commit=merged, event={"event_name": "schedule", "sha": merged})
+    (tools,) = runner.caches.values()
+    lock = (runner.origin / LOCK).read_text()
+    return GithubRun(head, merged, plan, comment, find_plan, apply, drift, lock, tools)
+
+
+def test_github_installs_the_pinned_toolkit_once_then_uses_the_cache(
+    github_run: GithubRun,
+) -> None:
+    install = github_run.plan.output_of("Install the toolkit")
+    assert github_run.plan.cache_hit is False and FROM_CACHE not in install
+    assert install.splitlines()[-1] == "infra 0.1.0"
+    for job in (github_run.apply, github_run.drift):
+        assert job.cache_hit is True
+        assert job.output_of("Install the toolkit").splitlines() == [FROM_CACHE, "infra 0.1.0"]
+    tools = github_run.tools
+    assert os.readlink(tools / "infra" / "bin" / "checkov") == "../../checkov/bin/checkov"
+    assert not list((tools / "infra").glob("lib/python*/site-packages/checkov"))
+    assert list((tools / "checkov").glob("lib/python*/site-packages/checkov"))
+
+
+def test_github_pull_request_checks_plans_and_keeps_the_lock(github_run: GithubRun) -> None:
+    out = "infra-ci/chat-local"
+    check = json.loads(github_run.plan.read(f"{out}/check.json"))
+    assert check["blocking"] == 0 and check["passed"] > 0
+    plan = json.loads(github_run.plan.read(f"{out}/plan.json"))
+    assert plan["changes"] is True and plan["create"] > 0 and plan["delete"] == 0
+    assert (github_run.plan.workspace / out / "plan.zip").is_file()
+    assert github_run.plan.read(f"{out}/chat.lock.yaml") == github_run.lock
+    assert github_run.plan.read(f"{out}/cost-diff.md").splitlines() == [
+        f"### {PROFILE} in {EMULATED_ENV}",
+        "",
+        "New profile: nothing on origin/main to compare with.",
+    ]
+    assert json.loads(github_run.plan.read(f"{out}/cost.json"))["monthly_usd"]["expected"] > 0
+
+
+def test_github_posts_one_sticky_cost_comment(github_run: GithubRun, runner: Runner) -> None:
+    (call,) = [c for c in runner.api_calls("gh") if c["args"][:2] == ["pr", "comment"]]
+    assert call["args"] == [
+        "pr", "comment", PR_NUMBER, "--edit-last", "--create-if-none", "--body-file", "comment.md"
+    ]  # fmt: skip
+    body = call["body"].splitlines()
+    assert body[:3] == ["## Cost diff", "", f"### {PROFILE} in {EMULATED_ENV}"]
+    assert "New profile: nothing on origin/main to compare with." in body
+    assert body[-1].startswith("Plans, checks and costs as JSON: https://github.example/")
+
+
+def test_github_merge_applies_the_reviewed_plan(github_run: GithubRun, runner: Runner) -> None:
+    asked = [c["args"] for c in runner.api_calls("gh") if c["args"][0] in ("api", "run")]
+    assert [args[:2] for args in asked] == [
+        ["api", f"repos/team/infra/commits/{github_run.merged}/pulls"],
+        ["run", "list"],
+    ]
+    assert asked[1][asked[1].index("--commit") + 1] == github_run.head
+    applied = json.loads(github_run.apply.read("infra-ci/chat-local/apply.json"))
+    assert applied["outputs"]["vpc_id"].startswith("vpc-")
+    state = emulator_client("s3").list_objects_v2(Bucket=STATE_BUCKET)["Contents"]
+    assert [o["Key"] for o in state] == [f"chat/{EMULATED_ENV}/terraform.tfstate"]
+
+
+def test_github_nightly_drift_finds_none(github_run: GithubRun, runner: Runner) -> None:
+    drift = json.loads(github_run.drift.read("infra-ci/chat-local/drift.json"))
+    assert drift["changes"] is False
+    assert not [c for c in runner.api_calls("gh") if c["args"][:1] == ["issue"]]
