@@ -44,6 +44,7 @@ pytestmark = pytest.mark.terraform
 PROFILE = "profiles/chat.yaml"
 LOCK = "profiles/chat.lock.yaml"
 STATE_BUCKET = "ci-state"
+REGION = "us-east-2"
 TARGET_ENV = "staging"
 """What the pipelines are written for; the test runs that target against the emulator."""
 EMULATED_ENV = "local"
@@ -148,9 +149,10 @@ def chat_profile(min_replicas: int) -> dict[str, Any]:
     profile = yaml.safe_load((EXAMPLES / "chat-8b.yaml").read_text())
     profile["name"] = "chat"
     profile["placement"]["min_replicas"] = min_replicas
+    profile["placement"]["regions"] = [REGION]  # more replicas must not move the deployment
     profile["deploy"] = {
         "environments": {
-            EMULATED_ENV: {"backend": {"s3_bucket": STATE_BUCKET}},
+            EMULATED_ENV: {"backend": {"s3_bucket": STATE_BUCKET, "region": "us-east-1"}},
             TARGET_ENV: {"backend": {"s3_bucket": "team-state", "region": "us-east-1"}},
         }
     }
@@ -198,7 +200,8 @@ class Step:
 @dataclass
 class Job:
     name: str
-    workspace: Path
+    kept: Path
+    """What the job left in infra-ci/ (the next job's checkout wipes the workspace)."""
     steps: list[Step] = field(default_factory=list)
     cache_hit: bool | None = None
 
@@ -207,7 +210,7 @@ class Job:
         return step.output
 
     def read(self, relative: str) -> str:
-        return (self.workspace / relative).read_text()
+        return (self.kept / relative).read_text()
 
 
 @dataclass
@@ -231,6 +234,13 @@ class Runner:
             return []
         calls = [json.loads(line) for line in self.api_log.read_text().splitlines()]
         return [call for call in calls if call["tool"] == tool]
+
+    def new_job(self, name: str) -> Job:
+        return Job(name, self.root / "kept" / f"{len(list(self.root.glob('kept/*')))}-{name}")
+
+    def keep(self, job: Job, workspace: Path) -> None:
+        if (workspace / "infra-ci").is_dir():
+            shutil.copytree(workspace / "infra-ci", job.kept / "infra-ci")
 
     def checkout(self, workspace: Path, commit: str | None) -> None:
         """A clean workspace: the repository at `commit` (full history), or nothing."""
@@ -283,6 +293,7 @@ class Runner:
         return Step(name, result.returncode, result.stdout)
 
     def restore_cache(self, key: str, path: Path) -> bool:
+        """Moved in rather than copied (gigabytes): `keep_cache` moves it back after the job."""
         stored = self.caches.get(key)
         if stored is None:
             return False
@@ -290,16 +301,17 @@ class Runner:
         stored.rename(path)
         return True
 
-    def save_cache(self, key: str, path: Path) -> None:
+    def keep_cache(self, key: str, path: Path) -> None:
         stored = self.root / "caches" / re.sub(r"[^\w.-]", "_", key)
         stored.parent.mkdir(exist_ok=True)
         shutil.rmtree(stored, ignore_errors=True)
         path.rename(stored)
         self.caches[key] = stored
 
-    def upload(self, name: str, path: Path) -> None:
-        target = self.root / "artifacts" / name
-        shutil.rmtree(target, ignore_errors=True)
+    def upload(self, name: str, path: Path, under: str = "") -> None:
+        """Keep `path` as the artifact `name`, at `under` inside it."""
+        target = self.root / "artifacts" / name / under
+        shutil.rmtree(self.root / "artifacts" / name, ignore_errors=True)
         if path.is_dir():
             shutil.copytree(path, target)
         elif path.is_file():
@@ -307,7 +319,7 @@ class Runner:
             shutil.copy2(path, target / path.name)
         else:
             return
-        self.artifacts[name] = target
+        self.artifacts[name] = self.root / "artifacts" / name
 
 
 def failed(job: Job, step: Step) -> str:
@@ -374,7 +386,7 @@ class GithubActions:
     ) -> Job:
         definition = self.workflow["jobs"][job_name]
         self.runner.checkout(self.workspace, commit)
-        job = Job(job_name, self.workspace)
+        job = self.runner.new_job(job_name)
         matrix = {}
         if "strategy" in definition:
             (matrix,) = definition["strategy"]["matrix"]["include"]
@@ -435,12 +447,15 @@ class GithubActions:
             }
             result = self.runner.bash(step["run"], self.workspace, environ, step["name"])
             job.steps.append(result)
+            if result.returncode != 0:
+                self.runner.keep(job, self.workspace)
             assert result.returncode == 0, failed(job, result)
             if "id" in step:
                 pairs = (line.split("=", 1) for line in output.read_text().splitlines())
                 context.values["steps"][step["id"]] = {"outputs": dict(pairs)}
-        for key, path in saves:  # actions/cache saves after the job, on a miss
-            self.runner.save_cache(key, path)
+        for key, path in saves:
+            self.runner.keep_cache(key, path)
+        self.runner.keep(job, self.workspace)
         return job
 
     def _use(self, job: Job, step: dict[str, Any], context: GithubContext) -> list[Any]:
@@ -451,10 +466,10 @@ class GithubActions:
             assert given["python-version"] == runner_python
         elif action == "aws-actions/configure-aws-credentials":
             assert given["role-to-assume"] == ROLE  # the emulator takes the place of STS
-        elif action == "actions/cache":
-            path = Path(given["path"])
+        elif action == "actions/cache":  # restores now; saves after the job what it restored
+            path = Path(given["path"])  # or, on a miss, what the job installed
             job.cache_hit = self.runner.restore_cache(given["key"], path)
-            return [] if job.cache_hit else [(given["key"], path)]
+            return [(given["key"], path)]
         elif action == "actions/upload-artifact":
             self.runner.upload(given["name"], self.workspace / given["path"])
         elif action == "actions/download-artifact":
@@ -494,8 +509,12 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 
 
 IMAGE_SETUP = ("apt-get update", "releases.hashicorp.com")
-"""The before_script entries that set up the job's image (apt packages, Terraform's download):
+"""Marks the script entries that set up the job's image (apt packages, Terraform's download):
 this machine has them, and reaches no host but the package registries."""
+
+
+def without_image_setup(entries: list[str]) -> list[str]:
+    return [entry for entry in entries if not any(mark in entry for mark in IMAGE_SETUP)]
 
 
 class GitlabCi:
@@ -512,7 +531,7 @@ class GitlabCi:
         definition = resolve_extends(self.pipeline, job_name)
         strategy = definition.get("variables", {}).get("GIT_STRATEGY")
         self.runner.checkout(self.workspace, None if strategy == "none" else commit)
-        job = Job(job_name, self.workspace)
+        job = self.runner.new_job(job_name)
         for needed in definition.get("needs", []):
             shutil.copytree(self.runner.artifacts[needed], self.workspace, dirs_exist_ok=True)
         variables = {
@@ -542,19 +561,17 @@ class GitlabCi:
             key = f"{cache['key']['prefix']}-{digest}"
             job.cache_hit = self.runner.restore_cache(key, tools)
         environ = self.runner.environment(variables)
-        setup = [s for s in definition.get("before_script", []) if not s.startswith(IMAGE_SETUP)]
-        skipped = len(definition.get("before_script", [])) - len(setup)
-        assert skipped in (0, len(IMAGE_SETUP))
-        script = "\n".join([*setup, *definition["script"]])
+        entries = [*definition.get("before_script", []), *definition["script"]]
+        script = "\n".join(without_image_setup(entries))
         result = self.runner.bash(script, self.workspace, environ, "script")
         job.steps.append(result)
         for after in definition.get("after_script", []):
             job.steps.append(self.runner.bash(after, self.workspace, environ, "after_script"))
-        if "artifacts" in definition:
-            self.runner.upload(job_name, self.workspace / "infra-ci")
-            self.runner.artifacts[job_name] = self.runner.artifacts.pop(job_name)
-        if cache and cache.get("policy") == "pull-push":
-            self.runner.save_cache(key, tools)
+        for path in definition.get("artifacts", {}).get("paths", []):  # when: always
+            self.runner.upload(job_name, self.workspace / path, under=path)
+        if job.cache_hit or (cache and cache["policy"] == "pull-push"):
+            self.runner.keep_cache(key, tools)
+        self.runner.keep(job, self.workspace)
         assert result.returncode == 0, failed(job, result)
         return job
 
@@ -562,14 +579,14 @@ class GitlabCi:
 # --- the story -----------------------------------------------------------------------------------
 
 
-def emulator_client(service: str) -> Any:
+def emulator_client(service: str, region: str = "us-east-1") -> Any:
     from providers.local.emulator import aws_environment, ensure_running
 
     environ = aws_environment(ensure_running())
     return boto3.client(
         service,
         endpoint_url=environ["AWS_ENDPOINT_URL"],
-        region_name="us-east-1",
+        region_name=region,
         aws_access_key_id=environ["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=environ["AWS_SECRET_ACCESS_KEY"],
     )
@@ -670,7 +687,7 @@ def test_github_pull_request_checks_plans_and_keeps_the_lock(github_run: GithubR
     assert check["blocking"] == 0 and check["passed"] > 0
     plan = json.loads(github_run.plan.read(f"{out}/plan.json"))
     assert plan["changes"] is True and plan["create"] > 0 and plan["delete"] == 0
-    assert (github_run.plan.workspace / out / "plan.zip").is_file()
+    assert (github_run.plan.kept / out / "plan.zip").is_file()
     assert github_run.plan.read(f"{out}/chat.lock.yaml") == github_run.lock
     assert github_run.plan.read(f"{out}/cost-diff.md").splitlines() == [
         f"### {PROFILE} in {EMULATED_ENV}",
@@ -701,10 +718,93 @@ def test_github_merge_applies_the_reviewed_plan(github_run: GithubRun, runner: R
     applied = json.loads(github_run.apply.read("infra-ci/chat-local/apply.json"))
     assert applied["outputs"]["vpc_id"].startswith("vpc-")
     state = emulator_client("s3").list_objects_v2(Bucket=STATE_BUCKET)["Contents"]
-    assert [o["Key"] for o in state] == [f"chat/{EMULATED_ENV}/terraform.tfstate"]
+    assert [o["Key"] for o in state] == [f"infra/chat/{EMULATED_ENV}/terraform.tfstate"]
 
 
 def test_github_nightly_drift_finds_none(github_run: GithubRun, runner: Runner) -> None:
     drift = json.loads(github_run.drift.read("infra-ci/chat-local/drift.json"))
     assert drift["changes"] is False
     assert not [c for c in runner.api_calls("gh") if c["args"][:1] == ["issue"]]
+
+
+@dataclass
+class GitlabRun:
+    merge_request: Job
+    note: Job
+    plan: Job
+    apply: Job
+    drift: Job
+
+
+@pytest.fixture(scope="module")
+def gitlab_run(runner: Runner, github_run: GithubRun, toolkit_index: str) -> GitlabRun:
+    """A merge request raises the deployed profile's replicas; merged, it is planned and that
+    plan applied; a night later, drift."""
+    author = Author(runner.origin)
+    base = github_run.merged
+    head = author.change_profile("more-replicas", min_replicas=3, replan=True)
+    pipeline = yaml.safe_load((runner.origin / PIPELINE_FILES["gitlab"]).read_text())
+    project_variables = {
+        "AWS_ROLE_ARN_STAGING": ROLE,
+        "INFRA_MR_NOTE_TOKEN": "glpat-stand-in",
+        "TOOLKIT_INDEX": toolkit_index,
+    }
+    gitlab = GitlabCi(runner, pipeline, project_variables)
+    merge_request = {
+        "CI_PIPELINE_SOURCE": "merge_request_event",
+        "CI_MERGE_REQUEST_DIFF_BASE_SHA": base,
+        "CI_MERGE_REQUEST_IID": "3",
+    }
+    mr_plan = gitlab.run("mr-plan:chat:staging", commit=head, predefined=merge_request)
+    note = gitlab.run("cost-note", commit=head, predefined=merge_request)
+    merged = author.merge("more-replicas")
+    push = {"CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "main"}
+    plan = gitlab.run("plan:chat:staging", commit=merged, predefined=push)
+    apply = gitlab.run("apply:chat:staging", commit=merged, predefined=push)
+    drift = gitlab.run(
+        "drift:chat:staging", commit=merged, predefined={"CI_PIPELINE_SOURCE": "schedule"}
+    )
+    return GitlabRun(mr_plan, note, plan, apply, drift)
+
+
+def test_gitlab_installs_the_pinned_toolkit_once_then_uses_the_cache(
+    gitlab_run: GitlabRun,
+) -> None:
+    script = gitlab_run.merge_request.output_of("script")
+    assert gitlab_run.merge_request.cache_hit is False and FROM_CACHE not in script
+    assert "infra 0.1.0" in script.splitlines()
+    for job in (gitlab_run.plan, gitlab_run.apply, gitlab_run.drift):
+        assert job.cache_hit is True
+        assert job.output_of("script").splitlines()[:2] == [FROM_CACHE, "infra 0.1.0"]
+
+
+def test_gitlab_merge_request_plans_the_change_and_notes_its_cost(
+    gitlab_run: GitlabRun, runner: Runner
+) -> None:
+    job, out = gitlab_run.merge_request, "infra-ci/chat-staging"
+    plan = json.loads(job.read(f"{out}/plan.json"))
+    assert plan["changes"] is True and plan["delete"] == 0
+    diff = job.read(f"{out}/cost-diff.md")
+    assert diff.startswith(f"### {PROFILE} in {EMULATED_ENV}\n\n")
+    assert "failed" not in diff and "New profile" not in diff
+    reads, posts = runner.api_calls("curl")
+    assert "--request" not in reads["args"] and posts["args"][:4] == [
+        "-fsS", "--request", "POST", "--header"
+    ]  # fmt: skip
+    assert posts["args"][-1] == "https://gitlab.example/api/v4/projects/42/merge_requests/3/notes"
+    assert posts["body"].startswith("<!-- infra cost diff -->\n## Cost diff\n\n" + diff)
+
+
+def test_gitlab_default_branch_applies_the_plan_it_made(gitlab_run: GitlabRun) -> None:
+    planned = json.loads(gitlab_run.plan.read("infra-ci/chat-staging/plan.json"))
+    assert planned["changes"] is True
+    applied = json.loads(gitlab_run.apply.read("infra-ci/chat-staging/apply.json"))
+    assert applied["outputs"]["vpc_id"].startswith("vpc-")
+    autoscaling = emulator_client("autoscaling", REGION)
+    groups = autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+    assert [group["MinSize"] for group in groups] == [3]
+
+
+def test_gitlab_nightly_drift_finds_none(gitlab_run: GitlabRun) -> None:
+    drift = json.loads(gitlab_run.drift.read("infra-ci/chat-staging/drift.json"))
+    assert drift["changes"] is False
