@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from cli.main import app
 from orchestrator import ci_pipelines
 from orchestrator.ci_pipelines import PipelineSettings, write_pipeline
 from planner.errors import InfraError
-from tests.conftest import Cli, profile_dict, write_profile
+from tests.conftest import REPO, Cli, profile_dict, write_profile
 
 try:  # typer 0.28 parses with its own copy of click; earlier versions with click itself
     from typer._click.exceptions import UsageError
@@ -47,7 +47,8 @@ TARGETS = [("chat", "staging"), ("chat", "prod"), ("support", "qa")]
 INFRA_COMMANDS = ("check", "plan", "cost diff", "cost", "apply", "drift")
 """The toolkit's CI contract: both pipelines run each, and each must parse with the real CLI."""
 PLACEHOLDER = "placeholder"
-OWN_VERSION = f"infra-serving-toolkit=={version('infra-serving-toolkit')}"
+TOOLKIT = "infra-serving-toolkit"
+OWN_VERSION = f"{TOOLKIT}=={version(TOOLKIT)}"
 TOOL_STEPS = ("Key the tools' cache", "actions/cache@v6", "Install the toolkit")
 _EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 _VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*")
@@ -408,7 +409,7 @@ while [ $# -gt 0 ]; do
   if [ "$1" = --output ]; then echo "| stand-in cost |" > "$2"; fi
   shift
 done
-echo '{"stand_in": true}'
+if [ -n "$INFRA_STDOUT" ]; then echo "$INFRA_STDOUT"; else echo '{"stand_in": true}'; fi
 exit "$INFRA_EXIT"
 """
 
@@ -419,6 +420,7 @@ def run_script(
     infra_exit: int,
     open_issues: str = "[]",
     base_ref: str = "HEAD",
+    infra_stdout: str = "",
 ) -> subprocess.CompletedProcess[str]:
     """Run a pipeline's script in bash -eo pipefail (GitHub's `shell: bash`, GitLab's runner)
     with a stand-in `infra` that prints JSON, writes any --output file and exits with
@@ -436,9 +438,11 @@ def run_script(
     environ = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "INFRA_EXIT": str(infra_exit),
+        "INFRA_STDOUT": infra_stdout,
         "GH_LOG": str(tmp_path / "gh.log"),
         "OPEN_ISSUES": open_issues,
         "PROFILE": "profiles/chat.yaml",
+        "LOCK": "profiles/chat.lock.yaml",
         "INFRA_ENV": "prod",
         "OUT": "out",
         "RUN_URL": "https://example.invalid/run",
@@ -465,14 +469,44 @@ def test_plan_exit_2_means_changes_not_failure(
     infra_exit: int,
     job_exit: int,
 ) -> None:
-    script = (
-        _github_step(pipelines, "plan", "infra plan")
-        if provider == "github"
-        else _gitlab_script(pipelines, ".merge-request-plan", "infra plan")
-    )
-    result = run_script(script, tmp_path, infra_exit)
+    result = run_script(_plan_script(pipelines, provider), tmp_path, infra_exit)
     assert result.returncode == job_exit, result.stdout + result.stderr
     assert json.loads((tmp_path / "out" / "plan.json").read_text()) == {"stand_in": True}
+    assert not (tmp_path / "out" / "chat.lock.yaml").exists()  # no lock file, nothing kept
+
+
+def _plan_script(pipelines: dict[str, tuple[Path, str]], provider: str) -> str:
+    if provider == "github":
+        return _github_step(pipelines, "plan", "infra plan")
+    return _gitlab_script(pipelines, ".merge-request-plan", "infra plan")
+
+
+LOCK_MISSING = (
+    "profiles/chat.lock.yaml has no decision for environment 'prod' and --locked forbids a new "
+    "one: run `infra plan profiles/chat.yaml --env prod` where you can review it, and commit "
+    "chat.lock.yaml."
+)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_plan_runs_locked_and_keeps_the_lock_with_the_plan(
+    pipelines: dict[str, tuple[Path, str]], tmp_path: Path, provider: str
+) -> None:
+    """CI plans only the committed decision (--locked: a missing or stale lock fails the plan
+    with infra's sentence saying what to run and commit); the lock is saved beside the plan."""
+    script = _plan_script(pipelines, provider)
+    assert 'infra plan "$PROFILE" --env "$INFRA_ENV" --locked --out "$OUT/plan.zip"' in script
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "chat.lock.yaml").write_text("format: infra-lock/1\n")
+    refused = json.dumps({"error": LOCK_MISSING, "exit_code": 1})
+    result = run_script(script, tmp_path, 1, infra_stdout=refused)
+    assert result.returncode == 1
+    assert (tmp_path / "out" / "chat.lock.yaml").read_text() == "format: infra-lock/1\n"
+    if provider == "github" and shutil.which("jq"):  # GitHub's runners have jq
+        assert (
+            "::error::infra plan exited with 1 (1 error, 4 over budget, 5 policy findings): "
+            + LOCK_MISSING
+        ) in result.stdout.splitlines()
 
 
 @pytest.fixture
@@ -632,6 +666,13 @@ def _refused(settings: PipelineSettings, match: str) -> None:
         ({"toolkit_spec": " "}, "invalid --toolkit-spec"),
         ({"toolkit_spec": "pkg==$VERSION"}, "invalid --toolkit-spec"),
         ({"toolkit_spec": "a\nb"}, "invalid --toolkit-spec"),
+        ({"toolkit_spec": "."}, "invalid --toolkit-spec '.': pin the toolkit on one line"),
+        ({"toolkit_spec": "infra-serving-toolkit"}, "pin the toolkit"),
+        ({"toolkit_spec": "infra-serving-toolkit>=0.1"}, "pin the toolkit"),
+        ({"toolkit_spec": "other-toolkit==0.1.0"}, "pin the toolkit"),
+        ({"toolkit_spec": "infra-serving-toolkit=='0.1.0'"}, "pin the toolkit"),
+        ({"toolkit_spec": f"{TOOLKIT} @ git+https://example.invalid/t.git"}, "pin the toolkit"),
+        ({"toolkit_spec": f"{TOOLKIT} @ https://example.invalid/simple/"}, "pin the toolkit"),
         ({"terraform_version": "latest"}, "invalid --terraform-version 'latest'"),
         ({"terraform_version": "1.9.8"}, r"at least 1\.10"),
         ({"default_branch": "-main"}, "invalid --default-branch '-main'"),
@@ -643,6 +684,41 @@ def _refused(settings: PipelineSettings, match: str) -> None:
 )
 def test_refuses_bad_settings(repo: Path, changes: dict[str, Any], match: str) -> None:
     _refused(PipelineSettings(**{"provider": "github", "output_dir": repo, **changes}), match)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "infra-serving-toolkit==0.2.0",
+        "infra_serving_toolkit[dev] == 1.0.0rc1",
+        f"{TOOLKIT} @ git+https://github.example/org/infra.git@v0.1.0",
+        f"{TOOLKIT} @ git+ssh://git@gitlab.example/org/infra@3f2a9c1",
+        f"{TOOLKIT} @ https://files.example/infra_serving_toolkit-0.1.0-py3-none-any.whl",
+    ],
+)
+def test_accepts_a_pinned_toolkit(repo: Path, spec: str) -> None:
+    settings = PipelineSettings(provider="gitlab", output_dir=repo, toolkit_spec=spec)
+    written = yaml.safe_load(write_pipeline(settings).path.read_text())
+    assert written["variables"]["TOOLKIT_SPEC"] == spec
+
+
+def test_refuses_when_its_own_version_is_unknown(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def not_installed(name: str) -> str:
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr("importlib.metadata.version", not_installed)
+    _refused(
+        PipelineSettings(provider="github", output_dir=repo),
+        r"not installed as the package infra-serving-toolkit, .* give --toolkit-spec",
+    )
+
+
+def test_checkov_is_pinned_as_bootstrap_pins_it() -> None:
+    bootstrap = (REPO / "scripts" / "bootstrap").read_text()
+    (pinned,) = re.findall(r'^checkov_spec="([^"]+)"$', bootstrap, re.MULTILINE)
+    assert pinned == ci_pipelines.CHECKOV_SPEC
 
 
 def test_refuses_a_missing_output_dir(tmp_path: Path) -> None:

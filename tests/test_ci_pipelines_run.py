@@ -447,8 +447,6 @@ class GithubActions:
             }
             result = self.runner.bash(step["run"], self.workspace, environ, step["name"])
             job.steps.append(result)
-            if result.returncode != 0:
-                self.runner.keep(job, self.workspace)
             assert result.returncode == 0, failed(job, result)
             if "id" in step:
                 pairs = (line.split("=", 1) for line in output.read_text().splitlines())
