@@ -43,6 +43,16 @@ def _next_steps(written: WrittenPipeline) -> str:
             "set INFRA_MR_NOTE_TOKEN to a project access token with api scope",
             "protect the environments it names and add a nightly pipeline schedule",
         ]
+    if written.needs_an_index:
+        steps.append(
+            f"upload {written.toolkit_spec} to your package index and set the CI variable "
+            "TOOLKIT_INDEX to its URL (the toolkit is not on PyPI), or pass --toolkit-spec a git "
+            "URL at a tag"
+        )
+    steps.append(
+        "commit each profile's lock file, which `infra plan` writes beside it: CI plans with "
+        "--locked, only the decision committed"
+    )
     return "next: " + "; ".join(steps) + "."
 
 

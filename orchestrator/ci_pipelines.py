@@ -107,6 +107,12 @@ class WrittenPipeline:
     provider: str
     path: Path
     targets: tuple[PipelineTarget, ...]
+    toolkit_spec: str
+
+    @property
+    def needs_an_index(self) -> bool:
+        """An exact version, which PyPI does not have: the pipeline needs TOOLKIT_INDEX."""
+        return _EXACT_VERSION.fullmatch(self.toolkit_spec) is not None
 
     @property
     def role_variables(self) -> list[str]:
@@ -120,6 +126,7 @@ class WrittenPipeline:
         return {
             "provider": self.provider,
             "path": str(self.path),
+            "toolkit_spec": self.toolkit_spec,
             "targets": [target.to_dict() for target in self.targets],
             "role_variables": self.role_variables,
             "approval_environments": self.approval_environments,
@@ -330,7 +337,8 @@ def _template_source(name: str) -> str:
 def write_pipeline(settings: PipelineSettings, *, force: bool = False) -> WrittenPipeline:
     """Validate, render and write the pipeline file; refuse to overwrite one unless `force`."""
     provider = _check_provider(settings.provider)
-    settings = replace(settings, toolkit_spec=settings.toolkit_spec or default_toolkit_spec())
+    spec = settings.toolkit_spec or default_toolkit_spec()
+    settings = replace(settings, toolkit_spec=spec)
     _check_settings(settings)
     targets = pipeline_targets(settings)
     path = settings.output_dir / PIPELINE_FILES[provider]
@@ -343,4 +351,4 @@ def write_pipeline(settings: PipelineSettings, *, force: bool = False) -> Writte
         write_atomically(path, text, private=False)
     except OSError as error:
         raise InfraError(f"cannot write {path}: {error.strerror or error}.") from None
-    return WrittenPipeline(provider, path, targets)
+    return WrittenPipeline(provider, path, targets, spec)

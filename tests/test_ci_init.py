@@ -793,6 +793,11 @@ def test_cli_writes_refuses_and_overwrites(
     assert lines[0] == ("wrote .github/workflows/infra.yml for chat/staging, chat/prod, support/qa")
     assert "AWS_ROLE_ARN_STAGING, AWS_ROLE_ARN_PROD, AWS_ROLE_ARN_QA" in lines[1]
     assert "give prod, qa required reviewers" in lines[1]
+    assert (
+        f"upload {OWN_VERSION} to your package index and set the CI variable TOOLKIT_INDEX"
+        in (lines[1])
+    )
+    assert lines[1].endswith("CI plans with --locked, only the decision committed.")
     workflow = repo / PIPELINE_FILES["github"]
     workflow.write_text("edited\n")
 
@@ -820,6 +825,7 @@ def test_cli_json_and_explicit_choices(cli: Cli, repo: Path, tmp_path: Path) -> 
     assert data == {
         "provider": "gitlab",
         "path": str(repo / ".gitlab-ci.yml"),
+        "toolkit_spec": "infra-serving-toolkit==0.1.0",
         "targets": [
             {
                 "profile": "profiles/chat.yaml",
