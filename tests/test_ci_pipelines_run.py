@@ -27,7 +27,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,6 +202,8 @@ class Job:
     kept: Path
     """What the job left in infra-ci/ (the next job's checkout wipes the workspace)."""
     steps: list[Step] = field(default_factory=list)
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    """GitHub: each step's outputs ($GITHUB_OUTPUT), by step id."""
     cache_hit: bool | None = None
 
     def output_of(self, name: str) -> str:
@@ -450,7 +451,8 @@ class GithubActions:
             assert result.returncode == 0, failed(job, result)
             if "id" in step:
                 pairs = (line.split("=", 1) for line in output.read_text().splitlines())
-                context.values["steps"][step["id"]] = {"outputs": dict(pairs)}
+                job.outputs[step["id"]] = dict(pairs)
+                context.values["steps"][step["id"]] = {"outputs": job.outputs[step["id"]]}
         for key, path in saves:
             self.runner.keep_cache(key, path)
         self.runner.keep(job, self.workspace)
@@ -591,9 +593,7 @@ def emulator_client(service: str, region: str = "us-east-1") -> Any:
 
 
 @pytest.fixture(scope="module")
-def runner(
-    infra_home: Path, toolkit_index: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Runner]:
+def runner(infra_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Runner:
     """The runner machine, the state bucket on the emulator, and the author's repository with
     both pipelines on main."""
     root = tmp_path_factory.mktemp("ci-runner")
@@ -616,7 +616,7 @@ def runner(
     for tool in ("gh", "curl"):
         (root / "bin" / tool).write_text(FAKE_API_CLIENT.format(python=sys._base_executable))
         (root / "bin" / tool).chmod(0o755)
-    yield Runner(root, origin, python_dir, infra_home)
+    return Runner(root, origin, python_dir, infra_home)
 
 
 @dataclass
@@ -654,9 +654,8 @@ def github_run(runner: Runner, toolkit_index: str) -> GithubRun:
     merged = author.merge("add-chat")
     push = {"event_name": "push", "sha": merged, "pr_head": head}
     find_plan = actions.run("find-plan", commit=None, event=push)
-    run_id = find_plan.output_of("Find the pull request run that planned this commit")
-    needs = {"find-plan": {"outputs": {"run-id": RUN_ID}}}
-    assert f"Applying the plans of run {RUN_ID}" in run_id
+    assert find_plan.outputs["find"] == {"run-id": RUN_ID}
+    needs = {"find-plan": {"outputs": find_plan.outputs["find"]}}
     apply = actions.run("apply", commit=merged, event=push, needs=needs)
     drift = actions.run("drift", commit=merged, event={"event_name": "schedule", "sha": merged})
     (tools,) = runner.caches.values()
