@@ -122,6 +122,75 @@ def toolkit_index(tmp_path_factory: pytest.TempPathFactory) -> str:
     return (root / "simple").as_uri()
 
 
+# --- a runner's machine ------------------------------------------------------------------------
+
+
+def runner_python(directory: Path) -> Path:
+    """`python` and `python3` as setup-python and the python image give them: the interpreter
+    alone, none of this checkout's environment."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in ("python", "python3"):
+        (directory / name).symlink_to(sys._base_executable)
+    return directory
+
+
+def clean_environment(home: Path, path: list[Path]) -> dict[str, str]:
+    """The machine's environment (its network and certificate settings) without the
+    developer's, with a fresh HOME and only `path` before the system's own directories."""
+    home.mkdir(parents=True)
+    environ = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(JOB_ENVIRONMENT_DROPPED) and key != "CI"
+    }
+    directories = [*map(str, path), "/usr/bin", "/bin"]
+    return {**environ, "HOME": str(home), "PATH": os.pathsep.join(directories), "CI": "true"}
+
+
+def run_bash(script: str, cwd: Path, environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """bash -eo pipefail, as GitHub's `shell: bash` and GitLab's runner run scripts."""
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=cwd,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+
+
+UNPUBLISHED = "infra-serving-toolkit==9.9.9"
+
+
+def test_a_toolkit_the_index_lacks_fails_the_install_and_caches_nothing(
+    toolkit_index: str, tmp_path: Path
+) -> None:
+    """A pin nobody published stops the job at the install step, with uv's reason, and leaves
+    no stamp: a cache saved after that job is never taken for installed tools."""
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / PROFILE).write_text(yaml.safe_dump(chat_profile(2)))
+    settings = PipelineSettings(provider="github", output_dir=tmp_path, toolkit_spec=UNPUBLISHED)
+    workflow = yaml.safe_load(write_pipeline(settings).path.read_text())
+    steps = workflow["jobs"]["plan"]["steps"]
+    (install,) = [step["run"] for step in steps if step.get("name") == "Install the toolkit"]
+    tools = tmp_path / ".infra-tools"
+    environ = {
+        **clean_environment(tmp_path / "home", [runner_python(tmp_path / "python")]),
+        "TOOLKIT_SPEC": UNPUBLISHED,
+        "TOOLKIT_INDEX": toolkit_index,
+        "CHECKOV_SPEC": workflow["env"]["CHECKOV_SPEC"],
+        "UV_SPEC": workflow["env"]["UV_SPEC"],
+        "INFRA_TOOLS": str(tools),
+        "GITHUB_PATH": str(tmp_path / "github-path"),
+    }
+    result = run_bash(install, tmp_path, environ)
+    assert result.returncode != 0
+    assert UNPUBLISHED in result.stdout, result.stdout
+    assert not (tools / "pins").exists()
+    assert not (tools / "checkov" / "bin" / "checkov").exists()  # stopped at the toolkit
+
+
 # --- the repository the pipelines run on ---------------------------------------------------------
 
 
@@ -254,43 +323,24 @@ class Runner:
         git(workspace, "checkout", "-q", commit)
 
     def environment(self, extra: dict[str, str]) -> dict[str, str]:
-        """The machine's environment without the developer's settings, a fresh HOME, the
-        runner's Python and Terraform, the stand-ins for gh and curl, and the emulator."""
+        """A job's: a fresh HOME, the runner's Python and Terraform, the stand-ins for gh and
+        curl, and the emulator."""
         self.jobs += 1
-        home = self.root / "homes" / str(self.jobs)
-        home.mkdir(parents=True)
-        environ = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(JOB_ENVIRONMENT_DROPPED) and key != "CI"
-        }
         terraform = shutil.which("terraform")
         assert terraform is not None, "terraform is not on the PATH"
-        path = [str(self.root / "bin"), str(self.python_dir), str(Path(terraform).parent)]
-        environ.update(
-            {
-                "HOME": str(home),
-                "PATH": os.pathsep.join([*path, "/usr/bin", "/bin"]),
-                "CI": "true",
-                "INFRA_HOME": str(self.infra_home),
-                "INFRA_PROVIDER_MIRROR": str(MIRROR),
-                "FAKE_API_LOG": str(self.api_log),
-                **extra,
-            }
-        )
-        return environ
+        return {
+            **clean_environment(
+                self.root / "homes" / str(self.jobs),
+                [self.root / "bin", self.python_dir, Path(terraform).parent],
+            ),
+            "INFRA_HOME": str(self.infra_home),
+            "INFRA_PROVIDER_MIRROR": str(MIRROR),
+            "FAKE_API_LOG": str(self.api_log),
+            **extra,
+        }
 
     def bash(self, script: str, cwd: Path, environ: dict[str, str], name: str) -> Step:
-        """bash -eo pipefail, as GitHub's `shell: bash` and GitLab's runner run scripts."""
-        result = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-            cwd=cwd,
-            env=environ,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            check=False,
-        )
+        result = run_bash(script, cwd, environ)
         return Step(name, result.returncode, result.stdout)
 
     def restore_cache(self, key: str, path: Path) -> bool:
@@ -608,10 +658,7 @@ def runner(infra_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Runner
     (origin / PROFILE).unlink()  # the pull request adds it
     git(origin, "add", ".")
     git(origin, "commit", "-q", "-m", "CI pipelines from infra ci init")
-    python_dir = root / "python"
-    python_dir.mkdir()
-    for name in ("python", "python3"):  # the runner's Python (setup-python, the python image)
-        (python_dir / name).symlink_to(sys._base_executable)
+    python_dir = runner_python(root / "python")
     (root / "bin").mkdir()
     for tool in ("gh", "curl"):
         (root / "bin" / tool).write_text(FAKE_API_CLIENT.format(python=sys._base_executable))
