@@ -196,6 +196,8 @@ def resolve(
     recommendation = recommend_for_env(profile_path, env, filters)
     decision = decide(profile, recommendation)
     check_challenger(profile, recommendation, decision)
+    if entry is not None:
+        _check_backend_stays(profile, env, entry.decision, decision)
     deployment_id = entry.deployment_id if entry else new_deployment_id(profile_path, env)
     spec = spec_from_decision(profile, decision, env, deployment_id=deployment_id)
     change = describe_change(entry, decision, recommendation, profile, pins) if entry else None
@@ -209,6 +211,21 @@ def resolve(
         entry,
         change,
         recommendation,
+    )
+
+
+def _check_backend_stays(profile: Profile, env: str, old: Decision, new: Decision) -> None:
+    """An S3 state bucket lives in one region; a backend without its own region follows the
+    deployment's, so a move to another region would look for the state elsewhere."""
+    environment = profile.deploy.environments.get(env)
+    backend = environment.backend if environment else None
+    if backend is None or backend.region is not None or old.region == new.region:
+        return
+    raise LockError(
+        f"the new decision for '{env}' is in {new.region}, and the environment's S3 state "
+        f"backend takes the deployment's region ({old.region}) for want of its own: set "
+        f"deploy.environments.{env}.backend.region to the bucket's region ({old.region}), "
+        "then replan."
     )
 
 
@@ -238,7 +255,8 @@ def _from_lock(
         raise LockStale(
             f"{profile_path} changed since {where} decided {decision.summary()} "
             f"({', '.join(changed)} differ), so that decision may no longer fit: run "
-            f"`infra plan {profile_path} --env {env} --replan` to decide again and review it."
+            f"`infra plan {profile_path} --env {env} --replan` to decide again, review it, and "
+            f"commit {lock_path(profile_path).name}."
         )
     if profile.deploy.sagemaker.challenger is not None and decision.kind == "sagemaker":
         narrowed = msgspec.structs.replace(

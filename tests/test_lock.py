@@ -277,3 +277,19 @@ def test_a_hostile_value_in_the_lock_is_refused(profile: Path, field: str, hosti
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(LockError, match=rf"decision\.{field}"):
         resolve(profile, "local", Filters())
+
+
+def test_a_move_that_would_take_the_state_backend_along_is_refused(profile: Path) -> None:
+    """The backend's region defaults to the deployment's: a region move must name it first."""
+    data = yaml.safe_load(profile.read_text())
+    data["deploy"] = {"environments": {"prod": {"backend": {"s3_bucket": "tf-state"}}}}
+    profile.write_text(yaml.safe_dump(data, sort_keys=False))
+    recorded(profile, "prod", AWS_FLEET)
+    locked = read_lock(lock_path(profile)).environments["prod"].decision
+    other = "us-west-2" if locked.region != "us-west-2" else "us-east-1"
+    pinned = Filters(regions=frozenset({other}))
+    with pytest.raises(LockError, match=r"set deploy\.environments\.prod\.backend\.region"):
+        resolve(profile, "prod", pinned, replan=True)
+    data["deploy"]["environments"]["prod"]["backend"]["region"] = locked.region
+    profile.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert resolve(profile, "prod", pinned, replan=True).decision.region == other
