@@ -29,7 +29,6 @@ pytestmark = [
         reason="needs terraform or tofu on the PATH",
     ),
 ]
-STACK = "chat-8b-local"
 CUT_OFF = (
     "aws_lb",
     "aws_lb_listener",
@@ -46,8 +45,10 @@ class Deployed:
         from providers.local.emulator import aws_environment, ensure_running
 
         self.run = Run(workdir)
-        self.workspace = Workspace.for_deployment(workdir, "chat-8b", "local")
-        self.spec: DeploymentSpec = load_spec(self.workspace.spec_file)
+        self.spec: DeploymentSpec = load_spec(
+            workdir / ".infra" / "chat-8b" / "local" / "spec.yaml"
+        )
+        self.workspace = Workspace.for_deployment(workdir, "chat-8b", "local", self.spec.stack_name)
         region = self.spec.region
         self.run.region = region
         environment = {
@@ -99,10 +100,11 @@ def removed(deployed: Deployed) -> dict[str, str]:
 
 
 def test_every_resource_carries_the_stack_tag(deployed: Deployed) -> None:
+    stack = deployed.spec.stack_name
     balancers = boto("elbv2", deployed.spec.region).describe_load_balancers()["LoadBalancers"]
-    (arn,) = [b["LoadBalancerArn"] for b in balancers if b["LoadBalancerName"] == STACK]
+    (arn,) = [b["LoadBalancerArn"] for b in balancers if b["LoadBalancerName"] == stack]
     tags = boto("elbv2", deployed.spec.region).describe_tags(ResourceArns=[arn])
-    assert {t["Key"]: t["Value"] for t in tags["TagDescriptions"][0]["Tags"]}[STACK_TAG] == STACK
+    assert {t["Key"]: t["Value"] for t in tags["TagDescriptions"][0]["Tags"]}[STACK_TAG] == stack
 
 
 def test_repair_finds_exactly_what_the_state_lost(
@@ -131,8 +133,10 @@ def test_import_puts_them_back_and_says_what_it_could_not(
 ) -> None:
     """A stray alarm of the stack (its address is the state's already) cannot be imported:
     the rest is, and the sentence says to delete it."""
-    stray = f"{STACK}-stray"
-    put_alarm(boto("cloudwatch", deployed.spec.region), stray, {STACK_TAG: STACK})
+    stray = f"{deployed.spec.stack_name}-stray"
+    put_alarm(
+        boto("cloudwatch", deployed.spec.region), stray, {STACK_TAG: deployed.spec.stack_name}
+    )
     result, body = deployed.run.json("repair", "chat-8b.yaml", "--auto-approve")
     assert result.exit_code == 1, result.output
     assert {entry["address"] for entry in body["imported"]} == set(removed)
@@ -157,26 +161,29 @@ def test_after_destroy_what_remains_is_named_and_delete_removes_it(
     repair --delete removes them, and the check passes."""
     balancer = next(a for a in removed if a.startswith("aws_lb."))
     deployed.cut_off([balancer])
+    stack, region = deployed.spec.stack_name, deployed.spec.region
+    expected = (
+        f"the state is empty but 2 resources of {stack} remain in {region} "
+        f"(aws_cloudwatch_metric_alarm {stack}-stray, aws_lb {stack}), left outside the state "
+        "by a run that was cut off; delete them with `infra repair PROFILE --env local --delete`."
+    )
     result = deployed.run("destroy", "chat-8b.yaml", "--auto-approve")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # never a clean destroy with these left
+    assert the_error(result) == f"error: {expected}"
     assert deployed.state() == {}
     with pytest.raises(LeftoversRemain) as raised:
         remaining_after_destroy(deployed.spec, deployed.runner)
-    message = str(raised.value)
-    assert message == (
-        f"the state is empty but 2 resources of {STACK} remain in {deployed.spec.region} "
-        f"(aws_cloudwatch_metric_alarm {STACK}-stray, aws_lb {STACK}), left outside the state "
-        "by a run that was cut off; delete them with `infra repair PROFILE --env local --delete`."
-    )
+    assert str(raised.value) == expected
 
     result, body = deployed.run.json("repair", "chat-8b.yaml", "--delete", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert [(entry["type"], entry["name"]) for entry in body["deleted"]] == [
-        ("aws_cloudwatch_metric_alarm", f"{STACK}-stray"),
-        ("aws_lb", STACK),
+        ("aws_cloudwatch_metric_alarm", f"{deployed.spec.stack_name}-stray"),
+        ("aws_lb", deployed.spec.stack_name),
     ]
     remaining_after_destroy(deployed.spec, deployed.runner)
     elbv2 = boto("elbv2", deployed.spec.region)
     assert elbv2.describe_load_balancers()["LoadBalancers"] == []
     result, body = deployed.run.json("repair", "chat-8b.yaml")
     assert (result.exit_code, body["leftovers"]) == (0, []), result.output
+    assert deployed.run("destroy", "chat-8b.yaml", "--auto-approve").exit_code == 0  # clean now
