@@ -116,6 +116,21 @@ def isolated_prices(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def emulator_port_per_worker() -> Iterator[None]:
+    """With pytest-xdist, each worker's emulators take a port of their own (4600 + the worker's
+    number) instead of racing for 4566; the infra subprocesses some tests run keep 4566."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        yield
+        return
+    from providers.local import emulator
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(emulator, "DEFAULT_PORT", 4600 + int(worker[2:]))
+        yield
+
+
 @pytest.fixture(scope="module")
 def infra_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("infra-home")
