@@ -150,7 +150,14 @@ class TerraformRunner:
 def _failure(tool: str, step: str, output: str, log: Path) -> Exception:
     """Terraform's output as one sentence: the known causes first, else its first error."""
     flowing = " ".join(output.split())  # Terraform wraps its explanations at 78 columns
-    for explain in (_unreadable_state, _emulator_stopped, _providers_unavailable, _state_locked):
+    explainers = (
+        _unreadable_state,
+        _emulator_stopped,
+        _providers_unavailable,
+        _state_locked,
+        _exists_outside_the_state,
+    )
+    for explain in explainers:
         explained = explain(tool, step, flowing, log)
         if explained is not None:
             return explained
@@ -158,6 +165,23 @@ def _failure(tool: str, step: str, output: str, log: Path) -> Exception:
     summary = errors[0].rstrip(".") if errors else "it exited with an error"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return TerraformFailed(f"{tool} {step} failed: {summary}{more}; full output in {log}.")
+
+
+def _exists_outside_the_state(tool: str, step: str, output: str, log: Path) -> Exception | None:
+    """A resource the apply wanted to create is there already: a run was cut off before the
+    state recorded it (or another deployment took the name)."""
+    if step != "apply":
+        return None
+    found = re.search(r"(?P<what>[\w .-]+(?:\([^)]*\))?) already exists", output)
+    if found is None or "Error:" not in output:
+        return None
+    what = found["what"].strip() or "a resource"
+    return TerraformFailed(
+        f"{tool} apply failed: {what} already exists but is not in the state (a run cut off "
+        "before Terraform recorded it?); `infra repair PROFILE --env ENV` imports it into the "
+        f"state or, with --delete, removes it; then run the same command again; full output in "
+        f"{log}."
+    )
 
 
 def _state_locked(tool: str, step: str, output: str, log: Path) -> Exception | None:

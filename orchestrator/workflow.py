@@ -362,7 +362,9 @@ def _preview_move(
 ) -> PlanSummary:
     """What the new target would create, planned against an empty scratch state beside the
     workspace (never against the old deployment's state), plus the old resources to destroy."""
-    scratch_spec = msgspec_replace(deployment.spec, state_backend=None)
+    import msgspec
+
+    scratch_spec = msgspec.structs.replace(deployment.spec, state_backend=None)
     scratch = Deployment(
         scratch_spec,
         Workspace(deployment.workspace.root / "move-preview", scratch_spec.stack_name),
@@ -379,12 +381,6 @@ def _preview_move(
     if gates.plan is not None:
         gates.plan(summary)
     return summary
-
-
-def msgspec_replace(spec: DeploymentSpec, **changes: object) -> DeploymentSpec:
-    import msgspec
-
-    return msgspec.structs.replace(spec, **changes)
 
 
 def _summarize(shown: object, changes: bool, log: Path) -> PlanSummary:

@@ -170,3 +170,21 @@ def test_a_mirror_without_the_provider_is_named(tmp_path: Path) -> None:
         "provider mirror /srv/mirror; add one there with `tofu providers mirror DIR`"
     )
     assert "INFRA_PROVIDER_MIRROR" in message
+
+
+def test_a_resource_left_by_a_cut_off_run_points_at_repair(tmp_path: Path) -> None:
+    from orchestrator.terraform import _failure
+
+    output = (
+        "aws_lb.load-balancer_alb: Creating...\n"
+        "╷\n│ Error: creating ELBv2 application Load Balancer (chat-8b-local-3f2a): operation "
+        "error Elastic Load Balancing v2: CreateLoadBalancer, api error DuplicateLoadBalancerName: "
+        "ELBv2 Load Balancer (chat-8b-local-3f2a) already exists\n│\n╵\n"
+    )
+    error = str(_failure("terraform", "apply", output, tmp_path / "apply.log"))
+    assert error.startswith(
+        "terraform apply failed: ELBv2 Load Balancer (chat-8b-local-3f2a) already exists but is "
+        "not in the state"
+    )
+    assert "`infra repair PROFILE --env ENV`" in error
+    assert "repair" not in str(_failure("terraform", "plan", output, tmp_path / "plan.log"))
