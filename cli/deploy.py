@@ -453,6 +453,12 @@ def register(app: typer.Typer) -> None:
                 )
             else:
                 human = _plan_line(result["plan"]) + found.lines()
+            moved = result.get("moved_from")
+            if moved:
+                human = (
+                    f"Moved: destroyed the {moved['destroyed']} resources of {moved['target']} "
+                    "with the configuration they were applied with.\n" + human
+                )
             if recorded:
                 human += f"\nRecorded the decision in {recorded[0]}."
             _emit(result, json_output, human + rollout_text(result.get("endpoint")))
