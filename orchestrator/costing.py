@@ -129,19 +129,27 @@ def _looks_like_json(path: Path) -> bool:
         return False
 
 
-@contextmanager
-def _revision_file(argument: str) -> Iterator[Path]:
-    """`REV:PATH` checked out to a temporary file (the profile as it was at REV)."""
-    revision, _, path = argument.partition(":")
+def _git_show(revision: str, path: str) -> subprocess.CompletedProcess[bytes]:
+    """`git show REV:PATH`; a git that cannot run is one sentence."""
     try:
-        shown = subprocess.run(
-            ["git", "show", f"{revision}:{path}"],
-            capture_output=True,
-            check=False,
-            timeout=60,
+        return subprocess.run(
+            ["git", "show", f"{revision}:{path}"], capture_output=True, check=False, timeout=60
         )
     except (OSError, subprocess.SubprocessError):
-        raise RevisionError(f"cannot run git to read {argument}; is git installed?") from None
+        raise RevisionError(
+            f"cannot run git to read {revision}:{path}; is git installed?"
+        ) from None
+
+
+@contextmanager
+def _revision_file(argument: str) -> Iterator[Path]:
+    """`REV:PATH` checked out to a temporary file (the profile as it was at REV), with the
+    profile's lock file as it was then beside it, so the base of a diff is priced with the
+    decision it was deployed with."""
+    from planner.lock import lock_path
+
+    revision, _, path = argument.partition(":")
+    shown = _git_show(revision, path)
     if shown.returncode != 0:
         detail = shown.stderr.decode(errors="replace").strip().splitlines()
         reason = detail[-1] if detail else "git show failed"
@@ -149,26 +157,10 @@ def _revision_file(argument: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="infra-cost-") as directory:
         copy = Path(directory) / Path(path).name
         copy.write_bytes(shown.stdout)
-        _copy_lock_at(revision, Path(path), copy)
+        lock = _git_show(revision, lock_path(Path(path)).as_posix())
+        if lock.returncode == 0:  # no lock at that revision: a new decision is priced
+            lock_path(copy).write_bytes(lock.stdout)
         yield copy
-
-
-def _copy_lock_at(revision: str, profile: Path, copy: Path) -> None:
-    """The profile's lock file as it was at `revision`, beside the copy: the base of a diff is
-    priced with the decision it was deployed with. No lock then: nothing is copied."""
-    from planner.lock import lock_path
-
-    try:
-        shown = subprocess.run(
-            ["git", "show", f"{revision}:{lock_path(profile).as_posix()}"],
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return
-    if shown.returncode == 0:
-        lock_path(copy).write_bytes(shown.stdout)
 
 
 def cost_of_side(argument: str, env: str, filters: Filters, region: str | None) -> CostReport:
