@@ -119,15 +119,17 @@ def isolated_prices(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 @pytest.fixture(scope="session", autouse=True)
 def emulator_port_per_worker() -> Iterator[None]:
     """With pytest-xdist, each worker's emulators take a port of their own (4600 + the worker's
-    number) instead of racing for 4566; the infra subprocesses some tests run keep 4566."""
+    number, or INFRA_TEST_PORT_BASE + it, so that two checkouts can run their suites side by side)
+    instead of racing for 4566; the infra subprocesses some tests run keep 4566."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     if not worker.startswith("gw"):
         yield
         return
     from providers.local import emulator
 
+    base = int(os.environ.get("INFRA_TEST_PORT_BASE", "4600"))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(emulator, "DEFAULT_PORT", 4600 + int(worker[2:]))
+        patch.setattr(emulator, "DEFAULT_PORT", base + int(worker[2:]))
         yield
 
 
