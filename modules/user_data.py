@@ -15,6 +15,7 @@ import shlex
 from importlib.resources import files
 from typing import TYPE_CHECKING, NamedTuple
 
+from modules.readiness import refuse_to_serve
 from planner.errors import InfraError
 
 if TYPE_CHECKING:
@@ -205,10 +206,13 @@ def _check(spec: DeploymentSpec) -> None:
 def _check_weights(spec: DeploymentSpec, target: BootTarget) -> None:
     if spec.runtime.engine == "triton" and not target.values["weights_uri"]:
         store = target.values["weights_store"]
-        raise UserDataError(
-            f"{spec.stack_name}: Triton serves a prebuilt TensorRT-LLM model repository and cannot "
-            "download a model: build the engine for this GPU and tensor parallel size, upload the "
-            f"repository to {store} and set {WEIGHTS_SETTINGS[spec.cloud]} to it."
+        refuse_to_serve(
+            UserDataError(
+                f"{spec.stack_name}: Triton serves a prebuilt model repository and cannot "
+                "download a model: build it for this GPU (for an LLM, a TensorRT-LLM engine at "
+                f"this tensor parallel size), upload it to {store} and set "
+                f"{WEIGHTS_SETTINGS[spec.cloud]} to it."
+            )
         )
 
 

@@ -15,7 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.workflow import Deployment, prepare, synth
+import msgspec
+
+from modules.readiness import pricing_only
+from orchestrator.workflow import Deployment, prepare, synth_to
 from planner.cost.diff import CostDiff, diff_costs
 from planner.cost.managed import with_managed_deployment
 from planner.cost.plan_resources import (
@@ -93,11 +96,20 @@ def _price_for_deployment(
 
 
 def cost_of_deployment(deployment: Deployment, profile_path: Path | None) -> CostReport:
-    """Synthesize the deployment and price its configuration."""
-    config = synth(deployment)
+    """Synthesize the deployment and price its configuration.
+
+    Pricing needs the hardware, not a boot script that can serve: what would make `synth` refuse
+    to serve (a Triton profile without its model repository) is stated in the report's notes, and
+    that configuration is synthesized into a scratch directory, never into the workspace.
+    """
+    with pricing_only() as not_ready, tempfile.TemporaryDirectory(prefix="infra-cost-") as scratch:
+        config = synth_to(deployment, Path(scratch))
+        planned = read_planned(config)
     spec = deployment.spec
     source = f"{deployment.workspace.stack} ({spec.cloud}/{spec.kind}, {spec.instance_type})"
-    return _price_for_deployment(read_planned(config), source, deployment, profile_path)
+    report = _price_for_deployment(planned, source, deployment, profile_path)
+    notes = tuple(f"synth and deploy refuse it as it stands: {problem}" for problem in not_ready)
+    return msgspec.structs.replace(report, notes=report.notes + notes) if notes else report
 
 
 def cost_of_plan_document(

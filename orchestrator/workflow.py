@@ -184,6 +184,17 @@ def synth(deployment: Deployment) -> Path:
     return workspace.config_file
 
 
+def synth_to(deployment: Deployment, outdir: Path) -> Path:
+    """Synthesize into `outdir`, leaving the workspace as it is (pricing reads the result once)."""
+    from orchestrator.synth import synthesize
+
+    with deployment.step("synth"):
+        synthesize(
+            [(deployment.spec, deployment.workspace.root)], outdir, emulated=deployment.emulated
+        )
+    return outdir / "stacks" / deployment.spec.stack_name / "cdk.tf.json"
+
+
 def init(deployment: Deployment) -> None:
     """`terraform init`, once per deployment and process (plan then apply need it once)."""
     if deployment._initialized:

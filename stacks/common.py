@@ -10,6 +10,7 @@ from pathlib import Path
 from cdktn import LocalBackend, S3Backend, TerraformOutput, TerraformStack
 
 from modules.azure.spec_checks import AzureSpecError
+from modules.readiness import refuse_to_serve
 from modules.tagging import apply_cost_allocation_tags, check_tags
 from planner.deployment import RECORD_OUTPUT, DeploymentSpec, spec_as_json
 from planner.errors import InfraError
@@ -95,10 +96,13 @@ def azure_subscription(spec: DeploymentSpec) -> str | None:
         return spec.azure.subscription_id
     if os.environ.get(SUBSCRIPTION_ENV, "").strip():
         return None
-    raise AzureSpecError(
-        f"stack {spec.stack_name}: no Azure subscription is named; set "
-        f"deploy.azure.subscription_id in the profile or {SUBSCRIPTION_ENV} in the environment."
+    refuse_to_serve(
+        AzureSpecError(
+            f"stack {spec.stack_name}: no Azure subscription is named; set "
+            f"deploy.azure.subscription_id in the profile or {SUBSCRIPTION_ENV} in the environment."
+        )
     )
+    return None
 
 
 def configure_azure_stack(
@@ -156,14 +160,18 @@ class GcpStackError(InfraError):
     pass
 
 
-def gcp_project(spec: DeploymentSpec) -> str:
-    """The project to deploy into: the profile's deploy.gcp.project, else GOOGLE_CLOUD_PROJECT."""
+def gcp_project(spec: DeploymentSpec) -> str | None:
+    """The project to deploy into: the profile's deploy.gcp.project, else GOOGLE_CLOUD_PROJECT.
+    None only for a configuration synthesized to be priced (modules/readiness.py)."""
     project = spec.gcp.project or os.environ.get(GCP_PROJECT_ENV, "").strip()
     if not project:
-        raise GcpStackError(
-            f"stack {spec.stack_name}: no Google Cloud project is named; set deploy.gcp.project "
-            f"in the profile or {GCP_PROJECT_ENV} in the environment."
+        refuse_to_serve(
+            GcpStackError(
+                f"stack {spec.stack_name}: no Google Cloud project is named; set "
+                f"deploy.gcp.project in the profile or {GCP_PROJECT_ENV} in the environment."
+            )
         )
+        return None
     if not _GCP_PROJECT_ID.match(project):
         raise GcpStackError(
             f"stack {spec.stack_name}: {GCP_PROJECT_ENV}={project!r} is not a project ID (6-30 "
@@ -193,6 +201,10 @@ def configure_gcp_stack(
     check_tags(spec.tags, spec.required_tags, where)
     project = gcp_project(spec)
     provider = GoogleProvider(stack, "google", project=project, region=spec.region)
+    if project is None:  # only priced: the provider's own project, read at plan time
+        from cdktn_provider_google.data_google_client_config import DataGoogleClientConfig
+
+        project = DataGoogleClientConfig(stack, "client").project
     # Set as an override: the provider's own map arguments get snake_cased keys when synthesized
     # (cost-center would become cost_center), an override is written as given.
     provider.add_override("default_labels", gcp_labels(spec.tags))

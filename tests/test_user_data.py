@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ from modules.user_data import (
 )
 from planner.deployment import HEALTH_PATHS, CapacitySpec, DeploymentSpec, RuntimeSpec, ScalingSpec
 from planner.images import DEFAULT_IMAGES
+from tests.conftest import SHELLCHECK
 
 ENGINES = ["vllm", "tgi", "triton"]
 MODEL_ID = "meta-llama/Llama-3.1-8B-Instruct"
@@ -227,7 +227,6 @@ def test_renders_a_bash_script_within_the_ec2_limit(engine: str, tmp_path: Path)
     assert checked.returncode == 0, checked.stderr
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
 @pytest.mark.parametrize("engine", ENGINES)
 def test_shellcheck_is_clean(engine: str) -> None:
     spec = make_spec(
@@ -239,7 +238,7 @@ def test_shellcheck_is_clean(engine: str) -> None:
         extra_args=["--seed", "7"],
     )
     checked = subprocess.run(
-        ["shellcheck", "--shell=bash", "-"],
+        [SHELLCHECK, "--shell=bash", "-"],
         input=render_user_data(spec),
         capture_output=True,
         text=True,

@@ -9,7 +9,6 @@ cloud-neutral core renders byte for byte what it rendered before.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ from modules.user_data import (
 )
 from planner.deployment import DeploymentSpec
 from planner.profile import GcpOptions
+from tests.conftest import SHELLCHECK
 from tests.test_user_data import HF_PARAMETER, Boot, flag, run_boot
 from tests.test_user_data import make_spec as make_aws_spec
 
@@ -130,7 +130,6 @@ def test_renders_a_bash_script_for_compute_engine(tmp_path: Path) -> None:
     assert checked.returncode == 0, checked.stderr
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
 @pytest.mark.parametrize("engine", ["vllm", "tgi", "triton"])
 def test_shellcheck_is_clean(engine: str) -> None:
     spec = make_spec(
@@ -146,7 +145,7 @@ def test_shellcheck_is_clean(engine: str) -> None:
         ),
     )
     checked = subprocess.run(
-        ["shellcheck", "--shell=bash", "-"],
+        [SHELLCHECK, "--shell=bash", "-"],
         input=render_user_data(spec),
         capture_output=True,
         text=True,
@@ -262,9 +261,7 @@ def test_too_few_gpus_stops_before_any_container(tmp_path: Path) -> None:
 
 
 def test_triton_needs_weights_in_cloud_storage() -> None:
-    with pytest.raises(
-        UserDataError, match=r"repository to GCS and set deploy\.gcp\.model_gcs_uri"
-    ):
+    with pytest.raises(UserDataError, match=r"upload it to GCS and set deploy\.gcp\.model_gcs_uri"):
         render_user_data(make_spec("triton"))
 
 

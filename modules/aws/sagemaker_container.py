@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from modules.readiness import refuse_to_serve
 from planner.errors import InfraError
 from planner.secrets import find_secrets
 
@@ -51,11 +52,6 @@ def check_container(spec: DeploymentSpec) -> None:
             "which would be stored in the Terraform state; upload the weights to S3 and set "
             "deploy.model_s3_uri instead"
         )
-    elif runtime.engine == "triton" and not runtime.model_s3_uri:
-        problem = (
-            "Triton serves a prebuilt model repository and cannot download a model: upload the "
-            "repository to S3 and set deploy.model_s3_uri to it"
-        )
     elif runtime.engine == "tgi" and runtime.precision == "fp32":
         problem = "TGI does not serve fp32 models: use bf16 or fp16, or the vllm engine"
     elif runtime.replicas_per_instance > 1:
@@ -77,6 +73,13 @@ def check_container(spec: DeploymentSpec) -> None:
                 break
     if problem:
         raise SagemakerContainerError(f"{spec.stack_name}: {problem}.")
+    if runtime.engine == "triton" and not runtime.model_s3_uri:
+        refuse_to_serve(
+            SagemakerContainerError(
+                f"{spec.stack_name}: Triton serves a prebuilt model repository and cannot "
+                "download a model: upload the repository to S3 and set deploy.model_s3_uri to it."
+            )
+        )
 
 
 def _environment_problem(name: str, value: str) -> str | None:
