@@ -20,6 +20,7 @@ import msgspec
 from orchestrator.workspace import write_atomically
 from planner.decision import Decision, decide
 from planner.deployment import DeploymentSpec, check_challenger, spec_from_decision
+from planner.errors import InfraError
 from planner.lock import (
     LockedEnvironment,
     LockError,
@@ -128,6 +129,7 @@ def deployable_filters(env: str, filters: Filters) -> Filters:
     from modules.user_data import NEURON_ACCELERATORS
     from planner.accelerators import accelerators
 
+    refuse_pins_off_the_emulator(env, filters)
     neuron = {name.lower() for name in NEURON_ACCELERATORS}
     every = {name.lower() for name in accelerators()}
     narrowed = msgspec.structs.replace(
@@ -138,6 +140,32 @@ def deployable_filters(env: str, filters: Filters) -> Filters:
             narrowed, clouds=frozenset({"aws"}), kinds=filters.kinds or frozenset({"fleet"})
         )
     return narrowed
+
+
+EMULATED_KINDS = frozenset({"fleet", "sagemaker"})
+"""The kinds the local emulated AWS can build."""
+
+
+class PinnedOffTheEmulator(InfraError):
+    pass
+
+
+def refuse_pins_off_the_emulator(env: str, filters: Filters) -> None:
+    """`--cloud gcp` or `--kind vertex` with the local environment asks for something the
+    emulated AWS cannot be: say so, instead of finding nothing (or, worse, building AWS)."""
+    if env != LOCAL_ENV:
+        return
+    pins = []
+    if filters.clouds is not None and "aws" not in filters.clouds:
+        pins.append("--cloud " + ",".join(sorted(filters.clouds)))
+    if filters.kinds is not None and not filters.kinds & EMULATED_KINDS:
+        pins.append("--kind " + ",".join(sorted(filters.kinds)))
+    if pins:
+        raise PinnedOffTheEmulator(
+            f"the environment '{LOCAL_ENV}' (the default) is the local emulated AWS, which "
+            f"{' and '.join(pins)} is not: pass --env with the environment to deploy to "
+            "(e.g. --env prod), and that cloud's credentials for plan and deploy."
+        )
 
 
 def why_not_deployable(env: str) -> list[str]:
@@ -376,7 +404,6 @@ def environment_view(
 ) -> dict[str, object]:
     """What `env` would deploy: the lock's decision when there is one, else what plan would
     decide now; and why it differs from the unrestricted optimum."""
-    from planner.errors import InfraError
 
     entry = read_lock(lock_path(profile_path)).environments.get(env)
     view: dict[str, object] = {"env": env, "lock_file": str(lock_path(profile_path))}

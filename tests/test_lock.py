@@ -293,3 +293,46 @@ def test_a_move_that_would_take_the_state_backend_along_is_refused(profile: Path
     data["deploy"]["environments"]["prod"]["backend"]["region"] = locked.region
     profile.write_text(yaml.safe_dump(data, sort_keys=False))
     assert resolve(profile, "prod", pinned, replan=True).decision.region == other
+
+
+@pytest.mark.parametrize(
+    ("pins", "named"),
+    [
+        (("--cloud", "gcp"), "--cloud gcp"),
+        (("--cloud", "azure"), "--cloud azure"),
+        (("--kind", "vertex"), "--kind vertex"),
+        (("--cloud", "gcp", "--kind", "vertex"), "--cloud gcp and --kind vertex"),
+    ],
+)
+@pytest.mark.parametrize("command", ["synth", "plan", "deploy", "cost"])
+def test_a_pin_off_the_emulator_with_the_local_environment_says_to_pass_env(
+    cli: Cli, profile: Path, command: str, pins: tuple[str, ...], named: str
+) -> None:
+    result = cli(command, profile, *pins)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip() == (
+        f"error: the environment 'local' (the default) is the local emulated AWS, which {named} "
+        "is not: pass --env with the environment to deploy to (e.g. --env prod), and that "
+        "cloud's credentials for plan and deploy."
+    )
+    assert not lock_path(profile).exists()
+    assert not (profile.parent / ".infra").exists()
+
+
+def test_recommend_with_a_pin_off_the_emulator_still_recommends_and_says_why_local_cannot(
+    cli: Cli, profile: Path
+) -> None:
+    result, body = cli.json("recommend", profile, "--cloud", "gcp")
+    assert result.exit_code == 0, result.output
+    assert body["chosen"]["cloud"] == "gcp"
+    (local,) = body["environments"]
+    assert local["decision"] is None
+    assert "--cloud gcp is not: pass --env" in local["why_different"][0]
+
+
+def test_aws_pins_and_other_environments_are_not_refused(profile: Path) -> None:
+    from orchestrator.decisions import refuse_pins_off_the_emulator
+
+    refuse_pins_off_the_emulator("local", Filters(kinds=frozenset({"sagemaker"})))
+    refuse_pins_off_the_emulator("local", Filters(clouds=frozenset({"aws", "gcp"})))
+    refuse_pins_off_the_emulator("prod", Filters(clouds=frozenset({"gcp"})))
