@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from planner.errors import InfraError
+from planner.images import MODEL_GARDEN_COMMAND, MODEL_GARDEN_PREDICT_ROUTE, is_model_garden_vllm
 from providers.engine_flags import PREDICT_ROUTES, engine_flags
 from providers.gcp.labels import gcp_labels
 from providers.gcp.vertex_api import ModelDeployment, ModelUpload, VertexApi
@@ -92,13 +93,24 @@ def _stack_label(stack: str) -> str:
 
 def _model_upload(spec: DeploymentSpec, outputs: VertexOutputs) -> ModelUpload:
     runtime = spec.runtime
+    model_garden = is_model_garden_vllm(runtime.image)
     return ModelUpload(
         display_name="",
         serving_container_image_uri=runtime.image,
-        serving_container_predict_route=PREDICT_ROUTES[runtime.engine],
+        # Google's Model Garden image takes the whole command as its args and serves its own
+        # routes (planner/images.py); any other image runs the engine's entrypoint.
+        serving_container_predict_route=(
+            MODEL_GARDEN_PREDICT_ROUTE if model_garden else PREDICT_ROUTES[runtime.engine]
+        ),
         serving_container_health_route=runtime.health_path,
         serving_container_ports=[runtime.port],
-        serving_container_args=engine_flags(runtime),
+        serving_container_args=[
+            *(MODEL_GARDEN_COMMAND if model_garden else ()),
+            *engine_flags(runtime),
+        ],
+        serving_container_environment_variables=(
+            {"MODEL_ID": runtime.model_id} if model_garden else None
+        ),
         labels={},
         serving_container_shared_memory_size_mb=(
             SHARED_MEMORY_MB[runtime.engine] if runtime.tensor_parallel > 1 else None
