@@ -440,6 +440,15 @@ def test_a_tag_of_the_model_garden_image_chosen_in_the_profile_gets_the_same_con
     assert upload.serving_container_predict_route == "/generate"
 
 
+def test_a_model_garden_spec_with_another_health_path_is_refused_in_one_sentence() -> None:
+    spec = vertex_spec(image=VERTEX_IMAGES["vllm"], health_path="/health")
+    with pytest.raises(ManagedContainerError) as caught:
+        check_vertex(spec)
+    message = str(caught.value)
+    assert "Model Garden vLLM image answers health checks on /ping, not /health" in message
+    assert message.count(". ") == 0 and message.endswith(".")
+
+
 def test_an_image_of_your_own_gets_no_model_garden_command_or_environment() -> None:
     assert SPEC_A_UPLOAD.serving_container_args[0] == "--model"
     assert "serving_container_environment_variables" not in SPEC_A_UPLOAD.arguments()

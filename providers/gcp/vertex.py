@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from planner.errors import InfraError
-from planner.images import MODEL_GARDEN_COMMAND, MODEL_GARDEN_PREDICT_ROUTE, is_model_garden_vllm
+from planner.images import (
+    MODEL_GARDEN_COMMAND,
+    MODEL_GARDEN_HEALTH_PATH,
+    MODEL_GARDEN_PREDICT_ROUTE,
+    is_model_garden_vllm,
+)
 from providers.engine_flags import PREDICT_ROUTES, engine_flags
 from providers.gcp.labels import gcp_labels
 from providers.gcp.vertex_api import ModelDeployment, ModelUpload, VertexApi
@@ -82,6 +87,13 @@ def accelerator_type(spec: DeploymentSpec) -> str:
 def check_vertex(spec: DeploymentSpec) -> None:
     """Before anything is applied: can this spec be uploaded and deployed at all?"""
     check_managed_container(spec, CLOUD_NAME)
+    runtime = spec.runtime
+    if is_model_garden_vllm(runtime.image) and runtime.health_path != MODEL_GARDEN_HEALTH_PATH:
+        raise ManagedContainerError(
+            f"{spec.stack_name}: Google's Model Garden vLLM image answers health checks on "
+            f"{MODEL_GARDEN_HEALTH_PATH}, not {runtime.health_path}; set runtime.health_path "
+            f"to {MODEL_GARDEN_HEALTH_PATH} in the spec."
+        )
     accelerator_type(spec)
     gcp_labels(spec.tags)
 
