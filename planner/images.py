@@ -60,7 +60,10 @@ engine flags), port 8080, predict route /generate, health route /ping, HF_TOKEN 
 the environment."""
 VERTEX_IMAGES: dict[str, str] = {"vllm": f"{MODEL_GARDEN_VLLM}:20251205_0916_RC01"}
 """Engines with a Google-published Vertex AI serving image, pinned to the tag of the notebook
-above. TGI and Triton have none that runs this toolkit's flags: runtime.image must name one."""
+above. TGI and Triton have no default: Google's Hugging Face TGI image in the same notebooks
+(deeplearning-platform-release/gcr.io/huggingface-text-generation-inference-cu124.2-4...) is
+TGI 2.4, not the 3.3.4 whose flags this toolkit writes, and Google publishes no Triton image for
+Vertex; runtime.image must name one."""
 MODEL_GARDEN_COMMAND = ("python", "-m", "vllm.entrypoints.api_server", "--host=0.0.0.0")
 MODEL_GARDEN_PREDICT_ROUTE = "/generate"
 MODEL_GARDEN_HEALTH_PATH = "/ping"
@@ -92,8 +95,8 @@ def _vertex_image(image: str | None, engine: str) -> str:
             "runtime.image to it."
         )
     raise ProfileError(
-        f"Google publishes no Vertex AI serving image for {engine}: copy "
-        f"{DEFAULT_IMAGES[engine]} into an Artifact Registry repository of yours "
+        f"no Google-published Vertex AI image is known to run the {engine} version this toolkit "
+        f"configures: copy {DEFAULT_IMAGES[engine]} into an Artifact Registry repository of yours "
         "(REGION-docker.pkg.dev/PROJECT/REPOSITORY/...) and set runtime.image to it."
     )
 

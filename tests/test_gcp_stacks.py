@@ -1157,8 +1157,9 @@ def test_a_vertex_spec_keeps_an_artifact_registry_image_of_the_profile(
         ),
         (
             {"engine": "tgi"},
-            r"Google publishes no Vertex AI serving image for tgi: copy "
-            r"ghcr\.io/huggingface/text-generation-inference:3\.3\.4 into an Artifact Registry",
+            r"no Google-published Vertex AI image is known to run the tgi version this toolkit "
+            r"configures: copy ghcr\.io/huggingface/text-generation-inference:3\.3\.4 into an "
+            r"Artifact Registry repository",
         ),
     ],
     ids=["docker-hub-image", "tgi-without-an-image"],
