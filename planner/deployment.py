@@ -15,6 +15,7 @@ from msgspec import Meta
 
 from planner.decision import Decision, decide
 from planner.errors import ProfileError
+from planner.images import MODEL_GARDEN_HEALTH_PATH, is_model_garden_vllm
 from planner.names import DeploymentId, Identifier
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
 from planner.profile import (
@@ -37,7 +38,7 @@ SAGEMAKER_HEALTH_PATH = "/ping"
 VERTEX_PORT = 8080
 """Vertex AI sends health checks and predictions to the model's first container port, 8080 unless
 the model names another (AIP_HTTP_PORT); its health and predict routes are the model's to name, so
-a Vertex spec keeps the engine's health path."""
+a Vertex spec keeps the engine's health path (Google's Model Garden image answers on its own)."""
 HEALTH_PATHS: dict[str, str] = {
     "vllm": "/health",
     "tgi": "/health",
@@ -191,7 +192,6 @@ def spec_from_decision(
     """The spec of `decision` (the planner's part) and `profile` (everything else)."""
     runtime = profile.runtime
     environment = profile.deploy.environments.get(env)
-    on_sagemaker = decision.kind == "sagemaker"
     on_gcp = decision.cloud == "gcp"
     if on_gcp:
         _check_gcp_sources(profile)
@@ -228,7 +228,7 @@ def spec_from_decision(
             max_model_len=runtime.max_model_len,
             kv_cache_dtype=runtime.kv_cache_dtype,
             port=port,
-            health_path=SAGEMAKER_HEALTH_PATH if on_sagemaker else HEALTH_PATHS[runtime.engine],
+            health_path=_health_path(decision, runtime.engine),
             extra_args=list(runtime.extra_args),
             hf_token_ssm_parameter=None if on_gcp else profile.deploy.hf_token_ssm_parameter,
         ),
@@ -251,6 +251,14 @@ def spec_from_decision(
         azure=profile.deploy.azure,
         gcp=profile.deploy.gcp,
     )
+
+
+def _health_path(decision: Decision, engine: str) -> str:
+    if decision.kind == "sagemaker":
+        return SAGEMAKER_HEALTH_PATH
+    if decision.kind == "vertex" and is_model_garden_vllm(decision.image):
+        return MODEL_GARDEN_HEALTH_PATH
+    return HEALTH_PATHS[engine]
 
 
 def _model_id(profile: Profile) -> str:

@@ -1,5 +1,6 @@
 """The serving image each engine runs on each kind: public images pinned by tag for fleets,
-AWS-built ECR images for SageMaker, Artifact Registry for Vertex AI."""
+AWS-built ECR images for SageMaker, Google's Model Garden image (or the user's Artifact Registry
+image) for Vertex AI."""
 
 from __future__ import annotations
 
@@ -47,6 +48,25 @@ SAGEMAKER_IMAGES: dict[str, str] = {
 """SageMaker pulls from ECR only: the AWS-built images of the same engines, pinned by tag."""
 ARTIFACT_REGISTRY_IMAGE = re.compile(r"^([a-z0-9-]+-docker\.pkg\.dev|([a-z]+\.)?gcr\.io)/")
 """Vertex AI pulls serving images from Artifact Registry only (gcr.io is served by it too)."""
+MODEL_GARDEN_VLLM = (
+    "us-docker.pkg.dev/vertex-ai/vertex-vision-model-garden-dockers/pytorch-vllm-serve"
+)
+"""Google's prebuilt vLLM serving image for Vertex AI (Model Garden), public in Artifact Registry.
+Its contract, as Google's own deployment notebook uses it (GoogleCloudPlatform/vertex-ai-samples,
+notebooks/community/model_garden/model_garden_huggingface_vllm_deployment.ipynb
+@bf2c1226fdca7ca46a719950a70f65106aeb0986): the container args are the whole command
+`python -m vllm.entrypoints.api_server --host=0.0.0.0 --port=8080 --model=<hub id> ...` (vLLM
+engine flags), port 8080, predict route /generate, health route /ping, HF_TOKEN and MODEL_ID in
+the environment."""
+VERTEX_IMAGES: dict[str, str] = {"vllm": f"{MODEL_GARDEN_VLLM}:20251205_0916_RC01"}
+"""Engines with a Google-published Vertex AI serving image, pinned to the tag of the notebook
+above. TGI and Triton have no default: Google's Hugging Face TGI image in the same notebooks
+(deeplearning-platform-release/gcr.io/huggingface-text-generation-inference-cu124.2-4...) is
+TGI 2.4, not the 3.3.4 whose flags this toolkit writes, and Google publishes no Triton image for
+Vertex; runtime.image must name one."""
+MODEL_GARDEN_COMMAND = ("python", "-m", "vllm.entrypoints.api_server", "--host=0.0.0.0")
+MODEL_GARDEN_PREDICT_ROUTE = "/generate"
+MODEL_GARDEN_HEALTH_PATH = "/ping"
 
 
 def _sagemaker_image(engine: str, region: str) -> str:
@@ -58,14 +78,26 @@ def _sagemaker_image(engine: str, region: str) -> str:
     return f"{DLC_REGISTRY.format(region=region)}/{SAGEMAKER_IMAGES[engine]}"
 
 
+def is_model_garden_vllm(image: str) -> bool:
+    """Google's Model Garden vLLM image, at any tag or digest."""
+    return image.startswith((f"{MODEL_GARDEN_VLLM}:", f"{MODEL_GARDEN_VLLM}@"))
+
+
 def _vertex_image(image: str | None, engine: str) -> str:
     if image and ARTIFACT_REGISTRY_IMAGE.match(image):
         return image
-    public = image or DEFAULT_IMAGES[engine]
+    if not image and engine in VERTEX_IMAGES:
+        return VERTEX_IMAGES[engine]
+    if image:
+        raise ProfileError(
+            f"Vertex AI runs serving images from Artifact Registry only: copy {image} into a "
+            "repository of yours (REGION-docker.pkg.dev/PROJECT/REPOSITORY/...) and set "
+            "runtime.image to it."
+        )
     raise ProfileError(
-        f"Vertex AI runs serving images from Artifact Registry only: copy {public} into a "
-        "repository of yours (REGION-docker.pkg.dev/PROJECT/REPOSITORY/...) and set runtime.image "
-        "to it."
+        f"no Google-published Vertex AI image is known to run the {engine} version this toolkit "
+        f"configures: copy {DEFAULT_IMAGES[engine]} into an Artifact Registry repository of yours "
+        "(REGION-docker.pkg.dev/PROJECT/REPOSITORY/...) and set runtime.image to it."
     )
 
 

@@ -42,6 +42,7 @@ from planner.deployment import (
     spec_from_recommendation,
 )
 from planner.errors import ProfileError
+from planner.images import MODEL_GARDEN_HEALTH_PATH, VERTEX_IMAGES
 from planner.optimizer import Filters
 from planner.profile import GcpOptions, Network
 from providers.catalog import load_catalog
@@ -1125,16 +1126,52 @@ def test_a_gcp_fleet_spec_from_a_recommendation(gcp_profile: Path) -> None:
     assert spec.capacity.spot_percentage_above_base in (0, 100)
 
 
-def test_a_vertex_spec_needs_an_artifact_registry_image(gcp_profile: Path, tmp_path: Path) -> None:
-    with pytest.raises(ProfileError, match=r"Artifact Registry only: copy vllm/vllm-openai:v0\.10"):
-        recommended(gcp_profile, "vertex")
+def test_a_vllm_vertex_spec_runs_googles_model_garden_image(gcp_profile: Path) -> None:
+    spec = recommended(gcp_profile, "vertex")
+    assert spec.runtime.image == VERTEX_IMAGES["vllm"]
+    assert spec.runtime.image.startswith(
+        "us-docker.pkg.dev/vertex-ai/vertex-vision-model-garden-dockers/pytorch-vllm-serve:"
+    )
+    assert spec.runtime.port == VERTEX_PORT == 8080
+    assert spec.runtime.health_path == MODEL_GARDEN_HEALTH_PATH == "/ping"
+    assert spec.runtime.replicas_per_instance == 1
+
+
+def test_a_vertex_spec_keeps_an_artifact_registry_image_of_the_profile(
+    gcp_profile: Path, tmp_path: Path
+) -> None:
     data = json.loads(json.dumps(yaml_of(gcp_profile)))
     data["runtime"] = {"image": AR_IMAGE}
     spec = recommended(write_profile(tmp_path, data), "vertex")
     assert spec.runtime.image == AR_IMAGE
     assert spec.runtime.port == VERTEX_PORT == 8080
     assert spec.runtime.health_path == HEALTH_PATHS["vllm"]
-    assert spec.runtime.replicas_per_instance == 1
+
+
+@pytest.mark.parametrize(
+    ("runtime", "expected"),
+    [
+        (
+            {"image": PUBLIC_IMAGE},
+            r"Artifact Registry only: copy vllm/vllm-openai:v0\.10\.2 into a repository of yours",
+        ),
+        (
+            {"engine": "tgi"},
+            r"no Google-published Vertex AI image is known to run the tgi version this toolkit "
+            r"configures: copy ghcr\.io/huggingface/text-generation-inference:3\.3\.4 into an "
+            r"Artifact Registry repository",
+        ),
+    ],
+    ids=["docker-hub-image", "tgi-without-an-image"],
+)
+def test_a_vertex_spec_without_a_usable_image_is_refused(
+    gcp_profile: Path, tmp_path: Path, runtime: dict[str, str], expected: str
+) -> None:
+    data = json.loads(json.dumps(yaml_of(gcp_profile)))
+    data["runtime"] = runtime
+    with pytest.raises(ProfileError, match=expected) as caught:
+        recommended(write_profile(tmp_path, data), "vertex")
+    one_sentence(str(caught.value))
 
 
 def yaml_of(path: Path) -> dict[str, Any]:

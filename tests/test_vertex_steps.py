@@ -15,6 +15,7 @@ from orchestrator import sdk_steps
 from orchestrator.rollout import CanaryRolledBack, NothingToRollBack
 from planner.deployment import DeploymentSpec
 from planner.errors import InfraError
+from planner.images import VERTEX_IMAGES
 from planner.profile import GcpOptions
 from providers.gcp.labels import LabelError, gcp_labels
 from providers.gcp.vertex import (
@@ -74,6 +75,9 @@ class Run:
 
 
 SPEC_A = vertex_spec()
+SPEC_A_UPLOAD = VertexEndpoint(
+    SPEC_A, VertexOutputs.read("x", VERTEX_OUTPUTS), FakeVertexApi()
+).upload
 SPEC_B = with_runtime(SPEC_A, max_batch=96)
 
 
@@ -406,6 +410,50 @@ def test_one_gpu_needs_no_shared_memory_and_a_long_stack_name_fits_a_label() -> 
     assert len(stack_label) <= 63 and stack_label.startswith("a" * 40)
 
 
+MODEL_GARDEN_SPEC = vertex_spec(image=VERTEX_IMAGES["vllm"], health_path="/ping")
+
+
+def test_googles_model_garden_image_is_started_as_google_documents_it(tmp_path: Path) -> None:
+    api = FakeVertexApi()
+    Run(api, MODEL_GARDEN_SPEC, tmp_path).deploy()
+    (upload,) = [arguments for name, arguments in api.calls if name == "upload_model"]
+    assert upload.serving_container_image_uri == VERTEX_IMAGES["vllm"]
+    assert upload.serving_container_args[:4] == [
+        "python",
+        "-m",
+        "vllm.entrypoints.api_server",
+        "--host=0.0.0.0",
+    ]
+    # then the same engine flags as any other vLLM image
+    assert upload.serving_container_args[4:] == SPEC_A_UPLOAD.serving_container_args
+    assert upload.serving_container_predict_route == "/generate"
+    assert upload.serving_container_health_route == "/ping"
+    assert upload.serving_container_ports == [8080]
+    assert upload.serving_container_environment_variables == {"MODEL_ID": MODEL_ID}
+
+
+def test_a_tag_of_the_model_garden_image_chosen_in_the_profile_gets_the_same_contract() -> None:
+    image = VERTEX_IMAGES["vllm"].rsplit(":", 1)[0] + ":20250312_0916_RC01"
+    spec = vertex_spec(image=image, health_path="/ping")
+    upload = VertexEndpoint(spec, VertexOutputs.read("x", VERTEX_OUTPUTS), FakeVertexApi()).upload
+    assert upload.serving_container_args[2] == "vllm.entrypoints.api_server"
+    assert upload.serving_container_predict_route == "/generate"
+
+
+def test_a_model_garden_spec_with_another_health_path_is_refused_in_one_sentence() -> None:
+    spec = vertex_spec(image=VERTEX_IMAGES["vllm"], health_path="/health")
+    with pytest.raises(ManagedContainerError) as caught:
+        check_vertex(spec)
+    message = str(caught.value)
+    assert "Model Garden vLLM image answers health checks on /ping, not /health" in message
+    assert message.count(". ") == 0 and message.endswith(".")
+
+
+def test_an_image_of_your_own_gets_no_model_garden_command_or_environment() -> None:
+    assert SPEC_A_UPLOAD.serving_container_args[0] == "--model"
+    assert "serving_container_environment_variables" not in SPEC_A_UPLOAD.arguments()
+
+
 # --- what is refused before anything is applied ---------------------------------------------------
 
 
@@ -469,10 +517,11 @@ def test_labels_follow_the_google_cloud_rules() -> None:
 # --- the real SDK wrapper, without a cloud --------------------------------------------------------
 
 
-def test_upload_and_deploy_arguments_bind_to_the_sdk_signatures() -> None:
+@pytest.mark.parametrize("spec", [SPEC_A, MODEL_GARDEN_SPEC], ids=["own-image", "model-garden"])
+def test_upload_and_deploy_arguments_bind_to_the_sdk_signatures(spec: DeploymentSpec) -> None:
     from google.cloud import aiplatform
 
-    driver = VertexEndpoint(SPEC_A, VertexOutputs.read("x", VERTEX_OUTPUTS), FakeVertexApi())
+    driver = VertexEndpoint(spec, VertexOutputs.read("x", VERTEX_OUTPUTS), FakeVertexApi())
     scope = {"project": "p", "location": "l", "credentials": None}
     inspect.signature(aiplatform.Model.upload).bind(**driver.upload.arguments(), **scope, sync=True)
     inspect.signature(aiplatform.Endpoint.deploy).bind(

@@ -15,6 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from planner.errors import InfraError
+from planner.images import (
+    MODEL_GARDEN_COMMAND,
+    MODEL_GARDEN_HEALTH_PATH,
+    MODEL_GARDEN_PREDICT_ROUTE,
+    is_model_garden_vllm,
+)
 from providers.engine_flags import PREDICT_ROUTES, engine_flags
 from providers.gcp.labels import gcp_labels
 from providers.gcp.vertex_api import ModelDeployment, ModelUpload, VertexApi
@@ -81,6 +87,13 @@ def accelerator_type(spec: DeploymentSpec) -> str:
 def check_vertex(spec: DeploymentSpec) -> None:
     """Before anything is applied: can this spec be uploaded and deployed at all?"""
     check_managed_container(spec, CLOUD_NAME)
+    runtime = spec.runtime
+    if is_model_garden_vllm(runtime.image) and runtime.health_path != MODEL_GARDEN_HEALTH_PATH:
+        raise ManagedContainerError(
+            f"{spec.stack_name}: Google's Model Garden vLLM image answers health checks on "
+            f"{MODEL_GARDEN_HEALTH_PATH}, not {runtime.health_path}; set runtime.health_path "
+            f"to {MODEL_GARDEN_HEALTH_PATH} in the spec."
+        )
     accelerator_type(spec)
     gcp_labels(spec.tags)
 
@@ -92,13 +105,24 @@ def _stack_label(stack: str) -> str:
 
 def _model_upload(spec: DeploymentSpec, outputs: VertexOutputs) -> ModelUpload:
     runtime = spec.runtime
+    model_garden = is_model_garden_vllm(runtime.image)
     return ModelUpload(
         display_name="",
         serving_container_image_uri=runtime.image,
-        serving_container_predict_route=PREDICT_ROUTES[runtime.engine],
+        # Google's Model Garden image takes the whole command as its args and serves its own
+        # routes (planner/images.py); any other image runs the engine's entrypoint.
+        serving_container_predict_route=(
+            MODEL_GARDEN_PREDICT_ROUTE if model_garden else PREDICT_ROUTES[runtime.engine]
+        ),
         serving_container_health_route=runtime.health_path,
         serving_container_ports=[runtime.port],
-        serving_container_args=engine_flags(runtime),
+        serving_container_args=[
+            *(MODEL_GARDEN_COMMAND if model_garden else ()),
+            *engine_flags(runtime),
+        ],
+        serving_container_environment_variables=(
+            {"MODEL_ID": runtime.model_id} if model_garden else None
+        ),
         labels={},
         serving_container_shared_memory_size_mb=(
             SHARED_MEMORY_MB[runtime.engine] if runtime.tensor_parallel > 1 else None

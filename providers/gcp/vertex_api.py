@@ -34,6 +34,7 @@ class ModelUpload:
     labels: dict[str, str]
     serving_container_shared_memory_size_mb: int | None = None
     encryption_spec_key_name: str | None = None
+    serving_container_environment_variables: dict[str, str] | None = None
 
     def arguments(self) -> dict[str, Any]:
         return {name: value for name, value in asdict(self).items() if value is not None}
