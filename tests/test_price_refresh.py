@@ -228,9 +228,10 @@ def test_aws_refresh_writes_the_cache_that_load_catalog_then_uses(
     assert ondemand(g5) == {0.986}
     shipped_zones = {"use1-az1", "use1-az2", "use1-az4", "use1-az5", "use1-az6"}
     assert shipped_zones <= {zone.zone for zone in g5.zones}
-    # moto lists every spot price as 0.00001: kept in the cache, then judged implausible on load
+    # moto lists every spot price as 0.00001: kept in the cache, then refused on load (deeper than
+    # the 90% maximum discount AWS documents)
     assert "fleet.csv" in snapshot(folder) and b"0.00001" in snapshot(folder)["fleet.csv"]
-    assert all(z.spot_usd is None and "implausible" in (z.spot_note or "") for z in g5.zones)
+    assert all(z.spot_usd is None and "maximum discount" in (z.spot_note or "") for z in g5.zones)
     assert ondemand(found("aws", "fleet", "g6e.xlarge", "ap-northeast-1")) == {2.699}  # page 2
 
     assert ondemand(found("aws", "sagemaker", "ml.g5.xlarge", "us-east-1")) == {1.408}
