@@ -21,7 +21,7 @@ def _console(*, stderr: bool = False) -> Console:
 
     console = Console(stderr=stderr)
     if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
-        console.width = 180
+        console.width = 200
     return console
 
 
@@ -88,6 +88,7 @@ def recommendation(
         f"{data['candidates_considered']} feasible candidates"
     )
     table = _table(title="Cheapest first", title_justify="left")
+    rows = [("chosen", chosen)] + [("", alt) for alt in data["alternatives"]]
     for column, justify in (
         ("", "left"),
         ("cloud/kind", "left"),
@@ -96,6 +97,7 @@ def recommendation(
         ("GPUs", "right"),
         ("TP", "right"),
         ("replicas (spot)", "right"),
+        ("spot age/int.", "right"),
         ("$/hour", "right"),
         ("$/month", "right"),
         ("$/M out tok", "right"),
@@ -103,8 +105,10 @@ def recommendation(
         ("TPOT ms", "right"),
         ("capacity req/s", "right"),
     ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for marker, row in [("chosen", chosen)] + [("", alt) for alt in data["alternatives"]]:
+        # names are never cut: Standard_NC24ads_A100_v4 must stay whole when the table is wide
+        widest = max(len(r["instance_type"]) for _, r in rows) if column == "instance" else None
+        table.add_column(column, justify=justify, min_width=widest)  # type: ignore[arg-type]
+    for marker, row in rows:
         predicted = row["predicted"]
         table.add_row(
             marker,
@@ -114,6 +118,7 @@ def recommendation(
             f"{row['accelerators_per_instance']}×{row['accelerator']}",
             str(row["tensor_parallel"]),
             f"{row['replicas']} ({row['spot_replicas']})",
+            _spot_cell(row),
             _money(row["hourly_usd"]),
             _money(row["monthly_usd"], 0),
             _money(row["usd_per_million_output_tokens"], 3),
@@ -132,6 +137,18 @@ def recommendation(
         f"{_money(chosen['usd_per_thousand_requests'], 4)} per 1,000 requests; "
         f"prices retrieved {chosen['prices_retrieved']}."
     )
+    if chosen["spot_prices_retrieved"]:
+        interruption = (
+            f"{chosen['cloud']} reports {chosen['spot_interruption']} of such spot capacity "
+            f"interrupted over a month (data of {chosen['spot_interruption_retrieved']})"
+            if chosen["spot_interruption"]
+            else f"{chosen['cloud']} publishes no interruption rate"
+        )
+        console.print(
+            f"Spot prices retrieved {chosen['spot_prices_retrieved']} "
+            f"({_days(chosen['spot_price_age_days'])} old); {interruption}.",
+            highlight=False,
+        )
     best = data["best_per_cloud"]
     if len(best) > 1:
         console.print(
@@ -149,6 +166,18 @@ def recommendation(
     warnings = _console(stderr=True)  # on stderr, so the table on stdout stays clean to pipe
     for warning in data["warnings"]:
         warnings.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def _days(days: int | None) -> str:
+    return "?" if days is None else f"{days} day" + ("" if days == 1 else "s")
+
+
+def _spot_cell(row: dict[str, Any]) -> str:
+    """How old the spot prices of a candidate are, and the published interruption band."""
+    if not row["spot_prices_retrieved"]:
+        return "—"
+    days = row["spot_price_age_days"]
+    return f"{'?' if days is None else days}d {row['spot_interruption'] or 'n/a'}"
 
 
 def _offering_row(offering: Offering) -> dict[str, Any]:

@@ -5,10 +5,38 @@ from __future__ import annotations
 from typing import Any
 
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
+from providers.price_freshness import age_days
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
+
+
+def spot_retrieved(candidate: Candidate) -> str | None:
+    """The date of the oldest spot price the candidate's spot instances are priced at (over the
+    zones it spans; a region-priced offering has one), or None when it runs no spot."""
+    if candidate.spot_usd is None or not candidate.spot_instances:
+        return None
+    dates = [
+        z.retrieved
+        for z in candidate.offering.zones
+        if z.spot_usd is not None and (z.zone in candidate.zones or z.zone == "") and z.retrieved
+    ]
+    return min(dates, default=None)
+
+
+def spot_facts(candidate: Candidate) -> dict[str, Any]:
+    """How old the spot prices are, and how often the cloud says such spot capacity is taken
+    back (None where it publishes nothing)."""
+    retrieved = spot_retrieved(candidate)
+    band = candidate.offering.spot_interruption
+    return {
+        "spot_prices_retrieved": retrieved,
+        "spot_price_age_days": age_days(retrieved) if retrieved else None,
+        "spot_interruption": band.band if band else None,
+        "spot_interruption_source": band.source if band else None,
+        "spot_interruption_retrieved": band.retrieved if band else None,
+    }
 
 
 def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> dict[str, Any]:
@@ -33,6 +61,7 @@ def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> d
         "hourly_usd": _round(hourly),
         "monthly_usd": _round(hourly * HOURS_PER_MONTH, 2),
         "prices_retrieved": offering.retrieved,
+        **spot_facts(candidate),
         "spot_savings_monthly_usd": _round(
             (candidate.all_on_demand_hourly_usd - hourly) * HOURS_PER_MONTH, 2
         ),

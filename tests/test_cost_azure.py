@@ -117,6 +117,7 @@ def test_shipped_catalog_spot_price_stands_against_its_family(
         if r.components[0].category == "compute (spot)"
     ]
     assert component.unit_price == round(listed.spot_usd, 6)
+    assert component.price_retrieved == listed.retrieved == "2026-11-23"
 
 
 def test_refused_spot_price_prices_the_spot_set_at_on_demand(
@@ -135,7 +136,7 @@ def test_refused_spot_price_prices_the_spot_set_at_on_demand(
         for r in of_type(report, "azurerm_linux_virtual_machine_scale_set")
         if r.components[0].category == "compute (spot)"
     ]
-    assert component.unit_price == 3.673
+    assert component.unit_price == 3.673 and component.price_retrieved is None
     assert f"({listed.spot_note}): priced at on-demand" in (component.note or "")
 
 
