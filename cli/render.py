@@ -149,6 +149,8 @@ def recommendation(
             f"({_days(chosen['spot_price_age_days'])} old); {interruption}.",
             highlight=False,
         )
+    if chosen["spot_not_used"]:
+        console.print(f"Spot not used: {chosen['spot_not_used']}.", highlight=False)
     best = data["best_per_cloud"]
     if len(best) > 1:
         console.print(
