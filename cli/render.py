@@ -6,6 +6,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from planner.models import ModelSpec
 from planner.optimizer import Recommendation
 from planner.serialize import recommendation_to_dict
@@ -241,12 +243,17 @@ def instance_detail(name: str, items: list[Offering], *, as_json: bool) -> None:
     rows = [
         {
             **_offering_row(o),
+            "spot_interruption": (
+                msgspec.to_builtins(o.spot_interruption) if o.spot_interruption else None
+            ),
             "prices": [
                 {
                     "zone": z.zone,
                     "ondemand_usd_per_hour": z.ondemand_usd,
                     "spot_usd_per_hour": z.spot_usd,
+                    "listed_spot_usd_per_hour": z.listed_spot_usd,
                     "spot_note": z.spot_note,
+                    "retrieved": z.retrieved,
                 }
                 for z in o.zones
             ],
@@ -265,9 +272,19 @@ def instance_detail(name: str, items: list[Offering], *, as_json: bool) -> None:
         highlight=False,
     )
     table = _table()
-    for column in ("cloud/kind", "region", "zone", "on-demand $/h", "spot $/h", "note"):
+    for column in (
+        "cloud/kind",
+        "region",
+        "zone",
+        "on-demand $/h",
+        "spot $/h",
+        "interruption",
+        "retrieved",
+        "note",
+    ):
         table.add_column(column)
     for row in rows:
+        band = row["spot_interruption"]
         for price in row["prices"]:
             table.add_row(
                 f"{row['cloud']}/{row['kind']}",
@@ -275,6 +292,8 @@ def instance_detail(name: str, items: list[Offering], *, as_json: bool) -> None:
                 price["zone"] or "—",
                 _money(price["ondemand_usd_per_hour"], 4),
                 _money(price["spot_usd_per_hour"], 4),
+                band["band"] if band else "—",
+                price["retrieved"],
                 price["spot_note"] or "",
             )
     console.print(table)

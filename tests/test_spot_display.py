@@ -51,3 +51,16 @@ def test_all_on_demand_recommendation_shows_no_spot_age(cli: Cli) -> None:
     result = cli("recommend", EXAMPLES / "moe-mixtral.yaml")
     assert result.exit_code == 0, result.output
     assert "Spot prices retrieved" not in result.stdout
+
+
+def test_catalog_show_lists_a_refused_spot_price_with_its_rule_band_and_date(cli: Cli) -> None:
+    result, rows = cli.json("catalog", "show", "g4dn.xlarge")
+    assert result.exit_code == 0, result.output
+    (stale,) = [r for r in rows if (r["cloud"], r["region"]) == ("aws", "eu-south-1")]
+    assert stale["spot_interruption"]["band"] in {"<5%", "5-10%", "10-15%", "15-20%", ">20%"}
+    for price in stale["prices"]:
+        assert price["spot_usd_per_hour"] is None and price["listed_spot_usd_per_hour"]
+        assert "a stale region, not used" in price["spot_note"]
+        assert price["retrieved"] == "2026-11-23"
+    table = cli("catalog", "show", "g4dn.xlarge")
+    assert "interruption" in table.stdout and "g4dn T4 in eu-south-1 lists a median" in table.stdout
