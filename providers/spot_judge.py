@@ -26,6 +26,7 @@ import importlib
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import cache
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -47,8 +48,13 @@ def spot_max_discount(cloud: str) -> float:
 def family_of(offering: Offering) -> str:
     """The cloud's own family name of the instance type, with the accelerator (GCP N1 machines
     carry T4s or V100s, which are priced apart)."""
-    module = importlib.import_module(f"providers.{offering.cloud}")
-    return f"{module.instance_family(offering.instance_type)} {offering.accelerator}"
+    return _family(offering.cloud, offering.instance_type, offering.accelerator)
+
+
+@cache
+def _family(cloud: str, instance_type: str, accelerator: str) -> str:
+    module = importlib.import_module(f"providers.{cloud}")
+    return f"{module.instance_family(instance_type)} {accelerator}"
 
 
 def judge_spot(
@@ -140,5 +146,8 @@ def judge_spot_against_peers(offerings: list[Offering]) -> list[Offering]:
             zones.append(
                 msgspec.structs.replace(zone, spot_usd=None, spot_note=note) if note else zone
             )
-        judged.append(msgspec.structs.replace(offering, zones=tuple(zones)))
+        changed = any(new is not old for new, old in zip(zones, offering.zones, strict=True))
+        judged.append(
+            msgspec.structs.replace(offering, zones=tuple(zones)) if changed else offering
+        )
     return judged
