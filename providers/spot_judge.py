@@ -23,7 +23,6 @@ not. A refused price stays on the row (`listed_spot_usd`) with the rule that ref
 from __future__ import annotations
 
 import importlib
-import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from functools import cache
@@ -82,6 +81,14 @@ def spot_share(zone: ZonePrice) -> float | None:
     return listed / ondemand
 
 
+def median(values: list[float]) -> float:
+    """The median of a non-empty list (statistics.median without importing statistics, whose
+    fractions and decimal imports every `infra recommend` would pay)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 class PeerMedians(msgspec.Struct, frozen=True):
     """Median spot shares of a family: per region (with how many prices), and everywhere."""
 
@@ -103,8 +110,8 @@ def peer_medians(offerings: Sequence[Offering]) -> dict[str, PeerMedians]:
     for family, regions in shares.items():
         every = [share for values in regions.values() for share in values]
         result[family] = PeerMedians(
-            by_region={r: (statistics.median(v), len(v)) for r, v in regions.items()},
-            everywhere=statistics.median(every),
+            by_region={r: (median(v), len(v)) for r, v in regions.items()},
+            everywhere=median(every),
             regions=len(regions),
         )
     return result

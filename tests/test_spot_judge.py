@@ -27,7 +27,7 @@ from providers.catalog import (
     shipped_cloud_files,
 )
 from providers.gcp import instance_family as gcp_family
-from providers.spot_judge import judge_spot, judge_spot_against_peers, spot_max_discount
+from providers.spot_judge import judge_spot, judge_spot_against_peers, median, spot_max_discount
 from tests.conftest import EXAMPLES
 from tests.test_catalog import write_rows
 
@@ -269,3 +269,8 @@ def test_no_used_spot_share_is_under_half_its_family_median_in_the_region(
             assert z.spot_usd >= 0.5 * median
         else:
             assert z.spot_note and z.listed_spot_usd is not None
+
+
+@given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=30))
+def test_median_is_the_statistics_median(values: list[float]) -> None:
+    assert median(values) == statistics.median(values)
