@@ -16,7 +16,7 @@ from planner.optimizer import Filters, recommend
 from planner.serialize import recommendation_to_dict
 from providers import price_freshness
 from providers.aws.interruption_refresh import ADVISOR_URL, SOURCE, interruption_rows
-from providers.catalog import load_catalog
+from providers.catalog import load_catalog, read_cloud_catalog
 from providers.price_quotes import PriceSourceError
 from providers.price_refresh import refresh_prices
 from providers.spot_interruption import InterruptionBand
@@ -171,3 +171,20 @@ def test_a_feed_that_fails_on_the_first_refresh_leaves_the_shipped_bands(
     assert not (home / "catalog" / "aws" / "spot_interruption.csv").exists()
     band = found("aws", "fleet", "g5.xlarge", "us-east-1").spot_interruption
     assert band is not None and band.retrieved == "2025-06-28", "the shipped file"
+
+
+def test_a_damaged_cached_band_file_makes_the_cache_unusable_and_says_why(
+    home: Path,  # noqa: F811
+    emulated: None,
+) -> None:
+    assert refresh_aws(FakeWeb({ADVISOR_URL: [answer(ADVISOR_FEED)]}), LATER).exit_code == 0
+    cached = home / "catalog" / "aws" / "spot_interruption.csv"
+    cached.write_text("instance_type,region\n")
+    load_catalog.cache_clear()
+    catalog = read_cloud_catalog("aws")
+    assert not catalog.refreshed
+    assert catalog.cache_problem == (
+        f"{cached}: unexpected header; expected instance_type,region,interruption,source,retrieved."
+    )
+    g5 = [o for o in catalog.offerings if (o.instance_type, o.region) == ("g5.xlarge", "us-east-1")]
+    assert all(o.retrieved == "2026-11-23" for o in g5), "the shipped prices and bands"
