@@ -14,6 +14,7 @@ from typing import Any
 
 from planner.cost.diff import CostDiff
 from planner.cost.report import CostComponent, CostReport, ResourceCost
+from providers.price_freshness import age_days
 
 REPORT_FORMATS = ("table", "json", "csv", "markdown", "html", "infracost-json")
 DIFF_FORMATS = ("table", "json", "csv", "markdown", "infracost-json")
@@ -72,6 +73,10 @@ def summary_lines(report: CostReport) -> list[str]:
     for resource in report.unpriced:
         lines.append(f"Not priced: {resource.address} ({resource.reason})")
     lines.append(f"Prices: catalog {report.catalog_date}, {report.hours_per_month} hours a month")
+    if report.spot_prices_retrieved:
+        days = age_days(report.spot_prices_retrieved)
+        old = f" ({days} day{'' if days == 1 else 's'} old)" if days is not None else ""
+        lines.append(f"Spot prices retrieved {report.spot_prices_retrieved}{old}")
     lines += [f"Warning: {note}" for note in report.notes]
     return lines
 

@@ -6,6 +6,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from planner.models import ModelSpec
 from planner.optimizer import Recommendation
 from planner.serialize import recommendation_to_dict
@@ -21,7 +23,7 @@ def _console(*, stderr: bool = False) -> Console:
 
     console = Console(stderr=stderr)
     if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
-        console.width = 180
+        console.width = 200
     return console
 
 
@@ -88,6 +90,7 @@ def recommendation(
         f"{data['candidates_considered']} feasible candidates"
     )
     table = _table(title="Cheapest first", title_justify="left")
+    rows = [("chosen", chosen)] + [("", alt) for alt in data["alternatives"]]
     for column, justify in (
         ("", "left"),
         ("cloud/kind", "left"),
@@ -96,6 +99,7 @@ def recommendation(
         ("GPUs", "right"),
         ("TP", "right"),
         ("replicas (spot)", "right"),
+        ("spot age/int.", "right"),
         ("$/hour", "right"),
         ("$/month", "right"),
         ("$/M out tok", "right"),
@@ -103,8 +107,10 @@ def recommendation(
         ("TPOT ms", "right"),
         ("capacity req/s", "right"),
     ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for marker, row in [("chosen", chosen)] + [("", alt) for alt in data["alternatives"]]:
+        # names are never cut: Standard_NC24ads_A100_v4 must stay whole when the table is wide
+        widest = max(len(r["instance_type"]) for _, r in rows) if column == "instance" else None
+        table.add_column(column, justify=justify, min_width=widest)  # type: ignore[arg-type]
+    for marker, row in rows:
         predicted = row["predicted"]
         table.add_row(
             marker,
@@ -114,6 +120,7 @@ def recommendation(
             f"{row['accelerators_per_instance']}×{row['accelerator']}",
             str(row["tensor_parallel"]),
             f"{row['replicas']} ({row['spot_replicas']})",
+            _spot_cell(row),
             _money(row["hourly_usd"]),
             _money(row["monthly_usd"], 0),
             _money(row["usd_per_million_output_tokens"], 3),
@@ -132,6 +139,20 @@ def recommendation(
         f"{_money(chosen['usd_per_thousand_requests'], 4)} per 1,000 requests; "
         f"prices retrieved {chosen['prices_retrieved']}."
     )
+    if chosen["spot_prices_retrieved"]:
+        interruption = (
+            f"{chosen['cloud']} reports {chosen['spot_interruption']} of such spot capacity "
+            f"interrupted over a month (data of {chosen['spot_interruption_retrieved']})"
+            if chosen["spot_interruption"]
+            else f"{chosen['cloud']} publishes no interruption rate"
+        )
+        console.print(
+            f"Spot prices retrieved {chosen['spot_prices_retrieved']} "
+            f"({_days(chosen['spot_price_age_days'])} old); {interruption}.",
+            highlight=False,
+        )
+    if chosen["spot_not_used"]:
+        console.print(f"Spot not used: {chosen['spot_not_used']}.", highlight=False)
     best = data["best_per_cloud"]
     if len(best) > 1:
         console.print(
@@ -149,6 +170,18 @@ def recommendation(
     warnings = _console(stderr=True)  # on stderr, so the table on stdout stays clean to pipe
     for warning in data["warnings"]:
         warnings.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def _days(days: int | None) -> str:
+    return "?" if days is None else f"{days} day" + ("" if days == 1 else "s")
+
+
+def _spot_cell(row: dict[str, Any]) -> str:
+    """How old the spot prices of a candidate are, and the published interruption band."""
+    if not row["spot_prices_retrieved"]:
+        return "—"
+    days = row["spot_price_age_days"]
+    return f"{'?' if days is None else days}d {row['spot_interruption'] or 'n/a'}"
 
 
 def _offering_row(offering: Offering) -> dict[str, Any]:
@@ -210,12 +243,17 @@ def instance_detail(name: str, items: list[Offering], *, as_json: bool) -> None:
     rows = [
         {
             **_offering_row(o),
+            "spot_interruption": (
+                msgspec.to_builtins(o.spot_interruption) if o.spot_interruption else None
+            ),
             "prices": [
                 {
                     "zone": z.zone,
                     "ondemand_usd_per_hour": z.ondemand_usd,
                     "spot_usd_per_hour": z.spot_usd,
+                    "listed_spot_usd_per_hour": z.listed_spot_usd,
                     "spot_note": z.spot_note,
+                    "retrieved": z.retrieved,
                 }
                 for z in o.zones
             ],
@@ -234,9 +272,19 @@ def instance_detail(name: str, items: list[Offering], *, as_json: bool) -> None:
         highlight=False,
     )
     table = _table()
-    for column in ("cloud/kind", "region", "zone", "on-demand $/h", "spot $/h", "note"):
+    for column in (
+        "cloud/kind",
+        "region",
+        "zone",
+        "on-demand $/h",
+        "spot $/h",
+        "interruption",
+        "retrieved",
+        "note",
+    ):
         table.add_column(column)
     for row in rows:
+        band = row["spot_interruption"]
         for price in row["prices"]:
             table.add_row(
                 f"{row['cloud']}/{row['kind']}",
@@ -244,6 +292,8 @@ def instance_detail(name: str, items: list[Offering], *, as_json: bool) -> None:
                 price["zone"] or "—",
                 _money(price["ondemand_usd_per_hour"], 4),
                 _money(price["spot_usd_per_hour"], 4),
+                band["band"] if band else "—",
+                price["retrieved"],
                 price["spot_note"] or "",
             )
     console.print(table)

@@ -453,10 +453,12 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
             continue
         considered.setdefault(accelerator.name, []).append(offering)
         wanted_zones = profile.placement.zones if offering.kind == "fleet" else 1
+        band = offering.spot_interruption
         use_spot = (
             spot_policy != "never"
             and offering.spot_capable
             and any(z.spot_usd is not None for z in offering.zones)
+            and profile.placement.spot.accepts(band.band if band else None)
         )
         for degree in capacity.degrees(offering.accelerator_count):
             plan = capacity.replica(accelerator, offering.accelerator_memory_gib, degree)

@@ -20,6 +20,7 @@ from planner.names import AwsRegion, Identifier, S3Bucket, S3KeyPrefix
 from planner.profile_checks import check_profile_values
 from planner.schema_errors import validation_sentence
 from planner.yaml_source import LocatedDocument, load_located_yaml
+from providers.spot_interruption import BAND_MAX_PERCENT
 
 Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
 Cloud = Literal["aws", "gcp", "azure"]
@@ -136,6 +137,17 @@ class Targets(_Section, kw_only=True):
 class SpotSettings(_Section, kw_only=True):
     policy: Literal["never", "allowed", "preferred"] = "allowed"
     on_demand_floor: Share | None = None
+    max_interruption_percent: Literal[5, 10, 15, 20] | None = None
+    """Use spot only where the cloud publishes an interruption frequency band whose upper bound
+    is at most this (AWS Spot Instance Advisor: <5%, 5-10%, 10-15%, 15-20%, >20% of spot capacity
+    taken back over a month). Where no band is published (GCP, Azure, a type the advisor omits)
+    the capacity stays on-demand. None: any band."""
+
+    def accepts(self, band: str | None) -> bool:
+        """Whether spot capacity with this published interruption band may be used."""
+        if self.max_interruption_percent is None:
+            return True
+        return band is not None and BAND_MAX_PERCENT[band] <= self.max_interruption_percent
 
     @property
     def floor(self) -> float:

@@ -5,10 +5,60 @@ from __future__ import annotations
 from typing import Any
 
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
+from planner.profile import Profile
+from providers.price_freshness import age_days
 
 
 def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(value, digits)
+
+
+def spot_retrieved(candidate: Candidate) -> str | None:
+    """The date of the oldest spot price the candidate's spot instances are priced at (over the
+    zones it spans; a region-priced offering has one), or None when it runs no spot."""
+    if candidate.spot_usd is None or not candidate.spot_instances:
+        return None
+    dates = [
+        z.retrieved
+        for z in candidate.offering.zones
+        if z.spot_usd is not None and (z.zone in candidate.zones or z.zone == "") and z.retrieved
+    ]
+    return min(dates, default=None)
+
+
+def spot_not_used(profile: Profile, candidate: Candidate) -> str | None:
+    """Why a candidate with usable spot prices runs no spot, when the profile's interruption
+    limit is the reason."""
+    o, spot = candidate.offering, profile.placement.spot
+    band = o.spot_interruption
+    if (
+        spot.policy == "never"
+        or not o.spot_capable
+        or not any(z.spot_usd is not None for z in o.zones)
+        or spot.accepts(band.band if band else None)
+    ):
+        return None
+    limit = f"placement.spot.max_interruption_percent is {spot.max_interruption_percent}"
+    if band is None:
+        return f"{o.cloud} publishes no interruption frequency for {o.instance_type}; {limit}"
+    return (
+        f"{o.cloud} reports {band.band} of {o.instance_type} spot capacity in {o.region} "
+        f"interrupted over a month; {limit}"
+    )
+
+
+def spot_facts(candidate: Candidate) -> dict[str, Any]:
+    """How old the spot prices are, and how often the cloud says such spot capacity is taken
+    back (None where it publishes nothing)."""
+    retrieved = spot_retrieved(candidate)
+    band = candidate.offering.spot_interruption
+    return {
+        "spot_prices_retrieved": retrieved,
+        "spot_price_age_days": age_days(retrieved) if retrieved else None,
+        "spot_interruption": band.band if band else None,
+        "spot_interruption_source": band.source if band else None,
+        "spot_interruption_retrieved": band.retrieved if band else None,
+    }
 
 
 def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> dict[str, Any]:
@@ -33,6 +83,8 @@ def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> d
         "hourly_usd": _round(hourly),
         "monthly_usd": _round(hourly * HOURS_PER_MONTH, 2),
         "prices_retrieved": offering.retrieved,
+        **spot_facts(candidate),
+        "spot_not_used": spot_not_used(recommendation.profile, candidate),
         "spot_savings_monthly_usd": _round(
             (candidate.all_on_demand_hourly_usd - hourly) * HOURS_PER_MONTH, 2
         ),

@@ -3,8 +3,10 @@
 Rows come from each cloud's shipped CSV (see CATALOG_FORMAT.md), or from the user's cache of
 prices refreshed from the cloud's pricing API (`infra catalog refresh`, providers/price_cache.py)
 when that cloud has a usable one. Spot prices are snapshots, so the loader decides which ones to
-trust: an empty spot price, or one at or above on-demand, means no spot offer; one below
-`IMPLAUSIBLE_SPOT_SHARE` of on-demand is flagged and not used.
+trust (providers/spot_judge.py): an empty spot price, or one at or above on-demand, means no spot
+offer; one deeper than the cloud's documented maximum discount, or far below what the same family
+lists in the region (or the region far below the family elsewhere), is kept for display with the
+rule that refused it (`spot_note`) and never used.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import msgspec
 from planner.errors import CatalogError
 from providers import CLOUDS
 from providers.price_cache import CachedCloud, find_cached
+from providers.spot_interruption import InterruptionBand, interruption_file, read_interruption
+from providers.spot_judge import judge_spot, judge_spot_against_peers, spot_max_discount
 
-IMPLAUSIBLE_SPOT_SHARE = 0.15
 COLUMNS = (
     "instance_type",
     "accelerator",
@@ -60,6 +63,10 @@ class ZonePrice(msgspec.Struct, frozen=True):
     spot_usd: float | None
     spot_note: str | None = None
     """Why the listed spot price is not used, when it is not."""
+    listed_spot_usd: float | None = None
+    """The spot price as the source lists it, used or not."""
+    retrieved: str = ""
+    """ISO date of this zone's prices (a refresh dates the rows it rewrote)."""
 
 
 class Offering(msgspec.Struct, frozen=True):
@@ -78,6 +85,9 @@ class Offering(msgspec.Struct, frozen=True):
     spot_capable: bool
     source: str
     retrieved: str
+    spot_interruption: InterruptionBand | None = None
+    """The interruption frequency band the cloud publishes for spot capacity of this type in
+    this region (AWS Spot Instance Advisor: `<5%` ... `>20%`); None where none is published."""
 
     @property
     def key(self) -> tuple[str, str, str, str, int]:
@@ -107,20 +117,9 @@ def _number(raw: str, column: str, where: str) -> float | None:
     return value
 
 
-def judge_spot(ondemand: float | None, spot: float | None) -> tuple[float | None, str | None]:
-    """Return the spot price to use (or None) and, when a listed price is not used, why."""
-    if spot is None:
-        return None, None
-    if ondemand is not None and spot >= ondemand:
-        return None, f"listed spot {spot:.4f} is not below on-demand {ondemand:.4f}: no spot offer"
-    if ondemand is not None and spot < IMPLAUSIBLE_SPOT_SHARE * ondemand:
-        share = spot / ondemand
-        return None, f"listed spot {spot:.4f} is {share:.0%} of on-demand: implausible, not used"
-    return spot, None
-
-
 def read_catalog_file(path: Path, cloud: str, kind: str, spot_capable: bool) -> list[Offering]:
-    """Parse one shipped (or cached) catalog CSV into offerings grouped by region."""
+    """Parse one shipped (or cached) catalog CSV into offerings grouped by region, with each
+    listed spot price judged on its own and against its family's (providers/spot_judge.py)."""
     try:
         handle = path.open(encoding="utf-8", newline="")
     except OSError as exc:
@@ -143,14 +142,26 @@ def read_catalog_file(path: Path, cloud: str, kind: str, spot_capable: bool) -> 
                 ) from None
             groups.setdefault((row[_TYPE], row[_ACCELERATOR], count, row[_REGION]), []).append(row)
     offerings = []
+    max_discount = spot_max_discount(cloud)
     for (instance_type, accelerator, count, region), rows in groups.items():
         zones = []
         for row in rows:
             where = f"{path.name}: {instance_type} {region} {row[_ZONE] or '-'}"
             ondemand = _number(row[_ONDEMAND], "ondemand_usd_per_hour", where)
             listed_spot = _number(row[_SPOT], "spot_usd_per_hour", where)
-            spot, note = judge_spot(ondemand, listed_spot) if spot_capable else (None, None)
-            zones.append(ZonePrice(row[_ZONE], ondemand, spot, note))
+            spot, note = (
+                judge_spot(ondemand, listed_spot, max_discount) if spot_capable else (None, None)
+            )
+            zones.append(
+                ZonePrice(
+                    row[_ZONE],
+                    ondemand,
+                    spot,
+                    note,
+                    listed_spot if spot_capable else None,
+                    row[_RETRIEVED],
+                )
+            )
         first = rows[0]
         offerings.append(
             Offering(
@@ -169,7 +180,7 @@ def read_catalog_file(path: Path, cloud: str, kind: str, spot_capable: bool) -> 
                 retrieved=min(row[_RETRIEVED] for row in rows),
             )
         )
-    return offerings
+    return judge_spot_against_peers(offerings) if spot_capable else offerings
 
 
 def shipped_catalog_files() -> Iterable[tuple[str, str, Path, bool]]:
@@ -220,7 +231,9 @@ def read_cloud_catalog(cloud: str) -> CloudCatalog:
                 for kind, _, spot_capable in shipped
                 for offering in read_catalog_file(cached.files[kind], cloud, kind, spot_capable)
             ]
-            return CloudCatalog(cloud, tuple(offerings), cached, None)
+            return CloudCatalog(
+                cloud, with_interruption(cloud, offerings, cached.folder), cached, None
+            )
         except CatalogError as error:
             problem = str(error)
     offerings = [
@@ -229,7 +242,25 @@ def read_cloud_catalog(cloud: str) -> CloudCatalog:
         if path.exists()
         for offering in read_catalog_file(path, cloud, kind, spot_capable)
     ]
-    return CloudCatalog(cloud, tuple(offerings), cached, problem)
+    return CloudCatalog(cloud, with_interruption(cloud, offerings, None), cached, problem)
+
+
+def with_interruption(
+    cloud: str, offerings: list[Offering], cache_folder: Path | None
+) -> tuple[Offering, ...]:
+    """The spot-capable offerings with the interruption band the cloud publishes for them: from
+    the refreshed copy in the cache folder when there is one, else the shipped file."""
+    shipped = interruption_file(cloud)
+    if shipped is None:
+        return tuple(offerings)
+    refreshed = cache_folder / shipped.name if cache_folder is not None else None
+    bands = read_interruption(refreshed if refreshed and refreshed.exists() else shipped)
+    return tuple(
+        msgspec.structs.replace(o, spot_interruption=bands.get((o.instance_type, o.region)))
+        if o.spot_capable
+        else o
+        for o in offerings
+    )
 
 
 class Catalog(msgspec.Struct, frozen=True):

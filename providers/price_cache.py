@@ -1,6 +1,7 @@
 """The user's cache of refreshed prices: one folder per cloud under `$INFRA_HOME/catalog/`.
 
     $INFRA_HOME/catalog/<cloud>/<kind>.csv         the shipped CSV format (catalog.py COLUMNS)
+    $INFRA_HOME/catalog/aws/spot_interruption.csv  spot interruption bands (spot_interruption.py)
     $INFRA_HOME/catalog/<cloud>/refresh.json       when, from which API, regions, rows, notes
     $INFRA_HOME/catalog/<cloud>.last-refresh.json  the outcome of the last attempt, failed or not
 
@@ -97,7 +98,8 @@ def write_cloud(
     record: Mapping[str, Any],
     check: Callable[[Path], None],
 ) -> Path:
-    """Replace the cache of `cloud` with `files` (kind -> CSV text) and its `refresh.json`.
+    """Replace the cache of `cloud` with `files` (kind, or another data file's name, -> CSV text,
+    written as `<name>.csv`) and its `refresh.json`.
 
     `check` is given the complete new folder before it is swapped in; if it raises, the old
     cache stays as it was.

@@ -39,6 +39,8 @@ class RefreshRequest:
     regions: tuple[str, ...]
     machines: Mapping[str, tuple[Machine, ...]]
     """Per deployment kind, the machines to price."""
+    day: str = ""
+    """The refresh's date (ISO), for the rows of files a client writes itself."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class CloudPrices:
     """What was not priced and why (types the API no longer returns, regions not enabled)."""
     skipped_regions: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Per kind, regions whose rows must keep their previous prices (the API could not be asked)."""
+    files: Mapping[str, str] = field(default_factory=dict)
+    """Other data files of the cloud's cache, name -> CSV text (AWS: spot_interruption.csv)."""
 
 
 class RefreshProgress(Protocol):

@@ -48,6 +48,7 @@ from providers.price_quotes import (
     RefreshRequest,
 )
 from providers.price_retry import Backoff
+from providers.spot_interruption import interruption_file, read_interruption
 
 EXIT_PARTIAL = 6
 Row = list[str]
@@ -266,6 +267,22 @@ def _base_rows(cloud: str, shipped: dict[str, Path]) -> dict[str, list[Row]]:
     return {kind: read_rows(path) for kind, path in shipped.items()}
 
 
+def _data_files(cloud: str, fetched: Mapping[str, str], shipped: dict[str, Path]) -> dict[str, str]:
+    """The cloud's other data files for the new cache (name without .csv -> text): what the
+    client fetched, else the previous cache's copy, so a feed that failed loses nothing."""
+    bands = interruption_file(cloud)
+    if bands is None:
+        return {}
+    name = bands.stem
+    if name in fetched:
+        return {name: fetched[name]}
+    cached = find_cached(cloud, shipped)
+    previous = cached.folder / bands.name if cached is not None else None
+    if cached is not None and cached.files is not None and previous and previous.exists():
+        return {name: previous.read_text(encoding="utf-8")}
+    return {}
+
+
 def refresh_cloud(
     cloud: str,
     regions: tuple[str, ...],
@@ -308,7 +325,10 @@ def _refresh(
     shipped = {kind: path for kind, path, _ in shipped_files}
     shipped_rows = {kind: read_rows(path) for kind, path in shipped.items()}
     request = RefreshRequest(
-        cloud, outcome.regions, {kind: machines_of(rows) for kind, rows in shipped_rows.items()}
+        cloud,
+        outcome.regions,
+        {kind: machines_of(rows) for kind, rows in shipped_rows.items()},
+        now.date().isoformat(),
     )
     client = importlib.import_module(f"providers.{cloud}.price_refresh")
     prices = client.fetch_prices(request, progress=progress, backoff=backoff, **options)
@@ -335,6 +355,7 @@ def _refresh(
         outcome.rows[kind] = len(rows)
         outcome.refreshed_rows[kind] = refreshed
         outcome.notes += notes
+    texts.update(_data_files(cloud, prices.files, shipped))
     record = {
         "format": FORMAT,
         "cloud": cloud,
@@ -350,6 +371,9 @@ def _refresh(
     def loadable(folder: Path) -> None:
         for kind, _, spot_capable in shipped_files:
             read_catalog_file(folder / f"{kind}.csv", cloud, kind, spot_capable)
+        bands = interruption_file(cloud)
+        if bands is not None and (folder / bands.name).exists():
+            read_interruption(folder / bands.name)
 
     outcome.folder = str(write_cloud(cloud, texts, record, check=loadable))
 

@@ -53,9 +53,11 @@ def write_profile(tmp_path: Path, data: dict[str, Any] | str, name: str = "p.yam
     return path
 
 
-def zone(name: str, ondemand: float | None, spot: float | None = None) -> ZonePrice:
+def zone(
+    name: str, ondemand: float | None, spot: float | None = None, retrieved: str = "2026-11-23"
+) -> ZonePrice:
     usable, note = judge_spot(ondemand, spot)
-    return ZonePrice(name, ondemand, usable, note)
+    return ZonePrice(name, ondemand, usable, note, spot, retrieved)
 
 
 def offering(

@@ -68,7 +68,8 @@ def test_catalog_covers_every_cloud_and_kind() -> None:
         (1.0, 0.4, 0.4, None),
         (1.0, 1.0, None, "not below on-demand"),
         (1.0, 1.2, None, "not below on-demand"),
-        (1.0, 0.10, None, "implausible"),
+        (1.0, 0.05, None, "deeper than the 90% maximum discount"),
+        (1.0, 0.0999936, 0.0999936, None),
         (None, 0.5, 0.5, None),
     ],
 )

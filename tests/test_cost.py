@@ -310,3 +310,46 @@ def test_old_prices_are_named_in_the_report(monkeypatch: pytest.MonkeyPatch) -> 
     assert note.startswith("prices older than 30 days: aws 2020-01-01")
     monkeypatch.setenv("INFRA_CATALOG_MAX_AGE_DAYS", "off")
     assert price(from_plan(fleet_plan())).notes == ()
+
+
+def test_spot_components_carry_the_date_and_age_of_their_spot_prices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The spot component says how old its spot prices are (the oldest of the zones and types
+    it averages), the report's summary too; on-demand components carry no date."""
+    import datetime
+
+    from cli.cost_render import summary_lines
+    from providers import price_freshness
+    from tests.conftest import catalog_of, offering, zone
+
+    monkeypatch.setattr(price_freshness, "today", lambda: datetime.date(2026, 12, 3))
+    catalog = catalog_of(
+        offering(
+            "g5.xlarge",
+            "A10G",
+            1,
+            24,
+            [zone("use1-az1", 1.0, 0.40, "2026-11-30"), zone("use1-az2", 1.0, 0.30, "2026-12-01")],
+        ),
+        offering(
+            "g6.xlarge", "L4", 1, 24, [zone("use1-az1", 0.8, 0.32, "2026-11-20"), zone("x", 0.8)]
+        ),
+    )
+    report = price_plan(
+        from_plan(fleet_plan()), catalog, source="test", service_prices=service_prices()
+    )
+    group = by_address(report)["aws_autoscaling_group.group"]
+    on_demand, spot = group["components"][:2]
+    assert (on_demand["price_retrieved"], on_demand["price_age_days"]) == (None, None)
+    assert (spot["price_retrieved"], spot["price_age_days"]) == ("2026-11-20", 13)
+    data = report.to_dict()
+    assert (data["spot_prices_retrieved"], data["spot_price_age_days"]) == ("2026-11-20", 13)
+    assert "Spot prices retrieved 2026-11-20 (13 days old)" in summary_lines(report)
+
+
+def test_an_all_on_demand_report_names_no_spot_date() -> None:
+    values = copy.deepcopy(FLEET_VALUES)
+    del values["aws_autoscaling_group.group"][1]["mixed_instances_policy"]
+    report = price(from_plan(fleet_plan(values)))
+    assert report.to_dict()["spot_prices_retrieved"] is None

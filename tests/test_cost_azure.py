@@ -97,11 +97,11 @@ def test_spot_set_over_its_autoscale_range_and_the_on_demand_base(
         )
 
 
-def test_shipped_catalog_spot_price_judged_implausible_prices_on_demand(
+def test_shipped_catalog_spot_price_stands_against_its_family(
     configs: dict[str, dict[str, Any]],
 ) -> None:
-    """The shipped catalog refuses Azure's listed NC A100 v4 spot price as implausible: the
-    spot set is then priced at on-demand, saying why."""
+    """Azure lists NC A100 v4 spot at 11-17% of pay-as-you-go in every region and size: the
+    eastus price is in line with its family, so the spot set is priced at it."""
     (found,) = [
         o
         for o in load_catalog().offerings
@@ -109,15 +109,34 @@ def test_shipped_catalog_spot_price_judged_implausible_prices_on_demand(
         == ("azure", "fleet", "eastus", MIXED.instance_type)
     ]
     (listed,) = found.zones
-    assert listed.spot_usd is None and listed.ondemand_usd is not None and listed.spot_note
+    assert listed.spot_usd is not None and listed.spot_note is None
     report = price(configs["mixed"])
-    spot = [
+    (component,) = [
         r.components[0]
         for r in of_type(report, "azurerm_linux_virtual_machine_scale_set")
         if r.components[0].category == "compute (spot)"
     ]
-    (component,) = spot
-    assert component.unit_price == round(listed.ondemand_usd, 6)
+    assert component.unit_price == round(listed.spot_usd, 6)
+    assert component.price_retrieved == listed.retrieved == "2026-11-23"
+
+
+def test_refused_spot_price_prices_the_spot_set_at_on_demand(
+    configs: dict[str, dict[str, Any]],
+) -> None:
+    """A listed spot price the loader refused (here: deeper than Azure's 90% maximum discount)
+    prices the spot set at on-demand, saying why."""
+    listed = zone("", 3.673, 0.2)
+    assert listed.spot_usd is None and listed.spot_note
+    catalog = catalog_of(
+        offering(MIXED.instance_type, "A100-80GB", 1, 80, [listed], cloud="azure", region="eastus")
+    )
+    report = price(configs["mixed"], catalog=catalog)
+    (component,) = [
+        r.components[0]
+        for r in of_type(report, "azurerm_linux_virtual_machine_scale_set")
+        if r.components[0].category == "compute (spot)"
+    ]
+    assert component.unit_price == 3.673 and component.price_retrieved is None
     assert f"({listed.spot_note}): priced at on-demand" in (component.note or "")
 
 

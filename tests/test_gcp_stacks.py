@@ -1236,8 +1236,10 @@ def test_cost_of_the_spot_and_on_demand_groups(synthesized: Synthesized) -> None
     assert compute.unit_price == pytest.approx(zone_mean("g2-standard-24", "L4", ZONES, False))
     assert compute.quantity.expected == 730 and compute.category == "compute (on-demand)"
     assert disk.unit_price == 0.10 and disk.quantity.expected == NEW.root_volume_gib
+    assert compute.price_retrieved is None
     compute, _ = spot.components
     assert compute.unit_price == pytest.approx(zone_mean("g2-standard-24", "L4", ZONES, True))
+    assert compute.price_retrieved == "2026-11-23"  # the date of the spot prices it averages
     assert compute.ondemand_unit_price == pytest.approx(
         zone_mean("g2-standard-24", "L4", ZONES, False)
     )

@@ -26,6 +26,8 @@ from botocore.stub import ANY, Stubber
 from planner import service
 from providers import price_refresh as refresh_module
 from providers.aws import price_refresh as aws
+from providers.aws.interruption_refresh import ADVISOR_URL
+from providers.aws.interruption_refresh import SOURCE as ADVISOR_SOURCE
 from providers.azure import price_refresh as azure
 from providers.catalog import Catalog, Offering, load_catalog, shipped_cloud_files
 from providers.gcp import price_refresh as gcp
@@ -38,6 +40,7 @@ from providers.price_http import HttpResponse
 from providers.price_quotes import PriceSourceError
 from providers.price_refresh import RefreshReport, machines_of, read_rows, refresh_prices
 from providers.price_retry import Backoff
+from providers.spot_interruption import InterruptionBand
 from tests.conftest import EXAMPLES, Cli
 
 DATA = Path(__file__).parent / "data" / "prices"
@@ -78,9 +81,31 @@ class FakeWeb:
         return reply
 
 
+ADVISOR_FEED = {  # the Spot Instance Advisor feed's shape, with made-up bands for two types
+    "ranges": [
+        {"index": 0, "label": "<5%", "dots": 0, "max": 5},
+        {"index": 1, "label": "5-10%", "dots": 1, "max": 11},
+        {"index": 2, "label": "10-15%", "dots": 2, "max": 16},
+        {"index": 3, "label": "15-20%", "dots": 3, "max": 22},
+        {"index": 4, "label": ">20%", "dots": 4, "max": 100},
+    ],
+    "spot_advisor": {
+        "us-east-1": {
+            "Linux": {"g5.xlarge": {"s": 60, "r": 4}, "m5.large": {"s": 50, "r": 0}},
+            "Windows": {"g5.xlarge": {"s": 40, "r": 0}},
+        },
+        "ap-northeast-1": {"Linux": {"g5.xlarge": {"s": 55, "r": 1}}},
+    },
+}
+
+
 def refresh(
     clouds: list[str], regions: list[str] | None, *, backoff: Backoff = NO_SLEEP, **options: Any
 ) -> RefreshReport:
+    """Refresh at NOW; AWS reads the advisor feed above unless a test gives its own transport."""
+    if "aws" in clouds:
+        aws_options = options.setdefault("aws", {})
+        aws_options.setdefault("transport", FakeWeb({ADVISOR_URL: [answer(ADVISOR_FEED)]}))
     return refresh_prices(clouds, regions, backoff=backoff, options=options, now=NOW)
 
 
@@ -217,6 +242,7 @@ def test_aws_refresh_writes_the_cache_that_load_catalog_then_uses(
         "fleet.csv",
         "refresh.json",
         "sagemaker.csv",
+        "spot_interruption.csv",
     ]
     record = json.loads((folder / "refresh.json").read_text())
     assert record["regions"] == regions and record["sources"] == aws.SOURCES
@@ -228,10 +254,15 @@ def test_aws_refresh_writes_the_cache_that_load_catalog_then_uses(
     assert ondemand(g5) == {0.986}
     shipped_zones = {"use1-az1", "use1-az2", "use1-az4", "use1-az5", "use1-az6"}
     assert shipped_zones <= {zone.zone for zone in g5.zones}
-    # moto lists every spot price as 0.00001: kept in the cache, then judged implausible on load
+    # moto lists every spot price as 0.00001: kept in the cache, then refused on load (deeper than
+    # the 90% maximum discount AWS documents)
     assert "fleet.csv" in snapshot(folder) and b"0.00001" in snapshot(folder)["fleet.csv"]
-    assert all(z.spot_usd is None and "implausible" in (z.spot_note or "") for z in g5.zones)
+    assert all(z.spot_usd is None and "maximum discount" in (z.spot_note or "") for z in g5.zones)
     assert ondemand(found("aws", "fleet", "g6e.xlarge", "ap-northeast-1")) == {2.699}  # page 2
+    # interruption bands from the advisor feed, Linux, dated today (not the Windows band)
+    assert g5.spot_interruption == InterruptionBand(">20%", ADVISOR_SOURCE, TODAY)
+    tokyo_g5 = found("aws", "fleet", "g5.xlarge", "ap-northeast-1")
+    assert tokyo_g5.spot_interruption is not None and tokyo_g5.spot_interruption.band == "5-10%"
 
     assert ondemand(found("aws", "sagemaker", "ml.g5.xlarge", "us-east-1")) == {1.408}
     tokyo = found("aws", "sagemaker", "ml.g5.xlarge", "ap-northeast-1")  # a region gained

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from planner.cost.context import PricingContext, Unpriceable, zone_prices
+from planner.cost.context import PricingContext, Unpriceable, spot_retrieved, zone_prices
 from planner.cost.plan_resources import PlannedResource, blocks, first_block, flag, number
 from planner.cost.report import CostComponent, Span
 
@@ -178,6 +178,7 @@ def autoscaling_group(resource: PlannedResource, context: PricingContext) -> lis
     ondemand_price, _, note = zone_prices(context.offering("fleet", types[0]), zones)
     spot_prices = [zone_prices(context.offering("fleet", t), zones)[1] for t in types]
     spot_price = sum(spot_prices) / len(spot_prices)
+    spot_dates = [spot_retrieved(context.offering("fleet", t), zones) for t in types]
 
     splits = [_split(count, base, percent) for count in (minimum, expected, maximum)]
     on_demand = Span(*(od for od, _ in splits))
@@ -204,6 +205,7 @@ def autoscaling_group(resource: PlannedResource, context: PricingContext) -> lis
                 ondemand_unit_price=round(ondemand_price, 6),
                 category="compute (spot)",
                 note=note,
+                price_retrieved=min((d for d in spot_dates if d), default=None),
             )
         )
     instances = Span(minimum, expected, maximum)
@@ -220,7 +222,8 @@ def instance(resource: PlannedResource, context: PricingContext) -> list[CostCom
     if instance_type is None:
         raise Unpriceable("the instance type is not known from the plan")
     market = first_block(values.get("instance_market_options"))
-    ondemand, spot, note = zone_prices(context.offering("fleet", instance_type), [])
+    offering = context.offering("fleet", instance_type)
+    ondemand, spot, note = zone_prices(offering, [])
     on_spot = _text(market.get("market_type")) == "spot"
     one = Span.fixed(1)
     components = [
@@ -232,6 +235,7 @@ def instance(resource: PlannedResource, context: PricingContext) -> list[CostCom
             ondemand_unit_price=round(ondemand, 6) if on_spot else None,
             category="compute (spot)" if on_spot else "compute (on-demand)",
             note=note,
+            price_retrieved=spot_retrieved(offering, []) if on_spot else None,
         )
     ]
     components += _volume_components(blocks(values.get("root_block_device")), one, context)

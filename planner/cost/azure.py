@@ -69,9 +69,11 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and "${" not in value else None
 
 
-def _prices(context: PricingContext, sku: str) -> tuple[float, float | None, str | None]:
-    """On-demand and spot price per hour of `sku` in the context's region, and the catalog's
-    note when it has no usable spot price."""
+def _prices(
+    context: PricingContext, sku: str
+) -> tuple[float, float | None, str | None, str | None]:
+    """On-demand and spot price per hour of `sku` in the context's region, the catalog's note
+    when it has no usable spot price, and the date of the spot price."""
     offering = context.offering("fleet", sku)
     zones = offering.ondemand_zones
     if not zones:
@@ -79,7 +81,13 @@ def _prices(context: PricingContext, sku: str) -> tuple[float, float | None, str
     ondemand = sum(z.ondemand_usd or 0.0 for z in zones) / len(zones)
     spot = [z.spot_usd for z in zones if z.spot_usd is not None]
     notes = [z.spot_note for z in zones if z.spot_usd is None and z.spot_note]
-    return ondemand, (sum(spot) / len(spot) if spot else None), (notes[0] if notes else None)
+    dates = [z.retrieved for z in zones if z.spot_usd is not None and z.retrieved]
+    return (
+        ondemand,
+        sum(spot) / len(spot) if spot else None,
+        notes[0] if notes else None,
+        min(dates, default=None),
+    )
 
 
 def _instance_range(resource: PlannedResource, context: PricingContext) -> Span:
@@ -129,7 +137,7 @@ def scale_set(resource: PlannedResource, context: PricingContext) -> list[CostCo
     if sku is None:
         raise Unpriceable("the VM size is not known from the plan")
     instances = _instance_range(resource, context)
-    ondemand, spot_price, spot_note = _prices(context, sku)
+    ondemand, spot_price, spot_note, spot_date = _prices(context, sku)
     on_spot = _text(values.get("priority")) == "Spot"
     disk = _os_disk(values, instances, context)
     notes = [disk] if isinstance(disk, str) else []
@@ -146,6 +154,7 @@ def scale_set(resource: PlannedResource, context: PricingContext) -> list[CostCo
             ondemand_unit_price=round(ondemand, 6) if on_spot else None,
             category="compute (spot)" if on_spot else "compute (on-demand)",
             note="; ".join(notes) or None,
+            price_retrieved=spot_date if on_spot and spot_price is not None else None,
         )
     ]
     if isinstance(disk, CostComponent):

@@ -62,6 +62,15 @@ def zone_prices(offering: Offering, zones: list[str]) -> tuple[float, float, str
     return ondemand, spot, note
 
 
+def spot_retrieved(offering: Offering, zones: list[str]) -> str | None:
+    """The date of the oldest spot price `zone_prices` averages for these zones (every listed
+    zone when the plan names none), or None when none of them has a usable spot price."""
+    listed = [z for z in offering.ondemand_zones if z.ondemand_usd is not None]
+    chosen = [z for z in listed if z.zone in zones] if zones else []
+    dates = [z.retrieved for z in chosen or listed if z.spot_usd is not None and z.retrieved]
+    return min(dates, default=None)
+
+
 @dataclass(frozen=True)
 class PricingContext:
     infrastructure: PlannedInfrastructure

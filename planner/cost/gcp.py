@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from planner.cost.context import PricingContext, Unpriceable, zone_prices
+from planner.cost.context import PricingContext, Unpriceable, spot_retrieved, zone_prices
 from planner.cost.plan_resources import PlannedResource, blocks, first_block, number
 from planner.cost.report import CostComponent, Span
 
@@ -130,9 +130,8 @@ def instance_group(resource: PlannedResource, context: PricingContext) -> list[C
     if accelerators and accelerator is None:
         raise Unpriceable(f"no catalog name for the {accelerators[0].get('type')} accelerator")
     zones = [z for z in resource.values.get("distribution_policy_zones") or [] if _text(z)]
-    ondemand, spot, note = zone_prices(
-        context.offering("fleet", machine_type, accelerator=accelerator), zones
-    )
+    offering = context.offering("fleet", machine_type, accelerator=accelerator)
+    ondemand, spot, note = zone_prices(offering, zones)
     scheduling = first_block(template.get("scheduling"))
     on_spot = _text(scheduling.get("provisioning_model")) == "SPOT"
     instances = _group_range(resource, context)
@@ -146,6 +145,7 @@ def instance_group(resource: PlannedResource, context: PricingContext) -> list[C
             ondemand_unit_price=round(ondemand, 6) if on_spot else None,
             category="compute (spot)" if on_spot else "compute (on-demand)",
             note=note,
+            price_retrieved=spot_retrieved(offering, zones) if on_spot else None,
         )
     ]
     return components + _disks(template, instances, context)

@@ -11,6 +11,8 @@ from typing import Literal
 
 import msgspec
 
+from providers.price_freshness import age_days
+
 SCHEMA = "infra-cost/1"
 Status = Literal["priced", "free", "usage-based", "unpriced"]
 
@@ -70,6 +72,8 @@ class CostComponent(msgspec.Struct, frozen=True, kw_only=True):
     """What the money buys, for the cost-by-component chart: compute (on-demand), compute
     (spot), storage, network, monitoring, keys."""
     note: str | None = None
+    price_retrieved: str | None = None
+    """For spot capacity: the date of the oldest catalog spot price in `unit_price`."""
 
     @property
     def monthly_usd(self) -> Span:
@@ -139,6 +143,12 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
         return cents(self.all_on_demand_monthly_usd - self.monthly_usd.expected)
 
     @property
+    def spot_prices_retrieved(self) -> str | None:
+        """The date of the oldest spot price the report uses, None when it prices no spot."""
+        dates = [c.price_retrieved for r in self.resources for c in r.components]
+        return min((d for d in dates if d), default=None)
+
+    @property
     def unpriced(self) -> list[ResourceCost]:
         return [r for r in self.resources if not r.priced]
 
@@ -184,6 +194,10 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
             "monthly_usd": msgspec.to_builtins(self.monthly_usd),
             "all_on_demand_monthly_usd": self.all_on_demand_monthly_usd,
             "spot_savings_monthly_usd": self.spot_savings_monthly_usd,
+            "spot_prices_retrieved": self.spot_prices_retrieved,
+            "spot_price_age_days": (
+                age_days(self.spot_prices_retrieved) if self.spot_prices_retrieved else None
+            ),
             "usd_per_million_output_tokens": self.usd_per_million_output_tokens,
             "usd_per_thousand_requests": self.usd_per_thousand_requests,
             "target_load": msgspec.to_builtins(self.load) if self.load else None,
@@ -221,6 +235,8 @@ def _resource_dict(resource: ResourceCost) -> dict[str, object]:
                 "usage_based": c.usage_based,
                 "category": c.category,
                 "note": c.note,
+                "price_retrieved": c.price_retrieved,
+                "price_age_days": age_days(c.price_retrieved) if c.price_retrieved else None,
             }
             for c in resource.components
         ],

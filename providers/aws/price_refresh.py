@@ -10,6 +10,10 @@
 
 Credentials come from boto3's standard chain. A region the account has not enabled (opt-in
 regions) is skipped for spot and its EC2 rows keep their previous prices.
+
+With the prices, the spot interruption bands of the EC2 types are fetched from the public Spot
+Instance Advisor feed (providers/aws/interruption_refresh.py); when that feed cannot be read, the
+prices are still refreshed and the previous bands stay in use (a note says why).
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from providers.aws.interruption_refresh import fetch_interruption
+from providers.price_http import Transport, urllib_transport
 from providers.price_quotes import (
     CloudPrices,
     Machine,
@@ -288,6 +294,7 @@ def fetch_prices(
     progress: RefreshProgress,
     backoff: Backoff,
     clients: ClientFactory | None = None,
+    transport: Transport = urllib_transport,
 ) -> CloudPrices:
     fleet = request.machines.get("fleet", ())
     sagemaker = request.machines.get("sagemaker", ())
@@ -327,4 +334,15 @@ def fetch_prices(
             price = sm_ondemand.get((machine.instance_type, region))
             if price is not None:
                 quotes.append(PriceQuote("sagemaker", machine, region, price))
-    return CloudPrices(quotes, SOURCES, notes, {"fleet": frozenset(skipped)})
+    files = {}
+    if fleet:
+        try:
+            files["spot_interruption"] = fetch_interruption(
+                (m.instance_type for m in fleet),
+                transport=transport,
+                backoff=backoff,
+                retrieved=request.day,
+            )
+        except PriceSourceError as error:
+            notes.append(f"spot interruption bands: {error} The previous bands stay in use.")
+    return CloudPrices(quotes, SOURCES, notes, {"fleet": frozenset(skipped)}, files)
