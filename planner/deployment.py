@@ -16,6 +16,7 @@ from msgspec import Meta
 from planner.decision import Decision, decide
 from planner.errors import ProfileError
 from planner.names import DeploymentId, Identifier
+from planner.neuron import COMPILE_GRACE_S, is_neuron
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
 from planner.profile import (
     AzureOptions,
@@ -196,6 +197,8 @@ def spec_from_decision(
     if on_gcp:
         _check_gcp_sources(profile)
     port = {"sagemaker": SAGEMAKER_PORT, "vertex": VERTEX_PORT}.get(decision.kind, runtime.port)
+    model_s3_uri = None if on_gcp else profile.deploy.model_s3_uri
+    compiles_at_boot = is_neuron(decision.accelerator) and not model_s3_uri
     return DeploymentSpec(
         name=profile.name,
         env=env,
@@ -215,12 +218,14 @@ def spec_from_decision(
             max_size=decision.max_instances,
             on_demand_base=decision.on_demand_instances,
             spot_percentage_above_base=decision.spot_percentage_above_base,
+            # A Neuron instance without compiled artifacts compiles the model before it serves.
+            health_check_grace_s=COMPILE_GRACE_S if compiles_at_boot else MODEL_LOAD_GRACE_S,
         ),
         runtime=RuntimeSpec(
             engine=runtime.engine,
             image=decision.image,
             model_id=profile.model.weights or _model_id(profile),
-            model_s3_uri=None if on_gcp else profile.deploy.model_s3_uri,
+            model_s3_uri=model_s3_uri,
             precision=profile.model.precision,
             tensor_parallel=decision.tensor_parallel,
             replicas_per_instance=decision.replicas_per_instance,
