@@ -3,9 +3,9 @@ DeploymentSpec: EC2 user data on AWS, the startup-script metadata on Compute Eng
 
 The script lives in templates/user_data/: a cloud-neutral core (serve.sh.j2), one partial per cloud
 that extends it (cloud_<cloud>.j2: instance metadata, secrets, registry login, weights) and one per
-engine (engine_<engine>_neuron.j2 on Inferentia, AWS only). Every value interpolated from the spec goes through shlex.quote (the environment's
-`finalize`), so a profile cannot inject shell; secrets are never rendered, only the name of the
-parameter or secret holding them.
+engine (engine_<engine>_neuron.j2 on Inferentia, AWS only). Every value interpolated from the spec
+goes through shlex.quote (the environment's `finalize`), so a profile cannot inject shell; secrets
+are never rendered, only the name of the parameter or secret holding them.
 """
 
 from __future__ import annotations

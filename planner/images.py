@@ -49,8 +49,10 @@ SAGEMAKER_IMAGES: dict[str, str] = {
 NEURON_IMAGES: dict[str, str] = {
     # AWS's Neuron vLLM container (NxD Inference backend), the tag its quickstart runs on inf2
     # (aws-neuron/aws-neuron-sdk containers/get-started/quickstart-configure-deploy-dlc.rst).
-    "vllm": "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx:0.9.1-neuronx-py310-sdk2.25.0-ubuntu22.04",
-    # Hugging Face TGI's Neuron build (huggingface.co/docs/text-generation-inference/backends/neuron).
+    "vllm": "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx"
+    ":0.9.1-neuronx-py310-sdk2.25.0-ubuntu22.04",
+    # Hugging Face TGI's Neuron build
+    # (huggingface.co/docs/text-generation-inference/backends/neuron).
     "tgi": "ghcr.io/huggingface/text-generation-inference:3.3.5-neuron",
 }
 """Fleet images for Inferentia2; Triton has none (its TensorRT-LLM engines run on NVIDIA GPUs)."""

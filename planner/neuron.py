@@ -52,7 +52,9 @@ NEURON_ENGINES = frozenset({"vllm", "tgi"})
 NEURON_PRECISIONS = frozenset({"bf16", "fp16"})
 
 
-def neuron_problem(engine: str, precision: str, max_model_len: int | None, kv_cache_dtype: str) -> str | None:
+def neuron_problem(
+    engine: str, precision: str, max_model_len: int | None, kv_cache_dtype: str
+) -> str | None:
     """Why a runtime cannot be served on Neuron by the images here, or None.
 
     Triton serves TensorRT-LLM engines, built for NVIDIA GPUs only. The Neuron images compile for
