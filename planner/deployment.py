@@ -251,11 +251,18 @@ def spec_from_decision(
         expected_hourly_usd=decision.hourly_usd,
         state_backend=environment.backend if environment else None,
         protected=environment.protected if environment else False,
-        sagemaker=profile.deploy.sagemaker,
+        sagemaker=_sagemaker_options(profile.deploy.sagemaker, compiles_at_boot),
         canary=profile.deploy.canary,
         azure=profile.deploy.azure,
         gcp=profile.deploy.gcp,
     )
+
+
+def _sagemaker_options(options: SagemakerOptions, compiles_at_boot: bool) -> SagemakerOptions:
+    """A Neuron endpoint that compiles the model at startup waits as long as compiling takes."""
+    if not compiles_at_boot or options.startup_timeout_s >= COMPILE_GRACE_S:
+        return options
+    return msgspec.structs.replace(options, startup_timeout_s=COMPILE_GRACE_S)
 
 
 def _model_id(profile: Profile) -> str:

@@ -70,3 +70,8 @@ def neuron_problem(
     if kv_cache_dtype == "fp8":
         return "the Neuron images here keep the KV cache at the model's dtype, not fp8"
     return None
+
+
+def deployment_notes(accelerator: str, model_s3_uri: str | None) -> list[str]:
+    """What plan and deploy tell about a deployment beyond its resources: on Neuron, compilation."""
+    return [compile_note(model_s3_uri)] if is_neuron(accelerator) else []
