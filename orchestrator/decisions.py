@@ -20,6 +20,7 @@ import msgspec
 from orchestrator.workspace import write_atomically
 from planner.decision import Decision, decide
 from planner.deployment import DeploymentSpec, check_challenger, spec_from_decision
+from planner.errors import NoFeasibleCandidate
 from planner.lock import (
     LockedEnvironment,
     LockError,
@@ -176,7 +177,20 @@ def recommend_for_env(profile_path: Path, env: str, filters: Filters) -> Recomme
     from planner.service import recommend_for_profile
 
     profile = load_profile(profile_path).profile
-    return recommend_for_profile(profile_path, deployable_filters(env, filters, profile))
+    excluded = undeployable(profile)
+    try:
+        return recommend_for_profile(profile_path, deployable_filters(env, filters, profile))
+    except NoFeasibleCandidate as error:
+        if not excluded:
+            raise
+        # An accelerator left out as undeployable lost for that reason, not for its offerings.
+        reasons = [
+            {**item, "reason": excluded[item["class"].lower()]}
+            if item.get("class", "").lower() in excluded
+            else item
+            for item in error.reasons
+        ]
+        raise NoFeasibleCandidate(str(error), reasons) from None
 
 
 def resolve(
