@@ -173,3 +173,22 @@ def test_sagemaker_neuron_environment_needs_a_sequence_length() -> None:
     spec = sagemaker_neuron_spec("tgi", max_model_len=None)
     with pytest.raises(SagemakerContainerError, match="fixed sequence length"):
         container_environment(spec)
+
+
+def test_plan_and_deploy_notes_say_how_long_compiling_takes() -> None:
+    from types import SimpleNamespace
+
+    from cli.deploy import _notes, _notes_text
+
+    compiling = neuron_spec()
+    (note,) = _notes(SimpleNamespace(spec=compiling))  # type: ignore[arg-type]
+    assert COMPILE_TIME in note and "deploy.model_s3_uri" in note
+    assert _notes_text([note]) == f"\nnote: {note}"
+    compiled = msgspec.structs.replace(
+        compiling,
+        runtime=msgspec.structs.replace(compiling.runtime, model_s3_uri="s3://models/compiled/"),
+    )
+    (note,) = _notes(SimpleNamespace(spec=compiled))  # type: ignore[arg-type]
+    assert note.startswith("Neuron: the compiled model is taken from s3://models/compiled/")
+    gpu = msgspec.structs.replace(compiling, accelerator="A10G")
+    assert _notes(SimpleNamespace(spec=gpu)) == []  # type: ignore[arg-type]
