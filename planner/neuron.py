@@ -9,8 +9,9 @@ artifacts in deploy.model_s3_uri, the first boot compiles it.
 
 from __future__ import annotations
 
-NEURON_CORES_PER_CHIP: dict[str, int] = {"Inferentia2": 2}
-"""Neuron accelerators the deploy path drives, and their NeuronCores per chip."""
+NEURON_CORES_PER_CHIP: dict[str, int] = {"Inferentia2": 2, "Trainium": 2}
+"""Neuron accelerators the deploy path drives, and their NeuronCores per chip (both chips carry two
+NeuronCore-v2: the Neuron architecture pages inferentia2.html and trainium.html)."""
 NEURON_ACCELERATORS = frozenset(NEURON_CORES_PER_CHIP)
 
 COMPILE_TIME = "from a few minutes to more than an hour"

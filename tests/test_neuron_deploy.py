@@ -102,12 +102,15 @@ def test_chat_8b_on_ml_inf2_is_an_lmi_neuron_endpoint(cli: Cli, project: Path) -
 
 def test_what_neuron_cannot_serve_is_left_out_of_deploys_and_said(cli: Cli, project: Path) -> None:
     profile = without_max_model_len(project)
-    (reason,) = undeployable(load_profile(profile).profile).values()
+    excluded = undeployable(load_profile(profile).profile)
+    assert set(excluded) == {"inferentia2", "trainium"}
+    reason = excluded["inferentia2"]
     assert reason.startswith("Inferentia2 (Neuron) offerings are recommended but not deployed")
     assert "set runtime.max_model_len" in reason
     filters = deployable_filters("prod", Filters(), load_profile(profile).profile)
-    assert filters.accelerators and "inferentia2" not in filters.accelerators
-    assert why_not_deployable("prod", load_profile(profile).profile) == [reason]
+    assert filters.accelerators and not {"inferentia2", "trainium"} & filters.accelerators
+    assert "a10g" in filters.accelerators
+    assert why_not_deployable("prod", load_profile(profile).profile) == list(excluded.values())
     result, body = cli.json("recommend", profile)
     assert result.exit_code == 0, result.output
     assert body["chosen"]["accelerator"] == "Inferentia2"  # still the unrestricted optimum
@@ -192,3 +195,15 @@ def test_plan_and_deploy_notes_say_how_long_compiling_takes() -> None:
     assert note.startswith("Neuron: the compiled model is taken from s3://models/compiled/")
     gpu = msgspec.structs.replace(compiling, accelerator="A10G")
     assert _notes(SimpleNamespace(spec=gpu)) == []  # type: ignore[arg-type]
+
+
+def test_trainium_is_in_the_catalog_and_deploys_as_a_neuron_fleet(cli: Cli, project: Path) -> None:
+    body, doc = synthesized(cli, project, "--instance-type", "trn1.2xlarge")
+    assert "trn1.2xlarge (aws/fleet" in body["decision"]["summary"]
+    names = {parameter["name"] for parameter in data_sources(doc, "aws_ssm_parameter").values()}
+    assert names == {NEURON_AMI_PARAMETER}
+    _, template = only(doc, "aws_launch_template")
+    user_data = base64.b64decode(template["user_data"]).decode()
+    assert f"readonly IMAGE={NEURON_IMAGES['vllm']}\n" in user_data
+    assert "--tensor-parallel-size 2\n" in user_data  # one Trainium chip, two NeuronCores
+    assert "nvidia" not in user_data.lower()
