@@ -28,12 +28,12 @@ from planner.images import (
     SAGEMAKER_IMAGES,
     SAGEMAKER_NEURON_IMAGES,
 )
-from planner.neuron import COMPILE_GRACE_S
+from planner.neuron import COMPILE_GRACE_S, NEURON_ACCELERATORS
 from planner.optimizer import Filters
 from planner.service import recommend_for_profile
 from tests.conftest import EXAMPLES, Cli
 
-GPUS = frozenset(name.lower() for name in accelerators()) - {"inferentia2"}
+GPUS = frozenset(name.lower() for name in set(accelerators()) - NEURON_ACCELERATORS)
 SAGEMAKER = Filters(clouds=frozenset({"aws"}), kinds=frozenset({"sagemaker"}), accelerators=GPUS)
 FLEET = Filters(clouds=frozenset({"aws"}), kinds=frozenset({"fleet"}), accelerators=GPUS)
 INFERENTIA = frozenset({"inferentia2"})
