@@ -1,9 +1,10 @@
-"""AWS Neuron accelerators (Inferentia2): what serving on them differs in from NVIDIA GPUs.
+"""AWS Neuron accelerators (Inferentia2, Trainium): what serving on them differs in from NVIDIA
+GPUs.
 
 The planner counts chips (an inf2.xlarge has one); Neuron engines count NeuronCores, two per
-Inferentia2 chip ("16GB per neuron core, with 2 cores per device": Hugging Face TGI's Neuron
-backend, docs/source/backends/neuron.md), so a tensor parallel degree over chips becomes one over
-cores here. Neuron serves a model compiled ahead of time for fixed shapes: without compiled
+Inferentia2 or Trainium chip ("16GB per neuron core, with 2 cores per device": Hugging Face TGI's
+Neuron backend, docs/source/backends/neuron.md), so a tensor parallel degree over chips becomes one
+over cores here. Neuron serves a model compiled ahead of time for fixed shapes: without compiled
 artifacts in deploy.model_s3_uri, the first boot compiles it.
 """
 
@@ -63,7 +64,7 @@ def neuron_problem(
     length, so both must be known; quantized and FP8 KV cache serving are left to a model compiled
     by hand (deploy.model_s3_uri with runtime.image)."""
     if engine not in NEURON_ENGINES:
-        return f"the {engine} engine does not run on Neuron (Inferentia serves with vllm or tgi)"
+        return f"the {engine} engine does not run on Neuron (Neuron chips serve with vllm or tgi)"
     if precision not in NEURON_PRECISIONS:
         return f"Neuron serving here compiles bf16 or fp16 models, not {precision}"
     if max_model_len is None:
