@@ -205,6 +205,18 @@ def _decision_dict(deployment: Deployment) -> dict[str, Any] | None:
     return decision_dict(deployment.resolved)
 
 
+def _notes(deployment: Deployment) -> list[str]:
+    """What the plan cannot show: how the first boot of a Neuron instance spends its time."""
+    from planner.neuron import deployment_notes
+
+    spec = deployment.spec
+    return deployment_notes(spec.accelerator, spec.runtime.model_s3_uri)
+
+
+def _notes_text(notes: list[str]) -> str:
+    return "".join(f"\nnote: {note}" for note in notes)
+
+
 def _confirm(auto_approve: bool, action: str):
     def confirm(summary: PlanSummary) -> bool:
         if auto_approve:
@@ -343,10 +355,12 @@ def register(app: typer.Typer) -> None:
                 **found.to_dict(),
                 "decision": _decision_dict(deployment),
                 "lock_file": lock_file,
+                "notes": _notes(deployment),
             }
             saved = f"\nSaved to {out}; apply it with `infra apply {out}`." if out else ""
             recorded = f"\nRecorded the decision in {lock_file}." if lock_file else ""
-            _emit(summary, json_output, _plan_line(summary) + found.lines() + saved + recorded)
+            human = _plan_line(summary) + found.lines() + saved + recorded
+            _emit(summary, json_output, human + _notes_text(summary["notes"]))
             if summary["changes"]:
                 raise typer.Exit(CHANGES_PRESENT)
 
@@ -442,6 +456,7 @@ def register(app: typer.Typer) -> None:
             result["decision"] = _decision_dict(deployment)
             result["lock_file"] = recorded[0] if recorded else None
             result["elapsed_s"] = round(time.monotonic() - started, 1)
+            result["notes"] = _notes(deployment)
             if result.get("cancelled"):
                 human = "Cancelled; nothing was changed."
             elif result["changed"]:
@@ -461,6 +476,7 @@ def register(app: typer.Typer) -> None:
                 )
             if recorded:
                 human += f"\nRecorded the decision in {recorded[0]}."
+            human += _notes_text(result["notes"])
             _emit(result, json_output, human + rollout_text(result.get("endpoint")))
 
         run_guarded(work, as_json=json_output)

@@ -101,9 +101,9 @@ def recommend(
     def work() -> None:
         from cli import render
         from orchestrator.decisions import (
-            deployable_filters,
             environment_view,
             environments_of,
+            recommend_for_env,
         )
         from planner.optimizer import Filters
         from planner.service import recommend_for_profile
@@ -115,7 +115,7 @@ def recommend(
             accelerators=_lowered(accelerator),
         )
         if env is not None:
-            result = recommend_for_profile(profile, deployable_filters(env, filters))
+            result = recommend_for_env(profile, env, filters)
             views = [environment_view(profile, env, filters, None)]
         else:
             result = recommend_for_profile(profile, filters)

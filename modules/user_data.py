@@ -1,11 +1,11 @@
-"""The boot script that turns a fresh GPU instance into the serving replicas of a DeploymentSpec:
-EC2 user data on AWS, the startup-script metadata on Compute Engine.
+"""The boot script that turns a fresh GPU or Inferentia instance into the serving replicas of a
+DeploymentSpec: EC2 user data on AWS, the startup-script metadata on Compute Engine.
 
 The script lives in templates/user_data/: a cloud-neutral core (serve.sh.j2), one partial per cloud
 that extends it (cloud_<cloud>.j2: instance metadata, secrets, registry login, weights) and one per
-engine. Every value interpolated from the spec goes through shlex.quote (the environment's
-`finalize`), so a profile cannot inject shell; secrets are never rendered, only the name of the
-parameter or secret holding them.
+engine (engine_<engine>_neuron.j2 on Inferentia, AWS only). Every value interpolated from the spec
+goes through shlex.quote (the environment's `finalize`), so a profile cannot inject shell; secrets
+are never rendered, only the name of the parameter or secret holding them.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from modules.readiness import refuse_to_serve
 from planner.errors import InfraError
+from planner.neuron import is_neuron, neuron_cores, neuron_problem
 
 if TYPE_CHECKING:
     from planner.deployment import DeploymentSpec
@@ -46,7 +47,8 @@ PROXY_IMAGE = "public.ecr.aws/nginx/nginx:1.27-alpine"
 class Replica(NamedTuple):
     name: str
     gpus: str
-    """`docker run --gpus`: `all` or `"device=0,1"` (quoted, as docker splits on commas)."""
+    """`docker run --gpus`: `all` or `"device=0,1"` (quoted, as docker splits on commas); on
+    Neuron, the replica's chips as `0,1` (each one a `--device /dev/neuronN`)."""
     host_port: int
     bind: str
     """Host address the port is published on: loopback when the proxy fronts the replicas."""
@@ -145,11 +147,14 @@ def render_user_data(spec: DeploymentSpec) -> str:
         lstrip_blocks=True,
     )
     runtime = spec.runtime
+    neuron = is_neuron(spec.accelerator)
     script = environment.get_template(target.template).render(
         spec=spec,
         runtime=runtime,
         replicas=_replicas(spec),
         gpus_needed=runtime.replicas_per_instance * runtime.tensor_parallel,
+        neuron=neuron,
+        neuron_cores=neuron_cores(spec.accelerator, runtime.tensor_parallel) if neuron else None,
         proxy_image=PROXY_IMAGE,
         **target.values,
     )
@@ -166,9 +171,6 @@ def _template_source(name: str) -> str:
     return (files("templates") / "user_data" / name).read_text(encoding="utf-8")
 
 
-NEURON_ACCELERATORS = frozenset({"Inferentia2"})
-
-
 def _check(spec: DeploymentSpec) -> None:
     runtime = spec.runtime
     gpus = runtime.replicas_per_instance * runtime.tensor_parallel
@@ -182,17 +184,21 @@ def _check(spec: DeploymentSpec) -> None:
             f"boot scripts are for {others} and AWS fleets, not a {spec.cloud} {spec.kind} "
             "deployment"
         )
-    elif spec.accelerator in NEURON_ACCELERATORS:
-        problem = (
-            f"{spec.instance_type} has {spec.accelerator} chips, which need the Neuron runtime "
-            "and images; the boot script drives NVIDIA GPUs only"
+    elif is_neuron(spec.accelerator) and spec.cloud != "aws":
+        problem = f"{spec.accelerator} chips are on AWS only, not {CLOUD_NAMES[spec.cloud]}"
+    elif is_neuron(spec.accelerator) and (
+        neuron := neuron_problem(
+            runtime.engine, runtime.precision, runtime.max_model_len, runtime.kv_cache_dtype
         )
+    ):
+        problem = f"{spec.instance_type} has {spec.accelerator} chips, and {neuron}"
     elif runtime.engine == "tgi" and runtime.precision == "fp32":
         problem = "TGI does not serve fp32 models: use bf16 or fp16, or the vllm engine"
     elif gpus > spec.accelerators_per_instance:
+        unit = f"{spec.accelerator} chips" if is_neuron(spec.accelerator) else "GPUs"
         problem = (
             f"{runtime.replicas_per_instance} replica(s) of tensor parallel "
-            f"{runtime.tensor_parallel} need {gpus} GPUs but {spec.instance_type} has "
+            f"{runtime.tensor_parallel} need {gpus} {unit} but {spec.instance_type} has "
             f"{spec.accelerators_per_instance}"
         )
     elif last_port > 65535:
@@ -220,15 +226,20 @@ def _replicas(spec: DeploymentSpec) -> list[Replica]:
     """One container per replica on disjoint GPUs. A lone replica takes the serving port; several
     take the ports above it on loopback, behind the proxy on the serving port."""
     runtime = spec.runtime
-    if runtime.replicas_per_instance == 1:
-        return [Replica("serving-0", "all", runtime.port, "0.0.0.0")]
+    neuron = is_neuron(spec.accelerator)
     width = runtime.tensor_parallel
+    if runtime.replicas_per_instance == 1:
+        chips = ",".join(str(chip) for chip in range(width)) if neuron else "all"
+        return [Replica("serving-0", chips, runtime.port, "0.0.0.0")]
     replicas = []
     for index in range(runtime.replicas_per_instance):
         devices = ",".join(str(gpu) for gpu in range(index * width, (index + 1) * width))
         replicas.append(
             Replica(
-                f"serving-{index}", f'"device={devices}"', runtime.port + 1 + index, "127.0.0.1"
+                f"serving-{index}",
+                devices if neuron else f'"device={devices}"',
+                runtime.port + 1 + index,
+                "127.0.0.1",
             )
         )
     return replicas

@@ -20,7 +20,7 @@ import msgspec
 from orchestrator.workspace import write_atomically
 from planner.decision import Decision, decide
 from planner.deployment import DeploymentSpec, check_challenger, spec_from_decision
-from planner.errors import InfraError
+from planner.errors import InfraError, NoFeasibleCandidate
 from planner.lock import (
     LockedEnvironment,
     LockError,
@@ -35,6 +35,7 @@ from planner.lock import (
     read_lock,
     render_lock,
 )
+from planner.neuron import NEURON_ACCELERATORS, neuron_problem
 from planner.optimizer import Filters, Recommendation
 from planner.profile import LoadedProfile, Profile
 
@@ -123,18 +124,38 @@ def pins_of(filters: Filters) -> Pins:
     )
 
 
-def deployable_filters(env: str, filters: Filters) -> Filters:
-    """What `env` can deploy, on top of the pins: the boot script drives NVIDIA GPUs only, and
-    the local environment is the emulated AWS (fleets unless a kind is pinned)."""
-    from modules.user_data import NEURON_ACCELERATORS
+def undeployable(profile: Profile | None) -> dict[str, str]:
+    """Accelerators (lower-case, as filters hold them) the deploy path cannot serve `profile` on,
+    each with the reason. Inferentia is deployable with the vllm and tgi engines at bf16/fp16 with
+    a fixed max_model_len (planner.neuron); whatever else the images cannot serve is left out here,
+    so a deploy never chooses it and `recommend` says why."""
+    if profile is None:
+        return {}
+    runtime = profile.runtime
+    problem = neuron_problem(
+        runtime.engine, profile.model.precision, runtime.max_model_len, runtime.kv_cache_dtype
+    )
+    if problem is None:
+        return {}
+    return {
+        name.lower(): f"{name} (Neuron) offerings are recommended but not deployed: {problem}"
+        for name in sorted(NEURON_ACCELERATORS)
+    }
+
+
+def deployable_filters(env: str, filters: Filters, profile: Profile | None = None) -> Filters:
+    """What `env` can deploy of `profile`, on top of the pins: no accelerator `undeployable`
+    names, and the local environment is the emulated AWS (fleets unless a kind is pinned)."""
     from planner.accelerators import accelerators
 
     refuse_pins_off_the_emulator(env, filters)
-    neuron = {name.lower() for name in NEURON_ACCELERATORS}
-    every = {name.lower() for name in accelerators()}
-    narrowed = msgspec.structs.replace(
-        filters, accelerators=frozenset((filters.accelerators or every) - neuron)
-    )
+    narrowed = filters
+    excluded = set(undeployable(profile))
+    if excluded:
+        every = {name.lower() for name in accelerators()}
+        narrowed = msgspec.structs.replace(
+            filters, accelerators=frozenset((filters.accelerators or every) - excluded)
+        )
     if env == LOCAL_ENV:
         narrowed = msgspec.structs.replace(
             narrowed, clouds=frozenset({"aws"}), kinds=filters.kinds or frozenset({"fleet"})
@@ -168,9 +189,9 @@ def refuse_pins_off_the_emulator(env: str, filters: Filters) -> None:
         )
 
 
-def why_not_deployable(env: str) -> list[str]:
+def why_not_deployable(env: str, profile: Profile | None = None) -> list[str]:
     """What `deployable_filters` leaves out for `env`, in words."""
-    reasons = ["Inferentia and Trainium (Neuron) chips are recommended but not deployed yet"]
+    reasons = list(undeployable(profile).values())
     if env == LOCAL_ENV:
         reasons.insert(
             0, "the local environment is the emulated AWS: AWS fleets (or a pinned kind)"
@@ -179,9 +200,24 @@ def why_not_deployable(env: str) -> list[str]:
 
 
 def recommend_for_env(profile_path: Path, env: str, filters: Filters) -> Recommendation:
+    from planner.profile import load_profile
     from planner.service import recommend_for_profile
 
-    return recommend_for_profile(profile_path, deployable_filters(env, filters))
+    profile = load_profile(profile_path).profile
+    excluded = undeployable(profile)
+    try:
+        return recommend_for_profile(profile_path, deployable_filters(env, filters, profile))
+    except NoFeasibleCandidate as error:
+        if not excluded:
+            raise
+        # An accelerator left out as undeployable lost for that reason, not for its offerings.
+        reasons = [
+            {**item, "reason": excluded[item["class"].lower()]}
+            if item.get("class", "").lower() in excluded
+            else item
+            for item in error.reasons
+        ]
+        raise NoFeasibleCandidate(str(error), reasons) from None
 
 
 def resolve(
@@ -412,6 +448,7 @@ def environment_view(
         fresh = decide(recommendation.profile, recommendation)
     except InfraError as error:
         return {**view, "source": "none", "decision": None, "why_different": [str(error)]}
+    left_out = why_not_deployable(env, recommendation.profile)
     chosen = entry.decision if entry else fresh
     differs = unrestricted is not None and (*chosen.target, chosen.instance_type) != unrestricted
     return {
@@ -424,7 +461,7 @@ def environment_view(
         "why_different": (
             [
                 *([f"it is locked (decided {entry.decided_at})"] if entry else []),
-                *why_not_deployable(env),
+                *left_out,
             ]
             if differs
             else []

@@ -153,7 +153,7 @@ def decide(
         max_instances=max(2 * chosen.instances, chosen.instances + 1),
         spot_percentage_above_base=100 if spot_allowed else 0,
         engine=profile.runtime.engine,
-        image=serving_image(profile, offering.kind, offering.region),
+        image=serving_image(profile, offering.kind, offering.region, offering.accelerator),
         root_volume_gib=_root_volume_gib(weights_gib),
         # Requests per minute per instance that still leave the profile's headroom.
         scaling_target_per_minute=round(per_instance_rps / headroom * 60, 2),

@@ -17,6 +17,7 @@ from planner.decision import Decision, decide
 from planner.errors import ProfileError
 from planner.images import MODEL_GARDEN_HEALTH_PATH, is_model_garden_vllm
 from planner.names import DeploymentId, Identifier
+from planner.neuron import COMPILE_GRACE_S, is_neuron
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
 from planner.profile import (
     AzureOptions,
@@ -196,6 +197,8 @@ def spec_from_decision(
     if on_gcp:
         _check_gcp_sources(profile)
     port = {"sagemaker": SAGEMAKER_PORT, "vertex": VERTEX_PORT}.get(decision.kind, runtime.port)
+    model_s3_uri = None if on_gcp else profile.deploy.model_s3_uri
+    compiles_at_boot = is_neuron(decision.accelerator) and not model_s3_uri
     return DeploymentSpec(
         name=profile.name,
         env=env,
@@ -215,12 +218,14 @@ def spec_from_decision(
             max_size=decision.max_instances,
             on_demand_base=decision.on_demand_instances,
             spot_percentage_above_base=decision.spot_percentage_above_base,
+            # A Neuron instance without compiled artifacts compiles the model before it serves.
+            health_check_grace_s=COMPILE_GRACE_S if compiles_at_boot else MODEL_LOAD_GRACE_S,
         ),
         runtime=RuntimeSpec(
             engine=runtime.engine,
             image=decision.image,
             model_id=profile.model.weights or _model_id(profile),
-            model_s3_uri=None if on_gcp else profile.deploy.model_s3_uri,
+            model_s3_uri=model_s3_uri,
             precision=profile.model.precision,
             tensor_parallel=decision.tensor_parallel,
             replicas_per_instance=decision.replicas_per_instance,
@@ -246,7 +251,7 @@ def spec_from_decision(
         expected_hourly_usd=decision.hourly_usd,
         state_backend=environment.backend if environment else None,
         protected=environment.protected if environment else False,
-        sagemaker=profile.deploy.sagemaker,
+        sagemaker=_sagemaker_options(profile.deploy.sagemaker, compiles_at_boot),
         canary=profile.deploy.canary,
         azure=profile.deploy.azure,
         gcp=profile.deploy.gcp,
@@ -259,6 +264,13 @@ def _health_path(decision: Decision, engine: str) -> str:
     if decision.kind == "vertex" and is_model_garden_vllm(decision.image):
         return MODEL_GARDEN_HEALTH_PATH
     return HEALTH_PATHS[engine]
+
+
+def _sagemaker_options(options: SagemakerOptions, compiles_at_boot: bool) -> SagemakerOptions:
+    """A Neuron endpoint that compiles the model at startup waits as long as compiling takes."""
+    if not compiles_at_boot or options.startup_timeout_s >= COMPILE_GRACE_S:
+        return options
+    return msgspec.structs.replace(options, startup_timeout_s=COMPILE_GRACE_S)
 
 
 def _model_id(profile: Profile) -> str:

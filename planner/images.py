@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from planner.errors import ProfileError
+from planner.neuron import is_neuron
 from planner.profile import Profile
 
 DEFAULT_IMAGES: dict[str, str] = {
@@ -46,6 +47,40 @@ SAGEMAKER_IMAGES: dict[str, str] = {
     "triton": "sagemaker-tritonserver:25.04-py3",
 }
 """SageMaker pulls from ECR only: the AWS-built images of the same engines, pinned by tag."""
+NEURON_IMAGES: dict[str, str] = {
+    # AWS's Neuron vLLM container (NxD Inference backend), the tag its quickstart runs on inf2
+    # (aws-neuron/aws-neuron-sdk containers/get-started/quickstart-configure-deploy-dlc.rst).
+    "vllm": "public.ecr.aws/neuron/pytorch-inference-vllm-neuronx"
+    ":0.9.1-neuronx-py310-sdk2.25.0-ubuntu22.04",
+    # Hugging Face TGI's Neuron build
+    # (huggingface.co/docs/text-generation-inference/backends/neuron).
+    "tgi": "ghcr.io/huggingface/text-generation-inference:3.3.5-neuron",
+}
+"""Fleet images for Inferentia2; Triton has none (its TensorRT-LLM engines run on NVIDIA GPUs)."""
+SAGEMAKER_NEURON_IMAGES: dict[str, str] = {
+    # LMI (DJL Serving) for Neuron: sagemaker-python-sdk image_uri_config/djl-neuronx.json 0.29.0.
+    "vllm": "djl-inference:0.29.0-neuronx-sdk2.19.1",
+    # TGI for Neuron: image_uri_config/huggingface-llm-neuronx.json 0.0.24 (the "0.0" alias).
+    "tgi": "huggingface-pytorch-tgi-inference:2.1.2-optimum0.0.24-neuronx-py310-ubuntu22.04",
+}
+"""SageMaker's AWS-built Neuron images, in the DLC account of DLC_NEURON_REGIONS."""
+DLC_NEURON_REGIONS = frozenset(
+    {
+        "us-east-1",
+        "us-east-2",
+        "us-west-2",
+        "sa-east-1",
+        "eu-west-1",
+        "eu-west-3",
+        "eu-central-1",
+        "ap-northeast-1",
+        "ap-south-1",
+        "ap-southeast-1",
+        "ap-southeast-2",
+    }
+)
+"""Regions where both Neuron images above are in the DLC account (763104351884) in the SDK's
+image_uri_config; elsewhere `runtime.image` must name the image."""
 ARTIFACT_REGISTRY_IMAGE = re.compile(r"^([a-z0-9-]+-docker\.pkg\.dev|([a-z]+\.)?gcr\.io)/")
 """Vertex AI pulls serving images from Artifact Registry only (gcr.io is served by it too)."""
 MODEL_GARDEN_VLLM = (
@@ -69,13 +104,28 @@ MODEL_GARDEN_PREDICT_ROUTE = "/generate"
 MODEL_GARDEN_HEALTH_PATH = "/ping"
 
 
-def _sagemaker_image(engine: str, region: str) -> str:
-    if region not in DLC_REGIONS:
+def _sagemaker_image(engine: str, region: str, neuron: bool) -> str:
+    images, regions = (
+        (SAGEMAKER_NEURON_IMAGES, DLC_NEURON_REGIONS) if neuron else (SAGEMAKER_IMAGES, DLC_REGIONS)
+    )
+    hardware = "Neuron " if neuron else ""
+    if engine not in images or region not in regions:
         raise ProfileError(
-            f"no AWS-built {engine} image is known for SageMaker in {region}; set runtime.image "
-            "to an ECR image URI."
+            f"no AWS-built {hardware}{engine} image is known for SageMaker in {region}; set "
+            "runtime.image to an ECR image URI."
         )
-    return f"{DLC_REGISTRY.format(region=region)}/{SAGEMAKER_IMAGES[engine]}"
+    return f"{DLC_REGISTRY.format(region=region)}/{images[engine]}"
+
+
+def _fleet_image(engine: str, neuron: bool) -> str:
+    if not neuron:
+        return DEFAULT_IMAGES[engine]
+    if engine not in NEURON_IMAGES:
+        raise ProfileError(
+            f"the {engine} engine has no Neuron image (Inferentia runs vllm or tgi); set "
+            "runtime.engine, or runtime.image to a Neuron build of it."
+        )
+    return NEURON_IMAGES[engine]
 
 
 def is_model_garden_vllm(image: str) -> bool:
@@ -101,11 +151,13 @@ def _vertex_image(image: str | None, engine: str) -> str:
     )
 
 
-def serving_image(profile: Profile, kind: str, region: str) -> str:
-    """The image a kind runs: the profile's, else the engine's default where the kind has one."""
+def serving_image(profile: Profile, kind: str, region: str, accelerator: str = "") -> str:
+    """The image a kind runs on an accelerator: the profile's, else the engine's default there
+    (the Neuron build on Inferentia)."""
     image, engine = profile.runtime.image, profile.runtime.engine
+    neuron = is_neuron(accelerator)
     if kind == "sagemaker":
-        return image or _sagemaker_image(engine, region)
+        return image or _sagemaker_image(engine, region, neuron)
     if kind == "vertex":
         return _vertex_image(image, engine)
-    return image or DEFAULT_IMAGES[engine]
+    return image or _fleet_image(engine, neuron)

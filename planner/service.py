@@ -8,6 +8,7 @@ from pathlib import Path
 
 from planner.accelerators import accelerators
 from planner.errors import InfraError, ProfileError
+from planner.neuron import deployment_notes
 from planner.optimizer import HOURS_PER_MONTH, Filters, Recommendation, recommend
 from planner.profile import ALL_CLOUDS, ALL_KINDS, LoadedProfile, load_profile
 from planner.profile_checks import profile_location
@@ -113,6 +114,9 @@ def recommend_for_profile(path: Path, filters: Filters | None = None) -> Recomme
                 f"{monthly - profile.budget.monthly_usd:,.0f} over the budget of "
                 f"{profile.budget.monthly_usd:,.0f}."
             )
+    result.warnings.extend(
+        deployment_notes(result.chosen.offering.accelerator, profile.deploy.model_s3_uri)
+    )
     clouds = {candidate.offering.cloud for candidate in result.candidates}
     stale = stale_catalog_warning(catalog, clouds) or stale_offering_warning(result.chosen.offering)
     if stale:

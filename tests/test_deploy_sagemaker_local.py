@@ -26,14 +26,16 @@ pytestmark = [
 ]
 PROFILE = "chat-sm.yaml"
 SAGEMAKER_OPTIONS = {
-    "challenger": {"instance_type": "ml.g5.12xlarge", "weight_percent": 20},
+    # The primary is the cheapest endpoint, ml.inf2.xlarge; the challenger serves the same
+    # tensor parallel degree (one Inferentia2 chip).
+    "challenger": {"instance_type": "ml.inf2.8xlarge", "weight_percent": 20},
     "data_capture": {"s3_uri": "s3://capture-bucket/chat", "sample_percent": 5},
     "traffic_shift": {"mode": "linear", "step_percent": 25, "wait_s": 300},
 }
 
 
 SAGEMAKER_BUDGET = 30_000
-"""Two ml.g6.12xlarge and a challenger cost more than the example's fleet budget of 8,000."""
+"""Room for the endpoint, its challenger and their services, whatever the example's budget."""
 
 
 def write_profile(workdir: Path, challenger_weight: int) -> None:
@@ -73,7 +75,7 @@ def test_deploy_created_the_endpoint(deployed: Run) -> None:
     assert weights(endpoint["EndpointConfigName"]) == {"primary": 80, "challenger": 20}
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://capture-bucket/chat"
-    assert "KmsKeyId" not in config  # g5 and g6 have local NVMe: SageMaker refuses a volume key
+    assert config["KmsKeyId"]  # inf2 has no local NVMe: the stack's key encrypts the volume
     (model,) = sagemaker.list_models()["Models"]
     assert sagemaker.describe_model(ModelName=model["ModelName"])["EnableNetworkIsolation"]
     targets = boto("application-autoscaling").describe_scalable_targets(

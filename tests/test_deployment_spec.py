@@ -6,25 +6,37 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import yaml
 
 import planner.images as images
+from planner.accelerators import accelerators
 from planner.deployment import (
     HEALTH_PATHS,
+    MODEL_LOAD_GRACE_S,
     SAGEMAKER_HEALTH_PATH,
     SAGEMAKER_PORT,
     DeploymentSpec,
     spec_from_recommendation,
 )
 from planner.errors import ProfileError
-from planner.images import DEFAULT_IMAGES, DLC_REGISTRY, SAGEMAKER_IMAGES
+from planner.images import (
+    DEFAULT_IMAGES,
+    DLC_REGISTRY,
+    NEURON_IMAGES,
+    SAGEMAKER_IMAGES,
+    SAGEMAKER_NEURON_IMAGES,
+)
+from planner.neuron import COMPILE_GRACE_S, NEURON_ACCELERATORS
 from planner.optimizer import Filters
 from planner.service import recommend_for_profile
 from tests.conftest import EXAMPLES, Cli
 
-SAGEMAKER = Filters(clouds=frozenset({"aws"}), kinds=frozenset({"sagemaker"}))
-FLEET = Filters(clouds=frozenset({"aws"}), kinds=frozenset({"fleet"}))
+GPUS = frozenset(name.lower() for name in set(accelerators()) - NEURON_ACCELERATORS)
+SAGEMAKER = Filters(clouds=frozenset({"aws"}), kinds=frozenset({"sagemaker"}), accelerators=GPUS)
+FLEET = Filters(clouds=frozenset({"aws"}), kinds=frozenset({"fleet"}), accelerators=GPUS)
+INFERENTIA = frozenset({"inferentia2"})
 
 
 def profile_file(tmp_path: Path, **deploy: Any) -> Path:
@@ -96,6 +108,39 @@ def test_region_without_a_known_image_needs_runtime_image(
     monkeypatch.setattr(images, "DLC_REGIONS", frozenset())
     with pytest.raises(ProfileError, match=r"set runtime\.image to an ECR image URI"):
         spec_for(profile_file(tmp_path), SAGEMAKER)
+
+
+def neuron(filters: Filters) -> Filters:
+    return msgspec.structs.replace(filters, accelerators=INFERENTIA)
+
+
+def test_inferentia_fleet_runs_the_neuron_image_and_waits_for_compilation(tmp_path: Path) -> None:
+    spec = spec_for(profile_file(tmp_path), neuron(FLEET))
+    assert (spec.accelerator, spec.instance_type.split(".")[0]) == ("Inferentia2", "inf2")
+    assert spec.runtime.image == NEURON_IMAGES["vllm"]
+    assert spec.capacity.health_check_grace_s == COMPILE_GRACE_S  # compiled at first boot
+    compiled = spec_for(
+        profile_file(tmp_path, model_s3_uri="s3://models/llama-neuron/"), neuron(FLEET)
+    )
+    assert compiled.capacity.health_check_grace_s == MODEL_LOAD_GRACE_S
+
+
+def test_inferentia_endpoint_runs_the_lmi_neuron_image(tmp_path: Path) -> None:
+    spec = spec_for(profile_file(tmp_path), neuron(SAGEMAKER))
+    assert spec.instance_type.startswith("ml.inf2.")
+    registry = DLC_REGISTRY.format(region=spec.region)
+    assert spec.runtime.image == f"{registry}/{SAGEMAKER_NEURON_IMAGES['vllm']}"
+    assert spec.sagemaker.startup_timeout_s == COMPILE_GRACE_S
+
+
+def test_a_region_without_the_neuron_image_needs_runtime_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(images, "DLC_NEURON_REGIONS", frozenset())
+    with pytest.raises(
+        ProfileError, match=r"no AWS-built Neuron vllm image is known for SageMaker"
+    ):
+        spec_for(profile_file(tmp_path), neuron(SAGEMAKER))
 
 
 def test_cli_refuses_a_bad_challenger_in_one_sentence(tmp_path: Path, cli: Cli) -> None:

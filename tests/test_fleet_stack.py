@@ -24,7 +24,8 @@ from modules.tagging import MissingTagsError
 from modules.user_data import UserDataError, render_user_data
 from orchestrator.synth import UnsupportedTarget, synthesize
 from planner.deployment import HEALTH_PATHS, CapacitySpec, DeploymentSpec, RuntimeSpec, ScalingSpec
-from planner.images import DEFAULT_IMAGES
+from planner.images import DEFAULT_IMAGES, NEURON_IMAGES
+from planner.neuron import COMPILE_GRACE_S
 from planner.profile import Network, StateBackend
 from providers.aws.amis import GPU_AMI_PARAMETER, NEURON_AMI_PARAMETER, ami_parameter
 from tests.stack_json import (
@@ -165,6 +166,8 @@ NEURON = make_spec(
     equivalent_instance_types=[],
     accelerator="Inferentia2",
     accelerators_per_instance=1,
+    capacity={"health_check_grace_s": COMPILE_GRACE_S},
+    runtime={"image": NEURON_IMAGES["vllm"], "max_model_len": 4096},
 )
 ONE_ZONE = make_spec("onezone", zones=["use1-az4"])
 PROTECTED = make_spec("guarded", protected=True)
@@ -349,11 +352,47 @@ def test_image_from_dlami_ssm_parameter(emulated: Synthesized) -> None:
     assert template["image_id"] == ref("data.aws_ssm_parameter", key, "value")
 
 
-def test_neuron_instances_take_the_neuron_ami_but_are_not_deployed_yet() -> None:
-    """The AMI choice is ready for Inferentia2; the boot script is not, and says so."""
+@pytest.fixture(scope="module")
+def neuron(tmp_path_factory: pytest.TempPathFactory, emulated: Synthesized) -> dict[str, Any]:
+    """The Inferentia2 fleet (after `emulated`: the binding is loaded)."""
+    return synthesize_specs([NEURON], tmp_path_factory.mktemp("neuron"), emulated=True)[NEURON]
+
+
+def test_inferentia_fleet_boots_the_neuron_image_from_the_neuron_dlami(
+    neuron: dict[str, Any],
+) -> None:
     assert ami_parameter("Inferentia2") == NEURON_AMI_PARAMETER
-    with pytest.raises(UserDataError, match=r"^neuron-prod: inf2\.xlarge has Inferentia2 chips"):
-        render_user_data(NEURON)
+    _, template = only(neuron, "aws_launch_template")
+    parameters = data_sources(neuron, "aws_ssm_parameter")
+    (key,) = [key for key, body in parameters.items() if body["name"] == NEURON_AMI_PARAMETER]
+    assert template["image_id"] == ref("data.aws_ssm_parameter", key, "value")
+    assert all(body["name"] != GPU_AMI_PARAMETER for body in parameters.values())
+    user_data = base64.b64decode(template["user_data"]).decode()
+    assert user_data == render_user_data(NEURON)
+    assert f"readonly IMAGE={NEURON_IMAGES['vllm']}\n" in user_data
+    assert "--device neuron" in user_data and "neuron-ls" in user_data
+    assert "nvidia" not in user_data.lower() and "--gpus" not in user_data
+    # The GPU fleet's security defaults hold on Inferentia too.
+    assert template["metadata_options"]["http_tokens"] == "required"
+    assert template["metadata_options"]["http_put_response_hop_limit"] == 1
+    (device,) = template["block_device_mappings"]
+    assert device["ebs"]["encrypted"] == "true"
+    _, group = only(neuron, "aws_autoscaling_group")
+    assert group["health_check_grace_period"] == COMPILE_GRACE_S
+    overrides = group["mixed_instances_policy"]["launch_template"]["override"]
+    assert [override["instance_type"] for override in overrides] == ["inf2.xlarge"]
+
+
+def test_what_neuron_cannot_serve_is_refused_before_synthesis() -> None:
+    triton = make_spec(
+        "neurontriton",
+        instance_type="inf2.xlarge",
+        accelerator="Inferentia2",
+        accelerators_per_instance=1,
+        runtime={"engine": "triton", "model_s3_uri": f"s3://{MODEL_BUCKET}/repo/"},
+    )
+    with pytest.raises(UserDataError, match=r"^neurontriton-prod: inf2\.xlarge has Inferentia2"):
+        render_user_data(triton)
 
 
 @pytest.mark.parametrize("spec", [PRIVATE, PUBLIC], ids=lambda s: s.name)

@@ -208,8 +208,11 @@ def test_recommend_shows_what_each_environment_deploys(cli: Cli, profile: Path) 
     assert result.exit_code == 0, result.output
     (local,) = body["environments"]
     assert local["env"] == "local" and local["source"] == "new"
-    if body["chosen"]["accelerator"] == "Inferentia2" or body["chosen"]["cloud"] != "aws":
-        assert any("emulated AWS" in r or "Neuron" in r for r in local["why_different"])
+    chosen = body["chosen"]
+    if (chosen["cloud"], chosen["kind"]) != ("aws", "fleet"):
+        assert any("emulated AWS" in r for r in local["why_different"])
+    else:  # Inferentia2 included: local deploys the unrestricted choice
+        assert local["why_different"] == [] and chosen["instance_type"] in local["decision"]
     recorded(profile)
     result, body = cli.json("recommend", profile, "--env", "local")
     assert result.exit_code == 0, result.output

@@ -280,9 +280,10 @@ VERTEX_IMAGE = "us-docker.pkg.dev/demo-project-1/serving/vllm-openai:v0.10.2"
 
 
 def example_spec(example: Path, cloud: str, kind: str, workdir: Path) -> DeploymentSpec | None:
-    """The example's spec for one target as `infra plan --cloud --kind` makes it (GPUs only),
+    """The example's spec for one target as `infra plan --cloud --kind` makes it,
     with what that cloud reads the weights and token from; None where no offering fits."""
     from orchestrator.decisions import deployable_filters
+    from planner.profile import load_profile
     from planner.service import recommend_for_profile
 
     data = yaml.safe_load(example.read_text())
@@ -291,7 +292,9 @@ def example_spec(example: Path, cloud: str, kind: str, workdir: Path) -> Deploym
         data["runtime"] = {**data.get("runtime", {}), "image": VERTEX_IMAGE}
     profile = write_profile(workdir, data, f"{cloud}-{kind}-{example.name}")
     filters = deployable_filters(
-        "prod", Filters(clouds=frozenset({cloud}), kinds=frozenset({kind}))
+        "prod",
+        Filters(clouds=frozenset({cloud}), kinds=frozenset({kind})),
+        load_profile(profile).profile,
     )
     try:
         recommendation = recommend_for_profile(profile, filters)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from modules.readiness import refuse_to_serve
 from planner.errors import InfraError
+from planner.neuron import is_neuron, neuron_cores, neuron_problem
 from planner.secrets import find_secrets
 
 if TYPE_CHECKING:
@@ -52,6 +53,12 @@ def check_container(spec: DeploymentSpec) -> None:
             "which would be stored in the Terraform state; upload the weights to S3 and set "
             "deploy.model_s3_uri instead"
         )
+    elif is_neuron(spec.accelerator) and (
+        neuron := neuron_problem(
+            runtime.engine, runtime.precision, runtime.max_model_len, runtime.kv_cache_dtype
+        )
+    ):
+        problem = f"{spec.instance_type} has {spec.accelerator} chips, and {neuron}"
     elif runtime.engine == "tgi" and runtime.precision == "fp32":
         problem = "TGI does not serve fp32 models: use bf16 or fp16, or the vllm engine"
     elif runtime.replicas_per_instance > 1:
@@ -101,6 +108,9 @@ def container_environment(spec: DeploymentSpec) -> dict[str, str]:
     """The engine's settings as the AWS-built image reads them, then the profile's own."""
     runtime = spec.runtime
     model = MODEL_DIR if runtime.model_s3_uri else runtime.model_id
+    if is_neuron(spec.accelerator):
+        neuron = _lmi_neuronx if runtime.engine == "vllm" else _tgi_neuronx
+        return {**neuron(spec, model), **spec.sagemaker.environment}
     if runtime.engine == "vllm":
         environment = _lmi_vllm(spec, model)
     elif runtime.engine == "tgi":
@@ -153,3 +163,50 @@ def _tgi(spec: DeploymentSpec, model: str) -> dict[str, str]:
     if runtime.kv_cache_dtype == "fp8":
         environment["KV_CACHE_DTYPE"] = "fp8_e4m3fn"
     return environment
+
+
+def _lmi_neuronx(spec: DeploymentSpec, model: str) -> dict[str, str]:
+    """LMI's Neuron image (djl-inference ...-neuronx-sdk...): its Transformers NeuronX handler
+    with rolling batches, as djl-serving's tnx_user_guide.md configures it. The model compiles
+    at startup for these NeuronCores, batch size and sequence length (option.n_positions) unless
+    deploy.model_s3_uri holds a model compiled for them (Optimum Neuron format)."""
+    runtime = spec.runtime
+    return {
+        "HF_MODEL_ID": model,
+        "SERVING_FAIL_FAST": "true",
+        "OPTION_ENTRYPOINT": "djl_python.transformers_neuronx",
+        "OPTION_ROLLING_BATCH": "auto",
+        "OPTION_TENSOR_PARALLEL_DEGREE": str(
+            neuron_cores(spec.accelerator, runtime.tensor_parallel)
+        ),
+        "OPTION_MAX_ROLLING_BATCH_SIZE": str(runtime.max_batch),
+        "OPTION_N_POSITIONS": str(_static_length(spec)),
+        "OPTION_DTYPE": LMI_DTYPES[runtime.precision],
+        "OPTION_MODEL_LOADING_TIMEOUT": str(spec.sagemaker.startup_timeout_s),
+    }
+
+
+def _tgi_neuronx(spec: DeploymentSpec, model: str) -> dict[str, str]:
+    """Hugging Face's TGI image for Neuron: HF_NUM_CORES NeuronCores and HF_AUTO_CAST_TYPE set the
+    export of a hub model (TGI's Neuron backend docs); the launcher's flags as variables fix the
+    static batch size and sequence length."""
+    runtime = spec.runtime
+    length = _static_length(spec)
+    return {
+        "HF_MODEL_ID": model,
+        "HF_NUM_CORES": str(neuron_cores(spec.accelerator, runtime.tensor_parallel)),
+        "HF_AUTO_CAST_TYPE": runtime.precision,
+        "MAX_BATCH_SIZE": str(runtime.max_batch),
+        "MAX_TOTAL_TOKENS": str(length),
+        "MAX_INPUT_TOKENS": str(length - 1),
+    }
+
+
+def _static_length(spec: DeploymentSpec) -> int:
+    """The sequence length a Neuron model is compiled for (check_container requires one)."""
+    if spec.runtime.max_model_len is None:
+        raise SagemakerContainerError(
+            f"{spec.stack_name}: Neuron compiles for a fixed sequence length: set "
+            "runtime.max_model_len."
+        )
+    return spec.runtime.max_model_len

@@ -4,6 +4,8 @@ the provider binding."""
 
 from __future__ import annotations
 
+from planner.neuron import is_neuron
+
 GPU_AMI_PARAMETER = (
     "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
 )
@@ -13,4 +15,4 @@ SERVING_AMI_PARAMETERS = (GPU_AMI_PARAMETER, NEURON_AMI_PARAMETER)
 
 def ami_parameter(accelerator: str) -> str:
     """The SSM public parameter of the current AMI with the right drivers for the accelerator."""
-    return NEURON_AMI_PARAMETER if accelerator == "Inferentia2" else GPU_AMI_PARAMETER
+    return NEURON_AMI_PARAMETER if is_neuron(accelerator) else GPU_AMI_PARAMETER
