@@ -597,9 +597,7 @@ def explain_exclusions(
             continue
         offerings = considered.get(name)
         if not offerings:
-            reasons.append(
-                Exclusion(name, f"{name}: not offered in the allowed clouds, kinds and regions.")
-            )
+            reasons.append(Exclusion(name, _not_considered(name, profile, catalog, filters)))
             continue
         if capacity.measured and name.lower() not in capacity.measured:
             reasons.append(
@@ -642,6 +640,15 @@ def explain_exclusions(
             )
         )
     return reasons
+
+
+def _not_considered(name: str, profile: Profile, catalog: Catalog, filters: Filters) -> str:
+    """The profile's placement has no offering of this accelerator, or the pins left it out."""
+    if filters != Filters() and any(
+        o.accelerator == name and _allowed(o, profile, Filters()) for o in catalog.offerings
+    ):
+        return f"{name}: left out by the pins (--cloud, --region, --kind, --accelerator, --env)."
+    return f"{name}: not offered in the allowed clouds, kinds and regions."
 
 
 def _latency_reason(name: str, profile: Profile, model: ModelSpec, verdict: _ClassVerdict) -> str:

@@ -65,7 +65,7 @@ def also_fits(recommendation: Recommendation) -> list[dict[str, Any]]:
         if name == chosen.offering.accelerator:
             continue
         monthly = candidate.hourly_usd * HOURS_PER_MONTH
-        extra = monthly - chosen_monthly
+        extra = round(monthly - chosen_monthly, 2)
         fleet = f"{candidate.instances}× {candidate.offering.instance_type}"
         rows.append(
             {
@@ -77,7 +77,7 @@ def also_fits(recommendation: Recommendation) -> list[dict[str, Any]]:
                 "instance_type": candidate.offering.instance_type,
                 "instances": candidate.instances,
                 "monthly_usd": round(monthly, 2),
-                "extra_monthly_usd": round(extra, 2),
+                "extra_monthly_usd": extra,
             }
         )
     return rows

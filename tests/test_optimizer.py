@@ -23,6 +23,7 @@ from planner.errors import NoFeasibleCandidate
 from planner.optimizer import (
     HOURS_PER_MONTH,
     Candidate,
+    Exclusion,
     Filters,
     Recommendation,
     _variety,
@@ -649,10 +650,17 @@ def test_other_exclusion_reasons() -> None:
         offering("a2-highgpu-1g", "A100", 1, 40.0, [zone("a", 3.7)], cloud="gcp", region="x"),
     )
     result = recommend(profile, catalog, Filters(clouds=frozenset({"aws"})))
+    pinned = "A100: left out by the pins (--cloud, --region, --kind, --accelerator, --env)."
     assert [(e.subject, e.reason) for e in result.excluded] == [
-        ("A100", "A100: not offered in the allowed clouds, kinds and regions."),
+        ("A100", pinned),
         ("L4", "L4: no measured throughput for it in workload.measured."),
     ]
+    placed = msgspec.structs.replace(
+        profile, placement=msgspec.structs.replace(profile.placement, clouds=["aws"])
+    )
+    assert recommend(placed, catalog).excluded[0] == Exclusion(
+        "A100", "A100: not offered in the allowed clouds, kinds and regions."
+    )
 
 
 # --- ordering and unit costs -----------------------------------------------------------------
