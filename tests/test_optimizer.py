@@ -551,6 +551,22 @@ def test_memory_exclusion_names_a_larger_instance_the_placement_leaves_out() -> 
     ), why
 
 
+def test_memory_exclusion_of_a_16_gpu_instance_stops_at_tensor_parallel_8() -> None:
+    """405B at fp8 on 16 × 40 GiB: the instance holds 640 GiB, more than a replica needs, but a
+    replica gets 8 of its GPUs (the old message set 407 "GB" against 687 "GB")."""
+    profile = make_profile(model={"name": "llama-3.1-405b", "precision": "fp8"}, targets=RELAXED)
+    catalog = catalog_of(
+        offering("a2-megagpu-16g", "A100", 16, 40.0, [zone("a", 55.74)], cloud="gcp", region="x"),
+        offering("p5en.48xlarge", "H200", 8, 141.0, [zone("use1-az1", 63.3)]),
+    )
+    match = memory_reasons(profile, catalog)["A100"]
+    assert float(match["needed"].replace(",", "")) < 16 * 40
+    assert (match["tp"], match["gpu"]) == ("8", "40")
+    assert match["why"] == (
+        "8 is the highest tensor-parallel degree considered, and a replica does not span instances"
+    )
+
+
 def architecture(attention_heads: int, kv_heads: int) -> dict[str, Any]:
     """A 100B decoder that fits no 8 × 16 GiB instance, with the heads given."""
     return {
