@@ -133,8 +133,7 @@ def recommendation(
     zones = ", ".join(chosen["zones"]) or "region-priced"
     console.print(
         f"Chosen: {chosen['instances']}× {chosen['instance_type']} in {chosen['region']} "
-        f"({zones}), "
-        f"{chosen['on_demand_instances']} on-demand + {chosen['spot_instances']} spot, "
+        f"({zones}), {chosen['on_demand_instances']} on-demand + {chosen['spot_instances']} spot, "
         f"{_replicas(chosen)}, "
         f"{_money(chosen['monthly_usd'], 0)}/month; "
         f"spot saves {_money(chosen['spot_savings_monthly_usd'], 0)}/month; "

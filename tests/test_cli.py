@@ -32,6 +32,7 @@ CANDIDATE_FIELDS = {
     "accelerator",
     "accelerators_per_instance",
     "tensor_parallel",
+    "instances",
     "replicas",
     "spot_fraction",
     "hourly_usd",
