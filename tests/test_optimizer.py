@@ -445,6 +445,7 @@ def test_min_replicas_counts_model_replicas_not_instances(
 def test_min_replicas_on_a_multi_replica_fleet_reaches_the_deployment() -> None:
     """The decision's autoscaling minimum is the instances min_replicas needs, not the count."""
     from planner.decision import decide
+    from planner.deployment import spec_from_decision
 
     profile = make_profile(
         workload={"requests_per_second": 0.01, **CHAT_TOKENS},
@@ -459,6 +460,10 @@ def test_min_replicas_on_a_multi_replica_fleet_reaches_the_deployment() -> None:
     decision = decide(profile, result)
     assert (decision.instances, decision.min_instances, decision.max_instances) == (2, 2, 4)
     assert decision.hourly_usd == pytest.approx(2 * 5.672)
+    spec = spec_from_decision(profile, decision, "prod")
+    capacity = spec.capacity
+    assert (capacity.min_size, capacity.desired, capacity.max_size) == (2, 2, 4)
+    assert (spec.runtime.tensor_parallel, spec.runtime.replicas_per_instance) == (1, 4)
 
 
 # --- why the rest lost -----------------------------------------------------------------------
