@@ -70,6 +70,13 @@ def _environments(console: Console, views: list[dict[str, Any]]) -> None:
             console.print(f"    differs: {reason}", highlight=False)
 
 
+def _replicas(row: dict[str, Any]) -> str:
+    """Model replicas, when an instance runs more than one: `8 model replicas (4 on spot)`."""
+    if row["model_replicas_per_instance"] == 1:
+        return "one model replica each"
+    return f"{row['replicas']} model replicas ({row['spot_replicas']} on spot)"
+
+
 def recommendation(
     result: Recommendation,
     *,
@@ -132,8 +139,9 @@ def recommendation(
     console.print(table)
     zones = ", ".join(chosen["zones"]) or "region-priced"
     console.print(
-        f"Chosen: {chosen['replicas']}× {chosen['instance_type']} in {chosen['region']} ({zones}), "
-        f"{chosen['on_demand_replicas']} on-demand + {chosen['spot_replicas']} spot, "
+        f"Chosen: {chosen['instances']}× {chosen['instance_type']} in {chosen['region']} "
+        f"({zones}), {chosen['on_demand_instances']} on-demand + {chosen['spot_instances']} spot, "
+        f"{_replicas(chosen)}, "
         f"{_money(chosen['monthly_usd'], 0)}/month; "
         f"spot saves {_money(chosen['spot_savings_monthly_usd'], 0)}/month; "
         f"{_money(chosen['usd_per_thousand_requests'], 4)} per 1,000 requests; "
@@ -162,6 +170,10 @@ def recommendation(
                 for cloud, c in best.items()
             )
         )
+    if data["also_fits"]:
+        console.print("[bold]Other accelerators that fit, at a higher cost:[/]")
+        for item in data["also_fits"]:
+            console.print(f"  - {item['reason']}", highlight=False)
     if data["excluded"]:
         console.print("[bold]Why other accelerators lost:[/]")
         for item in data["excluded"]:

@@ -16,7 +16,7 @@ import msgspec
 from msgspec import Meta
 
 from planner.images import serving_image
-from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
+from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation, min_instances
 from planner.performance import weight_bytes
 from planner.profile import Profile
 
@@ -131,7 +131,7 @@ def decide(
     offering = chosen.offering
     per_instance_rps = chosen.replicas_per_instance * chosen.replica.requests_per_s
     headroom = 1 + profile.targets.headroom
-    min_instances = math.ceil(profile.placement.min_replicas / chosen.replicas_per_instance)
+    fewest = min_instances(profile.placement.min_replicas, chosen.replicas_per_instance)
     spot_allowed = chosen.spot_usd is not None and profile.placement.spot.policy != "never"
     weights_gib = weight_bytes(recommendation.model, profile.model.precision) / 2**30
     predicted = recommendation.predicted(chosen)
@@ -149,7 +149,7 @@ def decide(
         replicas_per_instance=chosen.replicas_per_instance,
         instances=chosen.instances,
         on_demand_instances=chosen.on_demand_instances,
-        min_instances=max(min_instances, chosen.on_demand_instances, 1),
+        min_instances=max(fewest, chosen.on_demand_instances, 1),
         max_instances=max(2 * chosen.instances, chosen.instances + 1),
         spot_percentage_above_base=100 if spot_allowed else 0,
         engine=profile.runtime.engine,

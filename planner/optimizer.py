@@ -19,11 +19,13 @@ from planner.accelerators import Accelerator, accelerators
 from planner.errors import NoFeasibleCandidate
 from planner.models import ModelSpec
 from planner.performance import (
+    BYTES_PER_PARAM,
     TENSOR_PARALLEL_DEGREES,
     LlmReplicaModel,
     LlmWorkload,
     OperatingPoint,
     ReplicaConfig,
+    efficiency_table,
     non_llm_capacity,
 )
 from planner.profile import Profile
@@ -190,11 +192,37 @@ class ReplicaPlan(msgspec.Struct, frozen=True):
     latency_ms_p95: float | None = None
 
 
+class MemoryShort(msgspec.Struct, frozen=True):
+    """A replica that did not fit: what it needs and what its accelerators keep for it.
+
+    `usable_gib_per_accelerator` is the accelerator's memory times the runtime's memory
+    utilisation, less its reserve (CUDA context, activations); a replica spans `tensor_parallel`
+    accelerators of one instance."""
+
+    needed_gib: float
+    longest_sequence: float | None
+    """Tokens of KV cache in `needed_gib` (LLMs); None: weights and one request (other models)."""
+    tensor_parallel: int
+    accelerator_memory_gib: float
+    usable_gib_per_accelerator: float
+    memory_utilization: float
+    reserve_gib: float
+
+    @property
+    def usable_gib(self) -> float:
+        return self.tensor_parallel * self.usable_gib_per_accelerator
+
+
 class _ClassVerdict(msgspec.Struct):
     """Why an accelerator class (e.g. all T4 offerings) cannot serve, for the explanation."""
 
-    memory_needed_gib: float = 0.0
     best_latency: tuple[float | None, float | None, int] | None = None
+    most_memory: MemoryShort | None = None
+    """Of the replicas that did not fit in memory, the one given the most (the closest miss)."""
+
+    def memory_short(self, attempt: MemoryShort) -> None:
+        if self.most_memory is None or attempt.usable_gib > self.most_memory.usable_gib:
+            self.most_memory = attempt
 
 
 class CapacityModel:
@@ -265,15 +293,29 @@ class CapacityModel:
                 e2e_ms_p95=profile.targets.e2e_ms_p95,
             )
             if not result.feasible:
-                verdict.memory_needed_gib = result.memory_needed_gib
+                if result.reason == "memory":
+                    verdict.memory_short(self._non_llm_memory(memory_gib))
                 if result.reason == "latency":
                     verdict.best_latency = (None, result.latency_ms_p95, 1)
                 return None
             return ReplicaPlan(1, result.requests_per_s, None, result.latency_ms_p95)
         replica = self._llm_replica(accelerator, memory_gib, degree)
         capacity = replica.capacity()
-        verdict.memory_needed_gib = capacity.memory_needed_gib
         if not capacity.feasible:
+            if capacity.reason == "memory":
+                eff = replica.efficiency
+                verdict.memory_short(
+                    MemoryShort(
+                        needed_gib=capacity.memory_needed_gib,
+                        longest_sequence=replica.longest_sequence,
+                        tensor_parallel=degree,
+                        accelerator_memory_gib=memory_gib,
+                        usable_gib_per_accelerator=memory_gib * eff.memory_utilization
+                        - eff.reserve_gib,
+                        memory_utilization=eff.memory_utilization,
+                        reserve_gib=eff.reserve_gib,
+                    )
+                )
             if capacity.reason == "latency":
                 current = verdict.best_latency
                 ttft = capacity.best_ttft_ms
@@ -281,6 +323,21 @@ class CapacityModel:
                     verdict.best_latency = (capacity.best_tpot_ms, ttft, degree)
             return None
         return ReplicaPlan(degree, capacity.requests_per_s, capacity.at_capacity)
+
+    def _non_llm_memory(self, memory_gib: float) -> MemoryShort:
+        """The memory check of `non_llm_capacity`: weights and one request on one accelerator."""
+        eff = efficiency_table().default
+        profile = self.profile
+        weights_gib = self.model.total_params * BYTES_PER_PARAM[profile.model.precision] / 2**30
+        return MemoryShort(
+            needed_gib=weights_gib + (profile.workload.memory_gib_per_request or 0.0),
+            longest_sequence=None,
+            tensor_parallel=1,
+            accelerator_memory_gib=memory_gib,
+            usable_gib_per_accelerator=memory_gib * eff.memory_utilization - eff.reserve_gib,
+            memory_utilization=eff.memory_utilization,
+            reserve_gib=eff.reserve_gib,
+        )
 
     def _measured(self, accelerator: Accelerator) -> ReplicaPlan | None:
         measured = self.measured.get(accelerator.name.lower())
@@ -388,6 +445,12 @@ def place_in_zones(
     return ZonePlacement(tuple(sorted(z.zone for z in chosen if z.zone)), ondemand, spot)
 
 
+def min_instances(min_replicas: int, replicas_per_instance: int) -> int:
+    """The fewest instances that run `min_replicas` model replicas (placement.min_replicas counts
+    replicas: 8 GPUs at tensor parallel 2 run 4, so a minimum of 2 needs one instance)."""
+    return math.ceil(min_replicas / replicas_per_instance)
+
+
 def instance_counts(
     demand: float, per_instance: float, min_instances: int, floor: float, spot_available: bool
 ) -> tuple[int, int]:
@@ -466,9 +529,8 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
                 continue
             per_instance_replicas = replicas_per_instance(offering, degree)
             per_instance = per_instance_replicas * plan.requests_per_s
-            instances, on_demand = instance_counts(
-                demand, per_instance, profile.placement.min_replicas, floor, use_spot
-            )
+            fewest = min_instances(profile.placement.min_replicas, per_instance_replicas)
+            instances, on_demand = instance_counts(demand, per_instance, fewest, floor, use_spot)
             if instances > MAX_INSTANCES:
                 oversized.add(accelerator.name)
                 continue
@@ -514,8 +576,8 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
     return recommendation
 
 
-def _gb(value: float) -> str:
-    return f"{value:,.0f} GB" if value >= 10 else f"{value:.1f} GB"
+def _gib(value: float) -> str:
+    return f"{value:,.1f} GiB"
 
 
 def explain_exclusions(
@@ -531,16 +593,13 @@ def explain_exclusions(
 ) -> list[Exclusion]:
     """One sentence per accelerator class that has no feasible candidate, saying why."""
     feasible = {c.offering.accelerator for c in candidates}
-    precision = profile.model.precision
     reasons: list[Exclusion] = []
     for name in sorted(catalog.accelerators()):
         if name in feasible:
             continue
         offerings = considered.get(name)
         if not offerings:
-            reasons.append(
-                Exclusion(name, f"{name}: not offered in the allowed clouds, kinds and regions.")
-            )
+            reasons.append(Exclusion(name, _not_considered(name, profile, catalog, filters)))
             continue
         if capacity.measured and name.lower() not in capacity.measured:
             reasons.append(
@@ -548,8 +607,6 @@ def explain_exclusions(
             )
             continue
         verdict = capacity.verdicts.get(name)
-        largest = max(offerings, key=lambda o: o.accelerator_count * o.accelerator_memory_gib)
-        largest_gib = largest.accelerator_count * largest.accelerator_memory_gib
         if name in oversized:
             reasons.append(
                 Exclusion(
@@ -565,7 +622,7 @@ def explain_exclusions(
                 Exclusion(name, f"{name}: no offering spans {wanted} in the allowed regions.")
             )
             continue
-        if verdict is None:
+        if verdict is None or (verdict.best_latency is None and verdict.most_memory is None):
             reasons.append(
                 Exclusion(
                     name,
@@ -575,36 +632,131 @@ def explain_exclusions(
             )
             continue
         if verdict.best_latency is not None:
-            tpot, latency, degree = verdict.best_latency
-            targets = profile.targets
-            parts = []
-            if tpot is not None and targets.tpot_ms is not None and tpot > targets.tpot_ms:
-                parts.append(f"time per output token {tpot:.1f} ms > target {targets.tpot_ms:g} ms")
-            if (
-                latency is not None
-                and model.is_llm
-                and targets.ttft_ms_p95 is not None
-                and latency > targets.ttft_ms_p95
-            ):
-                parts.append(
-                    f"p95 time to first token {latency:.0f} ms > target {targets.ttft_ms_p95:g} ms"
-                )
-            if not parts:
-                parts.append(f"p95 latency {latency or 0:.0f} ms exceeds the targets")
-            reasons.append(
-                Exclusion(
-                    name,
-                    f"{name}: even unloaded, the best it reaches is {' and '.join(parts)} "
-                    f"(tensor parallel {degree}).",
-                )
-            )
+            reasons.append(Exclusion(name, _latency_reason(name, profile, model, verdict)))
             continue
+        assert verdict.most_memory is not None
         reasons.append(
             Exclusion(
                 name,
-                f"{name}: needs {_gb(verdict.memory_needed_gib * 1.073741824)} at {precision}; "
-                f"the largest {name} "
-                f"instance has {_gb(largest_gib * 1.073741824)} ({largest.display_name}).",
+                _memory_reason(name, profile, model, catalog, offerings, verdict.most_memory),
             )
         )
     return reasons
+
+
+def _not_considered(name: str, profile: Profile, catalog: Catalog, filters: Filters) -> str:
+    """The profile's placement has no offering of this accelerator, or the pins left it out."""
+    if filters != Filters() and any(
+        o.accelerator == name and _allowed(o, profile, Filters()) for o in catalog.offerings
+    ):
+        return f"{name}: left out by the pins (--cloud, --region, --kind, --accelerator, --env)."
+    return f"{name}: not offered in the allowed clouds, kinds and regions."
+
+
+def _latency_reason(name: str, profile: Profile, model: ModelSpec, verdict: _ClassVerdict) -> str:
+    assert verdict.best_latency is not None
+    tpot, latency, degree = verdict.best_latency
+    targets = profile.targets
+    parts = []
+    if tpot is not None and targets.tpot_ms is not None and tpot > targets.tpot_ms:
+        parts.append(f"time per output token {tpot:.1f} ms > target {targets.tpot_ms:g} ms")
+    if (
+        latency is not None
+        and model.is_llm
+        and targets.ttft_ms_p95 is not None
+        and latency > targets.ttft_ms_p95
+    ):
+        parts.append(
+            f"p95 time to first token {latency:.0f} ms > target {targets.ttft_ms_p95:g} ms"
+        )
+    if not parts:
+        parts.append(f"p95 latency {latency or 0:.0f} ms exceeds the targets")
+    return (
+        f"{name}: even unloaded, the best it reaches is {' and '.join(parts)} "
+        f"(tensor parallel {degree})."
+    )
+
+
+def _memory_reason(
+    name: str,
+    profile: Profile,
+    model: ModelSpec,
+    catalog: Catalog,
+    offerings: list[Offering],
+    short: MemoryShort,
+) -> str:
+    """What one replica needs against the most memory one replica was given, and why it could
+    not be given more: the tensor-parallel limit within one instance, or the catalog."""
+    holds = (
+        f"the KV cache of one {short.longest_sequence:,.0f}-token sequence"
+        if short.longest_sequence is not None
+        else "one request"
+    )
+    degree = short.tensor_parallel
+    given = (
+        f"{degree} × {_gib(short.usable_gib_per_accelerator)} = {_gib(short.usable_gib)}"
+        if degree > 1
+        else _gib(short.usable_gib)
+    )
+    return (
+        f"{name}: a replica needs {_gib(short.needed_gib)} (weights at {profile.model.precision} "
+        f"and {holds}) but gets at most {given}: tensor parallel {degree} on "
+        f"{short.accelerator_memory_gib:g} GiB accelerators, each keeping "
+        f"{short.memory_utilization:.0%} of its memory less a {short.reserve_gib:g} GiB runtime "
+        f"reserve; {_why_no_more(name, model, catalog, offerings, short)}."
+    )
+
+
+def _why_no_more(
+    name: str,
+    model: ModelSpec,
+    catalog: Catalog,
+    offerings: list[Offering],
+    short: MemoryShort,
+) -> str:
+    """Why no replica spans more accelerators of this size: replicas do not span instances."""
+    if not model.is_llm:
+        return "a replica of an encoder, vision or speech model runs on one accelerator"
+    higher = [d for d in TENSOR_PARALLEL_DEGREES if d > short.tensor_parallel]
+    if not higher:
+        return (
+            f"{short.tensor_parallel} is the highest tensor-parallel degree considered, "
+            "and a replica does not span instances"
+        )
+    wanted = higher[0]
+    same_size = [o for o in offerings if o.accelerator_memory_gib == short.accelerator_memory_gib]
+    largest = max(same_size, key=lambda o: o.accelerator_count)
+    if largest.accelerator_count < wanted:
+        return (
+            f"tensor parallel {wanted} needs {wanted} of them in one instance (a replica does not "
+            f"span instances) and the largest allowed {name} instance, {largest.display_name}, "
+            f"has {largest.accelerator_count}{_catalog_gap(name, catalog, offerings)}"
+        )
+    if not model.tensor_parallel_ok(wanted):
+        heads = f"{model.attention_heads} attention heads"
+        if model.attention_heads is not None and model.attention_heads % wanted == 0:
+            heads = f"{model.kv_heads} KV heads"
+        return f"tensor parallel {wanted} does not divide the model's {heads}"
+    return (
+        f"tensor parallel {wanted} must divide an instance's accelerators, and no allowed "
+        f"{name} instance has a multiple of {wanted} (the largest, {largest.display_name}, "
+        f"has {largest.accelerator_count})"
+    )
+
+
+def _catalog_gap(name: str, catalog: Catalog, offerings: list[Offering]) -> str:
+    """The catalog's larger instance of this accelerator that the placement or pins leave out."""
+    allowed = max(o.accelerator_count * o.accelerator_memory_gib for o in offerings)
+    outside = [
+        o
+        for o in catalog.offerings
+        if o.accelerator == name and o.accelerator_count * o.accelerator_memory_gib > allowed
+    ]
+    if not outside:
+        return ""
+    biggest = max(outside, key=lambda o: o.accelerator_count * o.accelerator_memory_gib)
+    return (
+        f" ({biggest.display_name}, {biggest.accelerator_count} × "
+        f"{biggest.accelerator_memory_gib:g} GiB on {biggest.cloud}/{biggest.kind}, is outside "
+        "what the placement and the pins allow)"
+    )

@@ -64,6 +64,7 @@ def spot_facts(candidate: Candidate) -> dict[str, Any]:
 def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> dict[str, Any]:
     offering, predicted = candidate.offering, recommendation.predicted(candidate)
     hourly = candidate.hourly_usd
+    per_instance = candidate.replicas_per_instance
     return {
         "cloud": offering.cloud,
         "region": offering.region,
@@ -74,9 +75,12 @@ def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> d
         "accelerators_per_instance": offering.accelerator_count,
         "tensor_parallel": candidate.tensor_parallel,
         "model_replicas_per_instance": candidate.replicas_per_instance,
-        "replicas": candidate.instances,
-        "on_demand_replicas": candidate.on_demand_instances,
-        "spot_replicas": candidate.spot_instances,
+        "instances": candidate.instances,
+        "on_demand_instances": candidate.on_demand_instances,
+        "spot_instances": candidate.spot_instances,
+        "replicas": candidate.instances * per_instance,
+        "on_demand_replicas": candidate.on_demand_instances * per_instance,
+        "spot_replicas": candidate.spot_instances * per_instance,
         "spot_fraction": _round(candidate.spot_fraction, 3),
         "ondemand_usd_per_instance_hour": _round(candidate.ondemand_usd),
         "spot_usd_per_instance_hour": _round(candidate.spot_usd),
@@ -103,6 +107,34 @@ def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> d
     }
 
 
+def also_fits(recommendation: Recommendation) -> list[dict[str, Any]]:
+    """The cheapest candidate of every other accelerator class that fits, cheapest first: what
+    choosing it instead would cost a month more than the chosen."""
+    chosen = recommendation.chosen
+    chosen_monthly = chosen.hourly_usd * HOURS_PER_MONTH
+    rows = []
+    for name, candidate in recommendation.best_per("accelerator").items():
+        if name == chosen.offering.accelerator:
+            continue
+        monthly = candidate.hourly_usd * HOURS_PER_MONTH
+        extra = round(monthly - chosen_monthly, 2)
+        fleet = f"{candidate.instances}× {candidate.offering.instance_type}"
+        rows.append(
+            {
+                "class": name,
+                "reason": f"{name}: fits, ${extra:,.0f}/month more ({fleet}).",
+                "cloud": candidate.offering.cloud,
+                "kind": candidate.offering.kind,
+                "region": candidate.offering.region,
+                "instance_type": candidate.offering.instance_type,
+                "instances": candidate.instances,
+                "monthly_usd": round(monthly, 2),
+                "extra_monthly_usd": extra,
+            }
+        )
+    return rows
+
+
 def recommendation_to_dict(recommendation: Recommendation, top: int = 10) -> dict[str, Any]:
     profile = recommendation.profile
     as_dict = lambda c: candidate_to_dict(recommendation, c)  # noqa: E731
@@ -118,6 +150,7 @@ def recommendation_to_dict(recommendation: Recommendation, top: int = 10) -> dic
         "best_per_cloud": {k: as_dict(c) for k, c in recommendation.best_per("cloud").items()},
         "best_per_kind": {k: as_dict(c) for k, c in recommendation.best_per("kind").items()},
         "excluded": [{"class": e.subject, "reason": e.reason} for e in recommendation.excluded],
+        "also_fits": also_fits(recommendation),
         "candidates_considered": len(recommendation.candidates),
         "warnings": recommendation.warnings,
     }

@@ -32,6 +32,7 @@ CANDIDATE_FIELDS = {
     "accelerator",
     "accelerators_per_instance",
     "tensor_parallel",
+    "instances",
     "replicas",
     "spot_fraction",
     "hourly_usd",
@@ -84,6 +85,34 @@ def test_recommend_json_shape(cli: Cli, example: Path) -> None:
     for item in data["excluded"]:
         assert item.keys() == {"class", "reason"}
         assert item["reason"].startswith(f"{item['class']}: ")
+    for row in rows:
+        per_instance = row["model_replicas_per_instance"]
+        assert row["accelerators_per_instance"] >= per_instance * row["tensor_parallel"]
+        assert (row["replicas"], row["on_demand_replicas"], row["spot_replicas"]) == (
+            row["instances"] * per_instance,
+            row["on_demand_instances"] * per_instance,
+            row["spot_instances"] * per_instance,
+        )
+    assert_also_fits(data)
+
+
+def assert_also_fits(data: dict[str, Any]) -> None:
+    """One line per other accelerator class with a feasible candidate: its cheapest fleet and
+    what it costs a month more than the chosen; no class is both fitting and excluded."""
+    chosen = data["chosen"]
+    classes = [item["class"] for item in data["also_fits"]]
+    assert chosen["accelerator"] not in classes and len(set(classes)) == len(classes)
+    assert not set(classes) & {item["class"] for item in data["excluded"]}
+    extra = [item["extra_monthly_usd"] for item in data["also_fits"]]
+    assert extra == sorted(extra) and all(value >= 0 for value in extra)
+    for item in data["also_fits"]:
+        assert item["monthly_usd"] == pytest.approx(
+            chosen["monthly_usd"] + item["extra_monthly_usd"], abs=0.02
+        )
+        assert item["reason"] == (
+            f"{item['class']}: fits, ${item['extra_monthly_usd']:,.0f}/month more "
+            f"({item['instances']}× {item['instance_type']})."
+        )
 
 
 def test_llm_rows_have_token_figures(cli: Cli) -> None:
@@ -120,6 +149,41 @@ def test_recommend_table(cli: Cli) -> None:
     assert "Cheapest first" in result.stdout and "Chosen:" in result.stdout
     _, data = cli.json("recommend", EXAMPLES / "chat-8b.yaml")
     assert data["chosen"]["instance_type"] in result.stdout
+    assert data["also_fits"], "other accelerators serve an 8B model too"
+    assert "Other accelerators that fit, at a higher cost:" in result.stdout
+    for item in data["also_fits"]:
+        assert f"  - {item['reason']}" in result.stdout
+
+
+def test_the_replicas_column_counts_model_replicas(cli: Cli) -> None:
+    """An 8-GPU instance at tensor parallel 4 runs 2 model replicas: the column says 2 (and how
+    many are on spot); the chosen line counts instances and then model replicas."""
+    args = ("recommend", EXAMPLES / "llama-70b.yaml", "--cloud", "gcp", "--top", "10")
+    _, data = cli.json(*args)
+    lines = [" ".join(line.split()) for line in cli(*args).stdout.splitlines()]
+    rows = [data["chosen"], *data["alternatives"]]
+    several = [row for row in rows if row["model_replicas_per_instance"] > 1]
+    assert several, "some GCP instance runs several 70B replicas"
+    for row in several:
+        cells = (
+            f"│ {row['instance_type']} │ {row['accelerators_per_instance']}×{row['accelerator']} "
+            f"│ {row['tensor_parallel']} │ {row['replicas']} ({row['spot_replicas']}) │"
+        )
+        assert row["replicas"] > row["instances"]
+        assert any(cells in line for line in lines), cells
+    chosen = data["chosen"]
+    replicas = (
+        "one model replica each"
+        if chosen["model_replicas_per_instance"] == 1
+        else f"{chosen['replicas']} model replicas ({chosen['spot_replicas']} on spot)"
+    )
+    assert any(
+        line.startswith(f"Chosen: {chosen['instances']}× {chosen['instance_type']} ")
+        and f"{chosen['on_demand_instances']} on-demand + {chosen['spot_instances']} spot, "
+        f"{replicas}, "
+        in line
+        for line in lines
+    ), lines
 
 
 @pytest.fixture

@@ -91,8 +91,8 @@ def test_recommend_synth_and_the_lock_agree(case: dict[str, Any], tmp_path: Path
         chosen["region"],
         chosen["instance_type"],
         list(chosen["zones"]),
-        chosen["replicas"],  # instances, in recommend's JSON
-        chosen["on_demand_replicas"],
+        chosen["instances"],
+        chosen["on_demand_instances"],
         chosen["tensor_parallel"],
     )
     synthesized = (

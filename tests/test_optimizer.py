@@ -10,8 +10,8 @@ re-fitted: a 70B model in bf16 on 64 GiB, a 1 ms time-to-first-token target.
 from __future__ import annotations
 
 import csv
-import math
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +23,14 @@ from planner.errors import NoFeasibleCandidate
 from planner.optimizer import (
     HOURS_PER_MONTH,
     Candidate,
+    Exclusion,
     Filters,
     Recommendation,
     _variety,
     place_in_zones,
     recommend,
 )
+from planner.performance import efficiency_table
 from planner.profile import Profile
 from providers.catalog import COLUMNS, Catalog, Offering, ZonePrice, read_catalog_file
 from tests.conftest import catalog_of, make_profile, offering, write_profile, zone
@@ -418,15 +420,99 @@ def test_min_replicas(min_replicas: int, instances: int) -> None:
     assert candidate.hourly_usd == pytest.approx(instances * 1.0)
 
 
+@pytest.mark.parametrize(
+    ("min_replicas", "instances"), [(1, 1), (2, 1), (4, 1), (5, 2), (8, 2), (9, 3)]
+)
+def test_min_replicas_counts_model_replicas_not_instances(
+    min_replicas: int, instances: int
+) -> None:
+    """8 GPUs at tensor parallel 2 run 4 replicas: a minimum of 2 replicas needs one instance."""
+    profile = make_profile(
+        model={"name": "llama-3.1-70b", "precision": "fp8"},
+        workload={"requests_per_second": 0.01, **CHAT_TOKENS},
+        targets=RELAXED,
+        placement={"zones": 1, "spot": {"policy": "never"}, "min_replicas": min_replicas},
+    )
+    catalog = catalog_of(offering("p5.48xlarge", "H100", 8, 80.0, [zone("use1-az1", 98.32)]))
+    by_degree = {c.tensor_parallel: c for c in recommend(profile, catalog).candidates}
+    candidate = by_degree[2]
+    assert candidate.replicas_per_instance == 4
+    assert candidate.instances == instances
+    assert candidate.instances * candidate.replicas_per_instance >= min_replicas
+    assert by_degree[8].instances == min_replicas  # one replica to an instance
+
+
+def test_min_replicas_on_a_multi_replica_fleet_reaches_the_deployment() -> None:
+    """The decision's autoscaling minimum is the instances min_replicas needs, not the count."""
+    from planner.decision import decide
+    from planner.deployment import spec_from_decision
+
+    profile = make_profile(
+        workload={"requests_per_second": 0.01, **CHAT_TOKENS},
+        targets=RELAXED,
+        placement={"zones": 1, "spot": {"policy": "never"}, "min_replicas": 6},
+    )
+    catalog = catalog_of(offering("g5.12xlarge", "A10G", 4, 22.4, [zone("use1-az1", 5.672)]))
+    result = recommend(profile, catalog)
+    chosen = result.chosen
+    assert (chosen.tensor_parallel, chosen.replicas_per_instance) == (1, 4)
+    assert chosen.instances == 2
+    decision = decide(profile, result)
+    assert (decision.instances, decision.min_instances, decision.max_instances) == (2, 2, 4)
+    assert decision.hourly_usd == pytest.approx(2 * 5.672)
+    spec = spec_from_decision(profile, decision, "prod")
+    capacity = spec.capacity
+    assert (capacity.min_size, capacity.desired, capacity.max_size) == (2, 2, 4)
+    assert (spec.runtime.tensor_parallel, spec.runtime.replicas_per_instance) == (1, 4)
+
+
 # --- why the rest lost -----------------------------------------------------------------------
 
 NEEDS_MEMORY = re.compile(
-    r"^(?P<name>[\w-]+): needs (?P<gb>[\d,]+) GB at bf16; "
-    r"the largest (?P=name) instance has (?P<largest>[\d,.]+ GB) \((?P<instance>[\w.]+)\)\.$"
+    r"^(?P<name>[\w-]+): a replica needs (?P<needed>[\d,.]+) GiB \(weights at (?P<precision>\w+) "
+    r"and (?P<holds>[^)]+)\) but gets at most (?:(?P<degree>\d+) × (?P<per>[\d.]+) GiB = )?"
+    r"(?P<usable>[\d,.]+) GiB: tensor parallel (?P<tp>\d+) on (?P<gpu>[\d.]+) GiB accelerators, "
+    r"each keeping (?P<utilization>\d+)% of its memory less a (?P<reserve>[\d.]+) GiB runtime "
+    r"reserve; (?P<why>.+)\.$"
 )
 
 
-def test_memory_exclusion_names_the_accelerator_and_the_memory() -> None:
+def _number(match: re.Match[str], key: str) -> float:
+    return float(match[key].replace(",", ""))
+
+
+def memory_reasons(profile: Profile, catalog: Catalog, filters: Filters | None = None) -> dict:
+    """The memory exclusions by accelerator, each parsed, after checking it is consistent: one
+    sentence, GiB only, what one replica gets below what it needs, per accelerator times degree."""
+    try:
+        excluded = recommend(profile, catalog, filters).excluded
+        reasons = {e.subject: e.reason for e in excluded}
+    except NoFeasibleCandidate as error:
+        reasons = {r["class"]: r["reason"] for r in error.reasons}
+    parsed = {}
+    for name, reason in reasons.items():
+        assert_one_sentence(reason, name)
+        assert " GB" not in reason, reason
+        match = NEEDS_MEMORY.match(reason)
+        if match is None:
+            continue
+        number = partial(_number, match)
+        assert number("usable") < number("needed"), reason
+        efficiency = efficiency_table().for_(name, profile.runtime.engine)
+        per = number("gpu") * efficiency.memory_utilization - efficiency.reserve_gib
+        assert int(match["utilization"]) == round(efficiency.memory_utilization * 100)
+        assert number("reserve") == efficiency.reserve_gib
+        assert number("usable") == pytest.approx(int(match["tp"]) * per, abs=0.06)
+        if match["degree"]:
+            assert match["degree"] == match["tp"]
+            assert number("per") == pytest.approx(per, abs=0.06)
+        parsed[name] = match
+    return parsed
+
+
+def test_memory_exclusion_says_what_one_replica_needs_and_gets() -> None:
+    """70B at bf16 (~131 GiB of weights): 4 T4s in one instance keep ~52 GiB, which the old
+    message set against the instance's total (64 GiB, "69 GB") as if that were the limit."""
     profile = make_profile(model={"name": "llama-3.1-70b", "precision": "bf16"}, targets=RELAXED)
     catalog = catalog_of(
         offering("g4dn.xlarge", "T4", 1, 16.0, [zone("use1-az1", 0.526)]),
@@ -434,18 +520,124 @@ def test_memory_exclusion_names_the_accelerator_and_the_memory() -> None:
         offering("g5.xlarge", "A10G", 1, 22.4, [zone("use1-az1", 1.006)]),
         offering("p5.48xlarge", "H100", 8, 80.0, [zone("use1-az1", 98.32)]),
     )
-    result = recommend(profile, catalog)
-    assert {c.offering.accelerator for c in result.candidates} == {"H100"}
-    reasons = {e.subject: e.reason for e in result.excluded}
-    assert set(reasons) == {"T4", "A10G"}
-    weights_gb = profile.model_spec().total_params * 2 / 1e9
-    expected = {"T4": ("69 GB", "g4dn.12xlarge"), "A10G": ("24 GB", "g5.xlarge")}
-    for name, (largest, instance) in expected.items():
-        assert_one_sentence(reasons[name], name)
-        match = NEEDS_MEMORY.match(reasons[name])
-        assert match, reasons[name]
-        assert (match["name"], match["largest"], match["instance"]) == (name, largest, instance)
-        assert int(match["gb"].replace(",", "")) >= math.floor(weights_gb)
+    parsed = memory_reasons(profile, catalog)
+    assert set(parsed) == {"T4", "A10G"}
+    weights_gib = profile.model_spec().total_params * 2 / 2**30
+    t4, a10g = parsed["T4"], parsed["A10G"]
+    assert (t4["tp"], t4["gpu"], a10g["tp"], a10g["gpu"]) == ("4", "16", "1", "22.4")
+    assert a10g["degree"] is None
+    for match in (t4, a10g):
+        assert float(match["needed"].replace(",", "")) > weights_gib
+        assert match["precision"] == "bf16"
+        assert match["holds"] == "the KV cache of one 1,280-token sequence"
+    assert t4["why"] == (
+        "tensor parallel 8 needs 8 of them in one instance (a replica does not span instances) "
+        "and the largest allowed T4 instance, g4dn.12xlarge, has 4"
+    )
+    assert a10g["why"].startswith("tensor parallel 2 needs 2 of them in one instance")
+
+
+def test_memory_exclusion_names_a_larger_instance_the_placement_leaves_out() -> None:
+    """A catalog gap: the 8-GPU instance exists, but not in the allowed region."""
+    profile = make_profile(
+        model={"name": "llama-3.1-70b", "precision": "bf16"},
+        targets=RELAXED,
+        placement={"regions": ["us-east-1"]},
+    )
+    catalog = catalog_of(
+        offering("g4dn.12xlarge", "T4", 4, 16.0, [zone("use1-az1", 3.912)]),
+        offering("g4dn.metal", "T4", 8, 16.0, [zone("usw2-az1", 7.8)], region="us-west-2"),
+        offering("p5.48xlarge", "H100", 8, 80.0, [zone("use1-az1", 98.32)]),
+    )
+    why = memory_reasons(profile, catalog)["T4"]["why"]
+    assert why.endswith(
+        "has 4 (g4dn.metal, 8 × 16 GiB on aws/fleet, is outside what the placement and the pins "
+        "allow)"
+    ), why
+
+
+def test_memory_exclusion_of_a_16_gpu_instance_stops_at_tensor_parallel_8() -> None:
+    """405B at fp8 on 16 × 40 GiB: the instance holds 640 GiB, more than a replica needs, but a
+    replica gets 8 of its GPUs (the old message set 407 "GB" against 687 "GB")."""
+    profile = make_profile(model={"name": "llama-3.1-405b", "precision": "fp8"}, targets=RELAXED)
+    catalog = catalog_of(
+        offering("a2-megagpu-16g", "A100", 16, 40.0, [zone("a", 55.74)], cloud="gcp", region="x"),
+        offering("p5en.48xlarge", "H200", 8, 141.0, [zone("use1-az1", 63.3)]),
+    )
+    match = memory_reasons(profile, catalog)["A100"]
+    assert float(match["needed"].replace(",", "")) < 16 * 40
+    assert (match["tp"], match["gpu"]) == ("8", "40")
+    assert match["why"] == (
+        "8 is the highest tensor-parallel degree considered, and a replica does not span instances"
+    )
+
+
+def architecture(attention_heads: int, kv_heads: int) -> dict[str, Any]:
+    """A 100B decoder that fits no 8 × 16 GiB instance, with the heads given."""
+    return {
+        "architecture": {
+            "params_b": 100,
+            "layers": 80,
+            "hidden_size": 8192,
+            "attention_heads": attention_heads,
+            "kv_heads": kv_heads,
+            "head_dim": 128,
+        },
+        "precision": "bf16",
+    }
+
+
+@pytest.mark.parametrize(
+    ("heads", "kv_heads", "degree", "why"),
+    [
+        (28, 4, "4", "tensor parallel 8 does not divide the model's 28 attention heads"),
+        (48, 6, "2", "tensor parallel 4 does not divide the model's 6 KV heads"),
+        (
+            64,
+            8,
+            "8",
+            "8 is the highest tensor-parallel degree considered, and a replica does not "
+            "span instances",
+        ),
+    ],
+)
+def test_memory_exclusion_says_why_no_higher_tensor_parallel_degree(
+    heads: int, kv_heads: int, degree: str, why: str
+) -> None:
+    profile = make_profile(model=architecture(heads, kv_heads), targets=RELAXED)
+    catalog = catalog_of(offering("g4dn.metal", "T4", 8, 16.0, [zone("use1-az1", 7.8)]))
+    match = memory_reasons(profile, catalog)["T4"]
+    assert (match["tp"], match["why"]) == (degree, why)
+
+
+def test_memory_exclusion_when_the_instance_does_not_split_into_the_next_degree() -> None:
+    """12 accelerators run tensor parallel 4 at most: 8 does not divide 12."""
+    profile = make_profile(model=architecture(64, 8), targets=RELAXED)
+    catalog = catalog_of(offering("inf2.48xlarge", "Inferentia2", 12, 32.0, [zone("a", 12.98)]))
+    match = memory_reasons(profile, catalog)["Inferentia2"]
+    assert match["tp"] == "4"
+    assert match["why"] == (
+        "tensor parallel 8 must divide an instance's accelerators, and no allowed Inferentia2 "
+        "instance has a multiple of 8 (the largest, inf2.48xlarge, has 12)"
+    )
+
+
+def test_memory_exclusion_of_a_non_llm_model() -> None:
+    profile = make_profile(
+        model={"name": "bert-base-uncased", "precision": "fp16"},
+        workload={"requests_per_second": 50, "memory_gib_per_request": 30},
+        targets={"e2e_ms_p95": 1000},
+    )
+    catalog = catalog_of(
+        offering("g4dn.xlarge", "T4", 1, 16.0, [zone("use1-az1", 0.526)]),
+        offering("p5.48xlarge", "H100", 8, 80.0, [zone("use1-az1", 98.32)]),
+    )
+    match = memory_reasons(profile, catalog)["T4"]
+    assert (match["tp"], match["holds"], match["why"]) == (
+        "1",
+        "one request",
+        "a replica of an encoder, vision or speech model runs on one accelerator",
+    )
 
 
 def test_impossible_target_raises_with_a_reason_per_accelerator() -> None:
@@ -479,10 +671,17 @@ def test_other_exclusion_reasons() -> None:
         offering("a2-highgpu-1g", "A100", 1, 40.0, [zone("a", 3.7)], cloud="gcp", region="x"),
     )
     result = recommend(profile, catalog, Filters(clouds=frozenset({"aws"})))
+    pinned = "A100: left out by the pins (--cloud, --region, --kind, --accelerator, --env)."
     assert [(e.subject, e.reason) for e in result.excluded] == [
-        ("A100", "A100: not offered in the allowed clouds, kinds and regions."),
+        ("A100", pinned),
         ("L4", "L4: no measured throughput for it in workload.measured."),
     ]
+    placed = msgspec.structs.replace(
+        profile, placement=msgspec.structs.replace(profile.placement, clouds=["aws"])
+    )
+    assert recommend(placed, catalog).excluded[0] == Exclusion(
+        "A100", "A100: not offered in the allowed clouds, kinds and regions."
+    )
 
 
 # --- ordering and unit costs -----------------------------------------------------------------

@@ -216,7 +216,7 @@ def brute_force(profile: Profile, catalog: Catalog, capacity: CapacityModel) -> 
     """The least hourly cost of any fleet that meets the demand, min_replicas and the floor."""
     demand = demand_of(profile)
     floor = profile.placement.spot.floor
-    min_instances = profile.placement.min_replicas
+    min_replicas = profile.placement.min_replicas
     best: float | None = None
     for offering in catalog.offerings:
         accelerator = accelerators()[offering.accelerator]
@@ -229,9 +229,13 @@ def brute_force(profile: Profile, catalog: Catalog, capacity: CapacityModel) -> 
                 replicas = offering.accelerator_count // degree if offering.kind == "fleet" else 1
                 per_instance = replicas * plan.requests_per_s
                 # cost grows with the count, so a couple past the fewest that suffice is enough
-                limit = max(min_instances, math.ceil(demand / per_instance)) + 2
+                limit = max(min_replicas, math.ceil(demand / per_instance)) + 2
                 for instances in range(1, limit + 1):
-                    if instances < min_instances or instances < demand / per_instance - EPS:
+                    # min_replicas counts model replicas, `replicas` to an instance
+                    if (
+                        instances * replicas < min_replicas
+                        or instances < demand / per_instance - EPS
+                    ):
                         continue
                     for on_demand in range(instances + 1):
                         if (
@@ -256,7 +260,11 @@ def assert_feasible(candidate: Candidate, profile: Profile, capacity: CapacityMo
     assert candidate.replicas_per_instance == expected
     per_instance = candidate.replicas_per_instance * plan.requests_per_s
     demand = demand_of(profile)
-    assert candidate.instances >= profile.placement.min_replicas
+    replicas = candidate.instances * candidate.replicas_per_instance
+    assert replicas >= profile.placement.min_replicas
+    assert (candidate.instances - 1) * candidate.replicas_per_instance < max(
+        profile.placement.min_replicas, demand / plan.requests_per_s - EPS
+    ) or candidate.instances == 1
     assert candidate.instances >= demand / per_instance - EPS
     assert 0 <= candidate.on_demand_instances <= candidate.instances
     if candidate.spot_instances:
@@ -338,7 +346,8 @@ def check_against_brute_force(scenario: Scenario) -> None:
     else:
         event("chosen: all on-demand")
     event(f"chosen spans {len(chosen.zones)} zones")
-    if chosen.instances == profile.placement.min_replicas > 1:
+    minimum = profile.placement.min_replicas
+    if minimum > 1 and chosen.instances == math.ceil(minimum / chosen.replicas_per_instance):
         event("min_replicas binds")
     for candidate in result.candidates:
         assert_feasible(candidate, profile, capacity)
