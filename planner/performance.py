@@ -112,6 +112,9 @@ class ReplicaCapacity(msgspec.Struct, frozen=True):
     best_tpot_ms: float | None = None
     best_ttft_ms: float | None = None
     at_capacity: OperatingPoint | None = None
+    binding: str = ""
+    """What stops a higher rate: a target (`tpot`, `ttft`, `e2e`), the KV cache (`memory`),
+    runtime.max_batch (`max_batch`), or the accelerator's throughput (`compute`)."""
 
 
 def weight_bytes(model: ModelSpec, precision: str) -> float:
@@ -246,6 +249,27 @@ class LlmReplicaModel:
             or (w.e2e_ms_p95 is not None and point.e2e_ms_p95 > w.e2e_ms_p95)
         )
 
+    def limit_at(self, requests_per_s: float) -> str:
+        """The first constraint this rate breaks (see ReplicaCapacity.binding), or ""."""
+        if self.compute_utilization(requests_per_s) >= 1:
+            return "compute"
+        point = self.operating_point(requests_per_s)
+        if point is None:
+            batch = requests_per_s * self.workload.output_mean
+            batch *= self.step_seconds(self.batch_limit, self.batch_limit * self.prefill_ratio)
+            if batch <= self.batch_limit:  # the step at the largest batch keeps up: not the cap
+                return "compute"
+            return "memory" if self.memory_batch_limit <= self.config.max_batch else "max_batch"
+        w = self.workload
+        for name, predicted, target in (
+            ("tpot", point.tpot_ms, w.tpot_ms),
+            ("ttft", point.ttft_ms_p95, w.ttft_ms_p95),
+            ("e2e", point.e2e_ms_p95, w.e2e_ms_p95),
+        ):
+            if target is not None and predicted > target:
+                return name
+        return ""
+
     def capacity(self) -> ReplicaCapacity:
         needed_gib = self.memory_needed / 2**30
         if self.kv_capacity < self.kv_per_token * self.longest_sequence:
@@ -279,6 +303,7 @@ class LlmReplicaModel:
             best_tpot_ms=light.tpot_ms,
             best_ttft_ms=light.ttft_ms_p95,
             at_capacity=point,
+            binding=self.limit_at(high) or "compute",
         )
 
     def _upper_bound_rate(self) -> float:
@@ -299,6 +324,10 @@ class NonLlmResult(msgspec.Struct, frozen=True):
     batch: int = 0
     latency_ms_p95: float | None = None
     memory_needed_gib: float = 0.0
+    binding: str = ""
+    """What caps the batch: `e2e` (the target), `memory` or `max_batch`."""
+    unloaded_ms_p95: float | None = None
+    """p95 latency of a request alone (a batch of one)."""
 
 
 def non_llm_capacity(
@@ -332,15 +361,16 @@ def non_llm_capacity(
     needed = weights_gib + memory_gib_per_request + eff.reserve_gib
     if usable < memory_gib_per_request:
         return NonLlmResult(False, "memory", memory_needed_gib=needed)
-    batch = max_batch
+    batch, binding = max_batch, "max_batch"
     if usable < batch * memory_gib_per_request:  # (a tiny figure would overflow usable // it)
-        batch = int(usable // memory_gib_per_request)
+        batch, binding = int(usable // memory_gib_per_request), "memory"
     if e2e_ms_p95 is not None:
         fits = int((e2e_ms_p95 / 1000 / 2 - overhead) // per_request)
         if fits < 1:
             latency = 2 * (per_request + overhead) * 1e3
             return NonLlmResult(False, "latency", latency_ms_p95=latency, memory_needed_gib=needed)
-        batch = min(batch, fits)
+        if fits < batch:
+            batch, binding = fits, "e2e"
     batch_time = batch * per_request + overhead
     return NonLlmResult(
         True,
@@ -348,4 +378,6 @@ def non_llm_capacity(
         batch=batch,
         latency_ms_p95=2 * batch_time * 1e3,
         memory_needed_gib=needed,
+        binding=binding,
+        unloaded_ms_p95=2 * (per_request + overhead) * 1e3,
     )
