@@ -28,6 +28,8 @@ from planner.performance import (
 DATA = Path(__file__).parent / "data"
 LLM_ROWS = DATA / "perf_calibration.csv"
 NON_LLM_ROWS = DATA / "perf_calibration_non_llm.csv"
+VALIDATION_ROWS = DATA / "perf_validation.csv"
+"""Published LLM figures kept out of every fit, to judge the shipped factors on (same columns)."""
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ bench/data/perf_calibration.csv:
 - the default fraction of peak compute and of peak memory bandwidth, and the per-step overhead;
 - per serving engine (vllm, tgi, neuronx; TensorRT-LLM under Triton is the reference): one factor
   on compute and bandwidth together, and one on the step overhead;
-- per accelerator with two rows or more: one factor on compute and bandwidth together, pulled
-  towards 1 by a penalty so that a single odd row cannot drag an accelerator far from the rest.
+- per accelerator with MIN_ROWS rows or more (bench/error_bands.py): one factor on compute and
+  bandwidth together, pulled towards 1 by a penalty so that a single odd row cannot drag an
+  accelerator far from the rest; every other accelerator gets the pooled (default) factors.
 Non-LLM compute efficiency is the median over each accelerator's rows of measured / peak.
 """
 
@@ -34,6 +35,7 @@ from bench.calibration import (
     predict_llm,
     predict_non_llm,
 )
+from bench.error_bands import MIN_ROWS, error_bands, residual
 from planner.datafiles import PLANNER_DATA
 from planner.performance import Efficiency, efficiency_table
 
@@ -121,7 +123,9 @@ def starting_parameters(rows: Sequence[LlmRow]) -> Parameters:
         engine_compute=dict.fromkeys(engines, 1.0),
         engine_bandwidth=dict.fromkeys(engines, 1.0),
         engine_overhead=dict.fromkeys(engines, 1.0),
-        accelerator_speed={name: 1.0 for name, n in sorted(per_accelerator.items()) if n >= 2},
+        accelerator_speed={
+            name: 1.0 for name, n in sorted(per_accelerator.items()) if n >= MIN_ROWS
+        },
     )
 
 
@@ -197,6 +201,24 @@ def fit(
     return params
 
 
+def cross_validated_predictions(
+    rows: Sequence[LlmRow], folds: int, full: Parameters | None = None
+) -> dict[str, float | None]:
+    """Refit on all rows but one fold (warm-started from the full fit), predict the fold."""
+    full = full or fit(rows)
+    predictions: dict[str, float | None] = {}
+    for fold in range(folds):
+        held_out = [r for i, r in enumerate(rows) if i % folds == fold]
+        training = [r for i, r in enumerate(rows) if i % folds != fold]
+        start = starting_parameters(training)
+        start.compute, start.bandwidth = full.compute, full.bandwidth
+        start.step_overhead_ms = full.step_overhead_ms
+        params = fit(training, start, sweeps=2)
+        for row in held_out:
+            predictions[row.id] = predict_llm(row, params.efficiency(row))
+    return predictions
+
+
 def fit_non_llm(rows: Sequence[NonLlmRow]) -> dict[str, float]:
     """Per model family, the median of measured / (peak / FLOPs per request); `default` (for
     families with no rows, e.g. speech) is the lowest family's, the cautious choice."""
@@ -207,7 +229,9 @@ def fit_non_llm(rows: Sequence[NonLlmRow]) -> dict[str, float]:
     return {"default": min(fitted.values()), **fitted}
 
 
-def efficiency_document(params: Parameters, non_llm: dict[str, float], rows: int) -> dict:
+def efficiency_document(
+    params: Parameters, non_llm: dict[str, float], rows: int, bands: dict
+) -> dict:
     base = efficiency_table().default
     accelerators = {
         name: {
@@ -238,6 +262,7 @@ def efficiency_document(params: Parameters, non_llm: dict[str, float], rows: int
         "accelerators": accelerators,
         "engines": engines,
         "non_llm_compute": non_llm,
+        "error_bands": bands,
     }
 
 
@@ -245,21 +270,29 @@ HEADER = """\
 # Efficiency factors of the performance model (planner/performance.py).
 # Written by bench/fit_efficiency.py from bench/data/perf_calibration*.csv; edit by re-fitting.
 # default: fractions of peak compute and bandwidth, fixed cost of one scheduler step.
-# accelerators: absolute fractions of peak for accelerators with two or more published rows.
+# accelerators: absolute fractions of peak for accelerators with min_rows or more published rows;
+#   any other accelerator uses the default (pooled) factors.
 # engines: multipliers on the accelerator's values (TensorRT-LLM under Triton is the reference);
 #   neuronx is transformers-neuronx, the engine of the Inferentia2 rows.
 # non_llm_compute: per model family, measured requests/s over (peak / FLOPs per request), median of
 #   the rows; above 1 means the FLOPs estimate of models.yaml counts more than the kernels execute.
+# error_bands: held-out (k-fold) log residuals, log(measured speed / predicted speed), per
+#   accelerator and per accelerator/engine: rows, median (bias) and spread; see `rule`.
 """
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dry-run", action="store_true", help="print, do not write the file")
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds of the bands")
     args = parser.parse_args(argv)
     rows = load_llm_rows()
     params = fit(rows)
-    document = efficiency_document(params, fit_non_llm(load_non_llm_rows()), len(rows))
+    held_out = cross_validated_predictions(rows, args.folds, params)
+    residuals = {row.id: residual(row, held_out[row.id]) for row in rows}
+    document = efficiency_document(
+        params, fit_non_llm(load_non_llm_rows()), len(rows), error_bands(rows, residuals)
+    )
     text = HEADER + yaml.safe_dump(document, sort_keys=False)
     print(text)
     if not args.dry_run:

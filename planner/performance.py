@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from functools import cache
+from statistics import NormalDist
 
 import msgspec
 
@@ -67,6 +68,57 @@ def efficiency_table() -> EfficiencyTable:
         per_engine=raw.get("engines") or {},
         non_llm_compute=raw.get("non_llm_compute") or {},
     )
+
+
+class ErrorBand(msgspec.Struct, frozen=True):
+    """How far published figures fall from the model's predictions for one accelerator (and engine).
+
+    Residuals are log(measured speed / predicted speed), held out by cross-validation
+    (`bench/fit_efficiency.py`): throughput rows as log(measured / predicted), latency rows as
+    log(predicted / measured), so a positive bias always means the hardware is faster than
+    predicted.
+    They are treated as normal with mean `bias` and standard deviation `spread`.
+    """
+
+    rows: int
+    """Published rows behind this accelerator's factors (0: pooled only)."""
+    pooled: bool
+    """True when the accelerator's own rows were too few and the pooled band is used."""
+    bias: float
+    """Median signed log(measured/predicted), held out."""
+    spread: float
+    """Scale (std-like) of held-out log residuals, widened when pooled."""
+
+    def _quantile(self, confidence: float) -> float:
+        if not 0 < confidence < 1:
+            raise ValueError(f"confidence must be between 0 and 1 (exclusive), not {confidence}")
+        return NormalDist().inv_cdf(confidence)
+
+    def throughput_factor(self, confidence: float) -> float:
+        """Multiplier on predicted throughput or capacity such that the real figure is at least
+        predicted × factor with probability `confidence`."""
+        return math.exp(self.bias - self.spread * self._quantile(confidence))
+
+    def latency_factor(self, confidence: float) -> float:
+        """Multiplier on predicted latency (TPOT, TTFT) such that the real latency is at most
+        predicted × factor with probability `confidence`."""
+        return math.exp(-self.bias + self.spread * self._quantile(confidence))
+
+
+@cache
+def error_band(accelerator: str, engine: str) -> ErrorBand:
+    """The band of this accelerator and engine: their own when they have enough held-out rows,
+    else the accelerator's, else the pooled band widened for an accelerator the rows do not
+    describe (rule in planner/data/efficiency.yaml, `error_bands.rule`)."""
+    bands = load_yaml(PLANNER_DATA / "efficiency.yaml")["error_bands"]
+    minimum = bands["min_rows"]
+    for key in (f"{accelerator}/{engine}", accelerator):
+        own = bands["groups"].get(key)
+        if own is not None and own["rows"] >= minimum:
+            return ErrorBand(rows=own["rows"], pooled=False, bias=own["bias"], spread=own["spread"])
+    rows = bands["groups"].get(accelerator, {}).get("rows", 0)
+    pooled = bands["pooled"]
+    return ErrorBand(rows=rows, pooled=True, bias=pooled["bias"], spread=bands["unseen_spread"])
 
 
 class LlmWorkload(msgspec.Struct, frozen=True):
