@@ -126,12 +126,10 @@ def deployable_filters(env: str, filters: Filters) -> Filters:
     """What `env` can deploy, on top of the pins: the boot script drives NVIDIA GPUs only, and
     the local environment is the emulated AWS (fleets unless a kind is pinned)."""
     from modules.user_data import NEURON_ACCELERATORS
-    from planner.accelerators import accelerators
 
-    neuron = {name.lower() for name in NEURON_ACCELERATORS}
-    every = {name.lower() for name in accelerators()}
+    neuron = frozenset(name.lower() for name in NEURON_ACCELERATORS)
     narrowed = msgspec.structs.replace(
-        filters, accelerators=frozenset((filters.accelerators or every) - neuron)
+        filters, excluded_accelerators=filters.excluded_accelerators | neuron
     )
     if env == LOCAL_ENV:
         narrowed = msgspec.structs.replace(

@@ -131,6 +131,8 @@ class Targets(_Section, kw_only=True):
     tpot_ms: LatencyMs | None = None
     e2e_ms_p95: LatencyMs | None = None
     headroom: Annotated[float, Meta(ge=0, le=5)] = 0.2
+    confidence: Annotated[float, Meta(ge=0.5, lt=1)] = 0.8
+    """Size against the performance model's prediction at this quantile of its error."""
 
 
 class SpotSettings(_Section, kw_only=True):
