@@ -115,10 +115,12 @@ def recommend(
             accelerators=_lowered(accelerator),
         )
         if env is not None:
-            result = recommend_for_profile(profile, deployable_filters(env, filters))
+            result = recommend_for_profile(
+                profile, deployable_filters(env, filters), deployable_filters(env, Filters())
+            )
             views = [environment_view(profile, env, filters, None)]
         else:
-            result = recommend_for_profile(profile, filters)
+            result = recommend_for_profile(profile, filters, Filters())
             o = result.chosen.offering
             best = (o.cloud, o.kind, o.region, o.instance_type)
             views = [

@@ -151,7 +151,9 @@ def why_not_deployable(env: str) -> list[str]:
 def recommend_for_env(profile_path: Path, env: str, filters: Filters) -> Recommendation:
     from planner.service import recommend_for_profile
 
-    return recommend_for_profile(profile_path, deployable_filters(env, filters))
+    return recommend_for_profile(
+        profile_path, deployable_filters(env, filters), deployable_filters(env, Filters())
+    )
 
 
 def resolve(

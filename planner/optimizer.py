@@ -39,6 +39,9 @@ CLIFF_MARGIN = 0.10
 """A replica whose unloaded latency (at the confidence quantile) is within 10% of a target is at a
 cliff: it carries almost no load, so a small error in the model multiplies the fleet or breaks the
 target. Such candidates are refused unless their accelerator or instance type is pinned."""
+LARGE_FLEET_FACTOR = 3.0
+"""Pins (cloud, region, kind, accelerator, instance type) that make the plan cost more than three
+times the cheapest plan without them are flagged: `recommend` warns, `plan` and `deploy` ask."""
 TARGET_WORDS = {
     "tpot": "time per output token",
     "ttft": "p95 time to first token",
@@ -158,6 +161,27 @@ class Exclusion(msgspec.Struct, frozen=True):
     reason: str
 
 
+class LargeFleet(msgspec.Struct, frozen=True):
+    """Pins that make the plan cost more than LARGE_FLEET_FACTOR times the unpinned optimum."""
+
+    pinned: str
+    """`100× Standard_NC24ads_A100_v4 (azure/fleet, westus2)`"""
+    pinned_monthly_usd: float
+    unpinned: str
+    unpinned_monthly_usd: float
+
+    @property
+    def ratio(self) -> float:
+        return self.pinned_monthly_usd / self.unpinned_monthly_usd
+
+    def sentence(self) -> str:
+        return (
+            f"the pins make the plan {self.pinned} at ${self.pinned_monthly_usd:,.0f}/month, "
+            f"{self.ratio:,.1f} times the cheapest plan without them, {self.unpinned} at "
+            f"${self.unpinned_monthly_usd:,.0f}/month"
+        )
+
+
 class Recommendation(msgspec.Struct):
     profile: Profile
     model: ModelSpec
@@ -168,6 +192,7 @@ class Recommendation(msgspec.Struct):
     excluded: list[Exclusion]
     capacity: CapacityModel
     warnings: list[str] = msgspec.field(default_factory=list)
+    large_fleet: LargeFleet | None = None
 
     def predicted(self, candidate: Candidate) -> Predicted:
         """Capacity of the fleet, and latencies at the load each replica carries (no headroom).
@@ -195,6 +220,21 @@ class Recommendation(msgspec.Struct):
     @property
     def chosen(self) -> Candidate:
         return self.candidates[0]
+
+    def summary(self, candidate: Candidate | None = None) -> str:
+        """`2× g6.12xlarge (aws/fleet, us-east-2)`, as Decision.summary says it."""
+        c = candidate or self.chosen
+        o = c.offering
+        return f"{c.instances}× {o.instance_type} ({o.cloud}/{o.kind}, {o.region})"
+
+    def compare_unpinned(self, unpinned: Recommendation) -> None:
+        """Flag (and warn about) pins that cost more than LARGE_FLEET_FACTOR times `unpinned`."""
+        pinned_usd = self.chosen.hourly_usd * HOURS_PER_MONTH
+        unpinned_usd = unpinned.chosen.hourly_usd * HOURS_PER_MONTH
+        if pinned_usd <= LARGE_FLEET_FACTOR * unpinned_usd:
+            return
+        self.large_fleet = LargeFleet(self.summary(), pinned_usd, unpinned.summary(), unpinned_usd)
+        self.warnings.append(f"{self.large_fleet.sentence()}.")
 
     def alternatives(self, limit: int | None = None) -> list[Candidate]:
         """The best candidate per (cloud, kind, instance type) after the chosen, cheapest first."""
