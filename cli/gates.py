@@ -61,7 +61,7 @@ def confirm_large_fleet(deployment: Deployment, *, allowed: bool, ask: bool) -> 
     if large is None or allowed:
         return
     if ask and sys.stdin.isatty():
-        if typer.confirm(f"{large.sentence()[0].upper()}{large.sentence()[1:]}. Plan it anyway?"):
+        if typer.confirm(f"Note: {large.sentence()}. Plan it anyway?"):
             return
         raise InfraError(f"cancelled: {large.sentence()}; nothing was saved.")
     raise InfraError(
