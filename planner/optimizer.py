@@ -72,10 +72,6 @@ class Filters(msgspec.Struct, frozen=True):
             )
         )
 
-    @property
-    def pinned(self) -> bool:
-        return any((self.clouds, self.regions, self.kinds, self.accelerators, self.instance_types))
-
 
 class Span(msgspec.Struct, frozen=True):
     """A figure at the optimistic (low latency, high capacity) and pessimistic quantiles."""
