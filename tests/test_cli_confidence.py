@@ -124,6 +124,7 @@ def profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             },
             targets={"ttft_ms_p95": 2000, "headroom": 0.25},
             placement={"zones": 1, "spot": {"policy": "never"}},
+            tags={"team": "assistant", "cost-center": "cc-1"},
         )
     )
     return write_profile(tmp_path, data, "chat.yaml")
@@ -235,3 +236,13 @@ def test_at_a_terminal_json_or_auto_approve_does_not_ask(monkeypatch: pytest.Mon
     with pytest.raises(InfraError, match="pass --allow-large-fleet"):
         gates.confirm_large_fleet(large_deployment(), allowed=False, ask=False)
     gates.confirm_large_fleet(large_deployment(), allowed=True, ask=False)
+
+
+def test_lock_update_asks_the_same(cli: Cli, profile: Path) -> None:
+    """Recording a decision is what plan and deploy guard, so `lock update` guards it too."""
+    result = cli("lock", "update", profile, "--instance-type", "g6.xlarge")
+    assert result.exit_code == 1 and last_line(result.stderr) == REFUSAL
+    assert not lock_path(profile).exists()
+    result = cli("lock", "update", profile, "--instance-type", "g6.xlarge", "--allow-large-fleet")
+    assert result.exit_code == 0, result.output
+    assert lock_path(profile).exists()
