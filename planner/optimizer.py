@@ -318,12 +318,12 @@ class _ClassVerdict(msgspec.Struct):
 
 
 def _tightest_cliff(
-    measured: dict[str, float | None], targets: dict[str, float | None]
+    unloaded: dict[str, float | None], targets: dict[str, float | None]
 ) -> Cliff | None:
     """The target whose unloaded latency comes closest to it, if within CLIFF_MARGIN."""
     cliffs = [
         Cliff(name, latency, target)
-        for name, latency in measured.items()
+        for name, latency in unloaded.items()
         if latency is not None
         and (target := targets.get(name)) is not None
         and latency > target * (1 - CLIFF_MARGIN)

@@ -388,3 +388,16 @@ def test_no_flag_within_the_factor_or_without_pins(
 ) -> None:
     result = service.recommend_for_profile(two_measured(tmp_path, l4_per_replica), pins, Filters())
     assert result.large_fleet is None and result.warnings == []
+
+
+def test_locks_taken_before_confidence_existed_stay_valid() -> None:
+    """The targets digest leaves out a default confidence, so it equals the digest of the same
+    targets without the field; setting another confidence is a change of the targets."""
+    from planner.lock import _digest, profile_digest
+
+    profile = chat()
+    targets = msgspec.to_builtins(profile.targets)
+    del targets["confidence"]
+    assert profile_digest(profile)["targets"] == _digest(targets)
+    assert profile_digest(chat(0.8)) == profile_digest(profile)
+    assert profile_digest(chat(0.9))["targets"] != profile_digest(profile)["targets"]
