@@ -145,6 +145,7 @@ def replica_model(row: LlmRow, efficiency: Efficiency) -> LlmReplicaModel:
         output_p95=row.output_tokens,
         ttft_ms_p95=row.ttft_limit_ms,
         tpot_ms=row.tpot_limit_ms,
+        online=row.mode == "server",
     )
     return LlmReplicaModel(config, workload, efficiency)
 

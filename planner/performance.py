@@ -9,6 +9,16 @@ factors fitted to published measurements (planner/data/efficiency.yaml, `bench/f
 
 In steady state at r requests/s, Little's law gives B = r * output_tokens * step_time; the batch the
 targets allow is the largest one whose step time (TPOT) and time to first token still meet them.
+Weights are streamed at one fraction of peak bandwidth (large contiguous reads: close to peak) and the
+KV cache at another (attention kernels gather it in pages: well below peak), so a batch of one is
+bounded by the weights alone and can never beat weights / peak bandwidth.
+
+Online serving (requests arriving at random, latency targets) cannot run at the engine's batch cap
+the way an offline job does: the number of sequences in flight fluctuates around its mean B (Poisson,
+M/G/inf: standard deviation sqrt(B)), and whenever it would pass the cap requests queue for a slot.
+The online operating point therefore keeps B + ONLINE_TAIL_Z * sqrt(B) within the cap, and the
+compute below a fitted utilisation ceiling (Efficiency.online_utilization): prompts arriving at
+random queue for prefill well before the compute saturates.
 """
 
 from __future__ import annotations
@@ -27,12 +37,15 @@ BYTES_PER_PARAM = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.
 """int4 is weight-only with group-wise fp16 scales and zeros (group 128): 4.25 bits a weight."""
 
 TENSOR_PARALLEL_DEGREES = (1, 2, 4, 8)
-# NVLink/Infinity Fabric/NeuronLink all-reduce vs PCIe: per-call latency and usable bandwidth.
+# NVLink/Infinity Fabric/NeuronLink all-reduce vs PCIe: per-call latency and usable bandwidth (the
+# PCIe all-reduce bandwidth is fitted: Efficiency.pcie_allreduce_gb_s).
 _FAST_LINKS = {"nvlink", "infinity-fabric", "neuronlink", "nvlink-bridge"}
 _ALLREDUCE_LATENCY_S = {True: 12e-6, False: 40e-6}
-_ALLREDUCE_BYTES_PER_S = {True: 150e9, False: 12e9}
+_FAST_ALLREDUCE_BYTES_PER_S = 150e9
 P95_QUEUE_FACTOR = 3.0
 """p95 of an exponential wait is ln(20) ≈ 3 times its mean."""
+ONLINE_TAIL_Z = NormalDist().inv_cdf(0.95)
+"""Online: the 95th percentile of the sequences in flight must fit in the batch cap."""
 
 
 class Efficiency(msgspec.Struct, frozen=True):
@@ -40,9 +53,17 @@ class Efficiency(msgspec.Struct, frozen=True):
 
     compute: float
     bandwidth: float
+    """Fraction of peak bandwidth when streaming the weights."""
+    kv_bandwidth: float
+    """Fraction of peak bandwidth when reading the KV cache in attention."""
     step_overhead_ms: float
     memory_utilization: float
     reserve_gib: float
+    online_utilization: float
+    """Highest fraction of the replica's compute an online server sustains: requests arriving at
+    random queue for prefill long before the compute is saturated (MLPerf Server vs Offline)."""
+    pcie_allreduce_gb_s: float
+    """Usable all-reduce bandwidth between accelerators joined by PCIe only."""
 
 
 class EfficiencyTable(msgspec.Struct, frozen=True):
@@ -132,6 +153,9 @@ class LlmWorkload(msgspec.Struct, frozen=True):
     tpot_ms: float | None = None
     e2e_ms_p95: float | None = None
     max_model_len: int | None = None
+    online: bool = True
+    """Requests arrive at random and wait for a slot (serving); False: an offline job that keeps
+    the batch at its cap."""
 
 
 class ReplicaConfig(msgspec.Struct, frozen=True):
@@ -199,14 +223,16 @@ class LlmReplicaModel:
         self.weights = weight_bytes(model, config.precision)
         self.kv_per_token = kv_bytes_per_token(model, config.precision, config.kv_cache_dtype)
         self.bandwidth = tp * accelerator.bandwidth_bytes_per_s * eff.bandwidth
+        self.kv_bandwidth = tp * accelerator.bandwidth_bytes_per_s * eff.kv_bandwidth
         self.compute = tp * accelerator.compute_flops_per_s(config.precision) * eff.compute
         fast = accelerator.interconnect in _FAST_LINKS
+        link_bytes_per_s = _FAST_ALLREDUCE_BYTES_PER_S if fast else eff.pcie_allreduce_gb_s * 1e9
         layers = model.layers or 0
         hidden = model.hidden_size or 0
         if tp > 1:
             self.comm_fixed = 2 * layers * _ALLREDUCE_LATENCY_S[fast]
             self.comm_per_token = (
-                2 * layers * hidden * 2 * (tp - 1) / tp / _ALLREDUCE_BYTES_PER_S[fast]
+                2 * layers * hidden * 2 * (tp - 1) / tp / link_bytes_per_s
             )
         else:
             self.comm_fixed = self.comm_per_token = 0.0
@@ -241,12 +267,13 @@ class LlmReplicaModel:
 
     def step_seconds(self, decode_batch: float, prefill_tokens: float = 0.0) -> float:
         memory = (
-            self._weights_read(decode_batch) + decode_batch * self.context_mean * self.kv_per_token
+            self._weights_read(decode_batch) / self.bandwidth
+            + decode_batch * self.context_mean * self.kv_per_token / self.kv_bandwidth
         )
         tokens = decode_batch + prefill_tokens
         compute = 2 * self.config.model.active_params * tokens
         return (
-            max(memory / self.bandwidth, compute / self.compute)
+            max(memory, compute / self.compute)
             + self.overhead
             + tokens * self.comm_per_token
         )
@@ -271,13 +298,14 @@ class LlmReplicaModel:
         """Steady state at this load, or None when the replica cannot keep up."""
         out = self.workload.output_mean
         utilization = self.compute_utilization(requests_per_s)
-        if utilization >= 1:
+        ceiling = self.efficiency.online_utilization if self.workload.online else 1.0
+        if utilization >= ceiling:
             return None
         batch = 1.0
         for _ in range(60):  # fixed point of B = r * out * step(B): monotone, converges quickly
             step = self.step_seconds(batch, batch * self.prefill_ratio)
             new_batch = max(1.0, requests_per_s * out * step)
-            if new_batch > self.batch_limit:
+            if self._in_flight_peak(new_batch) > self.batch_limit:
                 return None
             if abs(new_batch - batch) < 1e-3 * batch:
                 batch = new_batch
@@ -292,6 +320,13 @@ class LlmReplicaModel:
         ttft = prefill / (1 - utilization) + P95_QUEUE_FACTOR * queue_wait + tpot
         e2e = ttft + tpot * self.workload.output_p95
         return OperatingPoint(requests_per_s, batch, tpot * 1e3, ttft * 1e3, e2e * 1e3)
+
+    def _in_flight_peak(self, batch: float) -> float:
+        """Sequences in flight the batch cap must hold at this mean batch (see the module doc);
+        a mean of one is always allowed, or a cap of one could serve nothing."""
+        if not self.workload.online or batch <= 1:
+            return batch
+        return batch + ONLINE_TAIL_Z * math.sqrt(batch)
 
     def meets_targets(self, point: OperatingPoint) -> bool:
         w = self.workload
