@@ -9,13 +9,14 @@ factors fitted to published measurements (planner/data/efficiency.yaml, `bench/f
 
 In steady state at r requests/s, Little's law gives B = r * output_tokens * step_time; the batch the
 targets allow is the largest one whose step time (TPOT) and time to first token still meet them.
-Weights are streamed at one fraction of peak bandwidth (large contiguous reads: close to peak) and the
-KV cache at another (attention kernels gather it in pages: well below peak), so a batch of one is
-bounded by the weights alone and can never beat weights / peak bandwidth.
+Weights are streamed at one fraction of peak bandwidth (large contiguous reads: close to peak) and
+the KV cache at another (attention kernels gather it in pages: well below peak), so a batch of one
+is bounded by the weights alone and can never beat weights / peak bandwidth.
 
 Online serving (requests arriving at random, latency targets) cannot run at the engine's batch cap
-the way an offline job does: the number of sequences in flight fluctuates around its mean B (Poisson,
-M/G/inf: standard deviation sqrt(B)), and whenever it would pass the cap requests queue for a slot.
+the way an offline job does: the number of sequences in flight fluctuates around its mean B
+(Poisson, M/G/inf: standard deviation sqrt(B)), and whenever it would pass the cap requests queue
+for a slot.
 The online operating point therefore keeps B + ONLINE_TAIL_Z * sqrt(B) within the cap, and the
 compute below a fitted utilisation ceiling (Efficiency.online_utilization): prompts arriving at
 random queue for prefill well before the compute saturates.
@@ -231,9 +232,7 @@ class LlmReplicaModel:
         hidden = model.hidden_size or 0
         if tp > 1:
             self.comm_fixed = 2 * layers * _ALLREDUCE_LATENCY_S[fast]
-            self.comm_per_token = (
-                2 * layers * hidden * 2 * (tp - 1) / tp / link_bytes_per_s
-            )
+            self.comm_per_token = 2 * layers * hidden * 2 * (tp - 1) / tp / link_bytes_per_s
         else:
             self.comm_fixed = self.comm_per_token = 0.0
         self.overhead = eff.step_overhead_ms / 1000 + self.comm_fixed
@@ -272,11 +271,7 @@ class LlmReplicaModel:
         )
         tokens = decode_batch + prefill_tokens
         compute = 2 * self.config.model.active_params * tokens
-        return (
-            max(memory, compute / self.compute)
-            + self.overhead
-            + tokens * self.comm_per_token
-        )
+        return max(memory, compute / self.compute) + self.overhead + tokens * self.comm_per_token
 
     def prefill_seconds(self, tokens: float, sequences: float = 1) -> float:
         """`sequences` prompts of `tokens` each processed together, without decodes: compute-bound,
@@ -328,6 +323,14 @@ class LlmReplicaModel:
             return batch
         return batch + ONLINE_TAIL_Z * math.sqrt(batch)
 
+    def _largest_mean_batch(self) -> float:
+        """The mean batch whose in-flight peak (`_in_flight_peak`) just fills the batch cap."""
+        cap = float(self.batch_limit)
+        if not self.workload.online or cap <= 1:
+            return cap
+        root = (-ONLINE_TAIL_Z + math.sqrt(ONLINE_TAIL_Z**2 + 4 * cap)) / 2
+        return max(1.0, root * root)
+
     def meets_targets(self, point: OperatingPoint) -> bool:
         w = self.workload
         return not (
@@ -338,13 +341,15 @@ class LlmReplicaModel:
 
     def limit_at(self, requests_per_s: float) -> str:
         """The first constraint this rate breaks (see ReplicaCapacity.binding), or ""."""
-        if self.compute_utilization(requests_per_s) >= 1:
+        ceiling = self.efficiency.online_utilization if self.workload.online else 1.0
+        if self.compute_utilization(requests_per_s) >= ceiling:
             return "compute"
         point = self.operating_point(requests_per_s)
         if point is None:
-            batch = requests_per_s * self.workload.output_mean
-            batch *= self.step_seconds(self.batch_limit, self.batch_limit * self.prefill_ratio)
-            if batch <= self.batch_limit:  # the step at the largest batch keeps up: not the cap
+            largest = self._largest_mean_batch()
+            needed = requests_per_s * self.workload.output_mean
+            needed *= self.step_seconds(largest, largest * self.prefill_ratio)
+            if needed <= largest:  # the step at the largest batch keeps up: not the cap
                 return "compute"
             return "memory" if self.memory_batch_limit <= self.config.max_batch else "max_batch"
         w = self.workload
