@@ -39,7 +39,7 @@ def test_a_profile_with_a_plan_file_gives_the_load_and_the_budget(cli: Cli, tmp_
     result, data = cli.json("cost", EXAMPLES / "chat-8b.yaml", "--plan", plan)
     assert result.exit_code == 0, result.output
     assert data["target_load"] == {"requests_per_s": 10, "output_tokens_per_request": 256}
-    assert data["budget_monthly_usd"] == 10000
+    assert data["budget_monthly_usd"] == 8000
     assert data["usd_per_million_output_tokens"] > 0
 
 
@@ -160,7 +160,7 @@ def test_cost_of_a_profile_agrees_with_the_recommendation(
         if c["category"].startswith("compute")
     )
     assert instances == pytest.approx(spec["expected_hourly_usd"] * HOURS_PER_MONTH, rel=1e-4)
-    assert data["budget_monthly_usd"] == 100  # the environment's, not the profile's 10000
+    assert data["budget_monthly_usd"] == 100  # the environment's, not the profile's 8000
     assert data["over_budget_usd"] > 0
     assert data["usd_per_million_output_tokens"] > 0
     stack = f"chat-8b-prod-{spec['deployment_id']}"

@@ -116,7 +116,7 @@ def test_plan_over_the_budget_exits_4_and_saves_nothing(deployed: Run) -> None:
     profile = deployed.workdir / "chat-8b.yaml"
     original = profile.read_text()
     profile.write_text(
-        original.replace("budget: {monthly_usd: 10000}", "budget: {monthly_usd: 100}")
+        original.replace("budget: {monthly_usd: 8000}", "budget: {monthly_usd: 100}")
     )
     try:
         plan_file = deployed.workdir / "over.plan"
