@@ -14,7 +14,10 @@ from collections.abc import Sequence
 from bench.calibration import LlmRow, median
 
 MIN_ROWS = 5
-"""Published rows an accelerator needs for its own efficiency factor and its own error band."""
+"""Published rows an accelerator needs for its own error band (fewer: the pooled band, widened)."""
+MIN_ROWS_FACTOR = 3
+"""Published rows an accelerator needs for its own efficiency factor, which the fit still pulls
+towards the pooled one (fewer: the pooled factors)."""
 LATENCY_METRICS = {"tpot_ms", "ttft_ms"}
 IMPOSSIBLE_RESIDUAL = math.log(3)
 UNSEEN_WIDENING = 1.5

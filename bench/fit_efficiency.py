@@ -14,9 +14,11 @@ bench/data/perf_calibration.csv:
   on compute, one on the KV-cache bandwidth (attention kernels differ between engines; streaming
   the weights does not, so a batch of one is bounded by the hardware alone) and one on the step
   overhead;
-- per accelerator with MIN_ROWS rows or more (bench/error_bands.py): one factor on compute and
-  bandwidth together, pulled towards 1 by a penalty so that a single odd row cannot drag an
-  accelerator far from the rest; every other accelerator gets the pooled (default) factors.
+- per accelerator with MIN_ROWS_FACTOR rows or more (bench/error_bands.py): one factor on
+  compute and bandwidth together, pulled towards 1 by a penalty so that a single odd row cannot
+  drag an accelerator far from the rest; every other accelerator gets the pooled factors.
+The fit runs in two stages (`fit`): the default and engine factors on every row with no
+per-accelerator factor, so the defaults are the pooled fit; then the per-accelerator factors.
 Non-LLM compute efficiency is the median over each accelerator's rows of measured / peak.
 """
 
@@ -26,7 +28,7 @@ import argparse
 import datetime
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import yaml
@@ -40,7 +42,7 @@ from bench.calibration import (
     predict_llm,
     predict_non_llm,
 )
-from bench.error_bands import MIN_ROWS, error_bands, residual
+from bench.error_bands import MIN_ROWS_FACTOR, error_bands, residual
 from planner.datafiles import PLANNER_DATA
 from planner.performance import Efficiency, efficiency_table
 
@@ -150,7 +152,7 @@ def starting_parameters(rows: Sequence[LlmRow]) -> Parameters:
         engine_bandwidth=dict.fromkeys(engines, 1.0),
         engine_overhead=dict.fromkeys(engines, 1.0),
         accelerator_speed={
-            name: 1.0 for name, n in sorted(per_accelerator.items()) if n >= MIN_ROWS
+            name: 1.0 for name, n in sorted(per_accelerator.items()) if n >= MIN_ROWS_FACTOR
         },
     )
 
@@ -193,10 +195,30 @@ def _golden_section(objective, low: float, high: float, steps: int) -> float:
 def fit(
     rows: Sequence[LlmRow], start: Parameters | None = None, sweeps: int = 4, steps: int = 18
 ) -> Parameters:
-    """Coordinate descent; a coordinate keeps its old value unless the new one lowers the loss."""
-    params = (start or starting_parameters(rows)).copy()
+    """Two stages, so that the default factors are the pooled fit of every row: first every
+    factor but the per-accelerator ones (held at 1), then those alone with the rest fixed."""
+    start = (start or starting_parameters(rows)).copy()
+    speeds = start.accelerator_speed
+    start.accelerator_speed = {}
+    pooled = _descend(rows, start, lambda name: name != "accelerator_speed", sweeps, steps)
+    pooled.accelerator_speed = speeds
+    return _descend(rows, pooled, lambda name: name == "accelerator_speed", sweeps, steps)
+
+
+def _descend(
+    rows: Sequence[LlmRow],
+    start: Parameters,
+    free: Callable[[str], bool],
+    sweeps: int,
+    steps: int,
+) -> Parameters:
+    """Coordinate descent over the free parameters; a coordinate keeps its old value unless the
+    new one lowers the loss."""
+    params = start.copy()
     for _ in range(sweeps):
         for name, key in params.names():
+            if not free(name):
+                continue
             current = params.get(name, key)
             best_loss = loss(rows, params)
 
@@ -305,7 +327,7 @@ HEADER = """\
 # default (pooled over every row): fractions of peak compute, of peak bandwidth streaming the
 #   weights and reading the KV cache, fixed cost of one scheduler step, the compute utilisation an
 #   online (latency-bound) server sustains, all-reduce GB/s between accelerators joined by PCIe.
-# accelerators: absolute fractions of peak for accelerators with min_rows or more published rows;
+# accelerators: absolute fractions of peak for accelerators with three or more published rows;
 #   any other accelerator uses the default (pooled) factors.
 # engines: multipliers on compute, KV-cache bandwidth and step overhead (TensorRT-LLM under Triton
 #   is the reference; weight streaming is the hardware's, the same for every engine);

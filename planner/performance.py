@@ -9,12 +9,12 @@ factors fitted to published measurements (planner/data/efficiency.yaml, `bench/f
 
 In steady state at r requests/s, Little's law gives B = r * output_tokens * step_time; the batch the
 targets allow is the largest one whose step time (TPOT) and time to first token still meet them.
-Weights are streamed at one fraction of peak bandwidth (large contiguous reads: close to peak) and
-the KV cache at another (attention kernels gather it in pages: well below peak), so a batch of one
-is bounded by the weights alone and can never beat weights / peak bandwidth.
+Weights are streamed at one fitted fraction of peak bandwidth and the KV cache read at another
+(attention kernels gather it in pages), so a batch of one is bounded by the weights alone and can
+never beat weights / peak bandwidth.
 
-Online serving (requests arriving at random, latency targets) cannot run at the engine's batch cap
-the way an offline job does: the number of sequences in flight fluctuates around its mean B
+Online serving (requests arriving at random, latency targets) cannot run at the engine's batch
+cap the way an offline job does: the number of sequences in flight fluctuates around its mean B
 (Poisson, M/G/inf: standard deviation sqrt(B)), and whenever it would pass the cap requests queue
 for a slot.
 The online operating point therefore keeps B + ONLINE_TAIL_Z * sqrt(B) within the cap, and the
@@ -25,6 +25,7 @@ random queue for prefill well before the compute saturates.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cache
 from statistics import NormalDist
 
@@ -291,22 +292,12 @@ class LlmReplicaModel:
 
     def operating_point(self, requests_per_s: float) -> OperatingPoint | None:
         """Steady state at this load, or None when the replica cannot keep up."""
-        out = self.workload.output_mean
         utilization = self.compute_utilization(requests_per_s)
         ceiling = self.efficiency.online_utilization if self.workload.online else 1.0
         if utilization >= ceiling:
             return None
-        batch = 1.0
-        for _ in range(60):  # fixed point of B = r * out * step(B): monotone, converges quickly
-            step = self.step_seconds(batch, batch * self.prefill_ratio)
-            new_batch = max(1.0, requests_per_s * out * step)
-            if self._in_flight_peak(new_batch) > self.batch_limit:
-                return None
-            if abs(new_batch - batch) < 1e-3 * batch:
-                batch = new_batch
-                break
-            batch = new_batch
-        else:
+        batch = self.steady_batch(requests_per_s)
+        if batch is None:
             return None
         tpot = self.step_seconds(batch, batch * self.prefill_ratio)
         prefill = self.prefill_seconds(self.workload.input_p95)
@@ -315,6 +306,61 @@ class LlmReplicaModel:
         ttft = prefill / (1 - utilization) + P95_QUEUE_FACTOR * queue_wait + tpot
         e2e = ttft + tpot * self.workload.output_p95
         return OperatingPoint(requests_per_s, batch, tpot * 1e3, ttft * 1e3, e2e * 1e3)
+
+    def steady_batch(self, requests_per_s: float) -> float | None:
+        """The smallest B >= 1 with B = r * output_tokens * step(B) (Little's law), or None when
+        no batch within the cap keeps up.
+
+        With f(B) = r * out * step(B) - B, the fixed-point step B + f(B) never passes the smallest
+        root (the right side grows with B) but crawls as the load nears saturation: it contracts
+        by the utilisation per step, and a capped number of such steps once stopped the replica
+        short of its real capacity. Each iteration therefore also tries Newton's step (exact on
+        the linear pieces of a dense model's step time) and keeps the further of the two; if
+        that passes the root (f < 0: the weights a mixture of experts reads grow concavely with
+        B), bisection between the two finds it.
+        """
+        out = self.workload.output_mean
+
+        def excess(batch: float) -> float:
+            return (
+                requests_per_s * out * self.step_seconds(batch, batch * self.prefill_ratio) - batch
+            )
+
+        if self.batch_limit < 1:
+            return None
+        batch, value = 1.0, excess(1.0)
+        if value <= 0:  # light load: one sequence at a time keeps up
+            return 1.0
+        for _ in range(200):
+            if value <= 1e-6 * batch:
+                break
+            safe = batch + value
+            if safe > self.batch_limit:
+                return None
+            slope = (excess(batch + 1e-3 * batch) - value) / (1e-3 * batch)
+            trial = batch - value / slope if slope < 0 else safe
+            trial = min(max(trial, safe), float(self.batch_limit))
+            trial_value = excess(trial)
+            if trial_value < 0:
+                batch = self._bisect_root(excess, safe, trial)
+                break
+            batch, value = trial, trial_value
+        else:
+            return None
+        return batch if self._in_flight_peak(batch) <= self.batch_limit else None
+
+    @staticmethod
+    def _bisect_root(excess: Callable[[float], float], low: float, high: float) -> float:
+        """The root of `excess` between low (positive) and high (negative)."""
+        for _ in range(60):
+            middle = (low + high) / 2
+            if excess(middle) > 0:
+                low = middle
+            else:
+                high = middle
+            if high - low < 1e-6 * high:
+                break
+        return high
 
     def _in_flight_peak(self, batch: float) -> float:
         """Sequences in flight the batch cap must hold at this mean batch (see the module doc);
