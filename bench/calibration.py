@@ -28,6 +28,8 @@ from planner.performance import (
 DATA = Path(__file__).parent / "data"
 LLM_ROWS = DATA / "perf_calibration.csv"
 NON_LLM_ROWS = DATA / "perf_calibration_non_llm.csv"
+VALIDATION_ROWS = DATA / "perf_validation.csv"
+"""Published LLM figures kept out of every fit, to judge the shipped factors on (same columns)."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ def replica_model(row: LlmRow, efficiency: Efficiency) -> LlmReplicaModel:
         output_p95=row.output_tokens,
         ttft_ms_p95=row.ttft_limit_ms,
         tpot_ms=row.tpot_limit_ms,
+        online=row.mode == "server",
     )
     return LlmReplicaModel(config, workload, efficiency)
 

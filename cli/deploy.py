@@ -1,7 +1,7 @@
 """`infra synth|plan|apply|deploy|destroy|status|drift`: parse, call orchestrator.workflow, render.
 
 Exit codes: 0 success or no changes, 2 changes present (plan, drift), 4 over budget (plan),
-1 error.
+1 error (a large pinned fleet refused included).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import typer
 from cli.errors import run_guarded
 from cli.gates import (
     DEFAULT_SEVERITY,
+    AllowLargeFleetOption,
     AllowOverBudgetOption,
     GateResults,
     SeverityOption,
@@ -312,6 +313,7 @@ def register(app: typer.Typer) -> None:
         severity: SeverityOption = DEFAULT_SEVERITY,
         skip_check: SkipCheckOption = False,
         allow_over_budget: AllowOverBudgetOption = False,
+        allow_large_fleet: AllowLargeFleetOption = False,
         json_output: JsonOption = False,
     ) -> None:
         """Show what deploy would change and what it costs a month.
@@ -323,7 +325,7 @@ def register(app: typer.Typer) -> None:
         """
 
         def work() -> None:
-            from cli.gates import plan_gates
+            from cli.gates import confirm_large_fleet, plan_gates
             from orchestrator.workflow import exclusive
             from orchestrator.workflow import plan as make_plan
 
@@ -339,6 +341,7 @@ def register(app: typer.Typer) -> None:
                 replan=replan,
                 locked_only=locked,
             )
+            confirm_large_fleet(deployment, allowed=allow_large_fleet, ask=not json_output)
             gates, found = plan_gates(
                 deployment,
                 profile,
@@ -406,6 +409,7 @@ def register(app: typer.Typer) -> None:
         severity: SeverityOption = DEFAULT_SEVERITY,
         skip_check: SkipCheckOption = False,
         allow_over_budget: AllowOverBudgetOption = False,
+        allow_large_fleet: AllowLargeFleetOption = False,
         json_output: JsonOption = False,
     ) -> None:
         """Synthesize, check, plan and apply the lock file's decision (the cheapest feasible
@@ -418,7 +422,7 @@ def register(app: typer.Typer) -> None:
 
         def work() -> None:
             from cli.endpoint_render import rollout_text
-            from cli.gates import plan_gates
+            from cli.gates import confirm_large_fleet, plan_gates
             from orchestrator.workflow import deploy as run_deploy
             from orchestrator.workflow import exclusive
 
@@ -434,6 +438,9 @@ def register(app: typer.Typer) -> None:
                 json_output,
                 replan=replan,
                 locked_only=locked,
+            )
+            confirm_large_fleet(
+                deployment, allowed=allow_large_fleet, ask=not (json_output or auto_approve)
             )
             gates, found = plan_gates(
                 deployment,

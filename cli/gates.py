@@ -38,6 +38,36 @@ AllowOverBudgetOption = Annotated[
     ),
 ]
 
+AllowLargeFleetOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-large-fleet",
+        help="Go on when the pins make the plan cost more than 3 times the cheapest plan "
+        "without them (asked at a terminal otherwise).",
+    ),
+]
+
+
+def confirm_large_fleet(deployment: Deployment, *, allowed: bool, ask: bool) -> None:
+    """A new decision that the pins made many times dearer than the unpinned optimum goes on
+    only when allowed, or confirmed at a terminal (`ask`); otherwise nothing is saved."""
+    import sys
+
+    from planner.errors import InfraError
+
+    resolved = deployment.resolved
+    recommendation = resolved.recommendation if resolved else None
+    large = recommendation.large_fleet if recommendation else None
+    if large is None or allowed:
+        return
+    if ask and sys.stdin.isatty():
+        if typer.confirm(f"Note: {large.sentence()}. Plan it anyway?"):
+            return
+        raise InfraError(f"cancelled: {large.sentence()}; nothing was saved.")
+    raise InfraError(
+        f"{large.sentence()}; pass --allow-large-fleet to plan it anyway (nothing was saved)."
+    )
+
 
 @dataclass
 class GateResults:

@@ -23,6 +23,7 @@ from cli.deploy import (
     filters_from_pins,
 )
 from cli.errors import run_guarded
+from cli.gates import AllowLargeFleetOption
 
 lock_app = typer.Typer(
     help="The lock file beside a profile: the decision each environment is deployed with.",
@@ -86,6 +87,7 @@ def update(
     kind: KindOption = None,
     region: RegionOption = None,
     instance_type: InstanceOption = None,
+    allow_large_fleet: AllowLargeFleetOption = False,
     json_output: JsonOption = False,
 ) -> None:
     """Decide again for one environment (today's catalog, profile and pins), show the change,
@@ -93,6 +95,7 @@ def update(
 
     def work() -> None:
         from cli.decision_render import change_lines, decision_dict
+        from cli.gates import confirm_large_fleet
         from orchestrator.costing import cost_of_deployment
         from orchestrator.decisions import record
         from orchestrator.workflow import prepare
@@ -101,6 +104,7 @@ def update(
         deployment = prepare(
             profile, env, filters_from_pins(cloud, kind, region, instance_type), replan=True
         )
+        confirm_large_fleet(deployment, allowed=allow_large_fleet, ask=not json_output)
         resolved = deployment.resolved
         assert resolved is not None
         written = None

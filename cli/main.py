@@ -118,7 +118,7 @@ def recommend(
             result = recommend_for_env(profile, env, filters)
             views = [environment_view(profile, env, filters, None)]
         else:
-            result = recommend_for_profile(profile, filters)
+            result = recommend_for_profile(profile, filters, Filters())
             o = result.chosen.offering
             best = (o.cloud, o.kind, o.region, o.instance_type)
             views = [

@@ -23,7 +23,7 @@ def _console(*, stderr: bool = False) -> Console:
 
     console = Console(stderr=stderr)
     if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
-        console.width = 200
+        console.width = 220
     return console
 
 
@@ -43,6 +43,29 @@ def _money(value: float | None, digits: int = 2) -> str:
 
 def _number(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _ranged(value: float | None, span: dict[str, float] | None, digits: int) -> str:
+    """`812 (700–950)`: the central prediction and its band."""
+    if value is None or span is None:
+        return _number(value, digits)
+    return (
+        f"{_number(value, digits)} ({_number(span['low'], digits)}–{_number(span['high'], digits)})"
+    )
+
+
+def _capacity(value: float, span: dict[str, float] | None) -> str:
+    """What the fleet is sized with (the pessimistic quantile), up to the optimistic one."""
+    if span is None:
+        return _number(value, 2)
+    return f"{_number(value, 2)}–{_number(span['high'], 2)}"
+
+
+def _rows(band: dict[str, Any]) -> str:
+    """How many published rows back the band: `8`, `2 pooled`, or `measured`."""
+    if not band:
+        return "measured"
+    return f"{band['published_rows']}{' pooled' if band['pooled'] else ''}"
 
 
 def _environments(console: Console, views: list[dict[str, Any]]) -> None:
@@ -93,7 +116,7 @@ def recommendation(
     console.print(
         f"[bold]{data['profile']}[/]: {data['model']} at {data['precision']}, "
         f"{data['requests_per_second']:g} req/s (sized for {data['demand_requests_per_second']:g} "
-        f"with headroom); catalog {data['catalog_date']}; "
+        f"with headroom, at {data['confidence']:.0%} confidence); catalog {data['catalog_date']}; "
         f"{data['candidates_considered']} feasible candidates"
     )
     table = _table(title="Cheapest first", title_justify="left")
@@ -113,12 +136,14 @@ def recommendation(
         ("TTFT p95 ms", "right"),
         ("TPOT ms", "right"),
         ("capacity req/s", "right"),
+        ("binds", "left"),
+        ("rows", "left"),
     ):
         # names are never cut: Standard_NC24ads_A100_v4 must stay whole when the table is wide
         widest = max(len(r["instance_type"]) for _, r in rows) if column == "instance" else None
         table.add_column(column, justify=justify, min_width=widest)  # type: ignore[arg-type]
     for marker, row in rows:
-        predicted = row["predicted"]
+        predicted, band = row["predicted"], row["uncertainty"] or {}
         table.add_row(
             marker,
             f"{row['cloud']}/{row['kind']}",
@@ -131,12 +156,22 @@ def recommendation(
             _money(row["hourly_usd"]),
             _money(row["monthly_usd"], 0),
             _money(row["usd_per_million_output_tokens"], 3),
-            _number(predicted["ttft_ms_p95"], 0),
-            _number(predicted["tpot_ms"], 1),
-            _number(predicted["capacity_requests_per_s"], 2),
+            _ranged(predicted["ttft_ms_p95"], band.get("ttft_ms_p95"), 0),
+            _ranged(predicted["tpot_ms"], band.get("tpot_ms"), 1),
+            _capacity(predicted["capacity_requests_per_s"], band.get("capacity_requests_per_s")),
+            row["binding_target"] + (" (cliff)" if row["cliff"] else ""),
+            _rows(band),
             style="bold green" if marker else None,
         )
     console.print(table)
+    low, high = 1 - data["confidence"], data["confidence"]
+    console.print(
+        f"TTFT and TPOT: predicted at the load carried (between the model's {low:.0%} and "
+        f"{high:.0%} error quantiles); capacity: at the {high:.0%} quantile (sized with) – at the "
+        f"{low:.0%}; binds: what caps a replica; rows: published measurements behind the band "
+        "(pooled: too few of its own).",
+        highlight=False,
+    )
     zones = ", ".join(chosen["zones"]) or "region-priced"
     console.print(
         f"Chosen: {chosen['instances']}× {chosen['instance_type']} in {chosen['region']} "

@@ -146,15 +146,12 @@ def undeployable(profile: Profile | None) -> dict[str, str]:
 def deployable_filters(env: str, filters: Filters, profile: Profile | None = None) -> Filters:
     """What `env` can deploy of `profile`, on top of the pins: no accelerator `undeployable`
     names, and the local environment is the emulated AWS (fleets unless a kind is pinned)."""
-    from planner.accelerators import accelerators
-
     refuse_pins_off_the_emulator(env, filters)
     narrowed = filters
-    excluded = set(undeployable(profile))
+    excluded = frozenset(undeployable(profile))
     if excluded:
-        every = {name.lower() for name in accelerators()}
         narrowed = msgspec.structs.replace(
-            filters, accelerators=frozenset((filters.accelerators or every) - excluded)
+            filters, excluded_accelerators=filters.excluded_accelerators | excluded
         )
     if env == LOCAL_ENV:
         narrowed = msgspec.structs.replace(
@@ -206,7 +203,11 @@ def recommend_for_env(profile_path: Path, env: str, filters: Filters) -> Recomme
     profile = load_profile(profile_path).profile
     excluded = undeployable(profile)
     try:
-        return recommend_for_profile(profile_path, deployable_filters(env, filters, profile))
+        return recommend_for_profile(
+            profile_path,
+            deployable_filters(env, filters, profile),
+            deployable_filters(env, Filters(), profile),
+        )
     except NoFeasibleCandidate as error:
         if not excluded:
             raise

@@ -24,7 +24,7 @@ import yaml
 from planner.decision import Decision
 from planner.errors import InfraError, ProfileError
 from planner.names import DeploymentId
-from planner.profile import Profile
+from planner.profile import DEFAULT_CONFIDENCE, Profile
 from planner.yaml_source import load_located_yaml
 
 LOCK_FORMAT = "infra-lock/1"
@@ -122,13 +122,22 @@ def _digest(value: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _targets_digested(profile: Profile) -> dict[str, object]:
+    """The targets, with `confidence` only when it differs from its default: a lock taken before
+    the field existed stays valid until the profile itself changes."""
+    targets = msgspec.to_builtins(profile.targets)
+    if profile.targets.confidence == DEFAULT_CONFIDENCE:
+        del targets["confidence"]
+    return targets
+
+
 def profile_digest(profile: Profile) -> dict[str, str]:
     """One digest per profile section the decision depends on, so a change can be named."""
     runtime = {name: getattr(profile.runtime, name) for name in RUNTIME_DECISION_FIELDS}
     return {
         "model": _digest(profile.model),
         "workload": _digest(profile.workload),
-        "targets": _digest(profile.targets),
+        "targets": _digest(_targets_digested(profile)),
         "placement": _digest(profile.placement),
         "runtime": _digest(runtime),
     }

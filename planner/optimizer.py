@@ -21,11 +21,14 @@ from planner.models import ModelSpec
 from planner.performance import (
     BYTES_PER_PARAM,
     TENSOR_PARALLEL_DEGREES,
+    ErrorBand,
     LlmReplicaModel,
     LlmWorkload,
+    NonLlmResult,
     OperatingPoint,
     ReplicaConfig,
     efficiency_table,
+    error_band,
     non_llm_capacity,
 )
 from planner.profile import Profile
@@ -34,6 +37,18 @@ from providers.catalog import Catalog, Offering, ZonePrice
 HOURS_PER_MONTH = 730
 MAX_INSTANCES = 10_000
 """The largest fleet or endpoint the optimizer proposes; a choice needing more is no choice."""
+CLIFF_MARGIN = 0.10
+"""A replica whose unloaded latency (at the confidence quantile) is within 10% of a target is at a
+cliff: it carries almost no load, so a small error in the model multiplies the fleet or breaks the
+target. Such candidates are refused unless their accelerator or instance type is pinned."""
+LARGE_FLEET_FACTOR = 3.0
+"""Pins (cloud, region, kind, accelerator, instance type) that make the plan cost more than three
+times the cheapest plan without them are flagged: `recommend` warns, `plan` and `deploy` ask."""
+TARGET_WORDS = {
+    "tpot": "time per output token",
+    "ttft": "p95 time to first token",
+    "e2e": "p95 end-to-end latency",
+}
 
 
 class Filters(msgspec.Struct, frozen=True):
@@ -44,15 +59,54 @@ class Filters(msgspec.Struct, frozen=True):
     kinds: frozenset[str] | None = None
     accelerators: frozenset[str] | None = None
     instance_types: frozenset[str] | None = None
+    excluded_accelerators: frozenset[str] = frozenset()
+    """What an environment cannot deploy (not a pin: a candidate at a cliff stays refused)."""
+
+    def pins(self, offering: Offering) -> bool:
+        """Whether the user pinned this offering's accelerator or instance type."""
+        return (
+            self.accelerators is not None and offering.accelerator.lower() in self.accelerators
+        ) or (
+            self.instance_types is not None
+            and (
+                offering.instance_type.lower() in self.instance_types
+                or offering.display_name.lower() in self.instance_types
+            )
+        )
+
+
+class Span(msgspec.Struct, frozen=True):
+    """A figure at the optimistic (low latency, high capacity) and pessimistic quantiles."""
+
+    low: float
+    high: float
+
+
+class Uncertainty(msgspec.Struct, frozen=True):
+    """The model's error band for a candidate: between the (1 - confidence) and confidence
+    quantiles of the published rows' held-out error. A latency stays under `high`, and the
+    capacity above `low`, with probability `confidence`."""
+
+    confidence: float
+    rows: int
+    pooled: bool
+    capacity_requests_per_s: Span
+    ttft_ms_p95: Span | None
+    tpot_ms: Span | None
+    e2e_ms_p95: Span | None
 
 
 class Predicted(msgspec.Struct, frozen=True):
+    """The model's central figures at the load each replica carries; the fleet's capacity at the
+    confidence quantile (what it is sized with); the band around them (None: measured)."""
+
     throughput_tokens_per_s: float | None
     capacity_requests_per_s: float
     ttft_ms_p95: float | None
     tpot_ms: float | None
     e2e_ms_p95: float | None
     batch_per_replica: float | None
+    uncertainty: Uncertainty | None = None
 
 
 class Candidate(msgspec.Struct, frozen=True):
@@ -105,6 +159,27 @@ class Exclusion(msgspec.Struct, frozen=True):
     reason: str
 
 
+class LargeFleet(msgspec.Struct, frozen=True):
+    """Pins that make the plan cost more than LARGE_FLEET_FACTOR times the unpinned optimum."""
+
+    pinned: str
+    """`100× Standard_NC24ads_A100_v4 (azure/fleet, westus2)`"""
+    pinned_monthly_usd: float
+    unpinned: str
+    unpinned_monthly_usd: float
+
+    @property
+    def ratio(self) -> float:
+        return self.pinned_monthly_usd / self.unpinned_monthly_usd
+
+    def sentence(self) -> str:
+        return (
+            f"the pins make the plan {self.pinned} at ${self.pinned_monthly_usd:,.0f}/month, "
+            f"{self.ratio:,.1f} times the cheapest plan without them, {self.unpinned} at "
+            f"${self.unpinned_monthly_usd:,.0f}/month"
+        )
+
+
 class Recommendation(msgspec.Struct):
     profile: Profile
     model: ModelSpec
@@ -115,19 +190,17 @@ class Recommendation(msgspec.Struct):
     excluded: list[Exclusion]
     capacity: CapacityModel
     warnings: list[str] = msgspec.field(default_factory=list)
+    large_fleet: LargeFleet | None = None
 
     def predicted(self, candidate: Candidate) -> Predicted:
         """Capacity of the fleet, and latencies at the load each replica carries (no headroom).
 
         Computed on demand: only the candidates that are shown need their operating point.
         """
-        load = self.requests_per_s / (candidate.instances * candidate.replicas_per_instance)
-        point = self.capacity.operating_point(
-            candidate.accelerator,
-            candidate.offering.accelerator_memory_gib,
-            candidate.tensor_parallel,
-            load,
-        )
+        replicas = candidate.instances * candidate.replicas_per_instance
+        load = self.requests_per_s / replicas
+        memory_gib, degree = candidate.offering.accelerator_memory_gib, candidate.tensor_parallel
+        point = self.capacity.operating_point(candidate.accelerator, memory_gib, degree, load)
         output = self.profile.workload.output_tokens
         fleet = candidate.capacity_requests_per_s
         return Predicted(
@@ -137,11 +210,29 @@ class Recommendation(msgspec.Struct):
             tpot_ms=point.tpot_ms if point else None,
             e2e_ms_p95=point.e2e_ms_p95 if point else candidate.replica.latency_ms_p95,
             batch_per_replica=point.batch if point else None,
+            uncertainty=self.capacity.uncertainty(
+                candidate.replica, candidate.accelerator, memory_gib, load, replicas
+            ),
         )
 
     @property
     def chosen(self) -> Candidate:
         return self.candidates[0]
+
+    def summary(self, candidate: Candidate | None = None) -> str:
+        """`2× g6.12xlarge (aws/fleet, us-east-2)`, as Decision.summary says it."""
+        c = candidate or self.chosen
+        o = c.offering
+        return f"{c.instances}× {o.instance_type} ({o.cloud}/{o.kind}, {o.region})"
+
+    def compare_unpinned(self, unpinned: Recommendation) -> None:
+        """Flag (and warn about) pins that cost more than LARGE_FLEET_FACTOR times `unpinned`."""
+        pinned_usd = self.chosen.hourly_usd * HOURS_PER_MONTH
+        unpinned_usd = unpinned.chosen.hourly_usd * HOURS_PER_MONTH
+        if pinned_usd <= LARGE_FLEET_FACTOR * unpinned_usd:
+            return
+        self.large_fleet = LargeFleet(self.summary(), pinned_usd, unpinned.summary(), unpinned_usd)
+        self.warnings.append(f"{self.large_fleet.sentence()}.")
 
     def alternatives(self, limit: int | None = None) -> list[Candidate]:
         """The best candidate per (cloud, kind, instance type) after the chosen, cheapest first."""
@@ -183,13 +274,43 @@ def _variety(candidate: Candidate) -> tuple[str, str, str, int]:
 # --- capacity of one replica -------------------------------------------------------------------
 
 
+class Cliff(msgspec.Struct, frozen=True):
+    """A target the replica meets only just, even unloaded (see CLIFF_MARGIN)."""
+
+    target: str
+    """tpot, ttft or e2e."""
+    unloaded_ms: float
+    """The replica's latency with no other request in flight, at the confidence quantile."""
+    target_ms: float
+
+    @property
+    def margin(self) -> float:
+        return 1 - self.unloaded_ms / self.target_ms
+
+    def sentence(self) -> str:
+        """`its time per output token of 49.8 ms is within 0.4% of the 50 ms target`"""
+        unloaded = (
+            f"{self.unloaded_ms:.1f}" if self.unloaded_ms < 100 else f"{self.unloaded_ms:,.0f}"
+        )
+        return (
+            f"its {TARGET_WORDS[self.target]} of {unloaded} ms is within {self.margin:.1%} of the "
+            f"{self.target_ms:g} ms target"
+        )
+
+
 class ReplicaPlan(msgspec.Struct, frozen=True):
     """What one model replica on `tensor_parallel` accelerators sustains within the targets."""
 
     tensor_parallel: int
     requests_per_s: float
+    """At the confidence quantile (measured figures as given)."""
     point: OperatingPoint | None
     latency_ms_p95: float | None = None
+    binding: str = ""
+    """What stops a higher rate: tpot, ttft, e2e, memory, max_batch, compute, or measured."""
+    cliff: Cliff | None = None
+    band: ErrorBand | None = None
+    """The model's error band it was sized with (None: measured)."""
 
 
 class MemoryShort(msgspec.Struct, frozen=True):
@@ -224,19 +345,46 @@ class _ClassVerdict(msgspec.Struct):
         if self.most_memory is None or attempt.usable_gib > self.most_memory.usable_gib:
             self.most_memory = attempt
 
+    cliff: tuple[Cliff, int] | None = None
+    """The widest-margin cliff refused, and its tensor-parallel degree."""
+
+
+def _tightest_cliff(
+    unloaded: dict[str, float | None], targets: dict[str, float | None]
+) -> Cliff | None:
+    """The target whose unloaded latency comes closest to it, if within CLIFF_MARGIN."""
+    cliffs = [
+        Cliff(name, latency, target)
+        for name, latency in unloaded.items()
+        if latency is not None
+        and (target := targets.get(name)) is not None
+        and latency > target * (1 - CLIFF_MARGIN)
+    ]
+    return min(cliffs, key=lambda c: c.margin, default=None)
+
 
 class CapacityModel:
-    """Replica capacities per (accelerator, memory, degree), computed once per recommendation."""
+    """Replica capacities per (accelerator, memory, degree), computed once per recommendation.
+
+    The model's figures are taken at `targets.confidence`: a replica whose steps run k times
+    slower than predicted (k = the band's latency factor) shows k times the latency at k times
+    the predicted batch, so it must meet each target divided by k, and carries the resulting
+    rate times the throughput factor (1/k). Measured figures (`workload.measured`) are used as
+    given.
+    """
 
     def __init__(self, profile: Profile, model: ModelSpec) -> None:
         self.profile = profile
         self.model = model
+        self.confidence = profile.targets.confidence
         self._cache: dict[tuple[str, float, int], ReplicaPlan | None] = {}
-        self._replicas: dict[tuple[str, float, int], LlmReplicaModel] = {}
+        self._replicas: dict[tuple[str, float, int, float], LlmReplicaModel] = {}
         self._points: dict[tuple[str, float, int, float], OperatingPoint | None] = {}
+        self._optimistic: dict[tuple[str, float, int], float] = {}
         self.verdicts: dict[str, _ClassVerdict] = {}
         self.measured = {m.accelerator.lower(): m for m in profile.workload.measured}
         w, t = profile.workload, profile.targets
+        self.targets = {"tpot": t.tpot_ms, "ttft": t.ttft_ms_p95, "e2e": t.e2e_ms_p95}
         self.llm_workload = (
             LlmWorkload(
                 input_mean=w.input_tokens.mean,
@@ -251,6 +399,16 @@ class CapacityModel:
             if model.is_llm and w.input_tokens and w.output_tokens
             else None
         )
+
+    def refuse_cliff(self, accelerator: str, plan: ReplicaPlan) -> None:
+        """Remember a candidate refused at a cliff, for the explanation (the widest margin)."""
+        assert plan.cliff is not None
+        verdict = self.verdicts[accelerator]
+        if verdict.cliff is None or plan.cliff.margin > verdict.cliff[0].margin:
+            verdict.cliff = (plan.cliff, plan.tensor_parallel)
+
+    def band(self, accelerator: Accelerator) -> ErrorBand:
+        return error_band(accelerator.name, self.profile.runtime.engine)
 
     def degrees(self, accelerator_count: int) -> Iterable[int]:
         if self.measured or not self.model.is_llm:
@@ -275,31 +433,29 @@ class CapacityModel:
         self, accelerator: Accelerator, memory_gib: float, degree: int
     ) -> ReplicaPlan | None:
         verdict = self.verdicts.setdefault(accelerator.name, _ClassVerdict())
-        profile = self.profile
         if self.measured:
             return self._measured(accelerator)
+        band = self.band(accelerator)
+        slower = band.latency_factor(self.confidence)
         if self.llm_workload is None:
-            result = non_llm_capacity(
-                family=self.model.family,
-                params=self.model.total_params,
-                precision=profile.model.precision,
-                gflops_per_request=profile.workload.gflops_per_request
-                or self.model.gflops_per_request
-                or 0,
-                memory_gib_per_request=profile.workload.memory_gib_per_request or 0.0,
-                accelerator=accelerator,
-                accelerator_memory_gib=memory_gib,
-                max_batch=profile.runtime.max_batch,
-                e2e_ms_p95=profile.targets.e2e_ms_p95,
-            )
+            result = self._non_llm(accelerator, memory_gib, slower)
             if not result.feasible:
                 if result.reason == "memory":
                     verdict.memory_short(self._non_llm_memory(memory_gib))
-                if result.reason == "latency":
-                    verdict.best_latency = (None, result.latency_ms_p95, 1)
+                if result.reason == "latency" and result.latency_ms_p95 is not None:
+                    verdict.best_latency = (None, result.latency_ms_p95 * slower, 1)
                 return None
-            return ReplicaPlan(1, result.requests_per_s, None, result.latency_ms_p95)
-        replica = self._llm_replica(accelerator, memory_gib, degree)
+            unloaded = (result.unloaded_ms_p95 or 0.0) * slower
+            return ReplicaPlan(
+                1,
+                result.requests_per_s * band.throughput_factor(self.confidence),
+                None,
+                result.latency_ms_p95,
+                binding=result.binding,
+                cliff=_tightest_cliff({"e2e": unloaded}, self.targets),
+                band=band,
+            )
+        replica = self._llm_replica(accelerator, memory_gib, degree, slower)
         capacity = replica.capacity()
         if not capacity.feasible:
             if capacity.reason == "memory":
@@ -318,11 +474,43 @@ class CapacityModel:
                 )
             if capacity.reason == "latency":
                 current = verdict.best_latency
-                ttft = capacity.best_ttft_ms
+                tpot, ttft = capacity.best_tpot_ms, capacity.best_ttft_ms
+                ttft = ttft * slower if ttft is not None else None
                 if current is None or (ttft or math.inf) < (current[1] or math.inf):
-                    verdict.best_latency = (capacity.best_tpot_ms, ttft, degree)
+                    verdict.best_latency = (tpot * slower if tpot else tpot, ttft, degree)
             return None
-        return ReplicaPlan(degree, capacity.requests_per_s, capacity.at_capacity)
+        light = replica.operating_point(1e-9)
+        assert light is not None  # capacity() found it within the targets
+        unloaded = {
+            "tpot": light.tpot_ms * slower,
+            "ttft": light.ttft_ms_p95 * slower,
+            "e2e": light.e2e_ms_p95 * slower,
+        }
+        return ReplicaPlan(
+            degree,
+            capacity.requests_per_s * band.throughput_factor(self.confidence),
+            capacity.at_capacity,
+            binding=capacity.binding,
+            cliff=_tightest_cliff(unloaded, self.targets),
+            band=band,
+        )
+
+    def _non_llm(self, accelerator: Accelerator, memory_gib: float, slower: float) -> NonLlmResult:
+        profile = self.profile
+        e2e = profile.targets.e2e_ms_p95
+        return non_llm_capacity(
+            family=self.model.family,
+            params=self.model.total_params,
+            precision=profile.model.precision,
+            gflops_per_request=profile.workload.gflops_per_request
+            or self.model.gflops_per_request
+            or 0,
+            memory_gib_per_request=profile.workload.memory_gib_per_request or 0.0,
+            accelerator=accelerator,
+            accelerator_memory_gib=memory_gib,
+            max_batch=profile.runtime.max_batch,
+            e2e_ms_p95=e2e / slower if e2e is not None else None,
+        )
 
     def _non_llm_memory(self, memory_gib: float) -> MemoryShort:
         """The memory check of `non_llm_capacity`: weights and one request on one accelerator."""
@@ -351,14 +539,18 @@ class CapacityModel:
         ):
             self.verdicts[accelerator.name].best_latency = (None, measured.latency_ms_p95, 1)
             return None
-        return ReplicaPlan(1, measured.requests_per_second, None, measured.latency_ms_p95)
+        return ReplicaPlan(
+            1, measured.requests_per_second, None, measured.latency_ms_p95, binding="measured"
+        )
 
     def _llm_replica(
-        self, accelerator: Accelerator, memory_gib: float, degree: int
+        self, accelerator: Accelerator, memory_gib: float, degree: int, slower: float = 1.0
     ) -> LlmReplicaModel:
-        key = (accelerator.name, memory_gib, degree)
+        """The replica model meeting each target divided by `slower` (1: as given)."""
+        key = (accelerator.name, memory_gib, degree, slower)
         if key not in self._replicas:
             assert self.llm_workload is not None
+            w = self.llm_workload
             self._replicas[key] = LlmReplicaModel(
                 ReplicaConfig(
                     model=self.model,
@@ -370,7 +562,12 @@ class CapacityModel:
                     max_batch=self.profile.runtime.max_batch,
                     kv_cache_dtype=self.profile.runtime.kv_cache_dtype,
                 ),
-                self.llm_workload,
+                msgspec.structs.replace(
+                    w,
+                    ttft_ms_p95=w.ttft_ms_p95 / slower if w.ttft_ms_p95 else None,
+                    tpot_ms=w.tpot_ms / slower if w.tpot_ms else None,
+                    e2e_ms_p95=w.e2e_ms_p95 / slower if w.e2e_ms_p95 else None,
+                ),
             )
         return self._replicas[key]
 
@@ -386,6 +583,75 @@ class CapacityModel:
                 load
             )
         return self._points[key]
+
+    def uncertainty(
+        self,
+        plan: ReplicaPlan,
+        accelerator: Accelerator,
+        memory_gib: float,
+        load: float,
+        replicas: int,
+    ) -> Uncertainty | None:
+        """The band around a candidate's figures at `load` per replica (None when measured).
+
+        At a quantile whose latency factor is k and throughput factor 1/k, a replica at `load`
+        runs like the model's at load × k, k times slower."""
+        band = plan.band
+        if band is None:
+            return None
+        quantiles = (1 - self.confidence, self.confidence)
+        spans: dict[str, list[float]] = {"ttft": [], "tpot": [], "e2e": []}
+        for quantile in quantiles:
+            slower = band.latency_factor(quantile)
+            if self.llm_workload is None:
+                spans["e2e"].append((plan.latency_ms_p95 or 0.0) * slower)
+                continue
+            point = self.operating_point(
+                accelerator,
+                memory_gib,
+                plan.tensor_parallel,
+                load / band.throughput_factor(quantile),
+            )
+            for name, value in (
+                ("ttft", point.ttft_ms_p95 if point else None),
+                ("tpot", point.tpot_ms if point else None),
+                ("e2e", point.e2e_ms_p95 if point else None),
+            ):
+                if value is not None:
+                    spans[name].append(value * slower)
+        per_replica = self._optimistic_capacity(plan, accelerator, memory_gib, band)
+
+        def span(name: str) -> Span | None:
+            values = spans[name]
+            return Span(min(values), max(values)) if len(values) == 2 else None
+
+        return Uncertainty(
+            confidence=self.confidence,
+            rows=band.rows,
+            pooled=band.pooled,
+            capacity_requests_per_s=Span(
+                replicas * plan.requests_per_s, replicas * max(per_replica, plan.requests_per_s)
+            ),
+            ttft_ms_p95=span("ttft"),
+            tpot_ms=span("tpot"),
+            e2e_ms_p95=span("e2e"),
+        )
+
+    def _optimistic_capacity(
+        self, plan: ReplicaPlan, accelerator: Accelerator, memory_gib: float, band: ErrorBand
+    ) -> float:
+        """One replica's capacity at the (1 - confidence) quantile."""
+        key = (accelerator.name, memory_gib, plan.tensor_parallel)
+        if key not in self._optimistic:
+            quantile = 1 - self.confidence
+            slower = band.latency_factor(quantile)
+            if self.llm_workload is None:
+                rate = self._non_llm(accelerator, memory_gib, slower).requests_per_s
+            else:
+                replica = self._llm_replica(accelerator, memory_gib, plan.tensor_parallel, slower)
+                rate = replica.capacity().requests_per_s
+            self._optimistic[key] = rate * band.throughput_factor(quantile)
+        return self._optimistic[key]
 
 
 # --- zones, prices and counts ------------------------------------------------------------------
@@ -480,6 +746,8 @@ def _allowed(offering: Offering, profile: Profile, filters: Filters) -> bool:
     )
     if any(allowed is not None and value not in allowed for allowed, value in checks):
         return False
+    if offering.accelerator.lower() in filters.excluded_accelerators:
+        return False
     return (
         filters.instance_types is None
         or offering.instance_type.lower() in filters.instance_types
@@ -527,6 +795,9 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
             plan = capacity.replica(accelerator, offering.accelerator_memory_gib, degree)
             if plan is None or plan.requests_per_s <= 0:
                 continue
+            if plan.cliff is not None and not filters.pins(offering):
+                capacity.refuse_cliff(accelerator.name, plan)
+                continue
             per_instance_replicas = replicas_per_instance(offering, degree)
             per_instance = per_instance_replicas * plan.requests_per_s
             fewest = min_instances(profile.placement.min_replicas, per_instance_replicas)
@@ -573,6 +844,13 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
         excluded=excluded,
         capacity=capacity,
     )
+    cliff = recommendation.chosen.replica.cliff
+    if cliff is not None:
+        recommendation.warnings.append(
+            f"the chosen {recommendation.chosen.offering.display_name} is at a cliff: even "
+            f"unloaded, {cliff.sentence()}, so a small error in the prediction multiplies the "
+            "fleet or breaks the target; it is planned only because it is pinned."
+        )
     return recommendation
 
 
@@ -620,6 +898,17 @@ def explain_exclusions(
             wanted = f"{zones} zones" if isinstance(zones, int) else ", ".join(zones)
             reasons.append(
                 Exclusion(name, f"{name}: no offering spans {wanted} in the allowed regions.")
+            )
+            continue
+        if verdict is not None and verdict.cliff is not None:
+            cliff, degree = verdict.cliff
+            reasons.append(
+                Exclusion(
+                    name,
+                    f"{name}: at a cliff: even unloaded, {cliff.sentence()}, under the "
+                    f"{CLIFF_MARGIN:.0%} margin a plan keeps (tensor parallel {degree}); pin "
+                    "its accelerator or instance type to plan it anyway.",
+                )
             )
             continue
         if verdict is None or (verdict.best_latency is None and verdict.most_memory is None):

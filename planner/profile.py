@@ -27,6 +27,8 @@ Cloud = Literal["aws", "gcp", "azure"]
 Kind = Literal["fleet", "sagemaker", "vertex", "azureml"]
 Engine = Literal["vllm", "tgi", "triton"]
 
+DEFAULT_CONFIDENCE = 0.8
+"""The quantile of the performance model's error a plan is sized at unless targets.confidence."""
 ALL_CLOUDS: tuple[str, ...] = ("aws", "gcp", "azure")
 ALL_KINDS: tuple[str, ...] = ("fleet", "sagemaker", "vertex", "azureml")
 
@@ -132,6 +134,8 @@ class Targets(_Section, kw_only=True):
     tpot_ms: LatencyMs | None = None
     e2e_ms_p95: LatencyMs | None = None
     headroom: Annotated[float, Meta(ge=0, le=5)] = 0.2
+    confidence: Annotated[float, Meta(ge=0.5, lt=1)] = DEFAULT_CONFIDENCE
+    """Size against the performance model's prediction at this quantile of its error."""
 
 
 class SpotSettings(_Section, kw_only=True):

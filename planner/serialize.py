@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
+from planner.optimizer import HOURS_PER_MONTH, Candidate, Cliff, Recommendation, Span, Uncertainty
 from planner.profile import Profile
 from providers.price_freshness import age_days
 
@@ -61,6 +61,37 @@ def spot_facts(candidate: Candidate) -> dict[str, Any]:
     }
 
 
+def _span(span: Span | None, digits: int) -> dict[str, float | None] | None:
+    if span is None:
+        return None
+    return {"low": _round(span.low, digits), "high": _round(span.high, digits)}
+
+
+def _uncertainty(uncertainty: Uncertainty | None) -> dict[str, Any] | None:
+    if uncertainty is None:
+        return None
+    return {
+        "confidence": uncertainty.confidence,
+        "published_rows": uncertainty.rows,
+        "pooled": uncertainty.pooled,
+        "capacity_requests_per_s": _span(uncertainty.capacity_requests_per_s, 3),
+        "ttft_ms_p95": _span(uncertainty.ttft_ms_p95, 1),
+        "tpot_ms": _span(uncertainty.tpot_ms, 2),
+        "e2e_ms_p95": _span(uncertainty.e2e_ms_p95, 1),
+    }
+
+
+def _cliff(cliff: Cliff | None) -> dict[str, Any] | None:
+    if cliff is None:
+        return None
+    return {
+        "target": cliff.target,
+        "unloaded_ms": _round(cliff.unloaded_ms, 2),
+        "target_ms": cliff.target_ms,
+        "margin": _round(cliff.margin, 4),
+    }
+
+
 def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> dict[str, Any]:
     offering, predicted = candidate.offering, recommendation.predicted(candidate)
     hourly = candidate.hourly_usd
@@ -104,6 +135,9 @@ def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> d
             "e2e_ms_p95": _round(predicted.e2e_ms_p95, 1),
             "batch_per_replica": _round(predicted.batch_per_replica, 1),
         },
+        "uncertainty": _uncertainty(predicted.uncertainty),
+        "binding_target": candidate.replica.binding,
+        "cliff": _cliff(candidate.replica.cliff),
     }
 
 
@@ -145,6 +179,7 @@ def recommendation_to_dict(recommendation: Recommendation, top: int = 10) -> dic
         "catalog_date": recommendation.catalog_date,
         "requests_per_second": recommendation.requests_per_s,
         "demand_requests_per_second": round(recommendation.demand_requests_per_s, 4),
+        "confidence": profile.targets.confidence,
         "chosen": as_dict(recommendation.chosen),
         "alternatives": [as_dict(c) for c in recommendation.alternatives(top)],
         "best_per_cloud": {k: as_dict(c) for k, c in recommendation.best_per("cloud").items()},

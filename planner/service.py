@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from contextlib import suppress
 from pathlib import Path
 
 from planner.accelerators import accelerators
-from planner.errors import InfraError, ProfileError
+from planner.errors import InfraError, NoFeasibleCandidate, ProfileError
 from planner.neuron import deployment_notes
 from planner.optimizer import HOURS_PER_MONTH, Filters, Recommendation, recommend
 from planner.profile import ALL_CLOUDS, ALL_KINDS, LoadedProfile, load_profile
@@ -97,14 +98,22 @@ def check_values_for_cloud(loaded: LoadedProfile, cloud: str) -> None:
     )
 
 
-def recommend_for_profile(path: Path, filters: Filters | None = None) -> Recommendation:
+def recommend_for_profile(
+    path: Path, filters: Filters | None = None, unpinned: Filters | None = None
+) -> Recommendation:
+    """The recommendation within `filters`; compared with the one within `unpinned` (the same
+    filters without the user's pins) when they differ, to flag a pinned fleet many times dearer."""
     filters = filters or Filters()
+    unpinned = unpinned or Filters()
     loaded = load_profile(path)
     profile = loaded.profile
     catalog = load_catalog()
     check_filters(filters, catalog)
     check_profile_against_catalog(loaded, catalog)
     result = recommend(profile, catalog, filters)
+    if filters != unpinned:
+        with suppress(NoFeasibleCandidate):  # unpinned, nothing is feasible: no comparison
+            result.compare_unpinned(recommend(profile, catalog, unpinned))
     check_values_for_cloud(loaded, result.chosen.offering.cloud)
     if profile.budget is not None:
         monthly = result.chosen.hourly_usd * HOURS_PER_MONTH

@@ -217,6 +217,7 @@ def test_replan_to_another_kind_moves_to_sagemaker(deployed: Run) -> None:
         "--auto-approve",
         "--skip-check",
         "--allow-over-budget",
+        "--allow-large-fleet",
     )
     assert result.exit_code == 0, result.output
     assert body["moved_from"]["target"].startswith("aws/fleet in ")
