@@ -20,13 +20,12 @@ MIN_ROWS_FACTOR = 3
 towards the pooled one (fewer: the pooled factors)."""
 LATENCY_METRICS = {"tpot_ms", "ttft_ms"}
 IMPOSSIBLE_RESIDUAL = math.log(3)
-UNSEEN_WIDENING = 1.5
 RULE = (
     "an accelerator (or accelerator/engine) with min_rows held-out rows or more gets its own band; "
-    "otherwise the pooled bias with unseen_spread = max(1.5 x pooled spread, sqrt(pooled spread^2 "
-    "+ accelerator_spread^2)), accelerator_spread being the spread of the per-accelerator median "
-    "residuals (accelerators with two rows or more): an accelerator the rows do not describe may "
-    "sit anywhere the described ones do."
+    "otherwise the pooled bias with unseen_spread = sqrt(pooled spread^2 + accelerator_spread^2), "
+    "accelerator_spread being the spread of the per-accelerator median residuals (accelerators "
+    "with two rows or more): an accelerator the rows do not describe may sit anywhere the "
+    "described ones do, on top of the scatter every prediction has."
 )
 
 
@@ -63,7 +62,7 @@ def error_bands(rows: Sequence[LlmRow], residuals: dict[str, float]) -> dict:
     pooled = band(list(residuals.values()))
     biases = [median(v) for k, v in groups.items() if "/" not in k and len(v) >= 2]
     between = spread(biases, median(biases)) if len(biases) >= 2 else 0.0
-    unseen = max(UNSEEN_WIDENING * pooled["spread"], math.hypot(pooled["spread"], between))
+    unseen = math.hypot(pooled["spread"], between)
     return {
         "rule": RULE,
         "min_rows": MIN_ROWS,

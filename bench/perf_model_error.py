@@ -30,10 +30,11 @@ from bench.calibration import (
 )
 from bench.error_bands import residual
 from bench.fit_efficiency import cross_validated_predictions, fit_non_llm
-from planner.performance import efficiency_table
+from planner.performance import efficiency_table, error_band
 
 TARGET_PERCENT = 12.0
 BIAS_LIMIT_PERCENT = 25.0
+COVERAGE_LEVELS = (0.8, 0.9, 0.95)
 
 
 def shipped_prediction(row: LlmRow) -> float | None:
@@ -73,6 +74,20 @@ def group_table(
         print(f"{name:24} {len(members):4} {median(errors):6.1f}% {bias:+11.1f}%{flag}")
 
 
+def band_coverage(label: str, rows: Sequence[LlmRow], predictions: dict[str, float | None]) -> None:
+    """Share of rows whose measured speed is at least the band's throughput_factor(c) times the
+    prediction (the shipped band of each row's accelerator and engine), against c."""
+    shares = []
+    for confidence in COVERAGE_LEVELS:
+        inside = [
+            residual(r, predictions[r.id])
+            >= math.log(error_band(r.accelerator, r.engine).throughput_factor(confidence))
+            for r in rows
+        ]
+        shares.append(f"{confidence:.0%} -> {sum(inside) / len(inside):.0%}")
+    print(f"{label}: error-band coverage {', '.join(shares)} of {len(rows)} rows")
+
+
 def print_rows(rows: Sequence[LlmRow], held_out: dict[str, float | None]) -> dict[str, float]:
     print(f"{'id':7} {'setup':62} {'metric':20} {'published':>10} {'predicted':>10} {'err':>6}")
     errors: dict[str, float] = {}
@@ -110,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(_summary(f"LLM rows, {args.folds}-fold cross-validated", cv_errors))
         group_table("held out: accelerator", rows, lambda r: r.accelerator, held_out)
         group_table("held out: engine", rows, lambda r: r.engine, held_out)
+        print()
+        band_coverage("Cross-validated rows", rows, held_out)
 
     validation = load_llm_rows(VALIDATION_ROWS)
     print(f"\nValidation rows ({VALIDATION_ROWS.name}, never fitted), shipped factors:")
@@ -118,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(_summary("Validation rows", list(validation_errors.values())))
     group_table("validation: accelerator", validation, lambda r: r.accelerator, shipped)
     group_table("validation: mode", validation, lambda r: r.mode, shipped)
+    print()
+    band_coverage("Validation rows", validation, shipped)
     if held_out:
         combined = [percentage_error(held_out[r.id], r.measured) for r in rows]
         combined += list(validation_errors.values())

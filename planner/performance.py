@@ -16,10 +16,9 @@ never beat weights / peak bandwidth.
 Online serving (requests arriving at random, latency targets) cannot run at the engine's batch
 cap the way an offline job does: the number of sequences in flight fluctuates around its mean B
 (Poisson, M/G/inf: standard deviation sqrt(B)), and whenever it would pass the cap requests queue
-for a slot.
-The online operating point therefore keeps B + ONLINE_TAIL_Z * sqrt(B) within the cap, and the
-compute below a fitted utilisation ceiling (Efficiency.online_utilization): prompts arriving at
-random queue for prefill well before the compute saturates.
+for a slot. The online operating point therefore keeps B + ONLINE_TAIL_Z * sqrt(B) within the
+cap, and the compute below a fitted utilisation ceiling (Efficiency.online_utilization): prompts
+arriving at random queue for prefill well before the compute saturates.
 """
 
 from __future__ import annotations

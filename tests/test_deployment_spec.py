@@ -39,10 +39,12 @@ FLEET = Filters(clouds=frozenset({"aws"}), kinds=frozenset({"fleet"}), accelerat
 INFERENTIA = frozenset({"inferentia2"})
 
 
-def profile_file(tmp_path: Path, **deploy: Any) -> Path:
+def profile_file(tmp_path: Path, regions: list[str] | None = None, **deploy: Any) -> Path:
     profile = yaml.safe_load((EXAMPLES / "chat-8b.yaml").read_text())
     if deploy:
         profile["deploy"] = deploy
+    if regions:
+        profile["placement"]["regions"] = regions
     path = tmp_path / "chat.yaml"
     path.write_text(yaml.safe_dump(profile, sort_keys=False))
     return path
@@ -94,7 +96,10 @@ def test_challenger_must_differ_from_the_primary(tmp_path: Path) -> None:
 
 
 def test_challenger_must_be_a_feasible_choice(tmp_path: Path) -> None:
-    path = profile_file(tmp_path, sagemaker={"challenger": {"instance_type": "ml.g4dn.xlarge"}})
+    """us-east-1 lists several feasible SageMaker types whatever the performance model's fit."""
+    path = profile_file(
+        tmp_path, ["us-east-1"], sagemaker={"challenger": {"instance_type": "ml.g4dn.xlarge"}}
+    )
     with pytest.raises(ProfileError) as caught:
         spec_for(path, SAGEMAKER)
     message = str(caught.value)
