@@ -57,7 +57,7 @@ def synthesized(cli: Cli, profile: Path, *pins: str) -> tuple[dict[str, Any], di
 def test_recommend_chooses_inferentia_and_says_how_long_compiling_takes(
     cli: Cli, project: Path
 ) -> None:
-    result, body = cli.json("recommend", project)
+    result, body = cli.json("recommend", project, "--accelerator", "Inferentia2")
     assert result.exit_code == 0, result.output
     assert body["chosen"]["accelerator"] == "Inferentia2"
     assert any(COMPILE_TIME in warning for warning in body["warnings"])
@@ -108,18 +108,19 @@ def test_what_neuron_cannot_serve_is_left_out_of_deploys_and_said(cli: Cli, proj
     assert reason.startswith("Inferentia2 (Neuron) offerings are recommended but not deployed")
     assert "set runtime.max_model_len" in reason
     filters = deployable_filters("prod", Filters(), load_profile(profile).profile)
-    assert filters.accelerators and not {"inferentia2", "trainium"} & filters.accelerators
-    assert "a10g" in filters.accelerators
+    assert filters.excluded_accelerators == {"inferentia2", "trainium"}
+    assert filters.accelerators is None, "left out, not pinned: the rest stays open"
     assert why_not_deployable("prod", load_profile(profile).profile) == list(excluded.values())
-    result, body = cli.json("recommend", profile)
+    pins = ("--accelerator", "Inferentia2", "--accelerator", "A10G")
+    result, body = cli.json("recommend", profile, *pins)
     assert result.exit_code == 0, result.output
-    assert body["chosen"]["accelerator"] == "Inferentia2"  # still the unrestricted optimum
+    assert body["chosen"]["accelerator"] == "Inferentia2"  # still the optimum within the pins
     (local,) = body["environments"]
     assert reason in local["why_different"]
     assert "Inferentia2" not in local["decision"] and "inf2" not in local["decision"]
-    result, body = cli.json("recommend", profile, "--env", "prod")
+    result, body = cli.json("recommend", profile, "--env", "prod", *pins)
     assert result.exit_code == 0, result.output
-    assert body["chosen"]["accelerator"] != "Inferentia2"
+    assert body["chosen"]["accelerator"] == "A10G"
 
 
 def test_pinning_an_undeployable_inferentia_says_why_it_lost(cli: Cli, project: Path) -> None:
