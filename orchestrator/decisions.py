@@ -93,10 +93,16 @@ class Resolved:
 
     @property
     def needs_recording(self) -> bool:
-        """A new decision, or a replan that changed something, goes into the lock."""
+        """A new decision, or a replan that changed something, goes into the lock. A replan
+        that decides the same for an edited profile is recorded too: the lock then vouches for
+        the profile as it is now, so `--locked` accepts it."""
         if self.source == "lock":
             return False
-        return self.locked is None or bool(self.change and self.change.changed)
+        return (
+            self.locked is None
+            or bool(self.change and self.change.changed)
+            or self.locked.profile_digest != profile_digest(self.profile)
+        )
 
     def entry(self, deployment_monthly_usd: float | None) -> LockedEnvironment:
         return LockedEnvironment(

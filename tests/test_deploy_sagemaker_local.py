@@ -10,10 +10,14 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from modules.aws.sagemaker import has_local_storage
+from orchestrator.decisions import recommend_for_env
+from planner.optimizer import Candidate, Filters
 from tests.conftest import EXAMPLES
 from tests.local_aws import Run, boto, the_error
 
@@ -26,9 +30,6 @@ pytestmark = [
 ]
 PROFILE = "chat-sm.yaml"
 SAGEMAKER_OPTIONS = {
-    # The primary is the cheapest endpoint, ml.inf2.xlarge; the challenger serves the same
-    # tensor parallel degree (one Inferentia2 chip).
-    "challenger": {"instance_type": "ml.inf2.8xlarge", "weight_percent": 20},
     "data_capture": {"s3_uri": "s3://capture-bucket/chat", "sample_percent": 5},
     "traffic_shift": {"mode": "linear", "step_percent": 25, "wait_s": 300},
 }
@@ -38,11 +39,46 @@ SAGEMAKER_BUDGET = 30_000
 """Room for the endpoint, its challenger and their services, whatever the example's budget."""
 
 
-def write_profile(workdir: Path, challenger_weight: int) -> None:
+REGION = "us-east-1"
+"""The region with the most SageMaker price rows, so that a challenger type is feasible beside
+the primary."""
+
+
+def chat_in_one_region() -> dict[str, Any]:
     profile = yaml.safe_load((EXAMPLES / "chat-8b.yaml").read_text())
+    profile["placement"]["regions"] = [REGION]
+    return profile
+
+
+def primary_and_challenger(workdir: Path) -> tuple[Candidate, Candidate]:
+    """The endpoint the local environment chooses, and another instance type the optimizer finds
+    feasible beside it (same region, same tensor parallel degree), as a challenger must be."""
+    (workdir / PROFILE).write_text(yaml.safe_dump(chat_in_one_region(), sort_keys=False))
+    recommendation = recommend_for_env(
+        workdir / PROFILE, "local", Filters(kinds=frozenset({"sagemaker"}))
+    )
+    primary = recommendation.chosen
+    challenger = next(
+        c
+        for c in recommendation.candidates
+        if c.offering.region == primary.offering.region
+        and c.tensor_parallel == primary.tensor_parallel
+        and c.offering.instance_type != primary.offering.instance_type
+    )
+    return primary, challenger
+
+
+def write_profile(workdir: Path, challenger_weight: int) -> None:
+    _, challenger = primary_and_challenger(workdir)
+    profile = chat_in_one_region()
     profile["name"] = "chat-sm"
-    options = {**SAGEMAKER_OPTIONS, "challenger": {**SAGEMAKER_OPTIONS["challenger"]}}
-    options["challenger"]["weight_percent"] = challenger_weight
+    options = {
+        **SAGEMAKER_OPTIONS,
+        "challenger": {
+            "instance_type": challenger.offering.instance_type,
+            "weight_percent": challenger_weight,
+        },
+    }
     profile["deploy"] = {"model_s3_uri": "s3://models-bucket/llama/8b", "sagemaker": options}
     profile["budget"] = {"monthly_usd": SAGEMAKER_BUDGET}
     (workdir / PROFILE).write_text(yaml.safe_dump(profile, sort_keys=False))
@@ -75,7 +111,13 @@ def test_deploy_created_the_endpoint(deployed: Run) -> None:
     assert weights(endpoint["EndpointConfigName"]) == {"primary": 80, "challenger": 20}
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     assert config["DataCaptureConfig"]["DestinationS3Uri"] == "s3://capture-bucket/chat"
-    assert config["KmsKeyId"]  # inf2 has no local NVMe: the stack's key encrypts the volume
+    # SageMaker refuses a volume key for types with local NVMe (encrypted by the instance);
+    # without one, the stack's key encrypts the volume.
+    variants = config["ProductionVariants"]
+    if any(has_local_storage(v["InstanceType"]) for v in variants):
+        assert "KmsKeyId" not in config
+    else:
+        assert config["KmsKeyId"]
     (model,) = sagemaker.list_models()["Models"]
     assert sagemaker.describe_model(ModelName=model["ModelName"])["EnableNetworkIsolation"]
     targets = boto("application-autoscaling").describe_scalable_targets(

@@ -98,6 +98,27 @@ def test_a_replan_that_decides_the_same_records_nothing(profile: Path) -> None:
     assert not replanned.needs_recording
 
 
+def test_an_edit_that_keeps_the_decision_is_recorded_so_locked_accepts_it(profile: Path) -> None:
+    recorded(profile)
+    before = read_lock(lock_path(profile)).environments["local"]
+    data = yaml.safe_load(profile.read_text())
+    data["tags"]["owner"] = "ml-platform"  # a section the decision does not depend on
+    data["placement"]["spot"]["policy"] = "allowed"  # the same value, written out again
+    data["runtime"]["max_batch"] = data["runtime"].get("max_batch", 256)
+    data["placement"]["min_replicas"] = 1  # fewer than the fleet runs anyway: same decision
+    profile.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(LockStale, match="placement"):
+        resolve(profile, "local", Filters(), locked_only=True)
+    replanned = resolve(profile, "local", Filters(), replan=True)
+    assert replanned.change is not None and not replanned.change.changed
+    assert replanned.needs_recording
+    record(replanned, 4321.0)
+    after = read_lock(lock_path(profile)).environments["local"]
+    assert after.decision == before.decision and after.deployment_id == before.deployment_id
+    assert after.profile_digest != before.profile_digest
+    assert resolve(profile, "local", Filters(), locked_only=True).source == "lock"
+
+
 def test_a_pin_against_the_lock_is_refused_and_one_that_agrees_is_not(profile: Path) -> None:
     recorded(profile)
     locked = read_lock(lock_path(profile)).environments["local"].decision
