@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cli.deploy import (
+from cli.deploy import _prepare
+from cli.errors import run_guarded
+from cli.gates import DEFAULT_SEVERITY, SeverityOption
+from cli.options import (
     CloudOption,
     EnvOption,
     InstanceOption,
@@ -19,10 +22,7 @@ from cli.deploy import (
     ProfileArgument,
     RegionOption,
     SpecOption,
-    _prepare,
 )
-from cli.errors import run_guarded
-from cli.gates import DEFAULT_SEVERITY, SeverityOption
 
 if TYPE_CHECKING:
     from orchestrator.policy import PolicyReport

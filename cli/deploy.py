@@ -23,6 +23,18 @@ from cli.gates import (
     SeverityOption,
     SkipCheckOption,
 )
+from cli.options import (
+    AutoApprove,
+    CloudOption,
+    EnvOption,
+    InstanceOption,
+    JsonOption,
+    KindOption,
+    ProfileArgument,
+    RegionOption,
+    SpecOption,
+    filters_from_pins,
+)
 
 if TYPE_CHECKING:
     from orchestrator.workflow import Deployment, PlanSummary
@@ -30,27 +42,6 @@ if TYPE_CHECKING:
 
 CHANGES_PRESENT = 2
 
-ProfileArgument = Annotated[
-    Path | None, typer.Argument(help="Profile YAML file (or give --spec).", show_default=False)
-]
-EnvOption = Annotated[
-    str, typer.Option("--env", help="Environment; 'local' is the emulated AWS on this machine.")
-]
-SpecOption = Annotated[
-    Path | None, typer.Option("--spec", help="A DeploymentSpec YAML instead of a profile.")
-]
-CloudOption = Annotated[str | None, typer.Option(help="Pin the cloud (aws, gcp, azure).")]
-KindOption = Annotated[
-    str | None, typer.Option(help="Pin the kind (fleet, sagemaker, vertex, azureml).")
-]
-RegionOption = Annotated[str | None, typer.Option(help="Pin the region.")]
-InstanceOption = Annotated[
-    str | None, typer.Option("--instance-type", help="Pin the instance type.")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
-AutoApprove = Annotated[
-    bool, typer.Option("--auto-approve", help="Do not ask before changing anything.")
-]
 ReplanOption = Annotated[
     bool,
     typer.Option(
@@ -82,19 +73,6 @@ def _reporter(as_json: bool):
             _say(f"  ✓ {step:<8} {seconds:6.1f} s")
 
     return report
-
-
-def filters_from_pins(
-    cloud: str | None, kind: str | None, region: str | None, instance_type: str | None
-) -> Filters:
-    from planner.optimizer import Filters
-
-    return Filters(
-        clouds=frozenset({cloud.lower()}) if cloud else None,
-        kinds=frozenset({kind.lower()}) if kind else None,
-        regions=frozenset({region}) if region else None,
-        instance_types=frozenset({instance_type.lower()}) if instance_type else None,
-    )
 
 
 def prepare_quietly(

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.deploy import (
+from cli.deploy import _emit, _prepare
+from cli.errors import run_guarded
+from cli.options import (
     AutoApprove,
     CloudOption,
     EnvOption,
@@ -23,10 +25,7 @@ from cli.deploy import (
     ProfileArgument,
     RegionOption,
     SpecOption,
-    _emit,
-    _prepare,
 )
-from cli.errors import run_guarded
 
 if TYPE_CHECKING:
     from orchestrator.leftovers import Leftover

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import typer
 
-from cli.deploy import (
+from cli.deploy import _emit, _prepare_to_read
+from cli.errors import run_guarded
+from cli.options import (
     CloudOption,
     EnvOption,
     InstanceOption,
@@ -14,10 +16,7 @@ from cli.deploy import (
     ProfileArgument,
     RegionOption,
     SpecOption,
-    _emit,
-    _prepare_to_read,
 )
-from cli.errors import run_guarded
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,73 @@
+"""The options the deployment commands share, each declared once with its help text: the target
+(PROFILE or --spec, --env, and the --cloud/--kind/--region/--instance-type pins), --auto-approve,
+and the one --json of the whole CLI.
+
+The clouds and kinds named in the help come from planner.profile, the one place that lists them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from planner.profile import ALL_CLOUDS, ALL_KINDS
+
+if TYPE_CHECKING:
+    from planner.optimizer import Filters
+
+CLOUDS = ", ".join(ALL_CLOUDS)
+KINDS = ", ".join(ALL_KINDS)
+REGION_HELP = "Pin the region."
+
+
+def either(values: tuple[str, ...]) -> str:
+    """'a, b or c' for a help text."""
+    return f"{', '.join(values[:-1])} or {values[-1]}" if len(values) > 1 else values[0]
+
+
+ProfileArgument = Annotated[
+    Path | None, typer.Argument(help="Profile YAML file (or give --spec).", show_default=False)
+]
+RequiredProfileArgument = Annotated[
+    Path, typer.Argument(help="Profile YAML file.", show_default=False)
+]
+EnvOption = Annotated[
+    str, typer.Option("--env", help="Environment; 'local' is the emulated AWS on this machine.")
+]
+SpecOption = Annotated[
+    Path | None, typer.Option("--spec", help="A DeploymentSpec YAML instead of a profile.")
+]
+CloudOption = Annotated[str | None, typer.Option("--cloud", help=f"Pin the cloud ({CLOUDS}).")]
+KindOption = Annotated[str | None, typer.Option("--kind", help=f"Pin the kind ({KINDS}).")]
+RegionOption = Annotated[str | None, typer.Option("--region", help=REGION_HELP)]
+PricingRegionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        help=f"{REGION_HELP.removesuffix('.')} (profiles); the region to price a plan file in "
+        "when the plan does not say.",
+    ),
+]
+InstanceOption = Annotated[
+    str | None, typer.Option("--instance-type", help="Pin the instance type.")
+]
+AutoApprove = Annotated[
+    bool, typer.Option("--auto-approve", help="Do not ask before changing anything.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
+
+
+def filters_from_pins(
+    cloud: str | None, kind: str | None, region: str | None, instance_type: str | None
+) -> Filters:
+    """The optimizer's filters for the pins a command was given (none: no restriction)."""
+    from planner.optimizer import Filters
+
+    return Filters(
+        clouds=frozenset({cloud.lower()}) if cloud else None,
+        kinds=frozenset({kind.lower()}) if kind else None,
+        regions=frozenset({region}) if region else None,
+        instance_types=frozenset({instance_type.lower()}) if instance_type else None,
+    )
