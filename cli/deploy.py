@@ -23,18 +23,7 @@ from cli.gates import (
     SeverityOption,
     SkipCheckOption,
 )
-from cli.options import (
-    AutoApprove,
-    CloudOption,
-    EnvOption,
-    InstanceOption,
-    JsonOption,
-    KindOption,
-    ProfileArgument,
-    RegionOption,
-    SpecOption,
-    filters_from_pins,
-)
+from cli.options import AutoApprove, JsonOption, Target, on_target
 
 if TYPE_CHECKING:
     from orchestrator.workflow import Deployment, PlanSummary
@@ -109,13 +98,7 @@ def prepare_quietly(
 
 
 def _prepare(
-    profile: Path | None,
-    env: str,
-    spec: Path | None,
-    cloud: str | None,
-    kind: str | None,
-    region: str | None,
-    instance_type: str | None,
+    target: Target,
     as_json: bool,
     *,
     replan: bool = False,
@@ -124,12 +107,11 @@ def _prepare(
 ) -> Deployment:
     from cli.decision_render import decision_lines
 
-    filters = filters_from_pins(cloud, kind, region, instance_type)
     deployment = prepare_quietly(
-        profile,
-        env,
-        spec,
-        filters,
+        target.profile,
+        target.env,
+        target.spec,
+        target.filters(),
         as_json,
         replan=replan,
         locked_only=locked_only,
@@ -146,25 +128,16 @@ def _prepare(
     return deployment
 
 
-def _prepare_to_read(
-    profile: Path | None,
-    env: str,
-    spec: Path | None,
-    cloud: str | None,
-    kind: str | None,
-    region: str | None,
-    instance_type: str | None,
-    as_json: bool,
-) -> Deployment:
+def _prepare_to_read(target: Target, as_json: bool) -> Deployment:
     """For commands that work on what is deployed (status, drift, destroy): the state says what
     was applied, so pins are not needed; the lock gives the backend and the decision to compare.
     """
-    if any((cloud, kind, region, instance_type)) and not as_json:
+    if target.pinned and not as_json:
         _say(
             "note: the state records what it was applied with; --cloud, --kind, --region and "
             "--instance-type are not needed here and do not change what is read or destroyed."
         )
-    return _prepare(profile, env, spec, None, None, None, None, as_json, allow_stale=True)
+    return _prepare(target.unpinned(), as_json, allow_stale=True)
 
 
 def _record_decision(deployment: Deployment, found: GateResults) -> str | None:
@@ -239,14 +212,9 @@ def _plan_line(summary: dict[str, Any]) -> str:
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @on_target
     def synth(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
+        target: Target,
         replan: ReplanOption = False,
         json_output: JsonOption = False,
     ) -> None:
@@ -258,9 +226,7 @@ def register(app: typer.Typer) -> None:
         def work() -> None:
             from orchestrator.workflow import synth as synthesize
 
-            deployment = _prepare(
-                profile, env, spec, cloud, kind, region, instance_type, json_output, replan=replan
-            )
+            deployment = _prepare(target, json_output, replan=replan)
             config = synthesize(deployment)
             _emit(
                 {
@@ -275,14 +241,9 @@ def register(app: typer.Typer) -> None:
         run_guarded(work, as_json=json_output)
 
     @app.command()
+    @on_target
     def plan(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
+        target: Target,
         out: Annotated[
             Path | None, typer.Option("--out", help="Save the plan for `infra apply FILE`.")
         ] = None,
@@ -307,22 +268,11 @@ def register(app: typer.Typer) -> None:
             from orchestrator.workflow import exclusive
             from orchestrator.workflow import plan as make_plan
 
-            deployment = _prepare(
-                profile,
-                env,
-                spec,
-                cloud,
-                kind,
-                region,
-                instance_type,
-                json_output,
-                replan=replan,
-                locked_only=locked,
-            )
+            deployment = _prepare(target, json_output, replan=replan, locked_only=locked)
             confirm_large_fleet(deployment, allowed=allow_large_fleet, ask=not json_output)
             gates, found = plan_gates(
                 deployment,
-                profile,
+                target.profile,
                 severity=severity,
                 skip_check=skip_check,
                 allow_over_budget=allow_over_budget,
@@ -373,14 +323,9 @@ def register(app: typer.Typer) -> None:
         run_guarded(work, as_json=json_output)
 
     @app.command()
+    @on_target
     def deploy(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
+        target: Target,
         replan: ReplanOption = False,
         locked: LockedOption = False,
         auto_approve: AutoApprove = False,
@@ -405,24 +350,13 @@ def register(app: typer.Typer) -> None:
             from orchestrator.workflow import exclusive
 
             started = time.monotonic()
-            deployment = _prepare(
-                profile,
-                env,
-                spec,
-                cloud,
-                kind,
-                region,
-                instance_type,
-                json_output,
-                replan=replan,
-                locked_only=locked,
-            )
+            deployment = _prepare(target, json_output, replan=replan, locked_only=locked)
             confirm_large_fleet(
                 deployment, allowed=allow_large_fleet, ask=not (json_output or auto_approve)
             )
             gates, found = plan_gates(
                 deployment,
-                profile,
+                target.profile,
                 severity=severity,
                 skip_check=skip_check,
                 allow_over_budget=allow_over_budget,
@@ -467,14 +401,9 @@ def register(app: typer.Typer) -> None:
         run_guarded(work, as_json=json_output)
 
     @app.command()
+    @on_target
     def destroy(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
+        target: Target,
         auto_approve: AutoApprove = False,
         json_output: JsonOption = False,
     ) -> None:
@@ -487,16 +416,14 @@ def register(app: typer.Typer) -> None:
             from orchestrator.workflow import destroy as run_destroy
             from orchestrator.workflow import exclusive
 
-            deployment = _prepare_to_read(
-                profile, env, spec, cloud, kind, region, instance_type, json_output
-            )
+            deployment = _prepare_to_read(target, json_output)
             with exclusive(deployment):
                 result = run_destroy(deployment, _confirm(auto_approve, "destroy"))
-            target = f" of {result['target']}" if result.get("target") else ""
+            of_target = f" of {result['target']}" if result.get("target") else ""
             human = (
                 "Cancelled; nothing was destroyed."
                 if result.get("cancelled")
-                else f"Destroyed {result['destroyed']} resources{target}."
+                else f"Destroyed {result['destroyed']} resources{of_target}."
                 + removed_text(result.get("removed_by_sdk"))
             )
             _emit(result, json_output, human)
@@ -504,14 +431,9 @@ def register(app: typer.Typer) -> None:
         run_guarded(work, as_json=json_output)
 
     @app.command()
+    @on_target
     def status(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
+        target: Target,
         json_output: JsonOption = False,
     ) -> None:
         """What is deployed: resources in the state, outputs, expected monthly cost."""
@@ -521,9 +443,7 @@ def register(app: typer.Typer) -> None:
             from cli.endpoint_render import status_text
             from orchestrator.workflow import status as read_status
 
-            deployment = _prepare_to_read(
-                profile, env, spec, cloud, kind, region, instance_type, json_output
-            )
+            deployment = _prepare_to_read(target, json_output)
             data = read_status(deployment)
             human = (
                 "\n".join(status_lines(data))
@@ -536,14 +456,9 @@ def register(app: typer.Typer) -> None:
         run_guarded(work, as_json=json_output)
 
     @app.command()
+    @on_target
     def drift(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
+        target: Target,
         json_output: JsonOption = False,
     ) -> None:
         """Compare the real infrastructure with the state. Exit 0: none; 2: drift found."""
@@ -551,9 +466,7 @@ def register(app: typer.Typer) -> None:
         def work() -> None:
             from orchestrator.workflow import drift as find_drift
 
-            deployment = _prepare_to_read(
-                profile, env, spec, cloud, kind, region, instance_type, json_output
-            )
+            deployment = _prepare_to_read(target, json_output)
             summary = find_drift(deployment).to_dict()
             human = (
                 "Drift: " + ", ".join(r["address"] for r in summary["resources"])

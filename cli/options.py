@@ -7,8 +7,12 @@ The clouds and kinds named in the help come from planner.profile, the one place 
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -71,3 +75,57 @@ def filters_from_pins(
         regions=frozenset({region}) if region else None,
         instance_types=frozenset({instance_type.lower()}) if instance_type else None,
     )
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a deployment command works on: a profile or a spec file, an environment, and pins."""
+
+    profile: Path | None
+    env: str
+    spec: Path | None
+    cloud: str | None
+    kind: str | None
+    region: str | None
+    instance_type: str | None
+
+    @property
+    def pinned(self) -> bool:
+        return any((self.cloud, self.kind, self.region, self.instance_type))
+
+    def filters(self) -> Filters:
+        return filters_from_pins(self.cloud, self.kind, self.region, self.instance_type)
+
+    def unpinned(self) -> Target:
+        return Target(self.profile, self.env, self.spec, None, None, None, None)
+
+
+_TARGET_OPTIONS = {
+    "profile": (ProfileArgument, None),
+    "env": (EnvOption, "local"),
+    "spec": (SpecOption, None),
+    "cloud": (CloudOption, None),
+    "kind": (KindOption, None),
+    "region": (RegionOption, None),
+    "instance_type": (InstanceOption, None),
+}
+
+
+def on_target(command: Callable[..., None]) -> Callable[..., None]:
+    """COMMAND(target, *its own options*) as a typer command whose parameters are PROFILE,
+    --env, --spec and the pins, in that order, then COMMAND's own; it gets them as one Target."""
+    own = list(inspect.signature(command, eval_str=True).parameters.values())[1:]
+
+    @functools.wraps(command)
+    def with_target(**values: Any) -> None:
+        target = Target(**{name: values.pop(name) for name in _TARGET_OPTIONS})
+        command(target, **values)
+
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=alias)
+        for name, (alias, default) in _TARGET_OPTIONS.items()
+    ]
+    parameters = [*shared, *(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own)]
+    with_target.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    with_target.__annotations__ = {p.name: p.annotation for p in parameters}
+    return with_target

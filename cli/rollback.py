@@ -7,28 +7,14 @@ import typer
 
 from cli.deploy import _emit, _prepare_to_read
 from cli.errors import run_guarded
-from cli.options import (
-    CloudOption,
-    EnvOption,
-    InstanceOption,
-    JsonOption,
-    KindOption,
-    ProfileArgument,
-    RegionOption,
-    SpecOption,
-)
+from cli.options import JsonOption, Target, on_target
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @on_target
     def rollback(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
+        target: Target,
         json_output: JsonOption = False,
     ) -> None:
         """Shift a canary's traffic back (Vertex AI, Azure ML) and remove the canary.
@@ -40,9 +26,7 @@ def register(app: typer.Typer) -> None:
             from cli.endpoint_render import rollback_text
             from orchestrator.sdk_steps import rollback as roll_back
 
-            deployment = _prepare_to_read(
-                profile, env, spec, cloud, kind, region, instance_type, json_output
-            )
+            deployment = _prepare_to_read(target, json_output)
             result = roll_back(deployment)
             _emit(result, json_output, rollback_text(result))
 
