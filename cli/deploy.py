@@ -432,10 +432,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @on_target
-    def status(
-        target: Target,
-        json_output: JsonOption = False,
-    ) -> None:
+    def status(target: Target, json_output: JsonOption = False) -> None:
         """What is deployed: resources in the state, outputs, expected monthly cost."""
 
         def work() -> None:
@@ -457,10 +454,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @on_target
-    def drift(
-        target: Target,
-        json_output: JsonOption = False,
-    ) -> None:
+    def drift(target: Target, json_output: JsonOption = False) -> None:
         """Compare the real infrastructure with the state. Exit 0: none; 2: drift found."""
 
         def work() -> None:

@@ -13,10 +13,7 @@ from cli.options import JsonOption, Target, on_target
 def register(app: typer.Typer) -> None:
     @app.command()
     @on_target
-    def rollback(
-        target: Target,
-        json_output: JsonOption = False,
-    ) -> None:
+    def rollback(target: Target, json_output: JsonOption = False) -> None:
         """Shift a canary's traffic back (Vertex AI, Azure ML) and remove the canary.
 
         Give the profile that was deployed last: its serving configuration names the canary.

@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 import typing
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import typer
 from typer.core import TyperGroup, TyperOption
+from typer.testing import CliRunner
 
 from cli import options
 from cli.main import app
@@ -117,3 +119,25 @@ def test_pins_become_filters() -> None:
         None,
         None,
     )
+
+
+def test_on_target_hands_the_command_one_target_and_its_own_options() -> None:
+    seen: list[tuple[options.Target, bool]] = []
+    probe = typer.Typer()
+
+    @probe.command()
+    @options.on_target
+    def look(target: options.Target, json_output: options.JsonOption = False) -> None:
+        """Probe."""
+        seen.append((target, json_output))
+
+    args = ["p.yaml", "--env", "prod", "--cloud", "gcp", "--region", "us-central1", "--json"]
+    result = CliRunner().invoke(probe, args)
+    assert result.exit_code == 0, result.output
+    target = options.Target(Path("p.yaml"), "prod", None, "gcp", None, "us-central1", None)
+    assert seen == [(target, True)]
+    assert target.pinned and not target.unpinned().pinned
+    assert target.unpinned().env == "prod" and target.filters().clouds == frozenset({"gcp"})
+    result = CliRunner().invoke(probe, ["--help"])
+    assert result.stdout.index("--env") < result.stdout.index("--instance-type")
+    assert result.stdout.index("--instance-type") < result.stdout.index("--json")
