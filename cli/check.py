@@ -10,19 +10,10 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from cli.deploy import (
-    CloudOption,
-    EnvOption,
-    InstanceOption,
-    JsonOption,
-    KindOption,
-    ProfileArgument,
-    RegionOption,
-    SpecOption,
-    _prepare,
-)
+from cli.deploy import _prepare
 from cli.errors import run_guarded
 from cli.gates import DEFAULT_SEVERITY, SeverityOption
+from cli.options import JsonOption, Target, on_target
 
 if TYPE_CHECKING:
     from orchestrator.policy import PolicyReport
@@ -32,14 +23,9 @@ POLICY_FINDINGS = 5
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @on_target
     def check(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
+        target: Target,
         severity: SeverityOption = DEFAULT_SEVERITY,
         json_output: JsonOption = False,
     ) -> None:
@@ -54,9 +40,7 @@ def register(app: typer.Typer) -> None:
             from orchestrator.workflow import synth
 
             threshold = threshold_level(severity)  # refuse a bad level before synthesizing
-            deployment = _prepare(
-                profile, env, spec, cloud, kind, region, instance_type, json_output
-            )
+            deployment = _prepare(target, json_output)
             config = synth(deployment)
             with deployment.step("check"):
                 report = check_config(config, threshold)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.errors import run_guarded
+from cli.options import JsonOption
 
 if TYPE_CHECKING:
     from orchestrator.ci_pipelines import WrittenPipeline
@@ -113,9 +114,7 @@ def init(
         ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing pipeline file.")] = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print what was written as JSON.")
-    ] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Write .github/workflows/infra.yml or .gitlab-ci.yml for the profiles and environments."""
 

@@ -11,16 +11,18 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from cli.deploy import (
+from cli.errors import run_guarded
+from cli.options import (
     CloudOption,
     EnvOption,
     InstanceOption,
+    JsonOption,
     KindOption,
+    PricingRegionOption,
     ProfileArgument,
     SpecOption,
     filters_from_pins,
 )
-from cli.errors import run_guarded
 
 DEFAULT_COMMAND = "report"
 
@@ -50,14 +52,6 @@ FormatOption = Annotated[
 ]
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
-PricingRegion = Annotated[
-    str | None,
-    typer.Option(
-        help="Pin the region (profiles); the region to price a plan file in when the plan "
-        "does not say."
-    ),
 ]
 
 
@@ -143,11 +137,11 @@ def report(
     spec: SpecOption = None,
     cloud: CloudOption = None,
     kind: KindOption = None,
-    region: PricingRegion = None,
+    region: PricingRegionOption = None,
     instance_type: InstanceOption = None,
     fmt: FormatOption = "table",
     output: OutputOption = None,
-    json_output: JsonFlag = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Monthly cost of PROFILE's deployment (or of a plan file): every resource, min / expected /
     max at the autoscaling bounds, spot savings, cost per million output tokens.
@@ -194,13 +188,13 @@ def diff(
     env: EnvOption = "local",
     cloud: CloudOption = None,
     kind: KindOption = None,
-    region: PricingRegion = None,
+    region: PricingRegionOption = None,
     instance_type: InstanceOption = None,
     fmt: Annotated[
         str, typer.Option("--format", "-f", help="table, json, csv, markdown or infracost-json.")
     ] = "table",
     output: OutputOption = None,
-    json_output: JsonFlag = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Monthly cost change from BASE to HEAD, per resource and in total.
 

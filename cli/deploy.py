@@ -23,6 +23,7 @@ from cli.gates import (
     SeverityOption,
     SkipCheckOption,
 )
+from cli.options import AutoApprove, JsonOption, Target, on_target
 
 if TYPE_CHECKING:
     from orchestrator.workflow import Deployment, PlanSummary
@@ -30,27 +31,6 @@ if TYPE_CHECKING:
 
 CHANGES_PRESENT = 2
 
-ProfileArgument = Annotated[
-    Path | None, typer.Argument(help="Profile YAML file (or give --spec).", show_default=False)
-]
-EnvOption = Annotated[
-    str, typer.Option("--env", help="Environment; 'local' is the emulated AWS on this machine.")
-]
-SpecOption = Annotated[
-    Path | None, typer.Option("--spec", help="A DeploymentSpec YAML instead of a profile.")
-]
-CloudOption = Annotated[str | None, typer.Option(help="Pin the cloud (aws, gcp, azure).")]
-KindOption = Annotated[
-    str | None, typer.Option(help="Pin the kind (fleet, sagemaker, vertex, azureml).")
-]
-RegionOption = Annotated[str | None, typer.Option(help="Pin the region.")]
-InstanceOption = Annotated[
-    str | None, typer.Option("--instance-type", help="Pin the instance type.")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
-AutoApprove = Annotated[
-    bool, typer.Option("--auto-approve", help="Do not ask before changing anything.")
-]
 ReplanOption = Annotated[
     bool,
     typer.Option(
@@ -82,19 +62,6 @@ def _reporter(as_json: bool):
             _say(f"  ✓ {step:<8} {seconds:6.1f} s")
 
     return report
-
-
-def filters_from_pins(
-    cloud: str | None, kind: str | None, region: str | None, instance_type: str | None
-) -> Filters:
-    from planner.optimizer import Filters
-
-    return Filters(
-        clouds=frozenset({cloud.lower()}) if cloud else None,
-        kinds=frozenset({kind.lower()}) if kind else None,
-        regions=frozenset({region}) if region else None,
-        instance_types=frozenset({instance_type.lower()}) if instance_type else None,
-    )
 
 
 def prepare_quietly(
@@ -131,13 +98,7 @@ def prepare_quietly(
 
 
 def _prepare(
-    profile: Path | None,
-    env: str,
-    spec: Path | None,
-    cloud: str | None,
-    kind: str | None,
-    region: str | None,
-    instance_type: str | None,
+    target: Target,
     as_json: bool,
     *,
     replan: bool = False,
@@ -146,12 +107,11 @@ def _prepare(
 ) -> Deployment:
     from cli.decision_render import decision_lines
 
-    filters = filters_from_pins(cloud, kind, region, instance_type)
     deployment = prepare_quietly(
-        profile,
-        env,
-        spec,
-        filters,
+        target.profile,
+        target.env,
+        target.spec,
+        target.filters(),
         as_json,
         replan=replan,
         locked_only=locked_only,
@@ -168,25 +128,16 @@ def _prepare(
     return deployment
 
 
-def _prepare_to_read(
-    profile: Path | None,
-    env: str,
-    spec: Path | None,
-    cloud: str | None,
-    kind: str | None,
-    region: str | None,
-    instance_type: str | None,
-    as_json: bool,
-) -> Deployment:
+def _prepare_to_read(target: Target, as_json: bool) -> Deployment:
     """For commands that work on what is deployed (status, drift, destroy): the state says what
     was applied, so pins are not needed; the lock gives the backend and the decision to compare.
     """
-    if any((cloud, kind, region, instance_type)) and not as_json:
+    if target.pinned and not as_json:
         _say(
             "note: the state records what it was applied with; --cloud, --kind, --region and "
             "--instance-type are not needed here and do not change what is read or destroyed."
         )
-    return _prepare(profile, env, spec, None, None, None, None, as_json, allow_stale=True)
+    return _prepare(target.unpinned(), as_json, allow_stale=True)
 
 
 def _record_decision(deployment: Deployment, found: GateResults) -> str | None:
@@ -261,14 +212,9 @@ def _plan_line(summary: dict[str, Any]) -> str:
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @on_target
     def synth(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
+        target: Target,
         replan: ReplanOption = False,
         json_output: JsonOption = False,
     ) -> None:
@@ -280,9 +226,7 @@ def register(app: typer.Typer) -> None:
         def work() -> None:
             from orchestrator.workflow import synth as synthesize
 
-            deployment = _prepare(
-                profile, env, spec, cloud, kind, region, instance_type, json_output, replan=replan
-            )
+            deployment = _prepare(target, json_output, replan=replan)
             config = synthesize(deployment)
             _emit(
                 {
@@ -297,14 +241,9 @@ def register(app: typer.Typer) -> None:
         run_guarded(work, as_json=json_output)
 
     @app.command()
+    @on_target
     def plan(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
+        target: Target,
         out: Annotated[
             Path | None, typer.Option("--out", help="Save the plan for `infra apply FILE`.")
         ] = None,
@@ -329,22 +268,11 @@ def register(app: typer.Typer) -> None:
             from orchestrator.workflow import exclusive
             from orchestrator.workflow import plan as make_plan
 
-            deployment = _prepare(
-                profile,
-                env,
-                spec,
-                cloud,
-                kind,
-                region,
-                instance_type,
-                json_output,
-                replan=replan,
-                locked_only=locked,
-            )
+            deployment = _prepare(target, json_output, replan=replan, locked_only=locked)
             confirm_large_fleet(deployment, allowed=allow_large_fleet, ask=not json_output)
             gates, found = plan_gates(
                 deployment,
-                profile,
+                target.profile,
                 severity=severity,
                 skip_check=skip_check,
                 allow_over_budget=allow_over_budget,
@@ -395,14 +323,9 @@ def register(app: typer.Typer) -> None:
         run_guarded(work, as_json=json_output)
 
     @app.command()
+    @on_target
     def deploy(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
+        target: Target,
         replan: ReplanOption = False,
         locked: LockedOption = False,
         auto_approve: AutoApprove = False,
@@ -427,24 +350,13 @@ def register(app: typer.Typer) -> None:
             from orchestrator.workflow import exclusive
 
             started = time.monotonic()
-            deployment = _prepare(
-                profile,
-                env,
-                spec,
-                cloud,
-                kind,
-                region,
-                instance_type,
-                json_output,
-                replan=replan,
-                locked_only=locked,
-            )
+            deployment = _prepare(target, json_output, replan=replan, locked_only=locked)
             confirm_large_fleet(
                 deployment, allowed=allow_large_fleet, ask=not (json_output or auto_approve)
             )
             gates, found = plan_gates(
                 deployment,
-                profile,
+                target.profile,
                 severity=severity,
                 skip_check=skip_check,
                 allow_over_budget=allow_over_budget,
@@ -489,14 +401,9 @@ def register(app: typer.Typer) -> None:
         run_guarded(work, as_json=json_output)
 
     @app.command()
+    @on_target
     def destroy(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
+        target: Target,
         auto_approve: AutoApprove = False,
         json_output: JsonOption = False,
     ) -> None:
@@ -509,16 +416,14 @@ def register(app: typer.Typer) -> None:
             from orchestrator.workflow import destroy as run_destroy
             from orchestrator.workflow import exclusive
 
-            deployment = _prepare_to_read(
-                profile, env, spec, cloud, kind, region, instance_type, json_output
-            )
+            deployment = _prepare_to_read(target, json_output)
             with exclusive(deployment):
                 result = run_destroy(deployment, _confirm(auto_approve, "destroy"))
-            target = f" of {result['target']}" if result.get("target") else ""
+            of_target = f" of {result['target']}" if result.get("target") else ""
             human = (
                 "Cancelled; nothing was destroyed."
                 if result.get("cancelled")
-                else f"Destroyed {result['destroyed']} resources{target}."
+                else f"Destroyed {result['destroyed']} resources{of_target}."
                 + removed_text(result.get("removed_by_sdk"))
             )
             _emit(result, json_output, human)
@@ -526,16 +431,8 @@ def register(app: typer.Typer) -> None:
         run_guarded(work, as_json=json_output)
 
     @app.command()
-    def status(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
-        json_output: JsonOption = False,
-    ) -> None:
+    @on_target
+    def status(target: Target, json_output: JsonOption = False) -> None:
         """What is deployed: resources in the state, outputs, expected monthly cost."""
 
         def work() -> None:
@@ -543,9 +440,7 @@ def register(app: typer.Typer) -> None:
             from cli.endpoint_render import status_text
             from orchestrator.workflow import status as read_status
 
-            deployment = _prepare_to_read(
-                profile, env, spec, cloud, kind, region, instance_type, json_output
-            )
+            deployment = _prepare_to_read(target, json_output)
             data = read_status(deployment)
             human = (
                 "\n".join(status_lines(data))
@@ -558,24 +453,14 @@ def register(app: typer.Typer) -> None:
         run_guarded(work, as_json=json_output)
 
     @app.command()
-    def drift(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
-        json_output: JsonOption = False,
-    ) -> None:
+    @on_target
+    def drift(target: Target, json_output: JsonOption = False) -> None:
         """Compare the real infrastructure with the state. Exit 0: none; 2: drift found."""
 
         def work() -> None:
             from orchestrator.workflow import drift as find_drift
 
-            deployment = _prepare_to_read(
-                profile, env, spec, cloud, kind, region, instance_type, json_output
-            )
+            deployment = _prepare_to_read(target, json_output)
             summary = find_drift(deployment).to_dict()
             human = (
                 "Drift: " + ", ".join(r["address"] for r in summary["resources"])

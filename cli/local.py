@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.errors import run_guarded
+from cli.options import JsonOption
 
 if TYPE_CHECKING:
     from providers.local.emulator import EmulatorStatus
@@ -20,8 +21,6 @@ local_app = typer.Typer(
     help="The local emulated AWS (moto's server on a loopback port) that `--env local` uses.",
     no_args_is_help=True,
 )
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
 
 
 def _show(status: EmulatorStatus, as_json: bool) -> None:

@@ -8,33 +8,32 @@ next `infra plan` or `infra deploy` shows (and, for deploy, asks before) what it
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from cli.deploy import (
+from cli.errors import run_guarded
+from cli.gates import AllowLargeFleetOption
+from cli.options import (
     CloudOption,
     EnvOption,
     InstanceOption,
     JsonOption,
     KindOption,
     RegionOption,
+    RequiredProfileArgument,
     filters_from_pins,
 )
-from cli.errors import run_guarded
-from cli.gates import AllowLargeFleetOption
 
 lock_app = typer.Typer(
     help="The lock file beside a profile: the decision each environment is deployed with.",
     no_args_is_help=True,
 )
-ProfileArgument = Annotated[Path, typer.Argument(help="Profile YAML file.", show_default=False)]
 
 
 @lock_app.command("show")
 def show(
-    profile: ProfileArgument,
+    profile: RequiredProfileArgument,
     env: Annotated[
         str | None, typer.Option("--env", help="Only this environment (default: all).")
     ] = None,
@@ -81,7 +80,7 @@ def show(
 
 @lock_app.command("update")
 def update(
-    profile: ProfileArgument,
+    profile: RequiredProfileArgument,
     env: EnvOption = "local",
     cloud: CloudOption = None,
     kind: KindOption = None,

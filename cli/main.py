@@ -19,8 +19,10 @@ from cli.deploy import register as register_deployment_commands
 from cli.errors import run_guarded
 from cli.local import local_app
 from cli.lock import lock_app
+from cli.options import CLOUDS, KINDS, JsonOption, RequiredProfileArgument, either
 from cli.repair import register as register_repair_command
 from cli.rollback import register as register_rollback_command
+from planner.profile import ALL_CLOUDS, ALL_KINDS
 
 app = typer.Typer(
     name="infra",
@@ -38,10 +40,6 @@ profile_app = typer.Typer(help="Write and check profiles.")
 app.add_typer(catalog_app, name="catalog", no_args_is_help=True)
 app.add_typer(models_app, name="models", no_args_is_help=True)
 app.add_typer(profile_app, name="profile", no_args_is_help=True)
-
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print JSON for machines instead of a table.")
-]
 
 
 def _version(value: bool) -> None:
@@ -68,15 +66,15 @@ def _lowered(values: list[str] | None) -> frozenset[str] | None:
 
 @app.command()
 def recommend(
-    profile: Annotated[Path, typer.Argument(help="Profile YAML file.")],
+    profile: RequiredProfileArgument,
     top: Annotated[int, typer.Option(min=0, help="How many alternatives to list.")] = 5,
     cloud: Annotated[
-        list[str] | None, typer.Option(help="Only this cloud (aws, gcp, azure); repeatable.")
+        list[str] | None, typer.Option(help=f"Only this cloud ({CLOUDS}); repeatable.")
     ] = None,
     region: Annotated[list[str] | None, typer.Option(help="Only this region; repeatable.")] = None,
     kind: Annotated[
         list[str] | None,
-        typer.Option(help="Only this kind (fleet, sagemaker, vertex, azureml); repeatable."),
+        typer.Option(help=f"Only this kind ({KINDS}); repeatable."),
     ] = None,
     accelerator: Annotated[
         list[str] | None, typer.Option(help="Only this accelerator (e.g. L4, H100); repeatable.")
@@ -132,10 +130,10 @@ def recommend(
 
 @catalog_app.command("list")
 def catalog_list(
-    cloud: Annotated[str | None, typer.Option(help="aws, gcp or azure.")] = None,
+    cloud: Annotated[str | None, typer.Option(help=f"{either(ALL_CLOUDS)}.")] = None,
     accelerator: Annotated[str | None, typer.Option(help="e.g. H100, L4, A10G.")] = None,
     region: Annotated[str | None, typer.Option(help="e.g. us-east-1.")] = None,
-    kind: Annotated[str | None, typer.Option(help="fleet, sagemaker, vertex or azureml.")] = None,
+    kind: Annotated[str | None, typer.Option(help=f"{either(ALL_KINDS)}.")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """List offerings: one row per instance type and region, with the cheapest zone's prices."""
@@ -170,7 +168,7 @@ def catalog_show(
 @catalog_app.command("refresh")
 def catalog_refresh(
     cloud: Annotated[
-        list[str] | None, typer.Option(help="Only this cloud (aws, gcp, azure); repeatable.")
+        list[str] | None, typer.Option(help=f"Only this cloud ({CLOUDS}); repeatable.")
     ] = None,
     region: Annotated[
         list[str] | None,
@@ -255,7 +253,7 @@ def profile_init(
 
 
 @profile_app.command("check")
-def profile_check(profile: Annotated[Path, typer.Argument(help="Profile YAML file.")]) -> None:
+def profile_check(profile: RequiredProfileArgument) -> None:
     """Validate a profile without planning anything."""
 
     def work() -> None:

@@ -13,20 +13,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.deploy import (
-    AutoApprove,
-    CloudOption,
-    EnvOption,
-    InstanceOption,
-    JsonOption,
-    KindOption,
-    ProfileArgument,
-    RegionOption,
-    SpecOption,
-    _emit,
-    _prepare,
-)
+from cli.deploy import _emit, _prepare
 from cli.errors import run_guarded
+from cli.options import AutoApprove, JsonOption, Target, on_target
 
 if TYPE_CHECKING:
     from orchestrator.leftovers import Leftover
@@ -36,14 +25,9 @@ if TYPE_CHECKING:
 
 def register(app: typer.Typer) -> None:
     @app.command()
+    @on_target
     def repair(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
+        target: Target,
         delete: Annotated[
             bool,
             typer.Option("--delete", help="Delete the leftovers instead of importing them."),
@@ -62,9 +46,7 @@ def register(app: typer.Typer) -> None:
             from orchestrator.leftovers import ensure_listable, find_leftovers, labels
             from orchestrator.workflow import init, synth
 
-            deployment = _prepare(
-                profile, env, spec, cloud, kind, region, instance_type, json_output
-            )
+            deployment = _prepare(target, json_output)
             ensure_listable(deployment.spec)
             synth(deployment)
             init(deployment)
@@ -97,7 +79,8 @@ def register(app: typer.Typer) -> None:
             if delete or not skipped:
                 _emit(result, json_output, summary)
                 return
-            again = f"infra repair {profile or f'--spec {spec}'} --env {env} --delete"
+            given = target.profile or f"--spec {target.spec}"
+            again = f"infra repair {given} --env {target.env} --delete"
             sentence = (
                 f"{len(skipped)} could not be imported, having no address of their own in the "
                 f"configuration ({labels(skipped)}); delete them with `{again}` (the next "

@@ -5,33 +5,15 @@ from __future__ import annotations
 
 import typer
 
-from cli.deploy import (
-    CloudOption,
-    EnvOption,
-    InstanceOption,
-    JsonOption,
-    KindOption,
-    ProfileArgument,
-    RegionOption,
-    SpecOption,
-    _emit,
-    _prepare_to_read,
-)
+from cli.deploy import _emit, _prepare_to_read
 from cli.errors import run_guarded
+from cli.options import JsonOption, Target, on_target
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def rollback(
-        profile: ProfileArgument = None,
-        env: EnvOption = "local",
-        spec: SpecOption = None,
-        cloud: CloudOption = None,
-        kind: KindOption = None,
-        region: RegionOption = None,
-        instance_type: InstanceOption = None,
-        json_output: JsonOption = False,
-    ) -> None:
+    @on_target
+    def rollback(target: Target, json_output: JsonOption = False) -> None:
         """Shift a canary's traffic back (Vertex AI, Azure ML) and remove the canary.
 
         Give the profile that was deployed last: its serving configuration names the canary.
@@ -41,9 +23,7 @@ def register(app: typer.Typer) -> None:
             from cli.endpoint_render import rollback_text
             from orchestrator.sdk_steps import rollback as roll_back
 
-            deployment = _prepare_to_read(
-                profile, env, spec, cloud, kind, region, instance_type, json_output
-            )
+            deployment = _prepare_to_read(target, json_output)
             result = roll_back(deployment)
             _emit(result, json_output, rollback_text(result))
 

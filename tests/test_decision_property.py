@@ -61,7 +61,7 @@ def _pins(case: dict[str, Any]) -> list[str]:
 )
 @given(case=scenarios())
 def test_recommend_synth_and_the_lock_agree(case: dict[str, Any], tmp_path: Path) -> None:
-    from cli.deploy import filters_from_pins
+    from cli.options import filters_from_pins
 
     cli = Cli()
     path = _profile(tmp_path, case["profile"], case["rate"])

@@ -50,7 +50,7 @@ def test_an_example_command_that_pins_a_large_fleet_says_so(
 ) -> None:
     """A command whose pins make the plan over 3 times the unpinned optimum says
     --allow-large-fleet (it deploys off a terminal, so it would be refused otherwise)."""
-    from cli.deploy import filters_from_pins
+    from cli.options import filters_from_pins
     from orchestrator.decisions import resolve
 
     profile = tmp_path / Path(command[2]).name
