@@ -11,6 +11,8 @@ from planner.cost.resources import aws, azure, gcp, managed, usage
 from planner.cost.resources.free import BILLED_ELSEWHERE, FREE_TYPES
 from planner.cost.resources.table import combine
 
+__all__ = ["BILLED_ELSEWHERE", "FREE_TYPES", "PROVIDERS", "RULES", "provider_of"]
+
 PROVIDERS: Mapping[str, str | None] = {
     "aws": "aws",
     "google": "gcp",
@@ -23,8 +25,6 @@ providers whose resources live in no cloud (they never decide which cloud a plan
 
 RULES: Mapping[str, Rule] = combine(aws.RULES, gcp.RULES, azure.RULES, managed.RULES, usage.RULES)
 """Priced resource type → its rule."""
-
-__all__ = ["BILLED_ELSEWHERE", "FREE_TYPES", "PROVIDERS", "RULES", "provider_of"]
 
 
 def provider_of(resource_type: str) -> str:
