@@ -1,5 +1,5 @@
-"""Pricing Azure plans (planner/cost/azure.py) from the synthesized configuration of the Azure
-stacks, with the shipped catalog: scale sets over their autoscale range at spot or on-demand
+"""Pricing Azure plans (planner/cost/resources/azure/) from the synthesized configuration of the
+Azure stacks, with the shipped catalog: scale sets over their autoscale range at spot or on-demand
 prices, services without a price row unpriced with the reason, Azure ML's SDK-made instances
 named as outside the plan."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
@@ -123,6 +124,14 @@ class PricingContext:
                 return candidate
         raise Unpriceable(f"{instance_type} has no {kind} price for {region} in the catalog")
 
+    def month_hours(self) -> Span:
+        """The quantity of something billed by the hour and always on: a month of hours."""
+        return Span.fixed(self.hours_per_month)
+
+    def usage_component(self, item: str, name: str) -> CostComponent:
+        """A traffic-driven charge: listed with its unit price, never counted in the totals."""
+        return self.service_component(item, name, Span.fixed(0), usage_based=True)
+
     def service_component(
         self, item: str, name: str, quantity: Span, *, usage_based: bool = False
     ) -> CostComponent:
@@ -149,3 +158,7 @@ class PricingContext:
             category=category_of(item),
             note=price.note,
         )
+
+
+Rule = Callable[[PlannedResource, PricingContext], list[CostComponent]]
+"""A pricing rule: the components one planned resource is billed for, or `Unpriceable`."""

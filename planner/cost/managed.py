@@ -3,22 +3,16 @@ Azure ML online deployments). They are not Terraform resources, so no plan holds
 most of the bill: when `infra cost` knows the deployment spec (a profile, or `infra plan`), they are
 added to the priced resources as `infra_managed_deployment`, at the managed kind's own instance
 prices over the range the SDK steps deploy (Vertex: min to max replicas, expected at the planned
-count; Azure ML: the planned count, which managed deployments do not autoscale)."""
+count; Azure ML: the planned count, which managed deployments do not autoscale). This module adds
+them to the plan; `planner/cost/resources/managed/deployment.py` prices them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from planner.cost.context import PricingContext, zone_prices
 from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
-from planner.cost.report import CostComponent, Span
 from planner.deployment import DeploymentSpec
 
 MANAGED_DEPLOYMENT = "infra_managed_deployment"
 MANAGED_KINDS = frozenset({"vertex", "azureml"})
-
-FREE_TYPES: frozenset[str] = frozenset()
-BILLED_ELSEWHERE: dict[str, str] = {}
 
 
 def managed_deployment(spec: DeploymentSpec) -> PlannedResource:
@@ -49,33 +43,3 @@ def with_managed_deployment(
     if spec.kind not in MANAGED_KINDS:
         return planned
     return PlannedInfrastructure((*planned.resources, managed_deployment(spec)), planned.regions)
-
-
-def price_managed_deployment(
-    resource: PlannedResource, context: PricingContext
-) -> list[CostComponent]:
-    values = resource.values
-    offering = context.offering(
-        values["kind"],
-        values["instance_type"],
-        accelerator=values["accelerator"],
-        accelerator_count=values["accelerator_count"],
-        cloud=values["cloud"],
-        region=values["region"],
-    )
-    ondemand, _, _ = zone_prices(offering, [])
-    low, expected, high = values["instances"]
-    return [
-        CostComponent(
-            name=f"{offering.kind} instances ({offering.instance_type}), deployed by the SDK steps",
-            unit="hours",
-            unit_price=round(ondemand, 6),
-            quantity=Span(low, expected, high).scaled(context.hours_per_month),
-            category="compute (on-demand)",
-        )
-    ]
-
-
-RULES: dict[str, Callable[[PlannedResource, PricingContext], list[CostComponent]]] = {
-    MANAGED_DEPLOYMENT: price_managed_deployment
-}

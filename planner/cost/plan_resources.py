@@ -78,6 +78,11 @@ def number(value: Any) -> float | None:
     return None
 
 
+def text(value: Any) -> str | None:
+    """A known string: a `${...}` reference is not known until apply."""
+    return value if isinstance(value, str) and "${" not in value else None
+
+
 def flag(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 

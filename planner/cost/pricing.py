@@ -1,49 +1,41 @@
 """`price_plan`: every planned resource priced with the toolkit's catalog, or listed as unpriced
-with the reason. One rule module per cloud, chosen by the resource type's provider prefix."""
+with the reason. A resource's type is looked up in the registry of pricing rules
+(`planner/cost/resources/`: one module per priced type, the free and usage-only types declared in
+one place each)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import ModuleType
-
-from planner.cost import aws, azure, gcp, managed, no_charge
 from planner.cost.context import PricingContext, Unpriceable
 from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
 from planner.cost.report import CostReport, ResourceCost, TargetLoad
+from planner.cost.resources.registry import (
+    BILLED_ELSEWHERE,
+    FREE_TYPES,
+    PROVIDERS,
+    RULES,
+    provider_of,
+)
 from planner.errors import InfraError
 from planner.optimizer import HOURS_PER_MONTH
 from providers.catalog import Catalog
 from providers.price_freshness import stale_catalog_warning
 from providers.service_prices import ServicePrices, load_service_prices
 
-RULE_MODULES: Mapping[str, ModuleType] = {
-    "aws": aws,
-    "azurerm": azure,
-    "google": gcp,
-    "random": no_charge,
-    "infra": managed,
-}
-"""Provider name (the resource type's prefix) → its pricing rules."""
-PROVIDER_CLOUDS: Mapping[str, str] = {"azurerm": "azure", "google": "gcp"}
-"""Provider names that differ from the catalog's name of their cloud."""
+DEFAULT_PROVIDER = "aws"
+"""The provider a plan without any cloud's resources is priced for."""
 
 
 class RegionUnknown(InfraError):
     pass
 
 
-def _provider(resource_type: str) -> str:
-    return resource_type.split("_", 1)[0]
-
-
-CLOUDLESS_PROVIDERS = frozenset({"random", "infra"})
-"""Providers whose resources live in no cloud: they never decide which cloud a plan is for."""
-
-
-def _cloud_of(infrastructure: PlannedInfrastructure) -> str:
-    providers = {_provider(r.type) for r in infrastructure.resources} - CLOUDLESS_PROVIDERS
-    known = sorted(providers & set(RULE_MODULES))
-    return known[0] if known else (sorted(providers)[0] if providers else "aws")
+def _provider_of_plan(infrastructure: PlannedInfrastructure) -> str:
+    """The provider whose cloud the plan deploys to: a known cloud's provider before any other,
+    never one whose resources live in no cloud."""
+    providers = {provider_of(r.type) for r in infrastructure.resources}
+    providers -= {provider for provider, cloud in PROVIDERS.items() if cloud is None}
+    known = sorted(providers & set(PROVIDERS))
+    return known[0] if known else (sorted(providers)[0] if providers else DEFAULT_PROVIDER)
 
 
 def _single_location(infrastructure: PlannedInfrastructure) -> str | None:
@@ -57,16 +49,16 @@ def _single_location(infrastructure: PlannedInfrastructure) -> str | None:
 
 
 def price_resource(resource: PlannedResource, context: PricingContext) -> ResourceCost:
-    rules = RULE_MODULES.get(_provider(resource.type))
     common = {"address": resource.address, "type": resource.type, "action": resource.action}
-    if rules is None:
-        reason = f"no price rules for the {_provider(resource.type)} provider"
+    provider = provider_of(resource.type)
+    if provider not in PROVIDERS:
+        reason = f"no price rules for the {provider} provider"
         return ResourceCost(**common, status="unpriced", reason=reason)
-    if resource.type in rules.FREE_TYPES:
+    if resource.type in FREE_TYPES:
         return ResourceCost(**common, status="free", reason="no charge")
-    if resource.type in rules.BILLED_ELSEWHERE:
-        return ResourceCost(**common, status="free", reason=rules.BILLED_ELSEWHERE[resource.type])
-    rule = rules.RULES.get(resource.type)
+    if resource.type in BILLED_ELSEWHERE:
+        return ResourceCost(**common, status="free", reason=BILLED_ELSEWHERE[resource.type])
+    rule = RULES.get(resource.type)
     if rule is None:
         return ResourceCost(**common, status="unpriced", reason="no price rule for this type")
     try:
@@ -95,8 +87,8 @@ def price_plan(
 ) -> CostReport:
     """Price a plan or configuration. `region` overrides what the provider configuration says
     (a plan whose region comes from the environment does not record it)."""
-    provider = _cloud_of(infrastructure)
-    cloud = PROVIDER_CLOUDS.get(provider, provider)
+    provider = _provider_of_plan(infrastructure)
+    cloud = PROVIDERS.get(provider) or provider
     region = region or infrastructure.regions.get(provider) or _single_location(infrastructure)
     if region is None:
         raise RegionUnknown(

@@ -1,0 +1,124 @@
+"""azurerm_linux_virtual_machine_scale_set: priced over its autoscale range (minimum, default,
+maximum) when an autoscale setting targets it, else at its instance count; a Spot set at the
+catalog's spot price of its SKU, a Regular set at the on-demand price. The catalog prices Azure
+per region, so there are no zones to average over. Its OS disks are priced when the service price
+list has their Premium SSD tier; otherwise the instances' line says which disks it leaves out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from planner.cost.context import PricingContext, Unpriceable
+from planner.cost.plan_resources import PlannedResource, first_block, number, text
+from planner.cost.report import CostComponent, Span
+
+TYPES = ("azurerm_linux_virtual_machine_scale_set",)
+
+PREMIUM_SSD_TIERS = (
+    (4, 32),
+    (6, 64),
+    (10, 128),
+    (15, 256),
+    (20, 512),
+    (30, 1024),
+    (40, 2048),
+    (50, 4096),
+    (60, 8192),
+    (70, 16384),
+    (80, 32767),
+)
+"""Premium SSD managed disks bill by tier (P<n>, the smallest holding the size), not per GB."""
+
+
+def _prices(
+    context: PricingContext, sku: str
+) -> tuple[float, float | None, str | None, str | None]:
+    """On-demand and spot price per hour of `sku` in the context's region, the catalog's note
+    when it has no usable spot price, and the date of the spot price."""
+    offering = context.offering("fleet", sku)
+    zones = offering.ondemand_zones
+    if not zones:
+        raise Unpriceable(f"{sku} has no on-demand price in {context.region}")
+    ondemand = sum(z.ondemand_usd or 0.0 for z in zones) / len(zones)
+    spot = [z.spot_usd for z in zones if z.spot_usd is not None]
+    notes = [z.spot_note for z in zones if z.spot_usd is None and z.spot_note]
+    dates = [z.retrieved for z in zones if z.spot_usd is not None and z.retrieved]
+    return (
+        ondemand,
+        sum(spot) / len(spot) if spot else None,
+        notes[0] if notes else None,
+        min(dates, default=None),
+    )
+
+
+def _instance_range(resource: PlannedResource, context: PricingContext) -> Span:
+    """(min, expected, max) instances: the autoscale setting's range, else the fixed count."""
+    for setting in context.referring(resource, "azurerm_monitor_autoscale_setting"):
+        capacity = first_block(first_block(setting.values.get("profile")).get("capacity"))
+        low, default, high = (number(capacity.get(k)) for k in ("minimum", "default", "maximum"))
+        if low is not None and default is not None and high is not None:
+            return Span(low, default, high)
+    count = number(resource.values.get("instances"))
+    if count is None:
+        raise Unpriceable("the instance count is not known from the plan")
+    return Span.fixed(count)
+
+
+def _premium_tier(size_gb: float) -> str:
+    for tier, limit in PREMIUM_SSD_TIERS:
+        if size_gb <= limit:
+            return f"p{tier}"
+    raise Unpriceable(f"no Premium SSD tier holds {size_gb:g} GB")
+
+
+def _os_disk(
+    values: Mapping[str, Any], instances: Span, context: PricingContext
+) -> CostComponent | str | None:
+    """The OS disks' component, or a note saying why they are left out."""
+    disk = first_block(values.get("os_disk"))
+    size = number(disk.get("disk_size_gb"))
+    kind = text(disk.get("storage_account_type"))
+    if size is None or kind is None:
+        return "OS disks not included: their size or type is not known from the plan"
+    if kind not in ("Premium_LRS", "Premium_ZRS"):
+        return f"OS disks not included: no price rule for {kind} disks"
+    tier = _premium_tier(size)
+    item = f"managed_disk.premium_ssd.{tier}.storage"
+    try:
+        return context.service_component(
+            item, f"OS disks (Premium SSD {tier.upper()}, {size:g} GB each)", instances
+        )
+    except Unpriceable as error:
+        return f"OS disks (Premium SSD {tier.upper()}) not included: {error}"
+
+
+def price(resource: PlannedResource, context: PricingContext) -> list[CostComponent]:
+    values = resource.values
+    sku = text(values.get("sku"))
+    if sku is None:
+        raise Unpriceable("the VM size is not known from the plan")
+    instances = _instance_range(resource, context)
+    ondemand, spot_price, spot_note, spot_date = _prices(context, sku)
+    on_spot = text(values.get("priority")) == "Spot"
+    disk = _os_disk(values, instances, context)
+    notes = [disk] if isinstance(disk, str) else []
+    if on_spot and spot_price is None:
+        why = f" ({spot_note})" if spot_note else ""
+        notes.append(f"no spot price for {sku} in {context.region}{why}: priced at on-demand")
+    unit_price = spot_price if on_spot and spot_price is not None else ondemand
+    components = [
+        CostComponent(
+            name=f"{'spot' if on_spot else 'on-demand'} instances ({sku})",
+            unit="hours",
+            unit_price=round(unit_price, 6),
+            quantity=instances.scaled(context.hours_per_month),
+            ondemand_unit_price=round(ondemand, 6) if on_spot else None,
+            category="compute (spot)" if on_spot else "compute (on-demand)",
+            note="; ".join(notes) or None,
+            price_retrieved=spot_date if on_spot and spot_price is not None else None,
+        )
+    ]
+    if isinstance(disk, CostComponent):
+        components.append(disk)
+    return components

@@ -1,0 +1,31 @@
+"""Every resource type the cost report knows, in one registry: the providers it prices, each
+priced type's rule, and the types that are free or billed elsewhere. A new priced type is one
+rule module listed in its cloud's table; nothing here names a resource type."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from planner.cost.context import Rule
+from planner.cost.resources import aws, azure, gcp, managed, usage
+from planner.cost.resources.free import BILLED_ELSEWHERE, FREE_TYPES
+from planner.cost.resources.table import combine
+
+__all__ = ["BILLED_ELSEWHERE", "FREE_TYPES", "PROVIDERS", "RULES", "provider_of"]
+
+PROVIDERS: Mapping[str, str | None] = {
+    "aws": "aws",
+    "google": "gcp",
+    "azurerm": "azure",
+    "random": None,
+    "infra": None,
+}
+"""Provider name (a resource type's prefix) → the catalog's name of its cloud; None for
+providers whose resources live in no cloud (they never decide which cloud a plan is for)."""
+
+RULES: Mapping[str, Rule] = combine(aws.RULES, gcp.RULES, azure.RULES, managed.RULES, usage.RULES)
+"""Priced resource type → its rule."""
+
+
+def provider_of(resource_type: str) -> str:
+    return resource_type.split("_", 1)[0]
