@@ -3,10 +3,8 @@
 on-demand base, tensor parallel, replicas per instance), and `infra cost`'s pricing of the
 synthesized configuration carries at least the recommendation's instances.
 
-One example is known not to synthesize as it stands: bert-classifier serves with Triton, which
-needs a prebuilt model repository (`deploy.model_s3_uri`); its case says so and fails on anything
-else. A Neuron (Inferentia2) pick is not deployable yet, so `--env prod` leaves it out of both
-commands alike."""
+A profile the deploy path cannot serve on some accelerator (a Neuron pick with what the Neuron
+images lack) has that accelerator left out of both commands alike."""
 
 from __future__ import annotations
 
@@ -25,8 +23,6 @@ from providers.catalog import load_catalog
 from tests.conftest import EXAMPLES, Cli
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
-NEEDS_A_MODEL_REPOSITORY = {"bert-classifier.yaml"}
-"""Examples served by Triton without deploy.model_s3_uri: synth refuses them, by design."""
 
 
 @pytest.fixture
@@ -59,9 +55,6 @@ def test_recommend_for_prod_is_what_synth_builds(
     assert result.exit_code == 0, result.output
     chosen = recommended["chosen"]
     result, synthesized = cli.json("synth", profile, "--env", "prod")
-    if example.name in NEEDS_A_MODEL_REPOSITORY:
-        assert result.exit_code == 1 and "model repository" in synthesized["error"], result.output
-        pytest.xfail(f"{example.name}: Triton needs a model repository (deploy.model_s3_uri)")
     assert result.exit_code == 0, result.output
     name = yaml.safe_load(example.read_text())["name"]
     spec = load_spec(tmp_path / ".infra" / name / "prod" / "spec.yaml")
