@@ -1,0 +1,106 @@
+"""The synthesized JSON of every example on every target it fits, byte for byte against the golden
+files in tests/golden/synth (the safety net of a refactor: a change to how stacks are synthesized
+shows here, a change to the catalog or the performance model does not).
+
+Determinism comes from fixed inputs, not from substitution (tests/golden/build.py): each file is
+built from a recorded decision and deployment ID (tests/golden/decisions.yaml), a fixed absolute
+state directory, and fixed GOOGLE_CLOUD_PROJECT and ARM_SUBSCRIPTION_ID. The synthesis output
+directory is a fresh temporary one on every run, and nothing of it reaches the files.
+
+When a change is meant to change the golden files, regenerate and review the diff:
+
+    .venv/bin/python -m tests.golden.regenerate            # from the recorded decisions
+    .venv/bin/python -m tests.golden.regenerate --decide   # a new example, or new decisions
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from tests.golden.build import (
+    DECISIONS,
+    EXAMPLES,
+    REGENERATE,
+    SYNTH,
+    golden_path,
+    read_decisions,
+    specs_of,
+    synthesize_all,
+)
+
+RECORDED = read_decisions()
+DIFF_LINES = 40
+
+
+def mismatch(name: str, expected: str, actual: str) -> str | None:
+    """None when the texts are the same bytes; else the start of a unified diff and what to run."""
+    if expected == actual:
+        return None
+    diff = difflib.unified_diff(
+        expected.splitlines(),
+        actual.splitlines(),
+        f"tests/golden/synth/{name}.tf.json",
+        "synthesized",
+        n=2,
+        lineterm="",
+    )
+    shown = "\n".join(list(diff)[:DIFF_LINES]) or "(the texts differ in line endings only)"
+    return (
+        f"{name}: the synthesized JSON differs from its golden file:\n{shown}\n"
+        f"If the change is intended, run `{REGENERATE}` and review the diff."
+    )
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return synthesize_all(specs_of(RECORDED), tmp_path_factory.mktemp("golden-synth"))
+
+
+def test_every_example_has_decisions_and_every_decision_a_golden_file() -> None:
+    examples = {path.stem for path in EXAMPLES.glob("*.yaml")}
+    assert {entry.example for entry in RECORDED.values()} == examples, (
+        f"an example without a recorded decision: run `{REGENERATE} --decide`"
+    )
+    golden = {path.name.removesuffix(".tf.json") for path in SYNTH.glob("*.tf.json")}
+    assert golden == set(RECORDED), f"golden files and {DECISIONS.name} disagree: `{REGENERATE}`"
+
+
+def test_every_supported_target_is_covered() -> None:
+    from orchestrator.synth import SUPPORTED
+
+    targets = {(entry.decision.cloud, entry.decision.kind) for entry in RECORDED.values()}
+    assert targets == SUPPORTED
+    assert {entry.env for entry in RECORDED.values()} == {"prod", "local"}
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+def test_synthesized_json_is_byte_identical_to_the_golden_file(
+    synthesized: dict[str, str], name: str
+) -> None:
+    problem = mismatch(name, golden_path(name).read_text(), synthesized[name])
+    if problem:
+        pytest.fail(problem, pytrace=False)
+
+
+def test_a_changed_spec_field_fails_the_comparison(tmp_path: Path) -> None:
+    """The check can fail: one field of one spec changed, the comparison names the changed line."""
+    name = "chat-8b-aws-fleet"
+    spec = specs_of({name: RECORDED[name]})[name]
+    changed = msgspec.structs.replace(
+        spec, runtime=msgspec.structs.replace(spec.runtime, max_batch=spec.runtime.max_batch + 1)
+    )
+    (actual,) = synthesize_all({name: changed}, tmp_path).values()
+    problem = mismatch(name, golden_path(name).read_text(), actual)
+    assert problem is not None
+    assert f"--max-num-seqs {changed.runtime.max_batch}" in problem or "max_batch" in problem
+    assert problem.endswith(f"run `{REGENERATE}` and review the diff.")
+
+
+def test_identical_texts_pass_and_line_ending_changes_do_not() -> None:
+    assert mismatch("x", "{\n}\n", "{\n}\n") is None
+    problem = mismatch("x", "{\n}\n", "{\r\n}\r\n")
+    assert problem is not None and "line endings only" in problem
