@@ -15,7 +15,6 @@ When a change is meant to change the golden files, regenerate and review the dif
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 import msgspec
@@ -31,28 +30,9 @@ from tests.golden.build import (
     specs_of,
     synthesize_all,
 )
+from tests.golden.compare import mismatch
 
 RECORDED = read_decisions()
-DIFF_LINES = 40
-
-
-def mismatch(name: str, expected: str, actual: str) -> str | None:
-    """None when the texts are the same bytes; else the start of a unified diff and what to run."""
-    if expected == actual:
-        return None
-    diff = difflib.unified_diff(
-        expected.splitlines(),
-        actual.splitlines(),
-        f"tests/golden/synth/{name}.tf.json",
-        "synthesized",
-        n=2,
-        lineterm="",
-    )
-    shown = "\n".join(list(diff)[:DIFF_LINES]) or "(the texts differ in line endings only)"
-    return (
-        f"{name}: the synthesized JSON differs from its golden file:\n{shown}\n"
-        f"If the change is intended, run `{REGENERATE}` and review the diff."
-    )
 
 
 @pytest.fixture(scope="module")
@@ -87,20 +67,30 @@ def test_synthesized_json_is_byte_identical_to_the_golden_file(
 
 
 def test_a_changed_spec_field_fails_the_comparison(tmp_path: Path) -> None:
-    """The check can fail: one field of one spec changed, the comparison names the changed line."""
+    """The check can fail: one field of one spec changed, the diff shows it where it lands (the
+    recorded spec and the boot script's vLLM flag) and names the regenerate command."""
     name = "chat-8b-aws-fleet"
     spec = specs_of({name: RECORDED[name]})[name]
+    batch = spec.runtime.max_batch
     changed = msgspec.structs.replace(
-        spec, runtime=msgspec.structs.replace(spec.runtime, max_batch=spec.runtime.max_batch + 1)
+        spec, runtime=msgspec.structs.replace(spec.runtime, max_batch=batch + 1)
     )
     (actual,) = synthesize_all({name: changed}, tmp_path).values()
     problem = mismatch(name, golden_path(name).read_text(), actual)
     assert problem is not None
-    assert f"--max-num-seqs {changed.runtime.max_batch}" in problem or "max_batch" in problem
+    lines = problem.splitlines()
+
+    def shown(sign: str, text: str) -> bool:
+        return any(line.startswith(sign) and text in line for line in lines)
+
+    assert shown("-", f'"max_batch": {batch},') and shown("+", f'"max_batch": {batch + 1},')
+    assert shown("-", f"--max-num-seqs {batch}") and shown("+", f"--max-num-seqs {batch + 1}")
     assert problem.endswith(f"run `{REGENERATE}` and review the diff.")
 
 
-def test_identical_texts_pass_and_line_ending_changes_do_not() -> None:
-    assert mismatch("x", "{\n}\n", "{\n}\n") is None
-    problem = mismatch("x", "{\n}\n", "{\r\n}\r\n")
+def test_a_layout_change_shows_the_raw_lines_and_line_endings_are_named() -> None:
+    assert mismatch("x", '{"a": 1}\n', '{"a": 1}\n') is None
+    problem = mismatch("x", '{\n  "a": 1\n}\n', '{"a": 1}\n')
+    assert problem is not None and '+{"a": 1}' in problem.splitlines()
+    problem = mismatch("x", '{"a": 1}\n', '{"a": 1}\r\n')
     assert problem is not None and "line endings only" in problem
