@@ -94,3 +94,39 @@ def test_a_layout_change_shows_the_raw_lines_and_line_endings_are_named() -> Non
     assert problem is not None and '+{"a": 1}' in problem.splitlines()
     problem = mismatch("x", '{"a": 1}\n', '{"a": 1}\r\n')
     assert problem is not None and "line endings only" in problem
+
+
+def test_regenerate_rewrites_the_golden_files_and_removes_stale_ones(tmp_path: Path) -> None:
+    from tests.golden.regenerate import regenerate, write_decisions
+
+    name = "tiny-traffic-aws-sagemaker"
+    decisions = tmp_path / "decisions.yaml"
+    write_decisions([RECORDED[name]], decisions)
+    synth = tmp_path / "synth"
+    synth.mkdir()
+    (synth / "gone-aws-fleet.tf.json").write_text("{}")
+    (synth / f"{name}.tf.json").write_text("{}")
+    assert regenerate(decisions, synth) == [name]
+    assert [path.name for path in synth.iterdir()] == [f"{name}.tf.json"]
+    assert golden_path(name, synth).read_bytes() == golden_path(name).read_bytes()
+
+
+def test_decide_records_what_plan_would_choose_for_a_target(tmp_path: Path) -> None:
+    """`--decide` works (its output is not compared: a catalog refresh may change it)."""
+    from tests.golden.build import Target, deployment_id
+    from tests.golden.regenerate import decide
+
+    recorded = decide("chat-8b", Target("gcp", "vertex"), tmp_path)
+    assert recorded is not None and recorded.name == "chat-8b-gcp-vertex"
+    assert (recorded.decision.cloud, recorded.decision.kind) == ("gcp", "vertex")
+    assert recorded.deployment_id == deployment_id("chat-8b", Target("gcp", "vertex"))
+    # The example's placement rules Vertex out: no decision, no golden file.
+    assert decide("bert-classifier", Target("gcp", "vertex"), tmp_path) is None
+
+
+def test_two_golden_files_of_one_stack_name_are_refused(tmp_path: Path) -> None:
+    name = "chat-8b-aws-fleet"
+    spec = specs_of({name: RECORDED[name]})[name]
+    with pytest.raises(ValueError, match=f"share a stack name: {spec.stack_name}"):
+        synthesize_all({name: spec, "copy": spec}, tmp_path)
+    assert not any(tmp_path.iterdir())

@@ -114,8 +114,8 @@ def deployment_id(example: str, target: Target) -> str:
     return hashlib.sha256(f"{example}/{target.suffix}".encode()).hexdigest()[:4]
 
 
-def golden_path(name: str) -> Path:
-    return SYNTH / f"{name}.tf.json"
+def golden_path(name: str, synth: Path = SYNTH) -> Path:
+    return synth / f"{name}.tf.json"
 
 
 @contextmanager

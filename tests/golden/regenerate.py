@@ -83,22 +83,22 @@ def decide_all() -> list[Recorded]:
     return [entry for entry in found if entry is not None]
 
 
-def write_decisions(entries: list[Recorded]) -> None:
+def write_decisions(entries: list[Recorded], path: Path = DECISIONS) -> None:
     data = msgspec.to_builtins(entries)
-    DECISIONS.write_text(HEADER + yaml.safe_dump(data, sort_keys=False, width=100))
+    path.write_text(HEADER + yaml.safe_dump(data, sort_keys=False, width=100))
 
 
-def regenerate() -> list[str]:
+def regenerate(decisions: Path = DECISIONS, synth: Path = SYNTH) -> list[str]:
     """Rewrite every golden file from the recorded decisions; remove those no decision names."""
-    recorded = read_decisions()
+    recorded = read_decisions(decisions)
     with tempfile.TemporaryDirectory(prefix="golden-synth-") as outdir:
         texts = synthesize_all(specs_of(recorded), Path(outdir))
-    SYNTH.mkdir(exist_ok=True)
-    for stale in SYNTH.glob("*.tf.json"):
+    synth.mkdir(exist_ok=True)
+    for stale in synth.glob("*.tf.json"):
         if stale.name.removesuffix(".tf.json") not in texts:
             stale.unlink()
     for name, text in texts.items():
-        golden_path(name).write_text(text)
+        golden_path(name, synth).write_text(text)
     return sorted(texts)
 
 
