@@ -27,6 +27,7 @@ from tests.golden.build import (
     SYNTH,
     golden_path,
     read_decisions,
+    read_exactly,
     specs_of,
     synthesize_all,
 )
@@ -61,7 +62,7 @@ def test_every_supported_target_is_covered() -> None:
 def test_synthesized_json_is_byte_identical_to_the_golden_file(
     synthesized: dict[str, str], name: str
 ) -> None:
-    problem = mismatch(name, golden_path(name).read_text(), synthesized[name])
+    problem = mismatch(name, read_exactly(golden_path(name)), synthesized[name])
     if problem:
         pytest.fail(problem, pytrace=False)
 
@@ -76,7 +77,7 @@ def test_a_changed_spec_field_fails_the_comparison(tmp_path: Path) -> None:
         spec, runtime=msgspec.structs.replace(spec.runtime, max_batch=batch + 1)
     )
     (actual,) = synthesize_all({name: changed}, tmp_path).values()
-    problem = mismatch(name, golden_path(name).read_text(), actual)
+    problem = mismatch(name, read_exactly(golden_path(name)), actual)
     assert problem is not None
     lines = problem.splitlines()
 

@@ -118,6 +118,11 @@ def golden_path(name: str, synth: Path = SYNTH) -> Path:
     return synth / f"{name}.tf.json"
 
 
+def read_exactly(path: Path) -> str:
+    """The file's text as its bytes are (read_text would turn CR LF into LF)."""
+    return path.read_bytes().decode("utf-8")
+
+
 @contextmanager
 def fixed_environment(extra: Mapping[str, str] = {}) -> Iterator[None]:
     """`ENVIRONMENT` (and `extra`) set, whatever the caller's shell holds; restored after."""
@@ -198,5 +203,5 @@ def synthesize_all(specs: Mapping[str, DeploymentSpec], outdir: Path) -> dict[st
             synthesize(deployments, app_dir, emulated=emulated)
             for name, spec in chosen.items():
                 config = app_dir / "stacks" / spec.stack_name / "cdk.tf.json"
-                texts[name] = config.read_text()
+                texts[name] = read_exactly(config)
     return texts

@@ -98,7 +98,7 @@ def regenerate(decisions: Path = DECISIONS, synth: Path = SYNTH) -> list[str]:
         if stale.name.removesuffix(".tf.json") not in texts:
             stale.unlink()
     for name, text in texts.items():
-        golden_path(name, synth).write_text(text)
+        golden_path(name, synth).write_bytes(text.encode())
     return sorted(texts)
 
 
