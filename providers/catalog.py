@@ -11,7 +11,6 @@ rule that refused it (`spot_note`) and never used.
 
 from __future__ import annotations
 
-import csv
 import importlib
 from collections.abc import Iterable
 from functools import cache
@@ -21,6 +20,7 @@ import msgspec
 
 from planner.errors import CatalogError
 from providers import CLOUDS
+from providers.csv_file import csv_rows
 from providers.price_cache import CachedCloud, find_cached
 from providers.spot_interruption import InterruptionBand, interruption_file, read_interruption
 from providers.spot_judge import judge_spot, judge_spot_against_peers, spot_max_discount
@@ -120,27 +120,13 @@ def _number(raw: str, column: str, where: str) -> float | None:
 def read_catalog_file(path: Path, cloud: str, kind: str, spot_capable: bool) -> list[Offering]:
     """Parse one shipped (or cached) catalog CSV into offerings grouped by region, with each
     listed spot price judged on its own and against its family's (providers/spot_judge.py)."""
-    try:
-        handle = path.open(encoding="utf-8", newline="")
-    except OSError as exc:
-        raise CatalogError(f"cannot read catalog file {path} ({exc.strerror}).") from None
     groups: dict[tuple[str, str, int, str], list[list[str]]] = {}
-    with handle:
-        reader = csv.reader(handle)
-        if tuple(next(reader, ())) != COLUMNS:
-            raise CatalogError(f"{path}: unexpected header; expected {','.join(COLUMNS)}.")
-        for row in reader:
-            if len(row) != len(COLUMNS):
-                raise CatalogError(
-                    f"{path}, line {reader.line_num}: expected {len(COLUMNS)} columns."
-                )
-            try:
-                count = int(float(row[_COUNT]))
-            except ValueError:
-                raise CatalogError(
-                    f"{path}, line {reader.line_num}: accelerator_count is not a number."
-                ) from None
-            groups.setdefault((row[_TYPE], row[_ACCELERATOR], count, row[_REGION]), []).append(row)
+    for line, row in csv_rows(path, COLUMNS, "catalog"):
+        try:
+            count = int(float(row[_COUNT]))
+        except ValueError:
+            raise CatalogError(f"{path}, line {line}: accelerator_count is not a number.") from None
+        groups.setdefault((row[_TYPE], row[_ACCELERATOR], count, row[_REGION]), []).append(row)
     offerings = []
     max_discount = spot_max_discount(cloud)
     for (instance_type, accelerator, count, region), rows in groups.items():

@@ -10,13 +10,13 @@ with credentials), Google publishes no preemption rates: their offerings carry n
 
 from __future__ import annotations
 
-import csv
 import importlib
 from pathlib import Path
 
 import msgspec
 
 from planner.errors import CatalogError
+from providers.csv_file import csv_rows
 
 COLUMNS = ("instance_type", "region", "interruption", "source", "retrieved")
 BAND_MAX_PERCENT = {"<5%": 5, "5-10%": 10, "10-15%": 15, "15-20%": 20, ">20%": 100}
@@ -38,25 +38,13 @@ def interruption_file(cloud: str) -> Path | None:
 
 def read_interruption(path: Path) -> dict[tuple[str, str], InterruptionBand]:
     """(instance type, region) -> band, from one interruption CSV."""
-    try:
-        handle = path.open(encoding="utf-8", newline="")
-    except OSError as exc:
-        raise CatalogError(f"cannot read interruption file {path} ({exc.strerror}).") from None
     bands: dict[tuple[str, str], InterruptionBand] = {}
-    with handle:
-        reader = csv.reader(handle)
-        if tuple(next(reader, ())) != COLUMNS:
-            raise CatalogError(f"{path}: unexpected header; expected {','.join(COLUMNS)}.")
-        for row in reader:
-            if len(row) != len(COLUMNS):
-                raise CatalogError(
-                    f"{path}, line {reader.line_num}: expected {len(COLUMNS)} columns."
-                )
-            instance_type, region, band, source, retrieved = row
-            if band not in BAND_MAX_PERCENT:
-                raise CatalogError(
-                    f"{path}, line {reader.line_num}: interruption '{band}' is not one of "
-                    f"{', '.join(BAND_MAX_PERCENT)}."
-                )
-            bands[instance_type, region] = InterruptionBand(band, source, retrieved)
+    for line, row in csv_rows(path, COLUMNS, "interruption"):
+        instance_type, region, band, source, retrieved = row
+        if band not in BAND_MAX_PERCENT:
+            raise CatalogError(
+                f"{path}, line {line}: interruption '{band}' is not one of "
+                f"{', '.join(BAND_MAX_PERCENT)}."
+            )
+        bands[instance_type, region] = InterruptionBand(band, source, retrieved)
     return bands

@@ -72,6 +72,30 @@ def spot_retrieved(offering: Offering, zones: list[str]) -> str | None:
     return min(dates, default=None)
 
 
+def instance_hours(
+    label: str,
+    *,
+    on_spot: bool,
+    unit_price: float,
+    ondemand: float,
+    hours: Span,
+    note: str | None,
+    retrieved: str | None,
+) -> CostComponent:
+    """The compute line of instances priced by the hour, on spot or on-demand; a spot line
+    keeps its on-demand price (for the spot savings) and its own price's date."""
+    return CostComponent(
+        name=f"{'spot' if on_spot else 'on-demand'} {label}",
+        unit="hours",
+        unit_price=round(unit_price, 6),
+        quantity=hours,
+        ondemand_unit_price=round(ondemand, 6) if on_spot else None,
+        category="compute (spot)" if on_spot else "compute (on-demand)",
+        note=note,
+        price_retrieved=retrieved if on_spot else None,
+    )
+
+
 @dataclass(frozen=True)
 class PricingContext:
     infrastructure: PlannedInfrastructure

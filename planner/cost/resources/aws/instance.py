@@ -3,7 +3,13 @@ at the mean price over the zones the catalog lists, with its root volume."""
 
 from __future__ import annotations
 
-from planner.cost.context import PricingContext, Unpriceable, spot_retrieved, zone_prices
+from planner.cost.context import (
+    PricingContext,
+    Unpriceable,
+    instance_hours,
+    spot_retrieved,
+    zone_prices,
+)
 from planner.cost.plan_resources import PlannedResource, blocks, first_block, text
 from planner.cost.report import CostComponent, Span
 from planner.cost.resources.aws.volumes import volume_components
@@ -22,15 +28,14 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
     on_spot = text(market.get("market_type")) == "spot"
     one = Span.fixed(1)
     components = [
-        CostComponent(
-            name=f"{'spot' if on_spot else 'on-demand'} instance ({instance_type})",
-            unit="hours",
-            unit_price=round(spot if on_spot else ondemand, 6),
-            quantity=one.scaled(context.hours_per_month),
-            ondemand_unit_price=round(ondemand, 6) if on_spot else None,
-            category="compute (spot)" if on_spot else "compute (on-demand)",
+        instance_hours(
+            f"instance ({instance_type})",
+            on_spot=on_spot,
+            unit_price=spot if on_spot else ondemand,
+            ondemand=ondemand,
+            hours=one.scaled(context.hours_per_month),
             note=note,
-            price_retrieved=spot_retrieved(offering, []) if on_spot else None,
+            retrieved=spot_retrieved(offering, []),
         )
     ]
     components += volume_components(blocks(values.get("root_block_device")), one, context)

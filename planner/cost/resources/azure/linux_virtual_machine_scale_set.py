@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from planner.cost.context import PricingContext, Unpriceable
+from planner.cost.context import PricingContext, Unpriceable, instance_hours
 from planner.cost.plan_resources import PlannedResource, first_block, number, text
 from planner.cost.report import CostComponent, Span
 
@@ -108,15 +108,14 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
         notes.append(f"no spot price for {sku} in {context.region}{why}: priced at on-demand")
     unit_price = spot_price if on_spot and spot_price is not None else ondemand
     components = [
-        CostComponent(
-            name=f"{'spot' if on_spot else 'on-demand'} instances ({sku})",
-            unit="hours",
-            unit_price=round(unit_price, 6),
-            quantity=instances.scaled(context.hours_per_month),
-            ondemand_unit_price=round(ondemand, 6) if on_spot else None,
-            category="compute (spot)" if on_spot else "compute (on-demand)",
+        instance_hours(
+            f"instances ({sku})",
+            on_spot=on_spot,
+            unit_price=unit_price,
+            ondemand=ondemand,
+            hours=instances.scaled(context.hours_per_month),
             note="; ".join(notes) or None,
-            price_retrieved=spot_date if on_spot and spot_price is not None else None,
+            retrieved=spot_date if spot_price is not None else None,
         )
     ]
     if isinstance(disk, CostComponent):

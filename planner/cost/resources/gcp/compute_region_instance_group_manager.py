@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from planner.cost.context import PricingContext, Unpriceable, spot_retrieved, zone_prices
+from planner.cost.context import (
+    PricingContext,
+    Unpriceable,
+    instance_hours,
+    spot_retrieved,
+    zone_prices,
+)
 from planner.cost.plan_resources import PlannedResource, blocks, first_block, number, text
 from planner.cost.report import CostComponent, Span
 
@@ -84,15 +90,14 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
     instances = _group_range(resource, context)
     gpus = f", {accelerator}" if accelerator else ""
     components = [
-        CostComponent(
-            name=f"{'spot' if on_spot else 'on-demand'} instances ({machine_type}{gpus})",
-            unit="hours",
-            unit_price=round(spot if on_spot else ondemand, 6),
-            quantity=instances.scaled(context.hours_per_month),
-            ondemand_unit_price=round(ondemand, 6) if on_spot else None,
-            category="compute (spot)" if on_spot else "compute (on-demand)",
+        instance_hours(
+            f"instances ({machine_type}{gpus})",
+            on_spot=on_spot,
+            unit_price=spot if on_spot else ondemand,
+            ondemand=ondemand,
+            hours=instances.scaled(context.hours_per_month),
             note=note,
-            price_retrieved=spot_retrieved(offering, zones) if on_spot else None,
+            retrieved=spot_retrieved(offering, zones),
         )
     ]
     return components + _disks(template, instances, context)
