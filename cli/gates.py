@@ -1,5 +1,6 @@
 """What `infra plan` and `infra deploy` check before anything is saved or applied: the policy
-scan of the synthesized configuration (exit 5) and the plan's cost against the budget (exit 4)."""
+scan of the synthesized configuration (exit 5), the plan's cost against the budget (exit 4), and a
+pinned fleet many times dearer than the unpinned optimum (asked about, or refused)."""
 
 from __future__ import annotations
 

@@ -223,7 +223,8 @@ def _check_weights(spec: DeploymentSpec, target: BootTarget) -> None:
 
 
 def _replicas(spec: DeploymentSpec) -> list[Replica]:
-    """One container per replica on disjoint GPUs. A lone replica takes the serving port; several
+    """One container per replica on disjoint accelerators (GPUs, or Neuron chips as
+    /dev/neuronN). A lone replica takes the serving port; several
     take the ports above it on loopback, behind the proxy on the serving port."""
     runtime = spec.runtime
     neuron = is_neuron(spec.accelerator)

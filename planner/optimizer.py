@@ -938,7 +938,10 @@ def _not_considered(name: str, profile: Profile, catalog: Catalog, filters: Filt
     if filters != Filters() and any(
         o.accelerator == name and _allowed(o, profile, Filters()) for o in catalog.offerings
     ):
-        return f"{name}: left out by the pins (--cloud, --region, --kind, --accelerator, --env)."
+        return (
+            f"{name}: left out by the pins (--cloud, --region, --kind, --accelerator or "
+            "--instance-type, --env)."
+        )
     return f"{name}: not offered in the allowed clouds, kinds and regions."
 
 

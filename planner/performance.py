@@ -107,7 +107,8 @@ class ErrorBand(msgspec.Struct, frozen=True):
     pooled: bool
     """True when the accelerator's own rows were too few and the pooled band is used."""
     bias: float
-    """Median signed log(measured/predicted), held out."""
+    """Centre (the median of the held-out signed log(measured/predicted)), taken as the normal's
+    mean by the factors below."""
     spread: float
     """Scale (std-like) of held-out log residuals, widened when pooled."""
 

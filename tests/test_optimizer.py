@@ -671,7 +671,10 @@ def test_other_exclusion_reasons() -> None:
         offering("a2-highgpu-1g", "A100", 1, 40.0, [zone("a", 3.7)], cloud="gcp", region="x"),
     )
     result = recommend(profile, catalog, Filters(clouds=frozenset({"aws"})))
-    pinned = "A100: left out by the pins (--cloud, --region, --kind, --accelerator, --env)."
+    pinned = (
+        "A100: left out by the pins (--cloud, --region, --kind, --accelerator or "
+        "--instance-type, --env)."
+    )
     assert [(e.subject, e.reason) for e in result.excluded] == [
         ("A100", pinned),
         ("L4", "L4: no measured throughput for it in workload.measured."),
