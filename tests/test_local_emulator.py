@@ -92,8 +92,24 @@ def test_lifecycle_with_boto3_clients(home: Path, monkeypatch: pytest.MonkeyPatc
                 {"VariantName": "v", "ModelName": "m", "InstanceType": "ml.nonsense.xlarge"}
             ],
         )
+    group = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc_id)["GroupId"]
+    (rule,) = ec2.authorize_security_group_ingress(
+        GroupId=group, IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="10.0.0.0/8"
+    )["SecurityGroupRules"]
+    ec2.revoke_security_group_ingress(
+        GroupId=group, SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]]
+    )
+    with pytest.raises(ec2.exceptions.ClientError, match=r"InvalidSecurityGroupRuleId\.NotFound"):
+        ec2.revoke_security_group_ingress(  # as AWS answers: the provider takes it as deleted
+            GroupId=group, SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]]
+        )
+    with pytest.raises(ec2.exceptions.ClientError, match=r"InvalidPermission\.NotFound"):
+        ec2.revoke_security_group_ingress(  # by its content, moto's own answer stands
+            GroupId=group, IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="10.0.0.0/8"
+        )
     log = (home / "moto.log").read_text()
     assert "ml.g5.2xlarge" in log and "never real AWS" in log
+    assert "unknown security group rule IDs" in log
 
     assert emulator.stop() is True
     assert not alive(started.pid)

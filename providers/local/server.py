@@ -18,7 +18,8 @@ real AWS, where the SageMaker API does its own validation. Each one says in the 
   autoscaling groups keep `DefaultInstanceWarmup`; scaling policies report `Enabled`; launch
   template versions do not echo the template's own tags (resource type `launch-template`) as
   part of the template data; target-tracking policies carry no empty predictive-scaling block;
-  security group rules that reference another group keep their description.
+  security group rules that reference another group keep their description; revoking a rule by
+  an ID the group no longer has is `InvalidSecurityGroupRuleId.NotFound`, as on AWS.
 - Missing APIs: moto 5.2.5 has no autoscaling instance refreshes; the provider starts one when a
   fleet's launch configuration changes and retries for many minutes on the error. Here a refresh
   completes at once (the emulator runs no instances worth replacing).
@@ -180,13 +181,45 @@ def improve_read_back() -> list[str]:
         original_version(self, template, number, data, description)
 
     LaunchTemplateVersion.__init__ = version_without_own_tags  # type: ignore[method-assign]
+    answer_unknown_rule_ids_as_aws()
     return [
         "autoscaling DefaultInstanceWarmup",
         "scaling policy Enabled",
         "launch template version tags",
         "predictive scaling",
         "group-referencing rule descriptions",
+        "unknown security group rule IDs",
     ]
+
+
+def answer_unknown_rule_ids_as_aws() -> None:
+    """Revoking a rule by an ID the group no longer has is `InvalidSecurityGroupRuleId.NotFound`
+    on AWS, which the provider takes as already deleted; moto answers `InvalidPermission.NotFound`,
+    which fails a destroy that meets a rule moto removed with its referenced group."""
+    import inspect
+
+    from moto.ec2.exceptions import (
+        InvalidPermissionNotFoundError,
+        InvalidSecurityGroupRuleIdNotFoundError,
+    )
+    from moto.ec2.models.security_groups import SecurityGroupBackend
+
+    def by_rule_id(action):  # type: ignore[no-untyped-def]
+        signature = inspect.signature(action)
+
+        def wrapped(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            try:
+                return action(self, *args, **kwargs)
+            except InvalidPermissionNotFoundError:
+                ids = signature.bind(self, *args, **kwargs).arguments.get("security_rule_ids")
+                if ids:
+                    raise InvalidSecurityGroupRuleIdNotFoundError(ids[0]) from None
+                raise
+
+        return wrapped
+
+    for name in ("revoke_security_group_ingress", "revoke_security_group_egress"):
+        setattr(SecurityGroupBackend, name, by_rule_id(getattr(SecurityGroupBackend, name)))
 
 
 def add_instance_refreshes() -> None:
