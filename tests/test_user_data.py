@@ -25,7 +25,7 @@ from modules.user_data import (
 )
 from planner.deployment import HEALTH_PATHS, CapacitySpec, DeploymentSpec, RuntimeSpec, ScalingSpec
 from planner.images import DEFAULT_IMAGES
-from tests.conftest import SHELLCHECK
+from tests.conftest import shellcheck
 
 ENGINES = ["vllm", "tgi", "triton"]
 MODEL_ID = "meta-llama/Llama-3.1-8B-Instruct"
@@ -237,12 +237,7 @@ def test_shellcheck_is_clean(engine: str) -> None:
         image=f"123456789012.dkr.ecr.us-east-1.amazonaws.com/{engine}:1",
         extra_args=["--seed", "7"],
     )
-    checked = subprocess.run(
-        [SHELLCHECK, "--shell=bash", "-"],
-        input=render_user_data(spec),
-        capture_output=True,
-        text=True,
-    )
+    checked = shellcheck(render_user_data(spec))
     assert checked.returncode == 0, checked.stdout
 
 

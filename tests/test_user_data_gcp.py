@@ -25,7 +25,7 @@ from modules.user_data import (
 )
 from planner.deployment import DeploymentSpec
 from planner.profile import GcpOptions
-from tests.conftest import SHELLCHECK
+from tests.conftest import shellcheck
 from tests.test_user_data import HF_PARAMETER, Boot, flag, run_boot
 from tests.test_user_data import make_spec as make_aws_spec
 
@@ -144,12 +144,7 @@ def test_shellcheck_is_clean(engine: str) -> None:
             spec.runtime, tensor_parallel=2, replicas_per_instance=2, extra_args=["--seed", "7"]
         ),
     )
-    checked = subprocess.run(
-        [SHELLCHECK, "--shell=bash", "-"],
-        input=render_user_data(spec),
-        capture_output=True,
-        text=True,
-    )
+    checked = shellcheck(render_user_data(spec))
     assert checked.returncode == 0, checked.stdout
 
 

@@ -6,7 +6,6 @@ engine's NeuronCore count, where the compiled model is kept, and that nothing NV
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from modules.user_data import UserDataError, render_user_data
 from planner.deployment import DeploymentSpec
 from planner.images import NEURON_IMAGES
 from planner.neuron import COMPILE_GRACE_S
-from tests.conftest import SHELLCHECK
+from tests.conftest import shellcheck
 from tests.test_user_data import (
     FAKE_TOOL,
     FAKE_TOOLS,
@@ -284,10 +283,5 @@ def test_shellcheck_is_clean(engine: str, weights: str | None) -> None:
         hf_token_ssm_parameter=HF_PARAMETER,
         extra_args=["--seed", "7"],
     )
-    checked = subprocess.run(
-        [SHELLCHECK, "--shell=bash", "-"],
-        input=render_user_data(spec),
-        capture_output=True,
-        text=True,
-    )
+    checked = shellcheck(render_user_data(spec))
     assert checked.returncode == 0, checked.stdout
