@@ -56,7 +56,7 @@ OutputOption = Annotated[
 
 
 def _check_format(fmt: str, allowed: tuple[str, ...]) -> None:
-    from planner.errors import InfraError
+    from core.errors import InfraError
 
     if fmt not in allowed:
         raise InfraError(f"unknown format '{fmt}'; choose from {', '.join(allowed)}.")
@@ -152,7 +152,7 @@ def report(
 
     def work() -> None:
         from cli.cost_render import REPORT_FORMATS, render_report
-        from planner.errors import InfraError
+        from core.errors import InfraError
 
         _check_format(fmt, REPORT_FORMATS)
         alternatives: list[dict[str, Any]] = []

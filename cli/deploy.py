@@ -77,8 +77,8 @@ def prepare_quietly(
     what_if: bool = False,
 ) -> Deployment:
     """The deployment of a profile or a spec file (exactly one of them)."""
+    from core.errors import InfraError
     from orchestrator.workflow import prepare
-    from planner.errors import InfraError
 
     if (profile is None) == (spec is None):
         raise InfraError("give either a PROFILE or --spec FILE (one of them, not both).")
@@ -174,7 +174,7 @@ def _confirm(auto_approve: bool, action: str):
         if auto_approve:
             return True
         if not sys.stdin.isatty():
-            from planner.errors import InfraError
+            from core.errors import InfraError
 
             raise InfraError(
                 f"{action} needs --auto-approve when not run at a terminal (nothing was changed)."

@@ -10,7 +10,7 @@ import typer
 
 
 def run_guarded(work: Callable[[], None], *, as_json: bool) -> None:
-    from planner.errors import InfraError, NoFeasibleCandidate
+    from core.errors import InfraError, NoFeasibleCandidate
 
     try:
         work()

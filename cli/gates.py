@@ -54,7 +54,7 @@ def confirm_large_fleet(deployment: Deployment, *, allowed: bool, ask: bool) -> 
     only when allowed, or confirmed at a terminal (`ask`); otherwise nothing is saved."""
     import sys
 
-    from planner.errors import InfraError
+    from core.errors import InfraError
 
     resolved = deployment.resolved
     recommendation = resolved.recommendation if resolved else None

@@ -44,7 +44,7 @@ def show(
     def work() -> None:
         import msgspec
 
-        from planner.errors import InfraError
+        from core.errors import InfraError
         from planner.lock import lock_path, read_lock
         from planner.profile import load_profile
 

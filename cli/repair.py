@@ -106,7 +106,7 @@ def _approved(auto_approve: bool, action: str, count: int, where: str) -> bool:
     if auto_approve:
         return True
     if not sys.stdin.isatty():
-        from planner.errors import InfraError
+        from core.errors import InfraError
 
         raise InfraError(
             "repair needs --auto-approve when not run at a terminal (nothing was changed)."

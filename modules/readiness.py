@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from planner.errors import InfraError
+from core.errors import InfraError
 
 _deferred: ContextVar[list[str] | None] = ContextVar("deferred_readiness", default=None)
 

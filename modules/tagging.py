@@ -17,8 +17,8 @@ import jsii
 from cdktn import Aspects, IAspect, TerraformResource, TerraformStack
 from constructs import IConstruct
 
+from core.errors import InfraError
 from modules.tag_keys import STACK_TAG
-from planner.errors import InfraError
 
 
 class MissingTagsError(InfraError):

@@ -15,8 +15,8 @@ import shlex
 from importlib.resources import files
 from typing import TYPE_CHECKING, NamedTuple
 
+from core.errors import InfraError
 from modules.readiness import refuse_to_serve
-from planner.errors import InfraError
 from planner.neuron import is_neuron, neuron_cores, neuron_problem
 
 if TYPE_CHECKING:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import msgspec
 
+from core.errors import InfraError
 from orchestrator.workspace import Workspace, write_atomically
 from planner.deployment import RECORD_OUTPUT, DeploymentSpec
-from planner.errors import InfraError
 
 RECORD_FILE = "deployed.json"
 

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from core.errors import InfraError
 from orchestrator.workspace import write_atomically
-from planner.errors import InfraError
 from planner.lock import lock_path
 from planner.profile import Profile, load_profile
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import msgspec
 
+from core.errors import InfraError
 from modules.readiness import pricing_only
 from orchestrator.workflow import Deployment, prepare, synth_to
 from planner.cost.diff import CostDiff, diff_costs
@@ -29,7 +30,6 @@ from planner.cost.plan_resources import (
 )
 from planner.cost.pricing import price_plan
 from planner.cost.report import CostReport, TargetLoad
-from planner.errors import InfraError
 from planner.optimizer import Filters
 from providers.catalog import load_catalog
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import msgspec
 
+from core.errors import InfraError, NoFeasibleCandidate
 from orchestrator.workspace import write_atomically
 from planner.decision import Decision, decide
 from planner.deployment import DeploymentSpec, check_challenger, spec_from_decision
-from planner.errors import InfraError, NoFeasibleCandidate
 from planner.lock import (
     LockedEnvironment,
     LockError,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.errors import InfraError
+from core.errors import InfraError
 
 
 class TerraformNotFound(InfraError):

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from core.errors import InfraError
 from modules.tag_keys import STACK_TAG
-from planner.errors import InfraError
 
 if TYPE_CHECKING:
     from orchestrator.terraform import TerraformRunner

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.errors import InfraError
 from orchestrator.policy_severities import (
     DEFAULT_THRESHOLD,
     LEVELS,
@@ -39,7 +40,6 @@ from orchestrator.policy_severities import (
     severity_of,
 )
 from orchestrator.policy_suppressions import suppression_for
-from planner.errors import InfraError
 from planner.secrets import SecretFinding, find_secrets
 
 CHECKOV_ENV = "INFRA_CHECKOV"

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from planner.errors import InfraError
+from core.errors import InfraError
 from planner.profile import Canary
 from providers.managed_endpoint import EndpointDriver, EndpointRevision, revision_name
 

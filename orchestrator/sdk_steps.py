@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from core.errors import InfraError
 from orchestrator.errors import NotDeployed
 from orchestrator.rollout import Sleep, read_back, remove_everything, roll_back, roll_out
-from planner.errors import InfraError
 
 if TYPE_CHECKING:
     from orchestrator.workflow import Deployment

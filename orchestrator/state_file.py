@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from planner.errors import InfraError
+from core.errors import InfraError
 
 BACKUP_SUFFIX = ".backup"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import msgspec
 
+from core.errors import InfraError
 from planner.deployment import DeploymentSpec
-from planner.errors import InfraError
 from planner.profile_checks import shared_value_problem
 from planner.secrets import SecretInConfiguration, refuse_secrets
 from planner.yaml_source import field_name

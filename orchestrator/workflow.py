@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from core.errors import InfraError
 from orchestrator.applied import (
     AppliedState,
     check_state_belongs,
@@ -44,7 +45,6 @@ from planner.deployment import (
     same_configuration,
     spec_as_json,
 )
-from planner.errors import InfraError
 from planner.optimizer import Filters, Recommendation
 
 PLAN_FORMAT = "infra-plan/1"

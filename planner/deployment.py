@@ -13,8 +13,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from core.errors import ProfileError
 from planner.decision import Decision, decide
-from planner.errors import ProfileError
 from planner.images import MODEL_GARDEN_HEALTH_PATH, is_model_garden_vllm
 from planner.names import DeploymentId, Identifier
 from planner.neuron import COMPILE_GRACE_S, is_neuron

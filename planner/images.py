@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from planner.errors import ProfileError
+from core.errors import ProfileError
 from planner.neuron import is_neuron
 from planner.profile import Profile
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import msgspec
 import yaml
 
+from core.errors import InfraError, ProfileError
 from planner.decision import Decision
-from planner.errors import InfraError, ProfileError
 from planner.names import DeploymentId
 from planner.profile import DEFAULT_CONFIDENCE, Profile
 from planner.yaml_source import load_located_yaml

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from msgspec import Meta
 
-from planner.errors import InfraError
+from core.errors import InfraError
 
 IDENTIFIER_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?\Z"
 IDENTIFIER_WORDS = (

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
+from core.errors import NoFeasibleCandidate
 from planner.accelerators import Accelerator, accelerators
-from planner.errors import NoFeasibleCandidate
 from planner.models import ModelSpec
 from planner.performance import (
     BYTES_PER_PARAM,

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from planner.errors import ProfileError
+from core.errors import ProfileError
 from planner.models import ModelSpec, builtin_models, find_model, spec_from_mapping
 from planner.names import AwsRegion, Identifier, S3Bucket, S3KeyPrefix
 from planner.profile_checks import check_profile_values

@@ -9,7 +9,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
-from planner.errors import ProfileError
+from core.errors import ProfileError
 from planner.names import IDENTIFIER_WORDS, is_identifier
 from planner.yaml_source import FieldPath, field_name
 

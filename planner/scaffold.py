@@ -13,7 +13,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from planner.errors import InfraError, ProfileError
+from core.errors import InfraError, ProfileError
 from planner.models import ModelSpec, builtin_models, find_model
 from planner.names import check_identifier
 

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from planner.errors import InfraError
+from core.errors import InfraError
 
 KNOWN_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (

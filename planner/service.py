@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
 
+from core.errors import InfraError, NoFeasibleCandidate, ProfileError
 from planner.accelerators import accelerators
-from planner.errors import InfraError, NoFeasibleCandidate, ProfileError
 from planner.neuron import deployment_notes
 from planner.optimizer import HOURS_PER_MONTH, Filters, Recommendation, recommend
 from planner.profile import ALL_CLOUDS, ALL_KINDS, LoadedProfile, load_profile

@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
+from core.errors import ProfileError
 from planner.datafiles import SAFE_LOADER
-from planner.errors import ProfileError
 
 FieldPath = tuple[str | int, ...]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import msgspec
 
-from planner.errors import CatalogError
+from core.errors import CatalogError
 from providers import CLOUDS
 from providers.csv_file import csv_rows
 from providers.price_cache import CachedCloud, find_cached

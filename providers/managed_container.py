@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from planner.errors import InfraError
+from core.errors import InfraError
 from providers.engine_flags import FLAG_ENGINES
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from planner.errors import InfraError
+from core.errors import InfraError
 from providers import CLOUDS
 from providers.catalog import Catalog, Offering, read_cloud_catalog, shipped_cloud_files
 from providers.price_cache import read_attempt

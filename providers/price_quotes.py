@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from planner.errors import InfraError
+from core.errors import InfraError
 
 
 class PriceSourceError(InfraError):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.errors import CatalogError, InfraError
+from core.errors import CatalogError, InfraError
 from providers import CLOUDS
 from providers.catalog import (
     COLUMNS,

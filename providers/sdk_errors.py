@@ -6,7 +6,7 @@ the workflow, the CLI) knows an SDK's exception types, and no traceback reaches 
 
 from __future__ import annotations
 
-from planner.errors import InfraError
+from core.errors import InfraError
 
 
 class MissingCredentials(InfraError):

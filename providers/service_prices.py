@@ -14,7 +14,7 @@ from pathlib import Path
 
 import msgspec
 
-from planner.errors import CatalogError
+from core.errors import CatalogError
 
 COLUMNS = ("item", "unit", "region", "usd_per_unit", "source", "retrieved")
 REFERENCE_REGIONS = {"aws": "us-east-1", "gcp": "us-central1", "azure": "eastus"}

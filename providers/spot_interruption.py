@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from planner.errors import CatalogError
+from core.errors import CatalogError
 from providers.csv_file import csv_rows
 
 COLUMNS = ("instance_type", "region", "interruption", "source", "retrieved")

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from planner.errors import InfraError
+from core.errors import InfraError
 
 
 def main() -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from cdktn import LocalBackend, S3Backend, TerraformOutput, TerraformStack
 
+from core.errors import InfraError
 from modules.azure.spec_checks import AzureSpecError
 from modules.readiness import refuse_to_serve
 from modules.tagging import apply_cost_allocation_tags, check_tags
 from planner.deployment import RECORD_OUTPUT, DeploymentSpec, spec_as_json
-from planner.errors import InfraError
 
 AWS_PROVIDER_VERSION = ">= 5.100, < 7"
 """The binding is generated from provider 6.x; the stacks use only arguments 5.100 also knows,

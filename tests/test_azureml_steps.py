@@ -11,10 +11,10 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.errors import InfraError
 from orchestrator import sdk_steps
 from orchestrator.rollout import CanaryRolledBack, NothingToRollBack
 from planner.deployment import DeploymentSpec
-from planner.errors import InfraError
 from planner.images import DEFAULT_IMAGES
 from planner.profile import AzureOptions, Network
 from providers.azure.azureml import AzureMlEndpoint, AzureMlOutputs, check_azureml

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import CatalogError
 from planner.accelerators import accelerators
-from planner.errors import CatalogError
 from providers.catalog import (
     COLUMNS,
     judge_spot,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.errors import InfraError
+from core.errors import InfraError
 from stacks.app import main
 from tests.conftest import EXAMPLES, REPO
 

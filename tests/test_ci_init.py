@@ -21,9 +21,9 @@ import typer
 import yaml
 
 from cli.main import app
+from core.errors import InfraError
 from orchestrator import ci_pipelines
 from orchestrator.ci_pipelines import PipelineSettings, write_pipeline
-from planner.errors import InfraError
 from tests.conftest import REPO, Cli, profile_dict, write_profile
 
 try:  # typer 0.28 parses with its own copy of click; earlier versions with click itself

@@ -15,7 +15,7 @@ import msgspec
 import pytest
 
 from cli import __version__
-from planner.errors import InfraError
+from core.errors import InfraError
 from planner.models import builtin_models
 from planner.profile import Profile, load_profile
 from planner.scaffold import render_profile_scaffold, write_profile_scaffold

@@ -14,9 +14,9 @@ import msgspec
 import pytest
 
 from cli import gates
+from core.errors import InfraError
 from orchestrator.decisions import record, resolve
 from planner import service
-from planner.errors import InfraError
 from planner.lock import lock_path
 from planner.optimizer import Filters, LargeFleet
 from tests.conftest import EXAMPLES, Cli, catalog_of, make_profile, offering, write_profile, zone

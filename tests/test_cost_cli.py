@@ -247,8 +247,8 @@ def test_pricing_needs_no_cloud_account(
 
 
 def test_serving_readiness_is_deferred_only_while_pricing() -> None:
+    from core.errors import InfraError
     from modules.readiness import pricing_only, refuse_to_serve
-    from planner.errors import InfraError
 
     with pytest.raises(InfraError, match="not ready"):
         refuse_to_serve(InfraError("not ready"))

@@ -13,9 +13,9 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from core.errors import InfraError
 from orchestrator.decisions import record
 from orchestrator.workflow import prepare
-from planner.errors import InfraError
 from planner.lock import lock_path, read_lock
 from tests.conftest import EXAMPLES, Cli
 

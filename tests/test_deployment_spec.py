@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import planner.images as images
+from core.errors import ProfileError
 from planner.accelerators import accelerators
 from planner.deployment import (
     HEALTH_PATHS,
@@ -20,7 +21,6 @@ from planner.deployment import (
     DeploymentSpec,
     spec_from_recommendation,
 )
-from planner.errors import ProfileError
 from planner.images import (
     DEFAULT_IMAGES,
     DLC_REGISTRY,

@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.errors import ProfileError
 from modules.gcp.firewall import GOOGLE_LOAD_BALANCER_RANGES
 from modules.gcp.https_frontend import managed_certificate_name
 from modules.gcp.instance_template import DLVM_IMAGE, InstanceTemplateError
@@ -41,7 +42,6 @@ from planner.deployment import (
     ScalingSpec,
     spec_from_recommendation,
 )
-from planner.errors import ProfileError
 from planner.images import MODEL_GARDEN_HEALTH_PATH, VERTEX_IMAGES
 from planner.optimizer import Filters
 from planner.profile import GcpOptions, Network

@@ -22,11 +22,11 @@ import msgspec
 import pytest
 import yaml
 
+from core.errors import ProfileError
 from orchestrator.decisions import resolve
 from orchestrator.synth import RefusedValue, check_values
 from orchestrator.workspace import Workspace
 from planner.deployment import DeploymentSpec, dump_spec, spec_from_recommendation
-from planner.errors import ProfileError
 from planner.lock import LockError, LockFile, lock_path, read_lock, render_lock
 from planner.names import (
     S3_BUCKET_PATTERN,

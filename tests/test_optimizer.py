@@ -18,8 +18,8 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.errors import NoFeasibleCandidate
 from planner import service
-from planner.errors import NoFeasibleCandidate
 from planner.optimizer import (
     HOURS_PER_MONTH,
     Candidate,

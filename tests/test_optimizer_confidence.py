@@ -15,9 +15,9 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.errors import NoFeasibleCandidate
 from planner import optimizer, service
 from planner.accelerators import accelerators
-from planner.errors import NoFeasibleCandidate
 from planner.optimizer import (
     CLIFF_MARGIN,
     LARGE_FLEET_FACTOR,

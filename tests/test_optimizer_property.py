@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from core.errors import NoFeasibleCandidate
 from planner import optimizer
 from planner.accelerators import Accelerator, accelerators
-from planner.errors import NoFeasibleCandidate
 from planner.optimizer import Candidate, CapacityModel, ReplicaPlan, recommend
 from planner.profile import Profile
 from providers.catalog import Catalog, Offering, ZonePrice, judge_spot

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.errors import ProfileError
+from core.errors import ProfileError
 from planner.profile import load_profile
 from tests.conftest import EXAMPLES, profile_dict, write_profile
 

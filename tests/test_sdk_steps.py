@@ -16,6 +16,7 @@ import pytest
 
 import orchestrator.workflow as workflow
 from cli.endpoint_render import removed_text, rollout_text, status_text
+from core.errors import InfraError
 from orchestrator import sdk_steps
 from orchestrator.applied import AppliedState
 from orchestrator.errors import NotDeployed
@@ -23,7 +24,6 @@ from orchestrator.rollout import RevisionMissing
 from orchestrator.terraform import StepResult
 from orchestrator.workflow import Deployment, PlanSummary
 from planner.deployment import DeploymentSpec, dump_spec
-from planner.errors import InfraError
 from providers.gcp.vertex import VertexEndpoint, VertexOutputs
 from providers.managed_container import ManagedContainerError
 from providers.sdk_errors import first_line

@@ -15,9 +15,9 @@ import msgspec
 import pytest
 import yaml
 
+from core.errors import NoFeasibleCandidate
 from orchestrator.synth import SUPPORTED, synthesize
 from planner.deployment import DeploymentSpec, spec_from_recommendation
-from planner.errors import NoFeasibleCandidate
 from planner.optimizer import Filters
 from planner.secrets import SecretInConfiguration, decode_base64, find_secrets, looks_random
 from tests import test_fleet_stack as fleet

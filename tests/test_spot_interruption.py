@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from planner.errors import CatalogError
+from core.errors import CatalogError
 from planner.optimizer import recommend
 from planner.profile import Profile, SpotSettings, load_profile
 from planner.serialize import recommendation_to_dict

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from core.errors import InfraError
 from orchestrator import sdk_steps
 from orchestrator.rollout import CanaryRolledBack, NothingToRollBack
 from planner.deployment import DeploymentSpec
-from planner.errors import InfraError
 from planner.images import VERTEX_IMAGES
 from planner.profile import GcpOptions
 from providers.gcp.labels import LabelError, gcp_labels

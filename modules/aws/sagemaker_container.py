@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from core.errors import InfraError
 from modules.readiness import refuse_to_serve
-from planner.errors import InfraError
 from planner.neuron import is_neuron, neuron_cores, neuron_problem
 from planner.secrets import find_secrets
 

@@ -4,8 +4,8 @@ and a certificate ACM keeps in another region than the load balancer's."""
 
 from __future__ import annotations
 
+from core.errors import InfraError
 from planner.deployment import DeploymentSpec
-from planner.errors import InfraError
 
 
 class AwsSpecError(InfraError):

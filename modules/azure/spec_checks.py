@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
+from core.errors import InfraError
 from planner.deployment import DeploymentSpec
-from planner.errors import InfraError
 
 SUBNET_ID = re.compile(
     r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network"

@@ -28,9 +28,9 @@ from cdktn_provider_google.compute_instance_template import (
 )
 from constructs import Construct
 
+from core.errors import InfraError
 from modules.gcp.naming import gcp_name
 from planner.deployment import DeploymentSpec
-from planner.errors import InfraError
 
 DLVM_FAMILY = "common-cu128-ubuntu-2204-nvidia-570"
 DLVM_IMAGE = f"projects/deeplearning-platform-release/global/images/family/{DLVM_FAMILY}"

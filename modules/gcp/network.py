@@ -31,8 +31,8 @@ from cdktn_provider_google.compute_subnetwork import ComputeSubnetwork
 from cdktn_provider_google.data_google_compute_subnetwork import DataGoogleComputeSubnetwork
 from constructs import Construct
 
+from core.errors import InfraError
 from modules.gcp.naming import gcp_name
-from planner.errors import InfraError
 
 SUBNET_CIDR = "10.40.0.0/20"
 PROXY_ONLY_CIDR = "10.40.16.0/23"

@@ -10,8 +10,8 @@ Vertex AI would store in plain text.
 
 from __future__ import annotations
 
+from core.errors import InfraError
 from planner.deployment import DeploymentSpec
-from planner.errors import InfraError
 from planner.images import ARTIFACT_REGISTRY_IMAGE
 
 

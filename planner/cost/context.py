@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.errors import InfraError
 from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
 from planner.cost.report import CostComponent, Span, TargetLoad
-from planner.errors import InfraError
 from providers.catalog import Catalog, Offering
 from providers.service_prices import ServicePrices
 

@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from planner.errors import InfraError
+from core.errors import InfraError
 
 _REFERENCE = re.compile(r"\$\{(?:data\.)?([a-z0-9_]+\.[A-Za-z0-9_-]+)")
 

@@ -5,6 +5,7 @@ one place each)."""
 
 from __future__ import annotations
 
+from core.errors import InfraError
 from planner.cost.context import PricingContext, Unpriceable
 from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
 from planner.cost.report import CostReport, ResourceCost, TargetLoad
@@ -15,7 +16,6 @@ from planner.cost.resources.registry import (
     RULES,
     provider_of,
 )
-from planner.errors import InfraError
 from planner.optimizer import HOURS_PER_MONTH
 from providers.catalog import Catalog
 from providers.price_freshness import stale_catalog_warning

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from planner.errors import InfraError
+from core.errors import InfraError
 from providers.aws.deployment_resources import ClientFactory, CloudResource
 from providers.aws.sdk_calls import aws_call, error_code
 

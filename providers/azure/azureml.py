@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
-from planner.errors import InfraError
+from core.errors import InfraError
 from planner.images import DEFAULT_IMAGES
 from providers.azure.azureml_api import (
     AzureEndpointState,

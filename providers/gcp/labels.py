@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from planner.errors import InfraError
+from core.errors import InfraError
 
 LABEL_LIMIT = 63
 _NOT_ALLOWED = re.compile(r"[^a-z0-9_-]")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from planner.errors import InfraError
+from core.errors import InfraError
 from planner.images import (
     MODEL_GARDEN_COMMAND,
     MODEL_GARDEN_HEALTH_PATH,

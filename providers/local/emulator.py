@@ -33,7 +33,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from planner.errors import InfraError
+from core.errors import InfraError
 from providers.local.paths import infra_home, writing_under_home
 
 HOST = "127.0.0.1"

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from planner.errors import InfraError
+from core.errors import InfraError
 
 HOME_ENV = "INFRA_HOME"
 

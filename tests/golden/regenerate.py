@@ -47,10 +47,10 @@ HEADER = (
 def decide(example: str, target: Target, workdir: Path) -> Recorded | None:
     """What `infra plan --env <env> --cloud --kind` decides for the example; None if nothing
     fits (or the example's placement rules the target out)."""
+    from core.errors import NoFeasibleCandidate
     from orchestrator.decisions import recommend_for_env
     from planner.decision import decide as decide_on
     from planner.deployment import check_challenger
-    from planner.errors import NoFeasibleCandidate
     from planner.optimizer import Filters
     from planner.profile import load_profile
 
