@@ -47,11 +47,11 @@ def check(deployment: Deployment) -> None:
             "endpoints; deploy to a named environment (--env dev) with cloud credentials."
         )
     if spec.kind == "vertex":
-        from providers.gcp.vertex import check_vertex
+        from orchestrator.vertex_endpoint import check_vertex
 
         check_vertex(spec)
     else:
-        from providers.azure.azureml import check_azureml
+        from orchestrator.azureml_endpoint import check_azureml
 
         check_azureml(spec)
 
@@ -59,12 +59,12 @@ def check(deployment: Deployment) -> None:
 def cloud_driver(spec: DeploymentSpec, outputs: Mapping[str, object]) -> EndpointDriver:
     """The real driver: the cloud's SDK behind its boundary, signed in from its standard chain."""
     if spec.kind == "vertex":
-        from providers.gcp.vertex import VertexEndpoint, VertexOutputs
+        from orchestrator.vertex_endpoint import VertexEndpoint, VertexOutputs
         from providers.gcp.vertex_api import GoogleVertexApi
 
         vertex = VertexOutputs.read(spec.stack_name, outputs)
         return VertexEndpoint(spec, vertex, GoogleVertexApi(vertex.project, vertex.region))
-    from providers.azure.azureml import AzureMlEndpoint, AzureMlOutputs
+    from orchestrator.azureml_endpoint import AzureMlEndpoint, AzureMlOutputs
     from providers.azure.azureml_api import AzureMlSdkApi
 
     azure = AzureMlOutputs.read(spec.stack_name, outputs)

@@ -17,7 +17,6 @@ from core.errors import ProfileError
 from planner.decision import Decision, decide
 from planner.images import MODEL_GARDEN_HEALTH_PATH, is_model_garden_vllm
 from planner.names import DeploymentId, Identifier
-from planner.neuron import COMPILE_GRACE_S, is_neuron
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
 from planner.profile import (
     AzureOptions,
@@ -32,6 +31,7 @@ from planner.profile import (
     validation_sentence,
 )
 from planner.yaml_source import load_located_yaml
+from providers.aws.neuron import COMPILE_GRACE_S, is_neuron
 
 SAGEMAKER_PORT = 8080
 SAGEMAKER_HEALTH_PATH = "/ping"

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 
 from core.errors import ProfileError
-from planner.neuron import is_neuron
 from planner.profile import Profile
+from providers.aws.neuron import is_neuron
 
 DEFAULT_IMAGES: dict[str, str] = {
     "vllm": "vllm/vllm-openai:v0.10.2",
