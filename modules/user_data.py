@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from core.errors import InfraError
 from modules.readiness import refuse_to_serve
-from planner.neuron import is_neuron, neuron_cores, neuron_problem
 from providers import targets
+from providers.aws.neuron import is_neuron, neuron_cores, neuron_problem
 
 if TYPE_CHECKING:
     from planner.deployment import DeploymentSpec

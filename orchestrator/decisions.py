@@ -18,7 +18,7 @@ from pathlib import Path
 import msgspec
 
 from core.errors import InfraError, NoFeasibleCandidate
-from orchestrator.workspace import write_atomically
+from core.files import write_atomically
 from planner.decision import Decision, decide
 from planner.deployment import DeploymentSpec, check_decision, spec_from_decision
 from planner.lock import (
@@ -35,10 +35,10 @@ from planner.lock import (
     read_lock,
     render_lock,
 )
-from planner.neuron import NEURON_ACCELERATORS, neuron_problem
 from planner.optimizer import Filters, Recommendation
 from planner.profile import LoadedProfile, Profile
 from providers import targets
+from providers.aws.neuron import NEURON_ACCELERATORS, neuron_problem
 from providers.targets import FLEET
 
 LOCAL_ENV = "local"
@@ -135,8 +135,8 @@ def pins_of(filters: Filters) -> Pins:
 def undeployable(profile: Profile | None) -> dict[str, str]:
     """Accelerators (lower-case, as filters hold them) the deploy path cannot serve `profile` on,
     each with the reason. Inferentia is deployable with the vllm and tgi engines at bf16/fp16 with
-    a fixed max_model_len (planner.neuron); whatever else the images cannot serve is left out here,
-    so a deploy never chooses it and `recommend` says why."""
+    a fixed max_model_len (providers.aws.neuron); whatever else the images cannot serve is left
+    out here, so a deploy never chooses it and `recommend` says why."""
     if profile is None:
         return {}
     runtime = profile.runtime

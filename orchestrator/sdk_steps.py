@@ -4,9 +4,9 @@ endpoint kinds whose model the SDK deploys: Vertex AI, Azure ML).
 The deploy workflow calls `check` before planning, `after_apply` after a successful apply (and
 when the plan has no changes, so a run that failed in these steps is finished by the next),
 `live_status` from `infra status` and `before_destroy` before `terraform destroy`; `rollback` is
-`infra rollback`. Each reads the Terraform outputs of the stack, builds the target's endpoint
-driver (orchestrator/endpoints/<kind>.py; SDKs imported only then) and runs orchestrator/rollout.py
-over it with progress through `deployment.step`.
+`infra rollback`. Each reads the Terraform outputs of the stack, builds the endpoint driver of the
+target's module (orchestrator/vertex_endpoint.py, orchestrator/azureml_endpoint.py; SDKs imported
+only then) and runs orchestrator/rollout.py over it with progress through `deployment.step`.
 """
 
 from __future__ import annotations

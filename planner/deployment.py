@@ -18,7 +18,6 @@ from core.errors import ProfileError
 from planner.decision import Decision, decide
 from planner.images import image_health_path
 from planner.names import DeploymentId, Identifier
-from planner.neuron import COMPILE_GRACE_S, is_neuron
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
 from planner.profile import (
     Engine,
@@ -30,6 +29,7 @@ from planner.profile import (
 )
 from planner.yaml_source import load_located_yaml
 from providers import targets
+from providers.aws.neuron import COMPILE_GRACE_S, is_neuron
 from providers.targets import ScalingSignal
 
 HEALTH_PATHS: dict[str, str] = {

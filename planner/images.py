@@ -8,9 +8,9 @@ import re
 from collections.abc import Callable
 
 from core.errors import ProfileError
-from planner.neuron import is_neuron
 from planner.profile import Profile
 from providers import targets
+from providers.aws.neuron import is_neuron
 
 DEFAULT_IMAGES: dict[str, str] = {
     "vllm": "vllm/vllm-openai:v0.10.2",

@@ -19,8 +19,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
-from planner.profile_checks import ValueProblem
 from providers import targets
 from providers.gcp.labels import label_key
 
@@ -30,6 +30,14 @@ ValueRule = Callable[[Mapping[str, str], Sequence[str]], "ValueProblem | None"]
 _AWS_TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*\Z")
 _AZURE_FORBIDDEN = set("<>%&\\?/")
 _AZURE_RESERVED_PREFIXES = ("microsoft", "azure", "windows")
+
+
+class ValueProblem(NamedTuple):
+    """A tag or client range some cloud refuses, and where it sits in a profile or spec."""
+
+    field: tuple[str | int, ...]
+    """("tags", KEY) or ("ingress_cidrs", INDEX)."""
+    problem: str
 
 
 def _aws_tag(key: str, value: str) -> str | None:

@@ -82,7 +82,7 @@ class Target:
     endpoint_steps: str | None = None
     """The module of the steps Terraform cannot do (deploying a model to a managed endpoint,
     shifting its traffic), run by the orchestrator after apply and before destroy: it offers
-    `check(spec)` and `driver(spec, outputs)` (orchestrator/endpoints/)."""
+    `check(spec)` and `driver(spec, outputs)` (orchestrator/vertex_endpoint.py, ...)."""
     managed_replicas: Literal["autoscaled", "fixed"] | None = None
     """How the model deployment the endpoint steps create is priced: between the planned minimum
     and maximum (the platform autoscales it), or at the planned count. None: Terraform's plan

@@ -33,7 +33,7 @@ class Azure(Cloud):
                 "canary": "planner.profile:Canary",
                 "azure": "planner.profile:AzureOptions",
             },
-            endpoint_steps="orchestrator.endpoints.azureml",
+            endpoint_steps="orchestrator.azureml_endpoint",
             managed_replicas="fixed",
         ),
     )

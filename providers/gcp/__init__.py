@@ -38,7 +38,7 @@ class Gcp(Cloud):
                 "canary": "planner.profile:Canary",
                 "gcp": "planner.profile:GcpOptions",
             },
-            endpoint_steps="orchestrator.endpoints.vertex",
+            endpoint_steps="orchestrator.vertex_endpoint",
             managed_replicas="autoscaled",
         ),
     )
