@@ -1,8 +1,9 @@
 """The instance template of a GPU fleet: machine type and GPUs, the Deep Learning VM image, a
-Shielded VM, no external IP, spot or standard scheduling, and the startup script.
+Shielded VM, no external IP, OS Login, spot or standard scheduling, and the startup script. The
+security settings are props whose defaults are the secure values; no stack relaxes them.
 
 GPUs: accelerator-optimized machines (A2, A3, A4, G2, G4) carry theirs; N1 machines take them as
-guest accelerators of the spec's type and count. GPU instances cannot live-migrate, so host
+guest accelerators of the plan's type and count. GPU instances cannot live-migrate, so host
 maintenance terminates them (on_host_maintenance TERMINATE); a standard one restarts by itself.
 
 Spot: provisioning model SPOT (with `preemptible`, which the API still expects alongside it), no
@@ -45,7 +46,7 @@ GUEST_ACCELERATORS = {
     "P100": "nvidia-tesla-p100",
     "P4": "nvidia-tesla-p4",
 }
-"""N1 machines: the spec's accelerator as Compute Engine names it."""
+"""N1 machines: the plan's accelerator as Compute Engine names it."""
 ACCELERATOR_OPTIMIZED = ("a2-", "a3-", "a4-", "g2-", "g4-")
 HYPERDISK_ONLY = ("a3-ultragpu-", "a4-")
 """Machines whose boot disk must be Hyperdisk; the others take Balanced Persistent Disk."""

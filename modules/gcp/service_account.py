@@ -1,6 +1,6 @@
 """The identity serving runs as, with only what it needs.
 
-A fleet's instances: write logs and metrics, and, only when the spec names them, read the image
+A fleet's instances: write logs and metrics, and, only when its props name them, read the image
 from its Artifact Registry repository, the one Secret Manager secret holding the Hugging Face
 token, and the objects of the weights bucket. A Vertex AI deployed model: logs, metrics and the
 weights bucket. No primitive role (owner, editor, viewer) and no project-wide data access: every
