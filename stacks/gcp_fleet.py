@@ -1,5 +1,7 @@
 """GcpGpuFleetStack: a GPU fleet on Compute Engine behind a load balancer, built from a
-DeploymentSpec alone (the GCP counterpart of AwsGpuFleetStack)."""
+DeploymentSpec alone (the GCP counterpart of AwsGpuFleetStack). The stack translates the spec into
+each construct's props; the constructs never see the spec, and every security setting the stack
+does not set keeps its secure default."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """VertexEndpointStack: a Vertex AI endpoint with its key and the identity its models run as,
-built from a DeploymentSpec alone. Model upload, deployment (machine and accelerator type and
-count, replica range, autoscaling target), traffic splits and rollback are SDK steps that read
-this stack's outputs."""
+built from a DeploymentSpec alone, which the stack translates into each construct's props. Model
+upload, deployment (machine and accelerator type and count, replica range, autoscaling target),
+traffic splits and rollback are SDK steps that read this stack's outputs."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class VertexEndpointStack(TerraformStack):
             self,
             "service-account",
             # No image (Vertex AI's service agent pulls it, not the model's identity) and no
-            # token (Vertex AI takes weights from Cloud Storage only: spec_checks.py).
+            # token (Vertex AI would keep it in plain text; the weights come from Cloud Storage).
             ServingServiceAccountProps(
                 stack_name=name,
                 project=project,
