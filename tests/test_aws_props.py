@@ -250,23 +250,26 @@ def test_the_endpoint_key_rotates_and_waits_the_longest_before_deletion() -> Non
     assert key["deletion_window_in_days"] == 30
 
 
-def _props_classes() -> list[tuple[str, ast.ClassDef]]:
-    found = []
-    for path in sorted(MODULES.glob("*.py")):
-        for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.ClassDef) and node.name.endswith("Props"):
-                found.append((f"{path.name}:{node.name}", node))
-    return found
+def _props_classes() -> dict[str, ast.ClassDef]:
+    """Every *Props class of modules/aws, by file:class."""
+    return {
+        f"{path.name}:{node.name}": node
+        for path in sorted(MODULES.glob("*.py"))
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.ClassDef) and node.name.endswith("Props")
+    }
+
+
+PROPS = _props_classes()
 
 
 def test_the_aws_modules_have_props_classes() -> None:
-    assert len(_props_classes()) >= 10
+    assert len(PROPS) >= 10
 
 
-@pytest.mark.parametrize(("where", "node"), _props_classes(), ids=lambda item: str(item))
-def test_props_are_frozen_keyword_only_and_document_each_default(
-    where: str, node: ast.ClassDef
-) -> None:
+@pytest.mark.parametrize("where", sorted(PROPS))
+def test_props_are_frozen_keyword_only_and_document_each_default(where: str) -> None:
+    node = PROPS[where]
     (decorator,) = node.decorator_list
     assert ast.unparse(decorator) == "dataclass(frozen=True, kw_only=True)", where
     body = node.body
