@@ -199,11 +199,13 @@ class ServingEndpointProps:
     """Alarms that roll a deployment back while traffic shifts. Required."""
     volume_kms_key_arn: str | None = None
     """The KMS key of the instances' storage volumes; instance types with local NVMe storage
-    take none (their hardware encrypts it). Default None: the AWS-managed key."""
+    take none (their hardware encrypts it). Default None: SageMaker's own encryption, with no
+    key of the caller's."""
     data_capture: DataCapture | None = None
     """Requests and responses sampled to S3. Default None: nothing captured."""
     data_capture_kms_key_arn: str | None = None
-    """The KMS key captured data is encrypted with. Default None: the bucket's encryption."""
+    """The KMS key captured data is encrypted with. Default None: SageMaker's default S3
+    encryption, with no key of the caller's."""
 
 
 class ServingEndpoint(Construct):
