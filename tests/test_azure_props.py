@@ -98,6 +98,7 @@ def test_a_scale_set_shows_each_relaxed_default() -> None:
         priority="Spot",
         zones=("1", "2"),
         autoscaled=True,
+        public_ip_per_instance=True,
     )
     vmss = the_scale_set(synth(lambda scope: GpuScaleSet(scope, "vmss", props)))
     assert vmss["encryption_at_host_enabled"] is False
@@ -105,6 +106,8 @@ def test_a_scale_set_shows_each_relaxed_default() -> None:
     assert (vmss["priority"], vmss["eviction_policy"]) == ("Spot", "Delete")
     assert vmss["zones"] == ["1", "2"]
     assert vmss["lifecycle"] == {"ignore_changes": ["instances"]}
+    (ip,) = vmss["network_interface"][0]["ip_configuration"]
+    assert ip["public_ip_address"] == [{"name": "public"}]
     # Relaxing some defaults leaves the others as they were.
     assert vmss["disable_password_authentication"] is True
 

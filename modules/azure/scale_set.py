@@ -21,6 +21,7 @@ from cdktn_provider_azurerm.linux_virtual_machine_scale_set import (
     LinuxVirtualMachineScaleSetIdentity,
     LinuxVirtualMachineScaleSetNetworkInterface,
     LinuxVirtualMachineScaleSetNetworkInterfaceIpConfiguration,
+    LinuxVirtualMachineScaleSetNetworkInterfaceIpConfigurationPublicIpAddress,
     LinuxVirtualMachineScaleSetOsDisk,
     LinuxVirtualMachineScaleSetRollingUpgradePolicy,
     LinuxVirtualMachineScaleSetSourceImageReference,
@@ -77,7 +78,7 @@ def scale_set_zones(zones: Iterable[str]) -> tuple[str, ...]:
 @dataclass(frozen=True, kw_only=True)
 class GpuScaleSetProps:
     """Fixed whatever the props: password login disabled (no password is ever made or kept in
-    state), no public IP on any instance, trusted launch where the VM family supports it."""
+    state, so there is none to enable), trusted launch where the VM family supports it."""
 
     name: str
     """(Required) The scale set's name (cut to 64 characters) and instance name prefix."""
@@ -123,6 +124,10 @@ class GpuScaleSetProps:
     admin_ssh_public_key: str | None = None
     """(Optional) One OpenSSH public key for break-glass login as the admin user. Defaults to
     None: a key no private key matches (UNUSABLE_SSH_KEY), so nobody can sign in."""
+    public_ip_per_instance: bool = False
+    """(Optional) Give each instance a public address besides its private one (reachable as
+    the security group allows). Defaults to False: private addresses only, reached through the
+    load balancer, leaving through the subnet's egress."""
 
 
 class GpuScaleSet(Construct):
@@ -133,6 +138,15 @@ class GpuScaleSet(Construct):
         grace = grace_minutes(props.health_check_grace_s)
         grace = min(max(grace, REPAIR_GRACE_MINUTES[0]), REPAIR_GRACE_MINUTES[1])
         spot = {"eviction_policy": "Delete", "max_bid_price": SPOT_PRICE_CAP}
+        public_address = (
+            [
+                LinuxVirtualMachineScaleSetNetworkInterfaceIpConfigurationPublicIpAddress(
+                    name="public"
+                )
+            ]
+            if props.public_ip_per_instance
+            else None
+        )
         self.scale_set = LinuxVirtualMachineScaleSet(
             self,
             "scale-set",
@@ -184,12 +198,12 @@ class GpuScaleSet(Construct):
                     primary=True,
                     network_security_group_id=props.security_group_id,
                     ip_configuration=[
-                        # No public_ip_address block: instances have private addresses only.
                         LinuxVirtualMachineScaleSetNetworkInterfaceIpConfiguration(
                             name="serving",
                             primary=True,
                             subnet_id=props.subnet_id,
                             load_balancer_backend_address_pool_ids=[props.backend_pool_id],
+                            public_ip_address=public_address,
                         )
                     ],
                 )
