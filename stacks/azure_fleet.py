@@ -59,7 +59,7 @@ class AzureGpuFleetStack(TerraformStack):
             self,
             "network",
             ServingNetworkProps(
-                name=name, subnet_id=subnet_ids[0] if subnet_ids else None, **placed
+                name=name, existing_subnet_id=subnet_ids[0] if subnet_ids else None, **placed
             ),
         )
         security = ServingSecurityGroup(

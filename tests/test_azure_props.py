@@ -161,7 +161,7 @@ def test_a_network_from_required_props_leaves_only_through_its_nat_gateway() -> 
 
 
 def test_a_network_given_a_subnet_makes_nothing() -> None:
-    props = ServingNetworkProps(name="fleet", subnet_id=SUBNET_ID, **PLACED)
+    props = ServingNetworkProps(name="fleet", existing_subnet_id=SUBNET_ID, **PLACED)
     made: list[ServingNetwork] = []
     doc = synth(lambda scope: made.append(ServingNetwork(scope, "network", props)))
     assert "resource" not in doc

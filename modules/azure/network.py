@@ -42,7 +42,7 @@ class ServingNetworkProps:
     """(Required) The resource group a new network lives in."""
     location: str
     """(Required) The Azure region of a new network."""
-    subnet_id: str | None = None
+    existing_subnet_id: str | None = None
     """(Optional) The user's subnet, used as it is with its own egress; nothing is made or
     attached. Defaults to None: a new virtual network and subnet without default outbound
     access, whose only way out is a NAT gateway."""
@@ -53,9 +53,9 @@ class ServingNetwork(Construct):
 
     def __init__(self, scope: Construct, id: str, props: ServingNetworkProps) -> None:
         super().__init__(scope, id)
-        self.created = props.subnet_id is None
-        if props.subnet_id is not None:
-            self.subnet_id = props.subnet_id
+        self.created = props.existing_subnet_id is None
+        if props.existing_subnet_id is not None:
+            self.subnet_id = props.existing_subnet_id
             return
         network = VirtualNetwork(
             self,
@@ -135,12 +135,11 @@ class ServingSecurityGroup(Construct):
 
     def __init__(self, scope: Construct, id: str, props: ServingSecurityGroupProps) -> None:
         super().__init__(scope, id)
-        resource_group_name = props.resource_group_name
         self.group = NetworkSecurityGroup(
             self,
             "group",
             name=bounded_name(f"{props.name}-serving", 80),
-            resource_group_name=resource_group_name,
+            resource_group_name=props.resource_group_name,
             location=props.location,
         )
         sources = ["AzureLoadBalancer", "VirtualNetwork", *props.ingress_cidrs]
@@ -155,7 +154,7 @@ class ServingSecurityGroup(Construct):
                 source=source,
                 destination="*",
                 port=str(props.serving_port),
-                resource_group_name=resource_group_name,
+                resource_group_name=props.resource_group_name,
             )
         self._rule(
             "in-deny",
@@ -167,7 +166,7 @@ class ServingSecurityGroup(Construct):
             source="*",
             destination="*",
             port="*",
-            resource_group_name=resource_group_name,
+            resource_group_name=props.resource_group_name,
         )
         self._rule(
             "out-https",
@@ -179,7 +178,7 @@ class ServingSecurityGroup(Construct):
             source="*",
             destination="Internet",
             port="443",
-            resource_group_name=resource_group_name,
+            resource_group_name=props.resource_group_name,
         )
         self._rule(
             "out-deny",
@@ -191,7 +190,7 @@ class ServingSecurityGroup(Construct):
             source="*",
             destination="Internet",
             port="*",
-            resource_group_name=resource_group_name,
+            resource_group_name=props.resource_group_name,
         )
 
     def _rule(
