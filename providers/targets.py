@@ -57,8 +57,8 @@ class Kind:
 
 FLEET = Kind(
     name="fleet",
-    summary="GPU instances the toolkit runs: an autoscaling group of spot and on-demand "
-    "instances behind a load balancer",
+    summary="GPU instances the toolkit runs and boots: spot and on-demand, autoscaled behind "
+    "a load balancer",
     runs_instances=True,
     scaling_signal="alb_requests_per_target",
 )
