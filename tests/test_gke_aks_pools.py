@@ -478,7 +478,10 @@ def test_aks_refusals_are_one_sentence(fields: dict[str, Any], message: str) -> 
 
 
 def _priced(doc: dict[str, Any], region: str) -> dict[str, Any]:
+    """Every resource by address; none of them is a type the cost report does not know."""
     report = price_plan(from_configuration(doc), load_catalog(), source="test", region=region)
+    unknown = [r.type for r in report.resources if r.reason == "no price rule for this type"]
+    assert unknown == []
     return {resource.address: resource for resource in report.resources}
 
 
