@@ -192,6 +192,10 @@ def test_gke_on_demand_and_spot_pools_join_the_named_cluster(stack: Callable[...
         assert pool["node_locations"] == list(GCP_ZONES)
         assert pool["management"] == {"auto_repair": True, "auto_upgrade": True}
         assert pool["node_config"]["spot"] is (role == "spot")
+        assert pool["node_config"]["labels"] == {"infra.dev/pool": role}
+    # Per zone, the fewest nodes that meet the minimum: 1 of 2 on-demand, none of the spot.
+    assert found["on-demand"]["initial_node_count"] == 1
+    assert found["spot"]["initial_node_count"] == 0
     assert found["on-demand"]["autoscaling"] == {
         "total_min_node_count": 1,
         "total_max_node_count": 2,
@@ -335,6 +339,7 @@ def test_aks_regular_and_spot_pools_join_the_given_cluster(stack: Callable[..., 
         assert pool["node_public_ip_enabled"] is False
         assert pool["gpu_driver"] == "Install"
         assert pool["mode"] == "User"
+        assert "node_count" not in pool  # the autoscaler's
     regular, spot = found["on-demand"], found["spot"]
     assert (regular["min_count"], regular["max_count"]) == (1, 2)
     assert (spot["min_count"], spot["max_count"]) == (0, 4)

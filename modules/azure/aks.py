@@ -18,7 +18,10 @@ pool for AKS's own add-ons, on the virtual network of modules/azure/network.py.
 
 The workload: a user-assigned identity with Storage Blob Data Reader on the model's container
 only, federated with the serving pods' Kubernetes service account (the cluster's OIDC issuer): no
-secret anywhere. Cost tags come from the stack's tagging aspect (modules/tagging.py).
+secret anywhere. Nodes carry the label `infra.dev/pool` = `on-demand` or `spot` for the
+workload's node selectors; an autoscaled pool sets no node count, which the autoscaler owns (a
+count in the configuration would show as drift). Cost tags come from the stack's tagging aspect
+(modules/tagging.py).
 """
 
 from __future__ import annotations
@@ -226,7 +229,6 @@ class AksNodePools(Construct):
             auto_scaling_enabled=True,
             min_count=size.min_nodes,
             max_count=size.max_nodes,
-            node_count=size.min_nodes,
             priority="Spot" if spot else "Regular",
             eviction_policy="Delete" if spot else None,
             spot_max_price=-1 if spot else None,

@@ -15,11 +15,16 @@ no default node pool, VPC-native, in the network of modules/gcp/network.py.
 
 The workload: a Google service account that can read only the model's Cloud Storage prefix, which
 the serving pods' Kubernetes service account impersonates through Workload Identity
-(roles/iam.workloadIdentityUser): no key anywhere.
+(roles/iam.workloadIdentityUser): no key anywhere. An existing cluster must have Workload
+Identity enabled (the pools' GKE metadata server needs it).
+
+Nodes carry the label `infra.dev/pool` = `on-demand` or `spot` for the workload's node selectors
+(GKE also labels spot nodes `cloud.google.com/gke-spot=true`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -299,6 +304,8 @@ class GkeNodePools(Construct):
             cluster=cluster_id,
             location=location,
             node_locations=list(props.zones),
+            # Per zone: the fewest that meets the minimum (a spot pool from 0 starts empty).
+            initial_node_count=math.ceil(size.min_nodes / max(len(props.zones), 1)),
             autoscaling=ContainerNodePoolAutoscaling(
                 total_min_node_count=size.min_nodes,
                 total_max_node_count=size.max_nodes,
