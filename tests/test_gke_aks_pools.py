@@ -272,8 +272,8 @@ def test_gke_workload_reads_only_the_model_prefix_through_workload_identity(
     assert grant["role"] == "roles/storage.objectViewer"
     assert grant["member"] == ref("google_service_account", workload, "member")
     expression = grant["condition"]["expression"]
-    assert 'startsWith("projects/_/buckets/weights-bucket/objects/llama/8b")' in expression
-    assert '"storage.googleapis.com/objectListPrefix", "").startsWith("llama/8b")' in expression
+    assert 'startsWith("projects/_/buckets/weights-bucket/objects/llama/8b/")' in expression
+    assert '"storage.googleapis.com/objectListPrefix", "").startsWith("llama/8b/")' in expression
 
 
 def test_gke_without_weights_the_workload_reads_no_storage(stack: Callable[..., Any]) -> None:

@@ -362,6 +362,8 @@ class GkeNodePools(Construct):
         )
         if props.model_gcs_uri:
             bucket, _, prefix = props.model_gcs_uri.removeprefix("gs://").partition("/")
+            # A folder: llama/8b must not also open llama/8b-other.
+            prefix = f"{prefix.rstrip('/')}/" if prefix.strip("/") else ""
             StorageBucketIamMember(
                 self,
                 "weights-reader",
