@@ -21,9 +21,9 @@ class NodeRange:
     """Autoscaling bounds of one pool, in nodes over all its zones."""
 
     min_nodes: int
-    """The fewest nodes the autoscaler keeps (0 lets a pool scale to nothing)."""
+    """(Required) The fewest nodes the autoscaler keeps (0 lets a pool scale to nothing)."""
     max_nodes: int
-    """The most nodes the autoscaler adds."""
+    """(Required) The most nodes the autoscaler adds, above 0."""
 
 
 def check_ranges(on_demand: NodeRange | None, spot: NodeRange | None, where: str) -> None:

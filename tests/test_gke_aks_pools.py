@@ -516,3 +516,48 @@ def test_aks_pools_and_cluster_tier_are_priced(stack: Callable[..., Any]) -> Non
     assert pool.status == "priced", pool.reason
     assert pool.components[0].category == "compute (spot)"
     assert (pool.components[0].quantity.min, pool.components[0].quantity.max) == (0.0, 4 * 730.0)
+
+
+# --- props convention ------------------------------------------------------------------------
+
+
+def _field_docs(cls: type) -> dict[str, tuple[bool, str]]:
+    """Field → (has a default, its docstring), read from the class body."""
+    import ast
+    import inspect
+
+    body = ast.parse(inspect.getsource(cls)).body[0]
+    assert isinstance(body, ast.ClassDef)
+    docs = {}
+    for index, statement in enumerate(body.body):
+        if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            following = body.body[index + 1]
+            assert isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+            docs[statement.target.id] = (
+                statement.value is not None,
+                " ".join(str(following.value.value).split()),
+            )
+    return docs
+
+
+def test_props_are_frozen_keyword_only_and_say_their_defaults() -> None:
+    """GCP's convention for the GKE props (Required. / Default:), Azure's for the AKS props and
+    the shared node range ((Required) / (Optional) ... Defaults to)."""
+    import dataclasses
+
+    from modules.azure.aks import AksNodePoolsProps
+    from modules.gcp.gke import GkeNodePoolsProps
+
+    for cls in (GkeNodePoolsProps, AksNodePoolsProps, NodeRange):
+        params = cls.__dataclass_params__  # type: ignore[attr-defined]
+        assert params.frozen and all(f.kw_only for f in dataclasses.fields(cls)), cls
+        docs = _field_docs(cls)
+        assert set(docs) == {f.name for f in dataclasses.fields(cls)}
+        for name, (has_default, doc) in docs.items():
+            if cls is GkeNodePoolsProps:
+                assert ("Default:" in doc) == has_default, name
+                assert ("Required" in doc) != has_default, name
+            elif has_default:
+                assert doc.startswith("(Optional) ") and "Defaults to" in doc, name
+            else:
+                assert doc.startswith("(Required) "), name

@@ -46,9 +46,9 @@ from cdktn_provider_azurerm.kubernetes_cluster_node_pool import (
 from constructs import Construct
 
 from core.errors import InfraError
-from modules.azure.identity import BLOB_READER, Grant, ServingIdentity
+from modules.azure.identity import BLOB_READER, Grant, ServingIdentity, ServingIdentityProps
 from modules.azure.names import ResourceId, bounded_name
-from modules.azure.network import ServingNetwork
+from modules.azure.network import ServingNetwork, ServingNetworkProps
 from modules.node_pools import GPU_TAINT_KEY, NodeRange, check_ranges
 
 GPU_TAINT = f"{GPU_TAINT_KEY}=present:NoSchedule"
@@ -68,45 +68,52 @@ class AksNodePoolsError(InfraError):
 @dataclass(frozen=True, kw_only=True)
 class AksNodePoolsProps:
     name: str
-    """The stack's name: every resource is named from it."""
+    """(Required) The stack's name: every resource is named from it."""
     resource_group_name: str
-    """The resource group of a new cluster, the workload identity and a new network."""
+    """(Required) The resource group of a new cluster, the workload identity and a new
+    network."""
     location: str
-    """The Azure region."""
+    """(Required) The Azure region."""
     zones: tuple[str, ...]
-    """Availability zones of the pools ("1", "2", "3"); empty: no zone pinning."""
+    """(Required) Availability zones of the pools ("1", "2", "3"); empty: no zone pinning."""
     vm_size: str
-    """The GPU nodes' VM size (Standard_NC24ads_A100_v4, ...)."""
+    """(Required) The GPU nodes' VM size (Standard_NC24ads_A100_v4, ...)."""
     on_demand: NodeRange | None
-    """The Regular pool's range; None: no Regular pool."""
+    """(Required) The Regular pool's range; None: no Regular pool."""
     spot: NodeRange | None
-    """The Spot pool's range; None: no Spot pool."""
+    """(Required) The Spot pool's range; None: no Spot pool."""
     kubernetes_namespace: str
-    """Namespace of the serving pods' Kubernetes service account."""
+    """(Required) Namespace of the serving pods' Kubernetes service account."""
     kubernetes_service_account: str
-    """The serving pods' Kubernetes service account, federated with the workload identity."""
+    """(Required) The serving pods' Kubernetes service account, federated with the workload
+    identity."""
     model_blob_container_id: str | None = None
-    """Resource ID of the weights' blob container: the only data the workload may read. None:
-    no storage role."""
+    """(Optional) Resource ID of the weights' blob container: the only data the workload may
+    read. Defaults to None: no storage role."""
     cluster_id: str | None = None
-    """Resource ID of the existing cluster the pools join. Required unless `create_cluster`."""
+    """(Optional) Resource ID of the existing cluster the pools join, needed unless
+    `create_cluster`. Defaults to None."""
     create_cluster: bool = False
-    """Create a private cluster for the pools instead of joining `cluster_id`. Default False."""
-    subnet_ids: tuple[str, ...] = ()
-    """A new cluster's subnet; empty: a new virtual network with a NAT gateway."""
+    """(Optional) Create a private cluster for the pools instead of joining `cluster_id`.
+    Defaults to False."""
+    existing_subnet_id: str | None = None
+    """(Optional) A new cluster's subnet, used as it is. Defaults to None: a new virtual network
+    whose only way out is a NAT gateway (modules/azure/network.py)."""
     sku_tier: str = "Standard"
-    """A new cluster's pricing tier: Free, Standard (uptime SLA) or Premium (long-term
-    support)."""
+    """(Optional) A new cluster's pricing tier: Free, Standard (uptime SLA) or Premium
+    (long-term support). Defaults to Standard."""
     admin_group_object_ids: tuple[str, ...] = ()
-    """Entra ID groups that administer a new cluster (Azure RBAC; local accounts are off)."""
+    """(Optional) Entra ID groups that administer a new cluster (Azure RBAC; local accounts are
+    off). Defaults to none."""
     kubernetes_version: str | None = None
-    """A new cluster's Kubernetes version; None: AKS's default."""
+    """(Optional) A new cluster's Kubernetes version. Defaults to None: AKS's default."""
     system_vm_size: str = "Standard_D4s_v5"
-    """VM size of a new cluster's system pool (AKS's add-ons, not serving)."""
+    """(Optional) VM size of a new cluster's system pool (AKS's add-ons, not serving). Defaults
+    to Standard_D4s_v5."""
     system_node_count: int = 2
-    """Nodes of a new cluster's system pool."""
+    """(Optional) Nodes of a new cluster's system pool. Defaults to 2."""
     os_disk_size_gb: int = 200
-    """OS disk per GPU node, GB (the image and the model cache)."""
+    """(Optional) OS disk per GPU node, GB (the image and the model cache). Defaults to 200."""
 
 
 def pool_name(role: str) -> str:
@@ -160,10 +167,12 @@ class AksNodePools(Construct):
         network = ServingNetwork(
             self,
             "network",
-            name=props.name,
-            resource_group_name=props.resource_group_name,
-            location=props.location,
-            subnet_ids=list(props.subnet_ids),
+            ServingNetworkProps(
+                name=props.name,
+                resource_group_name=props.resource_group_name,
+                location=props.location,
+                existing_subnet_id=props.existing_subnet_id,
+            ),
         )
         return KubernetesCluster(
             self,
@@ -245,16 +254,16 @@ class AksNodePools(Construct):
         )
 
     def _workload(self, props: AksNodePoolsProps, issuer: str) -> ServingIdentity:
-        grants = []
-        if props.model_blob_container_id:
-            grants.append(Grant("weights", BLOB_READER, props.model_blob_container_id))
+        container = props.model_blob_container_id
         identity = ServingIdentity(
             self,
             "workload",
-            name=f"{props.name}-workload",
-            resource_group_name=props.resource_group_name,
-            location=props.location,
-            grants=grants,
+            ServingIdentityProps(
+                name=f"{props.name}-workload",
+                resource_group_name=props.resource_group_name,
+                location=props.location,
+                grants=(Grant("weights", BLOB_READER, container),) if container else (),
+            ),
         )
         FederatedIdentityCredential(
             self,

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cdktn_provider_google.artifact_registry_repository_iam_member import (
     ArtifactRegistryRepositoryIamMember,
@@ -63,7 +63,7 @@ from constructs import Construct
 from core.errors import InfraError
 from modules.gcp.instance_template import CLOUD_PLATFORM_SCOPE, boot_disk_type
 from modules.gcp.naming import artifact_repository, gcp_name
-from modules.gcp.network import ServingNetwork
+from modules.gcp.network import ServingNetwork, ServingNetworkProps
 from modules.node_pools import GPU_TAINT_KEY, NodeRange, check_ranges
 
 GPU_TAINT = ContainerNodePoolNodeConfigTaint(
@@ -98,52 +98,59 @@ class GkeNodePoolsError(InfraError):
 @dataclass(frozen=True, kw_only=True)
 class GkeNodePoolsProps:
     name: str
-    """The stack's name: every resource is named from it (modules/gcp/naming.py)."""
+    """The stack's name: every resource is named from it (modules/gcp/naming.py). Required."""
     project: str
-    """The project the pools, the cluster and the service accounts live in."""
+    """The project the pools, the cluster and the service accounts live in. Required."""
     region: str
-    """The cluster's region (a new cluster is regional)."""
+    """The cluster's region (a new cluster is regional). Required."""
     zones: tuple[str, ...]
-    """The zones the pools' nodes run in (node locations)."""
+    """The zones the pools' nodes run in (node locations). Required."""
     machine_type: str
-    """The nodes' machine type: N1 with GPUs attached, or an accelerator-optimized machine."""
+    """The nodes' machine type: N1 with GPUs attached, or an accelerator-optimized machine.
+    Required."""
     accelerator: str
-    """The GPU, as the catalog names it (L4, A100-80GB, H100, T4, ...)."""
+    """The GPU, as the catalog names it (L4, A100-80GB, H100, T4, ...). Required."""
     accelerators_per_node: int
-    """GPUs per node (for accelerator-optimized machines, what the machine type carries)."""
+    """GPUs per node (for accelerator-optimized machines, what the machine type carries).
+    Required."""
     on_demand: NodeRange | None
-    """The on-demand pool's range; None: no on-demand pool."""
+    """The on-demand pool's range; None: no on-demand pool. Required."""
     spot: NodeRange | None
-    """The spot pool's range; None: no spot pool."""
+    """The spot pool's range; None: no spot pool. Required."""
     kubernetes_namespace: str
-    """Namespace of the serving pods' Kubernetes service account."""
+    """Namespace of the serving pods' Kubernetes service account. Required."""
     kubernetes_service_account: str
-    """The serving pods' Kubernetes service account, bound to the workload's Google account."""
+    """The serving pods' Kubernetes service account, bound to the workload's Google account.
+    Required."""
     model_gcs_uri: str | None = None
-    """gs://bucket/prefix of the weights: the only objects the workload may read. None: the
-    workload gets no Cloud Storage access."""
+    """gs://bucket/prefix of the weights: the only objects the workload may read. Default: None,
+    so the workload gets no Cloud Storage access."""
     image: str | None = None
-    """The serving image: an Artifact Registry image makes the node account its reader."""
+    """The serving image: an Artifact Registry image makes the node account its reader.
+    Default: None, so the node account reads no registry."""
     cluster_name: str | None = None
-    """The existing cluster the pools join. Required unless `create_cluster`."""
+    """The existing cluster the pools join (needed unless `create_cluster`). Default: None."""
     cluster_location: str | None = None
-    """The existing cluster's location (a region or a zone). Default: `region`."""
+    """The existing cluster's location (a region or a zone). Default: None, meaning `region`."""
     create_cluster: bool = False
-    """Create a private cluster for the pools instead of joining `cluster_name`. Default False."""
+    """Create a private cluster for the pools instead of joining `cluster_name`. Default: False."""
     subnet_ids: tuple[str, ...] = ()
-    """A new cluster's subnet (modules/gcp/network.py); empty: a new VPC with Cloud NAT."""
+    """A new cluster's subnet (modules/gcp/network.py). Default: none, so a new VPC with Cloud
+    NAT."""
     public_endpoint: bool = False
-    """Give a new cluster's control plane a public endpoint. Default False: private only."""
+    """Give a new cluster's control plane a public endpoint. Default: False, private only."""
     authorized_networks: tuple[str, ...] = ()
-    """CIDRs that may reach a public endpoint; required with `public_endpoint`."""
+    """CIDRs that may reach a public endpoint (needed with `public_endpoint`). Default: none."""
     control_plane_cidr: str = "172.16.0.0/28"
-    """A new private cluster's control-plane range (a /28 unused in the VPC)."""
+    """A new private cluster's control-plane range, a /28 unused in the VPC. Default:
+    172.16.0.0/28."""
     release_channel: str = "REGULAR"
-    """A new cluster's GKE release channel (RAPID, REGULAR, STABLE)."""
+    """A new cluster's GKE release channel (RAPID, REGULAR, STABLE). Default: REGULAR."""
     disk_size_gb: int = 200
-    """Boot disk per node, GB (the image and the model cache)."""
-    labels: Mapping[str, str] = field(default_factory=dict)
-    """GCP labels for the pools' nodes and disks (already sanitized)."""
+    """Boot disk per node, GB (the image and the model cache). Default: 200."""
+    labels: Mapping[str, str] | None = None
+    """GCP labels for the pools' nodes and a new cluster (already sanitized). Default: None,
+    only the provider's default labels."""
 
 
 def gke_accelerator(machine_type: str, accelerator: str, where: str) -> str:
@@ -216,11 +223,13 @@ class GkeNodePools(Construct):
         network = ServingNetwork(
             self,
             "network",
-            stack_name=props.name,
-            project=props.project,
-            region=props.region,
-            subnet_ids=list(props.subnet_ids),
-            internal_load_balancer=False,
+            ServingNetworkProps(
+                stack_name=props.name,
+                project=props.project,
+                region=props.region,
+                subnet_ids=props.subnet_ids,
+                internal_load_balancer=False,
+            ),
         )
         authorized = [
             ContainerClusterMasterAuthorizedNetworksConfigCidrBlocks(
@@ -257,7 +266,7 @@ class GkeNodePools(Construct):
             enable_shielded_nodes=True,
             enable_legacy_abac=False,
             release_channel=ContainerClusterReleaseChannel(channel=props.release_channel),
-            resource_labels=dict(props.labels),
+            resource_labels=dict(props.labels or {}),
             # Off: `infra destroy` removes what the state holds, after its own approval.
             deletion_protection=False,
         )
@@ -337,7 +346,7 @@ class GkeNodePools(Construct):
                 ),
                 taint=[GPU_TAINT],
                 labels={"infra.dev/pool": role},
-                resource_labels=dict(props.labels),
+                resource_labels=dict(props.labels or {}),
                 metadata={"disable-legacy-endpoints": "true"},
             ),
         )
