@@ -18,7 +18,7 @@ import msgspec
 from core.errors import InfraError
 from core.files import write_atomically
 from orchestrator.workspace import Workspace
-from planner.deployment import RECORD_OUTPUT, DeploymentSpec
+from planner.deployment import RECORD_OUTPUT, DeploymentSpec, spec_as_data
 
 RECORD_FILE = "deployed.json"
 
@@ -64,7 +64,7 @@ def read_record(workspace: Workspace) -> tuple[DeploymentSpec | None, int | None
 
 
 def write_record(workspace: Workspace, spec: DeploymentSpec, resources: int | None) -> None:
-    document = {"spec": msgspec.to_builtins(spec), "resources": resources}
+    document = {"spec": spec_as_data(spec), "resources": resources}
     write_atomically(_record_path(workspace), json.dumps(document, indent=2))
 
 

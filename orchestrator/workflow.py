@@ -44,6 +44,7 @@ from planner.deployment import (
     dump_spec,
     load_spec,
     same_configuration,
+    spec_as_data,
     spec_as_json,
 )
 from planner.optimizer import Filters, Recommendation
@@ -413,13 +414,12 @@ def _summarize(shown: object, changes: bool, log: Path) -> PlanSummary:
 
 def _write_plan_archive(deployment: Deployment, tfplan: Path, out: Path) -> None:
     """The Terraform plan plus the configuration and spec it was made from, in one file."""
-    import msgspec
 
     meta = {
         "format": PLAN_FORMAT,
         "stack": deployment.workspace.stack,
         "workspace": str(deployment.workspace.root),
-        "spec": msgspec.to_builtins(deployment.spec),
+        "spec": spec_as_data(deployment.spec),
     }
     temporary = out.with_name(f".{out.name}.partial")
     with (

@@ -37,6 +37,10 @@ HEALTH_PATHS: dict[str, str] = {
     "tgi": "/health",
     "triton": "/v2/health/ready",
 }
+DEFAULT_IN_FLIGHT_MS = 10_000.0
+"""How long a request stays when the model predicts no latency (a measured profile without one)."""
+MIN_IN_FLIGHT_TARGET = 0.1
+"""KEDA's threshold must be positive: a fast classifier's must not round to zero."""
 MODEL_LOAD_GRACE_S = 900
 """Health-check grace for a new instance: pull a multi-GB image and load the weights."""
 
@@ -269,7 +273,7 @@ def spec_from_decision(
         ),
         scaling=ScalingSpec(
             signal=kind.scaling_signal,
-            target=decision.scaling_target_per_minute,
+            target=_scaling_target(kind.scaling_signal, decision, profile),
             p99_latency_alarm_s=decision.p99_latency_alarm_s,
         ),
         network=profile.deploy.network,
@@ -281,6 +285,22 @@ def spec_from_decision(
         protected=environment.protected if environment else False,
         **sections,
     )
+
+
+def _scaling_target(signal: str, decision: Decision, profile: Profile) -> float:
+    """The autoscaling target for the kind's signal. Requests in flight per replica follow from
+    the requests per minute that leave the headroom by Little's law: a replica's rate times how
+    long a request stays (the predicted time to first token plus the mean output at the predicted
+    time per token, else the end-to-end p95)."""
+    if signal != "requests_in_flight_per_replica":
+        return decision.scaling_target_per_minute
+    per_replica_rps = decision.scaling_target_per_minute / 60 / decision.replicas_per_instance
+    predicted, output = decision.predicted, profile.workload.output_tokens
+    if predicted and output and predicted.ttft_ms_p95 is not None and predicted.tpot_ms is not None:
+        stay_ms = predicted.ttft_ms_p95 + predicted.tpot_ms * output.mean
+    else:
+        stay_ms = (predicted.e2e_ms_p95 if predicted else None) or DEFAULT_IN_FLIGHT_MS
+    return max(round(per_replica_rps * stay_ms / 1000, 2), MIN_IN_FLIGHT_TARGET)
 
 
 def _waiting_for_compile(section: Any, compiles_at_boot: bool) -> Any:
@@ -313,13 +333,25 @@ RECORD_OUTPUT = "infra_deployment"
 """The stack output that holds the spec a state was applied with (orchestrator.applied)."""
 
 
+def spec_as_data(spec: DeploymentSpec) -> dict[str, Any]:
+    """The spec as plain data, with only the sections its own target carries: another target's
+    section says nothing about this deployment, and a new target's section must not change the
+    record of every existing one."""
+    data: dict[str, Any] = msgspec.to_builtins(spec)
+    target = targets.target(spec.cloud, spec.kind)
+    own = set(target.spec_sections) if target else set()
+    for name in set(targets.spec_sections()) - own:
+        data.pop(name, None)
+    return data
+
+
 def spec_as_json(spec: DeploymentSpec) -> str:
     """The spec as its stack records it: the budget left out, since it changes no resource (a
     new budget must not read as a change of the deployment)."""
     import json
 
     recorded = msgspec.structs.replace(spec, budget_monthly_usd=None)
-    return json.dumps(msgspec.to_builtins(recorded), sort_keys=True, separators=(",", ":"))
+    return json.dumps(spec_as_data(recorded), sort_keys=True, separators=(",", ":"))
 
 
 def same_configuration(one: DeploymentSpec, other: DeploymentSpec) -> bool:
@@ -330,8 +362,7 @@ def same_configuration(one: DeploymentSpec, other: DeploymentSpec) -> bool:
 def dump_spec(spec: DeploymentSpec) -> str:
     import yaml
 
-    data = msgspec.to_builtins(spec)
-    return yaml.safe_dump(data, sort_keys=False)
+    return yaml.safe_dump(spec_as_data(spec), sort_keys=False)
 
 
 def load_spec(path: str | Path) -> DeploymentSpec:

@@ -121,6 +121,8 @@ class Candidate(msgspec.Struct, frozen=True):
     spot_usd: float | None
     accelerator: Accelerator
     replica: ReplicaPlan
+    fixed_usd: float = 0.0
+    """Per hour whatever the size: the control plane of a cluster the toolkit creates."""
 
     @property
     def capacity_requests_per_s(self) -> float:
@@ -137,11 +139,12 @@ class Candidate(msgspec.Struct, frozen=True):
     @property
     def hourly_usd(self) -> float:
         spot = self.spot_usd if self.spot_usd is not None else self.ondemand_usd
-        return self.on_demand_instances * self.ondemand_usd + self.spot_instances * spot
+        instances = self.on_demand_instances * self.ondemand_usd + self.spot_instances * spot
+        return instances + self.fixed_usd
 
     @property
     def all_on_demand_hourly_usd(self) -> float:
-        return self.instances * self.ondemand_usd
+        return self.instances * self.ondemand_usd + self.fixed_usd
 
     @property
     def sort_key(self) -> tuple[float, float, str, str, int]:
@@ -737,6 +740,8 @@ def _allowed(offering: Offering, profile: Profile, filters: Filters) -> bool:
     placement = profile.placement
     if offering.cloud not in placement.clouds or offering.kind not in placement.kinds:
         return False
+    if unconfigured_kind(offering.kind, profile) is not None:
+        return False
     if placement.regions and offering.region not in placement.regions:
         return False
     checks = (
@@ -754,6 +759,22 @@ def _allowed(offering: Offering, profile: Profile, filters: Filters) -> bool:
         or offering.instance_type.lower() in filters.instance_types
         or offering.display_name.lower() in filters.instance_types
     )
+
+
+def unconfigured_kind(kind: str, profile: Profile) -> str | None:
+    """Why the profile does not configure `kind` (its `configured_by`), or None."""
+    check = targets.kind(kind).configured_by
+    return targets.resolve(check)(profile) if check else None
+
+
+def fixed_hourly_usd(offering: Offering, profile: Profile) -> float:
+    """What a candidate on `offering` costs per hour whatever its size (its kind's `fixed_cost`)."""
+    cost = targets.kind(offering.kind).fixed_cost
+    if cost is None:
+        return 0.0
+    cloud = targets.cloud(offering.cloud)
+    target = cloud.target(offering.kind)
+    return targets.resolve(cost)(profile, cloud, target, offering.region)
 
 
 def replicas_per_instance(offering: Offering, tensor_parallel: int) -> int:
@@ -824,6 +845,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
                     spot_usd=placed.spot_usd if on_demand < instances else None,
                     accelerator=accelerator,
                     replica=plan,
+                    fixed_usd=fixed_hourly_usd(offering, profile),
                 )
             )
     candidates.sort(key=lambda c: c.sort_key)

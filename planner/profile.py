@@ -447,6 +447,67 @@ class GcpOptions(_Section, kw_only=True):
     hf_token_secret: SecretManagerName | None = None
 
 
+DnsLabel = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z",
+        description="1 to 63 lowercase letters, digits and dashes, starting and ending with a "
+        "letter or digit (a Kubernetes name)",
+    ),
+]
+ClusterName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.()/-]{0,399}\Z",
+        description="the cluster's name (EKS, GKE) or resource ID (AKS)",
+    ),
+]
+
+
+class KubernetesOptions(_Section, kw_only=True):
+    """`kind: kubernetes`: GPU node pools for the model in a Kubernetes cluster (EKS, GKE, AKS)
+    and the serving workload on them.
+
+    The kind is considered only when this section says which cluster: `cluster` names an existing
+    one (its name on EKS and GKE, its resource ID on AKS), or `create_cluster: true` makes a new
+    private one with workload identity. `kserve: true` serves through a KServe InferenceService
+    (the cluster must run KServe); otherwise a Deployment and a Service. The engine's queue is
+    scaled on by KEDA (the cluster must run KEDA) from the Prometheus at `prometheus_url`. The
+    Hugging Face token, if the model needs one, is a Kubernetes Secret you create
+    (`hf_token_secret`, key `token`): the toolkit only references it."""
+
+    cluster: ClusterName | None = None
+    create_cluster: bool = False
+    cluster_location: ShortText | None = None
+    """GKE: the existing cluster's zone or region when it is not the deployment's region."""
+    kubernetes_version: (
+        Annotated[str, Meta(pattern=r"^1\.[0-9]{2}\Z", description="a minor version, e.g. 1.33")]
+        | None
+    ) = None
+    """The version of a cluster the toolkit creates (the cloud's default when unset)."""
+    namespace: DnsLabel = "serving"
+    kserve: bool = False
+    prometheus_url: Annotated[
+        str,
+        Meta(
+            pattern=r"^https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?\Z",
+            description="an http(s) URL of the Prometheus server KEDA queries",
+        ),
+    ] = "http://prometheus-operated.monitoring.svc:9090"
+    hf_token_secret: DnsLabel | None = None
+
+    def __post_init__(self) -> None:
+        if self.cluster is not None and self.create_cluster:
+            raise ValueError(
+                "give either cluster (an existing cluster) or create_cluster: true, not both"
+            )
+
+    @property
+    def configured(self) -> bool:
+        """Whether the profile says which cluster: the kind is not considered otherwise."""
+        return self.cluster is not None or self.create_cluster
+
+
 class Deploy(_Section, kw_only=True):
     """How a recommendation becomes infrastructure (`infra synth|plan|deploy`)."""
 
@@ -470,6 +531,7 @@ class Deploy(_Section, kw_only=True):
     gcp: GcpOptions = msgspec.field(default_factory=GcpOptions)
     azure: AzureOptions = msgspec.field(default_factory=AzureOptions)
     canary: Canary = msgspec.field(default_factory=Canary)
+    kubernetes: KubernetesOptions = msgspec.field(default_factory=KubernetesOptions)
 
 
 class Profile(_Section, kw_only=True):

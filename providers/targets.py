@@ -23,7 +23,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-ScalingSignal = Literal["alb_requests_per_target", "invocations_per_instance"]
+ScalingSignal = Literal[
+    "alb_requests_per_target", "invocations_per_instance", "requests_in_flight_per_replica"
+]
 
 
 def resolve(dotted: str) -> Any:
@@ -53,6 +55,13 @@ class Kind:
     """Dotted path of the function choosing the serving image (planner layer)."""
     no_rollback: str | None = None
     """Why `infra rollback` does not apply, when the kind rolls back in its own way."""
+    configured_by: str | None = None
+    """Dotted path of the check (planner layer) saying why a profile does not configure the kind
+    (a sentence), or None when it does: a kind that needs settings (which cluster) is not
+    considered for a profile that lacks them. None: every profile may use the kind."""
+    fixed_cost: str | None = None
+    """Dotted path of the hourly cost a candidate of this kind adds whatever its size (a control
+    plane the toolkit creates), `(profile, cloud, target, region) -> float` (planner layer)."""
 
 
 FLEET = Kind(
@@ -63,6 +72,17 @@ FLEET = Kind(
     scaling_signal="alb_requests_per_target",
 )
 """Every cloud's own instances: the one kind all clouds offer."""
+
+KUBERNETES = Kind(
+    name="kubernetes",
+    summary="GPU node pools in a Kubernetes cluster (existing, or a new private one) and the "
+    "serving workload on them: KServe or a Deployment, scaled by KEDA on the engine's queue",
+    runs_instances=True,
+    scaling_signal="requests_in_flight_per_replica",
+    configured_by="planner.kubernetes:not_configured",
+    fixed_cost="planner.kubernetes:control_plane_hourly",
+)
+"""The clouds' managed Kubernetes (EKS, GKE, AKS): nodes from the same catalog as their fleets."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,6 +109,9 @@ class Target:
     holds everything that is billed."""
     decision_checks: tuple[str, ...] = ()
     """Dotted paths of checks of a decision for this target against the profile (planner)."""
+    control_plane_item: str | None = None
+    """The cloud's service price (providers/<cloud>/data/services.csv) of a cluster's control
+    plane per hour, when the toolkit creates the cluster."""
 
 
 @dataclass(frozen=True, kw_only=True)
