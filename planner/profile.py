@@ -458,8 +458,8 @@ DnsLabel = Annotated[
 ClusterName = Annotated[
     str,
     Meta(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.()/-]{0,399}\Z",
-        description="the cluster's name (EKS, GKE) or resource ID (AKS)",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}\Z",
+        description="a cluster name: letters, digits, - and _, starting with a letter or digit",
     ),
 ]
 
@@ -469,8 +469,8 @@ class KubernetesOptions(_Section, kw_only=True):
     and the serving workload on them.
 
     The kind is considered only when this section says which cluster: `cluster` names an existing
-    one (its name on EKS and GKE, its resource ID on AKS), or `create_cluster: true` makes a new
-    private one with workload identity. `kserve: true` serves through a KServe InferenceService
+    one (on AKS, in `deploy.azure.resource_group`), or `create_cluster: true` makes a new private
+    one with workload identity. `kserve: true` serves through a KServe InferenceService
     (the cluster must run KServe); otherwise a Deployment and a Service. The engine's queue is
     scaled on by KEDA (the cluster must run KEDA) from the Prometheus at `prometheus_url`. The
     Hugging Face token, if the model needs one, is a Kubernetes Secret you create
