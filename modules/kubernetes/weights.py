@@ -89,7 +89,7 @@ _AZURE_SCRIPT = (
     "--output none && "
     'az storage blob download-batch --auth-mode login --account-name "$WEIGHTS_ACCOUNT" '
     '--source "$WEIGHTS_CONTAINER" --pattern "$WEIGHTS_PATTERN" '
-    f'--destination {DOWNLOAD_DIR} --output none'
+    f"--destination {DOWNLOAD_DIR} --output none"
 )
 """Azure Workload Identity's webhook gives the pod AZURE_CLIENT_ID, AZURE_TENANT_ID and
 AZURE_FEDERATED_TOKEN_FILE (azure.github.io/azure-workload-identity, Mutating Admission Webhook);

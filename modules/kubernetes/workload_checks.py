@@ -20,7 +20,9 @@ Service name must stay within 63 characters."""
 _NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?\Z")
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 _SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\Z")
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\Z")
+_LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\Z"
+)
 _LABEL_VALUE = re.compile(r"^(|[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)\Z")
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}\Z")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -32,7 +34,10 @@ _CLIENT_ID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z"
 _PROMETHEUS = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?\Z")
 _PRINCIPALS = {
     "aws": (_ROLE_ARN, "an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
-    "gcp": (_GOOGLE_ACCOUNT, "a Google service account email (NAME@PROJECT.iam.gserviceaccount.com)"),
+    "gcp": (
+        _GOOGLE_ACCOUNT,
+        "a Google service account email (NAME@PROJECT.iam.gserviceaccount.com)",
+    ),
     "azure": (_CLIENT_ID, "a managed identity's client ID (a GUID)"),
 }
 RESERVED_ENV = frozenset({"HF_TOKEN", "HOME", "HF_HOME", "USER", "TRTLLM_ORCHESTRATOR"})
@@ -181,7 +186,9 @@ def _weights(props: WorkloadProps) -> str | None:
     if props.identity is not None:
         pattern, words = _PRINCIPALS[props.identity.cloud]
         if not pattern.match(props.identity.principal):
-            return f"the {props.identity.cloud} identity {props.identity.principal!r} is not {words}"
+            return (
+                f"the {props.identity.cloud} identity {props.identity.principal!r} is not {words}"
+            )
     return None
 
 
