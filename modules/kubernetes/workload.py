@@ -154,7 +154,9 @@ class WorkloadProps:
     max_replicas: int = 1
     """Default: 1."""
     desired_replicas: int | None = None
-    """Pods at creation, before KEDA's first reading. Default: None (min_replicas, at least 1)."""
+    """The stable track's expected size, which sizes a canary of plain Deployments. KEDA sets the
+    live count: the Deployment leaves spec.replicas to it, so an apply never resets what the
+    autoscaler chose. Default: None (min_replicas, at least 1)."""
     queue_target_per_replica: float
     """The planner's target: queued plus running requests per pod (KEDA's threshold). Required."""
     prometheus_address: str
@@ -278,11 +280,15 @@ def _pod_annotations(props: WorkloadProps) -> dict[str, str]:
 
 
 def _resources(props: WorkloadProps, *, gpus: bool) -> dict[str, Any]:
+    """CPU and memory requests, a memory limit (no CPU limit: throttling the engine's scheduler
+    loop costs latency), and the GPUs as equal request and limit, as Kubernetes requires of an
+    extended resource. Quantities are strings, their type in the API schema: server-side apply
+    (which kubernetes_manifest uses) refuses a number there."""
     requests: dict[str, Any] = {"cpu": props.cpu, "memory": props.memory}
     limits: dict[str, Any] = {"memory": props.memory}
     if gpus:
-        requests[GPU_RESOURCE] = props.tensor_parallel
-        limits[GPU_RESOURCE] = props.tensor_parallel
+        requests[GPU_RESOURCE] = str(props.tensor_parallel)
+        limits[GPU_RESOURCE] = str(props.tensor_parallel)
     return {"requests": requests, "limits": limits}
 
 
@@ -455,28 +461,26 @@ def _object_name(props: WorkloadProps, track: str) -> str:
 
 
 def canary_replicas(props: WorkloadProps) -> int:
-    """The canary's fixed size: its share of the stable track's initial size, at least one."""
-    percent = props.canary_percent or 0
-    return max(1, math.ceil(_initial_replicas(props) * percent / 100))
-
-
-def _initial_replicas(props: WorkloadProps) -> int:
-    if props.desired_replicas is not None:
-        return props.desired_replicas
-    return max(1, props.min_replicas)
+    """The canary's fixed size: its share of the stable track's expected size, at least one."""
+    stable = props.desired_replicas
+    if stable is None:
+        stable = max(1, props.min_replicas)
+    return max(1, math.ceil(stable * (props.canary_percent or 0) / 100))
 
 
 def deployment(props: WorkloadProps, track: str) -> dict[str, Any]:
-    """One track's Deployment. KEDA owns the stable track's replicas after creation (the
-    Terraform construct leaves spec.replicas to it); the canary keeps a fixed size."""
+    """One track's Deployment. The stable track has no spec.replicas: KEDA's autoscaler owns the
+    count (Kubernetes creates one pod, which the autoscaler brings within the bounds), and a
+    replica count in the manifest would make every apply fight it for that field. The canary
+    keeps a fixed size."""
     selector = _selector(props, track)
-    replicas = _initial_replicas(props) if track == "stable" else canary_replicas(props)
+    replicas = {} if track == "stable" else {"replicas": canary_replicas(props)}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": _metadata(props, _object_name(props, track), **{TRACK_LABEL: track}),
         "spec": {
-            "replicas": replicas,
+            **replicas,
             "selector": {"matchLabels": selector},
             # A GPU node rarely has room for a second copy: replace one pod at a time.
             "strategy": {
