@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 
 from core.errors import InfraError
@@ -28,11 +29,12 @@ from modules.kubernetes.workload_checks import WorkloadError
 from planner.deployment import HEALTH_PATHS
 from planner.images import DEFAULT_IMAGES
 from planner.secrets import find_secrets
-from tests.kubernetes_schemas import InvalidObject, validate
+from tests.kubernetes_schemas import KUBERNETES_VERSIONS, InvalidObject, validate
 from tests.test_user_data import engine_args as fleet_engine_args
 from tests.test_user_data import make_spec
 
 ENGINES = ("vllm", "tgi", "triton")
+CORE_KINDS = {"ServiceAccount", "Deployment", "Service", "PodDisruptionBudget"}
 MODEL_ID = "meta-llama/Llama-3.1-8B-Instruct"
 IDENTITIES = {
     "aws": WorkloadIdentity(cloud="aws", principal="arn:aws:iam::123456789012:role/chat-serving"),
@@ -453,4 +455,20 @@ def test_the_api_schemas_catch_a_broken_deployment() -> None:
     (deployment,) = of_kind(render_workload(make_props()), "Deployment")
     deployment["spec"]["template"]["spec"]["containers"][0]["resourcez"] = {}
     with pytest.raises(InvalidObject, match="resourcez"):
+        validate(deployment)
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_the_cached_validators_agree_with_kubernetes_validate(version: str) -> None:
+    """tests/kubernetes_schemas.py builds each schema once; kubernetes-validate's own entry
+    point gives the same verdicts."""
+    objects = [o for o in render_workload(make_props()) if o["kind"] in CORE_KINDS]
+    assert {o["kind"] for o in objects} == CORE_KINDS
+    for obj in objects:
+        assert kubernetes_validate.validate(obj, version, strict=True) == version
+    (deployment,) = of_kind(objects, "Deployment")
+    deployment["spec"]["strategy"]["type"] = 3
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, version, strict=True)
+    with pytest.raises(InvalidObject, match="3 is not of type 'string'"):
         validate(deployment)
