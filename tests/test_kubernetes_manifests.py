@@ -12,6 +12,7 @@ import pytest
 
 from modules.kubernetes.manifests import KubernetesWorkload, manifest_id
 from modules.kubernetes.workload import WorkloadProps
+from planner.secrets import find_secrets
 from tests.test_kubernetes_workload import make_props
 
 CASES: dict[str, WorkloadProps] = {
@@ -80,5 +81,6 @@ def test_the_service_account_comes_first_and_goes_last(synthesized: Synthesized,
 
 
 def test_the_synthesized_json_keeps_the_secret_a_reference(synthesized: Synthesized) -> None:
-    text = json.dumps(synthesized.document("deployment-canary-azure"))
-    assert '"secretKeyRef": {"key": "token", "name": "hf-token"}' in text
+    document = synthesized.document("deployment-canary-azure")
+    assert '"secretKeyRef": {"key": "token", "name": "hf-token"}' in json.dumps(document)
+    assert list(find_secrets(document)) == []

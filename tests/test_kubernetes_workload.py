@@ -197,6 +197,7 @@ def test_a_secret_value_in_the_engine_environment_is_refused() -> None:
     ("changes", "message"),
     [
         ({"name": "chat model"}, "the name must be lowercase"),
+        ({"engine": "sglang"}, "the engine 'sglang' is not one of vllm, tgi, triton"),
         ({"name": "a" * 41}, "at most 40 characters"),
         ({"namespace": "n" * 64}, "the namespace 'nnn"),
         ({"namespace": "Serving"}, "the namespace 'Serving'"),

@@ -10,7 +10,9 @@ engine's queue gauges through the Prometheus scaler.
 A canary with KServe is its `canaryTrafficPercent`, which only KServe's Serverless (Knative)
 mode implements (pkg/controller/v1beta1/inferenceservice/reconcilers/knative): Knative's
 autoscaler then owns the replicas, scaling on concurrency at the same per-replica target, and no
-ScaledObject is rendered (two autoscalers would fight over one Deployment). Without KServe the
+ScaledObject is rendered (two autoscalers would fight over one Deployment). Knative accepts the
+pod's node selector, tolerations, affinity, topology spread, security context, init container and
+emptyDir volumes only with its matching `kubernetes.podspec-*` feature flags on. Without KServe the
 canary is a second Deployment and Service, weighted against the stable ones by a Gateway API
 HTTPRoute.
 
