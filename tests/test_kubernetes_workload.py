@@ -197,7 +197,6 @@ def test_a_secret_value_in_the_engine_environment_is_refused() -> None:
     ("changes", "message"),
     [
         ({"name": "chat model"}, "the name must be lowercase"),
-        ({"engine": "sglang"}, "the engine 'sglang' is not one of vllm, tgi, triton"),
         ({"name": "a" * 41}, "at most 40 characters"),
         ({"namespace": "n" * 64}, "the namespace 'nnn"),
         ({"namespace": "Serving"}, "the namespace 'Serving'"),
@@ -232,6 +231,12 @@ def test_a_hostile_value_gets_one_sentence(changes: dict[str, Any], message: str
     text = str(raised.value)
     assert message in text
     assert "\n" not in text and text.endswith(".")
+
+
+def test_an_unknown_engine_is_refused() -> None:
+    props = dataclasses.replace(make_props(), engine="sglang")
+    with pytest.raises(WorkloadError, match="the engine 'sglang' is not one of vllm, tgi, triton"):
+        render_workload(props)
 
 
 def test_triton_without_a_model_repository_is_refused() -> None:
