@@ -79,7 +79,7 @@ def _emit(rendered: str | Any, output: Path | None) -> None:
     if output is None:
         typer.echo(rendered, nl=False)
         return
-    from orchestrator.workspace import write_atomically
+    from core.files import write_atomically
 
     write_atomically(output, rendered, private=False)
     typer.echo(f"wrote {output}", err=True)

@@ -159,7 +159,7 @@ def _decision_dict(deployment: Deployment) -> dict[str, Any] | None:
 
 def _notes(deployment: Deployment) -> list[str]:
     """What the plan cannot show: how the first boot of a Neuron instance spends its time."""
-    from planner.neuron import deployment_notes
+    from providers.aws.neuron import deployment_notes
 
     spec = deployment.spec
     return deployment_notes(spec.accelerator, spec.runtime.model_s3_uri)

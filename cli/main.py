@@ -22,7 +22,7 @@ from cli.lock import lock_app
 from cli.options import CLOUDS, KINDS, JsonOption, RequiredProfileArgument, either
 from cli.repair import register as register_repair_command
 from cli.rollback import register as register_rollback_command
-from planner.profile import ALL_CLOUDS, ALL_KINDS
+from providers import targets
 
 app = typer.Typer(
     name="infra",
@@ -130,10 +130,10 @@ def recommend(
 
 @catalog_app.command("list")
 def catalog_list(
-    cloud: Annotated[str | None, typer.Option(help=f"{either(ALL_CLOUDS)}.")] = None,
+    cloud: Annotated[str | None, typer.Option(help=f"{either(targets.cloud_names())}.")] = None,
     accelerator: Annotated[str | None, typer.Option(help="e.g. H100, L4, A10G.")] = None,
     region: Annotated[str | None, typer.Option(help="e.g. us-east-1.")] = None,
-    kind: Annotated[str | None, typer.Option(help=f"{either(ALL_KINDS)}.")] = None,
+    kind: Annotated[str | None, typer.Option(help=f"{either(targets.kind_names())}.")] = None,
     json_output: JsonOption = False,
 ) -> None:
     """List offerings: one row per instance type and region, with the cheapest zone's prices."""

@@ -2,7 +2,7 @@
 (PROFILE or --spec, --env, and the --cloud/--kind/--region/--instance-type pins), --auto-approve,
 and the one --json of the whole CLI.
 
-The clouds and kinds named in the help come from planner.profile, the one place that lists them.
+The clouds and kinds named in the help come from the registry of targets (providers/targets.py).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from planner.profile import ALL_CLOUDS, ALL_KINDS
+from providers import targets
 
 if TYPE_CHECKING:
     from planner.optimizer import Filters
 
-CLOUDS = ", ".join(ALL_CLOUDS)
-KINDS = ", ".join(ALL_KINDS)
+CLOUDS = ", ".join(targets.cloud_names())
+KINDS = ", ".join(targets.kind_names())
 REGION_HELP = "Pin the region."
 
 

@@ -2,7 +2,8 @@
 DeploymentSpec: EC2 user data on AWS, the startup-script metadata on Compute Engine.
 
 The script lives in templates/user_data/: a cloud-neutral core (serve.sh.j2), one partial per cloud
-that extends it (cloud_<cloud>.j2: instance metadata, secrets, registry login, weights) and one per
+that extends it (cloud_<cloud>.j2: instance metadata, secrets, registry login, weights; its values
+and size limit from the cloud's `boot_target`, modules/<cloud>/boot.py) and one per
 engine (engine_<engine>_neuron.j2 on Inferentia, AWS only). Every value interpolated from the spec
 goes through shlex.quote (the environment's `finalize`), so a profile cannot inject shell; secrets
 are never rendered, only the name of the parameter or secret holding them.
@@ -10,29 +11,18 @@ are never rendered, only the name of the parameter or secret holding them.
 
 from __future__ import annotations
 
-import re
 import shlex
+from collections.abc import Callable
 from importlib.resources import files
 from typing import TYPE_CHECKING, NamedTuple
 
 from core.errors import InfraError
 from modules.readiness import refuse_to_serve
-from planner.neuron import is_neuron, neuron_cores, neuron_problem
+from providers import targets
+from providers.aws.neuron import is_neuron, neuron_cores, neuron_problem
 
 if TYPE_CHECKING:
     from planner.deployment import DeploymentSpec
-
-USER_DATA_LIMIT_BYTES = 16 * 1024
-"""EC2 refuses user data larger than 16 KB (counted before base64 encoding)."""
-STARTUP_SCRIPT_LIMIT_BYTES = 256 * 1024
-"""Compute Engine refuses a metadata value larger than 256 KB."""
-CUSTOM_DATA_LIMIT_BYTES = 65535
-"""Azure refuses custom data longer than 65535 bytes (before base64 encoding)."""
-
-_ECR_IMAGE = re.compile(
-    r"^(?P<registry>\d{12}\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?)/"
-)
-_ACR_IMAGE = re.compile(r"^(?P<registry>[A-Za-z0-9]+\.azurecr\.io)/")
 
 
 class UserDataError(InfraError):
@@ -55,7 +45,8 @@ class Replica(NamedTuple):
 
 
 class BootTarget(NamedTuple):
-    """What differs between clouds: the partial, its template values, and the size limit."""
+    """What differs between clouds: the partial, its template values, and the size limit. Each
+    cloud's `boot_target` (modules/<cloud>/boot.py) makes one from a spec."""
 
     template: str
     values: dict[str, object]
@@ -63,70 +54,16 @@ class BootTarget(NamedTuple):
     limit_name: str
 
 
-def _aws_target(spec: DeploymentSpec) -> BootTarget:
-    runtime = spec.runtime
-    ecr = _ECR_IMAGE.match(runtime.image)
-    values = {
-        "weights_uri": runtime.model_s3_uri,
-        "weights_store": "S3",
-        "hf_token_name": runtime.hf_token_ssm_parameter,
-        "ecr_registry": ecr["registry"] if ecr else None,
-        "ecr_region": ecr["region"] if ecr else None,
-    }
-    return BootTarget("cloud_aws.j2", values, USER_DATA_LIMIT_BYTES, "EC2's limit")
-
-
-def _gcp_target(spec: DeploymentSpec) -> BootTarget:
-    from modules.gcp.naming import artifact_repository, secret_name
-
-    secret = secret_name(spec.gcp.hf_token_secret) if spec.gcp.hf_token_secret else None
-    registry = artifact_repository(spec.runtime.image)
-    values = {
-        "weights_uri": spec.gcp.model_gcs_uri,
-        "weights_store": "GCS",
-        "hf_token_name": secret.secret_id if secret else None,
-        "hf_token_project": secret.project if secret else None,
-        "artifact_registry": registry.host if registry else None,
-    }
-    return BootTarget(
-        "cloud_gcp.j2", values, STARTUP_SCRIPT_LIMIT_BYTES, "Compute Engine's metadata limit"
+def boot_target(spec: DeploymentSpec) -> BootTarget:
+    make: Callable[[DeploymentSpec], BootTarget] = targets.resolve(
+        targets.cloud(spec.cloud).boot_target
     )
+    return make(spec)
 
 
-def _azure_target(spec: DeploymentSpec) -> BootTarget:
-    from modules.azure.names import blob_container, key_vault_secret
-
-    options = spec.azure
-    weights_uri = None
-    if options.model_blob_container_id:
-        account, container = blob_container(options.model_blob_container_id)
-        prefix = options.model_blob_prefix.strip("/")
-        weights_uri = f"https://{account}.blob.core.windows.net/{container}/{prefix}".rstrip("/")
-    vault, secret = (
-        key_vault_secret(options.hf_token_secret_id) if options.hf_token_secret_id else (None, None)
-    )
-    registry = _ACR_IMAGE.match(spec.runtime.image)
-    values = {
-        "weights_uri": weights_uri,
-        "weights_store": "Blob Storage",
-        "hf_token_name": secret,
-        "hf_token_vault": vault,
-        "acr_registry": registry["registry"].lower() if registry else None,
-    }
-    return BootTarget(
-        "cloud_azure.j2", values, CUSTOM_DATA_LIMIT_BYTES, "Azure's custom data limit"
-    )
-
-
-BOOT_TARGETS = {"gcp": _gcp_target, "aws": _aws_target, "azure": _azure_target}
-"""Clouds whose fleets get a boot script, and how each one's is rendered."""
-CLOUD_NAMES = {"aws": "AWS", "gcp": "GCP", "azure": "Azure"}
-
-WEIGHTS_SETTINGS = {
-    "aws": "deploy.model_s3_uri",
-    "gcp": "deploy.gcp.model_gcs_uri",
-    "azure": "deploy.azure.model_blob_container_id",
-}
+def either(names: list[str]) -> str:
+    """'A, B and C'."""
+    return f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0]
 
 
 def render_user_data(spec: DeploymentSpec) -> str:
@@ -135,7 +72,7 @@ def render_user_data(spec: DeploymentSpec) -> str:
     import jinja2  # ~90 ms to import: only commands that render pay for it
 
     _check(spec)
-    target = BOOT_TARGETS[spec.cloud](spec)
+    target = boot_target(spec)
     _check_weights(spec, target)
     environment = jinja2.Environment(
         loader=jinja2.FunctionLoader(_template_source),
@@ -178,14 +115,15 @@ def _check(spec: DeploymentSpec) -> None:
         runtime.replicas_per_instance if runtime.replicas_per_instance > 1 else 0
     )
     problem = None
-    if spec.cloud not in BOOT_TARGETS or spec.kind != "fleet":
-        others = ", ".join(CLOUD_NAMES[name] for name in BOOT_TARGETS if name != "aws")
+    cloud = targets.cloud(spec.cloud)
+    if cloud.boot_target is None or not targets.kind(spec.kind).runs_instances:
+        booted = [c.display_name for c in targets.clouds() if c.boot_target is not None]
         problem = (
-            f"boot scripts are for {others} and AWS fleets, not a {spec.cloud} {spec.kind} "
+            f"boot scripts are for {either(booted)} fleets, not a {spec.cloud} {spec.kind} "
             "deployment"
         )
-    elif is_neuron(spec.accelerator) and spec.cloud != "aws":
-        problem = f"{spec.accelerator} chips are on AWS only, not {CLOUD_NAMES[spec.cloud]}"
+    elif is_neuron(spec.accelerator) and not cloud.serves_neuron:
+        problem = f"{spec.accelerator} chips are on AWS only, not {cloud.display_name}"
     elif is_neuron(spec.accelerator) and (
         neuron := neuron_problem(
             runtime.engine, runtime.precision, runtime.max_model_len, runtime.kv_cache_dtype
@@ -217,7 +155,7 @@ def _check_weights(spec: DeploymentSpec, target: BootTarget) -> None:
                 f"{spec.stack_name}: Triton serves a prebuilt model repository and cannot "
                 "download a model: build it for this GPU (for an LLM, a TensorRT-LLM engine at "
                 f"this tensor parallel size), upload it to {store} and set "
-                f"{WEIGHTS_SETTINGS[spec.cloud]} to it."
+                f"{targets.cloud(spec.cloud).weights_setting} to it."
             )
         )
 

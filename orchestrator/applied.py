@@ -16,7 +16,8 @@ from pathlib import Path
 import msgspec
 
 from core.errors import InfraError
-from orchestrator.workspace import Workspace, write_atomically
+from core.files import write_atomically
+from orchestrator.workspace import Workspace
 from planner.deployment import RECORD_OUTPUT, DeploymentSpec
 
 RECORD_FILE = "deployed.json"

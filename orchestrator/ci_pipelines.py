@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from core.errors import InfraError
-from orchestrator.workspace import write_atomically
+from core.files import write_atomically
 from planner.lock import lock_path
 from planner.profile import Profile, load_profile
 

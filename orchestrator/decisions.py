@@ -18,9 +18,9 @@ from pathlib import Path
 import msgspec
 
 from core.errors import InfraError, NoFeasibleCandidate
-from orchestrator.workspace import write_atomically
+from core.files import write_atomically
 from planner.decision import Decision, decide
-from planner.deployment import DeploymentSpec, check_challenger, spec_from_decision
+from planner.deployment import DeploymentSpec, check_decision, spec_from_decision
 from planner.lock import (
     LockedEnvironment,
     LockError,
@@ -35,9 +35,11 @@ from planner.lock import (
     read_lock,
     render_lock,
 )
-from planner.neuron import NEURON_ACCELERATORS, neuron_problem
 from planner.optimizer import Filters, Recommendation
 from planner.profile import LoadedProfile, Profile
+from providers import targets
+from providers.aws.neuron import NEURON_ACCELERATORS, neuron_problem
+from providers.targets import FLEET
 
 LOCAL_ENV = "local"
 """The environment that targets the local emulated AWS."""
@@ -133,8 +135,8 @@ def pins_of(filters: Filters) -> Pins:
 def undeployable(profile: Profile | None) -> dict[str, str]:
     """Accelerators (lower-case, as filters hold them) the deploy path cannot serve `profile` on,
     each with the reason. Inferentia is deployable with the vllm and tgi engines at bf16/fp16 with
-    a fixed max_model_len (planner.neuron); whatever else the images cannot serve is left out here,
-    so a deploy never chooses it and `recommend` says why."""
+    a fixed max_model_len (providers.aws.neuron); whatever else the images cannot serve is left
+    out here, so a deploy never chooses it and `recommend` says why."""
     if profile is None:
         return {}
     runtime = profile.runtime
@@ -161,13 +163,14 @@ def deployable_filters(env: str, filters: Filters, profile: Profile | None = Non
         )
     if env == LOCAL_ENV:
         narrowed = msgspec.structs.replace(
-            narrowed, clouds=frozenset({"aws"}), kinds=filters.kinds or frozenset({"fleet"})
+            narrowed, clouds=EMULATED_CLOUDS, kinds=filters.kinds or frozenset({FLEET.name})
         )
     return narrowed
 
 
-EMULATED_KINDS = frozenset({"fleet", "sagemaker"})
-"""The kinds the local emulated AWS can build."""
+EMULATED_CLOUDS = frozenset(cloud.name for cloud in targets.clouds() if cloud.emulated)
+EMULATED_KINDS = frozenset(target.kind.name for _, target in targets.targets() if target.emulated)
+"""What the local emulated AWS can build (each target's `emulated`)."""
 
 
 class PinnedOffTheEmulator(InfraError):
@@ -180,7 +183,7 @@ def refuse_pins_off_the_emulator(env: str, filters: Filters) -> None:
     if env != LOCAL_ENV:
         return
     pins = []
-    if filters.clouds is not None and "aws" not in filters.clouds:
+    if filters.clouds is not None and not filters.clouds & EMULATED_CLOUDS:
         pins.append("--cloud " + ",".join(sorted(filters.clouds)))
     if filters.kinds is not None and not filters.kinds & EMULATED_KINDS:
         pins.append("--kind " + ",".join(sorted(filters.kinds)))
@@ -266,7 +269,7 @@ def resolve(
         )
     recommendation = recommend_for_env(profile_path, env, filters)
     decision = decide(profile, recommendation)
-    check_challenger(profile, recommendation, decision)
+    check_decision(profile, decision, lambda: recommendation)
     if entry is not None:
         _check_backend_stays(profile, env, entry.decision, decision)
     deployment_id = entry.deployment_id if entry else new_deployment_id(profile_path, env)
@@ -329,15 +332,14 @@ def _from_lock(
             f"`infra plan {profile_path} --env {env} --replan` to decide again, review it, and "
             f"commit {lock_path(profile_path).name}."
         )
-    if profile.deploy.sagemaker.challenger is not None and decision.kind == "sagemaker":
-        narrowed = msgspec.structs.replace(
-            filters,
-            clouds=frozenset({decision.cloud}),
-            kinds=frozenset({decision.kind}),
-            regions=frozenset({decision.region}),
-            instance_types=None,
-        )
-        check_challenger(profile, recommend_for_env(profile_path, env, narrowed), decision)
+    narrowed = msgspec.structs.replace(
+        filters,
+        clouds=frozenset({decision.cloud}),
+        kinds=frozenset({decision.kind}),
+        regions=frozenset({decision.region}),
+        instance_types=None,
+    )
+    check_decision(profile, decision, lambda: recommend_for_env(profile_path, env, narrowed))
     spec = spec_from_decision(profile, decision, env, deployment_id=entry.deployment_id)
     resolved = Resolved(spec, decision, profile_path, profile, "lock", pins, entry)
     resolved.stale_sections = changed

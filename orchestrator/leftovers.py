@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.errors import InfraError
 from modules.tag_keys import STACK_TAG
+from providers import targets
 
 if TYPE_CHECKING:
     from orchestrator.terraform import TerraformRunner
@@ -78,10 +79,11 @@ def deployment_resources(spec: DeploymentSpec, environ: Mapping[str, str]) -> li
 
 
 def ensure_listable(spec: DeploymentSpec) -> None:
-    if spec.cloud != "aws":
+    if not targets.cloud(spec.cloud).repairable:
         raise NotListable(
             f"{spec.stack_name} is on {spec.cloud}; finding resources outside the state works "
-            "for AWS deployments only."
+            f"for {' and '.join(c.display_name for c in targets.clouds() if c.repairable)} "
+            "deployments only."
         )
 
 
@@ -167,8 +169,9 @@ def delete_leftovers(
 
 def remaining_after_destroy(spec: DeploymentSpec, runner: TerraformRunner) -> None:
     """Raise LeftoversRemain, naming them, when resources of the deployment are still there
-    after `terraform destroy` emptied the state. Other clouds than AWS are not checked."""
-    if spec.cloud != "aws":
+    after `terraform destroy` emptied the state. Clouds that are not `repairable` are not
+    checked."""
+    if not targets.cloud(spec.cloud).repairable:
         return
     remaining = deployment_resources(spec, runner.environ)
     if remaining:

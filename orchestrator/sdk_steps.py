@@ -1,29 +1,32 @@
-"""The steps Terraform cannot do, for the managed endpoint kinds `vertex` and `azureml`.
+"""The steps Terraform cannot do, for the targets that declare `endpoint_steps` (the managed
+endpoint kinds whose model the SDK deploys: Vertex AI, Azure ML).
 
 The deploy workflow calls `check` before planning, `after_apply` after a successful apply (and
 when the plan has no changes, so a run that failed in these steps is finished by the next),
 `live_status` from `infra status` and `before_destroy` before `terraform destroy`; `rollback` is
-`infra rollback`. Each reads the Terraform outputs of the stack, builds the cloud's endpoint
-driver (providers/gcp/vertex.py, providers/azure/azureml.py, SDKs imported only then) and runs
-orchestrator/rollout.py over it with progress through `deployment.step`.
+`infra rollback`. Each reads the Terraform outputs of the stack, builds the endpoint driver of the
+target's module (orchestrator/vertex_endpoint.py, orchestrator/azureml_endpoint.py; SDKs imported
+only then) and runs orchestrator/rollout.py over it with progress through `deployment.step`.
 """
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from core.errors import InfraError
 from orchestrator.errors import NotDeployed
 from orchestrator.rollout import Sleep, read_back, remove_everything, roll_back, roll_out
+from providers import targets
 
 if TYPE_CHECKING:
     from orchestrator.workflow import Deployment
     from planner.deployment import DeploymentSpec
     from providers.managed_endpoint import EndpointDriver
 
-MANAGED_KINDS = frozenset({"vertex", "azureml"})
 DriverFactory = Callable[["DeploymentSpec", Mapping[str, object]], "EndpointDriver"]
 OutputsReader = Callable[["Deployment"], Mapping[str, object]]
 
@@ -32,44 +35,38 @@ class NoRollback(InfraError):
     pass
 
 
+def _steps(spec: DeploymentSpec) -> ModuleType | None:
+    """The target's endpoint steps module, or None when Terraform does everything."""
+    target = targets.target(spec.cloud, spec.kind)
+    if target is None or target.endpoint_steps is None:
+        return None
+    return importlib.import_module(target.endpoint_steps)
+
+
 def handles(spec: DeploymentSpec) -> bool:
-    return spec.kind in MANAGED_KINDS
+    target = targets.target(spec.cloud, spec.kind)
+    return target is not None and target.endpoint_steps is not None
 
 
 def check(deployment: Deployment) -> None:
     """Refuse, before anything is planned, what the SDK steps could not deploy."""
     spec = deployment.spec
-    if not handles(spec):
+    steps = _steps(spec)
+    if steps is None:
         return
     if deployment.emulated:
         raise InfraError(
             f"the environment '{spec.env}' is the local emulated AWS, which has no {spec.kind} "
             "endpoints; deploy to a named environment (--env dev) with cloud credentials."
         )
-    if spec.kind == "vertex":
-        from providers.gcp.vertex import check_vertex
-
-        check_vertex(spec)
-    else:
-        from providers.azure.azureml import check_azureml
-
-        check_azureml(spec)
+    steps.check(spec)
 
 
 def cloud_driver(spec: DeploymentSpec, outputs: Mapping[str, object]) -> EndpointDriver:
     """The real driver: the cloud's SDK behind its boundary, signed in from its standard chain."""
-    if spec.kind == "vertex":
-        from providers.gcp.vertex import VertexEndpoint, VertexOutputs
-        from providers.gcp.vertex_api import GoogleVertexApi
-
-        vertex = VertexOutputs.read(spec.stack_name, outputs)
-        return VertexEndpoint(spec, vertex, GoogleVertexApi(vertex.project, vertex.region))
-    from providers.azure.azureml import AzureMlEndpoint, AzureMlOutputs
-    from providers.azure.azureml_api import AzureMlSdkApi
-
-    azure = AzureMlOutputs.read(spec.stack_name, outputs)
-    api = AzureMlSdkApi(azure.subscription_id, azure.resource_group_name, azure.workspace_name)
-    return AzureMlEndpoint(spec, azure, api)
+    steps = _steps(spec)
+    assert steps is not None, "only targets with endpoint steps have a driver"
+    return steps.driver(spec, outputs)
 
 
 def after_apply(
@@ -123,11 +120,9 @@ def rollback(
 ) -> dict[str, Any]:
     """`infra rollback`: the traffic back to the revision that served before the canary."""
     spec = deployment.spec
-    if spec.kind == "sagemaker":
-        raise NoRollback(
-            "a SageMaker endpoint rolls back by itself when a variant's alarm fires during its "
-            "traffic shift; after that, re-deploy the previous profile to go back."
-        )
+    own_way = targets.kind(spec.kind).no_rollback
+    if own_way is not None:
+        raise NoRollback(own_way)
     if not handles(spec):
         raise NoRollback(
             f"a {spec.kind} deployment has no traffic split to shift back; re-deploy the "

@@ -3,7 +3,6 @@ binding costs seconds to load, once)."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from collections.abc import Sequence
@@ -16,19 +15,12 @@ from planner.deployment import DeploymentSpec
 from planner.profile_checks import shared_value_problem
 from planner.secrets import SecretInConfiguration, refuse_secrets
 from planner.yaml_source import field_name
+from providers import targets
 from providers.cloud_values import cloud_value_problem
 
-STACKS = {
-    ("aws", "fleet"): "stacks.aws_fleet:AwsGpuFleetStack",
-    ("aws", "sagemaker"): "stacks.sagemaker_endpoint:SagemakerEndpointStack",
-    ("azure", "fleet"): "stacks.azure_fleet:AzureGpuFleetStack",
-    ("azure", "azureml"): "stacks.azureml_workspace:AzureMlWorkspaceStack",
-    ("gcp", "fleet"): "stacks.gcp_fleet:GcpGpuFleetStack",
-    ("gcp", "vertex"): "stacks.vertex_endpoint:VertexEndpointStack",
-}
-"""(cloud, kind) -> the stack class, imported only when a deployment needs it: each cloud's
-provider binding takes seconds and hundreds of MB to load."""
-SUPPORTED = set(STACKS)
+SUPPORTED = frozenset((cloud.name, target.kind.name) for cloud, target in targets.targets())
+"""(cloud, kind) of every registered target; each names its stack class, imported only when a
+deployment needs it: each cloud's provider binding takes seconds and hundreds of MB to load."""
 TARGET_VERSIONS = {"terraform": ">=1.10.0", "opentofu": ">=1.10.0"}
 
 
@@ -115,5 +107,6 @@ def refuse_secrets_in_config(config: Path, spec: DeploymentSpec) -> None:
 
 
 def stack_class(spec: DeploymentSpec) -> type:
-    module, _, name = STACKS[(spec.cloud, spec.kind)].partition(":")
-    return getattr(importlib.import_module(module), name)
+    target = targets.target(spec.cloud, spec.kind)
+    assert target is not None, "check_supported refuses an unregistered target first"
+    return targets.resolve(target.stack)

@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.files import write_atomically
 from orchestrator.errors import EmulatorStopped, StateLocked, TerraformFailed, TerraformNotFound
 from orchestrator.state_file import StateFileUnreadable, check_state_file, unreadable_state_sentence
-from orchestrator.workspace import Workspace, open_private, write_atomically
+from orchestrator.workspace import Workspace, open_private
 
 MINIMUM_VERSION = (1, 10)
 """S3 state locking with a lock file (no DynamoDB) arrived in Terraform and OpenTofu 1.10."""

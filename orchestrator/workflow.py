@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.errors import InfraError
+from core.files import write_atomically
 from orchestrator.applied import (
     AppliedState,
     check_state_belongs,
@@ -36,7 +37,7 @@ from orchestrator.applied import (
 from orchestrator.decisions import LOCAL_ENV, Resolved, resolve
 from orchestrator.errors import DeploymentBusy, NotDeployed, PlanFileError, ProtectedEnvironment
 from orchestrator.terraform import TerraformRunner, find_terraform
-from orchestrator.workspace import Workspace, open_private, write_atomically
+from orchestrator.workspace import Workspace, open_private
 from planner.deployment import RECORD_OUTPUT as RECORD_OUTPUT_NAME
 from planner.deployment import (
     DeploymentSpec,

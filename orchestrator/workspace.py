@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import datetime
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from core.files import PRIVATE_FILE
 from planner.names import check_identifier, check_stack_name
 
 PRIVATE_FOLDER = 0o700
-PRIVATE_FILE = 0o600
-SHARED_FILE = 0o666
-"""Before the umask: what open() gives a new file, so the user's umask decides."""
 
 
 @dataclass(frozen=True)
@@ -90,24 +87,3 @@ def open_private(path: Path, mode: str = "w") -> IO[Any]:
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
     os.fchmod(descriptor, PRIVATE_FILE)  # a file that was there keeps its mode otherwise
     return os.fdopen(descriptor, mode)
-
-
-def write_atomically(path: Path, text: str | bytes, *, private: bool = True) -> None:
-    """Write to a temporary file beside `path`, then rename: never a half-written file.
-
-    Private files (the default: the workspace's spec, configuration and plans, the toolkit's own
-    records) are 0600; with `private=False` (a report or a workflow written for the user) the
-    mode follows the user's umask, as for any file they create.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-    mode = PRIVATE_FILE if private else SHARED_FILE
-    # O_EXCL: a new file whose mode the kernel sets from `mode` and the umask.
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            stream.write(text.encode() if isinstance(text, str) else text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

@@ -7,39 +7,31 @@ planner's choice plus the profile into a spec; `load_spec` / `dump_spec` read an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
 from core.errors import ProfileError
 from planner.decision import Decision, decide
-from planner.images import MODEL_GARDEN_HEALTH_PATH, is_model_garden_vllm
+from planner.images import image_health_path
 from planner.names import DeploymentId, Identifier
-from planner.neuron import COMPILE_GRACE_S, is_neuron
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
 from planner.profile import (
-    AzureOptions,
-    Canary,
     Engine,
     Environment,
-    GcpOptions,
     Network,
     Profile,
-    SagemakerOptions,
     StateBackend,
     validation_sentence,
 )
 from planner.yaml_source import load_located_yaml
+from providers import targets
+from providers.aws.neuron import COMPILE_GRACE_S, is_neuron
+from providers.targets import ScalingSignal
 
-SAGEMAKER_PORT = 8080
-SAGEMAKER_HEALTH_PATH = "/ping"
-"""SageMaker's container contract: /ping and /invocations on port 8080."""
-VERTEX_PORT = 8080
-"""Vertex AI sends health checks and predictions to the model's first container port, 8080 unless
-the model names another (AIP_HTTP_PORT); its health and predict routes are the model's to name, so
-a Vertex spec keeps the engine's health path (Google's Model Garden image answers on its own)."""
 HEALTH_PATHS: dict[str, str] = {
     "vllm": "/health",
     "tgi": "/health",
@@ -87,18 +79,20 @@ class ScalingSpec(_Spec, kw_only=True):
     """Target tracking: keep `signal` at `target` per instance and minute; alarm on p99 latency
     above `p99_latency_alarm_s`."""
 
-    signal: Literal["alb_requests_per_target", "invocations_per_instance"]
+    signal: ScalingSignal
     target: Annotated[float, Meta(gt=0)]
     p99_latency_alarm_s: Annotated[float, Meta(gt=0)] = 60.0
 
 
-class DeploymentSpec(_Spec, kw_only=True):
+class DeploymentCore(_Spec, kw_only=True):
+    """What every target's spec holds; `DeploymentSpec` adds the targets' own sections."""
+
     name: Name
     env: Name
     deployment_id: DeploymentId | None = None
     """Set by the lock: tells two profiles of one name (in two folders) apart in resource names."""
-    cloud: Literal["aws", "gcp", "azure"]
-    kind: Literal["fleet", "sagemaker", "vertex", "azureml"]
+    cloud: Literal[targets.cloud_names()]  # type: ignore[valid-type]
+    kind: Literal[targets.kind_names()]  # type: ignore[valid-type]
     region: str
     zones: list[str] = []
     instance_type: str
@@ -116,14 +110,6 @@ class DeploymentSpec(_Spec, kw_only=True):
     expected_hourly_usd: float | None = None
     state_backend: StateBackend | None = None
     protected: bool = False
-    sagemaker: SagemakerOptions = msgspec.field(default_factory=SagemakerOptions)
-    """Used by SageMaker endpoints only."""
-    canary: Canary = msgspec.field(default_factory=Canary)
-    """Used by Vertex AI and Azure ML endpoints only (the SDK steps)."""
-    azure: AzureOptions = msgspec.field(default_factory=AzureOptions)
-    """Used by Azure deployments only."""
-    gcp: GcpOptions = msgspec.field(default_factory=GcpOptions)
-    """Used by Google Cloud deployments only."""
 
     @property
     def stack_name(self) -> str:
@@ -142,17 +128,45 @@ class DeploymentSpec(_Spec, kw_only=True):
         return self.expected_hourly_usd * HOURS_PER_MONTH
 
 
-def check_challenger(profile: Profile, recommendation: Recommendation, decision: Decision) -> None:
+def _target_sections() -> list[tuple[str, type, Any]]:
+    """(name, type, default) of each section some target carries (providers/targets.py)."""
+    sections = []
+    for name, dotted in targets.spec_sections().items():
+        section_type = targets.resolve(dotted)
+        sections.append((name, section_type, msgspec.field(default_factory=section_type)))
+    return sections
+
+
+DeploymentSpec = msgspec.defstruct(
+    "DeploymentSpec", _target_sections(), bases=(DeploymentCore,), module=__name__, kw_only=True
+)
+"""DeploymentCore plus every target's own section (`sagemaker`, `gcp`, ...: see each cloud's
+declaration in providers/<cloud>/__init__.py), each at its default where the target reads none."""
+
+RecommendationOf = Callable[[], Recommendation]
+"""The recommendation a decision was taken from (computed only when a check needs it)."""
+
+
+def check_decision(profile: Profile, decision: Decision, recommendation: RecommendationOf) -> None:
+    """Run the checks the decision's target declares (its `decision_checks`)."""
+    declared = targets.target(decision.cloud, decision.kind)
+    for check in declared.decision_checks if declared else ():
+        targets.resolve(check)(profile, decision, recommendation)
+
+
+def check_challenger(
+    profile: Profile, decision: Decision, recommendation: RecommendationOf
+) -> None:
     """A challenger variant serves the same model with the same tensor parallel degree, so it
-    must be a feasible SageMaker choice of the same region (`recommendation` may be narrowed to
-    that region)."""
+    must be a feasible SageMaker choice of the same region (the recommendation may be narrowed
+    to that region)."""
     challenger = profile.deploy.sagemaker.challenger
-    if challenger is None or decision.kind != "sagemaker":
+    if challenger is None:
         return
     feasible = [
         candidate
-        for candidate in recommendation.candidates
-        if candidate.offering.kind == "sagemaker"
+        for candidate in recommendation().candidates
+        if candidate.offering.kind == decision.kind
         and candidate.offering.region == decision.region
         and candidate.tensor_parallel == decision.tensor_parallel
     ]
@@ -171,20 +185,27 @@ def check_challenger(profile: Profile, recommendation: Recommendation, decision:
         )
 
 
-def _check_gcp_sources(profile: Profile) -> None:
-    """S3 weights and an SSM token are read on AWS only: a GCP deployment needs their Cloud Storage
-    and Secret Manager counterparts rather than silently falling back to the model hub."""
-    deploy = profile.deploy
-    if deploy.model_s3_uri and not deploy.gcp.model_gcs_uri:
-        raise ProfileError(
-            "deploy.model_s3_uri is read on AWS only: to deploy on GCP, copy the weights to Cloud "
-            "Storage and set deploy.gcp.model_gcs_uri, or pin --cloud aws."
-        )
-    if deploy.hf_token_ssm_parameter and not deploy.gcp.hf_token_secret:
-        raise ProfileError(
-            "deploy.hf_token_ssm_parameter is read on AWS only: to deploy on GCP, store the token "
-            "in Secret Manager and set deploy.gcp.hf_token_secret, or pin --cloud aws."
-        )
+def _profile_value(profile: Profile, dotted_field: str) -> object:
+    """The value of a profile field named as in the docs (`deploy.gcp.model_gcs_uri`)."""
+    value: object = profile
+    for part in dotted_field.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _aws_sources_left_out(profile: Profile, cloud: targets.Cloud) -> frozenset[str]:
+    """The AWS-only sources (S3 weights, an SSM token) a cloud cannot read, which its spec leaves
+    out; each needs the cloud's counterpart rather than silently falling back to the model hub."""
+    for counterpart in cloud.source_counterparts:
+        if _profile_value(profile, counterpart.aws_field) and not _profile_value(
+            profile, counterpart.field
+        ):
+            raise ProfileError(
+                f"{counterpart.aws_field} is read on AWS only: to deploy on "
+                f"{cloud.display_name}, {counterpart.instruction} and set {counterpart.field}, "
+                "or pin --cloud aws."
+            )
+    return frozenset(counterpart.aws_field for counterpart in cloud.source_counterparts)
 
 
 def spec_from_decision(
@@ -193,12 +214,19 @@ def spec_from_decision(
     """The spec of `decision` (the planner's part) and `profile` (everything else)."""
     runtime = profile.runtime
     environment = profile.deploy.environments.get(env)
-    on_gcp = decision.cloud == "gcp"
-    if on_gcp:
-        _check_gcp_sources(profile)
-    port = {"sagemaker": SAGEMAKER_PORT, "vertex": VERTEX_PORT}.get(decision.kind, runtime.port)
-    model_s3_uri = None if on_gcp else profile.deploy.model_s3_uri
+    target = targets.target(decision.cloud, decision.kind)
+    if target is None:
+        raise ProfileError(f"{decision.cloud} offers no {decision.kind} deployments.")
+    kind = target.kind
+    left_out = _aws_sources_left_out(profile, targets.cloud(decision.cloud))
+    deploy = profile.deploy
+    model_s3_uri = None if "deploy.model_s3_uri" in left_out else deploy.model_s3_uri
+    token = None if "deploy.hf_token_ssm_parameter" in left_out else deploy.hf_token_ssm_parameter
     compiles_at_boot = is_neuron(decision.accelerator) and not model_s3_uri
+    sections = {
+        name: _waiting_for_compile(getattr(deploy, name), compiles_at_boot)
+        for name in targets.spec_sections()
+    }
     return DeploymentSpec(
         name=profile.name,
         env=env,
@@ -232,15 +260,15 @@ def spec_from_decision(
             max_batch=runtime.max_batch,
             max_model_len=runtime.max_model_len,
             kv_cache_dtype=runtime.kv_cache_dtype,
-            port=port,
-            health_path=_health_path(decision, runtime.engine),
+            port=kind.serving_port or runtime.port,
+            health_path=kind.health_path
+            or image_health_path(decision.image)
+            or HEALTH_PATHS[runtime.engine],
             extra_args=list(runtime.extra_args),
-            hf_token_ssm_parameter=None if on_gcp else profile.deploy.hf_token_ssm_parameter,
+            hf_token_ssm_parameter=token,
         ),
         scaling=ScalingSpec(
-            signal="alb_requests_per_target"
-            if decision.kind == "fleet"
-            else "invocations_per_instance",
+            signal=kind.scaling_signal,
             target=decision.scaling_target_per_minute,
             p99_latency_alarm_s=decision.p99_latency_alarm_s,
         ),
@@ -251,26 +279,17 @@ def spec_from_decision(
         expected_hourly_usd=decision.hourly_usd,
         state_backend=environment.backend if environment else None,
         protected=environment.protected if environment else False,
-        sagemaker=_sagemaker_options(profile.deploy.sagemaker, compiles_at_boot),
-        canary=profile.deploy.canary,
-        azure=profile.deploy.azure,
-        gcp=profile.deploy.gcp,
+        **sections,
     )
 
 
-def _health_path(decision: Decision, engine: str) -> str:
-    if decision.kind == "sagemaker":
-        return SAGEMAKER_HEALTH_PATH
-    if decision.kind == "vertex" and is_model_garden_vllm(decision.image):
-        return MODEL_GARDEN_HEALTH_PATH
-    return HEALTH_PATHS[engine]
-
-
-def _sagemaker_options(options: SagemakerOptions, compiles_at_boot: bool) -> SagemakerOptions:
-    """A Neuron endpoint that compiles the model at startup waits as long as compiling takes."""
-    if not compiles_at_boot or options.startup_timeout_s >= COMPILE_GRACE_S:
-        return options
-    return msgspec.structs.replace(options, startup_timeout_s=COMPILE_GRACE_S)
+def _waiting_for_compile(section: Any, compiles_at_boot: bool) -> Any:
+    """A platform that times a container's startup (a section with `startup_timeout_s`) waits
+    as long as compiling the model for Neuron at startup takes."""
+    timeout = getattr(section, "startup_timeout_s", None)
+    if not compiles_at_boot or timeout is None or timeout >= COMPILE_GRACE_S:
+        return section
+    return msgspec.structs.replace(section, startup_timeout_s=COMPILE_GRACE_S)
 
 
 def _model_id(profile: Profile) -> str:
@@ -286,7 +305,7 @@ def spec_from_recommendation(
 ) -> DeploymentSpec:
     """The spec of the recommendation's choice (or `candidate`), as a fresh decision."""
     decision = decide(profile, recommendation, candidate)
-    check_challenger(profile, recommendation, decision)
+    check_decision(profile, decision, lambda: recommendation)
     return spec_from_decision(profile, decision, env)
 
 

@@ -5,10 +5,12 @@ image) for Vertex AI."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from core.errors import ProfileError
-from planner.neuron import is_neuron
 from planner.profile import Profile
+from providers import targets
+from providers.aws.neuron import is_neuron
 
 DEFAULT_IMAGES: dict[str, str] = {
     "vllm": "vllm/vllm-openai:v0.10.2",
@@ -153,11 +155,30 @@ def _vertex_image(image: str | None, engine: str) -> str:
 
 def serving_image(profile: Profile, kind: str, region: str, accelerator: str = "") -> str:
     """The image a kind runs on an accelerator: the profile's, else the engine's default there
-    (the Neuron build on Inferentia)."""
-    image, engine = profile.runtime.image, profile.runtime.engine
-    neuron = is_neuron(accelerator)
-    if kind == "sagemaker":
-        return image or _sagemaker_image(engine, region, neuron)
-    if kind == "vertex":
-        return _vertex_image(image, engine)
+    (the Neuron build on Inferentia), by the kind's own rule (its `image_rule`)."""
+    rule: ImageRule = targets.resolve(targets.kind(kind).image_rule)
+    return rule(profile.runtime.image, profile.runtime.engine, region, is_neuron(accelerator))
+
+
+ImageRule = Callable[[str | None, str, str, bool], str]
+"""(the profile's image or None, engine, region, Neuron?) -> the image a kind runs."""
+
+
+def fleet_image(image: str | None, engine: str, region: str, neuron: bool) -> str:
+    """Instances the toolkit boots run any image: the profile's, else the engine's."""
     return image or _fleet_image(engine, neuron)
+
+
+def sagemaker_image(image: str | None, engine: str, region: str, neuron: bool) -> str:
+    """SageMaker pulls from ECR: the profile's image, else AWS's build for the region."""
+    return image or _sagemaker_image(engine, region, neuron)
+
+
+def vertex_image(image: str | None, engine: str, region: str, neuron: bool) -> str:
+    """Vertex AI pulls from Artifact Registry only: the profile's, else Google's published one."""
+    return _vertex_image(image, engine)
+
+
+def image_health_path(image: str) -> str | None:
+    """The health route an image answers on by itself, when it is not its engine's."""
+    return MODEL_GARDEN_HEALTH_PATH if is_model_garden_vllm(image) else None

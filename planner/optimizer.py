@@ -32,6 +32,7 @@ from planner.performance import (
     non_llm_capacity,
 )
 from planner.profile import Profile
+from providers import targets
 from providers.catalog import Catalog, Offering, ZonePrice
 
 HOURS_PER_MONTH = 730
@@ -756,9 +757,9 @@ def _allowed(offering: Offering, profile: Profile, filters: Filters) -> bool:
 
 
 def replicas_per_instance(offering: Offering, tensor_parallel: int) -> int:
-    """A fleet instance runs as many replicas as its GPUs allow; a managed endpoint instance
-    (SageMaker, Vertex AI, Azure ML) runs one model container, so one replica."""
-    if offering.kind != "fleet":
+    """An instance the toolkit runs holds as many replicas as its GPUs allow; a managed endpoint
+    instance (SageMaker, Vertex AI, Azure ML) runs one model container, so one replica."""
+    if not targets.kind(offering.kind).runs_instances:
         return 1
     return offering.accelerator_count // tensor_parallel
 
@@ -783,7 +784,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
         if accelerator is None:
             continue
         considered.setdefault(accelerator.name, []).append(offering)
-        wanted_zones = profile.placement.zones if offering.kind == "fleet" else 1
+        wanted_zones = profile.placement.zones if targets.kind(offering.kind).runs_instances else 1
         band = offering.spot_interruption
         use_spot = (
             spot_policy != "never"

@@ -20,17 +20,18 @@ from planner.names import AwsRegion, Identifier, S3Bucket, S3KeyPrefix
 from planner.profile_checks import check_profile_values
 from planner.schema_errors import validation_sentence
 from planner.yaml_source import LocatedDocument, load_located_yaml
+from providers import targets
 from providers.spot_interruption import BAND_MAX_PERCENT
 
 Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
-Cloud = Literal["aws", "gcp", "azure"]
-Kind = Literal["fleet", "sagemaker", "vertex", "azureml"]
+ALL_CLOUDS: tuple[str, ...] = targets.cloud_names()
+ALL_KINDS: tuple[str, ...] = targets.kind_names()
+Cloud = Literal[ALL_CLOUDS]  # type: ignore[valid-type]  # the registered clouds
+Kind = Literal[ALL_KINDS]  # type: ignore[valid-type]  # the kinds some cloud offers
 Engine = Literal["vllm", "tgi", "triton"]
 
 DEFAULT_CONFIDENCE = 0.8
 """The quantile of the performance model's error a plan is sized at unless targets.confidence."""
-ALL_CLOUDS: tuple[str, ...] = ("aws", "gcp", "azure")
-ALL_KINDS: tuple[str, ...] = ("fleet", "sagemaker", "vertex", "azureml")
 
 # Every number has bounds a real deployment stays far inside (no NaN, no infinity): a value
 # outside them is a typo or hostile, and would only reach the optimizer to overflow there.

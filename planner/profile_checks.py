@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from core.errors import ProfileError
 from planner.names import IDENTIFIER_WORDS, is_identifier
 from planner.yaml_source import FieldPath, field_name
+from providers.cloud_values import ValueProblem
 
 if TYPE_CHECKING:
     from planner.profile import LoadedProfile
@@ -38,14 +39,6 @@ def check_environment_names(loaded: LoadedProfile) -> None:
                 f"{loaded.location_of(*location)}, field deploy.environments: the environment "
                 f"name {_shown(env)} is not valid; use {IDENTIFIER_WORDS}."
             )
-
-
-class ValueProblem(NamedTuple):
-    """A tag or client range some cloud refuses, and where it sits in a profile or spec."""
-
-    field: FieldPath
-    """("tags", KEY) or ("ingress_cidrs", INDEX)."""
-    problem: str
 
 
 def profile_location(field: FieldPath) -> FieldPath:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from core.errors import InfraError, NoFeasibleCandidate, ProfileError
 from planner.accelerators import accelerators
-from planner.neuron import deployment_notes
 from planner.optimizer import HOURS_PER_MONTH, Filters, Recommendation, recommend
 from planner.profile import ALL_CLOUDS, ALL_KINDS, LoadedProfile, load_profile
 from planner.profile_checks import profile_location
 from planner.yaml_source import field_name
+from providers.aws.neuron import deployment_notes
 from providers.catalog import Catalog, Offering, load_catalog
 from providers.cloud_values import cloud_value_problem
 from providers.price_freshness import stale_catalog_warning, stale_offering_warning

@@ -1,6 +1,2 @@
-"""One sub-package per cloud: its catalog data, price refresh and SDK calls.
-
-`CLOUDS` is the registry: adding a cloud means adding its folder and naming it here.
-"""
-
-CLOUDS: tuple[str, ...] = ("aws", "gcp", "azure")
+"""One sub-package per cloud: its declaration (providers/targets.py), catalog data, price refresh
+and SDK calls. `providers/registered.py` lists the clouds."""

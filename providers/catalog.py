@@ -11,7 +11,6 @@ rule that refused it (`spot_note`) and never used.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import msgspec
 
 from core.errors import CatalogError
-from providers import CLOUDS
+from providers import targets
 from providers.csv_file import csv_rows
 from providers.price_cache import CachedCloud, find_cached
 from providers.spot_interruption import InterruptionBand, interruption_file, read_interruption
@@ -99,10 +98,11 @@ class Offering(msgspec.Struct, frozen=True):
 
     @property
     def display_name(self) -> str:
-        """GCP N1 machines carry attachable GPUs, so the GPU is part of what identifies them."""
-        if self.cloud == "gcp" and self.instance_type.startswith("n1-"):
-            return f"{self.instance_type}+{self.accelerator_count}x{self.accelerator}"
-        return self.instance_type
+        """What names the offering to a person and a pin (the cloud's choice: on GCP, an N1
+        machine's attachable GPUs are part of it)."""
+        return targets.cloud(self.cloud).offering_name(
+            self.instance_type, self.accelerator, self.accelerator_count
+        )
 
 
 def _number(raw: str, column: str, where: str) -> float | None:
@@ -171,18 +171,17 @@ def read_catalog_file(path: Path, cloud: str, kind: str, spot_capable: bool) -> 
 
 def shipped_catalog_files() -> Iterable[tuple[str, str, Path, bool]]:
     """(cloud, kind, path, spot_capable) for every shipped catalog file."""
-    for cloud in CLOUDS:
-        for kind, path, spot_capable in shipped_cloud_files(cloud):
-            yield cloud, kind, path, spot_capable
+    for name in targets.cloud_names():
+        for kind, path, spot_capable in shipped_cloud_files(name):
+            yield name, kind, path, spot_capable
 
 
-def shipped_cloud_files(cloud: str) -> list[tuple[str, Path, bool]]:
+def shipped_cloud_files(name: str) -> list[tuple[str, Path, bool]]:
     """(kind, path, spot_capable) for each shipped catalog file of one cloud."""
-    module = importlib.import_module(f"providers.{cloud}")
-    data_dir = Path(module.__file__).parent / "data"
+    declared = targets.cloud(name)
     return [
-        (kind, data_dir / filename, kind in module.SPOT_KINDS)
-        for kind, filename in module.CATALOG_FILES.items()
+        (target.kind.name, declared.data_dir / target.catalog_file, target.kind.runs_instances)
+        for target in declared.targets
     ]
 
 
@@ -276,7 +275,7 @@ class Catalog(msgspec.Struct, frozen=True):
 
 @cache
 def load_catalog() -> Catalog:
-    offerings = [o for cloud in CLOUDS for o in read_cloud_catalog(cloud).offerings]
+    offerings = [o for name in targets.cloud_names() for o in read_cloud_catalog(name).offerings]
     if not offerings:
         raise CatalogError("the price catalog is empty: no catalog file could be read.")
     return Catalog(tuple(offerings))

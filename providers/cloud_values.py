@@ -19,13 +19,25 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
-from planner.profile_checks import ValueProblem
+from providers import targets
 from providers.gcp.labels import label_key
+
+ValueRule = Callable[[Mapping[str, str], Sequence[str]], "ValueProblem | None"]
+"""A cloud's check of the tags and client ranges it would refuse."""
 
 _AWS_TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*\Z")
 _AZURE_FORBIDDEN = set("<>%&\\?/")
 _AZURE_RESERVED_PREFIXES = ("microsoft", "azure", "windows")
+
+
+class ValueProblem(NamedTuple):
+    """A tag or client range some cloud refuses, and where it sits in a profile or spec."""
+
+    field: tuple[str | int, ...]
+    """("tags", KEY) or ("ingress_cidrs", INDEX)."""
+    problem: str
 
 
 def _aws_tag(key: str, value: str) -> str | None:
@@ -72,7 +84,7 @@ def _no_rule(key: str, value: str) -> None:
     return None
 
 
-def _aws(tags: Mapping[str, str], cidrs: Sequence[str]) -> ValueProblem | None:
+def aws_value_problem(tags: Mapping[str, str], cidrs: Sequence[str]) -> ValueProblem | None:
     for index, cidr in enumerate(cidrs):
         if ipaddress.ip_network(cidr, strict=False).version != 4:
             return ValueProblem(
@@ -82,15 +94,12 @@ def _aws(tags: Mapping[str, str], cidrs: Sequence[str]) -> ValueProblem | None:
     return _tag_problems(tags, _aws_tag)
 
 
-def _azure(tags: Mapping[str, str], cidrs: Sequence[str]) -> ValueProblem | None:
+def azure_value_problem(tags: Mapping[str, str], cidrs: Sequence[str]) -> ValueProblem | None:
     return _tag_problems(tags, _azure_tag, str.lower)
 
 
-def _gcp(tags: Mapping[str, str], cidrs: Sequence[str]) -> ValueProblem | None:
+def gcp_value_problem(tags: Mapping[str, str], cidrs: Sequence[str]) -> ValueProblem | None:
     return _tag_problems(tags, _no_rule, label_key)
-
-
-_RULES = {"aws": _aws, "azure": _azure, "gcp": _gcp}
 
 
 def cloud_value_problem(
@@ -98,5 +107,7 @@ def cloud_value_problem(
 ) -> ValueProblem | None:
     """The first tag or client range `cloud` would refuse, or None. The ranges are valid CIDRs
     already (checked at load)."""
-    rule = _RULES.get(cloud)
-    return rule(tags, ingress_cidrs) if rule else None
+    if cloud not in targets.cloud_names():
+        return None
+    rule: ValueRule = targets.resolve(targets.cloud(cloud).value_rules)
+    return rule(tags, ingress_cidrs)

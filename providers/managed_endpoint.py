@@ -56,8 +56,9 @@ class EndpointRevision:
 
 
 class EndpointDriver(Protocol):
-    """One cloud's endpoint, seen through its SDK boundary (providers/gcp/vertex.py,
-    providers/azure/azureml.py). Every method is one or a few SDK calls and waits for them."""
+    """One cloud's endpoint (orchestrator/vertex_endpoint.py, orchestrator/azureml_endpoint.py),
+    seen through its SDK boundary (providers/gcp/vertex_api.py, providers/azure/azureml_api.py).
+    Every method is one or a few SDK calls and waits for them."""
 
     cloud_name: str
     """For progress lines and messages: "Vertex AI", "Azure ML"."""

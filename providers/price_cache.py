@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.files import write_atomically
 from providers.local.paths import infra_home
 
 FORMAT = 1
@@ -132,8 +133,6 @@ def write_cloud(
 
 
 def write_attempt(cloud: str, outcome: Mapping[str, Any]) -> None:
-    from orchestrator.workspace import write_atomically
-
     write_atomically(attempt_file(cloud), json.dumps(outcome, indent=2) + "\n")
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from core.errors import InfraError
-from providers import CLOUDS
+from providers import targets
 from providers.catalog import Catalog, Offering, read_cloud_catalog, shipped_cloud_files
 from providers.price_cache import read_attempt
 
@@ -105,7 +105,7 @@ def catalog_status(on: datetime.date | None = None) -> dict[str, Any]:
     """
     limit = max_age_days()
     clouds = {}
-    for cloud in CLOUDS:
+    for cloud in targets.cloud_names():
         current = read_cloud_catalog(cloud)
         date = max((o.retrieved for o in current.offerings), default="")
         days = age_days(date, on) if date else None

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import CatalogError, InfraError
-from providers import CLOUDS
+from providers import targets
 from providers.catalog import (
     COLUMNS,
     load_catalog,
@@ -131,16 +131,17 @@ def plan_regions(
     clouds: Sequence[str] | None, regions: Sequence[str] | None
 ) -> dict[str, tuple[str, ...]]:
     """Cloud -> the regions to refresh, from the options of `infra catalog refresh`."""
-    chosen = list(dict.fromkeys(c.lower() for c in clouds)) if clouds else list(CLOUDS)
+    registered = targets.cloud_names()
+    chosen = list(dict.fromkeys(c.lower() for c in clouds)) if clouds else list(registered)
     for cloud in chosen:
-        if cloud not in CLOUDS:
-            raise InfraError(f"unknown cloud '{cloud}'; choose from {', '.join(CLOUDS)}.")
+        if cloud not in registered:
+            raise InfraError(f"unknown cloud '{cloud}'; choose from {', '.join(registered)}.")
     known = {cloud: shipped_regions(cloud) for cloud in chosen}
     if not regions:
         return {cloud: tuple(sorted(known[cloud])) for cloud in chosen}
     every = set().union(*known.values())
     for region in regions:
-        owners = [c for c in CLOUDS if c not in known and region in shipped_regions(c)]
+        owners = [c for c in registered if c not in known and region in shipped_regions(c)]
         if region not in every and owners:
             raise InfraError(
                 f"region '{region}' is a {owners[0]} region, not one of {', '.join(chosen)}; "

@@ -8,16 +8,15 @@ those services vary by a few percent between regions, which is worth a note, not
 from __future__ import annotations
 
 import csv
-import importlib
 from functools import cache
 from pathlib import Path
 
 import msgspec
 
 from core.errors import CatalogError
+from providers import targets
 
 COLUMNS = ("item", "unit", "region", "usd_per_unit", "source", "retrieved")
-REFERENCE_REGIONS = {"aws": "us-east-1", "gcp": "us-central1", "azure": "eastus"}
 
 
 class ServicePrice(msgspec.Struct, frozen=True):
@@ -39,7 +38,7 @@ class ServicePrices(msgspec.Struct, frozen=True):
         exact = self.rows.get((item, region))
         if exact is not None:
             return exact
-        reference = REFERENCE_REGIONS[self.cloud]
+        reference = targets.cloud(self.cloud).reference_region
         fallback = self.rows.get((item, reference))
         if fallback is None:
             return None
@@ -81,5 +80,4 @@ def read_service_prices(path: Path, cloud: str) -> ServicePrices:
 
 @cache
 def load_service_prices(cloud: str) -> ServicePrices:
-    module = importlib.import_module(f"providers.{cloud}")
-    return read_service_prices(Path(module.__file__).parent / "data" / "services.csv", cloud)
+    return read_service_prices(targets.cloud(cloud).data_dir / "services.csv", cloud)

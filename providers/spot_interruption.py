@@ -10,12 +10,12 @@ with credentials), Google publishes no preemption rates: their offerings carry n
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import msgspec
 
 from core.errors import CatalogError
+from providers import targets
 from providers.csv_file import csv_rows
 
 COLUMNS = ("instance_type", "region", "interruption", "source", "retrieved")
@@ -31,9 +31,9 @@ class InterruptionBand(msgspec.Struct, frozen=True):
 
 def interruption_file(cloud: str) -> Path | None:
     """The cloud's shipped interruption file, or None when the cloud publishes none."""
-    module = importlib.import_module(f"providers.{cloud}")
-    name = getattr(module, "INTERRUPTION_FILE", None)
-    return Path(module.__file__).parent / "data" / name if name else None
+    declared = targets.cloud(cloud)
+    name = declared.interruption_file
+    return declared.data_dir / name if name else None
 
 
 def read_interruption(path: Path) -> dict[tuple[str, str], InterruptionBand]:

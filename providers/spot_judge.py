@@ -5,7 +5,7 @@ months, a region at the price floor) and would be chosen exactly because they ar
 A listed price is judged, in this order:
 
 1. on its own row: empty, or not below on-demand, means no spot offer; deeper than the cloud's
-   documented maximum discount (`SPOT_MAX_DISCOUNT` of its provider package) is not a price;
+   documented maximum discount (`spot_max_discount` of its cloud's declaration) is not a price;
 2. against its family in its region (the other zones of the same type and the other sizes of the
    family, e.g. every g5 in us-east-1), as a share of on-demand: under `OUTLIER_FACTOR` of the
    median share is an outlier;
@@ -22,13 +22,14 @@ not. A refused price stays on the row (`listed_spot_usd`) with the rule that ref
 
 from __future__ import annotations
 
-import importlib
 from collections import defaultdict
 from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING
 
 import msgspec
+
+from providers import targets
 
 if TYPE_CHECKING:
     from providers.catalog import Offering, ZonePrice
@@ -39,9 +40,8 @@ DEFAULT_MAX_DISCOUNT = 0.90
 
 
 def spot_max_discount(cloud: str) -> float:
-    """The deepest spot discount the cloud documents (its provider package says where)."""
-    module = importlib.import_module(f"providers.{cloud}")
-    return float(getattr(module, "SPOT_MAX_DISCOUNT", DEFAULT_MAX_DISCOUNT))
+    """The deepest spot discount the cloud documents (its declaration says where)."""
+    return targets.cloud(cloud).spot_max_discount
 
 
 def family_of(offering: Offering) -> str:
@@ -52,8 +52,7 @@ def family_of(offering: Offering) -> str:
 
 @cache
 def _family(cloud: str, instance_type: str, accelerator: str) -> str:
-    module = importlib.import_module(f"providers.{cloud}")
-    return f"{module.instance_family(instance_type)} {accelerator}"
+    return f"{targets.cloud(cloud).instance_family(instance_type)} {accelerator}"
 
 
 def judge_spot(

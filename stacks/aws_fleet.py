@@ -7,14 +7,25 @@ from pathlib import Path
 from cdktn import TerraformOutput, TerraformStack
 from constructs import Construct
 
-from modules.aws.fleet import GpuLaunchTemplate, SpotAutoscalingGroup
-from modules.aws.iam import ServingInstanceRole
-from modules.aws.load_balancer import ServingAlarms, ServingLoadBalancer
-from modules.aws.network import ServingNetwork
-from modules.aws.security import ServingSecurityGroups
+from modules.aws.fleet import (
+    GpuLaunchTemplate,
+    LaunchTemplateProps,
+    SpotAutoscalingGroup,
+    SpotAutoscalingGroupProps,
+)
+from modules.aws.iam import ServingInstanceRole, ServingInstanceRoleProps
+from modules.aws.load_balancer import (
+    ServingAlarms,
+    ServingAlarmsProps,
+    ServingLoadBalancer,
+    ServingLoadBalancerProps,
+)
+from modules.aws.network import ServingNetwork, ServingNetworkProps
+from modules.aws.security import ServingSecurityGroups, ServingSecurityGroupsProps
 from modules.aws.spec_checks import check_fleet_network
 from modules.user_data import render_user_data
 from planner.deployment import DeploymentSpec
+from providers.aws.amis import ami_parameter
 from stacks.common import configure_aws_stack
 
 
@@ -32,64 +43,101 @@ class AwsGpuFleetStack(TerraformStack):
         configure_aws_stack(self, spec, state_dir, emulated=emulated)
         certificate_arn = spec.network.certificate_arn
 
-        network = ServingNetwork(self, "network", network=spec.network, zone_ids=spec.zones)
-        ingress = spec.network.ingress_cidrs or [network.vpc_cidr]
+        network = ServingNetwork(
+            self,
+            "network",
+            ServingNetworkProps(
+                zone_ids=tuple(spec.zones),
+                existing_subnet_ids=tuple(spec.network.subnet_ids),
+                existing_vpc_id=spec.network.vpc_id,
+            ),
+        )
         security = ServingSecurityGroups(
             self,
             "security",
-            vpc_id=network.vpc_id,
-            ingress_cidrs=ingress,
-            serving_port=spec.runtime.port,
-            https=certificate_arn is not None,
+            ServingSecurityGroupsProps(
+                vpc_id=network.vpc_id,
+                serving_port=spec.runtime.port,
+                # Without a list from the profile, the VPC's own range: nothing public unasked.
+                ingress_cidrs=tuple(spec.network.ingress_cidrs or [network.vpc_cidr]),
+                https=certificate_arn is not None,
+            ),
         )
         role = ServingInstanceRole(
             self,
             "instance-role",
-            name_prefix=spec.stack_name,
-            model_s3_uri=spec.runtime.model_s3_uri,
-            secret_parameter=spec.runtime.hf_token_ssm_parameter,
+            ServingInstanceRoleProps(
+                name_prefix=spec.stack_name,
+                model_s3_uri=spec.runtime.model_s3_uri,
+                secret_parameter=spec.runtime.hf_token_ssm_parameter,
+            ),
         )
         balancer = ServingLoadBalancer(
             self,
             "load-balancer",
-            name=spec.stack_name,
-            vpc_id=network.vpc_id,
-            subnet_ids=network.public_subnet_ids
-            if spec.network.public
-            else network.private_subnet_ids,
-            security_group_id=security.load_balancer.id,
-            public=spec.network.public,
-            certificate_arn=certificate_arn,
-            # Protected environments: neither a console click nor a replacing plan deletes the
-            # load balancer (destroy there means `protected: false`, deploy, then destroy).
-            deletion_protection=spec.protected,
-            port=spec.runtime.port,
-            health_path=spec.runtime.health_path,
+            ServingLoadBalancerProps(
+                name=spec.stack_name,
+                vpc_id=network.vpc_id,
+                subnet_ids=tuple(
+                    network.public_subnet_ids if spec.network.public else network.private_subnet_ids
+                ),
+                security_group_id=security.load_balancer.id,
+                port=spec.runtime.port,
+                health_path=spec.runtime.health_path,
+                public=spec.network.public,
+                certificate_arn=certificate_arn,
+                # Protected environments: neither a console click nor a replacing plan deletes
+                # the load balancer (destroy there means `protected: false`, deploy, then
+                # destroy).
+                deletion_protection=spec.protected,
+            ),
         )
         template = GpuLaunchTemplate(
             self,
             "launch-template",
-            spec=spec,
-            user_data=render_user_data(spec),
-            security_group_id=security.instances.id,
-            instance_profile_arn=role.instance_profile.arn,
+            LaunchTemplateProps(
+                name_prefix=f"{spec.stack_name}-",
+                image_parameter=ami_parameter(spec.accelerator),
+                instance_type=spec.instance_type,
+                user_data=render_user_data(spec),
+                security_group_ids=(security.instances.id,),
+                instance_profile_arn=role.instance_profile.arn,
+                root_volume_gib=spec.root_volume_gib,
+                tags=spec.tags,
+            ),
         )
+        capacity = spec.capacity
         fleet = SpotAutoscalingGroup(
             self,
             "fleet",
-            spec=spec,
-            launch_template=template.template,
-            subnet_ids=network.fleet_subnet_ids,
-            target_group_arn=balancer.target_group.arn,
-            request_count_label=balancer.request_count_label,
-            wait_for_capacity=not emulated,
+            SpotAutoscalingGroupProps(
+                name=spec.stack_name,
+                launch_template_id=template.template.id,
+                launch_template_version=template.latest_version,
+                instance_types=(spec.instance_type, *spec.equivalent_instance_types),
+                subnet_ids=tuple(network.fleet_subnet_ids),
+                target_group_arn=balancer.target_group.arn,
+                request_count_label=balancer.request_count_label,
+                min_size=capacity.min_size,
+                max_size=capacity.max_size,
+                desired_capacity=capacity.desired,
+                requests_per_target=spec.scaling.target,
+                health_check_grace_s=capacity.health_check_grace_s,
+                on_demand_base=capacity.on_demand_base,
+                spot_percentage_above_base=capacity.spot_percentage_above_base,
+                tags=spec.tags,
+                wait_for_capacity=not emulated,
+            ),
         )
         ServingAlarms(
             self,
             "alarms",
-            name=spec.stack_name,
-            load_balancer=balancer,
-            p99_latency_s=spec.scaling.p99_latency_alarm_s,
+            ServingAlarmsProps(
+                name=spec.stack_name,
+                load_balancer_arn_suffix=balancer.load_balancer.arn_suffix,
+                target_group_arn_suffix=balancer.target_group.arn_suffix,
+                p99_latency_s=spec.scaling.p99_latency_alarm_s,
+            ),
         )
         TerraformOutput(
             self,

@@ -3,16 +3,28 @@ from a DeploymentSpec alone."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from cdktn import TerraformOutput, TerraformStack
 from constructs import Construct
 
-from modules.azure.identity import ServingIdentity, serving_grants
-from modules.azure.load_balancer import ServingLoadBalancer
-from modules.azure.network import ServingNetwork, ServingSecurityGroup
-from modules.azure.resource_group import StackResourceGroup
-from modules.azure.scale_set import GpuScaleSet, RequestAutoscale
+from modules.azure.identity import ServingIdentity, ServingIdentityProps, serving_grants
+from modules.azure.load_balancer import ServingLoadBalancer, ServingLoadBalancerProps
+from modules.azure.network import (
+    ServingNetwork,
+    ServingNetworkProps,
+    ServingSecurityGroup,
+    ServingSecurityGroupProps,
+)
+from modules.azure.resource_group import ResourceGroupProps, StackResourceGroup
+from modules.azure.scale_set import (
+    GpuScaleSet,
+    GpuScaleSetProps,
+    RequestAutoscale,
+    RequestAutoscaleProps,
+    scale_set_zones,
+)
 from modules.azure.spec_checks import check_fleet
 from modules.user_data import render_user_data
 from planner.deployment import DeploymentSpec
@@ -33,43 +45,68 @@ class AzureGpuFleetStack(TerraformStack):
         custom_data = render_user_data(spec)
         configure_azure_stack(self, spec, state_dir, emulated=emulated)
         name, location = spec.stack_name, spec.region
-        group = StackResourceGroup(self, "resource-group", spec=spec).name
+        group = StackResourceGroup(
+            self,
+            "resource-group",
+            ResourceGroupProps(
+                name=name, location=location, existing_name=spec.azure.resource_group
+            ),
+        ).name
         placed = {"resource_group_name": group, "location": location}
+        subnet_ids = spec.network.subnet_ids  # one at most (check_fleet)
 
         network = ServingNetwork(
-            self, "network", name=name, subnet_ids=list(spec.network.subnet_ids), **placed
+            self,
+            "network",
+            ServingNetworkProps(
+                name=name, existing_subnet_id=subnet_ids[0] if subnet_ids else None, **placed
+            ),
         )
         security = ServingSecurityGroup(
             self,
             "security",
-            name=name,
-            serving_port=spec.runtime.port,
-            ingress_cidrs=list(spec.network.ingress_cidrs),
-            **placed,
+            ServingSecurityGroupProps(
+                name=name,
+                serving_port=spec.runtime.port,
+                ingress_cidrs=tuple(spec.network.ingress_cidrs),
+                **placed,
+            ),
         )
         network.protect_subnet(security.group.id)
         identity = ServingIdentity(
-            self, "identity", name=f"{name}-serving", grants=serving_grants(spec.azure), **placed
+            self,
+            "identity",
+            ServingIdentityProps(
+                name=f"{name}-serving", grants=serving_grants(spec.azure), **placed
+            ),
         )
         balancer = ServingLoadBalancer(
             self,
             "load-balancer",
-            name=name,
+            ServingLoadBalancerProps(
+                name=name,
+                subnet_id=network.subnet_id,
+                port=spec.runtime.port,
+                health_path=spec.runtime.health_path,
+                **placed,
+            ),
+        )
+        scale_set = partial(
+            GpuScaleSetProps,
+            instance_type=spec.instance_type,
+            os_disk_size_gib=spec.root_volume_gib,
+            health_check_grace_s=spec.capacity.health_check_grace_s,
+            zones=scale_set_zones(spec.zones),
+            encryption_at_host=spec.azure.encryption_at_host,
+            admin_ssh_public_key=spec.azure.admin_ssh_public_key,
             subnet_id=network.subnet_id,
-            port=spec.runtime.port,
-            health_path=spec.runtime.health_path,
+            security_group_id=security.group.id,
+            backend_pool_id=balancer.backend_pool.id,
+            health_probe_id=balancer.probe.id,
+            identity_id=identity.identity.id,
+            custom_data=custom_data,
             **placed,
         )
-        shared = {
-            "spec": spec,
-            "subnet_id": network.subnet_id,
-            "security_group_id": security.group.id,
-            "backend_pool_id": balancer.backend_pool.id,
-            "health_probe_id": balancer.probe.id,
-            "identity_id": identity.identity.id,
-            "custom_data": custom_data,
-            **placed,
-        }
         capacity = spec.capacity
         spot = capacity.spot_percentage_above_base == 100 and capacity.max_size > (
             capacity.on_demand_base
@@ -77,35 +114,31 @@ class AzureGpuFleetStack(TerraformStack):
         base = capacity.on_demand_base if spot else 0
         if base:
             # The on-demand base: a fixed number of regular instances that spot never replaces.
-            GpuScaleSet(
-                self,
-                "on-demand",
-                name=f"{name}-od",
-                priority="Regular",
-                instances=base,
-                autoscaled=False,
-                **shared,  # type: ignore[arg-type]
-            )
+            GpuScaleSet(self, "on-demand", scale_set(name=f"{name}-od", instances=base))
         scaled = GpuScaleSet(
             self,
             "fleet",
-            name=f"{name}-spot" if spot else name,
-            priority="Spot" if spot else "Regular",
-            instances=capacity.desired - base,
-            autoscaled=True,
-            **shared,  # type: ignore[arg-type]
+            scale_set(
+                name=f"{name}-spot" if spot else name,
+                priority="Spot" if spot else "Regular",
+                instances=capacity.desired - base,
+                autoscaled=True,
+            ),
         )
         RequestAutoscale(
             self,
             "autoscale",
-            spec=spec,
-            name=name,
-            scale_set_id=scaled.scale_set.id,
-            load_balancer_id=balancer.load_balancer.id,
-            minimum=max(capacity.min_size - base, 0),
-            default=capacity.desired - base,
-            maximum=capacity.max_size - base,
-            **placed,
+            RequestAutoscaleProps(
+                name=name,
+                scale_set_id=scaled.scale_set.id,
+                load_balancer_id=balancer.load_balancer.id,
+                minimum=max(capacity.min_size - base, 0),
+                default=capacity.desired - base,
+                maximum=capacity.max_size - base,
+                target_per_minute=spec.scaling.target,
+                health_check_grace_s=capacity.health_check_grace_s,
+                **placed,
+            ),
         )
         TerraformOutput(
             self,

@@ -12,9 +12,15 @@ from cdktn import TerraformOutput, TerraformStack
 from cdktn_provider_azurerm.data_azurerm_client_config import DataAzurermClientConfig
 from constructs import Construct
 
-from modules.azure.identity import BLOB_READER, Grant, ServingIdentity, serving_grants
-from modules.azure.ml_workspace import MlWorkspace
-from modules.azure.resource_group import StackResourceGroup
+from modules.azure.identity import (
+    BLOB_READER,
+    Grant,
+    ServingIdentity,
+    ServingIdentityProps,
+    serving_grants,
+)
+from modules.azure.ml_workspace import MlWorkspace, MlWorkspaceProps
+from modules.azure.resource_group import ResourceGroupProps, StackResourceGroup
 from modules.azure.spec_checks import check_network, check_registry
 from planner.deployment import DeploymentSpec
 from stacks.common import configure_azure_stack
@@ -43,28 +49,38 @@ class AzureMlWorkspaceStack(TerraformStack):
         check_registry(spec)
         configure_azure_stack(self, spec, state_dir, emulated=emulated)
         client = DataAzurermClientConfig(self, "client")
-        group = StackResourceGroup(self, "resource-group", spec=spec).name
+        group = StackResourceGroup(
+            self,
+            "resource-group",
+            ResourceGroupProps(
+                name=spec.stack_name, location=spec.region, existing_name=spec.azure.resource_group
+            ),
+        ).name
         placed = {"resource_group_name": group, "location": spec.region}
-        subnet_ids = spec.network.subnet_ids
-        private = bool(subnet_ids) and not spec.network.public
+        subnet_ids = spec.network.subnet_ids  # one at most (check_network)
         workspace = MlWorkspace(
             self,
             "workspace",
-            name=spec.stack_name,
-            tenant_id=client.tenant_id,
-            subscription_id=client.subscription_id,
-            private=private,
-            private_endpoint_subnet_id=subnet_ids[0] if subnet_ids else None,
-            **placed,
+            MlWorkspaceProps(
+                name=spec.stack_name,
+                tenant_id=client.tenant_id,
+                subscription_id=client.subscription_id,
+                # Public unless the profile names a subnet for the private endpoint.
+                public_network_access=not subnet_ids or spec.network.public,
+                private_endpoint_subnet_id=subnet_ids[0] if subnet_ids else None,
+                **placed,
+            ),
         )
         # The endpoint's identity reads the model artifacts Azure ML keeps in the workspace
         # storage, plus what the profile names (token secret, weights container, registry).
-        grants = [
+        grants = (
             Grant("workspace-storage", BLOB_READER, workspace.storage.id),
             *serving_grants(spec.azure),
-        ]
+        )
         identity = ServingIdentity(
-            self, "identity", name=f"{spec.stack_name}-endpoint", grants=grants, **placed
+            self,
+            "identity",
+            ServingIdentityProps(name=f"{spec.stack_name}-endpoint", grants=grants, **placed),
         )
         outputs = {
             "subscription_id": client.subscription_id,

@@ -1,5 +1,7 @@
 """GcpGpuFleetStack: a GPU fleet on Compute Engine behind a load balancer, built from a
-DeploymentSpec alone (the GCP counterpart of AwsGpuFleetStack)."""
+DeploymentSpec alone (the GCP counterpart of AwsGpuFleetStack). The stack translates the spec into
+each construct's props; the constructs never see the spec, and every security setting the stack
+does not set keeps its secure default."""
 
 from __future__ import annotations
 
@@ -8,12 +10,21 @@ from pathlib import Path
 from cdktn import TerraformOutput, TerraformStack
 from constructs import Construct
 
-from modules.gcp.firewall import LoadBalancerFirewall
-from modules.gcp.instance_group import ServingInstanceGroup, group_plans
-from modules.gcp.instance_template import GpuInstanceTemplate
-from modules.gcp.load_balancer import ServingHealthCheck, ServingLoadBalancer
-from modules.gcp.network import ServingNetwork
-from modules.gcp.service_account import ServingServiceAccount
+from modules.gcp.firewall import LoadBalancerFirewall, LoadBalancerFirewallProps
+from modules.gcp.instance_group import (
+    ServingInstanceGroup,
+    ServingInstanceGroupProps,
+    group_plans,
+)
+from modules.gcp.instance_template import GpuInstanceTemplate, GpuInstanceTemplateProps
+from modules.gcp.load_balancer import (
+    ServingHealthCheck,
+    ServingHealthCheckProps,
+    ServingLoadBalancer,
+    ServingLoadBalancerProps,
+)
+from modules.gcp.network import ServingNetwork, ServingNetworkProps
+from modules.gcp.service_account import ServingServiceAccount, ServingServiceAccountProps
 from modules.gcp.spec_checks import check_gcp_spec
 from modules.user_data import render_user_data
 from planner.deployment import DeploymentSpec
@@ -48,40 +59,48 @@ class GcpGpuFleetStack(TerraformStack):
         network = ServingNetwork(
             self,
             "network",
-            stack_name=name,
-            project=project,
-            region=spec.region,
-            subnet_ids=list(spec.network.subnet_ids),
-            internal_load_balancer=not public,
+            ServingNetworkProps(
+                stack_name=name,
+                project=project,
+                region=spec.region,
+                subnet_ids=tuple(spec.network.subnet_ids),
+                internal_load_balancer=not public,
+            ),
         )
         identity = ServingServiceAccount(
             self,
             "service-account",
-            stack_name=name,
-            project=project,
-            purpose="GPU fleet instances",
-            image=spec.runtime.image,
-            hf_token_secret=spec.gcp.hf_token_secret,
-            model_gcs_uri=spec.gcp.model_gcs_uri,
+            ServingServiceAccountProps(
+                stack_name=name,
+                project=project,
+                purpose="GPU fleet instances",
+                image=spec.runtime.image,
+                hf_token_secret=spec.gcp.hf_token_secret,
+                model_gcs_uri=spec.gcp.model_gcs_uri,
+            ),
         )
         LoadBalancerFirewall(
             self,
             "firewall",
-            stack_name=name,
-            project=network.subnetwork_project,
-            network=network.network,
-            port=spec.runtime.port,
-            proxy_only_cidr=network.proxy_only_cidr,
-            service_account_email=identity.email,
+            LoadBalancerFirewallProps(
+                stack_name=name,
+                project=network.subnetwork_project,
+                network=network.network,
+                port=spec.runtime.port,
+                proxy_only_cidr=network.proxy_only_cidr,
+                service_account_email=identity.email,
+            ),
         )
         health = ServingHealthCheck(
             self,
             "health-check",
-            stack_name=name,
-            region=spec.region,
-            regional=not public,
-            port=spec.runtime.port,
-            path=spec.runtime.health_path,
+            ServingHealthCheckProps(
+                stack_name=name,
+                region=spec.region,
+                regional=not public,
+                port=spec.runtime.port,
+                path=spec.runtime.health_path,
+            ),
         )
         labels = gcp_labels(spec.tags)
         groups = []
@@ -89,43 +108,54 @@ class GcpGpuFleetStack(TerraformStack):
             template = GpuInstanceTemplate(
                 self,
                 f"template-{plan.role}",
-                spec=spec,
-                spot=plan.spot,
-                startup_script=startup_script,
-                labels=labels,
-                subnetwork=network.subnetwork,
-                subnetwork_project=network.subnetwork_project,
-                service_account_email=identity.email,
+                GpuInstanceTemplateProps(
+                    stack_name=name,
+                    machine_type=spec.instance_type,
+                    accelerator=spec.accelerator,
+                    accelerators_per_instance=spec.accelerators_per_instance,
+                    engine=spec.runtime.engine,
+                    boot_disk_gib=spec.root_volume_gib,
+                    startup_script=startup_script,
+                    subnetwork=network.subnetwork,
+                    subnetwork_project=network.subnetwork_project,
+                    service_account_email=identity.email,
+                    labels=labels,
+                    spot=plan.spot,
+                ),
             )
             groups.append(
                 ServingInstanceGroup(
                     self,
                     f"group-{plan.role}",
-                    stack_name=name,
-                    plan=plan,
-                    region=spec.region,
-                    zones=list(spec.zones),
-                    template=template.template,
-                    port=spec.runtime.port,
-                    health_check_id=health.id,
-                    grace_s=spec.capacity.health_check_grace_s,
+                    ServingInstanceGroupProps(
+                        stack_name=name,
+                        plan=plan,
+                        region=spec.region,
+                        instance_template_id=template.template.id,
+                        port=spec.runtime.port,
+                        health_check_id=health.id,
+                        health_check_grace_s=spec.capacity.health_check_grace_s,
+                        zones=tuple(spec.zones),
+                    ),
                 )
             )
         balancer = ServingLoadBalancer(
             self,
             "load-balancer",
-            stack_name=name,
-            region=spec.region,
-            public=public,
-            ingress_cidrs=list(spec.network.ingress_cidrs),
-            certificate_domains=list(spec.network.certificate_domains),
-            certificate_name=spec.network.certificate_name,
-            network=network.network,
-            subnetwork=network.subnetwork,
-            proxy_only_subnet=network.proxy_only_subnet,
-            health_check_id=health.id,
-            instance_groups=[group.group.instance_group for group in groups],
-            requests_per_minute=spec.scaling.target,
+            ServingLoadBalancerProps(
+                stack_name=name,
+                region=spec.region,
+                network=network.network,
+                subnetwork=network.subnetwork,
+                health_check_id=health.id,
+                instance_groups=tuple(group.group.instance_group for group in groups),
+                requests_per_minute=spec.scaling.target,
+                public=public,
+                ingress_cidrs=tuple(spec.network.ingress_cidrs),
+                certificate_domains=tuple(spec.network.certificate_domains),
+                certificate_name=spec.network.certificate_name,
+                proxy_only_subnet=network.proxy_only_subnet,
+            ),
         )
         TerraformOutput(
             self,

@@ -13,19 +13,24 @@ from pathlib import Path
 from cdktn import TerraformOutput, TerraformStack
 from constructs import Construct
 
-from modules.aws.iam import SagemakerExecutionRole
+from modules.aws.iam import SagemakerExecutionRole, SagemakerExecutionRoleProps
 from modules.aws.sagemaker import (
     EndpointEncryptionKey,
+    EndpointEncryptionKeyProps,
     ServingEndpoint,
+    ServingEndpointProps,
     ServingModel,
+    ServingModelProps,
     Variant,
     VariantAlarms,
+    VariantAlarmsProps,
     VariantAutoscaling,
+    VariantAutoscalingProps,
     endpoint_name,
     has_local_storage,
 )
 from modules.aws.sagemaker_container import check_container, container_environment
-from modules.aws.security import EndpointSecurityGroup
+from modules.aws.security import EndpointSecurityGroup, EndpointSecurityGroupProps
 from planner.deployment import DeploymentSpec
 from stacks.common import configure_aws_stack
 
@@ -81,70 +86,84 @@ class SagemakerEndpointStack(TerraformStack):
         options = spec.sagemaker
         volume_needs_key = not any(has_local_storage(v.instance_type) for v in serving)
         key = (
-            EndpointEncryptionKey(self, "encryption", name=name)
+            EndpointEncryptionKey(self, "encryption", EndpointEncryptionKeyProps(name=name))
             if volume_needs_key or options.data_capture
             else None
         )
         key_arn = key.key.arn if key else None
-        subnet_ids = list(spec.network.subnet_ids)
+        subnet_ids = tuple(spec.network.subnet_ids)
         security = (
-            EndpointSecurityGroup(self, "security", subnet_id=subnet_ids[0]) if subnet_ids else None
+            EndpointSecurityGroup(
+                self, "security", EndpointSecurityGroupProps(subnet_id=subnet_ids[0])
+            )
+            if subnet_ids
+            else None
         )
         role = SagemakerExecutionRole(
             self,
             "execution-role",
-            name_prefix=spec.stack_name,
-            endpoint_name=name,
-            region=spec.region,
-            image=spec.runtime.image,
-            model_s3_uri=spec.runtime.model_s3_uri,
-            data_capture_s3_uri=options.data_capture.s3_uri if options.data_capture else None,
-            kms_key_arn=key_arn,
-            in_vpc=bool(subnet_ids),
+            SagemakerExecutionRoleProps(
+                name_prefix=spec.stack_name,
+                endpoint_name=name,
+                region=spec.region,
+                image=spec.runtime.image,
+                model_s3_uri=spec.runtime.model_s3_uri,
+                data_capture_s3_uri=options.data_capture.s3_uri if options.data_capture else None,
+                kms_key_arn=key_arn,
+                in_vpc=bool(subnet_ids),
+            ),
         )
         model = ServingModel(
             self,
             "model",
-            image=spec.runtime.image,
-            environment=container_environment(spec),
-            model_s3_uri=spec.runtime.model_s3_uri,
-            execution_role_arn=role.role.arn,
-            subnet_ids=subnet_ids,
-            security_group_ids=[security.group.id] if security else [],
-            # SageMaker checks the role can pull the image when the model is created.
-            depends_on=[role.policy],
+            ServingModelProps(
+                image=spec.runtime.image,
+                execution_role_arn=role.role.arn,
+                environment=container_environment(spec),
+                model_s3_uri=spec.runtime.model_s3_uri,
+                subnet_ids=subnet_ids,
+                security_group_ids=(security.group.id,) if security else (),
+                # SageMaker checks the role can pull the image when the model is created.
+                depends_on=(role.policy,),
+            ),
         )
         alarms = [
             VariantAlarms(
                 self,
                 f"alarms-{variant.name}",
-                name=name,
-                endpoint=name,
-                variant=variant.name,
-                p99_latency_s=spec.scaling.p99_latency_alarm_s,
+                VariantAlarmsProps(
+                    name=name,
+                    endpoint_name=name,
+                    variant_name=variant.name,
+                    p99_latency_s=spec.scaling.p99_latency_alarm_s,
+                ),
             )
             for variant in serving
         ]
         endpoint = ServingEndpoint(
             self,
             "endpoint",
-            name=name,
-            model_name=model.model.name,
-            variants=serving,
-            startup_timeout_s=options.startup_timeout_s,
-            traffic_shift=options.traffic_shift,
-            rollback_alarm_names=[alarm for group in alarms for alarm in group.names],
-            volume_kms_key_arn=key_arn if volume_needs_key else None,
-            data_capture=options.data_capture,
-            data_capture_kms_key_arn=key_arn,
+            ServingEndpointProps(
+                name=name,
+                model_name=model.model.name,
+                variants=tuple(serving),
+                startup_timeout_s=options.startup_timeout_s,
+                traffic_shift=options.traffic_shift,
+                rollback_alarm_names=tuple(alarm for group in alarms for alarm in group.names),
+                volume_kms_key_arn=key_arn if volume_needs_key else None,
+                data_capture=options.data_capture,
+                data_capture_kms_key_arn=key_arn,
+            ),
         )
         for variant in serving:
             VariantAutoscaling(
                 self,
                 f"autoscaling-{variant.name}",
-                endpoint=endpoint.endpoint,
-                variant=variant,
-                invocations_per_instance=spec.scaling.target,
+                VariantAutoscalingProps(
+                    endpoint_name=endpoint.endpoint.name,
+                    variant=variant,
+                    invocations_per_instance=spec.scaling.target,
+                ),
             )
         TerraformOutput(self, "endpoint_name", value=endpoint.endpoint.name)
         TerraformOutput(self, "endpoint_arn", value=endpoint.endpoint.arn)

@@ -1,7 +1,7 @@
 """VertexEndpointStack: a Vertex AI endpoint with its key and the identity its models run as,
-built from a DeploymentSpec alone. Model upload, deployment (machine and accelerator type and
-count, replica range, autoscaling target), traffic splits and rollback are SDK steps that read
-this stack's outputs."""
+built from a DeploymentSpec alone, which the stack translates into each construct's props. Model
+upload, deployment (machine and accelerator type and count, replica range, autoscaling target),
+traffic splits and rollback are SDK steps that read this stack's outputs."""
 
 from __future__ import annotations
 
@@ -12,9 +12,14 @@ from cdktn_provider_google.data_google_compute_subnetwork import DataGoogleCompu
 from constructs import Construct
 
 from modules.gcp.network import parse_subnet
-from modules.gcp.service_account import ServingServiceAccount
+from modules.gcp.service_account import ServingServiceAccount, ServingServiceAccountProps
 from modules.gcp.spec_checks import check_gcp_spec
-from modules.gcp.vertex import EndpointEncryptionKey, ServingEndpoint
+from modules.gcp.vertex import (
+    EndpointEncryptionKey,
+    EndpointEncryptionKeyProps,
+    ServingEndpoint,
+    ServingEndpointProps,
+)
 from planner.deployment import DeploymentSpec
 from stacks.common import configure_gcp_stack
 
@@ -35,25 +40,31 @@ class VertexEndpointStack(TerraformStack):
         project = configure_gcp_stack(self, spec, state_dir, emulated=emulated)
         name = spec.stack_name
 
-        key = EndpointEncryptionKey(self, "encryption", stack_name=name, region=spec.region)
+        key = EndpointEncryptionKey(
+            self, "encryption", EndpointEncryptionKeyProps(stack_name=name, region=spec.region)
+        )
         identity = ServingServiceAccount(
             self,
             "service-account",
-            stack_name=name,
-            project=project,
-            purpose="Vertex AI deployed models",
-            image=None,  # Vertex AI's service agent pulls the image, not the model's identity
-            hf_token_secret=None,
-            model_gcs_uri=spec.gcp.model_gcs_uri,
+            # No image (Vertex AI's service agent pulls it, not the model's identity) and no
+            # token (Vertex AI would keep it in plain text; the weights come from Cloud Storage).
+            ServingServiceAccountProps(
+                stack_name=name,
+                project=project,
+                purpose="Vertex AI deployed models",
+                model_gcs_uri=spec.gcp.model_gcs_uri,
+            ),
         )
         endpoint = ServingEndpoint(
             self,
             "endpoint",
-            stack_name=name,
-            project=project,
-            region=spec.region,
-            key=key,
-            private_network=self._private_network(spec, project),
+            ServingEndpointProps(
+                stack_name=name,
+                project=project,
+                region=spec.region,
+                encryption_key=key,
+                private_network=self._private_network(spec, project),
+            ),
         )
         TerraformOutput(self, "vertex_endpoint_name", value=endpoint.resource_name)
         TerraformOutput(self, "project", value=project)

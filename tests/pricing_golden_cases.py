@@ -25,6 +25,8 @@ SERVICE_PRICES: dict[str, dict[str, tuple[str, float]]] = {
         "ebs.gp3.throughput": ("MiBps-month", 0.04),
         "sagemaker.hosting.storage": ("GB-month", 0.14),
         "s3.standard.storage": ("GB-month", 0.023),
+        "eks.cluster.standard.hour": ("cluster-hour", 0.10),
+        "eks.cluster.extended.hour": ("cluster-hour", 0.60),
     },
     "gcp": {
         "pd.balanced.storage": ("GB-month", 0.10),
@@ -34,6 +36,7 @@ SERVICE_PRICES: dict[str, dict[str, tuple[str, float]]] = {
         "nat.data": ("GB", 0.045),
         "kms.key_version": ("key version-month", 0.06),
         "kms.operations": ("10k operations", 0.03),
+        "gke.cluster_management.hour": ("cluster-hour", 0.10),
     },
     "azure": {
         "managed_disk.premium_ssd.p15.storage": ("disk-month", 38.0),
@@ -47,6 +50,9 @@ SERVICE_PRICES: dict[str, dict[str, tuple[str, float]]] = {
         "log_analytics.ingestion": ("GB", 2.30),
         "key_vault.operations": ("10k operations", 0.03),
         "blob.hot_lrs.storage": ("GB-month", 0.018),
+        "aks.free.hour": ("cluster-hour", 0.0),
+        "aks.standard.hour": ("cluster-hour", 0.10),
+        "aks.premium.hour": ("cluster-hour", 0.60),
     },
 }
 
@@ -138,6 +144,9 @@ def _single(cloud: str, address: str, values: dict[str, Any] | None = None) -> C
 _SAGEMAKER_ENDPOINT = "aws_sagemaker_endpoint.endpoint"
 _SCALE_SET = "azurerm_linux_virtual_machine_scale_set.spot"
 _GROUP = "google_compute_region_instance_group_manager.group"
+_NODE_GROUP = "aws_eks_node_group.spot"
+_NODE_POOL = "google_container_node_pool.spot"
+_GKE_CLUSTER = "google_container_cluster.serving"
 
 CASES: dict[str, Case] = {
     # --- AWS ---------------------------------------------------------------------------------
@@ -200,6 +209,24 @@ CASES: dict[str, Case] = {
     "aws_cloudwatch_metric_alarm": Case("aws", _fleet("aws_cloudwatch_metric_alarm.errors")),
     "aws_cloudwatch_log_group": Case("aws", _fleet("aws_cloudwatch_log_group.logs")),
     "aws_s3_bucket": _single("aws", "aws_s3_bucket.weights", {"bucket": "weights"}),
+    # A cluster past the end of standard support on EKS (1.32: 2026-03-23) stays there.
+    "aws_eks_cluster": _single("aws", "aws_eks_cluster.serving", {"version": "1.32"}),
+    "aws_eks_node_group": Case(
+        "aws",
+        (
+            _resource(
+                _NODE_GROUP,
+                {
+                    "capacity_type": "SPOT",
+                    "instance_types": ["g5.xlarge", "g6.xlarge"],
+                    "scaling_config": [{"min_size": 1, "desired_size": 2, "max_size": 4}],
+                    "subnet_ids": ["${aws_subnet.a.id}", "${aws_subnet.b.id}"],
+                },
+                ("aws_subnet.a", "aws_subnet.b", "aws_launch_template.template"),
+            ),
+            *_fleet("aws_subnet.a", "aws_subnet.b", "aws_launch_template.template"),
+        ),
+    ),
     # --- Google Cloud --------------------------------------------------------------------------
     "google_compute_region_instance_group_manager": Case(
         "gcp",
@@ -237,7 +264,62 @@ CASES: dict[str, Case] = {
     "google_kms_crypto_key": _single(
         "gcp", "google_kms_crypto_key.key", {"rotation_period": "7776000s"}
     ),
+    "google_container_cluster": _single(
+        "gcp",
+        _GKE_CLUSTER,
+        {"location": "us-central1", "remove_default_node_pool": True, "initial_node_count": 1},
+    ),
+    "google_container_node_pool": Case(
+        "gcp",
+        (
+            _resource(
+                _NODE_POOL,
+                {
+                    "cluster": "${google_container_cluster.serving.name}",
+                    "location": "us-central1",
+                    "node_locations": ["us-central1-a", "us-central1-b"],
+                    "initial_node_count": 1,
+                    "autoscaling": [{"min_node_count": 0, "max_node_count": 3}],
+                    "node_config": [
+                        {
+                            "machine_type": "n1-standard-8",
+                            "guest_accelerator": [{"type": "nvidia-tesla-t4", "count": 1}],
+                            "spot": True,
+                            "disk_size_gb": 200,
+                            "disk_type": "pd-balanced",
+                        }
+                    ],
+                },
+                (_GKE_CLUSTER,),
+            ),
+            _resource(_GKE_CLUSTER, {"location": "us-central1"}),
+        ),
+    ),
     # --- Azure ---------------------------------------------------------------------------------
+    "azurerm_kubernetes_cluster": _single(
+        "azure",
+        "azurerm_kubernetes_cluster.serving",
+        {
+            "sku_tier": "Standard",
+            "default_node_pool": [
+                {"vm_size": "Standard_D4s_v5", "node_count": 2, "auto_scaling_enabled": False}
+            ],
+        },
+    ),
+    "azurerm_kubernetes_cluster_node_pool": _single(
+        "azure",
+        "azurerm_kubernetes_cluster_node_pool.spot",
+        {
+            "vm_size": "Standard_NC24ads_A100_v4",
+            "priority": "Spot",
+            "eviction_policy": "Delete",
+            "spot_max_price": -1,
+            "auto_scaling_enabled": True,
+            "node_count": 1,
+            "min_count": 0,
+            "max_count": 3,
+        },
+    ),
     "azurerm_linux_virtual_machine_scale_set": Case(
         "azure",
         (

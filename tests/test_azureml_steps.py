@@ -13,11 +13,12 @@ import pytest
 
 from core.errors import InfraError
 from orchestrator import sdk_steps
+from orchestrator.azureml_endpoint import AzureMlEndpoint, AzureMlOutputs, check_azureml
+from orchestrator.managed_container import ManagedContainerError
 from orchestrator.rollout import CanaryRolledBack, NothingToRollBack
 from planner.deployment import DeploymentSpec
 from planner.images import DEFAULT_IMAGES
 from planner.profile import AzureOptions, Network
-from providers.azure.azureml import AzureMlEndpoint, AzureMlOutputs, check_azureml
 from providers.azure.azureml_api import (
     AzureMlSdkApi,
     DeploymentSettings,
@@ -26,7 +27,6 @@ from providers.azure.azureml_api import (
     managed_online_deployment,
     managed_online_endpoint,
 )
-from providers.managed_container import ManagedContainerError
 from providers.sdk_errors import CloudCallFailed, MissingCredentials
 from tests.sdk_fakes import (
     AZURE_OUTPUTS,

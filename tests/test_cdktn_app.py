@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from cli.cdktn_app import main
 from core.errors import InfraError
-from stacks.app import main
 from tests.conftest import EXAMPLES, REPO
 
 
 def test_cdktf_json_names_a_python_app_that_exists() -> None:
     config = json.loads((REPO / "cdktf.json").read_text())
     assert config["language"] == "python"
-    assert shlex.split(config["app"])[-2:] == ["-m", "stacks.app"]
+    assert shlex.split(config["app"])[-2:] == ["-m", "cli.cdktn_app"]
 
 
 def test_app_synthesizes_the_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

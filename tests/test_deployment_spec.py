@@ -16,8 +16,6 @@ from planner.accelerators import accelerators
 from planner.deployment import (
     HEALTH_PATHS,
     MODEL_LOAD_GRACE_S,
-    SAGEMAKER_HEALTH_PATH,
-    SAGEMAKER_PORT,
     DeploymentSpec,
     spec_from_recommendation,
 )
@@ -28,9 +26,10 @@ from planner.images import (
     SAGEMAKER_IMAGES,
     SAGEMAKER_NEURON_IMAGES,
 )
-from planner.neuron import COMPILE_GRACE_S, NEURON_ACCELERATORS
 from planner.optimizer import Filters
 from planner.service import recommend_for_profile
+from providers.aws import SAGEMAKER_HEALTH_PATH, SAGEMAKER_PORT
+from providers.aws.neuron import COMPILE_GRACE_S, NEURON_ACCELERATORS
 from tests.conftest import EXAMPLES, Cli
 
 GPUS = frozenset(name.lower() for name in set(accelerators()) - NEURON_ACCELERATORS)

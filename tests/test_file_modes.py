@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from core.files import write_atomically
 from orchestrator import workflow
 from orchestrator.terraform import TerraformBinary, TerraformRunner
 from orchestrator.workflow import Deployment
-from orchestrator.workspace import Workspace, open_private, write_atomically
+from orchestrator.workspace import Workspace, open_private
 from planner.deployment import RECORD_OUTPUT, DeploymentSpec, spec_as_json
 from tests import test_fleet_stack as fleet
 from tests.conftest import Cli, profile_dict, write_profile

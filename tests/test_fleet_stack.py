@@ -25,9 +25,9 @@ from modules.user_data import UserDataError, render_user_data
 from orchestrator.synth import UnsupportedTarget, synthesize
 from planner.deployment import HEALTH_PATHS, CapacitySpec, DeploymentSpec, RuntimeSpec, ScalingSpec
 from planner.images import DEFAULT_IMAGES, NEURON_IMAGES
-from planner.neuron import COMPILE_GRACE_S
 from planner.profile import Network, StateBackend
 from providers.aws.amis import GPU_AMI_PARAMETER, NEURON_AMI_PARAMETER, ami_parameter
+from providers.aws.neuron import COMPILE_GRACE_S
 from tests.stack_json import (
     Synthesized,
     assert_records_its_spec,

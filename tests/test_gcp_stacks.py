@@ -35,7 +35,6 @@ from planner.cost.plan_resources import from_configuration
 from planner.cost.pricing import price_plan
 from planner.deployment import (
     HEALTH_PATHS,
-    VERTEX_PORT,
     CapacitySpec,
     DeploymentSpec,
     RuntimeSpec,
@@ -46,6 +45,7 @@ from planner.images import MODEL_GARDEN_HEALTH_PATH, VERTEX_IMAGES
 from planner.optimizer import Filters
 from planner.profile import GcpOptions, Network
 from providers.catalog import load_catalog
+from providers.gcp import VERTEX_PORT
 from stacks.common import GCP_PROJECT_ENV, GOOGLE_PROVIDER_VERSION, GcpStackError
 from tests.conftest import profile_dict, write_profile
 from tests.stack_json import (

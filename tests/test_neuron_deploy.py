@@ -24,10 +24,10 @@ from modules.aws.sagemaker_container import (
 from orchestrator.decisions import deployable_filters, undeployable, why_not_deployable
 from planner.deployment import DeploymentSpec
 from planner.images import DLC_REGISTRY, NEURON_IMAGES, SAGEMAKER_NEURON_IMAGES
-from planner.neuron import COMPILE_GRACE_S, COMPILE_TIME
 from planner.optimizer import Filters
 from planner.profile import load_profile
 from providers.aws.amis import GPU_AMI_PARAMETER, NEURON_AMI_PARAMETER
+from providers.aws.neuron import COMPILE_GRACE_S, COMPILE_TIME
 from tests.conftest import EXAMPLES, Cli
 from tests.stack_json import data_sources, only, resources
 from tests.test_user_data_neuron import neuron_spec

@@ -27,8 +27,6 @@ from modules.aws.sagemaker_container import (
 )
 from orchestrator.synth import synthesize
 from planner.deployment import (
-    SAGEMAKER_HEALTH_PATH,
-    SAGEMAKER_PORT,
     CapacitySpec,
     DeploymentSpec,
     RuntimeSpec,
@@ -36,6 +34,7 @@ from planner.deployment import (
 )
 from planner.images import DLC_REGISTRY, SAGEMAKER_IMAGES
 from planner.profile import Challenger, DataCapture, Network, SagemakerOptions, TrafficShift
+from providers.aws import SAGEMAKER_HEALTH_PATH, SAGEMAKER_PORT
 from tests.stack_json import (
     Synthesized,
     assert_records_its_spec,

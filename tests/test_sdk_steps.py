@@ -20,12 +20,12 @@ from core.errors import InfraError
 from orchestrator import sdk_steps
 from orchestrator.applied import AppliedState
 from orchestrator.errors import NotDeployed
+from orchestrator.managed_container import ManagedContainerError
 from orchestrator.rollout import RevisionMissing
 from orchestrator.terraform import StepResult
+from orchestrator.vertex_endpoint import VertexEndpoint, VertexOutputs
 from orchestrator.workflow import Deployment, PlanSummary
 from planner.deployment import DeploymentSpec, dump_spec
-from providers.gcp.vertex import VertexEndpoint, VertexOutputs
-from providers.managed_container import ManagedContainerError
 from providers.sdk_errors import first_line
 from tests.conftest import REPO, Cli
 from tests.sdk_fakes import (

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from planner.optimizer import recommend
 from planner.profile import load_profile
-from providers import CLOUDS
+from providers import targets
 from providers.aws import instance_family as aws_family
 from providers.azure import instance_family as azure_family
 from providers.catalog import (
@@ -43,7 +43,7 @@ def shipped_medians() -> dict[FamilyRegion, float]:
     """Straight from the shipped CSVs: the median listed spot share of on-demand per family and
     region, over every row with a spot price below on-demand."""
     shares: dict[FamilyRegion, list[float]] = defaultdict(list)
-    for cloud in CLOUDS:
+    for cloud in targets.cloud_names():
         for kind, path, spot_capable in shipped_cloud_files(cloud):
             if not spot_capable:
                 continue
@@ -86,7 +86,7 @@ def test_every_used_spot_price_of_the_shipped_catalogs_stands_against_its_family
         for z in o.zones
         if z.spot_usd is not None and z.ondemand_usd
     ]
-    assert {o.cloud for o, _ in used} == set(CLOUDS)
+    assert {o.cloud for o, _ in used} == set(targets.cloud_names())
     for o, z in used:
         share = z.spot_usd / z.ondemand_usd
         assert share >= 0.5 * median_of(o), (o.instance_type, o.region, z.zone, share)

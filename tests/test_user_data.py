@@ -17,9 +17,9 @@ from typing import Any, NamedTuple
 import msgspec
 import pytest
 
+from modules.aws.boot import USER_DATA_LIMIT_BYTES
 from modules.user_data import (
     PROXY_IMAGE,
-    USER_DATA_LIMIT_BYTES,
     UserDataError,
     render_user_data,
 )
@@ -499,7 +499,7 @@ def test_replicas_that_need_more_gpus_than_the_instance_has_are_refused() -> Non
 
 def test_only_aws_fleets_get_user_data() -> None:
     spec = msgspec.structs.replace(make_spec(), kind="sagemaker")
-    with pytest.raises(UserDataError, match="AWS fleets, not a aws sagemaker"):
+    with pytest.raises(UserDataError, match="fleets, not a aws sagemaker deployment"):
         render_user_data(spec)
 
 

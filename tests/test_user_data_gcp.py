@@ -17,9 +17,9 @@ from typing import Any
 import msgspec
 import pytest
 
+from modules.aws.boot import USER_DATA_LIMIT_BYTES
+from modules.gcp.boot import STARTUP_SCRIPT_LIMIT_BYTES
 from modules.user_data import (
-    STARTUP_SCRIPT_LIMIT_BYTES,
-    USER_DATA_LIMIT_BYTES,
     UserDataError,
     render_user_data,
 )

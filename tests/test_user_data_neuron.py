@@ -15,7 +15,7 @@ import pytest
 from modules.user_data import UserDataError, render_user_data
 from planner.deployment import DeploymentSpec
 from planner.images import NEURON_IMAGES
-from planner.neuron import COMPILE_GRACE_S
+from providers.aws.neuron import COMPILE_GRACE_S
 from tests.conftest import shellcheck
 from tests.test_user_data import (
     FAKE_TOOL,

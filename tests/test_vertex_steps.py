@@ -13,20 +13,20 @@ import pytest
 
 from core.errors import InfraError
 from orchestrator import sdk_steps
+from orchestrator.managed_container import ManagedContainerError
 from orchestrator.rollout import CanaryRolledBack, NothingToRollBack
-from planner.deployment import DeploymentSpec
-from planner.images import VERTEX_IMAGES
-from planner.profile import GcpOptions
-from providers.gcp.labels import LabelError, gcp_labels
-from providers.gcp.vertex import (
+from orchestrator.vertex_endpoint import (
     ACCELERATOR_TYPES,
     MACHINE_ACCELERATORS,
     VertexEndpoint,
     VertexOutputs,
     check_vertex,
 )
+from planner.deployment import DeploymentSpec
+from planner.images import VERTEX_IMAGES
+from planner.profile import GcpOptions
+from providers.gcp.labels import LabelError, gcp_labels
 from providers.gcp.vertex_api import GoogleVertexApi, ModelDeployment, ModelUpload
-from providers.managed_container import ManagedContainerError
 from providers.sdk_errors import CloudCallFailed, MissingCredentials
 from tests.conftest import REPO
 from tests.sdk_fakes import (

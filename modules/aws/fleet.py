@@ -4,6 +4,9 @@ scales on requests per target."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
 
 from cdktn import TerraformResourceLifecycle, Token
 from cdktn_provider_aws.autoscaling_group import (
@@ -34,9 +37,6 @@ from cdktn_provider_aws.launch_template import (
 )
 from constructs import Construct
 
-from planner.deployment import DeploymentSpec
-from providers.aws.amis import ami_parameter
-
 ROOT_DEVICE = "/dev/sda1"
 IMDS_HOP_LIMIT = 1
 """IMDSv2 answers the host only. Every AWS call of the boot script (S3 weights, the token
@@ -44,43 +44,69 @@ parameter, ECR login) runs on the host; the serving containers sit one hop furth
 bridge, and need no AWS access, so they cannot take the instance role's credentials."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class LaunchTemplateProps:
+    """What a GpuLaunchTemplate launches. Secure unless a caller asks for less: IMDSv2 only,
+    answering the host alone, no instance tags in the metadata, an encrypted root volume. The
+    template gives instances no public address of its own: they take their subnet's setting,
+    and ServingNetwork's subnets never assign one."""
+
+    name_prefix: str
+    """Start of the template's name; Terraform appends a unique suffix. Required."""
+    image_parameter: str
+    """The SSM parameter whose value is the AMI ID (providers/aws/amis.py). Required."""
+    instance_type: str
+    """The instance type launched where the group does not override it. Required."""
+    user_data: str
+    """The boot script as plain text; the template stores it base64-encoded. Required."""
+    security_group_ids: tuple[str, ...]
+    """The instances' security groups. Required."""
+    instance_profile_arn: str
+    """The IAM instance profile the instances run under. Required."""
+    root_volume_gib: int
+    """Size of the gp3 root volume in GiB. Required."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags put on each instance, its volumes and its network interfaces. Default: none."""
+    http_tokens: Literal["required", "optional"] = "required"
+    """Whether the instance metadata service requires a session token. Default "required"
+    (IMDSv2 only); "optional" also answers IMDSv1 requests."""
+    metadata_hop_limit: int = IMDS_HOP_LIMIT
+    """How many network hops an IMDSv2 token may travel. Default 1 (IMDS_HOP_LIMIT): the host
+    only, not its containers."""
+    metadata_tags: bool = False
+    """Whether the instance's tags are readable from the metadata service. Default False."""
+    root_volume_encrypted: bool = True
+    """Whether the root volume is encrypted (with the account's default EBS key). Default True."""
+
+
 class GpuLaunchTemplate(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        spec: DeploymentSpec,
-        user_data: str,
-        security_group_id: str,
-        instance_profile_arn: str,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: LaunchTemplateProps) -> None:
         super().__init__(scope, id)
-        self.ami = DataAwsSsmParameter(self, "ami", name=ami_parameter(spec.accelerator))
-        tags = dict(spec.tags)
+        self.ami = DataAwsSsmParameter(self, "ami", name=props.image_parameter)
+        tags = dict(props.tags)
         self.template = LaunchTemplate(
             self,
             "template",
-            name_prefix=f"{spec.stack_name}-",
+            name_prefix=props.name_prefix,
             image_id=self.ami.value,
-            instance_type=spec.instance_type,
+            instance_type=props.instance_type,
             update_default_version=True,
-            user_data=base64.b64encode(user_data.encode()).decode(),
-            vpc_security_group_ids=[security_group_id],
-            iam_instance_profile=LaunchTemplateIamInstanceProfile(arn=instance_profile_arn),
+            user_data=base64.b64encode(props.user_data.encode()).decode(),
+            vpc_security_group_ids=list(props.security_group_ids),
+            iam_instance_profile=LaunchTemplateIamInstanceProfile(arn=props.instance_profile_arn),
             metadata_options=LaunchTemplateMetadataOptions(
                 http_endpoint="enabled",
-                http_tokens="required",
-                http_put_response_hop_limit=IMDS_HOP_LIMIT,
-                instance_metadata_tags="disabled",
+                http_tokens=props.http_tokens,
+                http_put_response_hop_limit=props.metadata_hop_limit,
+                instance_metadata_tags="enabled" if props.metadata_tags else "disabled",
             ),
             block_device_mappings=[
                 LaunchTemplateBlockDeviceMappings(
                     device_name=ROOT_DEVICE,
                     ebs=LaunchTemplateBlockDeviceMappingsEbs(
-                        volume_size=spec.root_volume_gib,
+                        volume_size=props.root_volume_gib,
                         volume_type="gp3",
-                        encrypted="true",
+                        encrypted="true" if props.root_volume_encrypted else "false",
                         delete_on_termination="true",
                     ),
                 )
@@ -92,61 +118,95 @@ class GpuLaunchTemplate(Construct):
             ],
         )
 
+    @property
+    def latest_version(self) -> str:
+        """The template's newest version, as an autoscaling group refers to it."""
+        return Token.as_string(self.template.latest_version)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpotAutoscalingGroupProps:
+    """The group's size, purchase options, placement and scaling target: the part of AWS CDK's
+    CommonAutoScalingGroupProps (and of terraform-aws-modules/autoscaling's variables) a
+    serving fleet sets."""
+
+    name: str
+    """Names the group `<name>-fleet` and its scaling policy `<name>-requests-per-target`.
+    Required."""
+    launch_template_id: str
+    """The launch template instances start from. Required."""
+    launch_template_version: str
+    """The template version launched (GpuLaunchTemplate.latest_version). Required."""
+    instance_types: tuple[str, ...]
+    """The planned instance type first, then the equivalents spot may use too. Required."""
+    subnet_ids: tuple[str, ...]
+    """Where instances launch: the subnets of the zones the plan priced. Required."""
+    target_group_arn: str
+    """The load balancer target group instances register with. Required."""
+    request_count_label: str
+    """That target group's ALBRequestCountPerTarget resource label
+    (ServingLoadBalancer.request_count_label). Required."""
+    min_size: int
+    """Fewest instances. Required."""
+    max_size: int
+    """Most instances. Required."""
+    desired_capacity: int
+    """Instances at creation; target tracking moves it afterwards. Required."""
+    requests_per_target: float
+    """Target tracking's requests per instance and minute. Required."""
+    health_check_grace_s: int
+    """Seconds a new instance has to load the model before its health check counts; also its
+    warmup in scaling and instance refreshes. Required."""
+    on_demand_base: int = 0
+    """Instances always bought on demand. Default 0."""
+    spot_percentage_above_base: int = 0
+    """Percent of the instances above the base bought on spot. Default 0: all on demand."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of the group, propagated to its instances at launch. Default: none."""
+    wait_for_capacity: bool = True
+    """Whether terraform apply waits (up to 20 minutes) for the instances to be in service.
+    Default True; the local emulator, whose instances never run, turns it off."""
+
 
 class SpotAutoscalingGroup(Construct):
     """On-demand base from the plan, the rest on spot with price-capacity-optimized allocation
     over the chosen type and its equivalents; capacity rebalance replaces instances AWS warns
     about before they are reclaimed; ELB health checks after a grace long enough to load."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        spec: DeploymentSpec,
-        launch_template: LaunchTemplate,
-        subnet_ids: list[str],
-        target_group_arn: str,
-        request_count_label: str,
-        wait_for_capacity: bool,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: SpotAutoscalingGroupProps) -> None:
         super().__init__(scope, id)
-        capacity = spec.capacity
-        uses_spot = capacity.spot_percentage_above_base > 0 and capacity.max_size > (
-            capacity.on_demand_base
-        )
-        types = [spec.instance_type, *spec.equivalent_instance_types]
+        uses_spot = props.spot_percentage_above_base > 0 and props.max_size > props.on_demand_base
+        grace = props.health_check_grace_s
         self.group = AutoscalingGroup(
             self,
             "group",
-            name=f"{spec.stack_name}-fleet",
-            min_size=capacity.min_size,
-            max_size=capacity.max_size,
-            desired_capacity=capacity.desired,
-            vpc_zone_identifier=subnet_ids,
-            target_group_arns=[target_group_arn],
+            name=f"{props.name}-fleet",
+            min_size=props.min_size,
+            max_size=props.max_size,
+            desired_capacity=props.desired_capacity,
+            vpc_zone_identifier=list(props.subnet_ids),
+            target_group_arns=[props.target_group_arn],
             health_check_type="ELB",
-            health_check_grace_period=capacity.health_check_grace_s,
+            health_check_grace_period=grace,
             capacity_rebalance=uses_spot,
-            default_instance_warmup=capacity.health_check_grace_s,
-            wait_for_capacity_timeout="20m" if wait_for_capacity else "0",
+            default_instance_warmup=grace,
+            wait_for_capacity_timeout="20m" if props.wait_for_capacity else "0",
             mixed_instances_policy=AutoscalingGroupMixedInstancesPolicy(
                 instances_distribution=AutoscalingGroupMixedInstancesPolicyInstancesDistribution(
-                    on_demand_base_capacity=capacity.on_demand_base,
-                    on_demand_percentage_above_base_capacity=100
-                    - capacity.spot_percentage_above_base,
+                    on_demand_base_capacity=props.on_demand_base,
+                    on_demand_percentage_above_base_capacity=100 - props.spot_percentage_above_base,
                     spot_allocation_strategy="price-capacity-optimized",
                 ),
                 launch_template=AutoscalingGroupMixedInstancesPolicyLaunchTemplate(
                     launch_template_specification=AutoscalingGroupMixedInstancesPolicyLaunchTemplateLaunchTemplateSpecification(
-                        launch_template_id=launch_template.id,
-                        version=Token.as_string(launch_template.latest_version),
+                        launch_template_id=props.launch_template_id,
+                        version=props.launch_template_version,
                     ),
                     override=[
                         AutoscalingGroupMixedInstancesPolicyLaunchTemplateOverride(
                             instance_type=name
                         )
-                        for name in types
+                        for name in props.instance_types
                     ],
                 ),
             ),
@@ -155,12 +215,12 @@ class SpotAutoscalingGroup(Construct):
                 preferences=AutoscalingGroupInstanceRefreshPreferences(
                     min_healthy_percentage=90,
                     max_healthy_percentage=120,
-                    instance_warmup=str(capacity.health_check_grace_s),
+                    instance_warmup=str(grace),
                 ),
             ),
             tag=[
                 AutoscalingGroupTag(key=key, value=value, propagate_at_launch=True)
-                for key, value in sorted(spec.tags.items())
+                for key, value in sorted(props.tags.items())
             ],
             # Target tracking moves desired capacity; a re-plan must not undo it.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_capacity"]),
@@ -168,15 +228,15 @@ class SpotAutoscalingGroup(Construct):
         AutoscalingPolicy(
             self,
             "requests-per-target",
-            name=f"{spec.stack_name}-requests-per-target",
+            name=f"{props.name}-requests-per-target",
             autoscaling_group_name=self.group.name,
             policy_type="TargetTrackingScaling",
-            estimated_instance_warmup=capacity.health_check_grace_s,
+            estimated_instance_warmup=grace,
             target_tracking_configuration=AutoscalingPolicyTargetTrackingConfiguration(
-                target_value=spec.scaling.target,
+                target_value=props.requests_per_target,
                 predefined_metric_specification=AutoscalingPolicyTargetTrackingConfigurationPredefinedMetricSpecification(
                     predefined_metric_type="ALBRequestCountPerTarget",
-                    resource_label=request_count_label,
+                    resource_label=props.request_count_label,
                 ),
             ),
         )

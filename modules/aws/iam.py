@@ -8,6 +8,7 @@ execution role: see SagemakerExecutionRole."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from cdktn_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
 from cdktn_provider_aws.data_aws_partition import DataAwsPartition
@@ -100,22 +101,29 @@ def _assume_role_policy(service: str) -> str:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServingInstanceRoleProps:
+    """The fleet instances' role. Least privilege by default: the SSM and CloudWatch agents and
+    ECR pulls only; each read a caller adds is one S3 prefix or one parameter."""
+
+    name_prefix: str
+    """Start of the role's and instance profile's names (its first 32 characters). Required."""
+    model_s3_uri: str | None = None
+    """s3://bucket/prefix the instances may list and read the weights from. Default None: no
+    S3 access."""
+    secret_parameter: str | None = None
+    """Name of the one SSM parameter (the model hub token) the instances may read. Default
+    None: no parameter."""
+
+
 class ServingInstanceRole(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        name_prefix: str,
-        model_s3_uri: str | None,
-        secret_parameter: str | None,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: ServingInstanceRoleProps) -> None:
         super().__init__(scope, id)
         partition = DataAwsPartition(self, "partition").partition
         self.role = IamRole(
             self,
             "role",
-            name_prefix=f"{name_prefix[:32]}-",
+            name_prefix=f"{props.name_prefix[:32]}-",
             assume_role_policy=_assume_role_policy("ec2.amazonaws.com"),
         )
         for key, policy in MANAGED_POLICIES.items():
@@ -131,14 +139,16 @@ class ServingInstanceRole(Construct):
             role=self.role.id,
             policy=json.dumps({"Version": "2012-10-17", "Statement": SSM_AGENT_STATEMENTS}),
         )
-        statements = model_read_statements(partition, model_s3_uri) if model_s3_uri else []
-        if secret_parameter:
+        statements: list[dict[str, object]] = []
+        if props.model_s3_uri:
+            statements += model_read_statements(partition, props.model_s3_uri)
+        if props.secret_parameter:
             statements.append(
                 {
                     "Sid": "ReadModelHubToken",
                     "Effect": "Allow",
                     "Action": "ssm:GetParameter",
-                    "Resource": f"arn:{partition}:ssm:*:*:parameter{secret_parameter}",
+                    "Resource": f"arn:{partition}:ssm:*:*:parameter{props.secret_parameter}",
                 }
             )
         if statements:
@@ -149,7 +159,7 @@ class ServingInstanceRole(Construct):
                 policy=json.dumps({"Version": "2012-10-17", "Statement": statements}),
             )
         self.instance_profile = IamInstanceProfile(
-            self, "profile", name_prefix=f"{name_prefix[:32]}-", role=self.role.name
+            self, "profile", name_prefix=f"{props.name_prefix[:32]}-", role=self.role.name
         )
 
 
@@ -162,36 +172,51 @@ def _ecr_repository(image: str) -> tuple[str, str, str]:
     return account, region, repository
 
 
+@dataclass(frozen=True, kw_only=True)
+class SagemakerExecutionRoleProps:
+    """What a SageMaker endpoint's role may do beyond pulling its image and writing its logs;
+    by default nothing more."""
+
+    name_prefix: str
+    """Start of the role's name (its first 32 characters). Required."""
+    endpoint_name: str
+    """The endpoint whose log group the role writes to. Required."""
+    region: str
+    """The endpoint's region, for its log group's ARN. Required."""
+    image: str
+    """The ECR image URI; the role pulls from its repository only. Required."""
+    model_s3_uri: str | None = None
+    """s3://bucket/prefix the role may list and read the model from. Default None: no S3 read."""
+    data_capture_s3_uri: str | None = None
+    """s3://bucket/prefix the role may write captured requests under. Default None: no S3
+    write."""
+    kms_key_arn: str | None = None
+    """The one KMS key the role may encrypt and decrypt with. Default None: no KMS use."""
+    in_vpc: bool = False
+    """Whether the endpoint runs in the caller's subnets, so the role manages its network
+    interfaces there. Default False: no EC2 permissions."""
+
+
 class SagemakerExecutionRole(Construct):
     """The role SageMaker assumes to run the model: pull its one image, write its endpoint's
     logs, read the model's S3 prefix, write captured data, manage network interfaces in the
     given subnets. No managed policies (AmazonSageMakerFullAccess grants far more)."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        name_prefix: str,
-        endpoint_name: str,
-        region: str,
-        image: str,
-        model_s3_uri: str | None,
-        data_capture_s3_uri: str | None,
-        kms_key_arn: str | None,
-        in_vpc: bool,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: SagemakerExecutionRoleProps) -> None:
         super().__init__(scope, id)
         partition = DataAwsPartition(self, "partition").partition
         account = DataAwsCallerIdentity(self, "caller").account_id
         self.role = IamRole(
             self,
             "role",
-            name_prefix=f"{name_prefix[:32]}-",
+            name_prefix=f"{props.name_prefix[:32]}-",
             assume_role_policy=_assume_role_policy("sagemaker.amazonaws.com"),
         )
-        image_account, image_region, repository = _ecr_repository(image)
-        log_group = f"/aws/sagemaker/Endpoints/{endpoint_name}"
+        image_account, image_region, repository = _ecr_repository(props.image)
+        log_group_arn = (
+            f"arn:{partition}:logs:{props.region}:{account}:log-group:"
+            f"/aws/sagemaker/Endpoints/{props.endpoint_name}"
+        )
         statements: list[dict[str, object]] = [
             {
                 "Sid": "EcrLogin",
@@ -220,13 +245,13 @@ class SagemakerExecutionRole(Construct):
                     "logs:DescribeLogStreams",
                     "logs:PutLogEvents",
                 ],
-                "Resource": f"arn:{partition}:logs:{region}:{account}:log-group:{log_group}:*",
+                "Resource": f"{log_group_arn}:*",
             },
         ]
-        if model_s3_uri:
-            statements += model_read_statements(partition, model_s3_uri)
-        if data_capture_s3_uri:
-            bucket, prefix = _bucket_and_prefix(data_capture_s3_uri)
+        if props.model_s3_uri:
+            statements += model_read_statements(partition, props.model_s3_uri)
+        if props.data_capture_s3_uri:
+            bucket, prefix = _bucket_and_prefix(props.data_capture_s3_uri)
             statements.append(
                 {
                     "Sid": "WriteCapturedData",
@@ -235,16 +260,16 @@ class SagemakerExecutionRole(Construct):
                     "Resource": f"arn:{partition}:s3:::{bucket}/{prefix + '/' if prefix else ''}*",
                 }
             )
-        if kms_key_arn:
+        if props.kms_key_arn:
             statements.append(
                 {
                     "Sid": "UseStackKey",
                     "Effect": "Allow",
                     "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
-                    "Resource": kms_key_arn,
+                    "Resource": props.kms_key_arn,
                 }
             )
-        if in_vpc:
+        if props.in_vpc:
             statements.append(
                 {
                     "Sid": "EndpointNetworkInterfaces",

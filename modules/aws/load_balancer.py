@@ -8,6 +8,8 @@ TLS ends at the load balancer: it reaches the instances over HTTP inside the VPC
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cdktn_provider_aws.cloudwatch_metric_alarm import CloudwatchMetricAlarm
 from cdktn_provider_aws.lb import Lb
 from cdktn_provider_aws.lb_listener import (
@@ -30,47 +32,67 @@ and TLS 1.2 with forward-secret AEAD ciphers only, and hybrid post-quantum key e
 for clients that offer it."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServingLoadBalancerProps:
+    """An application load balancer, its target group and listeners. Internal, strict about
+    headers and, with a certificate, on AWS's recommended TLS policy unless a caller asks for
+    less."""
+
+    name: str
+    """The load balancer's name (its first 32 characters). Required."""
+    vpc_id: str
+    """The VPC of the target group. Required."""
+    subnet_ids: tuple[str, ...]
+    """The subnets the load balancer spans (two zones at least). Required."""
+    security_group_id: str
+    """The load balancer's security group. Required."""
+    port: int
+    """The instances' serving port, where the target group sends traffic. Required."""
+    health_path: str
+    """The HTTP path that answers 200 once an instance serves. Required."""
+    public: bool = False
+    """Whether the load balancer has public addresses. Default False: internal."""
+    certificate_arn: str | None = None
+    """An ACM certificate in the load balancer's region: with one, 443 serves HTTPS and 80 only
+    redirects to it. Default None: HTTP on 80."""
+    ssl_policy: str = TLS_POLICY
+    """The HTTPS listener's security policy. Default TLS_POLICY (TLS 1.3 and 1.2, forward
+    secrecy, post-quantum key exchange)."""
+    drop_invalid_header_fields: bool = True
+    """Whether requests with header fields that are not valid HTTP lose them before reaching
+    the instances (request smuggling defence). Default True."""
+    deletion_protection: bool = False
+    """Whether AWS refuses to delete the load balancer until this is turned off. Default False;
+    protected environments turn it on."""
+
+
 class ServingLoadBalancer(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        name: str,
-        vpc_id: str,
-        subnet_ids: list[str],
-        security_group_id: str,
-        public: bool,
-        certificate_arn: str | None,
-        deletion_protection: bool,
-        port: int,
-        health_path: str,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: ServingLoadBalancerProps) -> None:
         super().__init__(scope, id)
         self.load_balancer = Lb(
             self,
             "alb",
-            name=name[:32],
-            internal=not public,
+            name=props.name[:32],
+            internal=not props.public,
             load_balancer_type="application",
-            security_groups=[security_group_id],
-            subnets=subnet_ids,
+            security_groups=[props.security_group_id],
+            subnets=list(props.subnet_ids),
             idle_timeout=IDLE_TIMEOUT_S,
-            drop_invalid_header_fields=True,
-            enable_deletion_protection=deletion_protection,
+            drop_invalid_header_fields=props.drop_invalid_header_fields,
+            enable_deletion_protection=props.deletion_protection,
         )
         self.target_group = LbTargetGroup(
             self,
             "targets",
             name_prefix="srv-",
-            port=port,
+            port=props.port,
             protocol="HTTP",
-            vpc_id=vpc_id,
+            vpc_id=props.vpc_id,
             target_type="instance",
             deregistration_delay=str(DEREGISTRATION_DELAY_S),
             health_check=LbTargetGroupHealthCheck(
                 enabled=True,
-                path=health_path,
+                path=props.health_path,
                 port="traffic-port",
                 protocol="HTTP",
                 matcher="200",
@@ -81,15 +103,15 @@ class ServingLoadBalancer(Construct):
             ),
         )
         forward = LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)
-        if certificate_arn:
+        if props.certificate_arn:
             LbListener(
                 self,
                 "https",
                 load_balancer_arn=self.load_balancer.arn,
                 port=HTTPS_PORT,
                 protocol="HTTPS",
-                ssl_policy=TLS_POLICY,
-                certificate_arn=certificate_arn,
+                ssl_policy=props.ssl_policy,
+                certificate_arn=props.certificate_arn,
                 default_action=[forward],
             )
         LbListener(
@@ -105,7 +127,7 @@ class ServingLoadBalancer(Construct):
                         protocol="HTTPS", port=str(HTTPS_PORT), status_code="HTTP_301"
                     ),
                 )
-                if certificate_arn
+                if props.certificate_arn
                 else forward
             ],
         )
@@ -116,26 +138,32 @@ class ServingLoadBalancer(Construct):
         return f"{self.load_balancer.arn_suffix}/{self.target_group.arn_suffix}"
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServingAlarmsProps:
+    """The fleet's alarms: 5xx rate, p99 latency, unhealthy hosts."""
+
+    name: str
+    """Start of each alarm's name. Required."""
+    load_balancer_arn_suffix: str
+    """The load balancer the alarms watch (its ARN suffix, as CloudWatch names it). Required."""
+    target_group_arn_suffix: str
+    """Its target group (ARN suffix). Required."""
+    p99_latency_s: float
+    """Response time the 99th percentile may reach before the latency alarm fires. Required."""
+
+
 class ServingAlarms(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        name: str,
-        load_balancer: ServingLoadBalancer,
-        p99_latency_s: float,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: ServingAlarmsProps) -> None:
         super().__init__(scope, id)
         dimensions = {
-            "LoadBalancer": load_balancer.load_balancer.arn_suffix,
-            "TargetGroup": load_balancer.target_group.arn_suffix,
+            "LoadBalancer": props.load_balancer_arn_suffix,
+            "TargetGroup": props.target_group_arn_suffix,
         }
 
         self.error_rate = error_rate_alarm(
             self,
             "error-rate",
-            alarm_name=f"{name}-5xx-rate",
+            alarm_name=f"{props.name}-5xx-rate",
             description=f"More than {ERROR_RATE_PERCENT}% of requests answered 5xx",
             namespace="AWS/ApplicationELB",
             dimensions=dimensions,
@@ -147,22 +175,22 @@ class ServingAlarms(Construct):
         self.latency = CloudwatchMetricAlarm(
             self,
             "p99-latency",
-            alarm_name=f"{name}-p99-latency",
-            alarm_description=f"p99 response time above {p99_latency_s:g} s",
+            alarm_name=f"{props.name}-p99-latency",
+            alarm_description=f"p99 response time above {props.p99_latency_s:g} s",
             namespace="AWS/ApplicationELB",
             metric_name="TargetResponseTime",
             dimensions=dimensions,
             extended_statistic="p99",
             period=300,
             evaluation_periods=3,
-            threshold=p99_latency_s,
+            threshold=props.p99_latency_s,
             comparison_operator="GreaterThanThreshold",
             treat_missing_data="notBreaching",
         )
         self.unhealthy = CloudwatchMetricAlarm(
             self,
             "unhealthy-hosts",
-            alarm_name=f"{name}-unhealthy-hosts",
+            alarm_name=f"{props.name}-unhealthy-hosts",
             alarm_description="A serving instance fails its health check",
             namespace="AWS/ApplicationELB",
             metric_name="UnHealthyHostCount",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 
 from cdktn import Fn, Token
 from cdktn_provider_aws.data_aws_availability_zones import DataAwsAvailabilityZones
@@ -19,24 +20,37 @@ from cdktn_provider_aws.subnet import Subnet
 from cdktn_provider_aws.vpc import Vpc
 from constructs import Construct
 
-from planner.profile import Network
-
 VPC_CIDR = "10.40.0.0/16"
 MIN_ZONES = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServingNetworkProps:
+    """A new VPC over the fleet's zones, or the caller's subnets as they are."""
+
+    zone_ids: tuple[str, ...] = ()
+    """AWS zone IDs (use1-az1) the fleet was priced in; its instances run there only. Default
+    none: any two available zones."""
+    existing_subnet_ids: tuple[str, ...] = ()
+    """The caller's subnets for the load balancer and the instances; with them nothing is
+    created. Default none: a new VPC."""
+    existing_vpc_id: str | None = None
+    """The VPC of those subnets. Default None: the first subnet's."""
 
 
 class ServingNetwork(Construct):
     """Private subnets for the instances in at least two zones; public subnets only to hold the
     NAT gateway (instances pull images and weights) and, when asked, a public load balancer.
+    The subnets it creates assign no public addresses.
 
-    With `network.subnet_ids` the user's subnets are used as they are and nothing is created.
-    Zones named in the spec are AWS zone IDs (use1-az1), stable across accounts, unlike names.
+    With `existing_subnet_ids` the caller's subnets are used as they are and nothing is created.
+    Zones are AWS zone IDs (use1-az1), stable across accounts, unlike names.
     """
 
-    def __init__(self, scope: Construct, id: str, *, network: Network, zone_ids: list[str]):
+    def __init__(self, scope: Construct, id: str, props: ServingNetworkProps) -> None:
         super().__init__(scope, id)
-        if network.subnet_ids:
-            self._use_existing(network)
+        if props.existing_subnet_ids:
+            self._use_existing(props.existing_subnet_ids, props.existing_vpc_id)
             return
         self.vpc = Vpc(
             self,
@@ -53,8 +67,8 @@ class ServingNetwork(Construct):
         DefaultSecurityGroup(
             self, "default-security-group", vpc_id=self.vpc.id, ingress=[], egress=[]
         )
-        zones = self._zones(zone_ids)
-        priced = len(zone_ids) or len(zones)
+        zones = self._zones(list(props.zone_ids))
+        priced = len(props.zone_ids) or len(zones)
         blocks = list(ipaddress.ip_network(VPC_CIDR).subnets(new_prefix=20))
         gateway = InternetGateway(self, "igw", vpc_id=self.vpc.id)
         public_routes = RouteTable(self, "public-routes", vpc_id=self.vpc.id)
@@ -131,11 +145,11 @@ class ServingNetwork(Construct):
             for index in missing
         ]
 
-    def _use_existing(self, network: Network) -> None:
-        first = DataAwsSubnet(self, "given-subnet", id=network.subnet_ids[0])
-        vpc = DataAwsVpc(self, "given-vpc", id=network.vpc_id or first.vpc_id)
+    def _use_existing(self, subnet_ids: tuple[str, ...], vpc_id: str | None) -> None:
+        first = DataAwsSubnet(self, "given-subnet", id=subnet_ids[0])
+        vpc = DataAwsVpc(self, "given-vpc", id=vpc_id or first.vpc_id)
         self.vpc_id = vpc.id
         self.vpc_cidr = vpc.cidr_block
-        self.private_subnet_ids = list(network.subnet_ids)
-        self.public_subnet_ids = list(network.subnet_ids)
-        self.fleet_subnet_ids = list(network.subnet_ids)
+        self.private_subnet_ids = list(subnet_ids)
+        self.public_subnet_ids = list(subnet_ids)
+        self.fleet_subnet_ids = list(subnet_ids)

@@ -10,7 +10,8 @@ across configurations, as SageMaker's deployment guardrails require.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from cdktn import ITerraformDependable, TerraformResourceLifecycle
 from cdktn_provider_aws.appautoscaling_policy import (
@@ -72,54 +73,85 @@ def endpoint_name(stack_name: str) -> str:
     return stack_name[:NAME_LIMIT].rstrip("-")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Variant:
+    """One production variant of an endpoint."""
+
     name: str
+    """Its name, the same in every endpoint configuration (deployment guardrails need that)."""
     instance_type: str
+    """The ml.* instance type it runs on."""
     initial_instances: int
+    """Instances at creation; autoscaling moves the count afterwards."""
     weight: int
+    """Its share of the traffic, relative to the other variants' weights."""
     min_instances: int
+    """Fewest instances autoscaling keeps."""
     max_instances: int
+    """Most instances autoscaling adds."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointEncryptionKeyProps:
+    """The endpoint's customer-managed KMS key."""
+
+    name: str
+    """The endpoint's name, in the key's description and alias. Required."""
+    rotation: bool = True
+    """Whether KMS rotates the key material yearly. Default True."""
+    deletion_window_days: int = 30
+    """Days a deleted key stays recoverable (7 to 30). Default 30, the longest."""
 
 
 class EndpointEncryptionKey(Construct):
-    """A customer-managed key, rotated yearly, for what the endpoint stores: captured requests
-    and responses, and the instance volume where the instance type has one."""
+    """A customer-managed key for what the endpoint stores: captured requests and responses,
+    and the instance volume where the instance type has one."""
 
-    def __init__(self, scope: Construct, id: str, *, name: str) -> None:
+    def __init__(self, scope: Construct, id: str, props: EndpointEncryptionKeyProps) -> None:
         super().__init__(scope, id)
         self.key = KmsKey(
             self,
             "key",
-            description=f"SageMaker endpoint {name}: volumes and captured data",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
+            description=f"SageMaker endpoint {props.name}: volumes and captured data",
+            enable_key_rotation=props.rotation,
+            deletion_window_in_days=props.deletion_window_days,
         )
-        KmsAlias(self, "alias", name=f"alias/{name}-sagemaker", target_key_id=self.key.key_id)
+        KmsAlias(self, "alias", name=f"alias/{props.name}-sagemaker", target_key_id=self.key.key_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServingModelProps:
+    """A SageMaker model: one container, its weights and where it runs. With the weights in S3
+    the container runs network-isolated."""
+
+    image: str
+    """The container's ECR image URI. Required."""
+    execution_role_arn: str
+    """The role SageMaker runs the model under. Required."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """The container's environment variables, stored in plain text. Default: none."""
+    model_s3_uri: str | None = None
+    """s3://bucket/prefix SageMaker copies uncompressed weights from into /opt/ml/model; with
+    it the container has no network. Default None: the container downloads the model itself."""
+    subnet_ids: tuple[str, ...] = ()
+    """The caller's subnets the model's interfaces go in. Default none: SageMaker's network."""
+    security_group_ids: tuple[str, ...] = ()
+    """Their security groups (with subnet_ids only). Default none."""
+    depends_on: tuple[ITerraformDependable, ...] = ()
+    """What must exist before the model is created (SageMaker checks the role can pull the
+    image then). Default nothing."""
 
 
 class ServingModel(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        image: str,
-        environment: dict[str, str],
-        model_s3_uri: str | None,
-        execution_role_arn: str,
-        subnet_ids: list[str],
-        security_group_ids: list[str],
-        depends_on: list[ITerraformDependable],
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: ServingModelProps) -> None:
         super().__init__(scope, id)
         data_source = None
-        if model_s3_uri:
+        if props.model_s3_uri:
             # Uncompressed weights under a prefix: SageMaker copies them to /opt/ml/model.
             data_source = SagemakerModelPrimaryContainerModelDataSource(
                 s3_data_source=[
                     SagemakerModelPrimaryContainerModelDataSourceS3DataSource(
-                        s3_uri=model_s3_uri.rstrip("/") + "/",
+                        s3_uri=props.model_s3_uri.rstrip("/") + "/",
                         s3_data_type="S3Prefix",
                         compression_type="None",
                     )
@@ -128,75 +160,90 @@ class ServingModel(Construct):
         self.model = SagemakerModel(
             self,
             "model",
-            execution_role_arn=execution_role_arn,
+            execution_role_arn=props.execution_role_arn,
             primary_container=SagemakerModelPrimaryContainer(
-                image=image,
+                image=props.image,
                 mode="SingleModel",
-                environment=environment,
+                environment=dict(props.environment),
                 model_data_source=data_source,
             ),
             # With the weights in S3 the container needs no network at all.
-            enable_network_isolation=bool(model_s3_uri),
+            enable_network_isolation=bool(props.model_s3_uri),
             vpc_config=SagemakerModelVpcConfig(
-                subnets=subnet_ids, security_group_ids=security_group_ids
+                subnets=list(props.subnet_ids),
+                security_group_ids=list(props.security_group_ids),
             )
-            if subnet_ids
+            if props.subnet_ids
             else None,
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
-            depends_on=depends_on,
+            depends_on=list(props.depends_on),
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServingEndpointProps:
+    """The endpoint, its configuration and how a change reaches it: blue/green, rolling back
+    when an alarm fires."""
+
+    name: str
+    """The endpoint's name; its configurations' names start with it. Required."""
+    model_name: str
+    """The model every variant serves. Required."""
+    variants: tuple[Variant, ...]
+    """The production variants, primary first. Required."""
+    startup_timeout_s: int
+    """Seconds a variant may take to download the model and answer its health check. Required."""
+    traffic_shift: TrafficShift
+    """How a blue/green deployment moves traffic to the new fleet. Required."""
+    rollback_alarm_names: tuple[str, ...]
+    """Alarms that roll a deployment back while traffic shifts. Required."""
+    volume_kms_key_arn: str | None = None
+    """The KMS key of the instances' storage volumes; instance types with local NVMe storage
+    take none (their hardware encrypts it). Default None: SageMaker's own encryption, with no
+    key of the caller's."""
+    data_capture: DataCapture | None = None
+    """Requests and responses sampled to S3. Default None: nothing captured."""
+    data_capture_kms_key_arn: str | None = None
+    """The KMS key captured data is encrypted with. Default None: SageMaker's default S3
+    encryption, with no key of the caller's."""
+
+
 class ServingEndpoint(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        name: str,
-        model_name: str,
-        variants: list[Variant],
-        startup_timeout_s: int,
-        traffic_shift: TrafficShift,
-        rollback_alarm_names: list[str],
-        volume_kms_key_arn: str | None,
-        data_capture: DataCapture | None,
-        data_capture_kms_key_arn: str | None,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: ServingEndpointProps) -> None:
         super().__init__(scope, id)
         self.configuration = SagemakerEndpointConfiguration(
             self,
             "configuration",
-            name_prefix=f"{name[:36]}-",
+            name_prefix=f"{props.name[:36]}-",
             production_variants=[
                 SagemakerEndpointConfigurationProductionVariants(
                     variant_name=variant.name,
-                    model_name=model_name,
+                    model_name=props.model_name,
                     instance_type=variant.instance_type,
                     initial_instance_count=variant.initial_instances,
                     initial_variant_weight=variant.weight,
-                    container_startup_health_check_timeout_in_seconds=startup_timeout_s,
-                    model_data_download_timeout_in_seconds=startup_timeout_s,
+                    container_startup_health_check_timeout_in_seconds=props.startup_timeout_s,
+                    model_data_download_timeout_in_seconds=props.startup_timeout_s,
                 )
-                for variant in variants
+                for variant in props.variants
             ],
-            kms_key_arn=volume_kms_key_arn,
-            data_capture_config=_data_capture(data_capture, data_capture_kms_key_arn),
+            kms_key_arn=props.volume_kms_key_arn,
+            data_capture_config=_data_capture(props.data_capture, props.data_capture_kms_key_arn),
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
         self.endpoint = SagemakerEndpoint(
             self,
             "endpoint",
-            name=name,
+            name=props.name,
             endpoint_config_name=self.configuration.name,
             deployment_config=SagemakerEndpointDeploymentConfig(
-                blue_green_update_policy=_blue_green(traffic_shift, startup_timeout_s),
+                blue_green_update_policy=_blue_green(props.traffic_shift, props.startup_timeout_s),
                 auto_rollback_configuration=SagemakerEndpointDeploymentConfigAutoRollbackConfiguration(
                     alarms=[
                         SagemakerEndpointDeploymentConfigAutoRollbackConfigurationAlarms(
                             alarm_name=alarm
                         )
-                        for alarm in rollback_alarm_names
+                        for alarm in props.rollback_alarm_names
                     ]
                 ),
             ),
@@ -257,27 +304,33 @@ def _blue_green(
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class VariantAlarmsProps:
+    """The alarms of one variant."""
+
+    name: str
+    """Start of each alarm's name. Required."""
+    endpoint_name: str
+    """The endpoint the variant belongs to. Required."""
+    variant_name: str
+    """The variant the alarms watch. Required."""
+    p99_latency_s: float
+    """Model latency the 99th percentile may reach before the latency alarm fires. Required."""
+
+
 class VariantAlarms(Construct):
     """5xx rate and p99 model latency of one variant: they page, and they roll a deployment
     back while traffic shifts."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        name: str,
-        endpoint: str,
-        variant: str,
-        p99_latency_s: float,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: VariantAlarmsProps) -> None:
         super().__init__(scope, id)
-        dimensions = {"EndpointName": endpoint, "VariantName": variant}
+        variant = props.variant_name
+        dimensions = {"EndpointName": props.endpoint_name, "VariantName": variant}
 
         self.error_rate = error_rate_alarm(
             self,
             "error-rate",
-            alarm_name=f"{name}-{variant}-5xx-rate",
+            alarm_name=f"{props.name}-{variant}-5xx-rate",
             description=f"More than {ERROR_RATE_PERCENT}% of {variant} invocations answered 5xx",
             namespace="AWS/SageMaker",
             dimensions=dimensions,
@@ -289,15 +342,15 @@ class VariantAlarms(Construct):
         self.latency = CloudwatchMetricAlarm(
             self,
             "p99-latency",
-            alarm_name=f"{name}-{variant}-p99-latency",
-            alarm_description=f"{variant} p99 model latency above {p99_latency_s:g} s",
+            alarm_name=f"{props.name}-{variant}-p99-latency",
+            alarm_description=f"{variant} p99 model latency above {props.p99_latency_s:g} s",
             namespace="AWS/SageMaker",
             metric_name="ModelLatency",
             dimensions=dimensions,
             extended_statistic="p99",
             period=60,
             evaluation_periods=5,
-            threshold=p99_latency_s * MODEL_LATENCY_UNIT_PER_S,
+            threshold=props.p99_latency_s * MODEL_LATENCY_UNIT_PER_S,
             comparison_operator="GreaterThanThreshold",
             treat_missing_data="notBreaching",
         )
@@ -307,24 +360,29 @@ class VariantAlarms(Construct):
         return [self.error_rate.alarm_name, self.latency.alarm_name]
 
 
+@dataclass(frozen=True, kw_only=True)
+class VariantAutoscalingProps:
+    """Target tracking of one variant."""
+
+    endpoint_name: str
+    """The endpoint the variant belongs to. Required."""
+    variant: Variant
+    """The variant scaled, between its min_instances and max_instances. Required."""
+    invocations_per_instance: float
+    """The target of invocations per instance and minute. Required."""
+
+
 class VariantAutoscaling(Construct):
     """Target tracking on invocations per instance and minute, within the plan's min/max."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        endpoint: SagemakerEndpoint,
-        variant: Variant,
-        invocations_per_instance: float,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: VariantAutoscalingProps) -> None:
         super().__init__(scope, id)
+        variant = props.variant
         self.target = AppautoscalingTarget(
             self,
             "target",
             service_namespace="sagemaker",
-            resource_id=f"endpoint/{endpoint.name}/variant/{variant.name}",
+            resource_id=f"endpoint/{props.endpoint_name}/variant/{variant.name}",
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
             min_capacity=variant.min_instances,
             max_capacity=variant.max_instances,
@@ -338,7 +396,7 @@ class VariantAutoscaling(Construct):
             resource_id=self.target.resource_id,
             scalable_dimension=self.target.scalable_dimension,
             target_tracking_scaling_policy_configuration=AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
-                target_value=invocations_per_instance,
+                target_value=props.invocations_per_instance,
                 predefined_metric_specification=AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
                     predefined_metric_type="SageMakerVariantInvocationsPerInstance"
                 ),

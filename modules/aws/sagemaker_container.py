@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from core.errors import InfraError
 from modules.readiness import refuse_to_serve
-from planner.neuron import is_neuron, neuron_cores, neuron_problem
 from planner.secrets import find_secrets
+from providers.aws.neuron import is_neuron, neuron_cores, neuron_problem
 
 if TYPE_CHECKING:
     from planner.deployment import DeploymentSpec

@@ -5,6 +5,7 @@ subscription-wide role."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from cdktn_provider_azurerm.role_assignment import RoleAssignment
@@ -25,7 +26,7 @@ class Grant(NamedTuple):
     scope: str
 
 
-def serving_grants(options: AzureOptions) -> list[Grant]:
+def serving_grants(options: AzureOptions) -> tuple[Grant, ...]:
     """The roles the boot script (or an Azure ML deployment) needs for what the profile names."""
     grants = []
     if options.hf_token_secret_id:
@@ -34,29 +35,33 @@ def serving_grants(options: AzureOptions) -> list[Grant]:
         grants.append(Grant("weights", BLOB_READER, options.model_blob_container_id))
     if options.container_registry_id:
         grants.append(Grant("registry", IMAGE_PULLER, options.container_registry_id))
-    return grants
+    return tuple(grants)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServingIdentityProps:
+    name: str
+    """(Required) The identity's name, cut to Azure's 128 characters with a hash."""
+    resource_group_name: str
+    """(Required) The resource group the identity lives in."""
+    location: str
+    """(Required) The identity's Azure region."""
+    grants: tuple[Grant, ...] = ()
+    """(Optional) The roles the identity holds, each on one resource (serving_grants). Defaults
+    to none: an identity that can read nothing until a role is granted."""
 
 
 class ServingIdentity(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        name: str,
-        resource_group_name: str,
-        location: str,
-        grants: list[Grant],
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: ServingIdentityProps) -> None:
         super().__init__(scope, id)
         self.identity = UserAssignedIdentity(
             self,
             "identity",
-            name=bounded_name(name, 128),
-            resource_group_name=resource_group_name,
-            location=location,
+            name=bounded_name(props.name, 128),
+            resource_group_name=props.resource_group_name,
+            location=props.location,
         )
-        for grant in grants:
+        for grant in props.grants:
             self.grant(grant)
 
     def grant(self, grant: Grant) -> RoleAssignment:

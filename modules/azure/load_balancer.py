@@ -5,6 +5,8 @@ endpoint is an Application Gateway or Front Door in front of it (modules/azure/s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cdktn_provider_azurerm.lb import Lb, LbFrontendIpConfiguration
 from cdktn_provider_azurerm.lb_backend_address_pool import LbBackendAddressPool
 from cdktn_provider_azurerm.lb_probe import LbProbe
@@ -23,29 +25,37 @@ PROBE_INTERVAL_S = 15
 PROBE_THRESHOLD = 2
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServingLoadBalancerProps:
+    """No field makes the load balancer public: its one frontend is a private address in
+    `subnet_id` (see the module docstring)."""
+
+    name: str
+    """(Required) The prefix of the load balancer's name (`<name>-lb`, cut to 80 characters)."""
+    resource_group_name: str
+    """(Required) The resource group the load balancer lives in."""
+    location: str
+    """(Required) The load balancer's Azure region."""
+    subnet_id: str
+    """(Required) The subnet whose private address the frontend takes."""
+    port: int
+    """(Required) The serving port on the instances, probed and forwarded to."""
+    health_path: str
+    """(Required) The HTTP path the probe calls; a non-200 answer marks an instance down."""
+
+
 class ServingLoadBalancer(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        name: str,
-        resource_group_name: str,
-        location: str,
-        subnet_id: str,
-        port: int,
-        health_path: str,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: ServingLoadBalancerProps) -> None:
         super().__init__(scope, id)
         frontend = LbFrontendIpConfiguration(
-            name=FRONTEND, subnet_id=subnet_id, private_ip_address_allocation="Dynamic"
+            name=FRONTEND, subnet_id=props.subnet_id, private_ip_address_allocation="Dynamic"
         )
         self.load_balancer = Lb(
             self,
             "lb",
-            name=bounded_name(f"{name}-lb", 80),
-            resource_group_name=resource_group_name,
-            location=location,
+            name=bounded_name(f"{props.name}-lb", 80),
+            resource_group_name=props.resource_group_name,
+            location=props.location,
             sku="Standard",
             frontend_ip_configuration=[frontend],
         )
@@ -59,8 +69,8 @@ class ServingLoadBalancer(Construct):
             name="health",
             loadbalancer_id=self.load_balancer.id,
             protocol="Http",
-            port=port,
-            request_path=health_path,
+            port=props.port,
+            request_path=props.health_path,
             interval_in_seconds=PROBE_INTERVAL_S,
             probe_threshold=PROBE_THRESHOLD,
         )
@@ -72,7 +82,7 @@ class ServingLoadBalancer(Construct):
             frontend_ip_configuration_name=FRONTEND,
             protocol="Tcp",
             frontend_port=LISTENER_PORT,
-            backend_port=port,
+            backend_port=props.port,
             backend_address_pool_ids=[self.backend_pool.id],
             probe_id=self.probe.id,
             idle_timeout_in_minutes=IDLE_TIMEOUT_MINUTES,

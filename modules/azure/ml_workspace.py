@@ -9,6 +9,8 @@ subscription, so the same profile deploys to two subscriptions without a collisi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cdktn import Fn
 from cdktn_provider_azurerm.application_insights import ApplicationInsights
 from cdktn_provider_azurerm.key_vault import KeyVault, KeyVaultNetworkAcls
@@ -51,32 +53,40 @@ def unique_name(prefix: str, stack_name: str, subscription_id: str) -> str:
     return f"{prefix}{head}{digest}"
 
 
-class MlWorkspace(Construct):
-    """`private`: no public network access to the workspace, its key vault and its storage; the
-    workspace is reached through a private endpoint in the given subnet. Either way the
-    workspace runs its compute in a managed virtual network that may reach the internet (the
-    serving image and the model hub), and authenticates every call with Entra ID."""
+@dataclass(frozen=True, kw_only=True)
+class MlWorkspaceProps:
+    name: str
+    """(Required) The workspace's name (cut to 33 characters) and its dependencies' prefix."""
+    resource_group_name: str
+    """(Required) The resource group the workspace and its dependencies live in."""
+    location: str
+    """(Required) The Azure region of the workspace and its dependencies."""
+    tenant_id: str
+    """(Required) The Entra ID tenant the key vault authenticates against."""
+    subscription_id: str
+    """(Required) The subscription, hashed into the globally unique vault and storage names."""
+    public_network_access: bool = False
+    """(Optional) Whether the workspace, its key vault and its storage answer on public
+    addresses (every call still authenticated with Entra ID). Defaults to False: reached only
+    through private endpoints."""
+    private_endpoint_subnet_id: str | None = None
+    """(Optional) The subnet of a private endpoint to the workspace, made when public network
+    access is off. Defaults to None: no endpoint here (one made elsewhere reaches it)."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        name: str,
-        resource_group_name: str,
-        location: str,
-        tenant_id: str,
-        subscription_id: str,
-        private: bool,
-        private_endpoint_subnet_id: str | None,
-    ) -> None:
+
+class MlWorkspace(Construct):
+    """The workspace runs its compute in a managed virtual network that may reach the internet
+    (the serving image and the model hub), public network access or not."""
+
+    def __init__(self, scope: Construct, id: str, props: MlWorkspaceProps) -> None:
         super().__init__(scope, id)
+        name, public = props.name, props.public_network_access
+        placed = {"resource_group_name": props.resource_group_name, "location": props.location}
         logs = LogAnalyticsWorkspace(
             self,
             "logs",
             name=bounded_name(f"{name}-logs", 63),
-            resource_group_name=resource_group_name,
-            location=location,
+            **placed,
             sku="PerGB2018",
             retention_in_days=LOG_RETENTION_DAYS,
         )
@@ -84,33 +94,30 @@ class MlWorkspace(Construct):
             self,
             "insights",
             name=bounded_name(f"{name}-insights", 255),
-            resource_group_name=resource_group_name,
-            location=location,
+            **placed,
             application_type="web",
             workspace_id=logs.id,
         )
         self.key_vault = KeyVault(
             self,
             "key-vault",
-            name=unique_name("kv", name, subscription_id),
-            resource_group_name=resource_group_name,
-            location=location,
-            tenant_id=tenant_id,
+            name=unique_name("kv", name, props.subscription_id),
+            **placed,
+            tenant_id=props.tenant_id,
             sku_name="standard",
             rbac_authorization_enabled=True,
             purge_protection_enabled=True,
             soft_delete_retention_days=SOFT_DELETE_DAYS,
-            public_network_access_enabled=not private,
+            public_network_access_enabled=public,
             network_acls=KeyVaultNetworkAcls(
-                bypass="AzureServices", default_action="Deny" if private else "Allow"
+                bypass="AzureServices", default_action="Allow" if public else "Deny"
             ),
         )
         self.storage = StorageAccount(
             self,
             "storage",
-            name=unique_name("st", name, subscription_id),
-            resource_group_name=resource_group_name,
-            location=location,
+            name=unique_name("st", name, props.subscription_id),
+            **placed,
             account_kind="StorageV2",
             account_tier="Standard",
             account_replication_type="LRS",
@@ -119,7 +126,7 @@ class MlWorkspace(Construct):
             allow_nested_items_to_be_public=False,
             cross_tenant_replication_enabled=False,
             infrastructure_encryption_enabled=True,
-            public_network_access_enabled=not private,
+            public_network_access_enabled=public,
             blob_properties=StorageAccountBlobProperties(
                 delete_retention_policy=StorageAccountBlobPropertiesDeleteRetentionPolicy(
                     days=BLOB_SOFT_DELETE_DAYS
@@ -141,27 +148,25 @@ class MlWorkspace(Construct):
             self,
             "workspace",
             name=bounded_name(name, 33),
-            resource_group_name=resource_group_name,
-            location=location,
+            **placed,
             application_insights_id=self.insights.id,
             key_vault_id=self.key_vault.id,
             storage_account_id=self.storage.id,
             # Azure ML grants its own system identity what it needs on these dependencies.
             identity=MachineLearningWorkspaceIdentity(type="SystemAssigned"),
-            public_network_access_enabled=not private,
+            public_network_access_enabled=public,
             managed_network=MachineLearningWorkspaceManagedNetwork(
                 isolation_mode="AllowInternetOutbound"
             ),
             v1_legacy_mode_enabled=False,
         )
-        if private and private_endpoint_subnet_id:
+        if not public and props.private_endpoint_subnet_id:
             PrivateEndpoint(
                 self,
                 "private-endpoint",
                 name=bounded_name(f"{name}-workspace", 80),
-                resource_group_name=resource_group_name,
-                location=location,
-                subnet_id=private_endpoint_subnet_id,
+                **placed,
+                subnet_id=props.private_endpoint_subnet_id,
                 private_service_connection=PrivateEndpointPrivateServiceConnection(
                     name="workspace",
                     private_connection_resource_id=self.workspace.id,

@@ -8,6 +8,8 @@ model hub). A user's own subnet is used as it is, with its own egress; nothing i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from cdktn_provider_azurerm.nat_gateway import NatGateway
 from cdktn_provider_azurerm.nat_gateway_public_ip_association import (
     NatGatewayPublicIpAssociation,
@@ -32,37 +34,42 @@ LOWEST_PRIORITY = 4096
 port in from the whole virtual network; AllowInternetOutBound lets everything out)."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServingNetworkProps:
+    name: str
+    """(Required) The prefix of the new network's resource names (`<name>-vnet`, `<name>-nat`)."""
+    resource_group_name: str
+    """(Required) The resource group a new network lives in."""
+    location: str
+    """(Required) The Azure region of a new network."""
+    existing_subnet_id: str | None = None
+    """(Optional) The user's subnet, used as it is with its own egress; nothing is made or
+    attached. Defaults to None: a new virtual network and subnet without default outbound
+    access, whose only way out is a NAT gateway."""
+
+
 class ServingNetwork(Construct):
     """A new virtual network and subnet with a NAT gateway, or the given subnet."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        name: str,
-        resource_group_name: str,
-        location: str,
-        subnet_ids: list[str],
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: ServingNetworkProps) -> None:
         super().__init__(scope, id)
-        self.created = not subnet_ids
-        if subnet_ids:
-            self.subnet_id = subnet_ids[0]
+        self.created = props.existing_subnet_id is None
+        if props.existing_subnet_id is not None:
+            self.subnet_id = props.existing_subnet_id
             return
         network = VirtualNetwork(
             self,
             "vnet",
-            name=bounded_name(f"{name}-vnet", 64),
-            resource_group_name=resource_group_name,
-            location=location,
+            name=bounded_name(f"{props.name}-vnet", 64),
+            resource_group_name=props.resource_group_name,
+            location=props.location,
             address_space=[VNET_CIDR],
         )
         subnet = Subnet(
             self,
             "subnet",
             name="serving",
-            resource_group_name=resource_group_name,
+            resource_group_name=props.resource_group_name,
             virtual_network_name=network.name,
             address_prefixes=[SUBNET_CIDR],
             # No implicit outbound address: egress goes through the NAT gateway only.
@@ -72,18 +79,18 @@ class ServingNetwork(Construct):
         address = PublicIp(
             self,
             "nat-address",
-            name=bounded_name(f"{name}-nat", 80),
-            resource_group_name=resource_group_name,
-            location=location,
+            name=bounded_name(f"{props.name}-nat", 80),
+            resource_group_name=props.resource_group_name,
+            location=props.location,
             allocation_method="Static",
             sku="Standard",
         )
         nat = NatGateway(
             self,
             "nat",
-            name=bounded_name(f"{name}-nat", 80),
-            resource_group_name=resource_group_name,
-            location=location,
+            name=bounded_name(f"{props.name}-nat", 80),
+            resource_group_name=props.resource_group_name,
+            location=props.location,
             sku_name="Standard",
         )
         NatGatewayPublicIpAssociation(
@@ -105,32 +112,37 @@ class ServingNetwork(Construct):
             )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServingSecurityGroupProps:
+    name: str
+    """(Required) The prefix of the group's name (`<name>-serving`, cut to 80 characters)."""
+    resource_group_name: str
+    """(Required) The resource group the security group lives in."""
+    location: str
+    """(Required) The security group's Azure region."""
+    serving_port: int
+    """(Required) The one port let in, over TCP."""
+    ingress_cidrs: tuple[str, ...] = ()
+    """(Optional) Address ranges outside the virtual network let in on the serving port.
+    Defaults to none: only the load balancer's probes and the virtual network reach it."""
+
+
 class ServingSecurityGroup(Construct):
     """Inbound: the serving port from the load balancer's probes (AzureLoadBalancer), from the
-    virtual network and from the profile's ingress CIDRs; nothing else. Outbound: HTTPS to the
+    virtual network and from the given ingress ranges; nothing else. Outbound: HTTPS to the
     internet (registries, the model hub, Key Vault, Storage); nothing else leaves the network.
     Azure's platform addresses (IMDS, DNS, 168.63.129.16) are not filtered by security groups."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        name: str,
-        resource_group_name: str,
-        location: str,
-        serving_port: int,
-        ingress_cidrs: list[str],
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: ServingSecurityGroupProps) -> None:
         super().__init__(scope, id)
         self.group = NetworkSecurityGroup(
             self,
             "group",
-            name=bounded_name(f"{name}-serving", 80),
-            resource_group_name=resource_group_name,
-            location=location,
+            name=bounded_name(f"{props.name}-serving", 80),
+            resource_group_name=props.resource_group_name,
+            location=props.location,
         )
-        sources = ["AzureLoadBalancer", "VirtualNetwork", *ingress_cidrs]
+        sources = ["AzureLoadBalancer", "VirtualNetwork", *props.ingress_cidrs]
         for index, source in enumerate(sources):
             self._rule(
                 f"in-{index}",
@@ -141,8 +153,8 @@ class ServingSecurityGroup(Construct):
                 protocol="Tcp",
                 source=source,
                 destination="*",
-                port=str(serving_port),
-                resource_group_name=resource_group_name,
+                port=str(props.serving_port),
+                resource_group_name=props.resource_group_name,
             )
         self._rule(
             "in-deny",
@@ -154,7 +166,7 @@ class ServingSecurityGroup(Construct):
             source="*",
             destination="*",
             port="*",
-            resource_group_name=resource_group_name,
+            resource_group_name=props.resource_group_name,
         )
         self._rule(
             "out-https",
@@ -166,7 +178,7 @@ class ServingSecurityGroup(Construct):
             source="*",
             destination="Internet",
             port="443",
-            resource_group_name=resource_group_name,
+            resource_group_name=props.resource_group_name,
         )
         self._rule(
             "out-deny",
@@ -178,7 +190,7 @@ class ServingSecurityGroup(Construct):
             source="*",
             destination="Internet",
             port="*",
-            resource_group_name=resource_group_name,
+            resource_group_name=props.resource_group_name,
         )
 
     def _rule(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Literal
 
 from cdktn import TerraformResourceLifecycle
@@ -19,6 +21,7 @@ from cdktn_provider_azurerm.linux_virtual_machine_scale_set import (
     LinuxVirtualMachineScaleSetIdentity,
     LinuxVirtualMachineScaleSetNetworkInterface,
     LinuxVirtualMachineScaleSetNetworkInterfaceIpConfiguration,
+    LinuxVirtualMachineScaleSetNetworkInterfaceIpConfigurationPublicIpAddress,
     LinuxVirtualMachineScaleSetOsDisk,
     LinuxVirtualMachineScaleSetRollingUpgradePolicy,
     LinuxVirtualMachineScaleSetSourceImageReference,
@@ -34,7 +37,6 @@ from cdktn_provider_azurerm.monitor_autoscale_setting import (
 from constructs import Construct
 
 from modules.azure.names import bounded_name
-from planner.deployment import DeploymentSpec
 from providers.azure.images import GPU_IMAGE, supports_trusted_launch
 
 ADMIN_USER = "azureuser"
@@ -62,51 +64,99 @@ def iso_minutes(minutes: int) -> str:
     return f"PT{minutes}M"
 
 
-def grace_minutes(spec: DeploymentSpec) -> int:
-    return math.ceil(spec.capacity.health_check_grace_s / 60)
+def grace_minutes(grace_s: int) -> int:
+    return math.ceil(grace_s / 60)
 
 
-def scale_set_zones(spec: DeploymentSpec) -> list[str] | None:
+def scale_set_zones(zones: Iterable[str]) -> tuple[str, ...]:
     """Azure zones ("1", "2", "3") when the spec names them; the catalog prices Azure per region
-    (zone ""), and then the scale set is regional."""
-    zones = [zone for zone in spec.zones if zone]
-    return sorted(zones) if zones and set(zones) <= ZONES else None
+    (zone ""), and then the scale set is regional (no zones)."""
+    named = [zone for zone in zones if zone]
+    return tuple(sorted(named)) if named and set(named) <= ZONES else ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuScaleSetProps:
+    """Fixed whatever the props: password login disabled (no password is ever made or kept in
+    state, so there is none to enable), trusted launch where the VM family supports it."""
+
+    name: str
+    """(Required) The scale set's name (cut to 64 characters) and instance name prefix."""
+    resource_group_name: str
+    """(Required) The resource group the scale set lives in."""
+    location: str
+    """(Required) The scale set's Azure region."""
+    instance_type: str
+    """(Required) The VM size, e.g. Standard_NC24ads_A100_v4."""
+    instances: int
+    """(Required) The instance count the scale set is created with."""
+    os_disk_size_gib: int
+    """(Required) The Premium SSD OS disk's size; it holds the image and the model weights."""
+    health_check_grace_s: int
+    """(Required) How long a new instance has to boot and load the model before a failing
+    probe has it replaced (rounded up to minutes, within Azure's 10 to 90)."""
+    subnet_id: str
+    """(Required) The subnet the instances' private addresses are in."""
+    security_group_id: str
+    """(Required) The network security group on the instances' interfaces."""
+    backend_pool_id: str
+    """(Required) The load balancer backend pool the instances join."""
+    health_probe_id: str
+    """(Required) The load balancer probe that decides an instance's health and repair."""
+    identity_id: str
+    """(Required) The user-assigned managed identity the instances run as (the scale set gets
+    no system identity, so the instances hold only that identity's roles)."""
+    custom_data: str
+    """(Required) The boot script (plain text; base64-encoded here)."""
+    priority: Priority = "Regular"
+    """(Optional) "Spot" for spot VMs, deleted on eviction and capped at the on-demand price.
+    Defaults to "Regular"."""
+    autoscaled: bool = False
+    """(Optional) Whether an autoscale setting moves the instance count (Terraform then
+    ignores it on a re-plan). Defaults to False: the count is exactly `instances`."""
+    zones: tuple[str, ...] = ()
+    """(Optional) The availability zones to spread over ("1", "2", "3"). Defaults to none: a
+    regional scale set."""
+    encryption_at_host: bool = True
+    """(Optional) Encrypt the temp disk and the disk caches on the host, beside the managed
+    disks' encryption at rest (the subscription needs the EncryptionAtHost feature). Defaults
+    to True."""
+    admin_ssh_public_key: str | None = None
+    """(Optional) One OpenSSH public key for break-glass login as the admin user. Defaults to
+    None: a key no private key matches (UNUSABLE_SSH_KEY), so nobody can sign in."""
+    public_ip_per_instance: bool = False
+    """(Optional) Give each instance a public address besides its private one (reachable as
+    the security group allows). Defaults to False: private addresses only, reached through the
+    load balancer, leaving through the subnet's egress."""
 
 
 class GpuScaleSet(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        spec: DeploymentSpec,
-        name: str,
-        resource_group_name: str,
-        location: str,
-        priority: Priority,
-        instances: int,
-        autoscaled: bool,
-        subnet_id: str,
-        security_group_id: str,
-        backend_pool_id: str,
-        health_probe_id: str,
-        identity_id: str,
-        custom_data: str,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: GpuScaleSetProps) -> None:
         super().__init__(scope, id)
-        trusted = supports_trusted_launch(spec.instance_type)
-        grace = min(max(grace_minutes(spec), REPAIR_GRACE_MINUTES[0]), REPAIR_GRACE_MINUTES[1])
+        name, priority = props.name, props.priority
+        trusted = supports_trusted_launch(props.instance_type)
+        grace = grace_minutes(props.health_check_grace_s)
+        grace = min(max(grace, REPAIR_GRACE_MINUTES[0]), REPAIR_GRACE_MINUTES[1])
         spot = {"eviction_policy": "Delete", "max_bid_price": SPOT_PRICE_CAP}
+        public_address = (
+            [
+                LinuxVirtualMachineScaleSetNetworkInterfaceIpConfigurationPublicIpAddress(
+                    name="public"
+                )
+            ]
+            if props.public_ip_per_instance
+            else None
+        )
         self.scale_set = LinuxVirtualMachineScaleSet(
             self,
             "scale-set",
             name=bounded_name(name, 64),
             computer_name_prefix=bounded_name(name, 50),
-            resource_group_name=resource_group_name,
-            location=location,
-            sku=spec.instance_type,
-            instances=instances,
-            zones=scale_set_zones(spec),
+            resource_group_name=props.resource_group_name,
+            location=props.location,
+            sku=props.instance_type,
+            instances=props.instances,
+            zones=list(props.zones) or None,
             priority=priority,
             **(spot if priority == "Spot" else {}),  # type: ignore[arg-type]
             # GPU VMs bill from the moment they exist: no extra instances to discard.
@@ -116,7 +166,7 @@ class GpuScaleSet(Construct):
             admin_ssh_key=[
                 LinuxVirtualMachineScaleSetAdminSshKey(
                     username=ADMIN_USER,
-                    public_key=spec.azure.admin_ssh_public_key or UNUSABLE_SSH_KEY,
+                    public_key=props.admin_ssh_public_key or UNUSABLE_SSH_KEY,
                 )
             ],
             source_image_reference=LinuxVirtualMachineScaleSetSourceImageReference(
@@ -128,37 +178,37 @@ class GpuScaleSet(Construct):
             os_disk=LinuxVirtualMachineScaleSetOsDisk(
                 caching="ReadWrite",
                 storage_account_type="Premium_LRS",
-                disk_size_gb=spec.root_volume_gib,
+                disk_size_gb=props.os_disk_size_gib,
             ),
             # Managed disks are encrypted at rest by the platform; at the host, the temp disk
             # and the disk caches are encrypted too.
-            encryption_at_host_enabled=spec.azure.encryption_at_host,
+            encryption_at_host_enabled=props.encryption_at_host,
             # Trusted launch where the family supports it: the vTPM measures the boot chain.
             # Secure boot stays off: the image's NVIDIA driver is an unsigned DKMS module that
             # secure boot would refuse to load.
             vtpm_enabled=trusted or None,
             secure_boot_enabled=False if trusted else None,
             identity=LinuxVirtualMachineScaleSetIdentity(
-                type="UserAssigned", identity_ids=[identity_id]
+                type="UserAssigned", identity_ids=[props.identity_id]
             ),
-            custom_data=base64.b64encode(custom_data.encode()).decode(),
+            custom_data=base64.b64encode(props.custom_data.encode()).decode(),
             network_interface=[
                 LinuxVirtualMachineScaleSetNetworkInterface(
                     name="serving",
                     primary=True,
-                    network_security_group_id=security_group_id,
+                    network_security_group_id=props.security_group_id,
                     ip_configuration=[
-                        # No public_ip_address block: instances have private addresses only.
                         LinuxVirtualMachineScaleSetNetworkInterfaceIpConfiguration(
                             name="serving",
                             primary=True,
-                            subnet_id=subnet_id,
-                            load_balancer_backend_address_pool_ids=[backend_pool_id],
+                            subnet_id=props.subnet_id,
+                            load_balancer_backend_address_pool_ids=[props.backend_pool_id],
+                            public_ip_address=public_address,
                         )
                     ],
                 )
             ],
-            health_probe_id=health_probe_id,
+            health_probe_id=props.health_probe_id,
             automatic_instance_repair=LinuxVirtualMachineScaleSetAutomaticInstanceRepair(
                 enabled=True, grace_period=iso_minutes(grace), action="Replace"
             ),
@@ -171,9 +221,34 @@ class GpuScaleSet(Construct):
             ),
             # Autoscale moves the instance count; a re-plan must not undo it.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["instances"])
-            if autoscaled
+            if props.autoscaled
             else None,
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestAutoscaleProps:
+    name: str
+    """(Required) The prefix of the setting's name (`<name>-autoscale`, cut to 80 characters)."""
+    resource_group_name: str
+    """(Required) The resource group the setting lives in."""
+    location: str
+    """(Required) The setting's Azure region."""
+    scale_set_id: str
+    """(Required) The scale set whose instance count is moved."""
+    load_balancer_id: str
+    """(Required) The load balancer whose new connections (SYNCount) are counted."""
+    minimum: int
+    """(Required) The fewest instances the setting scales the set in to."""
+    default: int
+    """(Required) The count Azure falls back to when the metric cannot be read."""
+    maximum: int
+    """(Required) The most instances the setting scales the set out to."""
+    target_per_minute: float
+    """(Required) Requests (here: new connections) per instance and minute to keep to."""
+    health_check_grace_s: int
+    """(Required) A new instance's boot time; it is the cooldown after each scaling action
+    (rounded up to minutes), so a new instance serves before the next one is counted."""
 
 
 class RequestAutoscale(Construct):
@@ -188,30 +263,16 @@ class RequestAutoscale(Construct):
     scales out early rather than late.
     """
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        spec: DeploymentSpec,
-        name: str,
-        resource_group_name: str,
-        location: str,
-        scale_set_id: str,
-        load_balancer_id: str,
-        minimum: int,
-        default: int,
-        maximum: int,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: RequestAutoscaleProps) -> None:
         super().__init__(scope, id)
-        cooldown = iso_minutes(grace_minutes(spec))
+        cooldown = iso_minutes(grace_minutes(props.health_check_grace_s))
 
         def rule(window: int, operator: str, threshold: float, direction: str):
             return MonitorAutoscaleSettingProfileRule(
                 metric_trigger=MonitorAutoscaleSettingProfileRuleMetricTrigger(
                     metric_name="SYNCount",
                     metric_namespace="Microsoft.Network/loadBalancers",
-                    metric_resource_id=load_balancer_id,
+                    metric_resource_id=props.load_balancer_id,
                     time_grain="PT1M",
                     statistic="Average",
                     time_window=iso_minutes(window),
@@ -225,19 +286,19 @@ class RequestAutoscale(Construct):
                 ),
             )
 
-        target = spec.scaling.target
+        target = props.target_per_minute
         self.setting = MonitorAutoscaleSetting(
             self,
             "setting",
-            name=bounded_name(f"{name}-autoscale", 80),
-            resource_group_name=resource_group_name,
-            location=location,
-            target_resource_id=scale_set_id,
+            name=bounded_name(f"{props.name}-autoscale", 80),
+            resource_group_name=props.resource_group_name,
+            location=props.location,
+            target_resource_id=props.scale_set_id,
             profile=[
                 MonitorAutoscaleSettingProfile(
                     name="requests-per-instance",
                     capacity=MonitorAutoscaleSettingProfileCapacity(
-                        minimum=minimum, default=default, maximum=maximum
+                        minimum=props.minimum, default=props.default, maximum=props.maximum
                     ),
                     rule=[
                         rule(

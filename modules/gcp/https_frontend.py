@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from cdktn import TerraformResourceLifecycle
 from cdktn_provider_google.compute_global_address import ComputeGlobalAddress
@@ -43,20 +44,30 @@ def managed_certificate_name(stack_name: str, domains: Sequence[str]) -> str:
     return gcp_name(stack_name, f"cert-{digest}")
 
 
+@dataclass(frozen=True, kw_only=True)
+class PublicHttpsFrontendProps:
+    """The public side of the external load balancer: its address, certificates and TLS."""
+
+    stack_name: str
+    """The stack the frontend belongs to: its resources' names. Required."""
+    url_map_id: str
+    """The URL map of the serving backend that HTTPS requests go to. Required."""
+    certificate_domains: tuple[str, ...] = ()
+    """Domains of a Google-managed certificate to create. Default: none."""
+    certificate_name: str | None = None
+    """An SSL certificate of the project to serve as well. Default: none."""
+    ssl_profile: str = SSL_PROFILE
+    """The SSL policy's cipher profile. Default: RESTRICTED, the narrowest predefined one."""
+    min_tls_version: str = MIN_TLS_VERSION
+    """The oldest TLS the proxy speaks. Default: TLS 1.2."""
+
+
 class PublicHttpsFrontend(Construct):
     """`address`: the reserved IP both rules listen on; `https_rule`: the 443 forwarding rule."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        stack_name: str,
-        url_map_id: str,
-        certificate_domains: Sequence[str],
-        certificate_name: str | None,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: PublicHttpsFrontendProps) -> None:
         super().__init__(scope, id)
+        stack_name, certificate_domains = props.stack_name, props.certificate_domains
         certificates = []
         if certificate_domains:
             managed = ComputeManagedSslCertificate(
@@ -67,14 +78,14 @@ class PublicHttpsFrontend(Construct):
                 lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
             )
             certificates.append(managed.id)
-        if certificate_name:
-            certificates.append(certificate_name)
+        if props.certificate_name:
+            certificates.append(props.certificate_name)
         policy = ComputeSslPolicy(
             self,
             "tls-policy",
             name=gcp_name(stack_name, "tls"),
-            profile=SSL_PROFILE,
-            min_tls_version=MIN_TLS_VERSION,
+            profile=props.ssl_profile,
+            min_tls_version=props.min_tls_version,
         )
         self.address = ComputeGlobalAddress(
             self,
@@ -87,7 +98,7 @@ class PublicHttpsFrontend(Construct):
             self,
             "https-proxy",
             name=gcp_name(stack_name, "lb"),
-            url_map=url_map_id,
+            url_map=props.url_map_id,
             ssl_certificates=certificates,
             ssl_policy=policy.id,
         )

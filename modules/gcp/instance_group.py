@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cdktn import TerraformResourceLifecycle
-from cdktn_provider_google.compute_instance_template import ComputeInstanceTemplate
 from cdktn_provider_google.compute_region_autoscaler import (
     ComputeRegionAutoscaler,
     ComputeRegionAutoscalerAutoscalingPolicy,
@@ -82,43 +81,57 @@ def group_plans(capacity: CapacitySpec) -> list[GroupPlan]:
     return plans
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServingInstanceGroupProps:
+    """One managed instance group of the fleet and, when its plan is autoscaled, its
+    autoscaler."""
+
+    stack_name: str
+    """The stack the group belongs to: its name and its instances' names. Required."""
+    plan: GroupPlan
+    """Its role, provisioning, starting size and range (group_plans). Required."""
+    region: str
+    """The region of the regional group. Required."""
+    instance_template_id: str
+    """The instance template its instances are made from. Required."""
+    port: int
+    """The serving port, named for the load balancer's backend service. Required."""
+    health_check_id: str
+    """The health check that auto-healing recreates failing instances by. Required."""
+    health_check_grace_s: int
+    """How long a new instance has to load its model before auto-healing and the autoscaler
+    judge it (auto-healing's delay is capped at an hour). Required."""
+    zones: tuple[str, ...] = ()
+    """The zones the group spreads over (the ones the spot price was computed over), with one
+    surge instance per zone on update. Default: none named, so Compute Engine's own choice of
+    zones and surge."""
+
+
 class ServingInstanceGroup(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        stack_name: str,
-        plan: GroupPlan,
-        region: str,
-        zones: list[str],
-        template: ComputeInstanceTemplate,
-        port: int,
-        health_check_id: str,
-        grace_s: int,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: ServingInstanceGroupProps) -> None:
         super().__init__(scope, id)
-        name = gcp_name(stack_name, plan.role)
+        plan, zones, grace_s = props.plan, list(props.zones), props.health_check_grace_s
+        name = gcp_name(props.stack_name, plan.role)
         self.plan = plan
         self.group = ComputeRegionInstanceGroupManager(
             self,
             "group",
             name=name,
-            base_instance_name=gcp_name(stack_name, plan.role, limit=58),
-            region=region,
+            base_instance_name=gcp_name(props.stack_name, plan.role, limit=58),
+            region=props.region,
             distribution_policy_zones=zones or None,
             distribution_policy_target_shape="BALANCED",
             version=[
                 ComputeRegionInstanceGroupManagerVersion(
-                    name=plan.role, instance_template=template.id
+                    name=plan.role, instance_template=props.instance_template_id
                 )
             ],
             target_size=plan.size,
             named_port=[
-                ComputeRegionInstanceGroupManagerNamedPort(name=SERVING_PORT_NAME, port=port)
+                ComputeRegionInstanceGroupManagerNamedPort(name=SERVING_PORT_NAME, port=props.port)
             ],
             auto_healing_policies=ComputeRegionInstanceGroupManagerAutoHealingPolicies(
-                health_check=health_check_id,
+                health_check=props.health_check_id,
                 initial_delay_sec=min(grace_s, MAX_AUTOHEALING_DELAY_S),
             ),
             update_policy=ComputeRegionInstanceGroupManagerUpdatePolicy(
@@ -141,7 +154,7 @@ class ServingInstanceGroup(Construct):
                 self,
                 "autoscaler",
                 name=name,
-                region=region,
+                region=props.region,
                 target=self.group.id,
                 autoscaling_policy=ComputeRegionAutoscalerAutoscalingPolicy(
                     min_replicas=plan.min_size,

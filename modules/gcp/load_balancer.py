@@ -18,6 +18,7 @@ enough for a streamed completion.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from cdktn_provider_google.compute_backend_service import (
     ComputeBackendService,
@@ -49,7 +50,7 @@ from cdktn_provider_google.compute_subnetwork import ComputeSubnetwork
 from cdktn_provider_google.compute_url_map import ComputeUrlMap
 from constructs import Construct
 
-from modules.gcp.https_frontend import PublicHttpsFrontend
+from modules.gcp.https_frontend import PublicHttpsFrontend, PublicHttpsFrontendProps
 from modules.gcp.instance_group import SERVING_PORT_NAME, UTILIZATION_TARGET
 from modules.gcp.naming import gcp_name
 
@@ -67,22 +68,30 @@ def max_rate_per_instance(requests_per_minute: float) -> float:
     return round(requests_per_minute / 60 / UTILIZATION_TARGET, 3)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServingHealthCheckProps:
+    """The runtime's health check."""
+
+    stack_name: str
+    """The stack the check belongs to: its name. Required."""
+    region: str
+    """The region of a regional check. Required."""
+    port: int
+    """The serving port the check calls. Required."""
+    path: str
+    """The runtime's health path. Required."""
+    regional: bool = True
+    """A regional check, for the internal load balancer; False: a global one, for the external
+    load balancer. Default: regional."""
+
+
 class ServingHealthCheck(Construct):
     """The runtime's health path on the serving port: the load balancer's check and the groups'
     auto-healing. Regional for the internal load balancer, global for the external one."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        stack_name: str,
-        region: str,
-        regional: bool,
-        port: int,
-        path: str,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: ServingHealthCheckProps) -> None:
         super().__init__(scope, id)
+        stack_name, port, path = props.stack_name, props.port, props.path
         common = {
             "name": gcp_name(stack_name, "health"),
             "check_interval_sec": 10,
@@ -90,11 +99,11 @@ class ServingHealthCheck(Construct):
             "healthy_threshold": 2,
             "unhealthy_threshold": 3,
         }
-        if regional:
+        if props.regional:
             self.check: ComputeHealthCheck | ComputeRegionHealthCheck = ComputeRegionHealthCheck(
                 self,
                 "check",
-                region=region,
+                region=props.region,
                 http_health_check=ComputeRegionHealthCheckHttpHealthCheck(
                     port=port, request_path=path
                 ),
@@ -142,29 +151,52 @@ def armor_rules(ingress_cidrs: Sequence[str]) -> list[ComputeSecurityPolicyRule]
     return rules
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServingLoadBalancerProps:
+    """The load balancer in front of the fleet: internal unless asked otherwise, and open to no
+    client range unless given one."""
+
+    stack_name: str
+    """The stack the load balancer belongs to: its resources' names. Required."""
+    region: str
+    """The region of the internal load balancer. Required."""
+    network: str
+    """Self link of the fleet's VPC, where the internal forwarding rule lives. Required."""
+    subnetwork: str
+    """Self link of the fleet's subnet, which the internal address is taken from. Required."""
+    health_check_id: str
+    """The health check of the backends. Required."""
+    instance_groups: tuple[str, ...]
+    """The managed instance groups, one backend each. Required."""
+    requests_per_minute: float
+    """Requests per minute an instance is meant to serve (scaling.target): the backends'
+    capacity and so the autoscalers' target. Required."""
+    public: bool = False
+    """A global external Application Load Balancer serving HTTPS. Default: an internal one,
+    reachable from inside the VPC only."""
+    ingress_cidrs: tuple[str, ...] = ()
+    """Client ranges Cloud Armor admits to a public load balancer; everyone else gets 403.
+    Default: none, so a public load balancer admits nobody."""
+    certificate_domains: tuple[str, ...] = ()
+    """Domains of a Google-managed certificate for a public load balancer. Default: none."""
+    certificate_name: str | None = None
+    """An SSL certificate of the project for a public load balancer. Default: none."""
+    proxy_only_subnet: ComputeSubnetwork | None = None
+    """The proxy-only subnet this stack creates for the internal load balancer, which the
+    forwarding rule waits for. Default: none (a public one, or the user's own subnet)."""
+    global_access: bool = False
+    """Whether clients in other regions of the VPC reach the internal load balancer. Default:
+    the load balancer's region only."""
+
+
 class ServingLoadBalancer(Construct):
     """`address`: the forwarding rule's IP; `backend_service`: the service the groups sit in."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        stack_name: str,
-        region: str,
-        public: bool,
-        ingress_cidrs: Sequence[str],
-        certificate_domains: Sequence[str],
-        certificate_name: str | None,
-        network: str,
-        subnetwork: str,
-        proxy_only_subnet: ComputeSubnetwork | None,
-        health_check_id: str,
-        instance_groups: Sequence[str],
-        requests_per_minute: float,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: ServingLoadBalancerProps) -> None:
         super().__init__(scope, id)
-        rate = max_rate_per_instance(requests_per_minute)
+        stack_name, region = props.stack_name, props.region
+        instance_groups, proxy_only_subnet = props.instance_groups, props.proxy_only_subnet
+        rate = max_rate_per_instance(props.requests_per_minute)
         name = gcp_name(stack_name, "lb")
         common = {
             "name": name,
@@ -173,16 +205,16 @@ class ServingLoadBalancer(Construct):
             "timeout_sec": BACKEND_TIMEOUT_S,
             "connection_draining_timeout_sec": DRAINING_S,
             "locality_lb_policy": "LEAST_REQUEST",
-            "health_checks": [health_check_id],
+            "health_checks": [props.health_check_id],
         }
-        if public:
+        if props.public:
             self.security_policy: ComputeSecurityPolicy | None = ComputeSecurityPolicy(
                 self,
                 "armor",
                 name=gcp_name(stack_name, "ingress"),
                 description="Only the profile's ingress_cidrs reach the fleet",
                 type="CLOUD_ARMOR",
-                rule=armor_rules(ingress_cidrs),
+                rule=armor_rules(props.ingress_cidrs),
             )
             self.backend_service: ComputeBackendService | ComputeRegionBackendService = (
                 ComputeBackendService(
@@ -208,10 +240,12 @@ class ServingLoadBalancer(Construct):
             frontend = PublicHttpsFrontend(
                 self,
                 "https",
-                stack_name=stack_name,
-                url_map_id=url_map.id,
-                certificate_domains=certificate_domains,
-                certificate_name=certificate_name,
+                PublicHttpsFrontendProps(
+                    stack_name=stack_name,
+                    url_map_id=url_map.id,
+                    certificate_domains=props.certificate_domains,
+                    certificate_name=props.certificate_name,
+                ),
             )
             self.forwarding_rule: ComputeGlobalForwardingRule | ComputeForwardingRule = (
                 frontend.https_rule
@@ -248,9 +282,9 @@ class ServingLoadBalancer(Construct):
                 load_balancing_scheme="INTERNAL_MANAGED",
                 ip_protocol="TCP",
                 port_range=str(LISTENER_PORT),
-                network=network,
-                subnetwork=subnetwork,
-                allow_global_access=False,
+                network=props.network,
+                subnetwork=props.subnetwork,
+                allow_global_access=props.global_access,
                 target=proxy.id,
                 # The proxies need the region's proxy-only subnet before the rule exists.
                 depends_on=[proxy_only_subnet] if proxy_only_subnet else None,

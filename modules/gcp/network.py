@@ -75,25 +75,37 @@ def parse_subnet(value: str, *, project: str, region: str, where: str) -> Subnet
     return reference
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServingNetworkProps:
+    """Where the fleet lives: a network of its own unless the profile names subnets."""
+
+    stack_name: str
+    """The stack the network belongs to: its resources' names. Required."""
+    project: str
+    """The deployment's project, which a subnet named without its path is in. Required."""
+    region: str
+    """The fleet's region. Required."""
+    subnet_ids: tuple[str, ...] = ()
+    """The user's subnets (deploy.network.subnet_ids): the fleet's and, for an internal load
+    balancer, the proxy-only one. Default: none, so a new VPC with Cloud NAT."""
+    internal_load_balancer: bool = True
+    """Whether the fleet sits behind the internal load balancer, which needs a proxy-only
+    subnet. Default: yes, as the load balancer is internal unless asked otherwise."""
+
+
 class ServingNetwork(Construct):
     """`network` (self link), `subnetwork` (self link), `subnetwork_project`, `proxy_only_cidr`
     (None unless an internal load balancer needs one) of a new or the user's network."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        stack_name: str,
-        project: str,
-        region: str,
-        subnet_ids: list[str],
-        internal_load_balancer: bool,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: ServingNetworkProps) -> None:
         super().__init__(scope, id)
+        stack_name, project, region = props.stack_name, props.project, props.region
+        internal_load_balancer = props.internal_load_balancer
         where = f"stack {stack_name}"
-        if subnet_ids:
-            self._use_existing(subnet_ids, project, region, internal_load_balancer, where)
+        if props.subnet_ids:
+            self._use_existing(
+                list(props.subnet_ids), project, region, internal_load_balancer, where
+            )
             return
         self.created = True
         self.vpc = ComputeNetwork(

@@ -1,6 +1,6 @@
 """The identity serving runs as, with only what it needs.
 
-A fleet's instances: write logs and metrics, and, only when the spec names them, read the image
+A fleet's instances: write logs and metrics, and, only when its props name them, read the image
 from its Artifact Registry repository, the one Secret Manager secret holding the Hugging Face
 token, and the objects of the weights bucket. A Vertex AI deployed model: logs, metrics and the
 weights bucket. No primitive role (owner, editor, viewer) and no project-wide data access: every
@@ -11,6 +11,8 @@ weights' bucket is readable as a whole: keep weights in a bucket of their own.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from cdktn_provider_google.artifact_registry_repository_iam_member import (
     ArtifactRegistryRepositoryIamMember,
@@ -30,26 +32,38 @@ def bucket_of(gcs_uri: str) -> str:
     return gcs_uri.removeprefix("gs://").split("/", 1)[0]
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServingServiceAccountProps:
+    """A dedicated identity for serving. Unless told what it reads, it may write logs and
+    metrics and nothing else."""
+
+    stack_name: str
+    """The stack the account belongs to: its ID and description. Required."""
+    project: str
+    """The project its telemetry roles are granted in (and a secret named by ID lives in).
+    Required."""
+    purpose: str
+    """What runs as it, for its display name and description. Required."""
+    image: str | None = None
+    """The serving image: read access to its Artifact Registry repository (nothing for another
+    registry). Default: none."""
+    hf_token_secret: str | None = None
+    """The Secret Manager secret holding the Hugging Face token: access to that secret only.
+    Default: none."""
+    model_gcs_uri: str | None = None
+    """Where the weights are: read access to the objects of their bucket. Default: none."""
+
+
 class ServingServiceAccount(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        stack_name: str,
-        project: str,
-        purpose: str,
-        image: str | None,
-        hf_token_secret: str | None,
-        model_gcs_uri: str | None,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: ServingServiceAccountProps) -> None:
         super().__init__(scope, id)
+        stack_name, project = props.stack_name, props.project
         self.account = ServiceAccount(
             self,
             "account",
             account_id=gcp_name(stack_name, "serving", limit=30),
-            display_name=f"{stack_name} {purpose}",
-            description=f"Runs {purpose} of {stack_name}; managed by infra",
+            display_name=f"{stack_name} {props.purpose}",
+            description=f"Runs {props.purpose} of {stack_name}; managed by infra",
         )
         self.email = self.account.email
         self.member = self.account.member
@@ -57,7 +71,7 @@ class ServingServiceAccount(Construct):
             ProjectIamMember(
                 self, role.split("/")[1], project=project, role=role, member=self.member
             )
-        registry = artifact_repository(image) if image else None
+        registry = artifact_repository(props.image) if props.image else None
         if registry:
             ArtifactRegistryRepositoryIamMember(
                 self,
@@ -68,8 +82,8 @@ class ServingServiceAccount(Construct):
                 role="roles/artifactregistry.reader",
                 member=self.member,
             )
-        if hf_token_secret:
-            secret = secret_name(hf_token_secret)
+        if props.hf_token_secret:
+            secret = secret_name(props.hf_token_secret)
             SecretManagerSecretIamMember(
                 self,
                 "hf-token-reader",
@@ -78,11 +92,11 @@ class ServingServiceAccount(Construct):
                 role="roles/secretmanager.secretAccessor",
                 member=self.member,
             )
-        if model_gcs_uri:
+        if props.model_gcs_uri:
             StorageBucketIamMember(
                 self,
                 "weights-reader",
-                bucket=bucket_of(model_gcs_uri),
+                bucket=bucket_of(props.model_gcs_uri),
                 role="roles/storage.objectViewer",
                 member=self.member,
             )

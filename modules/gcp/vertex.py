@@ -17,6 +17,7 @@ Terraform ignores them.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from cdktn import TerraformResource, TerraformResourceLifecycle, TerraformStack
 from cdktn_provider_google.data_google_project import DataGoogleProject
@@ -50,9 +51,22 @@ def vertex_service_agent(project_number: str) -> str:
     return f"serviceAccount:service-{project_number}@gcp-sa-aiplatform.iam.gserviceaccount.com"
 
 
+@dataclass(frozen=True, kw_only=True)
+class EndpointEncryptionKeyProps:
+    """The endpoint's customer-managed key and who may use it."""
+
+    stack_name: str
+    """The stack the key belongs to: its key ring's name. Required."""
+    region: str
+    """The endpoint's region, where the key ring must be. Required."""
+    rotation_period: str = KEY_ROTATION
+    """How often a new key version is made, in seconds with an `s`. Default: 90 days."""
+
+
 class EndpointEncryptionKey(Construct):
-    def __init__(self, scope: Construct, id: str, *, stack_name: str, region: str) -> None:
+    def __init__(self, scope: Construct, id: str, props: EndpointEncryptionKeyProps) -> None:
         super().__init__(scope, id)
+        stack_name = props.stack_name
         suffix = TerraformResource(
             self,
             "key-ring-suffix",
@@ -64,7 +78,7 @@ class EndpointEncryptionKey(Construct):
             self,
             "key-ring",
             name=f"{gcp_name(stack_name, 'vertex', limit=56)}-{suffix.get_string_attribute('hex')}",
-            location=region,
+            location=props.region,
         )
         self.key = KmsCryptoKey(
             self,
@@ -72,7 +86,7 @@ class EndpointEncryptionKey(Construct):
             name="endpoint",
             key_ring=self.key_ring.id,
             purpose="ENCRYPT_DECRYPT",
-            rotation_period=KEY_ROTATION,
+            rotation_period=props.rotation_period,
         )
         project = DataGoogleProject(self, "project")
         self.service_agent_access = KmsCryptoKeyIamMember(
@@ -84,19 +98,30 @@ class EndpointEncryptionKey(Construct):
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class ServingEndpointProps:
+    """A Vertex AI endpoint, encrypted with its own key."""
+
+    stack_name: str
+    """The stack the endpoint belongs to: its display name and ID. Required."""
+    project: str
+    """The project the endpoint is in, the only one allowed to connect to a private one.
+    Required."""
+    region: str
+    """The endpoint's region. Required."""
+    encryption_key: EndpointEncryptionKey
+    """The customer-managed key the endpoint is encrypted with. Required: there is no endpoint
+    on Google-managed keys."""
+    private_network: str | None = None
+    """projects/P/global/networks/N to reach the endpoint from through Private Service Connect.
+    Default: none, a public endpoint, where every call still needs IAM."""
+
+
 class ServingEndpoint(Construct):
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        *,
-        stack_name: str,
-        project: str,
-        region: str,
-        key: EndpointEncryptionKey,
-        private_network: str | None,
-    ) -> None:
+    def __init__(self, scope: Construct, id: str, props: ServingEndpointProps) -> None:
         super().__init__(scope, id)
+        stack_name, project, region = props.stack_name, props.project, props.region
+        key, private_network = props.encryption_key, props.private_network
         self.endpoint = VertexAiEndpoint(
             self,
             "endpoint",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import msgspec
+
 from core.errors import InfraError
 from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
 from planner.cost.report import CostComponent, Span, TargetLoad
@@ -26,6 +28,9 @@ CATEGORIES = {
     "log_analytics": "monitoring",
     "nat": "network",
     "lb": "network",
+    "eks": "control plane",
+    "gke": "control plane",
+    "aks": "control plane",
 }
 """Service price item prefix → the cost category it belongs to."""
 
@@ -94,6 +99,12 @@ def instance_hours(
         note=note,
         price_retrieved=retrieved if on_spot else None,
     )
+
+
+def with_note(component: CostComponent, note: str | None) -> CostComponent:
+    """The component with `note` added after the one it has (a stand-in region's, say)."""
+    notes = [text for text in (component.note, note) if text]
+    return msgspec.structs.replace(component, note="; ".join(notes) or None)
 
 
 @dataclass(frozen=True)

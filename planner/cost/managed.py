@@ -3,21 +3,27 @@ Azure ML online deployments). They are not Terraform resources, so no plan holds
 most of the bill: when `infra cost` knows the deployment spec (a profile, or `infra plan`), they are
 added to the priced resources as `infra_managed_deployment`, at the managed kind's own instance
 prices over the range the SDK steps deploy (Vertex: min to max replicas, expected at the planned
-count; Azure ML: the planned count, which managed deployments do not autoscale). This module adds
-them to the plan; `planner/cost/resources/managed/deployment.py` prices them."""
+count; Azure ML: the planned count, which managed deployments do not autoscale: each target's
+`managed_replicas`). This module adds them to the plan;
+`planner/cost/resources/managed/deployment.py` prices them."""
 
 from __future__ import annotations
 
 from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
 from planner.deployment import DeploymentSpec
+from providers import targets
 
 MANAGED_DEPLOYMENT = "infra_managed_deployment"
-MANAGED_KINDS = frozenset({"vertex", "azureml"})
+
+
+def _replicas(spec: DeploymentSpec) -> str | None:
+    target = targets.target(spec.cloud, spec.kind)
+    return target.managed_replicas if target else None
 
 
 def managed_deployment(spec: DeploymentSpec) -> PlannedResource:
     capacity = spec.capacity
-    if spec.kind == "vertex":
+    if _replicas(spec) == "autoscaled":
         counts = (max(capacity.min_size, 1), capacity.desired, max(capacity.max_size, 1))
     else:
         counts = (capacity.desired, capacity.desired, capacity.desired)
@@ -40,6 +46,6 @@ def with_managed_deployment(
     planned: PlannedInfrastructure, spec: DeploymentSpec
 ) -> PlannedInfrastructure:
     """The plan plus what the SDK steps will deploy, for the managed kinds."""
-    if spec.kind not in MANAGED_KINDS:
+    if _replicas(spec) is None:
         return planned
     return PlannedInfrastructure((*planned.resources, managed_deployment(spec)), planned.regions)

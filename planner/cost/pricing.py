@@ -17,12 +17,13 @@ from planner.cost.resources.registry import (
     provider_of,
 )
 from planner.optimizer import HOURS_PER_MONTH
+from providers import targets
 from providers.catalog import Catalog
 from providers.price_freshness import stale_catalog_warning
 from providers.service_prices import ServicePrices, load_service_prices
 
-DEFAULT_PROVIDER = "aws"
-"""The provider a plan without any cloud's resources is priced for."""
+DEFAULT_PROVIDER = targets.clouds()[0].terraform_provider
+"""The provider a plan without any cloud's resources is priced for: the first registered."""
 
 
 class RegionUnknown(InfraError):

@@ -70,7 +70,7 @@ class CostComponent(msgspec.Struct, frozen=True, kw_only=True):
     """For spot capacity: the on-demand price of the same unit, for the savings figure."""
     category: str = "other"
     """What the money buys, for the cost-by-component chart: compute (on-demand), compute
-    (spot), storage, network, monitoring, keys."""
+    (spot), storage, network, monitoring, keys, control plane."""
     note: str | None = None
     price_retrieved: str | None = None
     """For spot capacity: the date of the oldest catalog spot price in `unit_price`."""

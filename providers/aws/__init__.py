@@ -1,12 +1,58 @@
 """Amazon Web Services: EC2 GPU fleets and SageMaker real-time endpoints."""
 
-CATALOG_FILES = {"fleet": "ec2.csv", "sagemaker": "sagemaker.csv"}
-SPOT_KINDS = frozenset({"fleet"})
-SPOT_MAX_DISCOUNT = 0.90
-"""The deepest spot discount AWS documents: "up to a 90% discount compared to On-Demand prices"
-(https://aws.amazon.com/ec2/spot/). A listed spot price below 10% of on-demand is not a price."""
-INTERRUPTION_FILE = "spot_interruption.csv"
-"""Interruption frequency per instance type and region, from the Spot Instance Advisor."""
+from providers.targets import FLEET, Cloud, Kind, Target
+
+SAGEMAKER_PORT = 8080
+SAGEMAKER_HEALTH_PATH = "/ping"
+"""SageMaker's container contract: /ping and /invocations on port 8080."""
+
+SAGEMAKER = Kind(
+    name="sagemaker",
+    summary="a SageMaker real-time endpoint (managed instances, blue/green traffic shifts)",
+    runs_instances=False,
+    scaling_signal="invocations_per_instance",
+    serving_port=SAGEMAKER_PORT,
+    health_path=SAGEMAKER_HEALTH_PATH,
+    image_rule="planner.images:sagemaker_image",
+    no_rollback="a SageMaker endpoint rolls back by itself when a variant's alarm fires during "
+    "its traffic shift; after that, re-deploy the previous profile to go back.",
+)
+
+
+class Aws(Cloud):
+    name = "aws"
+    display_name = "AWS"
+    terraform_provider = "aws"
+    reference_region = "us-east-1"
+    targets = (
+        Target(
+            kind=FLEET,
+            stack="stacks.aws_fleet:AwsGpuFleetStack",
+            catalog_file="ec2.csv",
+            emulated=True,
+        ),
+        Target(
+            kind=SAGEMAKER,
+            stack="stacks.sagemaker_endpoint:SagemakerEndpointStack",
+            catalog_file="sagemaker.csv",
+            spec_sections={"sagemaker": "planner.profile:SagemakerOptions"},
+            emulated=True,
+            decision_checks=("planner.deployment:check_challenger",),
+        ),
+    )
+    spot_max_discount = 0.90
+    """"up to a 90% discount compared to On-Demand prices" (https://aws.amazon.com/ec2/spot/)."""
+    interruption_file = "spot_interruption.csv"
+    """Interruption frequency per instance type and region, from the Spot Instance Advisor."""
+    pricing_rules = "planner.cost.resources.aws:RULES"
+    value_rules = "providers.cloud_values:aws_value_problem"
+    boot_target = "modules.aws.boot:aws_boot_target"
+    weights_setting = "deploy.model_s3_uri"
+    serves_neuron = True
+    repairable = True
+
+    def instance_family(self, instance_type: str) -> str:
+        return instance_family(instance_type)
 
 
 def instance_family(instance_type: str) -> str:

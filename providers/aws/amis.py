@@ -4,7 +4,7 @@ the provider binding."""
 
 from __future__ import annotations
 
-from planner.neuron import is_neuron
+from providers.aws.neuron import is_neuron
 
 GPU_AMI_PARAMETER = (
     "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"

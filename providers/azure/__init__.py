@@ -2,14 +2,55 @@
 
 import re
 
-CATALOG_FILES = {"fleet": "vms.csv", "azureml": "azureml.csv"}
-SPOT_KINDS = frozenset({"fleet"})
-SPOT_MAX_DISCOUNT = 0.90
-"""The deepest spot discount Azure documents: Spot VMs "at up to a 90% discount compared to
-pay-as-you-go prices" (https://azure.microsoft.com/pricing/spot-advisor/)."""
-INTERRUPTION_FILE = None
-"""Azure publishes eviction rates only through Azure Resource Graph (SpotResources), per
-subscription and live; there is no static file to ship."""
+from providers.targets import FLEET, Cloud, Kind, Target
+
+AZUREML = Kind(
+    name="azureml",
+    summary="an Azure ML managed online endpoint (the deployment made by the SDK after "
+    "Terraform, canary traffic splits)",
+    runs_instances=False,
+    scaling_signal="invocations_per_instance",
+)
+
+
+class Azure(Cloud):
+    name = "azure"
+    display_name = "Azure"
+    terraform_provider = "azurerm"
+    reference_region = "eastus"
+    targets = (
+        Target(
+            kind=FLEET,
+            stack="stacks.azure_fleet:AzureGpuFleetStack",
+            catalog_file="vms.csv",
+            spec_sections={"azure": "planner.profile:AzureOptions"},
+        ),
+        Target(
+            kind=AZUREML,
+            stack="stacks.azureml_workspace:AzureMlWorkspaceStack",
+            catalog_file="azureml.csv",
+            spec_sections={
+                "canary": "planner.profile:Canary",
+                "azure": "planner.profile:AzureOptions",
+            },
+            endpoint_steps="orchestrator.azureml_endpoint",
+            managed_replicas="fixed",
+        ),
+    )
+    spot_max_discount = 0.90
+    """Spot VMs "at up to a 90% discount compared to pay-as-you-go prices"
+    (https://azure.microsoft.com/pricing/spot-advisor/)."""
+    interruption_file = None
+    """Azure publishes eviction rates only through Azure Resource Graph (SpotResources), per
+    subscription and live; there is no static file to ship."""
+    pricing_rules = "planner.cost.resources.azure:RULES"
+    value_rules = "providers.cloud_values:azure_value_problem"
+    boot_target = "modules.azure.boot:azure_boot_target"
+    weights_setting = "deploy.azure.model_blob_container_id"
+
+    def instance_family(self, instance_type: str) -> str:
+        return instance_family(instance_type)
+
 
 _SIZE = re.compile(r"^(Standard_[A-Z]+)\d+")
 

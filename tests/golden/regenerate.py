@@ -50,7 +50,7 @@ def decide(example: str, target: Target, workdir: Path) -> Recorded | None:
     from core.errors import NoFeasibleCandidate
     from orchestrator.decisions import recommend_for_env
     from planner.decision import decide as decide_on
-    from planner.deployment import check_challenger
+    from planner.deployment import check_decision
     from planner.optimizer import Filters
     from planner.profile import load_profile
 
@@ -62,7 +62,7 @@ def decide(example: str, target: Target, workdir: Path) -> Recorded | None:
     except NoFeasibleCandidate:
         return None
     decision = decide_on(profile, recommendation)
-    check_challenger(profile, recommendation, decision)
+    check_decision(profile, decision, lambda: recommendation)
     return Recorded(
         example=example,
         env=target.env,

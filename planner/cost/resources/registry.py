@@ -7,24 +7,29 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from planner.cost.context import Rule
-from planner.cost.resources import aws, azure, gcp, managed, usage
+from planner.cost.resources import managed, usage
 from planner.cost.resources.free import BILLED_ELSEWHERE, FREE_TYPES
 from planner.cost.resources.table import combine
+from providers import targets
 
 __all__ = ["BILLED_ELSEWHERE", "FREE_TYPES", "PROVIDERS", "RULES", "provider_of"]
 
 PROVIDERS: Mapping[str, str | None] = {
-    "aws": "aws",
-    "google": "gcp",
-    "azurerm": "azure",
+    **{cloud.terraform_provider: cloud.name for cloud in targets.clouds()},
     "random": None,
     "infra": None,
 }
-"""Provider name (a resource type's prefix) → the catalog's name of its cloud; None for
-providers whose resources live in no cloud (they never decide which cloud a plan is for)."""
+"""Provider name (a resource type's prefix) → the catalog's name of its cloud (each cloud's
+declaration names its provider); None for providers whose resources live in no cloud (they never
+decide which cloud a plan is for)."""
 
-RULES: Mapping[str, Rule] = combine(aws.RULES, gcp.RULES, azure.RULES, managed.RULES, usage.RULES)
-"""Priced resource type → its rule."""
+RULES: Mapping[str, Rule] = combine(
+    *(targets.resolve(cloud.pricing_rules) for cloud in targets.clouds()),
+    managed.RULES,
+    usage.RULES,
+)
+"""Priced resource type → its rule: each cloud's table (its `pricing_rules`), then the rules of
+what the SDK steps deploy and of usage-driven charges."""
 
 
 def provider_of(resource_type: str) -> str:

@@ -10,6 +10,8 @@ from planner.cost.resources.aws import (
     autoscaling_group,
     cloudwatch_metric_alarm,
     eip,
+    eks_cluster,
+    eks_node_group,
     instance,
     kms_key,
     lb,
@@ -21,6 +23,8 @@ from planner.cost.resources.table import rules_of
 RULES: dict[str, Rule] = rules_of(
     autoscaling_group,
     instance,
+    eks_cluster,
+    eks_node_group,
     sagemaker_endpoint,
     lb,
     nat_gateway,

@@ -22,7 +22,7 @@ DETAILED_MONITORING_METRICS = 7
 """EC2 detailed monitoring is billed as seven custom metrics per instance."""
 
 
-def _zone_ids(resource: PlannedResource, context: PricingContext) -> list[str]:
+def subnet_zone_ids(resource: PlannedResource, context: PricingContext) -> list[str]:
     """Zone IDs of the subnets the group launches into, when the plan names them."""
     found = []
     for subnet in context.referenced(resource, "aws_subnet"):
@@ -41,7 +41,7 @@ def _split(count: float, base: float, percent_above: float) -> tuple[float, floa
     return on_demand, count - on_demand
 
 
-def _template_of(resource: PlannedResource, context: PricingContext) -> Mapping[str, Any]:
+def launch_template_of(resource: PlannedResource, context: PricingContext) -> Mapping[str, Any]:
     templates = context.referenced(resource, "aws_launch_template")
     return templates[0].values if templates else {}
 
@@ -62,7 +62,7 @@ def _monitoring_component(
 
 def price(resource: PlannedResource, context: PricingContext) -> list[CostComponent]:
     values = resource.values
-    template = _template_of(resource, context)
+    template = launch_template_of(resource, context)
     policy = first_block(values.get("mixed_instances_policy"))
     distribution = first_block(policy.get("instances_distribution"))
     overrides = [
@@ -84,7 +84,7 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
     else:  # a plain launch template: all on-demand
         base, percent = math.inf, 100.0
 
-    zones = _zone_ids(resource, context)
+    zones = subnet_zone_ids(resource, context)
     ondemand_price, _, note = zone_prices(context.offering("fleet", types[0]), zones)
     spot_prices = [zone_prices(context.offering("fleet", t), zones)[1] for t in types]
     spot_price = sum(spot_prices) / len(spot_prices)

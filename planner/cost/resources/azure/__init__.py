@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from planner.cost.context import Rule
 from planner.cost.resources.azure import (
+    kubernetes_cluster,
+    kubernetes_cluster_node_pool,
     lb,
     linux_virtual_machine_scale_set,
     nat_gateway,
@@ -16,5 +18,11 @@ from planner.cost.resources.azure import (
 from planner.cost.resources.table import rules_of
 
 RULES: dict[str, Rule] = rules_of(
-    linux_virtual_machine_scale_set, lb, nat_gateway, public_ip, private_endpoint
+    linux_virtual_machine_scale_set,
+    kubernetes_cluster,
+    kubernetes_cluster_node_pool,
+    lb,
+    nat_gateway,
+    public_ip,
+    private_endpoint,
 )

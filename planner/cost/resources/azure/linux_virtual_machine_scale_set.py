@@ -1,8 +1,8 @@
 """azurerm_linux_virtual_machine_scale_set: priced over its autoscale range (minimum, default,
 maximum) when an autoscale setting targets it, else at its instance count; a Spot set at the
-catalog's spot price of its SKU, a Regular set at the on-demand price. The catalog prices Azure
-per region, so there are no zones to average over. Its OS disks are priced when the service price
-list has their Premium SSD tier; otherwise the instances' line says which disks it leaves out."""
+catalog's spot price of its SKU, a Regular set at the on-demand price (vm_prices.py). Its OS
+disks are priced when the service price list has their Premium SSD tier; otherwise the
+instances' line says which disks it leaves out."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from planner.cost.context import PricingContext, Unpriceable, instance_hours
 from planner.cost.plan_resources import PlannedResource, first_block, number, text
 from planner.cost.report import CostComponent, Span
+from planner.cost.resources.azure.vm_prices import spot_fallback_note, vm_prices
 
 TYPES = ("azurerm_linux_virtual_machine_scale_set",)
 
@@ -29,27 +30,6 @@ PREMIUM_SSD_TIERS = (
     (80, 32767),
 )
 """Premium SSD managed disks bill by tier (P<n>, the smallest holding the size), not per GB."""
-
-
-def _prices(
-    context: PricingContext, sku: str
-) -> tuple[float, float | None, str | None, str | None]:
-    """On-demand and spot price per hour of `sku` in the context's region, the catalog's note
-    when it has no usable spot price, and the date of the spot price."""
-    offering = context.offering("fleet", sku)
-    zones = offering.ondemand_zones
-    if not zones:
-        raise Unpriceable(f"{sku} has no on-demand price in {context.region}")
-    ondemand = sum(z.ondemand_usd or 0.0 for z in zones) / len(zones)
-    spot = [z.spot_usd for z in zones if z.spot_usd is not None]
-    notes = [z.spot_note for z in zones if z.spot_usd is None and z.spot_note]
-    dates = [z.retrieved for z in zones if z.spot_usd is not None and z.retrieved]
-    return (
-        ondemand,
-        sum(spot) / len(spot) if spot else None,
-        notes[0] if notes else None,
-        min(dates, default=None),
-    )
 
 
 def _instance_range(resource: PlannedResource, context: PricingContext) -> Span:
@@ -99,23 +79,22 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
     if sku is None:
         raise Unpriceable("the VM size is not known from the plan")
     instances = _instance_range(resource, context)
-    ondemand, spot_price, spot_note, spot_date = _prices(context, sku)
+    prices = vm_prices(context, sku)
     on_spot = text(values.get("priority")) == "Spot"
     disk = _os_disk(values, instances, context)
     notes = [disk] if isinstance(disk, str) else []
-    if on_spot and spot_price is None:
-        why = f" ({spot_note})" if spot_note else ""
-        notes.append(f"no spot price for {sku} in {context.region}{why}: priced at on-demand")
-    unit_price = spot_price if on_spot and spot_price is not None else ondemand
+    if on_spot and prices.spot is None:
+        notes.append(spot_fallback_note(prices, sku, context.region))
+    unit_price = prices.spot if on_spot and prices.spot is not None else prices.ondemand
     components = [
         instance_hours(
             f"instances ({sku})",
             on_spot=on_spot,
             unit_price=unit_price,
-            ondemand=ondemand,
+            ondemand=prices.ondemand,
             hours=instances.scaled(context.hours_per_month),
             note="; ".join(notes) or None,
-            retrieved=spot_date if spot_price is not None else None,
+            retrieved=prices.spot_retrieved if prices.spot is not None else None,
         )
     ]
     if isinstance(disk, CostComponent):

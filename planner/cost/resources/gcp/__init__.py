@@ -10,9 +10,15 @@ from planner.cost.resources.gcp import (
     compute_forwarding_rule,
     compute_region_instance_group_manager,
     compute_security_policy,
+    container_cluster,
+    container_node_pool,
 )
 from planner.cost.resources.table import rules_of
 
 RULES: dict[str, Rule] = rules_of(
-    compute_region_instance_group_manager, compute_forwarding_rule, compute_security_policy
+    compute_region_instance_group_manager,
+    compute_forwarding_rule,
+    compute_security_policy,
+    container_cluster,
+    container_node_pool,
 )

@@ -5,6 +5,9 @@ serving container as a Model and deploys it with the plan's machine, GPUs, repli
 autoscaling target. Each serving configuration is one model, labelled with the hash of its
 arguments, and one deployed model named after the hash: the rollout (orchestrator/rollout.py)
 finds them on a re-run and changes nothing, or shifts traffic to a new one as a canary.
+
+The DeploymentSpec becomes the SDK's arguments here; the SDK calls themselves sit behind
+providers/gcp/vertex_api.py.
 """
 
 from __future__ import annotations
@@ -15,16 +18,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.errors import InfraError
+from orchestrator.engine_flags import PREDICT_ROUTES, engine_flags
+from orchestrator.managed_container import ManagedContainerError, check_managed_container
 from planner.images import (
     MODEL_GARDEN_COMMAND,
     MODEL_GARDEN_HEALTH_PATH,
     MODEL_GARDEN_PREDICT_ROUTE,
     is_model_garden_vllm,
 )
-from providers.engine_flags import PREDICT_ROUTES, engine_flags
 from providers.gcp.labels import gcp_labels
 from providers.gcp.vertex_api import ModelDeployment, ModelUpload, VertexApi
-from providers.managed_container import ManagedContainerError, check_managed_container
 from providers.managed_endpoint import EndpointRevision, config_hash, revision_name
 
 if TYPE_CHECKING:
@@ -241,3 +244,17 @@ class VertexEndpoint:
             self.api.delete_model(model.resource_name)
             removed.append(f"model {model.resource_name}")
         return removed
+
+
+def check(spec: DeploymentSpec) -> None:
+    """The target's endpoint steps (providers/targets.py `endpoint_steps`): refuse before
+    planning what the steps could not deploy."""
+    check_vertex(spec)
+
+
+def driver(spec: DeploymentSpec, outputs: Mapping[str, object]) -> VertexEndpoint:
+    """The endpoint driver over the real SDK, signed in from Google's standard chain."""
+    from providers.gcp.vertex_api import GoogleVertexApi
+
+    vertex = VertexOutputs.read(spec.stack_name, outputs)
+    return VertexEndpoint(spec, vertex, GoogleVertexApi(vertex.project, vertex.region))

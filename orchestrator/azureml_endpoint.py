@@ -14,6 +14,9 @@ an image whose entrypoint passes ENGINE_ARGS on, e.g.
     FROM vllm/vllm-openai:v0.10.2
     ENTRYPOINT ["/bin/sh", "-c", "eval exec vllm serve \"$ENGINE_ARGS\""]
 and the stock image is refused before anything is applied.
+
+The DeploymentSpec becomes the SDK's arguments here; the SDK calls themselves sit behind
+providers/azure/azureml_api.py.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 from core.errors import InfraError
+from orchestrator.engine_flags import PREDICT_ROUTES, engine_flags, flags_as_environment
+from orchestrator.managed_container import ManagedContainerError, check_managed_container
 from planner.images import DEFAULT_IMAGES
 from providers.azure.azureml_api import (
     AzureEndpointState,
@@ -32,8 +37,6 @@ from providers.azure.azureml_api import (
     EndpointSettings,
     Probe,
 )
-from providers.engine_flags import PREDICT_ROUTES, engine_flags, flags_as_environment
-from providers.managed_container import ManagedContainerError, check_managed_container
 from providers.managed_endpoint import EndpointRevision, config_hash, revision_name
 
 if TYPE_CHECKING:
@@ -234,3 +237,18 @@ def _matches(state: AzureEndpointState, wanted: EndpointSettings) -> bool:
         and state.public_network_access.lower() == wanted.public_network_access
         and state.tags == wanted.tags
     )
+
+
+def check(spec: DeploymentSpec) -> None:
+    """The target's endpoint steps (providers/targets.py `endpoint_steps`): refuse before
+    planning what the steps could not deploy."""
+    check_azureml(spec)
+
+
+def driver(spec: DeploymentSpec, outputs: Mapping[str, object]) -> AzureMlEndpoint:
+    """The endpoint driver over the real SDK, signed in from Azure's standard chain."""
+    from providers.azure.azureml_api import AzureMlSdkApi
+
+    azure = AzureMlOutputs.read(spec.stack_name, outputs)
+    api = AzureMlSdkApi(azure.subscription_id, azure.resource_group_name, azure.workspace_name)
+    return AzureMlEndpoint(spec, azure, api)

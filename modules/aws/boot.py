@@ -1,0 +1,32 @@
+"""The AWS partial of the fleet boot script (templates/user_data/cloud_aws.j2): S3 weights, the
+token's SSM parameter, ECR login."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from modules.user_data import BootTarget
+
+if TYPE_CHECKING:
+    from planner.deployment import DeploymentSpec
+
+USER_DATA_LIMIT_BYTES = 16 * 1024
+"""EC2 refuses user data larger than 16 KB (counted before base64 encoding)."""
+
+_ECR_IMAGE = re.compile(
+    r"^(?P<registry>\d{12}\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?)/"
+)
+
+
+def aws_boot_target(spec: DeploymentSpec) -> BootTarget:
+    runtime = spec.runtime
+    ecr = _ECR_IMAGE.match(runtime.image)
+    values = {
+        "weights_uri": runtime.model_s3_uri,
+        "weights_store": "S3",
+        "hf_token_name": runtime.hf_token_ssm_parameter,
+        "ecr_registry": ecr["registry"] if ecr else None,
+        "ecr_region": ecr["region"] if ecr else None,
+    }
+    return BootTarget("cloud_aws.j2", values, USER_DATA_LIMIT_BYTES, "EC2's limit")

@@ -1,0 +1,280 @@
+"""GPU node pools on AKS for `kind: kubernetes`: a Regular pool and a Spot pool in an existing
+cluster (by resource ID), or in a new private cluster this construct creates.
+
+Every pool: the GPU VM size with AKS's NVIDIA driver installation, autoscaling between the range's
+bounds over the given zones, encryption at host (temporary and cache disks encrypted too), no
+public node IPs, and the `nvidia.com/gpu` NoSchedule taint (only the serving pods, which
+tolerate it, land on GPU nodes). A Spot pool is priority Spot, eviction Delete (an evicted node
+is gone, not deallocated and still billing for its disk), at any price up to on-demand
+(`spot_max_price = -1`). AKS gives every Spot node the taint
+`kubernetes.azure.com/scalesetpriority=spot:NoSchedule` by itself; the pool lists it too, so the
+configuration says what the pool has and a plan shows no drift (hashicorp/terraform-provider-
+azurerm#9454, #14030: a Spot pool's taints are only left alone when none are set). Spot pools get
+no upgrade_settings: AKS refuses a surge on them (#29318).
+
+A new cluster: private API server only, OIDC issuer and Workload Identity, local accounts off
+(Entra ID with Azure RBAC only), the given pricing tier (Standard: the uptime SLA), a small system
+pool for AKS's own add-ons, on the virtual network of modules/azure/network.py.
+
+The workload: a user-assigned identity with Storage Blob Data Reader on the model's container
+only, federated with the serving pods' Kubernetes service account (the cluster's OIDC issuer): no
+secret anywhere. Nodes carry the label `infra.dev/pool` = `on-demand` or `spot` for the
+workload's node selectors; an autoscaled pool sets no node count, which the autoscaler owns (a
+count in the configuration would show as drift). Cost tags come from the stack's tagging aspect
+(modules/tagging.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktn_provider_azurerm.data_azurerm_kubernetes_cluster import DataAzurermKubernetesCluster
+from cdktn_provider_azurerm.federated_identity_credential import FederatedIdentityCredential
+from cdktn_provider_azurerm.kubernetes_cluster import (
+    KubernetesCluster,
+    KubernetesClusterAzureActiveDirectoryRoleBasedAccessControl,
+    KubernetesClusterDefaultNodePool,
+    KubernetesClusterDefaultNodePoolUpgradeSettings,
+    KubernetesClusterIdentity,
+    KubernetesClusterNetworkProfile,
+    KubernetesClusterNodeProvisioningProfile,
+)
+from cdktn_provider_azurerm.kubernetes_cluster_node_pool import (
+    KubernetesClusterNodePool,
+    KubernetesClusterNodePoolUpgradeSettings,
+)
+from constructs import Construct
+
+from core.errors import InfraError
+from modules.azure.identity import BLOB_READER, Grant, ServingIdentity, ServingIdentityProps
+from modules.azure.names import ResourceId, bounded_name
+from modules.azure.network import ServingNetwork, ServingNetworkProps
+from modules.node_pools import GPU_TAINT_KEY, NodeRange, check_ranges
+
+GPU_TAINT = f"{GPU_TAINT_KEY}=present:NoSchedule"
+SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
+"""The taint AKS puts on every node of a Spot pool."""
+TOKEN_AUDIENCE = "api://AzureADTokenExchange"
+"""The audience of the tokens Workload Identity exchanges (Entra ID's fixed value)."""
+SKU_TIERS = ("Free", "Standard", "Premium")
+_POOL_NAME_LIMIT = 12
+"""AKS node pool names: lowercase letters and digits, at most 12 characters (Linux)."""
+
+
+class AksNodePoolsError(InfraError):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class AksNodePoolsProps:
+    name: str
+    """(Required) The stack's name: every resource is named from it."""
+    resource_group_name: str
+    """(Required) The resource group of a new cluster, the workload identity and a new
+    network."""
+    location: str
+    """(Required) The Azure region."""
+    zones: tuple[str, ...]
+    """(Required) Availability zones of the pools ("1", "2", "3"); empty: no zone pinning."""
+    vm_size: str
+    """(Required) The GPU nodes' VM size (Standard_NC24ads_A100_v4, ...)."""
+    on_demand: NodeRange | None
+    """(Required) The Regular pool's range; None: no Regular pool."""
+    spot: NodeRange | None
+    """(Required) The Spot pool's range; None: no Spot pool."""
+    kubernetes_namespace: str
+    """(Required) Namespace of the serving pods' Kubernetes service account."""
+    kubernetes_service_account: str
+    """(Required) The serving pods' Kubernetes service account, federated with the workload
+    identity."""
+    model_blob_container_id: str | None = None
+    """(Optional) Resource ID of the weights' blob container: the only data the workload may
+    read. Defaults to None: no storage role."""
+    cluster_id: str | None = None
+    """(Optional) Resource ID of the existing cluster the pools join, needed unless
+    `create_cluster`. Defaults to None."""
+    create_cluster: bool = False
+    """(Optional) Create a private cluster for the pools instead of joining `cluster_id`.
+    Defaults to False."""
+    existing_subnet_id: str | None = None
+    """(Optional) A new cluster's subnet, used as it is. Defaults to None: a new virtual network
+    whose only way out is a NAT gateway (modules/azure/network.py)."""
+    sku_tier: str = "Standard"
+    """(Optional) A new cluster's pricing tier: Free, Standard (uptime SLA) or Premium
+    (long-term support). Defaults to Standard."""
+    admin_group_object_ids: tuple[str, ...] = ()
+    """(Optional) Entra ID groups that administer a new cluster (Azure RBAC; local accounts are
+    off). Defaults to none."""
+    kubernetes_version: str | None = None
+    """(Optional) A new cluster's Kubernetes version. Defaults to None: AKS's default."""
+    system_vm_size: str = "Standard_D4s_v5"
+    """(Optional) VM size of a new cluster's system pool (AKS's add-ons, not serving). Defaults
+    to Standard_D4s_v5."""
+    system_node_count: int = 2
+    """(Optional) Nodes of a new cluster's system pool. Defaults to 2."""
+    os_disk_size_gb: int = 200
+    """(Optional) OS disk per GPU node, GB (the image and the model cache). Defaults to 200."""
+
+
+def pool_name(role: str) -> str:
+    return {"on-demand": "gpu", "spot": "gpuspot"}[role][:_POOL_NAME_LIMIT]
+
+
+def check_props(props: AksNodePoolsProps) -> None:
+    where = f"stack {props.name}"
+    check_ranges(props.on_demand, props.spot, where)
+    if not props.create_cluster and not props.cluster_id:
+        raise AksNodePoolsError(
+            f"{where}: name the existing cluster's resource ID (deploy.kubernetes.cluster) or "
+            "set create_cluster: true."
+        )
+    if props.cluster_id and "/managedclusters/" not in props.cluster_id.lower():
+        raise AksNodePoolsError(f"{where}: {props.cluster_id!r} is not an AKS cluster's ID.")
+    if props.sku_tier not in SKU_TIERS:
+        raise AksNodePoolsError(
+            f"{where}: sku_tier {props.sku_tier!r} is not one of {', '.join(SKU_TIERS)}."
+        )
+
+
+class AksNodePools(Construct):
+    """`node_pools` (role → pool), `workload_identity`, and `cluster` (None when joining an
+    existing one)."""
+
+    def __init__(self, scope: Construct, id: str, props: AksNodePoolsProps) -> None:
+        check_props(props)
+        super().__init__(scope, id)
+        self.cluster: KubernetesCluster | None = None
+        if props.create_cluster:
+            self.cluster = self._new_cluster(props)
+            cluster_id, issuer = self.cluster.id, self.cluster.oidc_issuer_url
+        else:
+            cluster_id = props.cluster_id or ""
+            existing = ResourceId(cluster_id)
+            found = DataAzurermKubernetesCluster(
+                self,
+                "cluster",
+                name=existing.segment("managedClusters"),
+                resource_group_name=existing.segment("resourceGroups"),
+            )
+            issuer = found.oidc_issuer_url
+        self.node_pools: dict[str, KubernetesClusterNodePool] = {}
+        for role, size in (("on-demand", props.on_demand), ("spot", props.spot)):
+            if size is not None:
+                self.node_pools[role] = self._pool(props, role, size, cluster_id)
+        self.workload_identity = self._workload(props, issuer)
+
+    def _new_cluster(self, props: AksNodePoolsProps) -> KubernetesCluster:
+        network = ServingNetwork(
+            self,
+            "network",
+            ServingNetworkProps(
+                name=props.name,
+                resource_group_name=props.resource_group_name,
+                location=props.location,
+                existing_subnet_id=props.existing_subnet_id,
+            ),
+        )
+        return KubernetesCluster(
+            self,
+            "cluster",
+            name=bounded_name(f"{props.name}-aks", 63),
+            location=props.location,
+            resource_group_name=props.resource_group_name,
+            dns_prefix=bounded_name(props.name, 54),
+            kubernetes_version=props.kubernetes_version,
+            sku_tier=props.sku_tier,
+            private_cluster_enabled=True,
+            private_cluster_public_fqdn_enabled=False,
+            oidc_issuer_enabled=True,
+            workload_identity_enabled=True,
+            local_account_disabled=True,
+            role_based_access_control_enabled=True,
+            azure_active_directory_role_based_access_control=(
+                KubernetesClusterAzureActiveDirectoryRoleBasedAccessControl(
+                    azure_rbac_enabled=True,
+                    admin_group_object_ids=list(props.admin_group_object_ids) or None,
+                )
+            ),
+            identity=KubernetesClusterIdentity(type="SystemAssigned"),
+            default_node_pool=KubernetesClusterDefaultNodePool(
+                name="system",
+                vm_size=props.system_vm_size,
+                node_count=props.system_node_count,
+                zones=list(props.zones) or None,
+                vnet_subnet_id=network.subnet_id,
+                only_critical_addons_enabled=True,
+                host_encryption_enabled=True,
+                node_public_ip_enabled=False,
+                upgrade_settings=KubernetesClusterDefaultNodePoolUpgradeSettings(max_surge="10%"),
+            ),
+            network_profile=KubernetesClusterNetworkProfile(
+                network_plugin="azure",
+                network_plugin_mode="overlay",
+                network_policy="cilium",
+                network_data_plane="cilium",
+                load_balancer_sku="standard",
+                # A new subnet leaves through its NAT gateway; a given one as it is set up.
+                outbound_type="userAssignedNATGateway" if network.created else "loadBalancer",
+            ),
+            # The toolkit manages the pools itself: no node auto-provisioning (Karpenter).
+            node_provisioning_profile=KubernetesClusterNodeProvisioningProfile(mode="Manual"),
+            azure_policy_enabled=True,
+            automatic_upgrade_channel="patch",
+            node_os_upgrade_channel="NodeImage",
+        )
+
+    def _pool(
+        self, props: AksNodePoolsProps, role: str, size: NodeRange, cluster_id: str
+    ) -> KubernetesClusterNodePool:
+        spot = role == "spot"
+        return KubernetesClusterNodePool(
+            self,
+            f"pool-{role}",
+            name=pool_name(role),
+            kubernetes_cluster_id=cluster_id,
+            vm_size=props.vm_size,
+            mode="User",
+            zones=list(props.zones) or None,
+            auto_scaling_enabled=True,
+            min_count=size.min_nodes,
+            max_count=size.max_nodes,
+            priority="Spot" if spot else "Regular",
+            eviction_policy="Delete" if spot else None,
+            spot_max_price=-1 if spot else None,
+            node_taints=[GPU_TAINT, SPOT_TAINT] if spot else [GPU_TAINT],
+            node_labels={"infra.dev/pool": role},
+            gpu_driver="Install",
+            host_encryption_enabled=True,
+            node_public_ip_enabled=False,
+            os_disk_size_gb=props.os_disk_size_gb,
+            os_type="Linux",
+            upgrade_settings=(
+                None if spot else KubernetesClusterNodePoolUpgradeSettings(max_surge="10%")
+            ),
+        )
+
+    def _workload(self, props: AksNodePoolsProps, issuer: str) -> ServingIdentity:
+        container = props.model_blob_container_id
+        identity = ServingIdentity(
+            self,
+            "workload",
+            ServingIdentityProps(
+                name=f"{props.name}-workload",
+                resource_group_name=props.resource_group_name,
+                location=props.location,
+                grants=(Grant("weights", BLOB_READER, container),) if container else (),
+            ),
+        )
+        FederatedIdentityCredential(
+            self,
+            "workload-federation",
+            name=bounded_name(f"{props.name}-serving", 120),
+            user_assigned_identity_id=identity.identity.id,
+            issuer=issuer,
+            subject=(
+                f"system:serviceaccount:{props.kubernetes_namespace}:"
+                f"{props.kubernetes_service_account}"
+            ),
+            audience=[TOKEN_AUDIENCE],
+        )
+        return identity

@@ -1,0 +1,30 @@
+"""The Google Cloud partial of the fleet boot script (templates/user_data/cloud_gcp.j2): Cloud
+Storage weights, the token's Secret Manager secret, Artifact Registry login."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from modules.gcp.naming import artifact_repository, secret_name
+from modules.user_data import BootTarget
+
+if TYPE_CHECKING:
+    from planner.deployment import DeploymentSpec
+
+STARTUP_SCRIPT_LIMIT_BYTES = 256 * 1024
+"""Compute Engine refuses a metadata value larger than 256 KB."""
+
+
+def gcp_boot_target(spec: DeploymentSpec) -> BootTarget:
+    secret = secret_name(spec.gcp.hf_token_secret) if spec.gcp.hf_token_secret else None
+    registry = artifact_repository(spec.runtime.image)
+    values = {
+        "weights_uri": spec.gcp.model_gcs_uri,
+        "weights_store": "GCS",
+        "hf_token_name": secret.secret_id if secret else None,
+        "hf_token_project": secret.project if secret else None,
+        "artifact_registry": registry.host if registry else None,
+    }
+    return BootTarget(
+        "cloud_gcp.j2", values, STARTUP_SCRIPT_LIMIT_BYTES, "Compute Engine's metadata limit"
+    )

@@ -1,0 +1,231 @@
+"""The registry of targets: every cloud the toolkit deploys to, and every kind it deploys there.
+
+Modelled on SkyPilot's cloud registry (`sky/clouds/`): a cloud is one class in its own folder
+(`providers/<cloud>/__init__.py`) declaring everything about it the rest of the toolkit needs —
+its display name, catalog files, Terraform provider, pricing rules, spot facts, boot script, the
+profile sections its targets read, its stack classes and its SDK steps — and
+`providers/registered.py` lists the classes, one line each. What a kind cannot do is declared
+with it (a kind without endpoint steps has no `infra rollback`; one that runs no instances has no
+boot script). The planner, the cost model and the orchestrator ask the registry; none of them
+names a cloud.
+
+Code in an upper layer (a stack class, a boot-script renderer, the SDK steps) is named by a dotted
+path ("package.module:attribute") and imported by the layer that uses it, only when it is used:
+`import providers` stays a few milliseconds and the layers still import downwards only.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+ScalingSignal = Literal["alb_requests_per_target", "invocations_per_instance"]
+
+
+def resolve(dotted: str) -> Any:
+    """The object a dotted path ("package.module:attribute") names, imported now."""
+    module, _, name = dotted.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Kind:
+    """How a kind of deployment serves, whatever the cloud."""
+
+    name: str
+    summary: str
+    """One line for the help texts and the README's list of targets."""
+    runs_instances: bool
+    """The toolkit runs the serving instances itself (a fleet): an instance holds as many model
+    replicas as its accelerators allow, spreads over `placement.zones`, may be spot, and boots
+    with the toolkit's script. A managed endpoint runs one model container per instance."""
+    scaling_signal: ScalingSignal
+    """What the autoscaling target tracks per instance and minute."""
+    serving_port: int | None = None
+    """The port the platform sends requests to, when the platform fixes it (else the engine's)."""
+    health_path: str | None = None
+    """The health route the platform calls, when the platform fixes it (else the engine's)."""
+    image_rule: str = "planner.images:fleet_image"
+    """Dotted path of the function choosing the serving image (planner layer)."""
+    no_rollback: str | None = None
+    """Why `infra rollback` does not apply, when the kind rolls back in its own way."""
+
+
+FLEET = Kind(
+    name="fleet",
+    summary="GPU instances the toolkit runs and boots: spot and on-demand, autoscaled behind "
+    "a load balancer",
+    runs_instances=True,
+    scaling_signal="alb_requests_per_target",
+)
+"""Every cloud's own instances: the one kind all clouds offer."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """One kind on one cloud: its stack, its catalog rows and what runs after Terraform."""
+
+    kind: Kind
+    stack: str
+    """Dotted path of the TerraformStack class (stacks layer)."""
+    catalog_file: str
+    """The cloud's catalog file (in the cloud's data folder) holding this kind's offerings."""
+    spec_sections: Mapping[str, str] = field(default_factory=dict)
+    """Sections this target reads from the profile's `deploy:` and carries in its deployment
+    spec: name -> dotted path of the section's type (planner layer)."""
+    emulated: bool = False
+    """The local emulated AWS can build it (`--env local`)."""
+    endpoint_steps: str | None = None
+    """The module of the steps Terraform cannot do (deploying a model to a managed endpoint,
+    shifting its traffic), run by the orchestrator after apply and before destroy: it offers
+    `check(spec)` and `driver(spec, outputs)` (orchestrator/vertex_endpoint.py, ...)."""
+    managed_replicas: Literal["autoscaled", "fixed"] | None = None
+    """How the model deployment the endpoint steps create is priced: between the planned minimum
+    and maximum (the platform autoscales it), or at the planned count. None: Terraform's plan
+    holds everything that is billed."""
+    decision_checks: tuple[str, ...] = ()
+    """Dotted paths of checks of a decision for this target against the profile (planner)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceCounterpart:
+    """A profile field read on AWS only, and the one a cloud reads instead."""
+
+    aws_field: str
+    field: str
+    instruction: str
+    """What the user does to fill `field` ("copy the weights to Cloud Storage")."""
+
+
+class Cloud:
+    """A cloud's declarations: subclass it in `providers/<name>/__init__.py` and list the class in
+    `providers/registered.py`."""
+
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    terraform_provider: ClassVar[str]
+    """The Terraform provider's name, the prefix of its resource types (`google_...`)."""
+    reference_region: ClassVar[str]
+    """The region whose service price stands in when a region has none in the catalog."""
+    targets: ClassVar[tuple[Target, ...]]
+    spot_max_discount: ClassVar[float] = 0.90
+    """The deepest spot discount the cloud documents: a deeper listed one is not a price."""
+    interruption_file: ClassVar[str | None] = None
+    """Spot interruption frequencies per instance type and region, when the cloud publishes them."""
+    pricing_rules: ClassVar[str]
+    """Dotted path of the cloud's pricing-rule table (planner.cost.resources.<cloud>:RULES)."""
+    value_rules: ClassVar[str]
+    """Dotted path of the check of tags and client ranges the cloud would refuse (providers)."""
+    boot_target: ClassVar[str | None] = None
+    """Dotted path of the boot-script partial of the cloud's fleets (modules layer)."""
+    weights_setting: ClassVar[str]
+    """The profile field naming the cloud's own weights store."""
+    source_counterparts: ClassVar[tuple[SourceCounterpart, ...]] = ()
+    """AWS-only sources this cloud cannot read, each with the field it reads instead: a profile
+    that gives the first without the second is refused for the cloud, and the AWS values are
+    left out of its specs."""
+    serves_neuron: ClassVar[bool] = False
+    """AWS Inferentia and Trainium chips exist on this cloud."""
+    repairable: ClassVar[bool] = False
+    """`infra repair` and the check that `destroy` left nothing can list a deployment's resources
+    outside its state (orchestrator/leftovers.py, through the cloud's tagging APIs)."""
+
+    def instance_family(self, instance_type: str) -> str:
+        """The cloud's family of an instance type: the sizes of one family share a price
+        structure (the spot judge compares a price with its family's)."""
+        raise NotImplementedError
+
+    def offering_name(self, instance_type: str, accelerator: str, accelerator_count: int) -> str:
+        """What names an offering to a person (and a pin): the instance type, by default."""
+        return instance_type
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder of the cloud's shipped data files (catalogs, services, interruption)."""
+        return Path(importlib.import_module(type(self).__module__).__file__ or "").parent / "data"
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(target.kind.name for target in self.targets)
+
+    def target(self, kind: str) -> Target | None:
+        return next((t for t in self.targets if t.kind.name == kind), None)
+
+    @property
+    def emulated(self) -> bool:
+        """The local emulated AWS can build one of this cloud's kinds."""
+        return any(target.emulated for target in self.targets)
+
+
+@cache
+def clouds() -> tuple[Cloud, ...]:
+    """The registered clouds, in the order of `providers/registered.py` (the one list of them)."""
+    from providers.registered import CLOUDS
+
+    registered = tuple(resolve(dotted)() for dotted in CLOUDS)
+    names = [each.name for each in registered]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a cloud is registered twice: {names}")
+    return registered
+
+
+def cloud_names() -> tuple[str, ...]:
+    return tuple(cloud.name for cloud in clouds())
+
+
+def cloud(name: str) -> Cloud:
+    """The registered cloud `name` (KeyError for an unknown one: check with `cloud_names`)."""
+    return _by_name()[name]
+
+
+@cache
+def _by_name() -> dict[str, Cloud]:
+    return {cloud.name: cloud for cloud in clouds()}
+
+
+@cache
+def kinds() -> tuple[Kind, ...]:
+    """Every kind some cloud offers, in registration order."""
+    found: dict[str, Kind] = {}
+    for each in clouds():
+        for target in each.targets:
+            found.setdefault(target.kind.name, target.kind)
+    return tuple(found.values())
+
+
+def kind_names() -> tuple[str, ...]:
+    return tuple(kind.name for kind in kinds())
+
+
+def kind(name: str) -> Kind:
+    """The kind `name` (KeyError for one no cloud offers: check with `kind_names`)."""
+    return _kinds_by_name()[name]
+
+
+@cache
+def _kinds_by_name() -> dict[str, Kind]:
+    return {each.name: each for each in kinds()}
+
+
+def targets() -> Iterator[tuple[Cloud, Target]]:
+    for each in clouds():
+        for target in each.targets:
+            yield each, target
+
+
+def target(cloud_name: str, kind_name: str) -> Target | None:
+    """The target of a kind on a cloud, or None when the cloud does not offer the kind."""
+    registered = _by_name().get(cloud_name)
+    return registered.target(kind_name) if registered else None
+
+
+def spec_sections() -> dict[str, str]:
+    """Every section some target carries in its spec: name -> dotted path of its type."""
+    sections: dict[str, str] = {}
+    for _, each in targets():
+        sections.update(each.spec_sections)
+    return sections
