@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING
 
 from core.errors import InfraError
-from orchestrator.engine_flags import PREDICT_ROUTES, engine_flags, flags_as_environment
+from modules.engine_flags import PREDICT_ROUTES, engine_flags, flags_as_environment
 from orchestrator.managed_container import ManagedContainerError, check_managed_container
 from planner.images import DEFAULT_IMAGES
 from providers.azure.azureml_api import (

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.errors import InfraError
-from orchestrator.engine_flags import FLAG_ENGINES
+from modules.engine_flags import FLAG_ENGINES
 
 if TYPE_CHECKING:
     from planner.deployment import DeploymentSpec

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.errors import InfraError
-from orchestrator.engine_flags import PREDICT_ROUTES, engine_flags
+from modules.engine_flags import PREDICT_ROUTES, engine_flags
 from orchestrator.managed_container import ManagedContainerError, check_managed_container
 from planner.images import (
     MODEL_GARDEN_COMMAND,

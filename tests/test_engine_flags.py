@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.engine_flags import engine_flags, flags_as_environment
+from modules.engine_flags import engine_flags, flags_as_environment
 from tests.test_user_data import engine_args, make_spec
 
 VARIANTS: list[dict[str, Any]] = [

@@ -14,14 +14,14 @@ import kubernetes_validate
 import pytest
 
 from core.errors import InfraError
+from modules.aws import kubernetes_workload as eks
+from modules.azure import kubernetes_workload as aks
+from modules.gcp import kubernetes_workload as gke
 from modules.kubernetes.engines import QUEUE_METRICS, TRITON_METRICS_PORT, engine_args
-from modules.kubernetes.weights import DOWNLOADER_IMAGES
 from modules.kubernetes.workload import (
-    IDENTITY_ANNOTATIONS,
     GatewayRef,
     SecretKeyRef,
     StableRevision,
-    WorkloadIdentity,
     WorkloadProps,
     render_workload,
 )
@@ -36,12 +36,17 @@ from tests.test_user_data import make_spec
 ENGINES = ("vllm", "tgi", "triton")
 CORE_KINDS = {"ServiceAccount", "Deployment", "Service", "PodDisruptionBudget"}
 MODEL_ID = "meta-llama/Llama-3.1-8B-Instruct"
-IDENTITIES = {
-    "aws": WorkloadIdentity(cloud="aws", principal="arn:aws:iam::123456789012:role/chat-serving"),
-    "gcp": WorkloadIdentity(
-        cloud="gcp", principal="chat-serving@my-project.iam.gserviceaccount.com"
-    ),
-    "azure": WorkloadIdentity(cloud="azure", principal="00000000-1111-2222-3333-444444444444"),
+CLOUDS = {"aws": eks, "gcp": gke, "azure": aks}
+"""Each cloud's part of the workload: its identity and its weights copy."""
+PRINCIPALS = {
+    "aws": "arn:aws:iam::123456789012:role/chat-serving",
+    "gcp": "chat-serving@my-project.iam.gserviceaccount.com",
+    "azure": "00000000-1111-2222-3333-444444444444",
+}
+ANNOTATIONS = {
+    "aws": "eks.amazonaws.com/role-arn",
+    "gcp": "iam.gke.io/gcp-service-account",
+    "azure": "azure.workload.identity/client-id",
 }
 WEIGHTS = {
     "aws": "s3://models-bucket/llama-3.1-8b",
@@ -69,7 +74,8 @@ def make_props(
     tensor_parallel: int = 2,
     **changes: Any,
 ) -> WorkloadProps:
-    weights = WEIGHTS[cloud] if engine == "triton" or cloud != "gcp" else None
+    uri = WEIGHTS[cloud] if engine == "triton" or cloud != "gcp" else None
+    weights = CLOUDS[cloud].weights_download(uri) if uri else None
     runtime = make_spec(engine, tensor_parallel=tensor_parallel).runtime
     props = WorkloadProps(
         name="chat",
@@ -87,8 +93,8 @@ def make_props(
         desired_replicas=2,
         queue_target_per_replica=24,
         prometheus_address="http://prometheus-server.monitoring.svc:80",
-        weights_uri=weights,
-        identity=IDENTITIES[cloud],
+        weights=weights,
+        identity=CLOUDS[cloud].workload_identity(PRINCIPALS[cloud]),
         hf_token=SecretKeyRef(name="hf-token") if engine != "triton" else None,
         node_selector=NODE_POOLS[cloud],
         zones=ZONES[cloud],
@@ -97,7 +103,7 @@ def make_props(
         stable=StableRevision(
             image=DEFAULT_IMAGES[engine].rsplit(":", 1)[0] + ":previous",
             args=engine_args(runtime, weights_downloaded=weights is not None),
-            weights_uri=weights,
+            weights=weights,
         )
         if canary and not kserve
         else None,
@@ -124,7 +130,7 @@ def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [obj for obj in objects if obj["kind"] == kind]
 
 
-COMBINATIONS = list(itertools.product(ENGINES, (False, True), (False, True), IDENTITIES))
+COMBINATIONS = list(itertools.product(ENGINES, (False, True), (False, True), CLOUDS))
 
 
 @pytest.mark.parametrize(
@@ -208,13 +214,7 @@ def test_a_secret_value_in_the_engine_environment_is_refused() -> None:
         ({"desired_replicas": 9}, "desired replicas 9 are outside 1-4"),
         ({"queue_target_per_replica": 0}, "above 0"),
         ({"prometheus_address": "prometheus:9090"}, "must be an http(s) URL"),
-        ({"weights_uri": "s3://models-bucket/x y"}, "is not s3://BUCKET/PREFIX"),
-        (
-            {"weights_uri": "gs://models-bucket/x"},
-            "in GCP storage but the workload identity is AWS",
-        ),
         ({"identity": None}, "needs a workload identity"),
-        ({"identity": WorkloadIdentity(cloud="aws", principal="admin")}, "is not an IAM role ARN"),
         ({"env": {"HF_TOKEN": "x"}}, "sets HF_TOKEN itself"),
         ({"env": {"BAD NAME": "x"}}, "'BAD NAME' is not valid"),
         ({"node_selector": {"pool": "gpu pool"}}, "is not a valid Kubernetes label"),
@@ -241,22 +241,39 @@ def test_an_unknown_engine_is_refused() -> None:
 
 def test_triton_without_a_model_repository_is_refused() -> None:
     with pytest.raises(WorkloadError, match="Triton serves a prebuilt model repository"):
-        render_workload(make_props("triton", weights_uri=None))
+        render_workload(make_props("triton", weights=None))
 
 
-def test_an_azure_prefix_cannot_climb_out_of_the_volume() -> None:
-    uri = "https://modelstore.blob.core.windows.net/models/../etc"
-    with pytest.raises(InfraError, match=r"'\.' or '\.\.' path segment"):
-        render_workload(make_props(cloud="azure", weights_uri=uri))
+@pytest.mark.parametrize(
+    ("build", "value", "message"),
+    [
+        (eks.weights_download, "s3://models-bucket/x y", "is not s3://BUCKET/PREFIX"),
+        (eks.weights_download, "gs://models-bucket/x", "is not s3://BUCKET/PREFIX"),
+        (gke.weights_download, "s3://models-bucket/x", "is not gs://BUCKET/PREFIX"),
+        (aks.weights_download, "https://example.com/models/x", "is not https://ACCOUNT.blob"),
+        (
+            aks.weights_download,
+            "https://modelstore.blob.core.windows.net/models/../etc",
+            r"an empty, '\.' or '\.\.' path segment",
+        ),
+        (eks.workload_identity, "admin", "is not an IAM role ARN"),
+        (gke.workload_identity, "chat@gmail.com", "is not a service account email"),
+        (aks.workload_identity, "chat-serving", "is not a client ID"),
+    ],
+)
+def test_each_cloud_refuses_a_location_or_identity_not_its_own(
+    build: Any, value: str, message: str
+) -> None:
+    with pytest.raises(WorkloadError, match=message) as raised:
+        build(value)
+    assert "\n" not in str(raised.value) and str(raised.value).endswith(".")
 
 
-@pytest.mark.parametrize("cloud", list(IDENTITIES))
+@pytest.mark.parametrize("cloud", list(CLOUDS))
 def test_the_service_account_carries_the_cloud_identity(cloud: str) -> None:
     objects = render_workload(make_props(cloud=cloud))
     (account,) = of_kind(objects, "ServiceAccount")
-    assert account["metadata"]["annotations"] == {
-        IDENTITY_ANNOTATIONS[cloud]: IDENTITIES[cloud].principal
-    }
+    assert account["metadata"]["annotations"] == {ANNOTATIONS[cloud]: PRINCIPALS[cloud]}
     assert account["automountServiceAccountToken"] is False
     (deployment,) = of_kind(objects, "Deployment")
     labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -271,11 +288,11 @@ def test_kserve_pods_are_labelled_for_azure_workload_identity() -> None:
     assert service["spec"]["predictor"]["labels"] == {"azure.workload.identity/use": "true"}
 
 
-@pytest.mark.parametrize("cloud", list(IDENTITIES))
+@pytest.mark.parametrize("cloud", list(CLOUDS))
 def test_weights_come_through_an_init_container_without_keys(cloud: str) -> None:
     (pod,) = pods(render_workload(make_props("triton", cloud)))
     (init,) = pod["initContainers"]
-    assert init["image"] == DOWNLOADER_IMAGES[cloud]
+    assert init["image"] == CLOUDS[cloud].DOWNLOADER_IMAGE
     environment = {v["name"]: v["value"] for v in init["env"]}
     text = json.dumps(init)
     assert not any(word in text.upper() for word in ("SECRET_ACCESS_KEY", "ACCOUNT_KEY", "SAS"))

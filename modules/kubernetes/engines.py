@@ -1,7 +1,7 @@
 """What each serving engine needs inside a Kubernetes pod: its arguments, where it reads its
 weights, where it publishes its Prometheus metrics, and which of them measure its queue.
 
-The vLLM and TGI flags are the fleet's and the managed endpoints' (providers/engine_flags.py);
+The vLLM and TGI flags are the fleet's and the managed endpoints' (modules/engine_flags.py);
 Triton's follow the fleet's boot script (templates/user_data/engine_triton.j2) except that its
 metrics stay on, since KEDA scales the workload on them.
 """
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
-from providers.engine_flags import engine_flags
+from modules.engine_flags import engine_flags
 
 if TYPE_CHECKING:
     from planner.deployment import RuntimeSpec

@@ -7,6 +7,10 @@ predictor: the engine's own image, flags and GPU count); without it, as a Deploy
 Service. Either way the pods get a ServiceAccount, a PodDisruptionBudget and KEDA scaling on the
 engine's queue gauges through the Prometheus scaler.
 
+The cloud shows in two places, each supplied by the cloud's own folder
+(`modules/<cloud>/kubernetes_workload.py`): the identity (annotations on the ServiceAccount,
+labels on the pods) and how the weights are copied (an image and a command).
+
 A canary with KServe is its `canaryTrafficPercent`, which only KServe's Serverless (Knative)
 mode implements (pkg/controller/v1beta1/inferenceservice/reconcilers/knative): Knative's
 autoscaler then owns the replicas, scaling on concurrency at the same per-replica target, and no
@@ -33,22 +37,11 @@ from modules.kubernetes.engines import QUEUE_METRICS, WEIGHTS_DIRS, Engine, metr
 from modules.kubernetes.weights import (
     SCRATCH_DIR,
     WEIGHTS_VOLUME,
+    WeightsDownload,
     download_container,
-    parse_weights_uri,
 )
 from planner.deployment import MODEL_LOAD_GRACE_S
 
-Cloud = Literal["aws", "gcp", "azure"]
-
-IDENTITY_ANNOTATIONS: dict[str, str] = {
-    "aws": "eks.amazonaws.com/role-arn",
-    "gcp": "iam.gke.io/gcp-service-account",
-    "azure": "azure.workload.identity/client-id",
-}
-"""The ServiceAccount annotation that binds it to a cloud identity: EKS IRSA's role, GKE
-Workload Identity's Google service account, Azure Workload Identity's client ID."""
-AZURE_POD_LABEL = ("azure.workload.identity/use", "true")
-"""Azure Workload Identity's webhook only mutates pods carrying this label."""
 GPU_RESOURCE = "nvidia.com/gpu"
 ZONE_KEY = "topology.kubernetes.io/zone"
 MANAGED_BY = "infra"
@@ -66,13 +59,14 @@ RUN_AS_USER = 1000
 
 @dataclass(frozen=True, kw_only=True)
 class WorkloadIdentity:
-    """The cloud identity the pods act as (reading weights): no key, ever."""
+    """The cloud identity the pods act as (reading weights), never a key: what binds the
+    ServiceAccount to it (EKS IRSA's role ARN, GKE's Google service account, Azure's client ID)
+    and the pod labels its webhook needs. Built by `modules/<cloud>/kubernetes_workload.py`."""
 
-    cloud: Cloud
-    """aws (IRSA), gcp (GKE Workload Identity) or azure (Azure Workload Identity). Required."""
-    principal: str
-    """aws: the IAM role ARN; gcp: the Google service account's email; azure: the client ID of
-    the user-assigned managed identity. Required."""
+    service_account_annotations: dict[str, str]
+    """Required."""
+    pod_labels: dict[str, str] = field(default_factory=dict)
+    """Default: none."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,7 +112,7 @@ class StableRevision:
     """Required."""
     args: tuple[str, ...]
     """The engine's arguments (engines.engine_args). Required."""
-    weights_uri: str | None = None
+    weights: WeightsDownload | None = None
     """Default: None (the engine fetches the hub model)."""
     env: dict[str, str] = field(default_factory=dict)
     """Default: none."""
@@ -168,12 +162,10 @@ class WorkloadProps:
     """How often KEDA reads the metric: KEDA's default, 30 s."""
     cooldown_s: int = 300
     """KEDA's wait after the last activity before scaling to zero: KEDA's default, 300 s."""
-    weights_uri: str | None = None
-    """s3://, gs:// or https://ACCOUNT.blob.core.windows.net/ URI of the weights (a Triton model
-    repository for Triton), downloaded by an init container through `identity`. Default: None
-    (vLLM and TGI fetch the hub model)."""
-    weights_downloader_image: str | None = None
-    """Default: None (weights.DOWNLOADER_IMAGES, the store's own CLI image)."""
+    weights: WeightsDownload | None = None
+    """How an init container copies the weights (a Triton model repository for Triton) from the
+    cloud's object storage, through `identity`: `modules/<cloud>/kubernetes_workload.py`'s
+    weights_download. Default: None (vLLM and TGI fetch the hub model)."""
     identity: WorkloadIdentity | None = None
     """Default: None (the pods get no cloud identity, and so cannot read weights)."""
     service_account: str | None = None
@@ -255,8 +247,7 @@ def service_account(props: WorkloadProps) -> dict[str, Any]:
     """The pods' identity; no API token is mounted (the identity webhooks project their own)."""
     metadata = _metadata(props, props.service_account_name)
     if props.identity is not None:
-        annotation = IDENTITY_ANNOTATIONS[props.identity.cloud]
-        metadata["annotations"] = {annotation: props.identity.principal}
+        metadata["annotations"] = dict(props.identity.service_account_annotations)
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
@@ -266,9 +257,7 @@ def service_account(props: WorkloadProps) -> dict[str, Any]:
 
 
 def _pod_labels(props: WorkloadProps) -> dict[str, str]:
-    if props.identity is not None and props.identity.cloud == "azure":
-        return {AZURE_POD_LABEL[0]: AZURE_POD_LABEL[1]}
-    return {}
+    return dict(props.identity.pod_labels) if props.identity is not None else {}
 
 
 def _pod_annotations(props: WorkloadProps) -> dict[str, str]:
@@ -341,9 +330,7 @@ def _revision(props: WorkloadProps, track: str) -> StableRevision:
     """The image, arguments, weights and environment a track runs."""
     if track == "stable" and props.canary_percent is not None and props.stable is not None:
         return props.stable
-    return StableRevision(
-        image=props.image, args=props.args, weights_uri=props.weights_uri, env=props.env
-    )
+    return StableRevision(image=props.image, args=props.args, weights=props.weights, env=props.env)
 
 
 def pod_spec(props: WorkloadProps, track: str = "stable") -> dict[str, Any]:
@@ -359,21 +346,19 @@ def pod_spec(props: WorkloadProps, track: str = "stable") -> dict[str, Any]:
         {"name": "shm", "mountPath": "/dev/shm"},
     ]
     init_containers = []
-    if revision.weights_uri is not None:
-        location = parse_weights_uri(revision.weights_uri)
+    if revision.weights is not None:
         volumes.append({"name": WEIGHTS_VOLUME, "emptyDir": {}})
         weights_mount = {
             "name": WEIGHTS_VOLUME,
             "mountPath": WEIGHTS_DIRS[props.engine],
             "readOnly": True,
         }
-        if location.prefix:
-            weights_mount["subPath"] = location.prefix
+        if revision.weights.subdirectory:
+            weights_mount["subPath"] = revision.weights.subdirectory
         mounts.append(weights_mount)
         init_containers.append(
             download_container(
-                location,
-                image=props.weights_downloader_image,
+                revision.weights,
                 resources=_resources(props, gpus=False),
                 security_context=_container_security(props),
             )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from core.errors import InfraError
 from modules.kubernetes.engines import ENGINES, TRITON_METRICS_PORT
-from modules.kubernetes.weights import parse_weights_uri
+from modules.kubernetes.weights import safe_subdirectory
 from planner.secrets import find_secrets
 
 if TYPE_CHECKING:
@@ -28,18 +28,7 @@ _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}\Z")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?\Z")
 _IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*\Z")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}\Z")
-_GOOGLE_ACCOUNT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9.-]+\.gserviceaccount\.com\Z")
-_CLIENT_ID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\Z")
 _PROMETHEUS = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?\Z")
-_PRINCIPALS = {
-    "aws": (_ROLE_ARN, "an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
-    "gcp": (
-        _GOOGLE_ACCOUNT,
-        "a Google service account email (NAME@PROJECT.iam.gserviceaccount.com)",
-    ),
-    "azure": (_CLIENT_ID, "a managed identity's client ID (a GUID)"),
-}
 RESERVED_ENV = frozenset({"HF_TOKEN", "HOME", "HF_HOME", "USER", "TRTLLM_ORCHESTRATOR"})
 """Variables the workload sets itself; HF_TOKEN only ever from a Secret (`hf_token`)."""
 
@@ -117,11 +106,9 @@ def _scale(props: WorkloadProps) -> str | None:
 def _container(props: WorkloadProps) -> str | None:
     if props.engine not in ENGINES:
         return f"the engine {props.engine!r} is not one of {', '.join(ENGINES)}"
-    images = [props.image, props.weights_downloader_image] + (
-        [props.stable.image] if props.stable else []
-    )
+    images = [props.image] + ([props.stable.image] if props.stable else [])
     for image in images:
-        if image is not None and not _IMAGE.match(image):
+        if not _IMAGE.match(image):
             return f"the image {image!r} is not an image reference"
     if not 1 <= props.port <= 65535:
         return f"the port {props.port} is not between 1 and 65535"
@@ -165,30 +152,21 @@ def _placement(props: WorkloadProps) -> str | None:
 
 
 def _weights(props: WorkloadProps) -> str | None:
-    uris = [props.weights_uri] + ([props.stable.weights_uri] if props.stable else [])
-    for uri in uris:
-        if uri is None:
+    downloads = [props.weights] + ([props.stable.weights] if props.stable else [])
+    for download in downloads:
+        if download is None:
             continue
-        location = parse_weights_uri(uri)
         if props.identity is None:
             return (
-                f"reading the weights at {uri} needs a workload identity (an IAM role, Google "
-                "service account or managed identity allowed to read them)"
+                f"reading the weights at {download.uri} needs a workload identity (an IAM role, "
+                "Google service account or managed identity allowed to read them)"
             )
-        if location.cloud != props.identity.cloud:
-            return (
-                f"the weights at {uri} are in {location.cloud.upper()} storage but the "
-                f"workload identity is {props.identity.cloud.upper()}'s; copy them to the "
-                "cluster's cloud"
-            )
-    if props.engine == "triton" and props.weights_uri is None:
-        return "Triton serves a prebuilt model repository: give its weights URI"
-    if props.identity is not None:
-        pattern, words = _PRINCIPALS[props.identity.cloud]
-        if not pattern.match(props.identity.principal):
-            return (
-                f"the {props.identity.cloud} identity {props.identity.principal!r} is not {words}"
-            )
+        if not _IMAGE.match(download.image):
+            return f"the image {download.image!r} is not an image reference"
+        if not safe_subdirectory(download.subdirectory):
+            return f"the weights' sub-directory {download.subdirectory!r} is not a plain path"
+    if props.engine == "triton" and props.weights is None:
+        return "Triton serves a prebuilt model repository: give its weights location"
     return None
 
 
