@@ -1,0 +1,130 @@
+"""What the three `kind: kubernetes` stacks (EKS, GKE, AKS) share: the node pools' ranges from
+the spec's capacity, the pods' share of a node, and the serving workload's props.
+
+Nodes autoscale inside the pools' ranges (the cluster autoscaler); pods scale with KEDA on the
+engine's queue, between the planned minimum and maximum model replicas.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+from core.errors import InfraError
+from modules.kubernetes.engines import engine_args
+from modules.kubernetes.weights import WeightsDownload
+from modules.kubernetes.workload import (
+    SecretKeyRef,
+    WorkloadIdentity,
+    WorkloadProps,
+)
+from modules.node_pools import NodeRange
+from planner.deployment import CapacitySpec, DeploymentSpec
+from providers.catalog import load_catalog
+
+POOL_LABEL = "infra.dev/pool"
+"""The label the node pools put on their nodes (`on-demand` or `spot`)."""
+DEPLOYMENT_LABEL = "infra.dev/deployment"
+"""The label every node of a deployment's pools carries (its workload's name), which its pods
+select: a cluster's other GPU pools are not theirs."""
+WORKLOAD_NAME_LIMIT = 40
+"""KServe and Knative append their own suffixes to the workload's name."""
+NODE_RESERVE_VCPUS = 0.5
+NODE_RESERVE_SHARE = 0.1
+"""What a node keeps for the kubelet, the system daemons and the GPU and network plugins: a
+tenth of its CPUs and memory plus half a CPU and 2 GiB, a little more than EKS's and GKE's
+documented kube-reserved on GPU sizes, so the pods' requests always fit the allocatable part."""
+NODE_RESERVE_MEMORY_GIB = 2.0
+
+
+class KubernetesStackError(InfraError):
+    pass
+
+
+@dataclass(frozen=True)
+class PoolRanges:
+    on_demand: NodeRange | None
+    spot: NodeRange | None
+
+
+def pool_ranges(capacity: CapacitySpec) -> PoolRanges:
+    """The planned fleet as node pools: the on-demand base in its own pool, the rest (its share
+    of spot) in a spot pool; with no spot share, one on-demand pool over the whole range."""
+    base = capacity.on_demand_base
+    if capacity.spot_percentage_above_base == 0 or capacity.max_size <= base:
+        return PoolRanges(NodeRange(min_nodes=capacity.min_size, max_nodes=capacity.max_size), None)
+    on_demand = NodeRange(min_nodes=base, max_nodes=base) if base else None
+    spot = NodeRange(min_nodes=max(capacity.min_size - base, 0), max_nodes=capacity.max_size - base)
+    return PoolRanges(on_demand, spot)
+
+
+def workload_name(spec: DeploymentSpec) -> str:
+    """The stack's name, shortened with a digest of it when longer than Kubernetes allows."""
+    name = spec.stack_name
+    if len(name) <= WORKLOAD_NAME_LIMIT:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[: WORKLOAD_NAME_LIMIT - 7].rstrip('-')}-{digest}"
+
+
+def pod_share(spec: DeploymentSpec) -> tuple[str, str]:
+    """(cpu, memory) each pod requests: its node's allocatable part split over the replicas an
+    instance holds. The instance's size is the catalog's (it does not change with prices)."""
+    shape = next(
+        (
+            o
+            for o in load_catalog().offerings
+            if o.cloud == spec.cloud and o.instance_type == spec.instance_type
+        ),
+        None,
+    )
+    if shape is None or not shape.vcpus or not shape.memory_gib:
+        raise KubernetesStackError(
+            f"stack {spec.stack_name}: {spec.instance_type} is not in the {spec.cloud} catalog, "
+            "so the pods' share of a node is not known; pin an instance type it lists."
+        )
+    replicas = spec.runtime.replicas_per_instance
+    vcpus = shape.vcpus * (1 - NODE_RESERVE_SHARE) - NODE_RESERVE_VCPUS
+    memory = shape.memory_gib * (1 - NODE_RESERVE_SHARE) - NODE_RESERVE_MEMORY_GIB
+    cpu_milli = max(math.floor(vcpus / replicas * 1000), 500)
+    memory_mib = max(math.floor(memory / replicas * 1024), 1024)
+    return f"{cpu_milli}m", f"{memory_mib}Mi"
+
+
+def workload_props(
+    spec: DeploymentSpec,
+    *,
+    identity: WorkloadIdentity | None,
+    weights: WeightsDownload | None,
+) -> WorkloadProps:
+    """The serving workload of `spec` for any cloud: `identity` and `weights` are the cloud's."""
+    options = spec.kubernetes
+    runtime = spec.runtime
+    cpu, memory = pod_share(spec)
+    replicas = runtime.replicas_per_instance
+    return WorkloadProps(
+        name=workload_name(spec),
+        namespace=options.namespace,
+        engine=runtime.engine,
+        image=runtime.image,
+        model_id=runtime.model_id,
+        args=engine_args(runtime, weights_downloaded=weights is not None),
+        port=runtime.port,
+        health_path=runtime.health_path,
+        tensor_parallel=runtime.tensor_parallel,
+        cpu=cpu,
+        memory=memory,
+        min_replicas=max(spec.capacity.min_size * replicas, 1),
+        max_replicas=spec.capacity.max_size * replicas,
+        desired_replicas=spec.capacity.desired * replicas,
+        queue_target_per_replica=spec.scaling.target,
+        prometheus_address=options.prometheus_url,
+        weights=weights,
+        identity=identity,
+        hf_token=SecretKeyRef(name=options.hf_token_secret) if options.hf_token_secret else None,
+        zones=tuple(spec.zones),
+        startup_timeout_s=spec.capacity.health_check_grace_s,
+        node_selector={DEPLOYMENT_LABEL: workload_name(spec)},
+        kserve=options.kserve,
+    )
