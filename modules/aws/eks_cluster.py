@@ -116,7 +116,7 @@ class EksServingCluster(Construct):
         self.name = cluster.name
         self.version = cluster.version
         self.endpoint = cluster.endpoint
-        self.security_group_id = cluster.vpc_config.cluster_security_group_id
+        self.security_group_id = cluster.vpc_config.get(0).cluster_security_group_id
         self.oidc_issuer_url = cluster.identity.get(0).oidc.get(0).issuer
         provider = DataAwsIamOpenidConnectProvider(self, "oidc", url=self.oidc_issuer_url)
         self.oidc_provider_arn = provider.arn

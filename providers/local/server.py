@@ -375,12 +375,14 @@ def complete_eks() -> list[str]:
     """What moto 5.2.5's EKS lacks for the kubernetes stack's clusters and node groups; names
     what it changed.
 
-    As EKS does: a cluster gets its cluster security group (in its subnets' VPC, members may
-    talk to each other; deleted with the cluster) and reports it with its VPC; it keeps its
-    access configuration (moto drops it, and the provider would replace the cluster at every
-    plan). A node group reports no remote access and no disk size unless given (moto invents
-    both, which forces a replacement), keeps its update configuration and runs its cluster's
-    Kubernetes version. UpdateNodegroupVersion (a new launch template version) and DescribeUpdate
+    As EKS does: a cluster gets its own OIDC issuer (moto gives every cluster of a region the
+    same one, so a second cluster's IAM OIDC provider already exists) and its cluster security
+    group (in its subnets' VPC, members may talk to each other; deleted with the cluster),
+    reported with its VPC; it keeps its access configuration (moto drops it, and the provider
+    would replace the cluster at every plan). A node group reports no remote access and no disk
+    size unless given (moto invents both, which forces a replacement), keeps its update
+    configuration and runs its cluster's Kubernetes version. UpdateNodegroupVersion (a new
+    launch template version) and DescribeUpdate (which the provider waits on after any update)
     exist; updates complete at once."""
     import uuid
 
@@ -444,6 +446,8 @@ def complete_eks() -> list[str]:
             ),
         }
         add_cluster_security_group(self.current_account, self.region, cluster)
+        issuer = f"https://oidc.eks.{self.region}.amazonaws.com/id/{uuid.uuid4().hex.upper()}"
+        cluster.identity = {"oidc": {"issuer": issuer}}
         return result
 
     original_delete_cluster = EKSBackend.delete_cluster
@@ -529,6 +533,7 @@ def complete_eks() -> list[str]:
         }
     )
     return [
+        "one OIDC issuer per cluster",
         "cluster security groups",
         "cluster access configuration",
         "node group remote access, disk size, update configuration and version",
