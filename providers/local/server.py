@@ -26,6 +26,10 @@ real AWS, where the SageMaker API does its own validation. Each one says in the 
 - SageMaker endpoints: models keep EnableNetworkIsolation, endpoints keep their deployment
   configuration (LastDeploymentConfig), and UpdateEndpoint exists; it switches configuration at
   once instead of shifting traffic. Application Auto Scaling gets the tag APIs the provider calls.
+- EKS (the kubernetes kind's clusters and node groups): each cluster gets its own OIDC issuer, a
+  cluster security group and its access configuration, node groups read back without invented
+  remote access or disk size, and UpdateNodegroupVersion and DescribeUpdate exist (see
+  complete_eks).
 """
 
 from __future__ import annotations
