@@ -318,6 +318,18 @@ BAD_PROPS: list[tuple[str, Callable[[], object], str]] = [
     ),
     ("no subnet", lambda: pools_props(subnet_ids=()), "node pool c-gpu: no subnet is given."),
     (
+        "label",
+        lambda: pools_props(name_prefix="gpu pool"),
+        "node pool 'gpu pool': the name prefix is also the infra/node-pool node label and must "
+        "be a Kubernetes label value (up to 63 letters, digits, '-', '_' or '.', alphanumeric "
+        "at both ends).",
+    ),
+    (
+        "unavailable",
+        lambda: pools_props(max_unavailable=0),
+        "node pool c-gpu: max_unavailable must be at least 1, not 0.",
+    ),
+    (
         "no node",
         lambda: pools_props(on_demand=PoolSize(min_size=0, desired_size=0, max_size=0)),
         "node pool c-gpu: both groups have max_size 0; give one at least one node.",

@@ -4,6 +4,7 @@ launch template with secure defaults and a node role with the three policies a n
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -59,6 +60,10 @@ GPU_TAINT_KEY = "nvidia.com/gpu"
 GPU_TAINT_VALUE = "present"
 """The key and value GKE puts on its GPU nodes and the NVIDIA device plugin tolerates: only pods
 that tolerate it (the serving workload) land on these nodes."""
+
+
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+"""A Kubernetes label value: up to 63 characters, alphanumeric at both ends."""
 
 
 class EksPropsError(InfraError):
@@ -121,6 +126,17 @@ class EksNodePoolsProps:
     none."""
 
     def __post_init__(self) -> None:
+        if not _LABEL_VALUE.match(self.name_prefix):
+            raise EksPropsError(
+                f"node pool {self.name_prefix!r}: the name prefix is also the {POOL_LABEL} node "
+                "label and must be a Kubernetes label value (up to 63 letters, digits, '-', '_' "
+                "or '.', alphanumeric at both ends)."
+            )
+        if self.max_unavailable < 1:
+            raise EksPropsError(
+                f"node pool {self.name_prefix}: max_unavailable must be at least 1, "
+                f"not {self.max_unavailable}."
+            )
         if not 1 <= len(self.instance_types) <= 20:
             raise EksPropsError(
                 f"node pool {self.name_prefix}: a managed node group takes 1 to 20 instance "
