@@ -26,6 +26,10 @@ real AWS, where the SageMaker API does its own validation. Each one says in the 
 - SageMaker endpoints: models keep EnableNetworkIsolation, endpoints keep their deployment
   configuration (LastDeploymentConfig), and UpdateEndpoint exists; it switches configuration at
   once instead of shifting traffic. Application Auto Scaling gets the tag APIs the provider calls.
+- EKS (the kubernetes kind's clusters and node groups): each cluster gets its own OIDC issuer, a
+  cluster security group and its access configuration, node groups read back without invented
+  remote access or disk size, and UpdateNodegroupVersion and DescribeUpdate exist (see
+  complete_eks).
 """
 
 from __future__ import annotations
@@ -365,6 +369,183 @@ def add_autoscaling_target_tags() -> None:
     ApplicationAutoScalingResponse.list_tags_for_resource = list_tags_for_resource  # type: ignore[attr-defined]
 
 
+EKS_CLUSTER_SG_DESCRIPTION = (
+    "EKS created security group applied to ENI that is attached to EKS Control Plane master "
+    "nodes, as well as any managed workloads."
+)
+
+
+def complete_eks() -> list[str]:
+    """What moto 5.2.5's EKS lacks for the kubernetes stack's clusters and node groups; names
+    what it changed.
+
+    As EKS does: a cluster gets its own OIDC issuer (moto gives every cluster of a region the
+    same one, so a second cluster's IAM OIDC provider already exists) and its cluster security
+    group (in its subnets' VPC, members may talk to each other; deleted with the cluster),
+    reported with its VPC; it keeps its access configuration (moto drops it, and the provider
+    would replace the cluster at every plan). A node group reports no remote access and no disk
+    size unless given (moto invents both, which forces a replacement), keeps its update
+    configuration and runs its cluster's Kubernetes version. UpdateNodegroupVersion (a new
+    launch template version) and DescribeUpdate (which the provider waits on after any update)
+    exist; updates complete at once."""
+    import uuid
+
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.ec2.models import ec2_backends
+    from moto.eks import urls
+    from moto.eks.exceptions import ResourceNotFoundException
+    from moto.eks.models import Cluster, EKSBackend
+    from moto.eks.responses import EKSResponse
+
+    updates: dict[str, dict[str, object]] = {}
+
+    def finished(kind: str, params: list[dict[str, str]]) -> dict[str, object]:
+        update = {
+            "id": str(uuid.uuid4()),
+            "status": "Successful",
+            "type": kind,
+            "params": params,
+            "createdAt": utcnow(),
+            "errors": [],
+        }
+        updates[str(update["id"])] = update
+        return update
+
+    def add_cluster_security_group(account: str, region: str, cluster: Cluster) -> None:
+        ec2 = ec2_backends[account][region]
+        vpc_config = cluster.resources_vpc_config
+        vpc_id = ec2.get_subnet(vpc_config["subnetIds"][0]).vpc_id
+        group = ec2.create_security_group(
+            name=f"eks-cluster-sg-{cluster.name}-{uuid.uuid4().hex[:10]}",
+            description=EKS_CLUSTER_SG_DESCRIPTION,
+            vpc_id=vpc_id,
+            tags={f"kubernetes.io/cluster/{cluster.name}": "owned"},
+        )
+        ec2.authorize_security_group_ingress(
+            group.id,
+            "-1",
+            None,
+            None,
+            [],
+            source_groups=[{"GroupId": group.id}],  # type: ignore[arg-type]
+        )
+        vpc_config["clusterSecurityGroupId"] = group.id
+        vpc_config["vpcId"] = vpc_id
+        vpc_config.setdefault("securityGroupIds", [])
+        vpc_config.setdefault("endpointPublicAccess", True)
+        vpc_config.setdefault("endpointPrivateAccess", False)
+        vpc_config.setdefault("publicAccessCidrs", ["0.0.0.0/0"])
+
+    original_create_cluster = EKSResponse.create_cluster
+
+    def create_cluster(self: EKSResponse) -> ActionResult:
+        result = original_create_cluster(self)
+        cluster = self.eks_backend.clusters[self._get_param("name")]
+        given = self._get_param("accessConfig") or {}
+        cluster.access_config = {  # type: ignore[attr-defined]
+            "authenticationMode": given.get("authenticationMode", "CONFIG_MAP"),
+            "bootstrapClusterCreatorAdminPermissions": given.get(
+                "bootstrapClusterCreatorAdminPermissions", True
+            ),
+        }
+        add_cluster_security_group(self.current_account, self.region, cluster)
+        issuer = f"https://oidc.eks.{self.region}.amazonaws.com/id/{uuid.uuid4().hex.upper()}"
+        cluster.identity = {"oidc": {"issuer": issuer}}
+        return result
+
+    original_delete_cluster = EKSBackend.delete_cluster
+
+    def delete_cluster(self: EKSBackend, name: str) -> Cluster:
+        cluster = original_delete_cluster(self, name)
+        group_id = cluster.resources_vpc_config.get("clusterSecurityGroupId")
+        if group_id:
+            ec2_backends[self.account_id][self.region_name].delete_security_group(group_id=group_id)
+        return cluster
+
+    original_create_nodegroup = EKSResponse.create_nodegroup
+
+    def create_nodegroup(self: EKSResponse) -> ActionResult:
+        result = original_create_nodegroup(self)
+        cluster = self.eks_backend.clusters[self._get_param("name")]
+        group = cluster.nodegroups[self._get_param("nodegroupName")]
+        if self._get_param("remoteAccess") is None:
+            group.remote_access = None
+        if self._get_param("launchTemplate"):
+            group.disk_size = None
+        group.update_config = self._get_param("updateConfig") or {"maxUnavailable": 1}
+        group.version = self._get_param("version") or cluster.version
+        return result
+
+    def update_nodegroup_version(self: EKSResponse) -> ActionResult:
+        cluster = self.eks_backend.clusters.get(self._get_param("name"))
+        name = self._get_param("nodegroupName")
+        if cluster is None or name not in cluster.nodegroups:
+            raise ResourceNotFoundException(
+                clusterName=self._get_param("name"),
+                nodegroupName=name,
+                fargateProfileName=None,
+                addonName=None,
+                message=f"No node group found for name: {name}.",
+            )
+        group = cluster.nodegroups[name]
+        params = []
+        template = self._get_param("launchTemplate")
+        if template:
+            group.launch_template = {**(group.launch_template or {}), **template}
+            params.append({"type": "LaunchTemplateVersion", "value": template.get("version")})
+        for key, kind in (("version", "Version"), ("releaseVersion", "ReleaseVersion")):
+            value = self._get_param(key)
+            if value:
+                setattr(group, "release_version" if key == "releaseVersion" else key, value)
+                params.append({"type": kind, "value": value})
+        group.modified_at = utcnow()
+        return ActionResult({"update": finished("VersionUpdate", params)})
+
+    original_update_nodegroup_config = EKSBackend.update_nodegroup_config
+
+    def update_nodegroup_config(self: EKSBackend, *args, **kwargs):  # type: ignore[no-untyped-def]
+        update = original_update_nodegroup_config(self, *args, **kwargs)
+        updates[str(update["id"])] = update
+        return update
+
+    def describe_update(self: EKSResponse) -> ActionResult:
+        update = updates.get(self._get_param("updateId"))
+        if update is None:
+            raise ResourceNotFoundException(
+                clusterName=self._get_param("name"),
+                nodegroupName=self._get_param("nodegroupName"),
+                fargateProfileName=None,
+                addonName=None,
+                message=f"No update found for ID: {self._get_param('updateId')}.",
+            )
+        return ActionResult({"update": update})
+
+    EKSResponse.create_cluster = create_cluster  # type: ignore[method-assign]
+    EKSBackend.delete_cluster = delete_cluster  # type: ignore[method-assign]
+    EKSResponse.create_nodegroup = create_nodegroup  # type: ignore[method-assign]
+    EKSResponse.update_nodegroup_version = update_nodegroup_version  # type: ignore[attr-defined]
+    EKSBackend.update_nodegroup_config = update_nodegroup_config  # type: ignore[method-assign]
+    EKSResponse.describe_update = describe_update  # type: ignore[attr-defined]
+    dispatch = urls.response.dispatch
+    urls.url_paths.update(
+        {
+            "{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$": dispatch,
+            "{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)/update-version$": (
+                dispatch
+            ),
+        }
+    )
+    return [
+        "one OIDC issuer per cluster",
+        "cluster security groups",
+        "cluster access configuration",
+        "node group remote access, disk size, update configuration and version",
+        "UpdateNodegroupVersion",
+        "DescribeUpdate",
+    ]
+
+
 def _loopback(host: str) -> str:
     if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
         raise argparse.ArgumentTypeError(f"{host} is not a loopback address")
@@ -419,6 +600,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     add_autoscaling_target_tags()
     print("infra: added Application Auto Scaling tags; emulator only.", flush=True)
+    print(
+        "infra: EKS made to keep or add: " + ", ".join(complete_eks()) + "; emulator only.",
+        flush=True,
+    )
 
     from moto.server import main as moto_main
 
