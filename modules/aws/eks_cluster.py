@@ -100,9 +100,11 @@ def _assume_role_policy(service: str) -> str:
 
 
 class EksServingCluster(Construct):
-    """What the node pools and the workload's role need of the cluster, whichever way it came:
-    `name`, `version`, `endpoint`, `security_group_id` (EKS's cluster security group),
-    `oidc_issuer_url` and `oidc_provider_arn`."""
+    """What the node pools, the workload's role and the Kubernetes provider need of the cluster,
+    whichever way it came: `name`, `version`, `endpoint`, `certificate_authority` (base64 PEM),
+    `subnet_ids` (the node groups' subnets: an existing cluster's own, a new one's given),
+    `security_group_id` (EKS's cluster security group), `oidc_issuer_url` and
+    `oidc_provider_arn`."""
 
     def __init__(self, scope: Construct, id: str, props: EksClusterProps) -> None:
         super().__init__(scope, id)
@@ -116,6 +118,8 @@ class EksServingCluster(Construct):
         self.name = cluster.name
         self.version = cluster.version
         self.endpoint = cluster.endpoint
+        self.certificate_authority = cluster.certificate_authority.get(0).data
+        self.subnet_ids: tuple[str, ...] = tuple(cluster.vpc_config.get(0).subnet_ids)
         self.security_group_id = cluster.vpc_config.get(0).cluster_security_group_id
         self.oidc_issuer_url = cluster.identity.get(0).oidc.get(0).issuer
         provider = DataAwsIamOpenidConnectProvider(self, "oidc", url=self.oidc_issuer_url)
@@ -217,6 +221,8 @@ class EksServingCluster(Construct):
         self.name = cluster.name
         self.version = cluster.version
         self.endpoint = cluster.endpoint
+        self.certificate_authority = cluster.certificate_authority.get(0).data
+        self.subnet_ids = props.subnet_ids
         self.security_group_id = cluster.vpc_config.cluster_security_group_id
         self.oidc_issuer_url = cluster.identity.get(0).oidc.get(0).issuer
         provider = IamOpenidConnectProvider(
