@@ -37,6 +37,8 @@ from stacks.kubernetes_common import (
 KUBERNETES_PROVIDER_VERSION = ">= 2.36, < 4"
 """kubernetes_manifest with server-side apply exists from 2.x; the binding is generated from 3.x
 and the stack sets only arguments both know."""
+CONTROL_PLANE_LOG_DAYS = 365
+"""A year of a created cluster's control-plane (audit) logs, what checkov's CKV_AWS_338 asks."""
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 """The ExecCredential version `aws eks get-token` prints."""
 
@@ -57,6 +59,7 @@ def _cluster_props(spec: DeploymentSpec, subnet_ids: tuple[str, ...]) -> EksClus
             create_cluster=True,
             subnet_ids=subnet_ids,
             kubernetes_version=options.kubernetes_version,
+            log_retention_days=CONTROL_PLANE_LOG_DAYS,
         )
     if options.cluster is None:
         raise KubernetesStackError(

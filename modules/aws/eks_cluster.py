@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from cdktn import Fn
 from cdktn_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktn_provider_aws.data_aws_eks_cluster import DataAwsEksCluster
 from cdktn_provider_aws.data_aws_iam_openid_connect_provider import (
@@ -25,6 +26,7 @@ from cdktn_provider_aws.iam_role import IamRole
 from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from cdktn_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktn_provider_aws.kms_key import KmsKey
+from cdktn_provider_aws.kms_key_policy import KmsKeyPolicy
 from constructs import Construct
 
 from modules.aws.eks_node_pools import EksPropsError
@@ -57,7 +59,8 @@ class EksClusterProps:
     """Control-plane logs sent to CloudWatch. Default all five."""
     log_retention_days: int = 90
     """Retention of the control-plane log group, which the construct creates (and destroy
-    removes) before EKS would create one that never expires. Default 90."""
+    removes) before EKS would create one that never expires; it is encrypted with the cluster's
+    key. Default 90."""
     kms_deletion_window_days: int = 30
     """Waiting period before the secrets key is deleted after destroy (7 to 30). Default 30."""
 
@@ -99,6 +102,49 @@ def _assume_role_policy(service: str) -> str:
     )
 
 
+def _key_policy(key_arn: str, log_group: str, aws: DataAwsPartition) -> str:
+    """The account's IAM policies decide who uses the key (the default key policy's statement),
+    and CloudWatch Logs may use it for the control-plane log group only (the statement AWS
+    documents in "Encrypt log data in CloudWatch Logs using AWS KMS"). Region and account are
+    read from the key's own ARN (arn:PARTITION:kms:REGION:ACCOUNT:key/ID)."""
+    part = Fn.split(":", key_arn)
+    region, account = Fn.element(part, 3), Fn.element(part, 4)
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountIamPolicies",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:{aws.partition}:iam::{account}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "ControlPlaneLogs",
+                    "Effect": "Allow",
+                    "Principal": {"Service": f"logs.{region}.{aws.dns_suffix}"},
+                    "Action": [
+                        "kms:Encrypt*",
+                        "kms:Decrypt*",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:Describe*",
+                    ],
+                    "Resource": "*",
+                    "Condition": {
+                        "ArnEquals": {
+                            "kms:EncryptionContext:aws:logs:arn": (
+                                f"arn:{aws.partition}:logs:{region}:{account}:log-group:{log_group}"
+                            )
+                        }
+                    },
+                },
+            ],
+        }
+    )
+
+
 class EksServingCluster(Construct):
     """What the node pools, the workload's role and the Kubernetes provider need of the cluster,
     whichever way it came: `name`, `version`, `endpoint`, `certificate_authority` (base64 PEM),
@@ -126,19 +172,26 @@ class EksServingCluster(Construct):
         self.oidc_provider_arn = provider.arn
 
     def _create(self, props: EksClusterProps) -> None:
-        partition = DataAwsPartition(self, "partition").partition
+        aws = DataAwsPartition(self, "partition")
+        partition = aws.partition
         self.key = KmsKey(
             self,
             "secrets-key",
-            description=f"EKS cluster {props.name}: Kubernetes secrets",
+            description=f"EKS cluster {props.name}: Kubernetes secrets and control-plane logs",
             enable_key_rotation=True,
             deletion_window_in_days=props.kms_deletion_window_days,
+        )
+        log_group = f"/aws/eks/{props.name}/cluster"
+        key_policy = KmsKeyPolicy(
+            self, "key-policy", key_id=self.key.id, policy=_key_policy(self.key.arn, log_group, aws)
         )
         logs = CloudwatchLogGroup(
             self,
             "logs",
-            name=f"/aws/eks/{props.name}/cluster",
+            name=log_group,
             retention_in_days=props.log_retention_days,
+            kms_key_id=self.key.arn,
+            depends_on=[key_policy],
         )
         self.role = IamRole(
             self,
