@@ -50,6 +50,7 @@ def test_catalog_covers_every_cloud_and_kind() -> None:
     pairs = {(o.cloud, o.kind) for o in catalog.offerings}
     assert pairs == {
         ("aws", "fleet"),
+        ("aws", "kubernetes"),
         ("aws", "sagemaker"),
         ("gcp", "fleet"),
         ("gcp", "vertex"),

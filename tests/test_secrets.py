@@ -290,6 +290,8 @@ def example_spec(example: Path, cloud: str, kind: str, workdir: Path) -> Deploym
     data.setdefault("deploy", {}).update(WHAT_EACH_CLOUD_READS[cloud])
     if kind == "vertex":
         data["runtime"] = {**data.get("runtime", {}), "image": VERTEX_IMAGE}
+    if kind == "kubernetes":  # the kind is considered only for a profile naming its cluster
+        data["deploy"].setdefault("kubernetes", {"cluster": "gpu-serving", "kserve": True})
     profile = write_profile(workdir, data, f"{cloud}-{kind}-{example.name}")
     filters = deployable_filters(
         "prod",
@@ -335,7 +337,8 @@ def test_every_example_fits_aws_fleet_and_sagemaker_and_the_other_clouds(example
         data = yaml.safe_load(example.read_text())
         name = data["name"][:24]
         kinds = data.get("placement", {}).get("kinds") or ["fleet", "sagemaker"]
-        wanted = {f"{name}-aws-{kind}-prod" for kind in ("fleet", "sagemaker") if kind in kinds}
+        aws_kinds = ("fleet", "sagemaker", "kubernetes")
+        wanted = {f"{name}-aws-{kind}-prod" for kind in aws_kinds if kind in kinds}
         assert wanted and wanted <= set(examples)
 
 

@@ -64,9 +64,24 @@ def shipped_medians() -> dict[FamilyRegion, float]:
 MEDIANS = shipped_medians()
 
 
+def _file_kinds() -> dict[tuple[str, str], str]:
+    """(cloud, kind) -> the kind its shared catalog file is named by (EKS nodes: the fleet's)."""
+    owners: dict[tuple[str, str], str] = {}
+    for declared in targets.clouds():
+        first: dict[str, str] = {}
+        for target in declared.targets:
+            owner = first.setdefault(target.catalog_file, target.kind.name)
+            owners[declared.name, target.kind.name] = owner
+    return owners
+
+
+FILE_KINDS = _file_kinds()
+
+
 def median_of(offering: Offering) -> float:
     o = offering
-    return MEDIANS[o.cloud, o.kind, family(o.cloud, o.instance_type, o.accelerator), o.region]
+    kind = FILE_KINDS[o.cloud, o.kind]
+    return MEDIANS[o.cloud, kind, family(o.cloud, o.instance_type, o.accelerator), o.region]
 
 
 def test_instance_families_follow_each_clouds_naming() -> None:
@@ -97,7 +112,9 @@ def test_the_issue_rows_are_refused_with_the_rule_that_refused_them() -> None:
     elsewhere; g5.16xlarge in me-central-1 is an outlier in its region."""
     catalog = load_catalog()
     (g4dn,) = [
-        o for o in catalog.offerings if (o.instance_type, o.region) == ("g4dn.xlarge", "eu-south-1")
+        o
+        for o in catalog.offerings
+        if (o.instance_type, o.region, o.kind) == ("g4dn.xlarge", "eu-south-1", "fleet")
     ]
     assert all(z.spot_usd is None for z in g4dn.zones)
     assert all(z.listed_spot_usd is not None for z in g4dn.zones), "shown, not chosen"
@@ -106,7 +123,7 @@ def test_the_issue_rows_are_refused_with_the_rule_that_refused_them() -> None:
     (g5,) = [
         o
         for o in catalog.offerings
-        if (o.instance_type, o.region) == ("g5.16xlarge", "me-central-1")
+        if (o.instance_type, o.region, o.kind) == ("g5.16xlarge", "me-central-1", "fleet")
     ]
     (outlier,) = [z for z in g5.zones if z.zone == "mec1-az2"]
     assert outlier.spot_usd is None

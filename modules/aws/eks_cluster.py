@@ -42,13 +42,13 @@ class EksClusterProps:
     name: str
     """The cluster's name: the existing cluster to join, or the one to create. Required."""
     create_cluster: bool = False
-    """False (default): join the existing cluster `name`, read through data sources and never
-    changed (it must have an IAM OIDC provider, as IRSA needs). True: create it."""
+    """False: join the existing cluster `name`, read through data sources and never changed (it
+    must have an IAM OIDC provider, as IRSA needs). True: create it. Default False."""
     subnet_ids: tuple[str, ...] = ()
     """A new cluster's subnets, in at least two zones (ServingNetwork.private_subnet_ids).
     Default none; required with create_cluster."""
     kubernetes_version: str | None = None
-    """A new cluster's Kubernetes version, e.g. "1.33"; default None: EKS's default version."""
+    """A new cluster's Kubernetes version, e.g. "1.33". Default None: EKS's default version."""
     endpoint_public_access: bool = False
     """Whether a new cluster's API endpoint is also reachable from the internet. Default False:
     the private endpoint only (kubectl from the VPC, a VPN or a bastion)."""
