@@ -74,11 +74,10 @@ class GkeServingStack(TerraformStack):
         known_project = not Token.is_unresolved(project)
         serves = not options.create_cluster and known_project
         weights_uri = spec.gcp.model_gcs_uri
+        email = account_email(spec.stack_name, project)
         workload = workload_props(
             spec,
-            identity=workload_identity(account_email(spec.stack_name, project))
-            if serves
-            else None,
+            identity=workload_identity(email) if serves else None,
             weights=weights_download(weights_uri) if weights_uri else None,
         )
         ranges = pool_ranges(spec.capacity)
