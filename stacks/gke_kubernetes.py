@@ -74,10 +74,10 @@ class GkeServingStack(TerraformStack):
         known_project = not Token.is_unresolved(project)
         serves = not options.create_cluster and known_project
         weights_uri = spec.gcp.model_gcs_uri
-        email = account_email(spec.stack_name, project)
+        identity = workload_identity(account_email(spec.stack_name, project)) if serves else None
         workload = workload_props(
             spec,
-            identity=workload_identity(email) if serves else None,
+            identity=identity,
             weights=weights_download(weights_uri) if weights_uri else None,
         )
         ranges = pool_ranges(spec.capacity)
@@ -109,19 +109,18 @@ class GkeServingStack(TerraformStack):
                 node_labels={DEPLOYMENT_LABEL: workload.name},
             ),
         )
+        # GkeNodePools refuses a spec that neither names a cluster nor creates one.
+        cluster_name = pools.cluster.name if pools.cluster is not None else options.cluster or ""
         if pools.cluster is not None:
-            cluster_name = pools.cluster.name
             applied = NO_WORKLOAD_IN_NEW_CLUSTER
         elif not known_project:
-            cluster_name = options.cluster
             applied = (
                 f"not applied: no Google Cloud project is named (deploy.gcp.project or "
                 f"{GCP_PROJECT_ENV}), so the workload's service account is not known"
             )
         else:
-            cluster_name = options.cluster
-            self._workload(workload, options.cluster or "", location, project)
-            applied = applied_sentence(workload, cluster_name or "")
+            self._workload(workload, cluster_name, location, project)
+            applied = applied_sentence(workload, cluster_name)
         TerraformOutput(self, "cluster_name", value=cluster_name)
         TerraformOutput(
             self,

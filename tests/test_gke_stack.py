@@ -537,8 +537,16 @@ def _refusal(tmp_path: Path, spec: DeploymentSpec, *, emulated: bool = False) ->
             {"instance_type": "n2-standard-8"},
             "is not in the gcp catalog",
         ),
+        ({}, {}, {}, "name the existing cluster (deploy.kubernetes.cluster)"),
     ],
-    ids=["location-with-create", "zone-elsewhere", "region-elsewhere", "secret-manager", "catalog"],
+    ids=[
+        "location-with-create",
+        "zone-elsewhere",
+        "region-elsewhere",
+        "secret-manager",
+        "catalog",
+        "no-cluster",
+    ],
 )
 def test_refusals_are_one_sentence_and_write_nothing(
     synthesized: Synthesized,
