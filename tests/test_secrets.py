@@ -281,20 +281,24 @@ VERTEX_IMAGE = "us-docker.pkg.dev/demo-project-1/serving/vllm-openai:v0.10.2"
 
 def example_spec(example: Path, cloud: str, kind: str, workdir: Path) -> DeploymentSpec | None:
     """The example's spec for one target as `infra plan --cloud --kind` makes it,
-    with what that cloud reads the weights and token from; None where no offering fits."""
+    with what that cloud reads the weights and token from; None where no offering fits or the
+    example does not configure the kind (kubernetes without a cluster)."""
     from orchestrator.decisions import deployable_filters
     from planner.profile import load_profile
     from planner.service import recommend_for_profile
+    from providers import targets
 
     data = yaml.safe_load(example.read_text())
     data.setdefault("deploy", {}).update(WHAT_EACH_CLOUD_READS[cloud])
     if kind == "vertex":
         data["runtime"] = {**data.get("runtime", {}), "image": VERTEX_IMAGE}
     profile = write_profile(workdir, data, f"{cloud}-{kind}-{example.name}")
+    loaded = load_profile(profile).profile
+    configured_by = targets.kind(kind).configured_by
+    if configured_by and targets.resolve(configured_by)(loaded) is not None:
+        return None
     filters = deployable_filters(
-        "prod",
-        Filters(clouds=frozenset({cloud}), kinds=frozenset({kind})),
-        load_profile(profile).profile,
+        "prod", Filters(clouds=frozenset({cloud}), kinds=frozenset({kind})), loaded
     )
     try:
         recommendation = recommend_for_profile(profile, filters)
@@ -336,7 +340,8 @@ def test_every_example_fits_aws_fleet_and_sagemaker_and_the_other_clouds(example
         name = data["name"][:24]
         kinds = data.get("placement", {}).get("kinds") or ["fleet", "sagemaker"]
         wanted = {f"{name}-aws-{kind}-prod" for kind in ("fleet", "sagemaker") if kind in kinds}
-        assert wanted and wanted <= set(examples)
+        assert wanted <= set(examples)
+        assert any(f"{name}-{cloud}-{kind}-prod" in examples for cloud, kind in TARGETS), example
 
 
 def test_no_example_spec_or_configuration_holds_a_secret(examples) -> None:
