@@ -54,6 +54,7 @@ def test_catalog_covers_every_cloud_and_kind() -> None:
         ("aws", "sagemaker"),
         ("gcp", "fleet"),
         ("gcp", "vertex"),
+        ("gcp", "kubernetes"),
         ("azure", "fleet"),
         ("azure", "azureml"),
     }

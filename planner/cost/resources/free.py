@@ -83,6 +83,8 @@ FREE_TYPES = frozenset(
         # hashicorp/random: values some stacks name things with (a KMS key ring's suffix), not
         # anything in a cloud account
         "random_id",
+        # hashicorp/kubernetes: objects inside a cluster, billed through the nodes they run on
+        "kubernetes_manifest",
     }
 )
 """Resources no cloud bills for themselves."""

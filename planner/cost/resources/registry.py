@@ -18,10 +18,11 @@ PROVIDERS: Mapping[str, str | None] = {
     **{cloud.terraform_provider: cloud.name for cloud in targets.clouds()},
     "random": None,
     "infra": None,
+    **{name: None for kind in targets.kinds() for name in kind.terraform_providers},
 }
 """Provider name (a resource type's prefix) → the catalog's name of its cloud (each cloud's
 declaration names its provider); None for providers whose resources live in no cloud (they never
-decide which cloud a plan is for)."""
+decide which cloud a plan is for), a kind's own among them (hashicorp/kubernetes)."""
 
 RULES: Mapping[str, Rule] = combine(
     *(targets.resolve(cloud.pricing_rules) for cloud in targets.clouds()),
