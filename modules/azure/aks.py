@@ -56,7 +56,8 @@ from modules.azure.network import ServingNetwork, ServingNetworkProps
 from modules.node_pools import GPU_TAINT_KEY, NodeRange, check_ranges
 
 GPU_TAINT = f"{GPU_TAINT_KEY}=present:NoSchedule"
-SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
+SPOT_TAINT_KEY, SPOT_TAINT_VALUE = "kubernetes.azure.com/scalesetpriority", "spot"
+SPOT_TAINT = f"{SPOT_TAINT_KEY}={SPOT_TAINT_VALUE}:NoSchedule"
 """The taint AKS puts on every node of a Spot pool."""
 TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 """The audience of the tokens Workload Identity exchanges (Entra ID's fixed value)."""
