@@ -18,6 +18,7 @@ PROVIDERS: Mapping[str, str | None] = {
     **{cloud.terraform_provider: cloud.name for cloud in targets.clouds()},
     "random": None,
     "infra": None,
+    "kubernetes": None,
 }
 """Provider name (a resource type's prefix) → the catalog's name of its cloud (each cloud's
 declaration names its provider); None for providers whose resources live in no cloud (they never
