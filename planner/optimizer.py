@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
-from core.errors import NoFeasibleCandidate
+from core.errors import NoFeasibleCandidate, ProfileError
 from planner.accelerators import Accelerator, accelerators
 from planner.models import ModelSpec
 from planner.performance import (
@@ -785,8 +785,20 @@ def replicas_per_instance(offering: Offering, tensor_parallel: int) -> int:
     return offering.accelerator_count // tensor_parallel
 
 
+def refuse_unconfigured_kinds(profile: Profile, filters: Filters) -> None:
+    """A search that may only use kinds the profile does not configure finds nothing for a reason
+    the profile can fix: say it, rather than list every accelerator as infeasible."""
+    pinned = filters.kinds is not None
+    wanted = sorted(filters.kinds if pinned else set(profile.placement.kinds))
+    reasons = [unconfigured_kind(kind, profile) for kind in wanted if kind in targets.kind_names()]
+    if reasons and all(reasons) and len(reasons) == len(wanted):
+        where = "--kind" if pinned else "placement.kinds allows only"
+        raise ProfileError(f"{where} {', '.join(wanted)}: {'; '.join(dict.fromkeys(reasons))}.")
+
+
 def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None) -> Recommendation:
     filters = filters or Filters()
+    refuse_unconfigured_kinds(profile, filters)
     model = profile.model_spec()
     known_accelerators = accelerators()
     capacity = CapacityModel(profile, model)

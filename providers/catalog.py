@@ -177,11 +177,36 @@ def shipped_catalog_files() -> Iterable[tuple[str, str, Path, bool]]:
 
 
 def shipped_cloud_files(name: str) -> list[tuple[str, Path, bool]]:
-    """(kind, path, spot_capable) for each shipped catalog file of one cloud."""
+    """(kind, path, spot_capable) for each shipped catalog file of one cloud, named by the first
+    kind that reads it (a kind on the same instances, as Kubernetes nodes on a cloud's fleet rows,
+    shares the file: it is read, cached and refreshed once)."""
     declared = targets.cloud(name)
-    return [
-        (target.kind.name, declared.data_dir / target.catalog_file, target.kind.runs_instances)
-        for target in declared.targets
+    files: dict[str, tuple[str, Path, bool]] = {}
+    for target in declared.targets:
+        path = declared.data_dir / target.catalog_file
+        files.setdefault(target.catalog_file, (target.kind.name, path, target.kind.runs_instances))
+    return list(files.values())
+
+
+def _sharing_kinds(name: str) -> dict[str, tuple[str, ...]]:
+    """The kind each shipped file is named by -> the other kinds offered on its rows."""
+    declared = targets.cloud(name)
+    owner: dict[str, str] = {}
+    sharing: dict[str, list[str]] = {}
+    for target in declared.targets:
+        first = owner.setdefault(target.catalog_file, target.kind.name)
+        if first != target.kind.name:
+            sharing.setdefault(first, []).append(target.kind.name)
+    return {kind: tuple(others) for kind, others in sharing.items()}
+
+
+def _offered_as_every_kind(name: str, offerings: list[Offering]) -> list[Offering]:
+    """The offerings of each shared file again under every other kind that reads it."""
+    sharing = _sharing_kinds(name)
+    return offerings + [
+        msgspec.structs.replace(offering, kind=other)
+        for offering in offerings
+        for other in sharing.get(offering.kind, ())
     ]
 
 
@@ -216,6 +241,7 @@ def read_cloud_catalog(cloud: str) -> CloudCatalog:
                 for kind, _, spot_capable in shipped
                 for offering in read_catalog_file(cached.files[kind], cloud, kind, spot_capable)
             ]
+            offerings = _offered_as_every_kind(cloud, offerings)
             return CloudCatalog(
                 cloud, with_interruption(cloud, offerings, cached.folder), cached, None
             )
@@ -227,6 +253,7 @@ def read_cloud_catalog(cloud: str) -> CloudCatalog:
         if path.exists()
         for offering in read_catalog_file(path, cloud, kind, spot_capable)
     ]
+    offerings = _offered_as_every_kind(cloud, offerings)
     return CloudCatalog(cloud, with_interruption(cloud, offerings, None), cached, problem)
 
 
