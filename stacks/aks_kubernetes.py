@@ -30,10 +30,11 @@ from modules.azure.spec_checks import check_aks
 from modules.kubernetes.manifests import KubernetesWorkload
 from modules.kubernetes.weights import WeightsDownload
 from modules.kubernetes.workload import Toleration
-from planner.deployment import DeploymentSpec
+from planner.deployment import CapacitySpec, DeploymentSpec
 from stacks.common import configure_azure_stack
 from stacks.kubernetes_common import (
     DEPLOYMENT_LABEL,
+    PoolRanges,
     pool_ranges,
     workload_name,
     workload_props,
@@ -57,6 +58,17 @@ def aks_zones(region: str, zones: tuple[str, ...]) -> tuple[str, ...]:
     (kubernetes-sigs cloud-provider-azure, "Use Availability Zones"); none for a regional pool,
     whose nodes carry a fault domain instead."""
     return tuple(f"{region}-{zone}" for zone in zones)
+
+
+def initial_nodes(capacity: CapacitySpec, ranges: PoolRanges) -> dict[str, int]:
+    """The planned nodes per pool: the on-demand pool first (the base, or all of a fleet without
+    spot), the spot pool the rest, each within its range."""
+    left, counts = capacity.desired, {}
+    for role, size in (("on-demand", ranges.on_demand), ("spot", ranges.spot)):
+        if size is not None:
+            counts[role] = min(max(left, size.min_nodes), size.max_nodes)
+            left -= counts[role]
+    return counts
 
 
 def blob_weights(spec: DeploymentSpec) -> WeightsDownload | None:
@@ -123,6 +135,7 @@ class AksServingStack(TerraformStack):
                 kubernetes_version=options.kubernetes_version,
                 os_disk_size_gb=spec.root_volume_gib,
                 node_labels={DEPLOYMENT_LABEL: workload},
+                initial_nodes=initial_nodes(spec.capacity, ranges),
                 encryption_at_host=spec.azure.encryption_at_host,
             ),
         )

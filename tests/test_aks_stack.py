@@ -203,8 +203,10 @@ def test_regular_and_spot_gpu_pools_carry_the_deployment_label(synthesized: Synt
     assert set(found) == {"on-demand", "spot"}
     regular, spot = found["on-demand"], found["spot"]
     # One on-demand node (the base), the rest of the range on spot.
-    assert (regular["min_count"], regular["max_count"]) == (1, 1)
-    assert (spot["min_count"], spot["max_count"]) == (0, 3)
+    assert (regular["min_count"], regular["node_count"], regular["max_count"]) == (1, 1, 1)
+    # The planned two nodes: the base and one spot node, the autoscaler's from then on.
+    assert (spot["min_count"], spot["node_count"], spot["max_count"]) == (0, 1, 3)
+    assert spot["lifecycle"] == {"ignore_changes": ["node_count"]}
     assert (spot["priority"], spot["eviction_policy"], spot["spot_max_price"]) == (
         "Spot",
         "Delete",
@@ -231,7 +233,7 @@ def test_all_on_demand_regional_deployment_has_one_pool(synthesized: Synthesized
     doc = synthesized[PLAIN]
     (pool,) = resources(doc, "azurerm_kubernetes_cluster_node_pool").values()
     assert pool["priority"] == "Regular"
-    assert (pool["min_count"], pool["max_count"]) == (1, 4)
+    assert (pool["min_count"], pool["node_count"], pool["max_count"]) == (1, 2, 4)
     assert "zones" not in pool
     assert pool["node_labels"][DEPLOYMENT_LABEL] == workload_name(PLAIN)
 

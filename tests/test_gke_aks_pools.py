@@ -115,7 +115,12 @@ GKE_STACKS: dict[str, dict[str, Any]] = {
 }
 AKS_STACKS: dict[str, dict[str, Any]] = {
     "aks-existing": {},
-    "aks-new": {"create_cluster": True, "cluster_name": None, "on_demand": None},
+    "aks-new": {
+        "create_cluster": True,
+        "cluster_name": None,
+        "on_demand": None,
+        "initial_nodes": {"spot": 2},
+    },
     "aks-free": {
         "create_cluster": True,
         "cluster_name": None,
@@ -345,7 +350,8 @@ def test_aks_regular_and_spot_pools_join_the_given_cluster(stack: Callable[..., 
         assert pool["node_public_ip_enabled"] is False
         assert pool["gpu_driver"] == "Install"
         assert pool["mode"] == "User"
-        assert "node_count" not in pool  # the autoscaler's
+        assert "node_count" not in pool  # none planned: AKS starts at the minimum
+        assert pool["lifecycle"] == {"ignore_changes": ["node_count"]}  # the autoscaler's
     regular, spot = found["on-demand"], found["spot"]
     assert (regular["min_count"], regular["max_count"]) == (1, 2)
     assert (spot["min_count"], spot["max_count"]) == (0, 4)
@@ -413,6 +419,8 @@ def test_aks_new_cluster_is_private_with_workload_identity(stack: Callable[..., 
     assert "azurerm_nat_gateway" in doc["resource"]
     (pool,) = resources(doc, "azurerm_kubernetes_cluster_node_pool").values()
     assert pool["kubernetes_cluster_id"] == ref("azurerm_kubernetes_cluster", key, "id")
+    assert (pool["min_count"], pool["node_count"], pool["max_count"]) == (0, 2, 4)
+    assert pool["lifecycle"] == {"ignore_changes": ["node_count"]}
     _, federation = only(doc, "azurerm_federated_identity_credential")
     assert federation["issuer"] == ref("azurerm_kubernetes_cluster", key, "oidc_issuer_url")
 
@@ -487,6 +495,8 @@ def test_gke_a3_mega_has_its_own_h100() -> None:
         ({"cluster_name": None}, "name the existing cluster and its resource group"),
         ({"cluster_resource_group": None}, "name the existing cluster and its resource group"),
         ({"create_cluster": True}, "not both"),
+        ({"initial_nodes": {"spot": 5}}, "spot pool cannot start at 5 nodes outside its range"),
+        ({"initial_nodes": {"on-demand": 1}, "on_demand": None}, "on-demand pool cannot start"),
         ({"node_labels": {"infra.dev/pool": "x"}}, "is the construct's own"),
         ({"sku_tier": "Paid"}, "sku_tier 'Paid' is not one of Free, Standard, Premium"),
     ],

@@ -20,8 +20,9 @@ pool for AKS's own add-ons, on the virtual network of modules/azure/network.py.
 The workload: a user-assigned identity with Storage Blob Data Reader on the model's container
 only, federated with the serving pods' Kubernetes service account (the cluster's OIDC issuer): no
 secret anywhere. Nodes carry the label `infra.dev/pool` = `on-demand` or `spot`, and the
-caller's `node_labels`, for the workload's node selectors; an autoscaled pool sets no node count,
-which the autoscaler owns (a count in the configuration would show as drift). Pool names carry a
+caller's `node_labels`, for the workload's node selectors. A pool starts at the caller's planned
+node count (`initial_nodes`, what the plan is priced at), and the autoscaler owns the count from
+then on: Terraform ignores its changes, so a plan shows no drift. Pool names carry a
 digest of the stack's name: pool names are unique within a cluster, and several deployments may
 share one. Cost tags come from the stack's tagging aspect (modules/tagging.py).
 """
@@ -32,6 +33,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from cdktn import TerraformResourceLifecycle
 from cdktn_provider_azurerm.data_azurerm_kubernetes_cluster import DataAzurermKubernetesCluster
 from cdktn_provider_azurerm.federated_identity_credential import FederatedIdentityCredential
 from cdktn_provider_azurerm.kubernetes_cluster import (
@@ -127,6 +129,9 @@ class AksNodePoolsProps:
     node_labels: Mapping[str, str] = field(default_factory=dict)
     """(Optional) More Kubernetes labels on every node of the GPU pools (the deployment's label
     its pods select); `infra.dev/pool` is always set. Defaults to none."""
+    initial_nodes: Mapping[str, int] = field(default_factory=dict)
+    """(Optional) Nodes each pool starts with, by role (`on-demand`, `spot`), within its range:
+    the planned count. Defaults to none: AKS starts a pool at its range's minimum."""
     encryption_at_host: bool = True
     """(Optional) Encrypt the GPU nodes' temporary disks and disk caches on the host (the
     subscription must have Microsoft.Compute/EncryptionAtHost registered). Defaults to True."""
@@ -153,6 +158,12 @@ def check_props(props: AksNodePoolsProps) -> None:
             f"{where}: give either an existing cluster ({props.cluster_name}) or "
             "create_cluster, not both."
         )
+    for role, size in (("on-demand", props.on_demand), ("spot", props.spot)):
+        start = props.initial_nodes.get(role)
+        if start is not None and (size is None or not size.min_nodes <= start <= size.max_nodes):
+            raise AksNodePoolsError(
+                f"{where}: the {role} pool cannot start at {start} nodes outside its range."
+            )
     if POOL_LABEL in props.node_labels:
         raise AksNodePoolsError(f"{where}: the node label {POOL_LABEL} is the construct's own.")
     if props.sku_tier not in SKU_TIERS:
@@ -262,6 +273,9 @@ class AksNodePools(Construct):
             auto_scaling_enabled=True,
             min_count=size.min_nodes,
             max_count=size.max_nodes,
+            node_count=props.initial_nodes.get(role),
+            # The autoscaler owns the count once the pool exists.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["node_count"]),
             priority="Spot" if spot else "Regular",
             eviction_policy="Delete" if spot else None,
             spot_max_price=-1 if spot else None,
