@@ -117,16 +117,14 @@ def test_a_resource_of_another_provider_is_unpriced_with_the_reason() -> None:
     plan = fleet_plan()
     plan["resource_changes"].append(
         {
-            "address": "kubernetes_namespace.serving",
+            "address": "helm_release.monitoring",
             "mode": "managed",
-            "type": "kubernetes_namespace",
+            "type": "helm_release",
             "change": {"actions": ["create"], "after": {}},
         }
     )
     found = by_address(price(from_plan(plan)))
-    assert found["kubernetes_namespace.serving"]["reason"] == (
-        "no price rules for the kubernetes provider"
-    )
+    assert found["helm_release.monitoring"]["reason"] == "no price rules for the helm provider"
 
 
 def test_an_instance_type_missing_from_the_catalog_leaves_the_group_unpriced() -> None:

@@ -14,11 +14,19 @@ from providers import targets
 
 __all__ = ["BILLED_ELSEWHERE", "FREE_TYPES", "PROVIDERS", "RULES", "provider_of"]
 
+
+def provider_of(resource_type: str) -> str:
+    return resource_type.split("_", 1)[0]
+
+
+_CLOUD_PROVIDERS = {cloud.terraform_provider: cloud.name for cloud in targets.clouds()}
 PROVIDERS: Mapping[str, str | None] = {
-    **{cloud.terraform_provider: cloud.name for cloud in targets.clouds()},
+    **_CLOUD_PROVIDERS,
     "random": None,
     "infra": None,
-    "kubernetes": None,
+    # A provider whose resources are billed through a cloud's (kubernetes_manifest: its pods
+    # run on the node pools) lives in no cloud either.
+    **{provider_of(t): None for t in BILLED_ELSEWHERE if provider_of(t) not in _CLOUD_PROVIDERS},
 }
 """Provider name (a resource type's prefix) → the catalog's name of its cloud (each cloud's
 declaration names its provider); None for providers whose resources live in no cloud (they never
@@ -31,7 +39,3 @@ RULES: Mapping[str, Rule] = combine(
 )
 """Priced resource type → its rule: each cloud's table (its `pricing_rules`), then the rules of
 what the SDK steps deploy and of usage-driven charges."""
-
-
-def provider_of(resource_type: str) -> str:
-    return resource_type.split("_", 1)[0]
