@@ -191,6 +191,11 @@ def test_existing_cluster_is_looked_up_by_name_in_its_resource_group(
     key = cluster_lookup(doc)
     lookup = data_sources(doc, "azurerm_kubernetes_cluster")[key]
     assert (lookup["name"], lookup["resource_group_name"]) == (CLUSTER, GROUP)
+    # A cluster without the OIDC issuer the federation needs is refused at plan time.
+    (check,) = lookup["lifecycle"]["postcondition"]
+    assert check["condition"] == "${self.oidc_issuer_enabled}"
+    assert "--enable-oidc-issuer --enable-workload-identity" in check["error_message"]
+    one_sentence(check["error_message"])
     assert "azurerm_kubernetes_cluster" not in doc["resource"]
     assert "azurerm_resource_group" not in doc["resource"]
     for pool in pools_by_role(doc).values():

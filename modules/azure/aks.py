@@ -33,7 +33,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from cdktn import TerraformResourceLifecycle
+from cdktn import Postcondition, TerraformResourceLifecycle
 from cdktn_provider_azurerm.data_azurerm_kubernetes_cluster import DataAzurermKubernetesCluster
 from cdktn_provider_azurerm.federated_identity_credential import FederatedIdentityCredential
 from cdktn_provider_azurerm.kubernetes_cluster import (
@@ -190,6 +190,19 @@ class AksNodePools(Construct):
                 "cluster",
                 name=props.cluster_name or "",
                 resource_group_name=props.cluster_resource_group or "",
+                # Refused at plan time, before any pool: the federation needs the issuer.
+                lifecycle=TerraformResourceLifecycle(
+                    postcondition=[
+                        Postcondition(
+                            condition="${self.oidc_issuer_enabled}",
+                            error_message=(
+                                f"AKS cluster {props.cluster_name} has no OIDC issuer, which the "
+                                "workload identity's federated credential needs: run az aks "
+                                "update --enable-oidc-issuer --enable-workload-identity on it."
+                            ),
+                        )
+                    ]
+                ),
             )
             cluster_id, issuer = self.existing.id, self.existing.oidc_issuer_url
         self.node_pools: dict[str, KubernetesClusterNodePool] = {}
