@@ -18,6 +18,7 @@ import dataclasses
 from pathlib import Path
 
 from cdktn import Fn, TerraformOutput, TerraformStack
+from cdktn_provider_azurerm.data_azurerm_kubernetes_cluster import DataAzurermKubernetesCluster
 from cdktn_provider_kubernetes.provider import KubernetesProvider, KubernetesProviderExec
 from constructs import Construct
 
@@ -69,6 +70,28 @@ def initial_nodes(capacity: CapacitySpec, ranges: PoolRanges) -> dict[str, int]:
             counts[role] = min(max(left, size.min_nodes), size.max_nodes)
             left -= counts[role]
     return counts
+
+
+def kubernetes_provider(
+    stack: TerraformStack, cluster: DataAzurermKubernetesCluster
+) -> KubernetesProvider:
+    """The Kubernetes provider for an existing cluster: its API server and CA from the lookup, a
+    kubelogin token at each run."""
+    config = cluster.kube_config.get(0)
+    stack.add_override(
+        "terraform.required_providers.kubernetes.version", KUBERNETES_PROVIDER_VERSION
+    )
+    return KubernetesProvider(
+        stack,
+        "kubernetes",
+        host=config.host,
+        cluster_ca_certificate=Fn.base64decode(config.cluster_ca_certificate),
+        exec=[
+            KubernetesProviderExec(
+                api_version=EXEC_API_VERSION, command="kubelogin", args=list(KUBELOGIN_ARGS)
+            )
+        ],
+    )
 
 
 def blob_weights(spec: DeploymentSpec) -> WeightsDownload | None:
@@ -153,7 +176,8 @@ class AksServingStack(TerraformStack):
                 # AKS taints every Spot node: the pods tolerate it to run on the Spot pool.
                 tolerations=(*props.tolerations, *spot),
             )
-            KubernetesWorkload(self, "workload", props, provider=self._kubernetes(pools))
+            provider = kubernetes_provider(self, pools.existing)
+            KubernetesWorkload(self, "workload", props, provider=provider)
             served = "KServe InferenceService" if options.kserve else "Deployment and Service"
             applied = (
                 f"applied: a {served} {workload} in namespace {options.namespace} of cluster "
@@ -172,25 +196,4 @@ class AksServingStack(TerraformStack):
             "kubernetes_workload",
             value=applied,
             description="What of the serving workload this configuration applies",
-        )
-
-    def _kubernetes(self, pools: AksNodePools) -> KubernetesProvider:
-        """The Kubernetes provider for the existing cluster: its API server and CA from the data
-        source, a kubelogin token at each run."""
-        if pools.existing is None:
-            raise ValueError("the Kubernetes provider is configured for an existing cluster only")
-        config = pools.existing.kube_config.get(0)
-        self.add_override(
-            "terraform.required_providers.kubernetes.version", KUBERNETES_PROVIDER_VERSION
-        )
-        return KubernetesProvider(
-            self,
-            "kubernetes",
-            host=config.host,
-            cluster_ca_certificate=Fn.base64decode(config.cluster_ca_certificate),
-            exec=[
-                KubernetesProviderExec(
-                    api_version=EXEC_API_VERSION, command="kubelogin", args=list(KUBELOGIN_ARGS)
-                )
-            ],
         )
