@@ -66,7 +66,15 @@ MEDIANS = shipped_medians()
 
 def median_of(offering: Offering) -> float:
     o = offering
-    return MEDIANS[o.cloud, o.kind, family(o.cloud, o.instance_type, o.accelerator), o.region]
+    return MEDIANS[o.cloud, file_kind(o), family(o.cloud, o.instance_type, o.accelerator), o.region]
+
+
+def file_kind(offering: Offering) -> str:
+    """The kind the offering's shipped file is named by (Kubernetes nodes share the fleet's)."""
+    declared = targets.cloud(offering.cloud)
+    target = declared.target(offering.kind)
+    assert target is not None
+    return next(t.kind.name for t in declared.targets if t.catalog_file == target.catalog_file)
 
 
 def test_instance_families_follow_each_clouds_naming() -> None:
