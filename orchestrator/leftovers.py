@@ -71,10 +71,13 @@ def deployment_resources(spec: DeploymentSpec, environ: Mapping[str, str]) -> li
     ensure_listable(spec)
     client = client_factory(environ, spec.region)
     prefix = _iam_prefix(spec.stack_name)
+    eks = spec.kind == targets.KUBERNETES.name
     with aws_call(f"listing the resources of {spec.stack_name} in {spec.region}"):
-        found = tagged_resources(client, {STACK_TAG: spec.stack_name}, iam_name_prefix=prefix)
+        found = tagged_resources(
+            client, {STACK_TAG: spec.stack_name}, iam_name_prefix=prefix, eks=eks
+        )
         if spec.tags:
-            found += tagged_resources(client, spec.tags, iam_name_prefix=prefix)
+            found += tagged_resources(client, spec.tags, iam_name_prefix=prefix, eks=eks)
     return sorted(belonging(found, spec.stack_name), key=lambda r: (r.type, r.id))
 
 

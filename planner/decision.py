@@ -19,6 +19,7 @@ from planner.images import serving_image
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation, min_instances
 from planner.performance import weight_bytes
 from planner.profile import Profile
+from providers import targets
 
 MAX_EQUIVALENT_TYPES = 3
 P99_ALARM_FACTOR = 1.5
@@ -40,7 +41,8 @@ class PredictedFigures(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 
 
 CloudName = Annotated[str, Meta(pattern=r"^(aws|gcp|azure)\Z")]
-KindName = Annotated[str, Meta(pattern=r"^(fleet|sagemaker|vertex|azureml)\Z")]
+KindName = Annotated[str, Meta(pattern=rf"^({'|'.join(targets.kind_names())})\Z")]
+"""Every kind a registered cloud offers (providers/targets.py)."""
 PlaceName = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{1,40}\Z")]
 """A region or zone name as the clouds write them (the lock file is read as input too)."""
 InstanceTypeName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")]

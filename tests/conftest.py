@@ -83,7 +83,7 @@ def offering(
         memory_gib=64,
         region=region,
         zones=tuple(zones),
-        spot_capable=kind == "fleet",
+        spot_capable=kind in ("fleet", "kubernetes"),
         source="test",
         retrieved="2026-11-23",
     )

@@ -96,9 +96,8 @@ def synthesize_eks_stack(outdir: Path, options: EksTestOptions, *, emulated: boo
     from cdktn import App, TerraformStack
     from cdktn_provider_aws.provider import AwsProvider
 
-    from modules.aws.network import ServingNetwork
+    from modules.aws.network import ServingNetwork, ServingNetworkProps
     from modules.tagging import apply_cost_allocation_tags
-    from planner.profile import Network
     from stacks.common import emulator_provider_settings, pin_aws_provider
 
     app = App(outdir=str(outdir))
@@ -115,8 +114,7 @@ def synthesize_eks_stack(outdir: Path, options: EksTestOptions, *, emulated: boo
         network = ServingNetwork(
             stack,
             "network",
-            network=Network(subnet_ids=list(options.network_subnet_ids)),
-            zone_ids=[],
+            ServingNetworkProps(existing_subnet_ids=options.network_subnet_ids),
         )
         subnets = tuple(network.private_subnet_ids)
         _serving_on(stack, "new", options.new_cluster, subnets, options)

@@ -50,12 +50,14 @@ def test_catalog_covers_every_cloud_and_kind() -> None:
     pairs = {(o.cloud, o.kind) for o in catalog.offerings}
     assert pairs == {
         ("aws", "fleet"),
+        ("aws", "kubernetes"),
         ("aws", "sagemaker"),
         ("gcp", "fleet"),
         ("gcp", "vertex"),
         ("gcp", "kubernetes"),
         ("azure", "fleet"),
         ("azure", "azureml"),
+        ("azure", "kubernetes"),
     }
     families = {o.instance_type.split(".")[0] for o in catalog.offerings if o.cloud == "aws"}
     for family in ("g4dn", "g5", "g6", "g6e", "p4d", "p4de", "p5", "p5e", "p5en", "inf2"):

@@ -398,3 +398,48 @@ def test_an_unreachable_aws_is_one_sentence(monkeypatch: pytest.MonkeyPatch) -> 
         f'endpoint URL: "http://127.0.0.1:{closed}/"'
     )
     assert "\n" not in message and message.endswith(".")
+
+
+def test_eks_clusters_and_node_groups_are_listed_for_kubernetes_only_and_deleted_groups_first(
+    aws: Any,
+) -> None:
+    """A kubernetes deployment's cluster and its node groups, also in a platform cluster that
+    is not the deployment's (listed by the team's tags, kept), next to another stack's group."""
+    eks = aws("eks")
+    role = "arn:aws:iam::123456789012:role/eks"
+    ours = {**TAGS, STACK_TAG: STACK}
+    network = {"subnetIds": ["subnet-1", "subnet-2"]}
+    eks.create_cluster(name="platform", roleArn=role, resourcesVpcConfig=network, tags=TAGS)
+    eks.create_cluster(name=STACK, roleArn=role, resourcesVpcConfig=network, tags=ours)
+    group = f"{STACK}-spot-{UNIQUE}"
+    for cluster in ("platform", STACK):
+        eks.create_nodegroup(
+            clusterName=cluster, nodegroupName=group, nodeRole=role, subnets=["subnet-1"], tags=ours
+        )
+    eks.create_nodegroup(
+        clusterName="platform",
+        nodegroupName="other-local-spot",
+        nodeRole=role,
+        subnets=["subnet-1"],
+        tags={**TAGS, STACK_TAG: "other-local"},
+    )
+
+    def found(listing_eks: bool) -> list[CloudResource]:
+        prefix = f"{STACK[:32]}-"
+        return belonging(
+            tagged_resources(aws, {STACK_TAG: STACK}, iam_name_prefix=prefix, eks=listing_eks)
+            + tagged_resources(aws, TAGS, iam_name_prefix=prefix, eks=listing_eks),
+            STACK,
+        )
+
+    assert found(False) == []
+    mine = found(True)
+    assert sorted((r.type, r.id) for r in mine) == [
+        ("aws_eks_cluster", STACK),
+        ("aws_eks_node_group", f"{STACK}:{group}"),
+        ("aws_eks_node_group", f"platform:{group}"),
+    ]
+    deleted = delete_resources(aws, mine, sleep=lambda seconds: None, timeout_s=1)
+    assert [r.type for r in deleted] == ["aws_eks_node_group"] * 2 + ["aws_eks_cluster"]
+    assert eks.list_clusters()["clusters"] == ["platform"]
+    assert eks.list_nodegroups(clusterName="platform")["nodegroups"] == ["other-local-spot"]

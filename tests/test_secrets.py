@@ -20,6 +20,7 @@ from orchestrator.synth import SUPPORTED, synthesize
 from planner.deployment import DeploymentSpec, spec_from_recommendation
 from planner.optimizer import Filters
 from planner.secrets import SecretInConfiguration, decode_base64, find_secrets, looks_random
+from providers import targets
 from tests import test_fleet_stack as fleet
 from tests.conftest import EXAMPLES, Cli, profile_dict, write_profile
 from tests.stack_json import one_sentence
@@ -286,12 +287,16 @@ def example_spec(example: Path, cloud: str, kind: str, workdir: Path) -> Deploym
     from orchestrator.decisions import deployable_filters
     from planner.profile import load_profile
     from planner.service import recommend_for_profile
-    from providers import targets
 
     data = yaml.safe_load(example.read_text())
-    data.setdefault("deploy", {}).update(WHAT_EACH_CLOUD_READS[cloud])
+    deploy = data.setdefault("deploy", {})
+    for field, value in WHAT_EACH_CLOUD_READS[cloud].items():
+        # Beside what the example's own section says (an AKS cluster's resource group).
+        deploy[field] = {**deploy.get(field, {}), **value} if isinstance(value, dict) else value
     if kind == "vertex":
         data["runtime"] = {**data.get("runtime", {}), "image": VERTEX_IMAGE}
+    if kind == "kubernetes":  # the kind is considered only for a profile naming its cluster
+        data["deploy"].setdefault("kubernetes", {"cluster": "gpu-serving", "kserve": True})
     profile = write_profile(workdir, data, f"{cloud}-{kind}-{example.name}")
     loaded = load_profile(profile).profile
     configured_by = targets.kind(kind).configured_by
@@ -339,9 +344,9 @@ def test_every_example_fits_aws_fleet_and_sagemaker_and_the_other_clouds(example
         data = yaml.safe_load(example.read_text())
         name = data["name"][:24]
         kinds = data.get("placement", {}).get("kinds") or ["fleet", "sagemaker"]
-        wanted = {f"{name}-aws-{kind}-prod" for kind in ("fleet", "sagemaker") if kind in kinds}
-        assert wanted <= set(examples)
-        assert any(f"{name}-{cloud}-{kind}-prod" in examples for cloud, kind in TARGETS), example
+        aws_kinds = ("fleet", "sagemaker", "kubernetes")
+        wanted = {f"{name}-aws-{kind}-prod" for kind in aws_kinds if kind in kinds}
+        assert wanted and wanted <= set(examples)
 
 
 def test_no_example_spec_or_configuration_holds_a_secret(examples) -> None:

@@ -56,7 +56,9 @@ def test_all_on_demand_recommendation_shows_no_spot_age(cli: Cli) -> None:
 def test_catalog_show_lists_a_refused_spot_price_with_its_rule_band_and_date(cli: Cli) -> None:
     result, rows = cli.json("catalog", "show", "g4dn.xlarge")
     assert result.exit_code == 0, result.output
-    (stale,) = [r for r in rows if (r["cloud"], r["region"]) == ("aws", "eu-south-1")]
+    (stale,) = [
+        r for r in rows if (r["cloud"], r["kind"], r["region"]) == ("aws", "fleet", "eu-south-1")
+    ]
     assert stale["spot_interruption"]["band"] in {"<5%", "5-10%", "10-15%", "15-20%", ">20%"}
     for price in stale["prices"]:
         assert price["spot_usd_per_hour"] is None and price["listed_spot_usd_per_hour"]

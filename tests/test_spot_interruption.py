@@ -57,11 +57,13 @@ def test_shipped_bands_cover_catalog_types_and_say_where_they_come_from() -> Non
     assert all("spot-advisor-data.json" in b.source and b.retrieved for b in bands.values())
 
 
-def test_loaded_catalog_carries_bands_on_aws_fleets_only() -> None:
+def test_loaded_catalog_carries_bands_on_aws_instances_only() -> None:
+    """The AWS fleets' rows, and the EKS nodes offered on them."""
     catalog = load_catalog()
-    aws_fleet = [o for o in catalog.offerings if (o.cloud, o.kind) == ("aws", "fleet")]
+    on_ec2 = {("aws", "fleet"), ("aws", "kubernetes")}
+    aws_fleet = [o for o in catalog.offerings if (o.cloud, o.kind) in on_ec2]
     assert sum(o.spot_interruption is not None for o in aws_fleet) >= 0.9 * len(aws_fleet)
-    others = [o for o in catalog.offerings if (o.cloud, o.kind) != ("aws", "fleet")]
+    others = [o for o in catalog.offerings if (o.cloud, o.kind) not in on_ec2]
     assert all(o.spot_interruption is None for o in others)
 
 

@@ -31,7 +31,7 @@ from providers.spot_judge import judge_spot, judge_spot_against_peers, median, s
 from tests.conftest import EXAMPLES
 from tests.test_catalog import write_rows
 
-FamilyRegion = tuple[str, str, str, str]  # cloud, kind, family, region
+FamilyRegion = tuple[str, str, str, str]  # cloud, catalog file, family, region
 
 
 def family(cloud: str, instance_type: str, accelerator: str) -> str:
@@ -44,7 +44,7 @@ def shipped_medians() -> dict[FamilyRegion, float]:
     region, over every row with a spot price below on-demand."""
     shares: dict[FamilyRegion, list[float]] = defaultdict(list)
     for cloud in targets.cloud_names():
-        for kind, path, spot_capable in shipped_cloud_files(cloud):
+        for _, path, spot_capable in shipped_cloud_files(cloud):
             if not spot_capable:
                 continue
             with path.open(newline="") as handle:
@@ -53,7 +53,7 @@ def shipped_medians() -> dict[FamilyRegion, float]:
                     if ondemand and spot and float(spot) < float(ondemand):
                         key = (
                             cloud,
-                            kind,
+                            path.name,
                             family(cloud, row["instance_type"], row["accelerator"]),
                             row["region"],
                         )
@@ -65,16 +65,13 @@ MEDIANS = shipped_medians()
 
 
 def median_of(offering: Offering) -> float:
+    """The median of the file the offering's rows are in (kinds on the same instances, as
+    Kubernetes nodes on a fleet's rows, share it)."""
     o = offering
-    return MEDIANS[o.cloud, file_kind(o), family(o.cloud, o.instance_type, o.accelerator), o.region]
-
-
-def file_kind(offering: Offering) -> str:
-    """The kind the offering's shipped file is named by (Kubernetes nodes share the fleet's)."""
-    declared = targets.cloud(offering.cloud)
-    target = declared.target(offering.kind)
-    assert target is not None
-    return next(t.kind.name for t in declared.targets if t.catalog_file == target.catalog_file)
+    declared = targets.target(o.cloud, o.kind)
+    assert declared is not None
+    key = (o.cloud, declared.catalog_file, family(o.cloud, o.instance_type, o.accelerator))
+    return MEDIANS[(*key, o.region)]
 
 
 def test_instance_families_follow_each_clouds_naming() -> None:
@@ -105,7 +102,9 @@ def test_the_issue_rows_are_refused_with_the_rule_that_refused_them() -> None:
     elsewhere; g5.16xlarge in me-central-1 is an outlier in its region."""
     catalog = load_catalog()
     (g4dn,) = [
-        o for o in catalog.offerings if (o.instance_type, o.region) == ("g4dn.xlarge", "eu-south-1")
+        o
+        for o in catalog.offerings
+        if (o.instance_type, o.region, o.kind) == ("g4dn.xlarge", "eu-south-1", "fleet")
     ]
     assert all(z.spot_usd is None for z in g4dn.zones)
     assert all(z.listed_spot_usd is not None for z in g4dn.zones), "shown, not chosen"
@@ -114,7 +113,7 @@ def test_the_issue_rows_are_refused_with_the_rule_that_refused_them() -> None:
     (g5,) = [
         o
         for o in catalog.offerings
-        if (o.instance_type, o.region) == ("g5.16xlarge", "me-central-1")
+        if (o.instance_type, o.region, o.kind) == ("g5.16xlarge", "me-central-1", "fleet")
     ]
     (outlier,) = [z for z in g5.zones if z.zone == "mec1-az2"]
     assert outlier.spot_usd is None

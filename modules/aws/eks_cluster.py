@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from cdktn import Fn
 from cdktn_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from cdktn_provider_aws.data_aws_eks_cluster import DataAwsEksCluster
 from cdktn_provider_aws.data_aws_iam_openid_connect_provider import (
@@ -25,6 +26,7 @@ from cdktn_provider_aws.iam_role import IamRole
 from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from cdktn_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from cdktn_provider_aws.kms_key import KmsKey
+from cdktn_provider_aws.kms_key_policy import KmsKeyPolicy
 from constructs import Construct
 
 from modules.aws.eks_node_pools import EksPropsError
@@ -40,13 +42,13 @@ class EksClusterProps:
     name: str
     """The cluster's name: the existing cluster to join, or the one to create. Required."""
     create_cluster: bool = False
-    """False (default): join the existing cluster `name`, read through data sources and never
-    changed (it must have an IAM OIDC provider, as IRSA needs). True: create it."""
+    """False: join the existing cluster `name`, read through data sources and never changed (it
+    must have an IAM OIDC provider, as IRSA needs). True: create it. Default False."""
     subnet_ids: tuple[str, ...] = ()
     """A new cluster's subnets, in at least two zones (ServingNetwork.private_subnet_ids).
     Default none; required with create_cluster."""
     kubernetes_version: str | None = None
-    """A new cluster's Kubernetes version, e.g. "1.33"; default None: EKS's default version."""
+    """A new cluster's Kubernetes version, e.g. "1.33". Default None: EKS's default version."""
     endpoint_public_access: bool = False
     """Whether a new cluster's API endpoint is also reachable from the internet. Default False:
     the private endpoint only (kubectl from the VPC, a VPN or a bastion)."""
@@ -57,7 +59,8 @@ class EksClusterProps:
     """Control-plane logs sent to CloudWatch. Default all five."""
     log_retention_days: int = 90
     """Retention of the control-plane log group, which the construct creates (and destroy
-    removes) before EKS would create one that never expires. Default 90."""
+    removes) before EKS would create one that never expires; it is encrypted with the cluster's
+    key. Default 90."""
     kms_deletion_window_days: int = 30
     """Waiting period before the secrets key is deleted after destroy (7 to 30). Default 30."""
 
@@ -99,10 +102,55 @@ def _assume_role_policy(service: str) -> str:
     )
 
 
+def _key_policy(key_arn: str, log_group: str, aws: DataAwsPartition) -> str:
+    """The account's IAM policies decide who uses the key (the default key policy's statement),
+    and CloudWatch Logs may use it for the control-plane log group only (the statement AWS
+    documents in "Encrypt log data in CloudWatch Logs using AWS KMS"). Region and account are
+    read from the key's own ARN (arn:PARTITION:kms:REGION:ACCOUNT:key/ID)."""
+    part = Fn.split(":", key_arn)
+    region, account = Fn.element(part, 3), Fn.element(part, 4)
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountIamPolicies",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:{aws.partition}:iam::{account}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "ControlPlaneLogs",
+                    "Effect": "Allow",
+                    "Principal": {"Service": f"logs.{region}.{aws.dns_suffix}"},
+                    "Action": [
+                        "kms:Encrypt*",
+                        "kms:Decrypt*",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:Describe*",
+                    ],
+                    "Resource": "*",
+                    "Condition": {
+                        "ArnEquals": {
+                            "kms:EncryptionContext:aws:logs:arn": (
+                                f"arn:{aws.partition}:logs:{region}:{account}:log-group:{log_group}"
+                            )
+                        }
+                    },
+                },
+            ],
+        }
+    )
+
+
 class EksServingCluster(Construct):
-    """What the node pools and the workload's role need of the cluster, whichever way it came:
-    `name`, `version`, `endpoint`, `security_group_id` (EKS's cluster security group),
-    `oidc_issuer_url` and `oidc_provider_arn`."""
+    """What the node pools, the workload's role and the Kubernetes provider need of the cluster,
+    whichever way it came: `name`, `version`, `endpoint`, `certificate_authority` (base64 PEM),
+    `subnet_ids` (the node groups' subnets: an existing cluster's own, a new one's given),
+    `security_group_id` (EKS's cluster security group), `oidc_issuer_url` and
+    `oidc_provider_arn`."""
 
     def __init__(self, scope: Construct, id: str, props: EksClusterProps) -> None:
         super().__init__(scope, id)
@@ -116,25 +164,34 @@ class EksServingCluster(Construct):
         self.name = cluster.name
         self.version = cluster.version
         self.endpoint = cluster.endpoint
+        self.certificate_authority = cluster.certificate_authority.get(0).data
+        self.subnet_ids: tuple[str, ...] = tuple(cluster.vpc_config.get(0).subnet_ids)
         self.security_group_id = cluster.vpc_config.get(0).cluster_security_group_id
         self.oidc_issuer_url = cluster.identity.get(0).oidc.get(0).issuer
         provider = DataAwsIamOpenidConnectProvider(self, "oidc", url=self.oidc_issuer_url)
         self.oidc_provider_arn = provider.arn
 
     def _create(self, props: EksClusterProps) -> None:
-        partition = DataAwsPartition(self, "partition").partition
+        aws = DataAwsPartition(self, "partition")
+        partition = aws.partition
         self.key = KmsKey(
             self,
             "secrets-key",
-            description=f"EKS cluster {props.name}: Kubernetes secrets",
+            description=f"EKS cluster {props.name}: Kubernetes secrets and control-plane logs",
             enable_key_rotation=True,
             deletion_window_in_days=props.kms_deletion_window_days,
+        )
+        log_group = f"/aws/eks/{props.name}/cluster"
+        key_policy = KmsKeyPolicy(
+            self, "key-policy", key_id=self.key.id, policy=_key_policy(self.key.arn, log_group, aws)
         )
         logs = CloudwatchLogGroup(
             self,
             "logs",
-            name=f"/aws/eks/{props.name}/cluster",
+            name=log_group,
             retention_in_days=props.log_retention_days,
+            kms_key_id=self.key.arn,
+            depends_on=[key_policy],
         )
         self.role = IamRole(
             self,
@@ -217,6 +274,8 @@ class EksServingCluster(Construct):
         self.name = cluster.name
         self.version = cluster.version
         self.endpoint = cluster.endpoint
+        self.certificate_authority = cluster.certificate_authority.get(0).data
+        self.subnet_ids = props.subnet_ids
         self.security_group_id = cluster.vpc_config.cluster_security_group_id
         self.oidc_issuer_url = cluster.identity.get(0).oidc.get(0).issuer
         provider = IamOpenidConnectProvider(

@@ -100,19 +100,19 @@ class EksNodePoolsProps:
     subnet_ids: tuple[str, ...]
     """Subnets the nodes run in: private ones (ServingNetwork.private_subnet_ids). Required."""
     cluster_security_group_id: str
-    """The cluster security group EKS made (control plane <-> nodes). Required: a launch template
-    that names the nodes' network interface must name it, EKS then adds none itself."""
+    """The cluster security group EKS made (control plane <-> nodes): a launch template that
+    names the nodes' network interface must name it, EKS then adds none itself. Required."""
     instance_types: tuple[str, ...]
     """GPU instance types, best first (1 to 20); spot draws from all of them. Required."""
     on_demand: PoolSize
-    """The on-demand group: the fleet's on-demand base. Required (max_size 0: none)."""
+    """The on-demand group: the fleet's on-demand base (max_size 0: none). Required."""
     spot: PoolSize
-    """The spot group, above the base. Required (max_size 0: none)."""
+    """The spot group, above the base (max_size 0: none). Required."""
     root_volume_gib: int = 200
     """Root volume size (gp3, encrypted, deleted with the node): image layers and weights.
     Default 200."""
     kms_key_arn: str | None = None
-    """Key encrypting the root volumes; default None: the account's default EBS key."""
+    """Key encrypting the root volumes. Default None: the account's default EBS key."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra node labels; POOL_LABEL is always set. Default none."""
     gpu_taint: bool = True

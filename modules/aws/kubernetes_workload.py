@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from cdktn import Token
+
 from modules.kubernetes.weights import DOWNLOAD_DIR, WeightsDownload
 from modules.kubernetes.workload import WorkloadIdentity
 from modules.kubernetes.workload_checks import WorkloadError
@@ -18,7 +20,9 @@ _S3 = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:/[^\s]*)?\Z")
 
 
 def workload_identity(role_arn: str) -> WorkloadIdentity:
-    if not _ROLE_ARN.match(role_arn):
+    """The service account's IRSA annotation. A Terraform reference (the role the stack creates
+    beside the workload) is taken as it is: IAM gives it an ARN at apply."""
+    if not Token.is_unresolved(role_arn) and not _ROLE_ARN.match(role_arn):
         raise WorkloadError(
             f"the workload's IAM role {role_arn!r} is not an IAM role ARN "
             "(arn:aws:iam::ACCOUNT:role/NAME)."

@@ -1,6 +1,6 @@
-"""Amazon Web Services: EC2 GPU fleets and SageMaker real-time endpoints."""
+"""Amazon Web Services: EC2 GPU fleets, SageMaker real-time endpoints and EKS node groups."""
 
-from providers.targets import FLEET, Cloud, Kind, Target
+from providers.targets import FLEET, KUBERNETES, Cloud, Kind, Target
 
 SAGEMAKER_PORT = 8080
 SAGEMAKER_HEALTH_PATH = "/ping"
@@ -38,6 +38,14 @@ class Aws(Cloud):
             spec_sections={"sagemaker": "planner.profile:SagemakerOptions"},
             emulated=True,
             decision_checks=("planner.deployment:check_challenger",),
+        ),
+        Target(
+            kind=KUBERNETES,
+            stack="stacks.eks_kubernetes:EksServingStack",
+            catalog_file="ec2.csv",
+            spec_sections={"kubernetes": "planner.profile:KubernetesOptions"},
+            emulated=True,
+            control_plane_item="eks.cluster.standard.hour",
         ),
     )
     spot_max_discount = 0.90

@@ -9,7 +9,9 @@ SageMaker models, endpoint configurations and endpoints (one paginated call); th
 describe calls, filtered by tag, for the EC2 network, launch templates and autoscaling groups
 (their state is visible there: a NAT gateway deleted an hour ago is not a leftover); the
 listeners of every load balancer found; IAM roles and instance profiles by name prefix (IAM has
-no tag filter), then their tags. Instances are not listed: their autoscaling group owns them.
+no tag filter), then their tags; with `eks`, the region's EKS clusters and their node groups
+(EKS has no tag filter either), then their tags. Instances are not listed: their autoscaling
+group or node group owns them.
 """
 
 from __future__ import annotations
@@ -49,16 +51,18 @@ class CloudResource:
 
 
 def tagged_resources(
-    client: ClientFactory, tags: Mapping[str, str], *, iam_name_prefix: str
+    client: ClientFactory, tags: Mapping[str, str], *, iam_name_prefix: str, eks: bool = False
 ) -> list[CloudResource]:
     """Every resource of the listed kinds carrying all of `tags`, plus the listeners of the load
     balancers among them; IAM roles and instance profiles only where the name starts with
-    `iam_name_prefix`."""
+    `iam_name_prefix`; EKS clusters and node groups only with `eks` (a deployment that makes
+    none needs no EKS permission to be listed)."""
     found = [
         *_from_tagging_api(client("resourcegroupstaggingapi"), tags),
         *_ec2_resources(client("ec2"), tags),
         *_autoscaling_groups(client("autoscaling"), tags),
         *_iam_resources(client("iam"), tags, iam_name_prefix),
+        *(_eks_resources(client("eks"), tags) if eks else ()),
     ]
     balancers = [resource.id for resource in found if resource.type == "aws_lb"]
     return found + _listeners(client("elbv2"), balancers)
@@ -187,6 +191,23 @@ def _iam_resources(iam: Any, tags: Mapping[str, str], prefix: str) -> Iterator[C
             carried = _as_dict(detail.get("Tags"))
             if _carries(carried, wanted):
                 yield CloudResource("aws_iam_instance_profile", name, name, carried)
+
+
+def _eks_resources(eks: Any, tags: Mapping[str, str]) -> Iterator[CloudResource]:
+    """Clusters by name, node groups as `cluster:group` (Terraform's IDs), each with its
+    cluster as parent: a node group in another stack's cluster is still listed."""
+    wanted = _pairs(tags)
+    for cluster in _pages(eks, "list_clusters", "clusters"):
+        carried = eks.describe_cluster(name=cluster)["cluster"].get("tags") or {}
+        if _carries(carried, wanted):
+            yield CloudResource("aws_eks_cluster", cluster, cluster, carried)
+        for group in _pages(eks, "list_nodegroups", "nodegroups", clusterName=cluster):
+            detail = eks.describe_nodegroup(clusterName=cluster, nodegroupName=group)
+            carried = detail["nodegroup"].get("tags") or {}
+            if _carries(carried, wanted):
+                yield CloudResource(
+                    "aws_eks_node_group", f"{cluster}:{group}", group, carried, parent=cluster
+                )
 
 
 def _listeners(elbv2: Any, balancer_arns: list[str]) -> list[CloudResource]:

@@ -4,7 +4,8 @@ What a resource needs removed first goes with it: a role leaves its instance pro
 its policies, an address is disassociated, a route table loses its subnet associations, an
 internet gateway is detached, and every security group being deleted loses its rules before the
 first of them goes (groups of one stack refer to each other). Deletions AWS finishes in the
-background (autoscaling group, load balancer, NAT gateway, SageMaker endpoint) are waited for, and
+background (EKS node group and cluster, autoscaling group, load balancer, NAT gateway, SageMaker
+endpoint) are waited for, and
 a network resource still held by something going away is retried until `timeout_s`.
 
 The first failure stops the run with one sentence naming what was deleted before it; the next run
@@ -148,6 +149,27 @@ def _autoscaling_group(removal: _Removal, resource: CloudResource) -> None:
     removal.wait_until(gone, resource.label())
 
 
+def _node_group(removal: _Removal, resource: CloudResource) -> None:
+    eks = removal.client("eks")
+    cluster, _, group = resource.id.partition(":")
+    eks.delete_nodegroup(clusterName=cluster, nodegroupName=group)
+
+    def gone() -> bool:
+        return group not in eks.list_nodegroups(clusterName=cluster)["nodegroups"]
+
+    removal.wait_until(gone, resource.label())
+
+
+def _eks_cluster(removal: _Removal, resource: CloudResource) -> None:
+    eks = removal.client("eks")
+    eks.delete_cluster(name=resource.id)
+
+    def gone() -> bool:
+        return resource.id not in eks.list_clusters()["clusters"]
+
+    removal.wait_until(gone, resource.label())
+
+
 def _alarm(removal: _Removal, resource: CloudResource) -> None:
     removal.client("cloudwatch").delete_alarms(AlarmNames=[resource.id])
 
@@ -286,6 +308,8 @@ def _vpc(removal: _Removal, resource: CloudResource) -> None:
 
 
 DELETERS: dict[str, Callable[[_Removal, CloudResource], None]] = {
+    "aws_eks_node_group": _node_group,
+    "aws_eks_cluster": _eks_cluster,
     "aws_autoscaling_group": _autoscaling_group,
     "aws_cloudwatch_metric_alarm": _alarm,
     "aws_sagemaker_endpoint": _sagemaker_endpoint,
