@@ -62,6 +62,9 @@ class Kind:
     fixed_cost: str | None = None
     """Dotted path of the hourly cost a candidate of this kind adds whatever its size (a control
     plane the toolkit creates), `(profile, cloud, target, region) -> float` (planner layer)."""
+    terraform_providers: tuple[str, ...] = ()
+    """Terraform providers the kind's stacks use besides their cloud's, whose resources live in
+    no cloud account (they never decide which cloud a plan is for)."""
 
 
 FLEET = Kind(
@@ -81,6 +84,7 @@ KUBERNETES = Kind(
     scaling_signal="requests_in_flight_per_replica",
     configured_by="planner.kubernetes:not_configured",
     fixed_cost="planner.kubernetes:control_plane_hourly",
+    terraform_providers=("kubernetes",),
 )
 """The clouds' managed Kubernetes (EKS, GKE, AKS): nodes from the same catalog as their fleets."""
 

@@ -54,8 +54,10 @@ def test_catalog_covers_every_cloud_and_kind() -> None:
         ("aws", "sagemaker"),
         ("gcp", "fleet"),
         ("gcp", "vertex"),
+        ("gcp", "kubernetes"),
         ("azure", "fleet"),
         ("azure", "azureml"),
+        ("azure", "kubernetes"),
     }
     families = {o.instance_type.split(".")[0] for o in catalog.offerings if o.cloud == "aws"}
     for family in ("g4dn", "g5", "g6", "g6e", "p4d", "p4de", "p5", "p5e", "p5en", "inf2"):

@@ -117,16 +117,32 @@ def test_a_resource_of_another_provider_is_unpriced_with_the_reason() -> None:
     plan = fleet_plan()
     plan["resource_changes"].append(
         {
-            "address": "kubernetes_namespace.serving",
+            "address": "datadog_monitor.latency",
             "mode": "managed",
-            "type": "kubernetes_namespace",
+            "type": "datadog_monitor",
             "change": {"actions": ["create"], "after": {}},
         }
     )
     found = by_address(price(from_plan(plan)))
-    assert found["kubernetes_namespace.serving"]["reason"] == (
-        "no price rules for the kubernetes provider"
-    )
+    assert found["datadog_monitor.latency"]["reason"] == "no price rules for the datadog provider"
+
+
+def test_a_kubernetes_object_belongs_to_no_cloud() -> None:
+    """hashicorp/kubernetes (the kubernetes kind's provider) decides no cloud: an object of a type
+    with no rule is unpriced for the type, and a manifest is free (its nodes are priced)."""
+    plan = fleet_plan()
+    for rtype in ("kubernetes_namespace", "kubernetes_manifest"):
+        plan["resource_changes"].append(
+            {
+                "address": f"{rtype}.serving",
+                "mode": "managed",
+                "type": rtype,
+                "change": {"actions": ["create"], "after": {}},
+            }
+        )
+    found = by_address(price(from_plan(plan)))
+    assert found["kubernetes_namespace.serving"]["reason"] == "no price rule for this type"
+    assert found["kubernetes_manifest.serving"]["status"] == "free"
 
 
 def test_an_instance_type_missing_from_the_catalog_leaves_the_group_unpriced() -> None:

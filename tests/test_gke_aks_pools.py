@@ -10,6 +10,7 @@ assertions stand in for it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,10 +41,7 @@ NAMESPACE, KSA = "serving", "chat-8b"
 AZURE_GROUP = "chat-8b-prod-rg"
 AZURE_LOCATION = "eastus"
 SUBSCRIPTION = "/subscriptions/00000000-0000-0000-0000-000000000000"
-CLUSTER_ID = (
-    f"{SUBSCRIPTION}/resourceGroups/platform-rg/providers/Microsoft.ContainerService/"
-    "managedClusters/platform-aks"
-)
+CLUSTER_NAME, CLUSTER_GROUP = "platform-aks", "platform-rg"
 CONTAINER_ID = (
     f"{SUBSCRIPTION}/resourceGroups/data-rg/providers/Microsoft.Storage/storageAccounts/"
     "weights/blobServices/default/containers/llama"
@@ -88,7 +86,9 @@ def aks_props(name: str, **fields: Any) -> Any:
         "kubernetes_namespace": NAMESPACE,
         "kubernetes_service_account": KSA,
         "model_blob_container_id": CONTAINER_ID,
-        "cluster_id": CLUSTER_ID,
+        "cluster_name": CLUSTER_NAME,
+        "cluster_resource_group": CLUSTER_GROUP,
+        "node_labels": {"infra.dev/deployment": name},
         **fields,
     }
     return AksNodePoolsProps(**values)
@@ -115,10 +115,16 @@ GKE_STACKS: dict[str, dict[str, Any]] = {
 }
 AKS_STACKS: dict[str, dict[str, Any]] = {
     "aks-existing": {},
-    "aks-new": {"create_cluster": True, "cluster_id": None, "on_demand": None},
+    "aks-new": {
+        "create_cluster": True,
+        "cluster_name": None,
+        "on_demand": None,
+        "initial_nodes": {"spot": 2},
+    },
     "aks-free": {
         "create_cluster": True,
-        "cluster_id": None,
+        "cluster_name": None,
+        "encryption_at_host": False,
         "sku_tier": "Free",
         "model_blob_container_id": None,
         "admin_group_object_ids": ("11111111-2222-3333-4444-555555555555",),
@@ -330,8 +336,13 @@ def test_aks_regular_and_spot_pools_join_the_given_cluster(stack: Callable[..., 
     found = pools(doc, "azurerm_kubernetes_cluster_node_pool")
     assert set(found) == {"on-demand", "spot"}
     assert "azurerm_kubernetes_cluster" not in doc.get("resource", {})
-    for pool in found.values():
-        assert pool["kubernetes_cluster_id"] == CLUSTER_ID
+    (lookup,) = data_sources(doc, "azurerm_kubernetes_cluster")
+    for role, pool in found.items():
+        assert pool["kubernetes_cluster_id"] == f"${{data.azurerm_kubernetes_cluster.{lookup}.id}}"
+        assert pool["node_labels"] == {
+            "infra.dev/deployment": "aks-existing",
+            "infra.dev/pool": role,
+        }
         assert pool["vm_size"] == "Standard_NC24ads_A100_v4"
         assert pool["zones"] == ["1", "2"]
         assert pool["auto_scaling_enabled"] is True
@@ -339,7 +350,8 @@ def test_aks_regular_and_spot_pools_join_the_given_cluster(stack: Callable[..., 
         assert pool["node_public_ip_enabled"] is False
         assert pool["gpu_driver"] == "Install"
         assert pool["mode"] == "User"
-        assert "node_count" not in pool  # the autoscaler's
+        assert "node_count" not in pool  # none planned: AKS starts at the minimum
+        assert pool["lifecycle"] == {"ignore_changes": ["node_count"]}  # the autoscaler's
     regular, spot = found["on-demand"], found["spot"]
     assert (regular["min_count"], regular["max_count"]) == (1, 2)
     assert (spot["min_count"], spot["max_count"]) == (0, 4)
@@ -364,7 +376,7 @@ def test_aks_workload_identity_is_federated_and_reads_the_container_only(
 ) -> None:
     doc = stack("aks-existing")
     (lookup,) = data_sources(doc, "azurerm_kubernetes_cluster").items()
-    assert (lookup[1]["name"], lookup[1]["resource_group_name"]) == ("platform-aks", "platform-rg")
+    assert (lookup[1]["name"], lookup[1]["resource_group_name"]) == (CLUSTER_NAME, CLUSTER_GROUP)
     identity, _ = only(doc, "azurerm_user_assigned_identity")
     _, federation = only(doc, "azurerm_federated_identity_credential")
     assert federation["subject"] == f"system:serviceaccount:{NAMESPACE}:{KSA}"
@@ -407,6 +419,8 @@ def test_aks_new_cluster_is_private_with_workload_identity(stack: Callable[..., 
     assert "azurerm_nat_gateway" in doc["resource"]
     (pool,) = resources(doc, "azurerm_kubernetes_cluster_node_pool").values()
     assert pool["kubernetes_cluster_id"] == ref("azurerm_kubernetes_cluster", key, "id")
+    assert (pool["min_count"], pool["node_count"], pool["max_count"]) == (0, 2, 4)
+    assert pool["lifecycle"] == {"ignore_changes": ["node_count"]}
     _, federation = only(doc, "azurerm_federated_identity_credential")
     assert federation["issuer"] == ref("azurerm_kubernetes_cluster", key, "oidc_issuer_url")
 
@@ -419,6 +433,19 @@ def test_aks_tier_admins_and_no_weights(stack: Callable[..., Any]) -> None:
         "admin_group_object_ids"
     ] == list(AKS_STACKS["aks-free"]["admin_group_object_ids"])
     assert resources(doc, "azurerm_role_assignment") == {}
+    for pool in resources(doc, "azurerm_kubernetes_cluster_node_pool").values():
+        assert pool["host_encryption_enabled"] is False  # asked for: the default is True
+
+
+def test_aks_pool_names_differ_per_deployment_within_the_limit(stack: Callable[..., Any]) -> None:
+    """Pool names are unique within a cluster: two deployments sharing one get their own."""
+    names = {
+        (name, role): pool["name"]
+        for name in AKS_STACKS
+        for role, pool in pools(stack(name), "azurerm_kubernetes_cluster_node_pool").items()
+    }
+    assert len(set(names.values())) == len(names)
+    assert all(re.fullmatch(r"(gpu|spot)[0-9a-f]+", n) and len(n) <= 12 for n in names.values())
 
 
 def test_aks_validates_when_an_azurerm_provider_is_mirrored(
@@ -465,8 +492,12 @@ def test_gke_a3_mega_has_its_own_h100() -> None:
     ("fields", "message"),
     [
         ({"on_demand": None, "spot": None}, "neither an on-demand nor a spot node pool"),
-        ({"cluster_id": None}, "name the existing cluster's resource ID"),
-        ({"cluster_id": "/subscriptions/x/resourceGroups/y"}, "is not an AKS cluster's ID"),
+        ({"cluster_name": None}, "name the existing cluster and its resource group"),
+        ({"cluster_resource_group": None}, "name the existing cluster and its resource group"),
+        ({"create_cluster": True}, "not both"),
+        ({"initial_nodes": {"spot": 5}}, "spot pool cannot start at 5 nodes outside its range"),
+        ({"initial_nodes": {"on-demand": 1}, "on_demand": None}, "on-demand pool cannot start"),
+        ({"node_labels": {"infra.dev/pool": "x"}}, "is the construct's own"),
         ({"sku_tier": "Paid"}, "sku_tier 'Paid' is not one of Free, Standard, Premium"),
     ],
 )

@@ -841,7 +841,8 @@ def test_partial_failure_keeps_the_cloud_that_succeeded(
     )
     assert azure_status["stale"] and azure_status["refreshed_regions"] == ["eastus"]
     assert azure_status["sources"] == azure.SOURCES
-    assert azure_status["rows"] == {"fleet": 114, "azureml": 117}
+    # AKS nodes are offered on the fleet's rows: the same 114.
+    assert azure_status["rows"] == {"fleet": 114, "azureml": 117, "kubernetes": 114}
     assert gcp_status["source"] == "shipped" and gcp_status["cache"] is None
     assert gcp_status["last_refresh"]["status"] == "failed"
     assert gcp_status["last_refresh"]["error"].startswith("gcp: no GCP API key")

@@ -20,6 +20,7 @@ from orchestrator.synth import SUPPORTED, synthesize
 from planner.deployment import DeploymentSpec, spec_from_recommendation
 from planner.optimizer import Filters
 from planner.secrets import SecretInConfiguration, decode_base64, find_secrets, looks_random
+from providers import targets
 from tests import test_fleet_stack as fleet
 from tests.conftest import EXAMPLES, Cli, profile_dict, write_profile
 from tests.stack_json import one_sentence
@@ -281,22 +282,28 @@ VERTEX_IMAGE = "us-docker.pkg.dev/demo-project-1/serving/vllm-openai:v0.10.2"
 
 def example_spec(example: Path, cloud: str, kind: str, workdir: Path) -> DeploymentSpec | None:
     """The example's spec for one target as `infra plan --cloud --kind` makes it,
-    with what that cloud reads the weights and token from; None where no offering fits."""
+    with what that cloud reads the weights and token from; None where no offering fits or the
+    example does not configure the kind (kubernetes without a cluster)."""
     from orchestrator.decisions import deployable_filters
     from planner.profile import load_profile
     from planner.service import recommend_for_profile
 
     data = yaml.safe_load(example.read_text())
-    data.setdefault("deploy", {}).update(WHAT_EACH_CLOUD_READS[cloud])
+    deploy = data.setdefault("deploy", {})
+    for field, value in WHAT_EACH_CLOUD_READS[cloud].items():
+        # Beside what the example's own section says (an AKS cluster's resource group).
+        deploy[field] = {**deploy.get(field, {}), **value} if isinstance(value, dict) else value
     if kind == "vertex":
         data["runtime"] = {**data.get("runtime", {}), "image": VERTEX_IMAGE}
     if kind == "kubernetes":  # the kind is considered only for a profile naming its cluster
         data["deploy"].setdefault("kubernetes", {"cluster": "gpu-serving", "kserve": True})
     profile = write_profile(workdir, data, f"{cloud}-{kind}-{example.name}")
+    loaded = load_profile(profile).profile
+    configured_by = targets.kind(kind).configured_by
+    if configured_by and targets.resolve(configured_by)(loaded) is not None:
+        return None
     filters = deployable_filters(
-        "prod",
-        Filters(clouds=frozenset({cloud}), kinds=frozenset({kind})),
-        load_profile(profile).profile,
+        "prod", Filters(clouds=frozenset({cloud}), kinds=frozenset({kind})), loaded
     )
     try:
         recommendation = recommend_for_profile(profile, filters)

@@ -31,7 +31,7 @@ from providers.spot_judge import judge_spot, judge_spot_against_peers, median, s
 from tests.conftest import EXAMPLES
 from tests.test_catalog import write_rows
 
-FamilyRegion = tuple[str, str, str, str]  # cloud, kind, family, region
+FamilyRegion = tuple[str, str, str, str]  # cloud, catalog file, family, region
 
 
 def family(cloud: str, instance_type: str, accelerator: str) -> str:
@@ -44,7 +44,7 @@ def shipped_medians() -> dict[FamilyRegion, float]:
     region, over every row with a spot price below on-demand."""
     shares: dict[FamilyRegion, list[float]] = defaultdict(list)
     for cloud in targets.cloud_names():
-        for kind, path, spot_capable in shipped_cloud_files(cloud):
+        for _, path, spot_capable in shipped_cloud_files(cloud):
             if not spot_capable:
                 continue
             with path.open(newline="") as handle:
@@ -53,7 +53,7 @@ def shipped_medians() -> dict[FamilyRegion, float]:
                     if ondemand and spot and float(spot) < float(ondemand):
                         key = (
                             cloud,
-                            kind,
+                            path.name,
                             family(cloud, row["instance_type"], row["accelerator"]),
                             row["region"],
                         )
@@ -64,24 +64,14 @@ def shipped_medians() -> dict[FamilyRegion, float]:
 MEDIANS = shipped_medians()
 
 
-def _file_kinds() -> dict[tuple[str, str], str]:
-    """(cloud, kind) -> the kind its shared catalog file is named by (EKS nodes: the fleet's)."""
-    owners: dict[tuple[str, str], str] = {}
-    for declared in targets.clouds():
-        first: dict[str, str] = {}
-        for target in declared.targets:
-            owner = first.setdefault(target.catalog_file, target.kind.name)
-            owners[declared.name, target.kind.name] = owner
-    return owners
-
-
-FILE_KINDS = _file_kinds()
-
-
 def median_of(offering: Offering) -> float:
+    """The median of the file the offering's rows are in (kinds on the same instances, as
+    Kubernetes nodes on a fleet's rows, share it)."""
     o = offering
-    kind = FILE_KINDS[o.cloud, o.kind]
-    return MEDIANS[o.cloud, kind, family(o.cloud, o.instance_type, o.accelerator), o.region]
+    declared = targets.target(o.cloud, o.kind)
+    assert declared is not None
+    key = (o.cloud, declared.catalog_file, family(o.cloud, o.instance_type, o.accelerator))
+    return MEDIANS[(*key, o.region)]
 
 
 def test_instance_families_follow_each_clouds_naming() -> None:

@@ -1,5 +1,6 @@
 """GPU node pools on AKS for `kind: kubernetes`: a Regular pool and a Spot pool in an existing
-cluster (by resource ID), or in a new private cluster this construct creates.
+cluster (by name and resource group, looked up), or in a new private cluster this construct
+creates.
 
 Every pool: the GPU VM size with AKS's NVIDIA driver installation, autoscaling between the range's
 bounds over the given zones, encryption at host (temporary and cache disks encrypted too), no
@@ -18,16 +19,21 @@ pool for AKS's own add-ons, on the virtual network of modules/azure/network.py.
 
 The workload: a user-assigned identity with Storage Blob Data Reader on the model's container
 only, federated with the serving pods' Kubernetes service account (the cluster's OIDC issuer): no
-secret anywhere. Nodes carry the label `infra.dev/pool` = `on-demand` or `spot` for the
-workload's node selectors; an autoscaled pool sets no node count, which the autoscaler owns (a
-count in the configuration would show as drift). Cost tags come from the stack's tagging aspect
-(modules/tagging.py).
+secret anywhere. Nodes carry the label `infra.dev/pool` = `on-demand` or `spot`, and the
+caller's `node_labels`, for the workload's node selectors. A pool starts at the caller's planned
+node count (`initial_nodes`, what the plan is priced at), and the autoscaler owns the count from
+then on: Terraform ignores its changes, so a plan shows no drift. Pool names carry a
+digest of the stack's name: pool names are unique within a cluster, and several deployments may
+share one. Cost tags come from the stack's tagging aspect (modules/tagging.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
+from cdktn import Postcondition, TerraformResourceLifecycle
 from cdktn_provider_azurerm.data_azurerm_kubernetes_cluster import DataAzurermKubernetesCluster
 from cdktn_provider_azurerm.federated_identity_credential import FederatedIdentityCredential
 from cdktn_provider_azurerm.kubernetes_cluster import (
@@ -47,16 +53,19 @@ from constructs import Construct
 
 from core.errors import InfraError
 from modules.azure.identity import BLOB_READER, Grant, ServingIdentity, ServingIdentityProps
-from modules.azure.names import ResourceId, bounded_name
+from modules.azure.names import bounded_name
 from modules.azure.network import ServingNetwork, ServingNetworkProps
 from modules.node_pools import GPU_TAINT_KEY, NodeRange, check_ranges
 
 GPU_TAINT = f"{GPU_TAINT_KEY}=present:NoSchedule"
-SPOT_TAINT = "kubernetes.azure.com/scalesetpriority=spot:NoSchedule"
+SPOT_TAINT_KEY, SPOT_TAINT_VALUE = "kubernetes.azure.com/scalesetpriority", "spot"
+SPOT_TAINT = f"{SPOT_TAINT_KEY}={SPOT_TAINT_VALUE}:NoSchedule"
 """The taint AKS puts on every node of a Spot pool."""
 TOKEN_AUDIENCE = "api://AzureADTokenExchange"
 """The audience of the tokens Workload Identity exchanges (Entra ID's fixed value)."""
 SKU_TIERS = ("Free", "Standard", "Premium")
+POOL_LABEL = "infra.dev/pool"
+"""The node label naming a node's pool role (`on-demand` or `spot`)."""
 _POOL_NAME_LIMIT = 12
 """AKS node pool names: lowercase letters and digits, at most 12 characters (Linux)."""
 
@@ -90,9 +99,12 @@ class AksNodePoolsProps:
     model_blob_container_id: str | None = None
     """(Optional) Resource ID of the weights' blob container: the only data the workload may
     read. Defaults to None: no storage role."""
-    cluster_id: str | None = None
-    """(Optional) Resource ID of the existing cluster the pools join, needed unless
-    `create_cluster`. Defaults to None."""
+    cluster_name: str | None = None
+    """(Optional) Name of the existing cluster the pools join (looked up in
+    `cluster_resource_group`), needed unless `create_cluster`. Defaults to None."""
+    cluster_resource_group: str | None = None
+    """(Optional) The existing cluster's resource group, needed with `cluster_name`. Defaults to
+    None."""
     create_cluster: bool = False
     """(Optional) Create a private cluster for the pools instead of joining `cluster_id`.
     Defaults to False."""
@@ -114,22 +126,46 @@ class AksNodePoolsProps:
     """(Optional) Nodes of a new cluster's system pool. Defaults to 2."""
     os_disk_size_gb: int = 200
     """(Optional) OS disk per GPU node, GB (the image and the model cache). Defaults to 200."""
+    node_labels: Mapping[str, str] = field(default_factory=dict)
+    """(Optional) More Kubernetes labels on every node of the GPU pools (the deployment's label
+    its pods select); `infra.dev/pool` is always set. Defaults to none."""
+    initial_nodes: Mapping[str, int] = field(default_factory=dict)
+    """(Optional) Nodes each pool starts with, by role (`on-demand`, `spot`), within its range:
+    the planned count. Defaults to none: AKS starts a pool at its range's minimum."""
+    encryption_at_host: bool = True
+    """(Optional) Encrypt the GPU nodes' temporary disks and disk caches on the host (the
+    subscription must have Microsoft.Compute/EncryptionAtHost registered). Defaults to True."""
 
 
-def pool_name(role: str) -> str:
-    return {"on-demand": "gpu", "spot": "gpuspot"}[role][:_POOL_NAME_LIMIT]
+def pool_name(name: str, role: str) -> str:
+    """`gpu` or `spot` and a digest of the stack's name: unique per deployment in a shared
+    cluster, within AKS's 12 characters."""
+    prefix = {"on-demand": "gpu", "spot": "spot"}[role]
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return f"{prefix}{digest}"[:_POOL_NAME_LIMIT]
 
 
 def check_props(props: AksNodePoolsProps) -> None:
     where = f"stack {props.name}"
     check_ranges(props.on_demand, props.spot, where)
-    if not props.create_cluster and not props.cluster_id:
+    if not props.create_cluster and not (props.cluster_name and props.cluster_resource_group):
         raise AksNodePoolsError(
-            f"{where}: name the existing cluster's resource ID (deploy.kubernetes.cluster) or "
-            "set create_cluster: true."
+            f"{where}: name the existing cluster and its resource group (deploy.kubernetes."
+            "cluster, deploy.azure.resource_group) or set create_cluster: true."
         )
-    if props.cluster_id and "/managedclusters/" not in props.cluster_id.lower():
-        raise AksNodePoolsError(f"{where}: {props.cluster_id!r} is not an AKS cluster's ID.")
+    if props.create_cluster and props.cluster_name:
+        raise AksNodePoolsError(
+            f"{where}: give either an existing cluster ({props.cluster_name}) or "
+            "create_cluster, not both."
+        )
+    for role, size in (("on-demand", props.on_demand), ("spot", props.spot)):
+        start = props.initial_nodes.get(role)
+        if start is not None and (size is None or not size.min_nodes <= start <= size.max_nodes):
+            raise AksNodePoolsError(
+                f"{where}: the {role} pool cannot start at {start} nodes outside its range."
+            )
+    if POOL_LABEL in props.node_labels:
+        raise AksNodePoolsError(f"{where}: the node label {POOL_LABEL} is the construct's own.")
     if props.sku_tier not in SKU_TIERS:
         raise AksNodePoolsError(
             f"{where}: sku_tier {props.sku_tier!r} is not one of {', '.join(SKU_TIERS)}."
@@ -137,26 +173,38 @@ def check_props(props: AksNodePoolsProps) -> None:
 
 
 class AksNodePools(Construct):
-    """`node_pools` (role → pool), `workload_identity`, and `cluster` (None when joining an
-    existing one)."""
+    """`node_pools` (role → pool), `workload_identity`, and either `cluster` (a new one) or
+    `existing` (the looked-up one): the other is None."""
 
     def __init__(self, scope: Construct, id: str, props: AksNodePoolsProps) -> None:
         check_props(props)
         super().__init__(scope, id)
         self.cluster: KubernetesCluster | None = None
+        self.existing: DataAzurermKubernetesCluster | None = None
         if props.create_cluster:
             self.cluster = self._new_cluster(props)
             cluster_id, issuer = self.cluster.id, self.cluster.oidc_issuer_url
         else:
-            cluster_id = props.cluster_id or ""
-            existing = ResourceId(cluster_id)
-            found = DataAzurermKubernetesCluster(
+            self.existing = DataAzurermKubernetesCluster(
                 self,
                 "cluster",
-                name=existing.segment("managedClusters"),
-                resource_group_name=existing.segment("resourceGroups"),
+                name=props.cluster_name or "",
+                resource_group_name=props.cluster_resource_group or "",
+                # Refused at plan time, before any pool: the federation needs the issuer.
+                lifecycle=TerraformResourceLifecycle(
+                    postcondition=[
+                        Postcondition(
+                            condition="${self.oidc_issuer_enabled}",
+                            error_message=(
+                                f"AKS cluster {props.cluster_name} has no OIDC issuer, which the "
+                                "workload identity's federated credential needs: run az aks "
+                                "update --enable-oidc-issuer --enable-workload-identity on it."
+                            ),
+                        )
+                    ]
+                ),
             )
-            issuer = found.oidc_issuer_url
+            cluster_id, issuer = self.existing.id, self.existing.oidc_issuer_url
         self.node_pools: dict[str, KubernetesClusterNodePool] = {}
         for role, size in (("on-demand", props.on_demand), ("spot", props.spot)):
             if size is not None:
@@ -230,7 +278,7 @@ class AksNodePools(Construct):
         return KubernetesClusterNodePool(
             self,
             f"pool-{role}",
-            name=pool_name(role),
+            name=pool_name(props.name, role),
             kubernetes_cluster_id=cluster_id,
             vm_size=props.vm_size,
             mode="User",
@@ -238,13 +286,16 @@ class AksNodePools(Construct):
             auto_scaling_enabled=True,
             min_count=size.min_nodes,
             max_count=size.max_nodes,
+            node_count=props.initial_nodes.get(role),
+            # The autoscaler owns the count once the pool exists.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["node_count"]),
             priority="Spot" if spot else "Regular",
             eviction_policy="Delete" if spot else None,
             spot_max_price=-1 if spot else None,
             node_taints=[GPU_TAINT, SPOT_TAINT] if spot else [GPU_TAINT],
-            node_labels={"infra.dev/pool": role},
+            node_labels={**props.node_labels, POOL_LABEL: role},
             gpu_driver="Install",
-            host_encryption_enabled=True,
+            host_encryption_enabled=props.encryption_at_host,
             node_public_ip_enabled=False,
             os_disk_size_gb=props.os_disk_size_gb,
             os_type="Linux",

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from cdktn import Token
+
 from modules.kubernetes.weights import (
     DOWNLOAD_DIR,
     SCRATCH_DIR,
@@ -40,7 +42,9 @@ script reads the location from variables only."""
 
 
 def workload_identity(client_id: str) -> WorkloadIdentity:
-    if not _CLIENT_ID.match(client_id):
+    """`client_id`: a GUID, or a reference to the client ID of an identity the stack creates
+    (resolved by Terraform)."""
+    if not (Token.is_unresolved(client_id) or _CLIENT_ID.match(client_id)):
         raise WorkloadError(
             f"the workload's managed identity {client_id!r} is not a client ID (a GUID)."
         )

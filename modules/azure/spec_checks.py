@@ -102,3 +102,36 @@ def check_fleet(spec: DeploymentSpec) -> None:
             "deploy.hf_token_ssm_parameter is an AWS SSM parameter; put the token in Key Vault "
             "and set deploy.azure.hf_token_secret_id",
         )
+
+
+def check_aks(spec: DeploymentSpec) -> None:
+    """`kind: kubernetes` on AKS: an existing cluster is looked up by name in its resource
+    group, and its pools join the cluster's own network."""
+    check_network(spec)
+    if spec.kubernetes.cluster is not None:
+        if not spec.azure.resource_group:
+            _refuse(
+                spec,
+                f"the existing AKS cluster {spec.kubernetes.cluster} is looked up in its "
+                "resource group, so set deploy.azure.resource_group to it",
+            )
+        if spec.network.subnet_ids:
+            _refuse(
+                spec,
+                f"node pools join the existing cluster {spec.kubernetes.cluster} on its own "
+                "network, so remove deploy.network.subnet_ids (it is the subnet of a cluster "
+                "the toolkit creates)",
+            )
+    if spec.runtime.model_s3_uri and not spec.azure.model_blob_container_id:
+        _refuse(
+            spec,
+            "deploy.model_s3_uri is in S3, which AKS pods cannot read; copy the weights to a "
+            "blob container and set deploy.azure.model_blob_container_id",
+        )
+    if spec.runtime.hf_token_ssm_parameter and not spec.kubernetes.hf_token_secret:
+        _refuse(
+            spec,
+            "deploy.hf_token_ssm_parameter is an AWS SSM parameter; put the token in a "
+            "Kubernetes Secret of the namespace (key token) and set "
+            "deploy.kubernetes.hf_token_secret",
+        )

@@ -18,8 +18,9 @@ the serving pods' Kubernetes service account impersonates through Workload Ident
 (roles/iam.workloadIdentityUser): no key anywhere. An existing cluster must have Workload
 Identity enabled (the pools' GKE metadata server needs it).
 
-Nodes carry the label `infra.dev/pool` = `on-demand` or `spot` for the workload's node selectors
-(GKE also labels spot nodes `cloud.google.com/gke-spot=true`).
+Nodes carry the label `infra.dev/pool` = `on-demand` or `spot`, and the caller's `node_labels` (the
+deployment's label, which its workload's pods select); GKE also labels spot nodes
+`cloud.google.com/gke-spot=true`.
 """
 
 from __future__ import annotations
@@ -146,6 +147,12 @@ class GkeNodePoolsProps:
     172.16.0.0/28."""
     release_channel: str = "REGULAR"
     """A new cluster's GKE release channel (RAPID, REGULAR, STABLE). Default: REGULAR."""
+    kubernetes_version: str | None = None
+    """A new cluster's minimum Kubernetes minor version ("1.33": GKE picks its newest patch).
+    Default: None, the release channel's default version."""
+    node_labels: Mapping[str, str] | None = None
+    """Kubernetes labels on every node of the pools, besides `infra.dev/pool`. Default: None,
+    only that one."""
     disk_size_gb: int = 200
     """Boot disk per node, GB (the image and the model cache). Default: 200."""
     labels: Mapping[str, str] | None = None
@@ -181,6 +188,13 @@ def check_props(props: GkeNodePoolsProps) -> None:
         )
     if props.model_gcs_uri is not None and not props.model_gcs_uri.startswith("gs://"):
         raise GkeNodePoolsError(f"{where}: {props.model_gcs_uri!r} is not a gs:// URI.")
+
+
+def workload_account_id(name: str) -> str:
+    """The workload's Google service account ID: its email is
+    `<ID>@<project>.iam.gserviceaccount.com`, known before the account exists (the
+    Kubernetes service account's annotation names it)."""
+    return gcp_name(name, "workload", limit=30)
 
 
 def prefix_condition(bucket: str, prefix: str) -> str:
@@ -266,6 +280,7 @@ class GkeNodePools(Construct):
             enable_shielded_nodes=True,
             enable_legacy_abac=False,
             release_channel=ContainerClusterReleaseChannel(channel=props.release_channel),
+            min_master_version=props.kubernetes_version,
             resource_labels=dict(props.labels or {}),
             # Off: `infra destroy` removes what the state holds, after its own approval.
             deletion_protection=False,
@@ -345,7 +360,7 @@ class GkeNodePools(Construct):
                     mode="GKE_METADATA"
                 ),
                 taint=[GPU_TAINT],
-                labels={"infra.dev/pool": role},
+                labels={**(props.node_labels or {}), "infra.dev/pool": role},
                 resource_labels=dict(props.labels or {}),
                 metadata={"disable-legacy-endpoints": "true"},
             ),
@@ -355,7 +370,7 @@ class GkeNodePools(Construct):
         account = ServiceAccount(
             self,
             "workload-account",
-            account_id=gcp_name(props.name, "workload", limit=30),
+            account_id=workload_account_id(props.name),
             display_name=f"{props.name} serving workload",
             description=f"Impersonated by the serving pods of {props.name}; managed by infra",
         )

@@ -5,10 +5,13 @@ cannot honour as asked: a share of spot inside one group, client ranges on an in
 balancer (its proxies hide the client address from the firewall), a public load balancer open to
 nobody or without a certificate (it serves HTTPS only), a certificate on the internal load
 balancer (which speaks HTTP inside the VPC), a Vertex AI image outside Artifact Registry, a token
-Vertex AI would store in plain text.
+Vertex AI would store in plain text, a GKE cluster outside the deployment's region, a Secret
+Manager token that GKE pods would never read.
 """
 
 from __future__ import annotations
+
+import re
 
 from core.errors import InfraError
 from planner.deployment import DeploymentSpec
@@ -81,9 +84,41 @@ def _vertex_problem(spec: DeploymentSpec) -> str | None:
     return None
 
 
+def _kubernetes_problem(spec: DeploymentSpec) -> str | None:
+    options = spec.kubernetes
+    location = options.cluster_location
+    if location and options.create_cluster:
+        return (
+            "deploy.kubernetes.cluster_location is where an existing cluster is; a cluster the "
+            f"toolkit creates is regional in the deployment's region ({spec.region})"
+        )
+    if location and location != spec.region and not _zone_of(location, spec.region):
+        return (
+            f"the cluster's location {location} is not in the deployment's region {spec.region}, "
+            "where its node pools would run; pin that region (--region) or name a cluster there"
+        )
+    if spec.gcp.hf_token_secret and not options.hf_token_secret:
+        return (
+            "GKE pods read the Hugging Face token from a Kubernetes Secret, not from Secret "
+            "Manager: create one and name it in deploy.kubernetes.hf_token_secret"
+        )
+    return None
+
+
+def _zone_of(location: str, region: str) -> bool:
+    """Whether `location` is a zone of `region` (us-central1-a of us-central1)."""
+    return _ZONE.match(location) is not None and location.rsplit("-", 1)[0] == region
+
+
+_ZONE = re.compile(r"^[a-z]+-[a-z]+[0-9]+-[a-z]\Z")
+_KIND_PROBLEMS = {
+    "fleet": _fleet_problem,
+    "vertex": _vertex_problem,
+    "kubernetes": _kubernetes_problem,
+}
+
+
 def check_gcp_spec(spec: DeploymentSpec) -> None:
-    problem = _common_problem(spec) or (
-        _fleet_problem(spec) if spec.kind == "fleet" else _vertex_problem(spec)
-    )
+    problem = _common_problem(spec) or _KIND_PROBLEMS[spec.kind](spec)
     if problem:
         raise GcpSpecError(f"stack {spec.stack_name}: {problem}.")

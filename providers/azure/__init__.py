@@ -1,8 +1,8 @@
-"""Microsoft Azure: GPU VM scale sets and Azure ML managed online endpoints."""
+"""Microsoft Azure: GPU VM scale sets, Azure ML managed online endpoints and AKS node pools."""
 
 import re
 
-from providers.targets import FLEET, Cloud, Kind, Target
+from providers.targets import FLEET, KUBERNETES, Cloud, Kind, Target
 
 AZUREML = Kind(
     name="azureml",
@@ -35,6 +35,16 @@ class Azure(Cloud):
             },
             endpoint_steps="orchestrator.azureml_endpoint",
             managed_replicas="fixed",
+        ),
+        Target(
+            kind=KUBERNETES,
+            stack="stacks.aks_kubernetes:AksServingStack",
+            catalog_file="vms.csv",
+            spec_sections={
+                "kubernetes": "planner.profile:KubernetesOptions",
+                "azure": "planner.profile:AzureOptions",
+            },
+            control_plane_item="aks.standard.hour",
         ),
     )
     spot_max_discount = 0.90

@@ -1,6 +1,7 @@
-"""Google Cloud: Compute Engine GPU fleets (managed instance groups) and Vertex AI endpoints."""
+"""Google Cloud: Compute Engine GPU fleets (managed instance groups), Vertex AI endpoints and GKE
+GPU node pools."""
 
-from providers.targets import FLEET, Cloud, Kind, SourceCounterpart, Target
+from providers.targets import FLEET, KUBERNETES, Cloud, Kind, SourceCounterpart, Target
 
 VERTEX_PORT = 8080
 """Vertex AI sends health checks and predictions to the model's first container port, 8080 unless
@@ -40,6 +41,16 @@ class Gcp(Cloud):
             },
             endpoint_steps="orchestrator.vertex_endpoint",
             managed_replicas="autoscaled",
+        ),
+        Target(
+            kind=KUBERNETES,
+            stack="stacks.gke_kubernetes:GkeServingStack",
+            catalog_file="gce.csv",
+            spec_sections={
+                "kubernetes": "planner.profile:KubernetesOptions",
+                "gcp": "planner.profile:GcpOptions",
+            },
+            control_plane_item="gke.cluster_management.hour",
         ),
     )
     spot_max_discount = 0.91

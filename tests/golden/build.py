@@ -35,6 +35,7 @@ import yaml
 
 from planner.decision import Decision
 from planner.deployment import DeploymentSpec, spec_from_decision
+from providers import targets
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -60,17 +61,14 @@ class Target:
         return f"{self.cloud}-{self.kind}" + ("-local" if self.env == LOCAL_ENV else "")
 
 
-TARGETS = (
-    Target("aws", "fleet"),
-    Target("aws", "sagemaker"),
-    Target("azure", "azureml"),
-    Target("azure", "fleet"),
-    Target("gcp", "fleet"),
-    Target("gcp", "vertex"),
-    Target("aws", "fleet", LOCAL_ENV),
-    Target("aws", "sagemaker", LOCAL_ENV),
+TARGETS = tuple(
+    Target(cloud.name, target.kind.name) for cloud, target in targets.targets()
+) + tuple(
+    Target(cloud.name, target.kind.name, LOCAL_ENV)
+    for cloud, target in targets.targets()
+    if target.emulated
 )
-"""Every (cloud, kind) orchestrator.synth supports for a real cloud, and the emulated AWS's two."""
+"""Every registered target for a real cloud, and the emulated AWS's (providers/targets.py)."""
 
 ARM = "/subscriptions/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0/resourceGroups/rg/providers"
 CLOUD_INPUTS: dict[str, dict[str, Any]] = {

@@ -51,11 +51,13 @@ def decide(example: str, target: Target, workdir: Path) -> Recorded | None:
     from orchestrator.decisions import recommend_for_env
     from planner.decision import decide as decide_on
     from planner.deployment import check_decision
-    from planner.optimizer import Filters
+    from planner.optimizer import Filters, unconfigured_kind
     from planner.profile import load_profile
 
     profile_path = write_profile(example, target, workdir)
     profile = load_profile(profile_path).profile
+    if unconfigured_kind(target.kind, profile) is not None:
+        return None  # the example does not say what the kind needs (which cluster)
     pins = Filters(clouds=frozenset({target.cloud}), kinds=frozenset({target.kind}))
     try:
         recommendation = recommend_for_env(profile_path, target.env, pins)

@@ -105,5 +105,6 @@ BILLED_ELSEWHERE: Mapping[str, str] = {
         "no charge for the workspace; the online endpoint's instances are created by the Azure "
         "ML SDK after apply (priced as infra_managed_deployment when the deployment spec is known)"
     ),
+    "kubernetes_manifest": "no charge of its own: its pods run on the node pools, priced per node",
 }
 """Resources with no charge of their own → the resource whose price includes them."""

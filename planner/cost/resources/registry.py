@@ -14,14 +14,21 @@ from providers import targets
 
 __all__ = ["BILLED_ELSEWHERE", "FREE_TYPES", "PROVIDERS", "RULES", "provider_of"]
 
+
+def provider_of(resource_type: str) -> str:
+    return resource_type.split("_", 1)[0]
+
+
+_CLOUD_PROVIDERS = {cloud.terraform_provider: cloud.name for cloud in targets.clouds()}
 PROVIDERS: Mapping[str, str | None] = {
-    **{cloud.terraform_provider: cloud.name for cloud in targets.clouds()},
+    **_CLOUD_PROVIDERS,
     "random": None,
     "infra": None,
+    **{name: None for kind in targets.kinds() for name in kind.terraform_providers},
 }
 """Provider name (a resource type's prefix) → the catalog's name of its cloud (each cloud's
 declaration names its provider); None for providers whose resources live in no cloud (they never
-decide which cloud a plan is for)."""
+decide which cloud a plan is for), a kind's own among them (hashicorp/kubernetes)."""
 
 RULES: Mapping[str, Rule] = combine(
     *(targets.resolve(cloud.pricing_rules) for cloud in targets.clouds()),
@@ -30,7 +37,3 @@ RULES: Mapping[str, Rule] = combine(
 )
 """Priced resource type → its rule: each cloud's table (its `pricing_rules`), then the rules of
 what the SDK steps deploy and of usage-driven charges."""
-
-
-def provider_of(resource_type: str) -> str:
-    return resource_type.split("_", 1)[0]
