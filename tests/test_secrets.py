@@ -295,8 +295,6 @@ def example_spec(example: Path, cloud: str, kind: str, workdir: Path) -> Deploym
         deploy[field] = {**deploy.get(field, {}), **value} if isinstance(value, dict) else value
     if kind == "vertex":
         data["runtime"] = {**data.get("runtime", {}), "image": VERTEX_IMAGE}
-    if kind == "kubernetes":  # the kind is considered only for a profile naming its cluster
-        data["deploy"].setdefault("kubernetes", {"cluster": "gpu-serving", "kserve": True})
     profile = write_profile(workdir, data, f"{cloud}-{kind}-{example.name}")
     loaded = load_profile(profile).profile
     configured_by = targets.kind(kind).configured_by
