@@ -40,7 +40,8 @@ and the stack sets only arguments both know."""
 CONTROL_PLANE_LOG_DAYS = 365
 """A year of a created cluster's control-plane (audit) logs, what checkov's CKV_AWS_338 asks."""
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
-"""The ExecCredential version `aws eks get-token` prints."""
+"""The ExecCredential version the provider asks for; `aws eks get-token` fully supports it and
+v1, and answers in the version asked (aws-cli awscli/customizations/eks/get_token.py)."""
 
 
 def _pool_size(pool: NodeRange | None, desired: int) -> PoolSize:
