@@ -816,6 +816,9 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
         accelerator = known_accelerators.get(offering.accelerator)
         if accelerator is None:
             continue
+        vendors = targets.kind(offering.kind).vendors
+        if vendors is not None and accelerator.vendor not in vendors:
+            continue
         considered.setdefault(accelerator.name, []).append(offering)
         wanted_zones = profile.placement.zones if targets.kind(offering.kind).runs_instances else 1
         band = offering.spot_interruption

@@ -55,6 +55,9 @@ class Kind:
     """Dotted path of the function choosing the serving image (planner layer)."""
     no_rollback: str | None = None
     """Why `infra rollback` does not apply, when the kind rolls back in its own way."""
+    vendors: frozenset[str] | None = None
+    """The accelerator vendors the kind serves on (planner/data/accelerators.yaml's `vendor`);
+    None: any the cloud offers."""
     configured_by: str | None = None
     """Dotted path of the check (planner layer) saying why a profile does not configure the kind
     (a sentence), or None when it does: a kind that needs settings (which cluster) is not
@@ -82,6 +85,7 @@ KUBERNETES = Kind(
     "serving workload on them: KServe or a Deployment, scaled by KEDA on the engine's queue",
     runs_instances=True,
     scaling_signal="requests_in_flight_per_replica",
+    vendors=frozenset({"NVIDIA"}),  # NVIDIA GPU node images and the nvidia.com/gpu resource
     configured_by="planner.kubernetes:not_configured",
     fixed_cost="planner.kubernetes:control_plane_hourly",
     terraform_providers=("kubernetes",),

@@ -117,3 +117,18 @@ def test_hostile_kubernetes_settings_get_one_sentence(
         load_profile(path)
     sentence = str(refused.value)
     assert words in sentence and "deploy.kubernetes" in sentence and "\n" not in sentence
+
+
+def test_kubernetes_nodes_are_nvidia_gpus_only() -> None:
+    """The node pools run NVIDIA's GPU images: an Inferentia row is a fleet's, never a node's."""
+    zones = [zone("use1-az1", 0.76)]
+    catalog = catalog_of(
+        offering("inf2.xlarge", "Inferentia2", 2, 16.0, zones, kind="kubernetes"),
+        offering("inf2.xlarge", "Inferentia2", 2, 16.0, zones, kind="fleet"),
+        offering("g6e.xlarge", "L40S", 1, 44.7, [zone("use1-az1", 1.861)], kind="kubernetes"),
+    )
+    found = recommend(_profile(cluster="gpu-serving"), catalog)
+    kinds_by_accelerator = {(c.offering.accelerator, c.offering.kind) for c in found.candidates}
+    assert ("Inferentia2", "kubernetes") not in kinds_by_accelerator
+    assert ("L40S", "kubernetes") in kinds_by_accelerator
+    assert ("Inferentia2", "fleet") in kinds_by_accelerator  # it could serve, on a fleet
