@@ -107,9 +107,15 @@ def test_lifecycle_with_boto3_clients(home: Path, monkeypatch: pytest.MonkeyPatc
         ec2.revoke_security_group_ingress(  # by its content, moto's own answer stands
             GroupId=group, IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="10.0.0.0/8"
         )
+    template = ec2.create_launch_template(
+        LaunchTemplateName="tmpl", LaunchTemplateData={"InstanceType": "g6e.xlarge"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    ec2.delete_launch_template(LaunchTemplateId=template)
+    with pytest.raises(ec2.exceptions.ClientError, match=r"InvalidLaunchTemplateId\.NotFound"):
+        ec2.delete_launch_template(LaunchTemplateId=template)  # a retried delete, as AWS answers
     log = (home / "moto.log").read_text()
     assert "ml.g5.2xlarge" in log and "never real AWS" in log
-    assert "unknown security group rule IDs" in log
+    assert "unknown security group rule IDs" in log and "unknown launch template IDs" in log
 
     assert emulator.stop() is True
     assert not alive(started.pid)

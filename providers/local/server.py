@@ -186,6 +186,7 @@ def improve_read_back() -> list[str]:
 
     LaunchTemplateVersion.__init__ = version_without_own_tags  # type: ignore[method-assign]
     answer_unknown_rule_ids_as_aws()
+    answer_unknown_template_ids_as_aws()
     return [
         "autoscaling DefaultInstanceWarmup",
         "scaling policy Enabled",
@@ -193,6 +194,7 @@ def improve_read_back() -> list[str]:
         "predictive scaling",
         "group-referencing rule descriptions",
         "unknown security group rule IDs",
+        "unknown launch template IDs",
     ]
 
 
@@ -224,6 +226,24 @@ def answer_unknown_rule_ids_as_aws() -> None:
 
     for name in ("revoke_security_group_ingress", "revoke_security_group_egress"):
         setattr(SecurityGroupBackend, name, by_rule_id(getattr(SecurityGroupBackend, name)))
+
+
+def answer_unknown_template_ids_as_aws() -> None:
+    """Deleting a launch template by an ID that no longer exists is
+    `InvalidLaunchTemplateId.NotFound` on AWS, which the provider takes as already deleted; moto
+    answers `InvalidLaunchTemplateName.NotFoundException`, which failed a destroy whose delete was
+    retried after a slow first answer (seen in CI, deleting an EKS node group's template)."""
+    from moto.ec2.exceptions import InvalidLaunchTemplateIdNotFound
+    from moto.ec2.models.launch_templates import LaunchTemplateBackend
+
+    original = LaunchTemplateBackend.delete_launch_template
+
+    def delete_launch_template(self, name, tid):  # type: ignore[no-untyped-def]
+        if not name and tid is not None and tid not in self.launch_templates:
+            raise InvalidLaunchTemplateIdNotFound(tid)
+        return original(self, name, tid)
+
+    LaunchTemplateBackend.delete_launch_template = delete_launch_template  # type: ignore[method-assign]
 
 
 def add_instance_refreshes() -> None:
