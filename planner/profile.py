@@ -501,6 +501,12 @@ class KubernetesOptions(_Section, kw_only=True):
             raise ValueError(
                 "give either cluster (an existing cluster) or create_cluster: true, not both"
             )
+        if self.create_cluster and self.kserve:
+            raise ValueError(
+                "kserve: true needs a cluster that runs KServe, and a cluster the toolkit "
+                "creates has none (only KEDA is installed on it); name an existing cluster "
+                "with KServe in cluster, or set kserve: false"
+            )
 
     @property
     def configured(self) -> bool:

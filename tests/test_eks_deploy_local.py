@@ -34,7 +34,7 @@ def deployed(infra_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """The example on a cluster the toolkit creates (the emulator has no existing one)."""
     workdir = tmp_path_factory.mktemp("project")
     profile = yaml.safe_load((EXAMPLES / PROFILE).read_text())
-    profile["deploy"]["kubernetes"] = {"create_cluster": True, "kserve": True}
+    profile["deploy"]["kubernetes"] = {"create_cluster": True}
     (workdir / PROFILE).write_text(yaml.safe_dump(profile))
     run = Run(workdir)
     result, body = run.json("deploy", PROFILE, *TARGET, "--auto-approve")

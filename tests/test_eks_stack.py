@@ -119,7 +119,7 @@ PLAIN = make_spec(
 )
 CREATED = make_spec(
     "created",
-    kubernetes={"create_cluster": True, "kubernetes_version": "1.33", "kserve": True},
+    kubernetes={"create_cluster": True, "kubernetes_version": "1.33"},
     runtime={"model_s3_uri": WEIGHTS},
 )
 SPECS = [KSERVE, PLAIN, CREATED]

@@ -38,7 +38,6 @@ from stacks.gke_kubernetes import (
     AUTH_PLUGIN,
     EXEC_API_VERSION,
     KUBERNETES_PROVIDER_VERSION,
-    NO_WORKLOAD_IN_NEW_CLUSTER,
 )
 from stacks.kubernetes_common import DEPLOYMENT_LABEL, pool_ranges, workload_name
 from tests.conftest import EXAMPLES, Cli
