@@ -71,13 +71,12 @@ class Stage:
 
     def sentence(self) -> str:
         """What this stage is, for a person reading the plan."""
-        waiting = ", ".join(
-            f"{count} {kind}" for kind, count in sorted(_count_types(self.deferred).items())
-        )
+        counts = [f"{n} {kind}" for kind, n in sorted(_count_types(self.deferred).items())]
+        waiting = " and ".join([", ".join(counts[:-1]), counts[-1]] if len(counts) > 1 else counts)
         return (
-            f"Stage {self.number} of {self.count} of the deploy: {waiting} wait for a later "
-            "stage, planned once what they need (the cluster their provider signs in to, the "
-            "custom resource types a release installs) exists."
+            f"Stage {self.number} of {self.count} of the deploy: {waiting} resources wait for a "
+            "later stage, planned once what they are planned against exists (the cluster their "
+            "provider signs in to, the custom resource types a release installs)."
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -86,6 +85,7 @@ class Stage:
             "count": self.count,
             "targets": list(self.targets),
             "deferred": list(self.deferred),
+            "summary": self.sentence(),
         }
 
 

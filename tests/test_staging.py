@@ -337,3 +337,27 @@ def test_destroy_is_one_untargeted_plan(deployment_on) -> None:
     deployment._applied = None
     workflow.destroy(deployment, confirm=lambda s: True)
     assert fake.plans == [["-destroy"]] and fake.state == set()
+
+
+def test_the_cli_says_which_stage_a_plan_is_and_what_a_saved_one_holds(deployment_on) -> None:
+    from cli.deploy import _plan_line, _saved_line, _stages_text
+
+    deployment, _ = deployment_on(EKS)
+    planned = workflow.plan(deployment).to_dict()
+    line = _plan_line(planned)
+    assert line.splitlines()[1] == (
+        "Stage 1 of 3 of the deploy: 1 helm_release and 6 kubernetes_manifest resources wait "
+        "for a later stage, planned once what they are planned against exists (the cluster "
+        "their provider signs in to, the custom resource types a release installs)."
+    )
+    saved = _saved_line(planned, Path("stage.plan"))
+    assert "Saved stage 1 of 3 only to stage.plan" in saved and "infra plan --out" in saved
+    assert "applies the stages one after another" in _saved_line(planned, None)
+    assert _saved_line({"stage": None}, None) == ""
+
+    answers = iter([True, False])
+    result = workflow.deploy(deployment, confirm=lambda s: next(answers))
+    lines = _stages_text(result).splitlines()
+    assert lines[0].startswith("Stage 1 of 3: Plan: 35 to add")
+    assert lines[1].startswith("Stage 2 of 3: Plan: ")
+    assert lines[2].startswith("Stopped before stage 2 of 3 (not approved)")
