@@ -361,3 +361,18 @@ def test_the_cli_says_which_stage_a_plan_is_and_what_a_saved_one_holds(deploymen
     assert lines[0].startswith("Stage 1 of 3: Plan: 35 to add")
     assert lines[1].startswith("Stage 2 of 3: Plan: ")
     assert lines[2].startswith("Stopped before stage 2 of 3 (not approved)")
+
+
+def test_resources_that_wait_for_each_other_are_refused() -> None:
+    """Terraform itself refuses such a cycle; staging says so instead of planning forever."""
+    config = {
+        "resource": {"thing_object": {"a": {"provider": "thing.a"}, "b": {"provider": "thing.b"}}},
+        "provider": {
+            "thing": [
+                {"alias": "a", "host": "${thing_object.b.id}"},
+                {"alias": "b", "host": "${thing_object.a.id}"},
+            ]
+        },
+    }
+    with pytest.raises(StagingError, match=r"^the configuration's stages never end"):
+        stage_of(config, [])
