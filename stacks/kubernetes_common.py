@@ -136,10 +136,8 @@ def workload_props(
     )
 
 
-NOT_APPLIED = (
-    "not applied: {reason}; this stack holds the GPU node pools and the workload's identity only"
-)
-"""The `kubernetes_workload` output of a stack that holds no workload, with why."""
+NOT_APPLIED = "not applied: {reason}."
+"""The `kubernetes_workload` output of a stack that holds no workload: why, and what it holds."""
 IN_STAGES = (
     "; on the new cluster with KEDA {keda} (Helm chart kedacore/keda), applied in stages by "
     "`infra deploy`: the cluster first, then KEDA and the workload once the cluster answers"
