@@ -139,7 +139,7 @@ def workload_props(
 NOT_APPLIED = "not applied: {reason}."
 """The `kubernetes_workload` output of a stack that holds no workload: why, and what it holds."""
 IN_STAGES = (
-    "; on the new cluster with KEDA {keda} (Helm chart kedacore/keda), applied in stages by "
+    "; with KEDA {keda} installed by Helm (chart kedacore/keda), all of it applied in stages by "
     "`infra deploy`: the cluster first, then KEDA and the workload once the cluster answers"
 )
 """Appended to a stack's `kubernetes_workload` output when it creates the cluster."""
