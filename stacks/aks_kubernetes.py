@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cdktn import Fn, TerraformOutput, TerraformStack
+from cdktn import Fn, ITerraformDependable, TerraformOutput, TerraformStack
 from cdktn_provider_azurerm.data_azurerm_client_config import DataAzurermClientConfig
 from cdktn_provider_azurerm.data_azurerm_kubernetes_cluster import DataAzurermKubernetesCluster
 from cdktn_provider_azurerm.kubernetes_cluster import KubernetesCluster
@@ -49,6 +50,9 @@ from stacks.kubernetes_common import (
     workload_name,
     workload_props,
 )
+
+if TYPE_CHECKING:
+    from modules.kubernetes.keda import KedaRelease
 
 KUBERNETES_PROVIDER_VERSION = ">= 2.36, < 4"
 """The binding (cdktn-provider-kubernetes 17.x) is generated from hashicorp/kubernetes 3.4.0;
@@ -200,7 +204,8 @@ class AksServingStack(TerraformStack):
         )
         access = cluster_access(cluster)
         provider = kubernetes_provider(self, access)
-        keda, after = None, ()
+        keda: KedaRelease | None = None
+        after: tuple[ITerraformDependable, ...] = ()
         if pools.cluster is not None:
             admin = RoleAssignment(
                 self,
