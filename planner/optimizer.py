@@ -819,6 +819,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
         vendors = targets.kind(offering.kind).vendors
         if vendors is not None and accelerator.vendor not in vendors:
             continue
+        fixed_usd = fixed_hourly_usd(offering, profile)
         considered.setdefault(accelerator.name, []).append(offering)
         wanted_zones = profile.placement.zones if targets.kind(offering.kind).runs_instances else 1
         band = offering.spot_interruption
@@ -860,7 +861,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
                     spot_usd=placed.spot_usd if on_demand < instances else None,
                     accelerator=accelerator,
                     replica=plan,
-                    fixed_usd=fixed_hourly_usd(offering, profile),
+                    fixed_usd=fixed_usd,
                 )
             )
     candidates.sort(key=lambda c: c.sort_key)
