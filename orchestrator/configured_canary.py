@@ -74,6 +74,11 @@ def _with_tracks(spec: DeploymentSpec, tracks: ServingTracks) -> DeploymentSpec:
     return msgspec.structs.replace(spec, serving=tracks)
 
 
+def canary_spec(spec: DeploymentSpec, stable: ServingRevision) -> DeploymentSpec:
+    """`spec`'s revision baking beside `stable` at the profile's `deploy.canary.percent`."""
+    return _with_tracks(spec, ServingTracks(stable=stable, canary_percent=spec.canary.percent))
+
+
 def deploy(
     deployment: Deployment,
     confirm: Confirm,
@@ -124,8 +129,8 @@ def _bake_and_promote(
     spec = deployment.spec
     canary = spec.canary
     new, old = revision_label_of(deployment), revision_label(stable)
-    tracks = ServingTracks(stable=stable, canary_percent=canary.percent)
-    baking = deployment.with_spec(_with_tracks(spec, tracks))
+    baking = deployment.with_spec(canary_spec(spec, stable))
+    tracks = baking.spec.serving
     with _applying():
         first = deploy_once(baking, confirm, True)
     if first.get("cancelled"):
@@ -133,7 +138,7 @@ def _bake_and_promote(
     actions = [f"{new} took {canary.percent}% of the traffic beside {old}"]
     with deployment.step(f"bake {new} for {canary.bake_s} s"):
         sleep(canary.bake_s)
-    now = workflow.applied_state(deployment.with_spec(baking.spec)).spec
+    now = workflow.applied_state(deployment.with_spec(spec)).spec
     if now is None or now.serving != tracks:
         raise CanaryRolledBack(
             f"{new} was rolled back while it baked on {spec.stack_name}; nothing was promoted "
