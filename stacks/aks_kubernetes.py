@@ -33,7 +33,7 @@ from modules.kubernetes.weights import WeightsDownload
 from modules.kubernetes.workload import Toleration, WorkloadProps
 from planner.deployment import CapacitySpec, DeploymentSpec
 from stacks.common import configure_azure_stack
-from stacks.kubernetes_canary import with_tracks
+from stacks.kubernetes_canary import autoscaler, with_tracks
 from stacks.kubernetes_common import (
     DEPLOYMENT_LABEL,
     PoolRanges,
@@ -189,9 +189,12 @@ class AksServingStack(TerraformStack):
             provider = kubernetes_provider(self, pools.existing)
             KubernetesWorkload(self, "workload", props, provider=provider)
             served = "KServe InferenceService" if options.kserve else "Deployment and Service"
+            scaled = "KEDA on the engine's queue"
+            if autoscaler(spec) != "KEDA":
+                scaled = f"{autoscaler(spec)} on concurrency"
             applied = (
                 f"applied: a {served} {workload} in namespace {options.namespace} of cluster "
-                f"{options.cluster}, scaled by KEDA on the engine's queue."
+                f"{options.cluster}, scaled by {scaled}."
             )
             cluster_name = options.cluster or ""
         else:

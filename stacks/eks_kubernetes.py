@@ -26,7 +26,7 @@ from modules.node_pools import NodeRange
 from planner.deployment import DeploymentSpec
 from providers.aws.neuron import is_neuron
 from stacks.common import configure_aws_stack
-from stacks.kubernetes_canary import with_environment, with_tracks
+from stacks.kubernetes_canary import autoscaler, with_environment, with_tracks
 from stacks.kubernetes_common import (
     DEPLOYMENT_LABEL,
     KubernetesStackError,
@@ -167,7 +167,7 @@ class EksServingStack(TerraformStack):
             applied = (
                 f"applied: the {'KServe InferenceService' if options.kserve else 'Deployment'} "
                 f"{name} in namespace {props.namespace} of cluster {options.cluster}, scaled by "
-                f"KEDA, its pods reading AWS through the IAM role serving_role_arn."
+                f"{autoscaler(spec)}, its pods reading AWS through the IAM role serving_role_arn."
             )
 
         TerraformOutput(self, "cluster_name", value=cluster.name)

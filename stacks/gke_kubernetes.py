@@ -29,7 +29,7 @@ from modules.kubernetes.workload import WorkloadProps
 from planner.deployment import DeploymentSpec
 from providers.gcp.labels import gcp_labels
 from stacks.common import GCP_PROJECT_ENV, configure_gcp_stack
-from stacks.kubernetes_canary import with_tracks
+from stacks.kubernetes_canary import autoscaler, with_tracks
 from stacks.kubernetes_common import DEPLOYMENT_LABEL, pool_ranges, workload_props
 
 KUBERNETES_PROVIDER_VERSION = ">= 2.36, < 4"
@@ -49,12 +49,12 @@ def account_email(name: str, project: str) -> str:
     return f"{workload_account_id(name)}@{project}.iam.gserviceaccount.com"
 
 
-def applied_sentence(props: WorkloadProps, cluster: str) -> str:
+def applied_sentence(props: WorkloadProps, cluster: str, scaler: str = "KEDA") -> str:
     served = "a KServe InferenceService" if props.kserve else "a Deployment and a Service"
     return (
-        f"applied: {served} {props.namespace}/{props.name} in cluster {cluster}, scaled by KEDA "
-        f"between {props.min_replicas} and {props.max_replicas} replicas, as the Kubernetes "
-        f"service account {props.service_account_name} (Workload Identity)"
+        f"applied: {served} {props.namespace}/{props.name} in cluster {cluster}, scaled by "
+        f"{scaler} between {props.min_replicas} and {props.max_replicas} replicas, as the "
+        f"Kubernetes service account {props.service_account_name} (Workload Identity)"
     )
 
 
@@ -135,7 +135,7 @@ class GkeServingStack(TerraformStack):
             self._workload(
                 with_tracks(workload, spec, weights_download), cluster_name, location, project
             )
-            applied = applied_sentence(workload, cluster_name)
+            applied = applied_sentence(workload, cluster_name, autoscaler(spec))
         TerraformOutput(self, "cluster_name", value=cluster_name)
         TerraformOutput(
             self,

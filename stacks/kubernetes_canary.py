@@ -139,3 +139,9 @@ def with_environment(props: WorkloadProps, env: dict[str, str]) -> WorkloadProps
     return dataclasses.replace(
         props, env={**props.env, **env}, weights=download(props.weights), stable=stable
     )
+
+
+def autoscaler(spec: DeploymentSpec) -> str:
+    """Who scales the serving pods, for the stacks' `kubernetes_workload` output."""
+    options = spec.kubernetes
+    return "Knative" if options.kserve and options.kserve_mode == "serverless" else "KEDA"

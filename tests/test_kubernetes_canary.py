@@ -36,6 +36,7 @@ from tests.stack_json import (
     assert_records_its_spec,
     one_sentence,
     resources,
+    service_outputs,
     synthesize_specs,
 )
 from tests.test_eks_stack import CLUSTER, REGION, make_spec
@@ -143,6 +144,10 @@ def test_a_kserve_canary_is_its_traffic_percent_on_a_serverless_service(synthesi
     assert predictor["canaryTrafficPercent"] == 10
     (engine,) = predictor["containers"]
     assert engine["image"] == NEW_IMAGE  # KServe keeps the previous revision itself
+    assert (
+        "scaled by Knative"
+        in service_outputs(synthesized[KSERVE_CANARY])["kubernetes_workload"]["value"]
+    )
     back = of_kind(objects(synthesized[KSERVE_BACK]), "InferenceService")
     assert back[0]["spec"]["predictor"]["canaryTrafficPercent"] == 0  # KServe's rollback
 
