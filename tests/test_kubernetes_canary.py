@@ -14,6 +14,7 @@ import msgspec
 import pytest
 
 import orchestrator.workflow as workflow
+from cli.endpoint_render import canary_text
 from core.errors import InfraError, ProfileError
 from modules.aws.kubernetes_workload import weights_download
 from modules.kubernetes.workload import render_workload
@@ -21,14 +22,14 @@ from orchestrator import configured_canary, sdk_steps
 from orchestrator.applied import AppliedState
 from orchestrator.rollout import CanaryRolledBack, NothingToRollBack
 from orchestrator.workflow import Deployment, PlanSummary
-from planner.deployment import DeploymentSpec
+from planner.deployment import DeploymentSpec, dump_spec
 from planner.profile import Canary, load_profile
 from planner.serving import ServingRevision, ServingTracks
 from providers import targets
 from stacks.eks_kubernetes import EksServingStack
 from stacks.kubernetes_canary import serving_revision, with_tracks
 from stacks.kubernetes_common import workload_name
-from tests.conftest import profile_dict, write_profile
+from tests.conftest import Cli, profile_dict, write_profile
 from tests.kubernetes_schemas import validate
 from tests.sdk_fakes import Steps, deployment_of
 from tests.stack_json import (
@@ -233,6 +234,8 @@ def test_a_new_revision_is_applied_beside_the_stable_one_baked_then_promoted(
     assert any(step.startswith(f"bake {new} for 600 s") for step in steps.started)
     assert result["changed"] is True and result["canary"]["revision"] == new
     assert result["canary"]["actions"][-1].startswith(f"promoted {new} to all of the traffic")
+    text = canary_text(result["canary"])
+    assert text.startswith(f"\nCanary {new}:\n  - {new} took 20% of the traffic beside rev-")
 
 
 def test_the_workflow_deploy_goes_through_the_canary(
@@ -422,3 +425,22 @@ def test_serving_revision_rejects_an_unknown_engine() -> None:
             },
             ServingRevision,
         )
+
+
+def test_rollback_through_the_cli(cli: Cli, terraform: FakeTerraform, tmp_path: Path) -> None:
+    terraform.applied = PLAIN_CANARY
+    path = tmp_path / "spec.yaml"
+    path.write_text(dump_spec(PLAIN_NEW))
+    result = cli("rollback", "--spec", path)
+    assert result.exit_code == 0, result.output
+    stable = configured_canary.revision_label(serving_revision(PLAIN_OLD, False))
+    canary = configured_canary.revision_label(serving_revision(PLAIN_NEW, False))
+    assert result.stdout == (
+        f"Rolled back {canary} on {PLAIN_NEW.stack_name}: all traffic to {stable} "
+        f"({stable} 100%).\n"
+    )
+    assert terraform.applied == PLAIN_ROLLED_BACK
+    again = cli("rollback", "--spec", path)
+    assert again.exit_code == 1 and again.stdout == "" and "Traceback" not in again.output
+    error = again.stderr.splitlines()[-1]
+    assert error.startswith("error: nothing to roll back: no canary is baking on plain-canary-prod")
