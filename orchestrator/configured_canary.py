@@ -144,9 +144,9 @@ def _bake_and_promote(
             f"{new} was rolled back while it baked on {spec.stack_name}; nothing was promoted "
             f"({old} serves all of the traffic)."
         )
-    with _applying():
+    with _applying():  # approved with the canary's plan: the deploy was asked for both
         promoted = deploy_once(deployment.with_spec(spec), lambda summary: True, False)
-    actions.append(f"promoted {new} to all of the traffic; {old} removed")
+    actions.append(f"promoted {new} to all of the traffic, replacing {old}")
     return {
         **promoted,
         "changed": True,
