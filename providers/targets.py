@@ -73,8 +73,8 @@ class Kind:
     stack renders the stable and the canary track from the spec's `serving` section
     (planner/serving.py), which the orchestrator sets from the applied state
     (orchestrator/configured_canary.py). It offers `serving_revision(spec, emulated)` (what the
-    X
-    (why the spec cannot bake beside `stable`, or None)."""
+    spec's pods run, None when the stack applies no workload) and `no_canary(spec, stable,
+    emulated)` (why the spec cannot bake beside `stable`, or None)."""
 
 
 FLEET = Kind(
