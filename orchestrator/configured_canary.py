@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from core.errors import InfraError
 from orchestrator.rollout import CanaryRolledBack, NothingToRollBack, Sleep
 from planner.serving import ServingRevision, ServingTracks
 from providers import targets
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
 Confirm = Callable[["PlanSummary"], bool]
 DeployOnce = Callable[["Deployment", Confirm, bool], dict[str, Any]]
 """workflow.deploy of one configuration: (deployment, confirm, record the decision)."""
+
+
+class RefusedChange(InfraError):
+    """The new configuration cannot be applied over the one the state holds."""
+
 
 _deciding: ContextVar[bool] = ContextVar("configured_canary_deciding", default=False)
 """Set while this module applies its configurations through workflow.deploy, which calls back
@@ -97,6 +103,9 @@ def deploy(
     applied = workflow.applied_state(deployment).spec
     if applied is None or applied.target != spec.target:
         return None
+    refusal = module.refused_change(applied, spec)
+    if refusal is not None:
+        raise RefusedChange(refusal)
     new = module.serving_revision(spec, deployment.emulated)
     tracks = applied.serving
     serving = tracks.stable or module.serving_revision(applied, deployment.emulated)

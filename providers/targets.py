@@ -73,8 +73,9 @@ class Kind:
     stack renders the stable and the canary track from the spec's `serving` section
     (planner/serving.py), which the orchestrator sets from the applied state
     (orchestrator/configured_canary.py). It offers `serving_revision(spec, emulated)` (what the
-    spec's pods run, None when the stack applies no workload) and `no_canary(spec, stable,
-    emulated)` (why the spec cannot bake beside `stable`, or None)."""
+    spec's pods run, None when the stack applies no workload), `no_canary(spec, stable,
+    emulated)` (why the spec cannot bake beside `stable`, or None) and `refused_change(applied,
+    spec)` (why the spec cannot be applied over the state's at all, or None)."""
 
 
 FLEET = Kind(

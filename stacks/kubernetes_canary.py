@@ -57,6 +57,20 @@ def _shape(revision: ServingRevision) -> tuple[object, ...]:
     return (revision.engine, revision.port, revision.health_path, revision.tensor_parallel)
 
 
+def refused_change(applied: DeploymentSpec, spec: DeploymentSpec) -> str | None:
+    """Why `spec` cannot be applied over `applied` at all (a sentence), or None: KServe's webhook
+    refuses to change an existing InferenceService's deployment mode, so the apply would fail
+    half-way."""
+    before, after = applied.kubernetes, spec.kubernetes
+    if before.kserve and after.kserve and before.kserve_mode != after.kserve_mode:
+        return (
+            f"deploy.kubernetes.kserve_mode changes from {before.kserve_mode} to "
+            f"{after.kserve_mode}, and KServe refuses to change an existing InferenceService's "
+            f"mode; keep {before.kserve_mode}, or run `infra destroy` first and deploy again."
+        )
+    return None
+
+
 def no_canary(spec: DeploymentSpec, stable: ServingRevision, emulated: bool) -> str | None:
     """Why `spec`'s revision cannot bake beside `stable` (a sentence's end), or None."""
     options = spec.kubernetes

@@ -278,6 +278,19 @@ def test_kserve_in_raw_mode_has_no_canary(terraform: FakeTerraform, tmp_path: Pa
     assert "kserve_mode: serverless" in result["canary"]["actions"][0]
 
 
+def test_a_changed_kserve_mode_is_refused_before_anything_is_planned(
+    terraform: FakeTerraform, tmp_path: Path
+) -> None:
+    old, _ = pair("kserve-mode", kserve=True)
+    _, new = pair("kserve-mode", kserve=True, kserve_mode="serverless")
+    terraform.applied = old
+    with pytest.raises(configured_canary.RefusedChange) as raised:
+        workflow.deploy(deployment_of(new, tmp_path), confirm=lambda summary: True)
+    assert "kserve_mode changes from raw to serverless" in str(raised.value)
+    one_sentence(str(raised.value))
+    assert terraform.events == []
+
+
 def test_a_deploy_cut_off_during_the_bake_is_promoted_by_the_next(
     terraform: FakeTerraform, tmp_path: Path
 ) -> None:

@@ -87,6 +87,7 @@ def test_every_declaration_resolves(cloud: targets.Cloud) -> None:
             assert "serving" in target.spec_sections and "canary" in target.spec_sections
             canary = importlib.import_module(target.kind.canary_in_configuration)
             assert callable(canary.serving_revision) and callable(canary.no_canary)
+            assert callable(canary.refused_change)
             stack = ast.parse(
                 Path(REPO, *target.stack.partition(":")[0].split("."))
                 .with_suffix(".py")
