@@ -6,7 +6,8 @@ The orchestrator (orchestrator/configured_canary.py) sets the spec's `serving` s
 applied state; every stack renders it through `with_tracks`:
 
 - KServe in Serverless mode: the InferenceService's `canaryTrafficPercent` (KServe keeps the
-  previous revision itself); 0 after a rollback pins all traffic to it.
+  previous revision itself); after a rollback, the stable revision's predictor at 0%, which
+  pins all traffic to the last revision rolled out.
 - without KServe: the stable revision's Deployment and Service beside the canary's, weighted by
   the Gateway API HTTPRoute on `deploy.kubernetes.gateway`; after a rollback the stable revision
   alone.
@@ -74,15 +75,13 @@ def refused_change(applied: DeploymentSpec, spec: DeploymentSpec) -> str | None:
 def no_canary(spec: DeploymentSpec, stable: ServingRevision, emulated: bool) -> str | None:
     """Why `spec`'s revision cannot bake beside `stable` (a sentence's end), or None."""
     options = spec.kubernetes
-    if options.kserve:
-        if options.kserve_mode != "serverless":
-            return (
-                "KServe's canaryTrafficPercent works in Serverless mode only "
-                "(deploy.kubernetes.kserve_mode: serverless, chosen when the InferenceService is "
-                "created: KServe refuses to change its mode)"
-            )
-        return None
-    if options.gateway is None:
+    if options.kserve and options.kserve_mode != "serverless":
+        return (
+            "KServe's canaryTrafficPercent works in Serverless mode only "
+            "(deploy.kubernetes.kserve_mode: serverless, chosen when the InferenceService is "
+            "created: KServe refuses to change its mode)"
+        )
+    if not options.kserve and options.gateway is None:
         return (
             "without KServe, the canary's share is split by a Gateway API route, and "
             "deploy.kubernetes.gateway names no Gateway"
@@ -90,8 +89,8 @@ def no_canary(spec: DeploymentSpec, stable: ServingRevision, emulated: bool) -> 
     new = serving_revision(spec, emulated)
     if new is not None and _shape(new) != _shape(stable):
         return (
-            "the engine, port, health path or tensor parallel degree changed, and the stable "
-            "and canary Deployments share one pod shape"
+            "the engine, port, health path or tensor parallel degree changed, and both tracks "
+            "(and a rollback to the stable one) are rendered with one pod shape"
         )
     return None
 
@@ -110,18 +109,21 @@ def with_tracks(
     )
     if tracks.stable is None:
         return props
-    if props.kserve:
-        return dataclasses.replace(props, canary_percent=tracks.canary_percent)
     stable = tracks.stable
     weights = weights_for(stable.weights_uri) if stable.weights_uri else None
     if tracks.rolled_back:
-        return dataclasses.replace(
+        props = dataclasses.replace(
             props,
             image=stable.image,
             args=tuple(stable.args),
             env=dict(stable.env),
             weights=weights,
         )
+        # KServe: a new revision of the stable content at 0%, all traffic pinned to the last one
+        # rolled out (KServe's documented rollback), so Knative never routes to the canary.
+        return dataclasses.replace(props, canary_percent=0) if props.kserve else props
+    if props.kserve:  # KServe keeps the stable revision itself
+        return dataclasses.replace(props, canary_percent=tracks.canary_percent)
     return dataclasses.replace(
         props,
         canary_percent=tracks.canary_percent,

@@ -149,8 +149,10 @@ def test_a_kserve_canary_is_its_traffic_percent_on_a_serverless_service(synthesi
         "scaled by Knative"
         in service_outputs(synthesized[KSERVE_CANARY])["kubernetes_workload"]["value"]
     )
-    back = of_kind(objects(synthesized[KSERVE_BACK]), "InferenceService")
-    assert back[0]["spec"]["predictor"]["canaryTrafficPercent"] == 0  # KServe's rollback
+    (back,) = of_kind(objects(synthesized[KSERVE_BACK]), "InferenceService")
+    predictor = back["spec"]["predictor"]
+    assert predictor["canaryTrafficPercent"] == 0  # KServe's rollback: the last rolled out
+    assert predictor["containers"][0]["image"] == OLD_IMAGE  # and no revision of the canary's
 
 
 def test_the_revision_is_what_the_pods_run() -> None:
