@@ -68,6 +68,14 @@ class Kind:
     terraform_providers: tuple[str, ...] = ()
     """Terraform providers the kind's stacks use besides their cloud's, whose resources live in
     no cloud account (they never decide which cloud a plan is for)."""
+    canary_in_configuration: str | None = None
+    """The module (stacks layer) of a kind whose canary is in the Terraform configuration: the
+    stack renders the stable and the canary track from the spec's `serving` section
+    (planner/serving.py), which the orchestrator sets from the applied state
+    (orchestrator/configured_canary.py). It offers `serving_revision(spec, emulated)` (what the
+    spec's pods run, None when the stack applies no workload), `no_canary(spec, stable,
+    emulated)` (why the spec cannot bake beside `stable`, or None) and `refused_change(applied,
+    spec)` (why the spec cannot be applied over the state's at all, or None)."""
 
 
 FLEET = Kind(
@@ -89,6 +97,7 @@ KUBERNETES = Kind(
     configured_by="planner.kubernetes:not_configured",
     fixed_cost="planner.kubernetes:control_plane_hourly",
     terraform_providers=("kubernetes",),
+    canary_in_configuration="stacks.kubernetes_canary",
 )
 """The clouds' managed Kubernetes (EKS, GKE, AKS): nodes from the same catalog as their fleets."""
 

@@ -30,9 +30,10 @@ from modules.azure.scale_set import scale_set_zones
 from modules.azure.spec_checks import check_aks
 from modules.kubernetes.manifests import KubernetesWorkload
 from modules.kubernetes.weights import WeightsDownload
-from modules.kubernetes.workload import Toleration
+from modules.kubernetes.workload import Toleration, WorkloadProps
 from planner.deployment import CapacitySpec, DeploymentSpec
 from stacks.common import configure_azure_stack
+from stacks.kubernetes_canary import autoscaler, with_tracks
 from stacks.kubernetes_common import (
     DEPLOYMENT_LABEL,
     PoolRanges,
@@ -108,6 +109,15 @@ def blob_weights(spec: DeploymentSpec) -> WeightsDownload | None:
 
 
 class AksServingStack(TerraformStack):
+    @staticmethod
+    def serving_props(spec: DeploymentSpec, emulated: bool) -> WorkloadProps | None:
+        """The workload's props as this stack renders them (kubernetes_canary), None when it
+        applies no workload (a cluster it creates)."""
+        del emulated  # no emulated Azure
+        if spec.kubernetes.create_cluster:
+            return None
+        return workload_props(spec, identity=None, weights=blob_weights(spec))
+
     def __init__(
         self,
         scope: Construct,
@@ -170,7 +180,7 @@ class AksServingStack(TerraformStack):
             )
             spot = (Toleration(key=SPOT_TAINT_KEY, value=SPOT_TAINT_VALUE),) if ranges.spot else ()
             props = dataclasses.replace(
-                props,
+                with_tracks(props, spec, weights_download),
                 service_account=service_account,
                 zones=aks_zones(location, zones),
                 # AKS taints every Spot node: the pods tolerate it to run on the Spot pool.
@@ -179,9 +189,12 @@ class AksServingStack(TerraformStack):
             provider = kubernetes_provider(self, pools.existing)
             KubernetesWorkload(self, "workload", props, provider=provider)
             served = "KServe InferenceService" if options.kserve else "Deployment and Service"
+            scaled = "KEDA on the engine's queue"
+            if autoscaler(spec) != "KEDA":
+                scaled = f"{autoscaler(spec)} on concurrency"
             applied = (
                 f"applied: a {served} {workload} in namespace {options.namespace} of cluster "
-                f"{options.cluster}, scaled by KEDA on the engine's queue."
+                f"{options.cluster}, scaled by {scaled}."
             )
             cluster_name = options.cluster or ""
         else:

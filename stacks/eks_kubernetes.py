@@ -26,6 +26,7 @@ from modules.node_pools import NodeRange
 from planner.deployment import DeploymentSpec
 from providers.aws.neuron import is_neuron
 from stacks.common import configure_aws_stack
+from stacks.kubernetes_canary import autoscaler, with_environment, with_tracks
 from stacks.kubernetes_common import (
     DEPLOYMENT_LABEL,
     KubernetesStackError,
@@ -70,7 +71,20 @@ def _cluster_props(spec: DeploymentSpec, subnet_ids: tuple[str, ...]) -> EksClus
     return EksClusterProps(name=options.cluster)
 
 
+def _props(spec: DeploymentSpec) -> WorkloadProps:
+    weights = weights_download(spec.runtime.model_s3_uri) if spec.runtime.model_s3_uri else None
+    return workload_props(spec, identity=None, weights=weights)
+
+
 class EksServingStack(TerraformStack):
+    @staticmethod
+    def serving_props(spec: DeploymentSpec, emulated: bool) -> WorkloadProps | None:
+        """The workload's props as this stack renders them (kubernetes_canary), None when it
+        applies no workload: a cluster it creates, or the emulator."""
+        if spec.kubernetes.create_cluster or emulated:
+            return None
+        return _props(spec)
+
     def __init__(
         self,
         scope: Construct,
@@ -123,8 +137,7 @@ class EksServingStack(TerraformStack):
             ),
         )
 
-        weights = weights_download(spec.runtime.model_s3_uri) if spec.runtime.model_s3_uri else None
-        props = workload_props(spec, identity=None, weights=weights)
+        props = _props(spec)
         role = ServiceAccountRole(
             self,
             "serving-identity",
@@ -154,7 +167,7 @@ class EksServingStack(TerraformStack):
             applied = (
                 f"applied: the {'KServe InferenceService' if options.kserve else 'Deployment'} "
                 f"{name} in namespace {props.namespace} of cluster {options.cluster}, scaled by "
-                f"KEDA, its pods reading AWS through the IAM role serving_role_arn."
+                f"{autoscaler(spec)}, its pods reading AWS through the IAM role serving_role_arn."
             )
 
         TerraformOutput(self, "cluster_name", value=cluster.name)
@@ -186,15 +199,11 @@ class EksServingStack(TerraformStack):
             KubernetesProviderExec,
         )
 
-        region = {"AWS_REGION": spec.region}
-        weights = props.weights
-        if weights is not None:
-            weights = replace(weights, env={**weights.env, **region})
         props = replace(
-            props,
+            with_environment(
+                with_tracks(props, spec, weights_download), {"AWS_REGION": spec.region}
+            ),
             identity=workload_identity(role_arn),
-            weights=weights,
-            env={**props.env, **region},
             # The spec's zones are AWS zone IDs (use1-az1), which EKS nodes carry as
             # topology.k8s.aws/zone-id, not as topology.kubernetes.io/zone (a zone name): the
             # node groups' subnets already place the nodes, and the pods spread over them.

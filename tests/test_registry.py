@@ -82,6 +82,19 @@ def test_every_declaration_resolves(cloud: targets.Cloud) -> None:
             steps = importlib.import_module(target.endpoint_steps)
             assert callable(steps.check) and callable(steps.driver)
         assert (target.managed_replicas is not None) == (target.endpoint_steps is not None)
+        if target.kind.canary_in_configuration is not None:
+            # The orchestrator sets the `serving` section; the stack class builds the props.
+            assert "serving" in target.spec_sections and "canary" in target.spec_sections
+            canary = importlib.import_module(target.kind.canary_in_configuration)
+            assert callable(canary.serving_revision) and callable(canary.no_canary)
+            assert callable(canary.refused_change)
+            stack = ast.parse(
+                Path(REPO, *target.stack.partition(":")[0].split("."))
+                .with_suffix(".py")
+                .read_text()
+            )
+            methods = {n.name for n in ast.walk(stack) if isinstance(n, ast.FunctionDef)}
+            assert "serving_props" in methods, target.stack
 
 
 def test_a_section_two_targets_carry_has_one_type() -> None:
