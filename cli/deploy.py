@@ -378,7 +378,7 @@ def register(app: typer.Typer) -> None:
         """
 
         def work() -> None:
-            from cli.endpoint_render import rollout_text
+            from cli.endpoint_render import canary_text, rollout_text
             from cli.gates import confirm_large_fleet, plan_gates
             from orchestrator.workflow import deploy as run_deploy
             from orchestrator.workflow import exclusive
@@ -430,6 +430,7 @@ def register(app: typer.Typer) -> None:
             if recorded:
                 human += f"\nRecorded the decision in {recorded[0]}."
             human += _notes_text(result["notes"])
+            human += canary_text(result.get("canary"))
             _emit(result, json_output, human + rollout_text(result.get("endpoint")))
 
         run_guarded(work, as_json=json_output)

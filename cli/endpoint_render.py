@@ -19,6 +19,13 @@ def rollout_text(result: dict[str, Any] | None) -> str:
     return f"\nEndpoint {result['endpoint']}: {_traffic(result['traffic'])}{done}"
 
 
+def canary_text(canary: dict[str, Any] | None) -> str:
+    """What a canary in the Terraform configuration did (orchestrator/configured_canary.py)."""
+    if canary is None:
+        return ""
+    return f"\nCanary {canary['revision']}:" + "".join(f"\n  - {a}" for a in canary["actions"])
+
+
 def _replicas(revision: dict[str, Any]) -> str:
     replicas = revision.get("replicas")
     if isinstance(replicas, dict):

@@ -1,5 +1,6 @@
-"""`infra rollback`: send a Vertex AI or Azure ML endpoint's traffic back to the revision that
-served before the canary, and remove the canary. Other kinds say how they roll back instead."""
+"""`infra rollback`: send a baking canary's traffic back to the revision that served before it,
+and remove the canary: a Vertex AI or Azure ML endpoint's (through the SDK), or a canary in the
+Terraform configuration (Kubernetes). Other kinds say how they roll back instead."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @on_target
     def rollback(target: Target, json_output: JsonOption = False) -> None:
-        """Shift a canary's traffic back (Vertex AI, Azure ML) and remove the canary.
+        """Shift a baking canary's traffic back (Vertex AI, Azure ML, Kubernetes), remove it.
 
         Give the profile that was deployed last: its serving configuration names the canary.
         """

@@ -119,7 +119,11 @@ def rollback(
     driver_for: DriverFactory | None = None,
 ) -> dict[str, Any]:
     """`infra rollback`: the traffic back to the revision that served before the canary."""
+    from orchestrator import configured_canary
+
     spec = deployment.spec
+    if configured_canary.handles(spec):
+        return configured_canary.rollback(deployment)
     own_way = targets.kind(spec.kind).no_rollback
     if own_way is not None:
         raise NoRollback(own_way)

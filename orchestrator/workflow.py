@@ -508,9 +508,17 @@ def deploy(
     """Plan (through the gates), ask (unless the caller auto-approves), record the decision
     (`record`, before anything changes), apply exactly that plan, then the SDK steps of a managed
     endpoint (also with no Terraform changes, so a run that failed in them is finished by the
-    next). A move destroys the old deployment with its own configuration first."""
-    from orchestrator import sdk_steps
+    next). A move destroys the old deployment with its own configuration first. A kind whose
+    canary is in its configuration rolls a new revision out in stages (configured_canary)."""
+    from orchestrator import configured_canary, sdk_steps
 
+    staged = configured_canary.deploy(
+        deployment,
+        confirm,
+        lambda each, ask, first: deploy(each, ask, gates, record if first else None),
+    )
+    if staged is not None:
+        return staged
     summary = plan(deployment, gates=gates)
     moved = None
     if summary.changes and not confirm(summary):

@@ -40,7 +40,8 @@ class PredictedFigures(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     e2e_ms_p95: float | None = None
 
 
-CloudName = Annotated[str, Meta(pattern=r"^(aws|gcp|azure)\Z")]
+CloudName = Annotated[str, Meta(pattern=rf"^({'|'.join(targets.cloud_names())})\Z")]
+"""Every registered cloud (providers/registered.py)."""
 KindName = Annotated[str, Meta(pattern=rf"^({'|'.join(targets.kind_names())})\Z")]
 """Every kind a registered cloud offers (providers/targets.py)."""
 PlaceName = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{1,40}\Z")]

@@ -230,6 +230,7 @@ def spec_from_decision(
     sections = {
         name: _waiting_for_compile(getattr(deploy, name), compiles_at_boot)
         for name in targets.spec_sections()
+        if hasattr(deploy, name)  # else a section the orchestrator sets (planner/serving.py)
     }
     return DeploymentSpec(
         name=profile.name,

@@ -819,6 +819,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
         vendors = targets.kind(offering.kind).vendors
         if vendors is not None and accelerator.vendor not in vendors:
             continue
+        fixed_usd = fixed_hourly_usd(offering, profile)
         considered.setdefault(accelerator.name, []).append(offering)
         wanted_zones = profile.placement.zones if targets.kind(offering.kind).runs_instances else 1
         band = offering.spot_interruption
@@ -860,7 +861,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
                     spot_usd=placed.spot_usd if on_demand < instances else None,
                     accelerator=accelerator,
                     replica=plan,
-                    fixed_usd=fixed_hourly_usd(offering, profile),
+                    fixed_usd=fixed_usd,
                 )
             )
     candidates.sort(key=lambda c: c.sort_key)
@@ -980,7 +981,36 @@ def _not_considered(name: str, profile: Profile, catalog: Catalog, filters: Filt
             f"{name}: left out by the pins (--cloud, --region, --kind, --accelerator or "
             "--instance-type, --env)."
         )
+    refused_kinds = _kinds_refusing_its_vendor(name, profile, catalog, filters)
+    if refused_kinds:
+        accelerator = accelerators()[name]
+        serves = "; ".join(
+            f"kind {kind} serves only on {' or '.join(sorted(targets.kind(kind).vendors or ()))} "
+            "accelerators"
+            for kind in refused_kinds
+        )
+        return f"{name}: a {accelerator.vendor} accelerator, and {serves}."
     return f"{name}: not offered in the allowed clouds, kinds and regions."
+
+
+def _kinds_refusing_its_vendor(
+    name: str, profile: Profile, catalog: Catalog, filters: Filters
+) -> list[str]:
+    """The allowed kinds that offer this accelerator but not its vendor's, when no allowed kind
+    takes it: the reason is the kind's vendor rule, not the placement."""
+    accelerator = accelerators().get(name)
+    allowed = [
+        o for o in catalog.offerings if o.accelerator == name and _allowed(o, profile, filters)
+    ]
+    if accelerator is None or not allowed:
+        return []
+    refusing = {
+        o.kind
+        for o in allowed
+        if (vendors := targets.kind(o.kind).vendors) is not None
+        and accelerator.vendor not in vendors
+    }
+    return sorted(refusing) if len(refusing) == len({o.kind for o in allowed}) else []
 
 
 def _latency_reason(name: str, profile: Profile, model: ModelSpec, verdict: _ClassVerdict) -> str:

@@ -319,10 +319,12 @@ class SagemakerOptions(_Section, kw_only=True):
 
 
 class Canary(_Section, kw_only=True):
-    """Vertex AI and Azure ML endpoints: how a changed serving configuration goes live. The new
-    model takes `percent` of the traffic for `bake_s` seconds, then all of it, and the previous
-    one is removed; `infra rollback` during the bake sends the traffic back. (SageMaker shifts
-    traffic itself, with its alarms: deploy.sagemaker.traffic_shift.)"""
+    """Vertex AI and Azure ML endpoints, and `kind: kubernetes`: how a changed serving
+    configuration goes live. The new model takes `percent` of the traffic for `bake_s` seconds,
+    then all of it, and the previous one is removed; `infra rollback` during the bake sends the
+    traffic back. On Kubernetes the split is KServe's canaryTrafficPercent (`kserve_mode:
+    serverless`) or a Gateway API route (`deploy.kubernetes.gateway`). (SageMaker shifts traffic
+    itself, with its alarms: deploy.sagemaker.traffic_shift.)"""
 
     percent: Annotated[int, Meta(ge=1, le=50)] = 10
     bake_s: Annotated[int, Meta(ge=0, le=3600)] = 600
@@ -464,6 +466,16 @@ ClusterName = Annotated[
 ]
 
 
+GatewayName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\Z",
+        description="NAMESPACE/NAME of an existing Gateway API Gateway, such as infra/public "
+        "(Kubernetes names: lowercase letters, digits and dashes)",
+    ),
+]
+
+
 class KubernetesOptions(_Section, kw_only=True):
     """`kind: kubernetes`: GPU node pools for the model in a Kubernetes cluster (EKS, GKE, AKS)
     and the serving workload on them.
@@ -496,11 +508,26 @@ class KubernetesOptions(_Section, kw_only=True):
         ),
     ] = "http://prometheus-operated.monitoring.svc:9090"
     hf_token_secret: DnsLabel | None = None
+    kserve_mode: Literal["raw", "serverless"] = "raw"
+    """KServe's deployment mode: `raw` (Standard: a Deployment scaled by KEDA) or `serverless`
+    (Knative scales the predictor; KServe's canaryTrafficPercent works in this mode only). KServe
+    refuses to change the mode of an existing InferenceService."""
+    gateway: GatewayName | None = None
+    """Without KServe: an existing Gateway (NAMESPACE/NAME) an HTTPRoute attaches the Service to;
+    it splits a canary's traffic. Without one there is no canary: a new revision replaces the
+    pods."""
 
     def __post_init__(self) -> None:
         if self.cluster is not None and self.create_cluster:
             raise ValueError(
                 "give either cluster (an existing cluster) or create_cluster: true, not both"
+            )
+        if self.kserve_mode != "raw" and not self.kserve:
+            raise ValueError("kserve_mode applies with kserve: true only")
+        if self.gateway is not None and self.kserve:
+            raise ValueError(
+                "gateway routes to a Deployment's Service; with kserve: true, KServe routes "
+                "(remove gateway, or set kserve: false)"
             )
         if self.create_cluster and self.kserve:
             raise ValueError(

@@ -73,6 +73,14 @@ class Kind:
     are applied to (it reads each object's schema there, custom resources' too): one that
     depends on a resource not created yet is planned in a later stage of the deploy, once that
     resource exists (orchestrator/staging.py)."""
+    canary_in_configuration: str | None = None
+    """The module (stacks layer) of a kind whose canary is in the Terraform configuration: the
+    stack renders the stable and the canary track from the spec's `serving` section
+    (planner/serving.py), which the orchestrator sets from the applied state
+    (orchestrator/configured_canary.py). It offers `serving_revision(spec, emulated)` (what the
+    spec's pods run, None when the stack applies no workload), `no_canary(spec, stable,
+    emulated)` (why the spec cannot bake beside `stable`, or None) and `refused_change(applied,
+    spec)` (why the spec cannot be applied over the state's at all, or None)."""
 
 
 FLEET = Kind(
@@ -96,6 +104,7 @@ KUBERNETES = Kind(
     terraform_providers=("kubernetes", "helm"),
     # hashicorp/kubernetes reads each manifest's OpenAPI schema from the cluster at plan time.
     planned_against_api=("kubernetes_manifest",),
+    canary_in_configuration="stacks.kubernetes_canary",
 )
 """The clouds' managed Kubernetes (EKS, GKE, AKS): nodes from the same catalog as their fleets."""
 

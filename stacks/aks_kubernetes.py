@@ -37,9 +37,10 @@ from modules.azure.scale_set import scale_set_zones
 from modules.azure.spec_checks import check_aks
 from modules.kubernetes.manifests import KubernetesWorkload
 from modules.kubernetes.weights import WeightsDownload
-from modules.kubernetes.workload import Toleration
+from modules.kubernetes.workload import Toleration, WorkloadProps
 from planner.deployment import CapacitySpec, DeploymentSpec
 from stacks.common import configure_azure_stack
+from stacks.kubernetes_canary import autoscaler, with_tracks
 from stacks.kubernetes_common import (
     DEPLOYMENT_LABEL,
     ClusterAccess,
@@ -132,6 +133,13 @@ def blob_weights(spec: DeploymentSpec) -> WeightsDownload | None:
 
 
 class AksServingStack(TerraformStack):
+    @staticmethod
+    def serving_props(spec: DeploymentSpec, emulated: bool) -> WorkloadProps | None:
+        """The workload's props as this stack renders them (kubernetes_canary); it always
+        applies one (there is no emulated Azure)."""
+        del emulated
+        return workload_props(spec, identity=None, weights=blob_weights(spec))
+
     def __init__(
         self,
         scope: Construct,
@@ -196,7 +204,7 @@ class AksServingStack(TerraformStack):
         )
         spot = (Toleration(key=SPOT_TAINT_KEY, value=SPOT_TAINT_VALUE),) if ranges.spot else ()
         props = dataclasses.replace(
-            props,
+            with_tracks(props, spec, weights_download),
             service_account=service_account,
             zones=aks_zones(location, zones),
             # AKS taints every Spot node: the pods tolerate it to run on the Spot pool.
@@ -227,10 +235,13 @@ class AksServingStack(TerraformStack):
         )
         served = "KServe InferenceService" if options.kserve else "Deployment and Service"
         where = f"cluster {options.cluster}" if options.cluster else "the new cluster"
+        scaled = "KEDA on the engine's queue"
+        if autoscaler(spec) != "KEDA":
+            scaled = f"{autoscaler(spec)} on concurrency"
         created = in_stages_note() if pools.cluster is not None else ""
         applied = (
             f"applied: a {served} {workload} in namespace {options.namespace} of {where}, "
-            f"scaled by KEDA on the engine's queue{created}."
+            f"scaled by {scaled}{created}."
         )
         cluster_name = options.cluster if pools.cluster is None else pools.cluster.name
         TerraformOutput(self, "cluster_name", value=cluster_name)

@@ -27,6 +27,7 @@ from modules.node_pools import NodeRange
 from planner.deployment import DeploymentSpec
 from providers.aws.neuron import is_neuron
 from stacks.common import configure_aws_stack
+from stacks.kubernetes_canary import autoscaler, with_environment, with_tracks
 from stacks.kubernetes_common import (
     DEPLOYMENT_LABEL,
     NOT_APPLIED,
@@ -75,7 +76,20 @@ def _cluster_props(spec: DeploymentSpec, subnet_ids: tuple[str, ...]) -> EksClus
     return EksClusterProps(name=options.cluster)
 
 
+def _props(spec: DeploymentSpec) -> WorkloadProps:
+    weights = weights_download(spec.runtime.model_s3_uri) if spec.runtime.model_s3_uri else None
+    return workload_props(spec, identity=None, weights=weights)
+
+
 class EksServingStack(TerraformStack):
+    @staticmethod
+    def serving_props(spec: DeploymentSpec, emulated: bool) -> WorkloadProps | None:
+        """The workload's props as this stack renders them (kubernetes_canary), None when it
+        applies no workload (the emulator)."""
+        if emulated:
+            return None
+        return _props(spec)
+
     def __init__(
         self,
         scope: Construct,
@@ -128,8 +142,7 @@ class EksServingStack(TerraformStack):
             ),
         )
 
-        weights = weights_download(spec.runtime.model_s3_uri) if spec.runtime.model_s3_uri else None
-        props = workload_props(spec, identity=None, weights=weights)
+        props = _props(spec)
         role = ServiceAccountRole(
             self,
             "serving-identity",
@@ -153,8 +166,8 @@ class EksServingStack(TerraformStack):
             where = f"cluster {options.cluster}" if options.cluster else "the new cluster"
             applied = (
                 f"applied: the {'KServe InferenceService' if options.kserve else 'Deployment'} "
-                f"{name} in namespace {props.namespace} of {where}, scaled by KEDA, its pods "
-                f"reading AWS through the IAM role serving_role_arn"
+                f"{name} in namespace {props.namespace} of {where}, scaled by "
+                f"{autoscaler(spec)}, its pods reading AWS through the IAM role serving_role_arn"
                 f"{in_stages_note() if options.create_cluster else ''}."
             )
 
@@ -187,15 +200,11 @@ class EksServingStack(TerraformStack):
             KubernetesProviderExec,
         )
 
-        region = {"AWS_REGION": spec.region}
-        weights = props.weights
-        if weights is not None:
-            weights = replace(weights, env={**weights.env, **region})
         props = replace(
-            props,
+            with_environment(
+                with_tracks(props, spec, weights_download), {"AWS_REGION": spec.region}
+            ),
             identity=workload_identity(role_arn),
-            weights=weights,
-            env={**props.env, **region},
             # The spec's zones are AWS zone IDs (use1-az1), which EKS nodes carry as
             # topology.k8s.aws/zone-id, not as topology.kubernetes.io/zone (a zone name): the
             # node groups' subnets already place the nodes, and the pods spread over them.

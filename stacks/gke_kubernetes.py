@@ -17,6 +17,7 @@ into the configuration or the state, as one from google_client_config would be.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cdktn import Fn, TerraformOutput, TerraformStack, Token
@@ -29,6 +30,7 @@ from modules.kubernetes.workload import WorkloadProps
 from planner.deployment import DeploymentSpec
 from providers.gcp.labels import gcp_labels
 from stacks.common import GCP_PROJECT_ENV, configure_gcp_stack
+from stacks.kubernetes_canary import autoscaler, with_tracks
 from stacks.kubernetes_common import (
     DEPLOYMENT_LABEL,
     NOT_APPLIED,
@@ -51,17 +53,30 @@ def account_email(name: str, project: str) -> str:
     return f"{workload_account_id(name)}@{project}.iam.gserviceaccount.com"
 
 
-def applied_sentence(props: WorkloadProps, cluster: str, *, created: bool = False) -> str:
+def applied_sentence(
+    props: WorkloadProps, cluster: str, scaler: str = "KEDA", *, created: bool = False
+) -> str:
     served = "a KServe InferenceService" if props.kserve else "a Deployment and a Service"
     return (
-        f"applied: {served} {props.namespace}/{props.name} in cluster {cluster}, scaled by KEDA "
-        f"between {props.min_replicas} and {props.max_replicas} replicas, as the Kubernetes "
-        f"service account {props.service_account_name} (Workload Identity)"
+        f"applied: {served} {props.namespace}/{props.name} in cluster {cluster}, scaled by "
+        f"{scaler} between {props.min_replicas} and {props.max_replicas} replicas, as the "
+        f"Kubernetes service account {props.service_account_name} (Workload Identity)"
         f"{in_stages_note() if created else ''}"
     )
 
 
 class GkeServingStack(TerraformStack):
+    @staticmethod
+    def serving_props(spec: DeploymentSpec, emulated: bool) -> WorkloadProps | None:
+        """The workload's props as this stack renders them (kubernetes_canary), None when it
+        applies no workload (no project named)."""
+        del emulated  # no emulated Google Cloud
+        project = spec.gcp.project or os.environ.get(GCP_PROJECT_ENV, "").strip()
+        if not project:
+            return None
+        uri = spec.gcp.model_gcs_uri
+        return workload_props(spec, identity=None, weights=weights_download(uri) if uri else None)
+
     def __init__(
         self,
         scope: Construct,
@@ -122,8 +137,14 @@ class GkeServingStack(TerraformStack):
                 f"{GCP_PROJECT_ENV}), so the workload's service account is not known"
             )
         else:
-            self._workload(workload, self._access(pools, cluster_name, location, project), pools)
-            applied = applied_sentence(workload, cluster_name, created=pools.cluster is not None)
+            self._workload(
+                with_tracks(workload, spec, weights_download),
+                self._access(pools, cluster_name, location, project),
+                pools,
+            )
+            applied = applied_sentence(
+                workload, cluster_name, autoscaler(spec), created=pools.cluster is not None
+            )
         TerraformOutput(self, "cluster_name", value=cluster_name)
         TerraformOutput(
             self,

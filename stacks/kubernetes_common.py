@@ -77,14 +77,8 @@ def workload_name(spec: DeploymentSpec) -> str:
 def pod_share(spec: DeploymentSpec) -> tuple[str, str]:
     """(cpu, memory) each pod requests: its node's allocatable part split over the replicas an
     instance holds. The instance's size is the catalog's (it does not change with prices)."""
-    shape = next(
-        (
-            o
-            for o in load_catalog().offerings
-            if o.cloud == spec.cloud and o.instance_type == spec.instance_type
-        ),
-        None,
-    )
+    found = load_catalog().find_instance(spec.instance_type)
+    shape = next((o for o in found if o.cloud == spec.cloud), None)
     if shape is None or not shape.vcpus or not shape.memory_gib:
         raise KubernetesStackError(
             f"stack {spec.stack_name}: {spec.instance_type} is not in the {spec.cloud} catalog, "

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from providers.aws.eks_versions import standard_support_ends
 from providers.local import emulator
 
 
@@ -65,6 +66,21 @@ def test_clusters_get_their_own_issuer_security_group_and_access_config(
     aws["eks"].delete_cluster(name="first")
     with pytest.raises(aws["ec2"].exceptions.ClientError, match=r"InvalidGroup\.NotFound"):
         aws["ec2"].describe_security_groups(GroupIds=[group["GroupId"]])
+
+
+def test_a_cluster_made_without_a_version_runs_the_newest_of_the_calendar(
+    aws: dict[str, Any],
+) -> None:
+    """As EKS uses its current default; moto's own (1.19) would be priced at the extended rate."""
+    subnets = [s["SubnetId"] for s in aws["ec2"].describe_subnets()["Subnets"]][:2]
+    made = aws["eks"].create_cluster(
+        name="unversioned",
+        roleArn="arn:aws:iam::123456789012:role/cluster",
+        resourcesVpcConfig={"subnetIds": subnets},
+    )["cluster"]
+    newest = max(standard_support_ends())
+    assert made["version"] == f"{newest[0]}.{newest[1]}"
+    aws["eks"].delete_cluster(name="unversioned")
 
 
 def test_node_groups_read_back_as_created_and_updates_complete(aws: dict[str, Any]) -> None:

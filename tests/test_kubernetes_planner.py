@@ -94,7 +94,9 @@ def test_a_spec_records_only_its_own_targets_sections() -> None:
     spec = spec_from_decision(profile, decide(profile, found), "prod")
     recorded = json.loads(spec_as_json(spec))
     assert recorded["kubernetes"]["cluster"] == "gpu-serving"
-    assert not {"sagemaker", "gcp", "azure", "canary"} & set(recorded)
+    assert not {"sagemaker", "gcp", "azure"} & set(recorded)
+    # The kind's canary is in its configuration: how it bakes and what serves beside it.
+    assert {"canary", "serving"} <= set(recorded)
     fleet = msgspec.structs.replace(spec, kind="fleet")
     assert "kubernetes" not in json.loads(spec_as_json(fleet))
 
@@ -133,3 +135,21 @@ def test_kubernetes_nodes_are_nvidia_gpus_only() -> None:
     assert ("Inferentia2", "kubernetes") not in kinds_by_accelerator
     assert ("L40S", "kubernetes") in kinds_by_accelerator
     assert ("Inferentia2", "fleet") in kinds_by_accelerator  # it could serve, on a fleet
+
+
+def test_an_accelerator_left_out_by_the_kinds_vendor_rule_says_so() -> None:
+    """Inferentia offered only as kind kubernetes: the exclusion names the NVIDIA-only rule,
+    not the placement."""
+    zones = [zone("use1-az1", 0.76)]
+    catalog = catalog_of(
+        offering("inf2.xlarge", "Inferentia2", 2, 16.0, zones, kind="kubernetes"),
+        offering("g6e.xlarge", "L40S", 1, 44.7, [zone("use1-az1", 1.861)], kind="kubernetes"),
+    )
+    profile = make_profile(
+        placement={"clouds": ["aws"], "kinds": ["kubernetes"], "zones": 1},
+        deploy={"kubernetes": {"cluster": "gpu-serving"}},
+    )
+    found = recommend(profile, catalog)
+    (reason,) = [e.reason for e in found.excluded if e.subject == "Inferentia2"]
+    assert "kind kubernetes serves only on NVIDIA accelerators" in reason
+    assert "not offered" not in reason

@@ -99,6 +99,7 @@ def make_props(
         node_selector=NODE_POOLS[cloud],
         zones=ZONES[cloud],
         kserve=kserve,
+        serverless=kserve and canary,
         canary_percent=10 if canary else None,
         stable=StableRevision(
             image=DEFAULT_IMAGES[engine].rsplit(":", 1)[0] + ":previous",
@@ -222,6 +223,9 @@ def test_a_secret_value_in_the_engine_environment_is_refused() -> None:
         ({"hf_token": SecretKeyRef(name="Hub Token")}, "Secret name 'Hub Token'"),
         ({"canary_percent": 100}, "between 1 and 99"),
         ({"canary_percent": 10}, "needs the stable revision"),
+        ({"kserve": True, "canary_percent": 10}, "works in its Serverless mode only"),
+        ({"serverless": True}, "Serverless mode is KServe's"),
+        ({"kserve": True, "serverless": True, "canary_percent": 100}, "between 0 and 99"),
         ({"run_as_user": 0}, "is root"),
     ],
 )
@@ -375,6 +379,20 @@ def test_a_kserve_canary_is_its_traffic_percent_in_serverless_mode() -> None:
     assert predictor["canaryTrafficPercent"] == 10
     assert (predictor["scaleMetric"], predictor["scaleTarget"]) == ("concurrency", 24)
     assert of_kind(objects, "ScaledObject") == []
+
+
+def test_kserve_serverless_mode_stays_serverless_without_a_canary() -> None:
+    """KServe refuses to change an InferenceService's mode: Serverless before, during and after
+    a canary; a canary at 0% (rolled back) pins the traffic to the previous revision."""
+    for percent in (None, 0, 10):
+        props = make_props(kserve=True, serverless=True, canary_percent=percent)
+        objects = render_workload(props)
+        (service,) = of_kind(objects, "InferenceService")
+        annotations = service["metadata"]["annotations"]
+        assert annotations == {"serving.kserve.io/deploymentMode": "Serverless"}
+        predictor = service["spec"]["predictor"]
+        assert predictor.get("canaryTrafficPercent") == percent
+        assert of_kind(objects, "ScaledObject") == []
 
 
 def test_a_canary_without_kserve_is_a_weighted_route_to_two_deployments() -> None:

@@ -443,3 +443,67 @@ def test_eks_clusters_and_node_groups_are_listed_for_kubernetes_only_and_deleted
     assert [r.type for r in deleted] == ["aws_eks_node_group"] * 2 + ["aws_eks_cluster"]
     assert eks.list_clusters()["clusters"] == ["platform"]
     assert eks.list_nodegroups(clusterName="platform")["nodegroups"] == ["other-local-spot"]
+
+
+def test_keys_log_groups_and_oidc_providers_are_listed_and_a_scheduled_key_is_gone(
+    aws: Any,
+) -> None:
+    """What an EKS cluster (and a SageMaker endpoint) of the deployment leaves besides itself:
+    its secrets key, its control-plane log group and its IAM OIDC provider; another stack's are
+    kept, and a key already scheduled for deletion (as Terraform destroys one) is not a leftover."""
+    ours = {**TAGS, STACK_TAG: STACK}
+    theirs = {**TAGS, STACK_TAG: "other-local"}
+    kms, logs, iam = aws("kms"), aws("logs"), aws("iam")
+    key, other_key, destroyed_key = (
+        kms.create_key(Tags=[{"TagKey": k, "TagValue": v} for k, v in tags.items()])["KeyMetadata"][
+            "KeyId"
+        ]
+        for tags in (ours, theirs, ours)
+    )
+    kms.schedule_key_deletion(KeyId=destroyed_key, PendingWindowInDays=7)
+    group = f"/aws/eks/{STACK}/cluster"
+    logs.create_log_group(logGroupName=group, tags=ours)
+    logs.create_log_group(logGroupName="/aws/eks/other-local/cluster", tags=theirs)
+    issuer = "oidc.eks.us-east-2.amazonaws.com/id/0123456789ABCDEF"
+    provider = iam.create_open_id_connect_provider(
+        Url=f"https://{issuer}", ClientIDList=["sts.amazonaws.com"], Tags=_tags(ours)
+    )["OpenIDConnectProviderArn"]
+    iam.create_open_id_connect_provider(
+        Url="https://oidc.eks.us-east-2.amazonaws.com/id/FEDCBA9876543210",
+        ClientIDList=["sts.amazonaws.com"],
+        Tags=_tags(theirs),
+    )
+
+    def found(listing_eks: bool) -> list[tuple[str, str]]:
+        prefix = f"{STACK[:32]}-"
+        return sorted(
+            (r.type, r.id)
+            for r in belonging(
+                tagged_resources(aws, {STACK_TAG: STACK}, iam_name_prefix=prefix, eks=listing_eks),
+                STACK,
+            )
+        )
+
+    assert found(False) == [("aws_cloudwatch_log_group", group), ("aws_kms_key", key)]
+    mine = found(True)
+    assert mine == [
+        ("aws_cloudwatch_log_group", group),
+        ("aws_iam_openid_connect_provider", provider),
+        ("aws_kms_key", key),
+    ]
+    resources = belonging(
+        tagged_resources(aws, {STACK_TAG: STACK}, iam_name_prefix=f"{STACK[:32]}-", eks=True),
+        STACK,
+    )
+    deleted = delete_resources(aws, resources, sleep=lambda seconds: None, timeout_s=1)
+    assert [r.type for r in deleted] == [
+        "aws_cloudwatch_log_group",
+        "aws_iam_openid_connect_provider",
+        "aws_kms_key",
+    ]
+    assert found(True) == []
+    assert kms.describe_key(KeyId=other_key)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]] == [
+        "/aws/eks/other-local/cluster"
+    ]
+    assert len(iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]) == 1

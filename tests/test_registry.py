@@ -82,6 +82,19 @@ def test_every_declaration_resolves(cloud: targets.Cloud) -> None:
             steps = importlib.import_module(target.endpoint_steps)
             assert callable(steps.check) and callable(steps.driver)
         assert (target.managed_replicas is not None) == (target.endpoint_steps is not None)
+        if target.kind.canary_in_configuration is not None:
+            # The orchestrator sets the `serving` section; the stack class builds the props.
+            assert "serving" in target.spec_sections and "canary" in target.spec_sections
+            canary = importlib.import_module(target.kind.canary_in_configuration)
+            assert callable(canary.serving_revision) and callable(canary.no_canary)
+            assert callable(canary.refused_change)
+            stack = ast.parse(
+                Path(REPO, *target.stack.partition(":")[0].split("."))
+                .with_suffix(".py")
+                .read_text()
+            )
+            methods = {n.name for n in ast.walk(stack) if isinstance(n, ast.FunctionDef)}
+            assert "serving_props" in methods, target.stack
 
 
 def test_a_section_two_targets_carry_has_one_type() -> None:
@@ -139,7 +152,17 @@ from cli.main import app
 runner = CliRunner()
 listed = runner.invoke(app, ["catalog", "list", "--cloud", "acme", "--json"])
 chosen = runner.invoke(app, ["recommend", sys.argv[1], "--cloud", "acme", "--json"])
-print(json.dumps({"listed": listed.stdout, "chosen": chosen.stdout,
+# the decision a lock file records, encoded and read back as the lock file reads it
+import msgspec
+from pathlib import Path
+from planner.decision import Decision, decide
+from planner.optimizer import Filters, recommend
+from planner.profile import load_profile
+from providers.catalog import load_catalog
+profile = load_profile(Path(sys.argv[1])).profile
+decided = decide(profile, recommend(profile, load_catalog(), Filters(clouds=frozenset({"acme"}))))
+read_back = msgspec.json.decode(msgspec.json.encode(decided), type=Decision)
+print(json.dumps({"listed": listed.stdout, "chosen": chosen.stdout, "locked": read_back.cloud,
                   "codes": [listed.exit_code, chosen.exit_code]}))
 """
 
@@ -179,6 +202,7 @@ def test_a_new_cloud_is_its_folder_and_one_registry_line(tmp_path: Path) -> None
     assert {row["cloud"] for row in listed} == {"acme"}
     chosen = json.loads(outcome["chosen"])["chosen"]
     assert chosen["cloud"] == "acme" and chosen["instance_type"] == "acme.l40s"
+    assert outcome["locked"] == "acme"  # a lock file records its decision and reads it back
 
 
 def _environment() -> dict[str, str]:

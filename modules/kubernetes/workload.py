@@ -12,9 +12,13 @@ The cloud shows in two places, each supplied by the cloud's own folder
 labels on the pods) and how the weights are copied (an image and a command).
 
 A canary with KServe is its `canaryTrafficPercent`, which only KServe's Serverless (Knative)
-mode implements (pkg/controller/v1beta1/inferenceservice/reconcilers/knative): Knative's
-autoscaler then owns the replicas, scaling on concurrency at the same per-replica target, and no
-ScaledObject is rendered (two autoscalers would fight over one Deployment). Knative accepts the
+mode implements (pkg/controller/v1beta1/inferenceservice/reconcilers/knative), and KServe's
+webhook refuses to change an existing InferenceService's mode (validateDeploymentMode in
+pkg/apis/serving/v1beta1/inference_service_validation.go): `serverless` is chosen when the
+workload is created, and keeps it. Knative's autoscaler then owns the replicas, scaling on
+concurrency at the same per-replica target, and no ScaledObject is rendered (two autoscalers
+would fight over one Deployment). A canary at 0% is KServe's documented rollback: all traffic
+pinned to the last revision rolled out. Knative accepts the
 pod's node selector, tolerations, affinity, topology spread, security context, init container and
 emptyDir volumes only with its matching `kubernetes.podspec-*` feature flags on. Without KServe the
 canary is a second Deployment and Service, weighted against the stable ones by a Gateway API
@@ -192,8 +196,12 @@ class WorkloadProps:
     """Default: True."""
     kserve: bool = False
     """Whether the cluster runs KServe. Default: False."""
+    serverless: bool = False
+    """KServe's Serverless (Knative) mode instead of Standard (RawDeployment): what a KServe
+    canary needs. Default: False."""
     canary_percent: int | None = None
-    """The share of requests (1-99) the new revision takes. Default: None (no canary)."""
+    """The share of requests the new revision takes: 1-99, or 0 with KServe (rolled back: all
+    of it to the previous revision). Default: None (no canary)."""
     stable: StableRevision | None = None
     """What serves now, beside the canary; required for a canary without KServe."""
     gateway: GatewayRef | None = None
@@ -222,7 +230,7 @@ def render_workload(props: WorkloadProps) -> list[dict[str, Any]]:
         if props.gateway is not None:
             objects.append(http_route(props))
     objects.append(pod_disruption_budget(props))
-    if not (props.kserve and props.canary_percent is not None):
+    if not (props.kserve and props.serverless):
         objects.append(scaled_object(props))
     return objects
 
@@ -522,8 +530,8 @@ def http_route(props: WorkloadProps) -> dict[str, Any]:
 
 def inference_service(props: WorkloadProps) -> dict[str, Any]:
     """The KServe InferenceService: Standard (raw Deployment) mode scaled by KEDA, or
-    Serverless mode for a canary (see the module's docstring)."""
-    canary = props.canary_percent is not None
+    Serverless mode, which a canary needs (see the module's docstring)."""
+    serverless = props.serverless
     predictor: dict[str, Any] = {
         "minReplicas": props.min_replicas,
         "maxReplicas": props.max_replicas,
@@ -531,18 +539,19 @@ def inference_service(props: WorkloadProps) -> dict[str, Any]:
         "annotations": _pod_annotations(props),
         **pod_spec(props),
     }
-    if canary:
+    if serverless:
         predictor |= {
-            "canaryTrafficPercent": props.canary_percent,
             "scaleMetric": "concurrency",
             "scaleTarget": max(1, round(props.queue_target_per_replica)),
         }
+    if props.canary_percent is not None:
+        predictor["canaryTrafficPercent"] = props.canary_percent
     annotations = {
         # RawDeployment is the name every KServe release with raw mode accepts (0.20 reads it
         # as Standard, its new name).
-        "serving.kserve.io/deploymentMode": "Serverless" if canary else "RawDeployment",
+        "serving.kserve.io/deploymentMode": "Serverless" if serverless else "RawDeployment",
     }
-    if not canary:
+    if not serverless:
         # KServe creates no HPA of its own: the ScaledObject below scales the predictor.
         annotations["serving.kserve.io/autoscalerClass"] = "external"
     metadata = _metadata(props, props.name)

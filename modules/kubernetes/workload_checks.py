@@ -171,12 +171,21 @@ def _weights(props: WorkloadProps) -> str | None:
 
 
 def _canary(props: WorkloadProps) -> str | None:
+    if props.serverless and not props.kserve:
+        return "Serverless mode is KServe's: it needs kserve"
     if props.canary_percent is None:
+        return None
+    if props.kserve:
+        if not props.serverless:
+            return (
+                "KServe's canaryTrafficPercent works in its Serverless mode only, and an "
+                "InferenceService cannot change its mode"
+            )
+        if not 0 <= props.canary_percent <= 99:
+            return f"the canary share {props.canary_percent}% must be between 0 and 99"
         return None
     if not 1 <= props.canary_percent <= 99:
         return f"the canary share {props.canary_percent}% must be between 1 and 99"
-    if props.kserve:
-        return None
     if props.stable is None:
         return "a canary without KServe needs the stable revision that keeps serving beside it"
     if props.gateway is None:

@@ -43,7 +43,11 @@ class Aws(Cloud):
             kind=KUBERNETES,
             stack="stacks.eks_kubernetes:EksServingStack",
             catalog_file="ec2.csv",
-            spec_sections={"kubernetes": "planner.profile:KubernetesOptions"},
+            spec_sections={
+                "kubernetes": "planner.profile:KubernetesOptions",
+                "canary": "planner.profile:Canary",
+                "serving": "planner.serving:ServingTracks",
+            },
             emulated=True,
             control_plane_item="eks.cluster.standard.hour",
         ),

@@ -4,14 +4,16 @@
 the Terraform state. Each is reported as its Terraform resource type and the ID Terraform records
 for it (and imports it by), so the comparison needs no per-type translation there.
 
-Sources: the Resource Groups Tagging API for load balancers, target groups, CloudWatch alarms and
-SageMaker models, endpoint configurations and endpoints (one paginated call); the services' own
+Sources: the Resource Groups Tagging API for load balancers, target groups, CloudWatch alarms, log
+groups, KMS keys (those scheduled for deletion are gone: a destroyed key waits out its window in
+that state) and SageMaker models, endpoint configurations and endpoints (one paginated call); the
+services' own
 describe calls, filtered by tag, for the EC2 network, launch templates and autoscaling groups
 (their state is visible there: a NAT gateway deleted an hour ago is not a leftover); the
 listeners of every load balancer found; IAM roles and instance profiles by name prefix (IAM has
 no tag filter), then their tags; with `eks`, the region's EKS clusters and their node groups
-(EKS has no tag filter either), then their tags. Instances are not listed: their autoscaling
-group or node group owns them.
+(EKS has no tag filter either) and the account's IAM OIDC providers, then their tags. Instances
+are not listed: their autoscaling group or node group owns them.
 """
 
 from __future__ import annotations
@@ -27,11 +29,16 @@ TAGGING_API_TYPES = {
     "elasticloadbalancing:loadbalancer": "aws_lb",
     "elasticloadbalancing:targetgroup": "aws_lb_target_group",
     "cloudwatch:alarm": "aws_cloudwatch_metric_alarm",
+    # The whole service: AWS names the type `logs:log-group`, moto `logs:loggroup`; only log
+    # group ARNs are read (_from_arn).
+    "logs": "aws_cloudwatch_log_group",
+    "kms:key": "aws_kms_key",
     "sagemaker:model": "aws_sagemaker_model",
     "sagemaker:endpoint-config": "aws_sagemaker_endpoint_configuration",
     "sagemaker:endpoint": "aws_sagemaker_endpoint",
 }
 GONE_NAT_STATES = frozenset({"deleted", "failed"})
+GONE_KEY_STATES = frozenset({"PendingDeletion", "PendingReplicaDeletion"})
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,9 @@ def tagged_resources(
         *_autoscaling_groups(client("autoscaling"), tags),
         *_iam_resources(client("iam"), tags, iam_name_prefix),
         *(_eks_resources(client("eks"), tags) if eks else ()),
+        *(_oidc_providers(client("iam"), tags) if eks else ()),
     ]
+    found = _without_deleted_keys(client, found)
     balancers = [resource.id for resource in found if resource.type == "aws_lb"]
     return found + _listeners(client("elbv2"), balancers)
 
@@ -112,6 +121,11 @@ def _from_arn(arn: str, tags: dict[str, str]) -> CloudResource | None:
     if service == "cloudwatch" and resource.startswith("alarm:"):
         name = resource.removeprefix("alarm:")
         return CloudResource("aws_cloudwatch_metric_alarm", name, name, tags)
+    if service == "logs" and resource.startswith("log-group:"):
+        name = resource.removeprefix("log-group:").removesuffix(":*")
+        return CloudResource("aws_cloudwatch_log_group", name, name, tags)
+    if service == "kms" and resource.startswith("key/"):
+        return CloudResource("aws_kms_key", resource.removeprefix("key/"), None, tags)
     if service == "sagemaker":
         kind, _, name = resource.partition("/")
         terraform_type = TAGGING_API_TYPES.get(f"sagemaker:{kind}")
@@ -208,6 +222,34 @@ def _eks_resources(eks: Any, tags: Mapping[str, str]) -> Iterator[CloudResource]
                 yield CloudResource(
                     "aws_eks_node_group", f"{cluster}:{group}", group, carried, parent=cluster
                 )
+
+
+def _oidc_providers(iam: Any, tags: Mapping[str, str]) -> Iterator[CloudResource]:
+    """The IAM OIDC providers of EKS clusters' issuers (workload identity), by their ARN."""
+    wanted = _pairs(tags)
+    for provider in iam.list_open_id_connect_providers().get("OpenIDConnectProviderList", []):
+        arn = provider["Arn"]
+        listed = iam.list_open_id_connect_provider_tags(OpenIDConnectProviderArn=arn)
+        carried = _as_dict(listed.get("Tags"))
+        if _carries(carried, wanted):
+            yield CloudResource(
+                "aws_iam_openid_connect_provider", arn, arn.split("/", 1)[-1], carried
+            )
+
+
+def _without_deleted_keys(client: ClientFactory, found: list[CloudResource]) -> list[CloudResource]:
+    """KMS keys scheduled for deletion are gone for the deployment (the tagging API still lists
+    them until their window ends); only asked when keys were found."""
+    keys = [resource for resource in found if resource.type == "aws_kms_key"]
+    if not keys:
+        return found
+    kms = client("kms")
+    gone = {
+        key.id
+        for key in keys
+        if kms.describe_key(KeyId=key.id)["KeyMetadata"]["KeyState"] in GONE_KEY_STATES
+    }
+    return [r for r in found if not (r.type == "aws_kms_key" and r.id in gone)]
 
 
 def _listeners(elbv2: Any, balancer_arns: list[str]) -> list[CloudResource]:

@@ -54,3 +54,9 @@ def in_extended_support(version: str, on: datetime.date) -> bool | None:
     if minor in calendar:
         return on > calendar[minor]
     return minor < min(calendar)
+
+
+def newest_version() -> str:
+    """The newest minor version of the calendar (`1.35`): what EKS makes when none is asked."""
+    major, minor = max(standard_support_ends())
+    return f"{major}.{minor}"

@@ -27,6 +27,8 @@ from providers.aws.sdk_calls import aws_call, error_code
 Sleep = Callable[[float], None]
 POLL_S = 5.0
 DEFAULT_TIMEOUT_S = 900.0
+KEY_DELETION_WINDOW_DAYS = 30
+"""The stacks' own window (modules/aws/eks_cluster.py, modules/aws/sagemaker.py), AWS's default."""
 RETRIED_CODES = frozenset({"DependencyViolation", "ResourceInUse", "ResourceInUseException"})
 GONE_CODES = frozenset(
     {
@@ -307,9 +309,26 @@ def _vpc(removal: _Removal, resource: CloudResource) -> None:
     removal.retrying(lambda: removal.client("ec2").delete_vpc(VpcId=resource.id))
 
 
+def _log_group(removal: _Removal, resource: CloudResource) -> None:
+    removal.client("logs").delete_log_group(logGroupName=resource.id)
+
+
+def _oidc_provider(removal: _Removal, resource: CloudResource) -> None:
+    removal.client("iam").delete_open_id_connect_provider(OpenIDConnectProviderArn=resource.id)
+
+
+def _kms_key(removal: _Removal, resource: CloudResource) -> None:
+    """Scheduled, as Terraform destroys a key: AWS deletes it after the window, during which
+    `aws kms cancel-key-deletion` still brings it back."""
+    removal.client("kms").schedule_key_deletion(
+        KeyId=resource.id, PendingWindowInDays=KEY_DELETION_WINDOW_DAYS
+    )
+
+
 DELETERS: dict[str, Callable[[_Removal, CloudResource], None]] = {
     "aws_eks_node_group": _node_group,
     "aws_eks_cluster": _eks_cluster,
+    "aws_cloudwatch_log_group": _log_group,
     "aws_autoscaling_group": _autoscaling_group,
     "aws_cloudwatch_metric_alarm": _alarm,
     "aws_sagemaker_endpoint": _sagemaker_endpoint,
@@ -321,6 +340,7 @@ DELETERS: dict[str, Callable[[_Removal, CloudResource], None]] = {
     "aws_launch_template": _launch_template,
     "aws_iam_instance_profile": _instance_profile,
     "aws_iam_role": _role,
+    "aws_iam_openid_connect_provider": _oidc_provider,
     "aws_nat_gateway": _nat_gateway,
     "aws_eip": _address,
     "aws_security_group": _security_group,
@@ -328,6 +348,7 @@ DELETERS: dict[str, Callable[[_Removal, CloudResource], None]] = {
     "aws_subnet": _subnet,
     "aws_internet_gateway": _internet_gateway,
     "aws_vpc": _vpc,
+    "aws_kms_key": _kms_key,
 }
 ORDER = list(DELETERS)
 """Dependents first: the order above is the order of deletion."""

@@ -42,6 +42,8 @@ class Azure(Cloud):
             catalog_file="vms.csv",
             spec_sections={
                 "kubernetes": "planner.profile:KubernetesOptions",
+                "canary": "planner.profile:Canary",
+                "serving": "planner.serving:ServingTracks",
                 "azure": "planner.profile:AzureOptions",
             },
             control_plane_item="aks.standard.hour",

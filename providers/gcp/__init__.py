@@ -48,6 +48,8 @@ class Gcp(Cloud):
             catalog_file="gce.csv",
             spec_sections={
                 "kubernetes": "planner.profile:KubernetesOptions",
+                "canary": "planner.profile:Canary",
+                "serving": "planner.serving:ServingTracks",
                 "gcp": "planner.profile:GcpOptions",
             },
             control_plane_item="gke.cluster_management.hour",

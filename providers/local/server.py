@@ -405,9 +405,11 @@ def complete_eks() -> list[str]:
     reported with its VPC; it keeps its access configuration (moto drops it, and the provider
     would replace the cluster at every plan). A node group reports no remote access and no disk
     size unless given (moto invents both, which forces a replacement), keeps its update
-    configuration and runs its cluster's Kubernetes version. UpdateNodegroupVersion (a new
-    launch template version) and DescribeUpdate (which the provider waits on after any update)
-    exist; updates complete at once."""
+    configuration and runs its cluster's Kubernetes version. A cluster created without a version
+    runs EKS's current default, the newest minor version of the shipped release calendar (moto
+    answers 1.19, which the cost rules would price at the extended-support rate once applied).
+    UpdateNodegroupVersion (a new launch template version) and DescribeUpdate (which the provider
+    waits on after any update) exist; updates complete at once."""
     import uuid
 
     from moto.core.responses import ActionResult
@@ -417,6 +419,8 @@ def complete_eks() -> list[str]:
     from moto.eks.exceptions import ResourceNotFoundException
     from moto.eks.models import Cluster, EKSBackend
     from moto.eks.responses import EKSResponse
+
+    from providers.aws.eks_versions import newest_version
 
     updates: dict[str, dict[str, object]] = {}
 
@@ -469,6 +473,8 @@ def complete_eks() -> list[str]:
                 "bootstrapClusterCreatorAdminPermissions", True
             ),
         }
+        if not self._get_param("version"):
+            cluster.version = newest_version()
         add_cluster_security_group(self.current_account, self.region, cluster)
         issuer = f"https://oidc.eks.{self.region}.amazonaws.com/id/{uuid.uuid4().hex.upper()}"
         cluster.identity = {"oidc": {"issuer": issuer}}
