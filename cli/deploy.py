@@ -192,6 +192,40 @@ def _emit(data: dict[str, Any], as_json: bool, human: str) -> None:
 
 
 def _plan_line(summary: dict[str, Any]) -> str:
+    stage = summary.get("stage")
+    line = _changes_line(summary)
+    return f"{line}\n{stage['summary']}" if stage else line
+
+
+def _stages_text(result: dict[str, Any]) -> str:
+    """A staged deploy's plans, one line each, and where it stopped if a stage was declined."""
+    lines = [
+        f"Stage {stage['number']} of {stage['count']}: {_changes_line(stage['plan'])}"
+        for stage in result["stages"]
+    ]
+    stopped = result.get("stopped")
+    if stopped:
+        lines.append(
+            f"Stopped before stage {stopped['number']} of {stopped['count']} (not approved): "
+            "the stages before it are applied; `infra deploy` again continues from there."
+        )
+    return "\n".join(lines)
+
+
+def _saved_line(summary: dict[str, Any], out: Path | None) -> str:
+    stage = summary.get("stage")
+    if out is None:
+        return "\n`infra deploy` applies the stages one after another." if stage else ""
+    if stage:
+        return (
+            f"\nSaved stage {stage['number']} of {stage['count']} only to {out}; apply it with "
+            f"`infra apply {out}`, then `infra plan --out` again for the next stage (or "
+            "`infra deploy` applies every stage)."
+        )
+    return f"\nSaved to {out}; apply it with `infra apply {out}`."
+
+
+def _changes_line(summary: dict[str, Any]) -> str:
     if not summary["changes"]:
         return "No changes: the infrastructure matches the configuration."
     counted = ("create", "update", "replace", "delete")
@@ -288,7 +322,7 @@ def register(app: typer.Typer) -> None:
                 "lock_file": lock_file,
                 "notes": _notes(deployment),
             }
-            saved = f"\nSaved to {out}; apply it with `infra apply {out}`." if out else ""
+            saved = _saved_line(summary, out)
             recorded = f"\nRecorded the decision in {lock_file}." if lock_file else ""
             human = _plan_line(summary) + found.lines() + saved + recorded
             _emit(summary, json_output, human + _notes_text(summary["notes"]))
@@ -380,7 +414,7 @@ def register(app: typer.Typer) -> None:
                 human = "Cancelled; nothing was changed."
             elif result["changed"]:
                 human = (
-                    _plan_line(result["plan"])
+                    (_stages_text(result) if "stages" in result else _plan_line(result["plan"]))
                     + found.lines()
                     + "\n"
                     + _outputs_text(result["outputs"])

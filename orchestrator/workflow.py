@@ -36,6 +36,7 @@ from orchestrator.applied import (
 )
 from orchestrator.decisions import LOCAL_ENV, Resolved, resolve
 from orchestrator.errors import DeploymentBusy, NotDeployed, PlanFileError, ProtectedEnvironment
+from orchestrator.staging import Stage, later_stages, next_stage
 from orchestrator.terraform import TerraformRunner, find_terraform
 from orchestrator.workspace import Workspace, open_private
 from planner.deployment import RECORD_OUTPUT as RECORD_OUTPUT_NAME
@@ -238,6 +239,9 @@ class PlanSummary:
     document: dict[str, object] | None = field(default=None, repr=False)
     """The plan as `terraform show -json` prints it (for pricing; not part of to_dict)."""
     move: Move | None = None
+    stage: Stage | None = None
+    """Which stage of a staged deploy this plan is (orchestrator/staging.py); None: the whole
+    configuration is planned."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -250,6 +254,7 @@ class PlanSummary:
             "plan_file": str(self.plan_file) if self.plan_file else None,
             "log": str(self.log),
             "move": self.move.to_dict() if self.move else None,
+            "stage": self.stage.to_dict() if self.stage else None,
         }
 
 
@@ -342,11 +347,13 @@ def _terraform_plan(
     init(deployment)
     runner = deployment.runner()
     tfplan = deployment.workspace.root / "tfplan"
+    stage = None if destroy else next_stage(deployment.workspace.config_file, runner)
     with deployment.step("plan"):
         args = ["plan", "-input=false", "-no-color", "-detailed-exitcode", f"-out={tfplan}"]
-        result = runner.run("plan", [*args, *(["-destroy"] if destroy else [])], ok_codes=(0, 2))
+        args += ["-destroy"] if destroy else stage.plan_arguments() if stage else []
+        result = runner.run("plan", args, ok_codes=(0, 2))
         shown = runner.json("show", ["show", "-json", str(tfplan)])
-    summary = _summarize(shown, result.returncode == 2, result.log)
+    summary = replace(_summarize(shown, result.returncode == 2, result.log), stage=stage)
     if gates.plan is not None:
         gates.plan(summary)
     if out is not None:
@@ -530,6 +537,17 @@ def deploy(
     else:
         applied = apply_plan(deployment, deployment.workspace.root / "tfplan")
         result = {"changed": True, "plan": summary.to_dict(), "outputs": applied}
+        if summary.stage is not None:
+            result.update(
+                later_stages(
+                    summary,
+                    applied,
+                    plan=lambda: _terraform_plan(deployment, None, destroy=False, gates=gates),
+                    confirm=confirm,
+                    apply=lambda: apply_plan(deployment, deployment.workspace.root / "tfplan"),
+                )
+            )
+            applied = result["outputs"]  # type: ignore[assignment]
     if moved is not None:
         result["moved_from"] = moved
     if sdk_steps.handles(deployment.spec):

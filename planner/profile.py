@@ -482,9 +482,10 @@ class KubernetesOptions(_Section, kw_only=True):
 
     The kind is considered only when this section says which cluster: `cluster` names an existing
     one (on AKS, in `deploy.azure.resource_group`), or `create_cluster: true` makes a new private
-    one with workload identity. `kserve: true` serves through a KServe InferenceService
-    (the cluster must run KServe); otherwise a Deployment and a Service. The engine's queue is
-    scaled on by KEDA (the cluster must run KEDA) from the Prometheus at `prometheus_url`. The
+    one with workload identity, the namespace and KEDA (no KServe). `kserve: true` serves
+    through a KServe InferenceService (the cluster must run KServe); otherwise a Deployment and
+    a Service. The engine's queue is scaled on by KEDA (an existing cluster must run KEDA) from
+    the Prometheus at `prometheus_url`. The
     Hugging Face token, if the model needs one, is a Kubernetes Secret you create
     (`hf_token_secret`, key `token`): the toolkit only references it."""
 
@@ -527,6 +528,12 @@ class KubernetesOptions(_Section, kw_only=True):
             raise ValueError(
                 "gateway routes to a Deployment's Service; with kserve: true, KServe routes "
                 "(remove gateway, or set kserve: false)"
+            )
+        if self.create_cluster and self.kserve:
+            raise ValueError(
+                "kserve: true needs a cluster that runs KServe, and a cluster the toolkit "
+                "creates has none (only KEDA is installed on it); name an existing cluster "
+                "with KServe in cluster, or set kserve: false"
             )
 
     @property

@@ -68,6 +68,11 @@ class Kind:
     terraform_providers: tuple[str, ...] = ()
     """Terraform providers the kind's stacks use besides their cloud's, whose resources live in
     no cloud account (they never decide which cloud a plan is for)."""
+    planned_against_api: tuple[str, ...] = ()
+    """Resource types of the kind's stacks whose provider plans them against the live API they
+    are applied to (it reads each object's schema there, custom resources' too): one that
+    depends on a resource not created yet is planned in a later stage of the deploy, once that
+    resource exists (orchestrator/staging.py)."""
     canary_in_configuration: str | None = None
     """The module (stacks layer) of a kind whose canary is in the Terraform configuration: the
     stack renders the stable and the canary track from the spec's `serving` section
@@ -96,7 +101,9 @@ KUBERNETES = Kind(
     vendors=frozenset({"NVIDIA"}),  # NVIDIA GPU node images and the nvidia.com/gpu resource
     configured_by="planner.kubernetes:not_configured",
     fixed_cost="planner.kubernetes:control_plane_hourly",
-    terraform_providers=("kubernetes",),
+    terraform_providers=("kubernetes", "helm"),
+    # hashicorp/kubernetes reads each manifest's OpenAPI schema from the cluster at plan time.
+    planned_against_api=("kubernetes_manifest",),
     canary_in_configuration="stacks.kubernetes_canary",
 )
 """The clouds' managed Kubernetes (EKS, GKE, AKS): nodes from the same catalog as their fleets."""

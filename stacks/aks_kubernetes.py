@@ -3,22 +3,29 @@
 GPU node pools (Regular and Spot, modules/azure/aks.py) in the existing cluster
 `deploy.kubernetes.cluster` of `deploy.azure.resource_group`, or in a new private cluster; the
 workload's user-assigned identity, federated with its Kubernetes service account and reading only
-the model's blob container; and, in an existing cluster, the serving workload itself
-(modules/kubernetes/manifests.py) through Terraform's Kubernetes provider.
+the model's blob container; and the serving workload itself (modules/kubernetes/manifests.py)
+through Terraform's Kubernetes provider. On a new cluster also the workload's namespace, KEDA
+(Helm) and, for the identity Terraform runs as, the Azure Kubernetes Service RBAC Cluster Admin
+role on that cluster (local accounts are off: Azure RBAC is the only way in), all applied by
+`infra deploy` in a later stage than the cluster (orchestrator/staging.py).
 
-The Kubernetes provider reaches the API server named by the cluster's data source and signs in
-with kubelogin as the Azure CLI's user (an exec credential plugin: a token is fetched at each
-run and never stored in the configuration or the state). Only the host and the CA certificate
-are read from the cluster's kube_config, never its client keys.
+The Kubernetes and Helm providers reach the API server named by the cluster (or its data
+source) and sign in with kubelogin as the Azure CLI's user (an exec credential plugin: a token
+is fetched at each run and never stored in the configuration or the state). Only the host and
+the CA certificate are read from the cluster's kube_config, never its client keys.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cdktn import Fn, TerraformOutput, TerraformStack
+from cdktn import Fn, ITerraformDependable, TerraformOutput, TerraformStack
+from cdktn_provider_azurerm.data_azurerm_client_config import DataAzurermClientConfig
 from cdktn_provider_azurerm.data_azurerm_kubernetes_cluster import DataAzurermKubernetesCluster
+from cdktn_provider_azurerm.kubernetes_cluster import KubernetesCluster
+from cdktn_provider_azurerm.role_assignment import RoleAssignment
 from cdktn_provider_kubernetes.provider import KubernetesProvider, KubernetesProviderExec
 from constructs import Construct
 
@@ -36,11 +43,17 @@ from stacks.common import configure_azure_stack
 from stacks.kubernetes_canary import autoscaler, with_tracks
 from stacks.kubernetes_common import (
     DEPLOYMENT_LABEL,
+    ClusterAccess,
     PoolRanges,
+    in_stages_note,
+    install_keda,
     pool_ranges,
     workload_name,
     workload_props,
 )
+
+if TYPE_CHECKING:
+    from modules.kubernetes.keda import KedaRelease
 
 KUBERNETES_PROVIDER_VERSION = ">= 2.36, < 4"
 """The binding (cdktn-provider-kubernetes 17.x) is generated from hashicorp/kubernetes 3.4.0;
@@ -53,6 +66,9 @@ KUBELOGIN_ARGS = ("get-token", "--login", "azurecli", "--server-id", AKS_SERVER_
 signed in (Azure/kubelogin docs/book/src/concepts/login-modes/azurecli.md)."""
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 """The ExecCredential version `kubelogin convert-kubeconfig` writes."""
+CLUSTER_ADMIN_ROLE = "Azure Kubernetes Service RBAC Cluster Admin"
+"""The built-in role that may manage every Kubernetes object of a cluster with Azure RBAC, custom
+resources and namespaces included (Microsoft's "Use Azure RBAC for Kubernetes Authorization")."""
 
 
 def aks_zones(region: str, zones: tuple[str, ...]) -> tuple[str, ...]:
@@ -73,23 +89,31 @@ def initial_nodes(capacity: CapacitySpec, ranges: PoolRanges) -> dict[str, int]:
     return counts
 
 
-def kubernetes_provider(
-    stack: TerraformStack, cluster: DataAzurermKubernetesCluster
-) -> KubernetesProvider:
-    """The Kubernetes provider for an existing cluster: its API server and CA from the lookup, a
-    kubelogin token at each run."""
+def cluster_access(cluster: DataAzurermKubernetesCluster | KubernetesCluster) -> ClusterAccess:
+    """An existing or new cluster's API server and CA from its kube_config; kubelogin signs in."""
     config = cluster.kube_config.get(0)
+    return ClusterAccess(
+        host=config.host,
+        cluster_ca_certificate=Fn.base64decode(config.cluster_ca_certificate),
+        command="kubelogin",
+        args=KUBELOGIN_ARGS,
+        api_version=EXEC_API_VERSION,
+    )
+
+
+def kubernetes_provider(stack: TerraformStack, access: ClusterAccess) -> KubernetesProvider:
+    """The Kubernetes provider for the cluster: a kubelogin token at each run."""
     stack.add_override(
         "terraform.required_providers.kubernetes.version", KUBERNETES_PROVIDER_VERSION
     )
     return KubernetesProvider(
         stack,
         "kubernetes",
-        host=config.host,
-        cluster_ca_certificate=Fn.base64decode(config.cluster_ca_certificate),
+        host=access.host,
+        cluster_ca_certificate=access.cluster_ca_certificate,
         exec=[
             KubernetesProviderExec(
-                api_version=EXEC_API_VERSION, command="kubelogin", args=list(KUBELOGIN_ARGS)
+                api_version=access.api_version, command=access.command, args=list(access.args)
             )
         ],
     )
@@ -111,11 +135,9 @@ def blob_weights(spec: DeploymentSpec) -> WeightsDownload | None:
 class AksServingStack(TerraformStack):
     @staticmethod
     def serving_props(spec: DeploymentSpec, emulated: bool) -> WorkloadProps | None:
-        """The workload's props as this stack renders them (kubernetes_canary), None when it
-        applies no workload (a cluster it creates)."""
-        del emulated  # no emulated Azure
-        if spec.kubernetes.create_cluster:
-            return None
+        """The workload's props as this stack renders them (kubernetes_canary); it always
+        applies one (there is no emulated Azure)."""
+        del emulated
         return workload_props(spec, identity=None, weights=blob_weights(spec))
 
     def __init__(
@@ -172,37 +194,56 @@ class AksServingStack(TerraformStack):
                 encryption_at_host=spec.azure.encryption_at_host,
             ),
         )
-        if pools.existing is not None:
-            props = workload_props(
-                spec,
-                identity=workload_identity(pools.workload_identity.identity.client_id),
-                weights=blob_weights(spec),
+        cluster = pools.existing if pools.existing is not None else pools.cluster
+        # AksNodePools refuses a spec that neither names a cluster nor creates one.
+        assert cluster is not None
+        props = workload_props(
+            spec,
+            identity=workload_identity(pools.workload_identity.identity.client_id),
+            weights=blob_weights(spec),
+        )
+        spot = (Toleration(key=SPOT_TAINT_KEY, value=SPOT_TAINT_VALUE),) if ranges.spot else ()
+        props = dataclasses.replace(
+            with_tracks(props, spec, weights_download),
+            service_account=service_account,
+            zones=aks_zones(location, zones),
+            # AKS taints every Spot node: the pods tolerate it to run on the Spot pool.
+            tolerations=(*props.tolerations, *spot),
+        )
+        access = cluster_access(cluster)
+        provider = kubernetes_provider(self, access)
+        keda: KedaRelease | None = None
+        after: tuple[ITerraformDependable, ...] = ()
+        if pools.cluster is not None:
+            admin = RoleAssignment(
+                self,
+                "cluster-admin",
+                scope=pools.cluster.id,
+                role_definition_name=CLUSTER_ADMIN_ROLE,
+                principal_id=DataAzurermClientConfig(self, "client").object_id,
             )
-            spot = (Toleration(key=SPOT_TAINT_KEY, value=SPOT_TAINT_VALUE),) if ranges.spot else ()
-            props = dataclasses.replace(
-                with_tracks(props, spec, weights_download),
-                service_account=service_account,
-                zones=aks_zones(location, zones),
-                # AKS taints every Spot node: the pods tolerate it to run on the Spot pool.
-                tolerations=(*props.tolerations, *spot),
-            )
-            provider = kubernetes_provider(self, pools.existing)
-            KubernetesWorkload(self, "workload", props, provider=provider)
-            served = "KServe InferenceService" if options.kserve else "Deployment and Service"
-            scaled = "KEDA on the engine's queue"
-            if autoscaler(spec) != "KEDA":
-                scaled = f"{autoscaler(spec)} on concurrency"
-            applied = (
-                f"applied: a {served} {workload} in namespace {options.namespace} of cluster "
-                f"{options.cluster}, scaled by {scaled}."
-            )
-            cluster_name = options.cluster or ""
-        else:
-            applied = (
-                "not applied: a cluster the toolkit creates has no KServe or KEDA yet, so install "
-                "them in it and deploy again with deploy.kubernetes.cluster naming it."
-            )
-            cluster_name = pools.cluster.name if pools.cluster is not None else ""
+            after = (admin,)
+            keda = install_keda(self, access, after=after)
+        KubernetesWorkload(
+            self,
+            "workload",
+            props,
+            provider=provider,
+            create_namespace=pools.cluster is not None,
+            after=after,
+            scaler_after=(keda.release,) if keda else (),
+        )
+        served = "KServe InferenceService" if options.kserve else "Deployment and Service"
+        where = f"cluster {options.cluster}" if options.cluster else "the new cluster"
+        scaled = "KEDA on the engine's queue"
+        if autoscaler(spec) != "KEDA":
+            scaled = f"{autoscaler(spec)} on concurrency"
+        created = in_stages_note() if pools.cluster is not None else ""
+        applied = (
+            f"applied: a {served} {workload} in namespace {options.namespace} of {where}, "
+            f"scaled by {scaled}{created}."
+        )
+        cluster_name = options.cluster if pools.cluster is None else pools.cluster.name
         TerraformOutput(self, "cluster_name", value=cluster_name)
         TerraformOutput(
             self,

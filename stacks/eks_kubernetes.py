@@ -3,8 +3,9 @@
 GPU managed node groups (on-demand base and spot above it) in an existing cluster
 (`deploy.kubernetes.cluster`, read through data sources and never changed) or in a new private
 cluster in the serving network (`create_cluster: true`), the serving workload's IAM role for its
-Kubernetes service account (IRSA), and, for an existing cluster outside the emulator, the serving
-workload itself as `kubernetes_manifest` resources.
+Kubernetes service account (IRSA), and, outside the emulator, the serving workload itself as
+`kubernetes_manifest` resources; on a new cluster also its namespace and KEDA (Helm), which
+`infra deploy` applies in a later stage than the cluster (orchestrator/staging.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ from stacks.common import configure_aws_stack
 from stacks.kubernetes_canary import autoscaler, with_environment, with_tracks
 from stacks.kubernetes_common import (
     DEPLOYMENT_LABEL,
+    NOT_APPLIED,
+    ClusterAccess,
     KubernetesStackError,
+    in_stages_note,
+    install_keda,
     pool_ranges,
     workload_name,
     workload_props,
@@ -80,8 +85,8 @@ class EksServingStack(TerraformStack):
     @staticmethod
     def serving_props(spec: DeploymentSpec, emulated: bool) -> WorkloadProps | None:
         """The workload's props as this stack renders them (kubernetes_canary), None when it
-        applies no workload: a cluster it creates, or the emulator."""
-        if spec.kubernetes.create_cluster or emulated:
+        applies no workload (the emulator)."""
+        if emulated:
             return None
         return _props(spec)
 
@@ -151,23 +156,19 @@ class EksServingStack(TerraformStack):
             ),
         )
 
-        if options.create_cluster:
-            applied = (
-                f"not applied: a cluster the toolkit creates has no KServe/KEDA yet; install them "
-                f"in {spec.stack_name}, then deploy with deploy.kubernetes.cluster: "
-                f"{spec.stack_name} to apply the workload {name}."
-            )
-        elif emulated:
-            applied = (
-                f"not applied: the local emulated AWS has no Kubernetes API, so only the node "
-                f"groups and the IAM role of the workload {name} were made."
+        if emulated:
+            applied = NOT_APPLIED.format(
+                reason="the local emulated AWS has no Kubernetes API, so only the node groups "
+                f"and the IAM role of the workload {name} were made"
             )
         else:
             self._apply_workload(spec, cluster, props, role.role.arn)
+            where = f"cluster {options.cluster}" if options.cluster else "the new cluster"
             applied = (
                 f"applied: the {'KServe InferenceService' if options.kserve else 'Deployment'} "
-                f"{name} in namespace {props.namespace} of cluster {options.cluster}, scaled by "
-                f"{autoscaler(spec)}, its pods reading AWS through the IAM role serving_role_arn."
+                f"{name} in namespace {props.namespace} of {where}, scaled by "
+                f"{autoscaler(spec)}, its pods reading AWS through the IAM role serving_role_arn"
+                f"{in_stages_note() if options.create_cluster else ''}."
             )
 
         TerraformOutput(self, "cluster_name", value=cluster.name)
@@ -209,23 +210,21 @@ class EksServingStack(TerraformStack):
             # node groups' subnets already place the nodes, and the pods spread over them.
             zones=(),
         )
+        access = ClusterAccess(
+            host=cluster.endpoint,
+            cluster_ca_certificate=Fn.base64decode(cluster.certificate_authority),
+            command="aws",
+            args=("eks", "get-token", "--cluster-name", cluster.name, "--region", spec.region),
+            api_version=EXEC_API_VERSION,
+        )
         provider = KubernetesProvider(
             self,
             "kubernetes",
-            host=cluster.endpoint,
-            cluster_ca_certificate=Fn.base64decode(cluster.certificate_authority),
+            host=access.host,
+            cluster_ca_certificate=access.cluster_ca_certificate,
             exec=[
                 KubernetesProviderExec(
-                    api_version=EXEC_API_VERSION,
-                    command="aws",
-                    args=[
-                        "eks",
-                        "get-token",
-                        "--cluster-name",
-                        cluster.name,
-                        "--region",
-                        spec.region,
-                    ],
+                    api_version=access.api_version, command=access.command, args=list(access.args)
                 )
             ],
         )
@@ -233,4 +232,13 @@ class EksServingStack(TerraformStack):
         self.add_override(
             "terraform.required_providers.kubernetes.version", KUBERNETES_PROVIDER_VERSION
         )
-        KubernetesWorkload(self, "workload", props, provider=provider)
+        created = spec.kubernetes.create_cluster
+        keda = install_keda(self, access) if created else None
+        KubernetesWorkload(
+            self,
+            "workload",
+            props,
+            provider=provider,
+            create_namespace=created,
+            scaler_after=(keda.release,) if keda else (),
+        )

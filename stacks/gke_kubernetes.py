@@ -4,14 +4,15 @@ GPU node pools (on-demand and spot, the planned machine type, automatic GPU driv
 nodes, the GPU taint and the deployment's node label) in an existing cluster found by name and
 location, or in a new private cluster with Workload Identity; a Google service account for the
 serving pods that reads only the weights' Cloud Storage prefix, bound to their Kubernetes service
-account through Workload Identity; and, in an existing cluster, the serving workload itself
-(modules/kubernetes/) as `kubernetes_manifest` resources.
+account through Workload Identity; and the serving workload itself (modules/kubernetes/) as
+`kubernetes_manifest` resources, on a new cluster with its namespace and KEDA (Helm), which
+`infra deploy` applies in a later stage than the cluster (orchestrator/staging.py).
 
-The Kubernetes provider reaches the cluster at the endpoint and CA certificate its data source
-reads, and authenticates with `gke-gcloud-auth-plugin` on every run (an exec credential plugin
-printing a client.authentication.k8s.io/v1beta1 ExecCredential, kubernetes/cloud-provider-gcp
-cmd/gke-gcloud-auth-plugin/cred.go): no access token is written into the configuration or the
-state, as one from google_client_config would be.
+The Kubernetes and Helm providers reach the cluster at the endpoint and CA certificate its data
+source (or the new cluster) gives, and authenticate with `gke-gcloud-auth-plugin` on every run
+(an exec credential plugin printing a client.authentication.k8s.io/v1beta1 ExecCredential,
+kubernetes/cloud-provider-gcp cmd/gke-gcloud-auth-plugin/cred.go): no access token is written
+into the configuration or the state, as one from google_client_config would be.
 """
 
 from __future__ import annotations
@@ -30,7 +31,15 @@ from planner.deployment import DeploymentSpec
 from providers.gcp.labels import gcp_labels
 from stacks.common import GCP_PROJECT_ENV, configure_gcp_stack
 from stacks.kubernetes_canary import autoscaler, with_tracks
-from stacks.kubernetes_common import DEPLOYMENT_LABEL, pool_ranges, workload_props
+from stacks.kubernetes_common import (
+    DEPLOYMENT_LABEL,
+    NOT_APPLIED,
+    ClusterAccess,
+    in_stages_note,
+    install_keda,
+    pool_ranges,
+    workload_props,
+)
 
 KUBERNETES_PROVIDER_VERSION = ">= 2.36, < 4"
 """The binding is generated from hashicorp/kubernetes 3.4; the stack sets only the provider's
@@ -38,23 +47,21 @@ host, CA certificate and exec block and `kubernetes_manifest`, which 2.36 knows 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 """The ExecCredential version gke-gcloud-auth-plugin prints."""
 AUTH_PLUGIN = "gke-gcloud-auth-plugin"
-NO_WORKLOAD_IN_NEW_CLUSTER = (
-    "not applied: a cluster the toolkit creates has no KServe or KEDA yet, and Terraform's "
-    "Kubernetes provider cannot plan manifests for a cluster that does not exist yet; this "
-    "stack holds the private cluster, its GPU node pools and the workload's identity only"
-)
 
 
 def account_email(name: str, project: str) -> str:
     return f"{workload_account_id(name)}@{project}.iam.gserviceaccount.com"
 
 
-def applied_sentence(props: WorkloadProps, cluster: str, scaler: str = "KEDA") -> str:
+def applied_sentence(
+    props: WorkloadProps, cluster: str, scaler: str = "KEDA", *, created: bool = False
+) -> str:
     served = "a KServe InferenceService" if props.kserve else "a Deployment and a Service"
     return (
         f"applied: {served} {props.namespace}/{props.name} in cluster {cluster}, scaled by "
         f"{scaler} between {props.min_replicas} and {props.max_replicas} replicas, as the "
         f"Kubernetes service account {props.service_account_name} (Workload Identity)"
+        f"{in_stages_note() if created else ''}"
     )
 
 
@@ -62,10 +69,10 @@ class GkeServingStack(TerraformStack):
     @staticmethod
     def serving_props(spec: DeploymentSpec, emulated: bool) -> WorkloadProps | None:
         """The workload's props as this stack renders them (kubernetes_canary), None when it
-        applies no workload: a cluster it creates, or no project named."""
+        applies no workload (no project named)."""
         del emulated  # no emulated Google Cloud
         project = spec.gcp.project or os.environ.get(GCP_PROJECT_ENV, "").strip()
-        if spec.kubernetes.create_cluster or not project:
+        if not project:
             return None
         uri = spec.gcp.model_gcs_uri
         return workload_props(spec, identity=None, weights=weights_download(uri) if uri else None)
@@ -85,7 +92,7 @@ class GkeServingStack(TerraformStack):
         # Only a project the profile or the environment names gives the workload's account a
         # known email; without one the configuration is only priced (configure_gcp_stack).
         known_project = not Token.is_unresolved(project)
-        serves = not options.create_cluster and known_project
+        serves = known_project
         weights_uri = spec.gcp.model_gcs_uri
         identity = workload_identity(account_email(spec.stack_name, project)) if serves else None
         workload = workload_props(
@@ -124,18 +131,20 @@ class GkeServingStack(TerraformStack):
         )
         # GkeNodePools refuses a spec that neither names a cluster nor creates one.
         cluster_name = pools.cluster.name if pools.cluster is not None else options.cluster or ""
-        if pools.cluster is not None:
-            applied = NO_WORKLOAD_IN_NEW_CLUSTER
-        elif not known_project:
-            applied = (
-                f"not applied: no Google Cloud project is named (deploy.gcp.project or "
+        if not known_project:
+            applied = NOT_APPLIED.format(
+                reason=f"no Google Cloud project is named (deploy.gcp.project or "
                 f"{GCP_PROJECT_ENV}), so the workload's service account is not known"
             )
         else:
             self._workload(
-                with_tracks(workload, spec, weights_download), cluster_name, location, project
+                with_tracks(workload, spec, weights_download),
+                self._access(pools, cluster_name, location, project),
+                pools,
             )
-            applied = applied_sentence(workload, cluster_name, autoscaler(spec))
+            applied = applied_sentence(
+                workload, cluster_name, autoscaler(spec), created=pools.cluster is not None
+            )
         TerraformOutput(self, "cluster_name", value=cluster_name)
         TerraformOutput(
             self,
@@ -144,26 +153,55 @@ class GkeServingStack(TerraformStack):
             description="What of the serving workload this stack applies to the cluster",
         )
 
-    def _workload(self, props: WorkloadProps, cluster: str, location: str, project: str) -> None:
-        """The workload's manifests, through a Kubernetes provider for the existing cluster."""
-        from cdktn_provider_google.data_google_container_cluster import (
-            DataGoogleContainerCluster,
+    def _access(
+        self, pools: GkeNodePools, cluster: str, location: str, project: str
+    ) -> ClusterAccess:
+        """The cluster's API server and CA certificate: the new cluster's, or an existing one's
+        from its data source; the GKE plugin signs in."""
+        if pools.cluster is not None:
+            endpoint = pools.cluster.endpoint
+            certificate = pools.cluster.master_auth.cluster_ca_certificate
+        else:
+            from cdktn_provider_google.data_google_container_cluster import (
+                DataGoogleContainerCluster,
+            )
+
+            found = DataGoogleContainerCluster(
+                self, "cluster", name=cluster, location=location, project=project
+            )
+            endpoint = found.endpoint
+            certificate = found.master_auth.get(0).cluster_ca_certificate
+        return ClusterAccess(
+            host=f"https://{endpoint}",
+            cluster_ca_certificate=Fn.base64decode(certificate),
+            command=AUTH_PLUGIN,
+            api_version=EXEC_API_VERSION,
         )
+
+    def _workload(self, props: WorkloadProps, access: ClusterAccess, pools: GkeNodePools) -> None:
+        """The workload's manifests through a Kubernetes provider for the cluster; on a new one,
+        its namespace and KEDA too."""
         from cdktn_provider_kubernetes.provider import KubernetesProvider, KubernetesProviderExec
 
         from modules.kubernetes.manifests import KubernetesWorkload
 
-        found = DataGoogleContainerCluster(
-            self, "cluster", name=cluster, location=location, project=project
-        )
         provider = KubernetesProvider(
             self,
             "kubernetes",
-            host=f"https://{found.endpoint}",
-            cluster_ca_certificate=Fn.base64decode(found.master_auth.get(0).cluster_ca_certificate),
-            exec=[KubernetesProviderExec(api_version=EXEC_API_VERSION, command=AUTH_PLUGIN)],
+            host=access.host,
+            cluster_ca_certificate=access.cluster_ca_certificate,
+            exec=[KubernetesProviderExec(api_version=access.api_version, command=access.command)],
         )
         self.add_override(
             "terraform.required_providers.kubernetes.version", KUBERNETES_PROVIDER_VERSION
         )
-        KubernetesWorkload(self, "workload", props, provider=provider)
+        created = pools.cluster is not None
+        keda = install_keda(self, access) if created else None
+        KubernetesWorkload(
+            self,
+            "workload",
+            props,
+            provider=provider,
+            create_namespace=created,
+            scaler_after=(keda.release,) if keda else (),
+        )

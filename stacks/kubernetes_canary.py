@@ -46,8 +46,8 @@ def revision_of(props: WorkloadProps) -> ServingRevision:
 
 
 def serving_revision(spec: DeploymentSpec, emulated: bool) -> ServingRevision | None:
-    """The revision `spec`'s pods run, None when its stack applies no workload (a cluster the
-    toolkit creates, the emulator). Each stack class builds its props with `serving_props`."""
+    """The revision `spec`'s pods run, None when its stack applies no workload (the emulator, a
+    GKE stack without a project). Each stack class builds its props with `serving_props`."""
     target = targets.target(spec.cloud, spec.kind)
     assert target is not None
     props = targets.resolve(target.stack).serving_props(spec, emulated)

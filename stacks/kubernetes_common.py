@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cdktn import ITerraformDependable, TerraformStack
 
 from core.errors import InfraError
 from modules.kubernetes.engines import engine_args
@@ -22,6 +25,9 @@ from modules.kubernetes.workload import (
 from modules.node_pools import NodeRange
 from planner.deployment import CapacitySpec, DeploymentSpec
 from providers.catalog import load_catalog
+
+if TYPE_CHECKING:
+    from modules.kubernetes.keda import KedaRelease
 
 POOL_LABEL = "infra.dev/pool"
 """The label the node pools put on their nodes (`on-demand` or `spot`)."""
@@ -122,3 +128,62 @@ def workload_props(
         node_selector={DEPLOYMENT_LABEL: workload_name(spec)},
         kserve=options.kserve,
     )
+
+
+NOT_APPLIED = "not applied: {reason}."
+"""The `kubernetes_workload` output of a stack that holds no workload: why, and what it holds."""
+IN_STAGES = (
+    "; with KEDA {keda} installed by Helm (chart kedacore/keda), all of it applied in stages by "
+    "`infra deploy`: the cluster first, then KEDA and the workload once the cluster answers"
+)
+"""Appended to a stack's `kubernetes_workload` output when it creates the cluster."""
+HELM_PROVIDER_VERSION = ">= 3.0, < 4"
+"""hashicorp/helm 3 takes the provider's `kubernetes` settings as an object (2.x: a block); the
+binding (cdktn-provider-helm 15.1) is generated from 3.3.0."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterAccess:
+    """How Terraform's Kubernetes-facing providers reach a cluster: its API server, its CA
+    certificate (PEM) and an exec credential plugin (no token is ever stored)."""
+
+    host: str
+    cluster_ca_certificate: str
+    command: str
+    args: tuple[str, ...] = ()
+    api_version: str = "client.authentication.k8s.io/v1beta1"
+
+
+def in_stages_note() -> str:
+    from modules.kubernetes.keda import KEDA_CHART_VERSION
+
+    return IN_STAGES.format(keda=KEDA_CHART_VERSION)
+
+
+def install_keda(
+    stack: TerraformStack, access: ClusterAccess, *, after: tuple[ITerraformDependable, ...] = ()
+) -> KedaRelease:
+    """KEDA on a cluster the stack creates, through a Helm provider signed in as `access`, once
+    `after` exists (the signed-in identity's rights on the cluster)."""
+    from cdktn_provider_helm.provider import (
+        HelmProvider,
+        HelmProviderKubernetes,
+        HelmProviderKubernetesExec,
+    )
+
+    from modules.kubernetes.keda import KedaProps, KedaRelease
+
+    provider = HelmProvider(
+        stack,
+        "helm",
+        kubernetes=HelmProviderKubernetes(
+            host=access.host,
+            cluster_ca_certificate=access.cluster_ca_certificate,
+            exec=HelmProviderKubernetesExec(
+                api_version=access.api_version, command=access.command, args=list(access.args)
+            ),
+        ),
+    )
+    stack.add_override("terraform.required_providers.helm.source", "hashicorp/helm")
+    stack.add_override("terraform.required_providers.helm.version", HELM_PROVIDER_VERSION)
+    return KedaRelease(stack, "keda", KedaProps(), provider=provider, after=after)

@@ -25,9 +25,10 @@ from modules.azure.spec_checks import check_aks
 from planner.deployment import CapacitySpec, DeploymentSpec, RuntimeSpec, ScalingSpec
 from planner.profile import AzureOptions, KubernetesOptions, Network
 from planner.secrets import find_secrets
-from stacks.aks_kubernetes import AKS_SERVER_ID, KUBERNETES_PROVIDER_VERSION
+from stacks.aks_kubernetes import AKS_SERVER_ID, CLUSTER_ADMIN_ROLE, KUBERNETES_PROVIDER_VERSION
 from stacks.kubernetes_common import DEPLOYMENT_LABEL, workload_name
 from tests.conftest import EXAMPLES, Cli
+from tests.kubernetes_created import assert_serves_on_the_created_cluster
 from tests.stack_json import (
     Synthesized,
     assert_records_its_spec,
@@ -359,7 +360,7 @@ def test_kubernetes_provider_signs_in_with_kubelogin_and_holds_no_secret(
     assert list(find_secrets(doc)) == []
 
 
-def test_created_cluster_holds_pools_and_identity_but_no_workload(
+def test_created_cluster_holds_pools_identity_keda_and_the_workload(
     synthesized: Synthesized,
 ) -> None:
     doc = synthesized[CREATED]
@@ -377,9 +378,36 @@ def test_created_cluster_holds_pools_and_identity_but_no_workload(
         assert pool["kubernetes_cluster_id"] == ref("azurerm_kubernetes_cluster", key, "id")
     _, federation = only(doc, "azurerm_federated_identity_credential")
     assert federation["issuer"] == ref("azurerm_kubernetes_cluster", key, "oidc_issuer_url")
-    assert resources(doc, "kubernetes_manifest") == {}
-    assert "kubernetes" not in doc["provider"]
-    assert "kubernetes" not in doc["terraform"]["required_providers"]
+    assert_serves_on_the_created_cluster(doc, "azurerm_kubernetes_cluster")
+
+
+def test_terraform_s_identity_may_write_the_new_cluster_s_objects(
+    synthesized: Synthesized,
+) -> None:
+    """Local accounts are off: the identity Terraform runs as gets the cluster admin role on
+    the new cluster (only that one), and KEDA and the namespace wait for it."""
+    doc = synthesized[CREATED]
+    key, _ = only(doc, "azurerm_kubernetes_cluster")
+    ((admin_key, admin),) = [
+        (key, body)
+        for key, body in resources(doc, "azurerm_role_assignment").items()
+        if body["role_definition_name"] == CLUSTER_ADMIN_ROLE
+    ]
+    assert admin["scope"] == ref("azurerm_kubernetes_cluster", key, "id")
+    assert admin["role_definition_name"] == CLUSTER_ADMIN_ROLE
+    (client,) = data_sources(doc, "azurerm_client_config")
+    assert admin["principal_id"] == f"${{data.azurerm_client_config.{client}.object_id}}"
+    _, release = only(doc, "helm_release")
+    assert release["depends_on"] == [f"azurerm_role_assignment.{admin_key}"]
+    (namespace,) = [
+        body
+        for body in resources(doc, "kubernetes_manifest").values()
+        if body["manifest"]["kind"] == "Namespace"
+    ]
+    assert namespace["depends_on"] == [f"azurerm_role_assignment.{admin_key}"]
+    for existing in (KSERVE, PLAIN):
+        assigned = resources(synthesized[existing], "azurerm_role_assignment").values()
+        assert all(a["role_definition_name"] != CLUSTER_ADMIN_ROLE for a in assigned)
 
 
 def test_outputs_name_the_cluster_and_say_what_was_applied(synthesized: Synthesized) -> None:
@@ -395,9 +423,9 @@ def test_outputs_name_the_cluster_and_say_what_was_applied(synthesized: Synthesi
     created = service_outputs(doc)
     key, _ = only(doc, "azurerm_kubernetes_cluster")
     assert created["cluster_name"]["value"] == ref("azurerm_kubernetes_cluster", key, "name")
-    not_applied = created["kubernetes_workload"]["value"]
-    assert not_applied.startswith("not applied: a cluster the toolkit creates has no KServe")
-    one_sentence(not_applied)
+    staged = created["kubernetes_workload"]["value"]
+    assert staged.startswith("applied: a Deployment and Service") and "the new cluster" in staged
+    one_sentence(staged)
 
 
 # --- refusals --------------------------------------------------------------------------------
@@ -541,4 +569,6 @@ def test_cli_cost_of_a_created_cluster_prices_its_control_plane(cli: Cli, exampl
     management = cluster["components"][0]
     assert management["name"] == "cluster management (Standard tier)"
     assert management["unit_price"] == 0.10  # providers/azure/data/services.csv aks.standard.hour
-    assert "kubernetes_manifest" not in _by_type(data)
+    # The workload and KEDA on the new cluster run on its priced nodes.
+    for free in ("kubernetes_manifest", "helm_release"):
+        assert {r["status"] for r in _by_type(data)[free]} == {"free"}

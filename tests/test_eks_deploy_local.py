@@ -34,7 +34,7 @@ def deployed(infra_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """The example on a cluster the toolkit creates (the emulator has no existing one)."""
     workdir = tmp_path_factory.mktemp("project")
     profile = yaml.safe_load((EXAMPLES / PROFILE).read_text())
-    profile["deploy"]["kubernetes"] = {"create_cluster": True, "kserve": True}
+    profile["deploy"]["kubernetes"] = {"create_cluster": True}
     (workdir / PROFILE).write_text(yaml.safe_dump(profile))
     run = Run(workdir)
     result, body = run.json("deploy", PROFILE, *TARGET, "--auto-approve")
@@ -66,7 +66,9 @@ def test_deploy_made_a_private_cluster_with_gpu_node_groups_and_no_workload(
     assert (network["endpointPrivateAccess"], network["endpointPublicAccess"]) == (True, False)
     assert cluster["encryptionConfig"][0]["resources"] == ["secrets"]
     outputs = deployed.outputs  # type: ignore[attr-defined]
-    assert outputs["kubernetes_workload"].startswith("not applied: a cluster the toolkit creates")
+    assert outputs["kubernetes_workload"].startswith(
+        "not applied: the local emulated AWS has no Kubernetes API"
+    )
     groups = node_groups(deployed)
     assert {k: g["capacityType"] for k, g in groups.items()} == {
         "on_demand": "ON_DEMAND",

@@ -33,8 +33,9 @@ from stacks.eks_kubernetes import (
     EXEC_API_VERSION,
     KUBERNETES_PROVIDER_VERSION,
 )
-from stacks.kubernetes_common import DEPLOYMENT_LABEL, workload_name
+from stacks.kubernetes_common import DEPLOYMENT_LABEL, NOT_APPLIED, workload_name
 from tests.conftest import EXAMPLES
+from tests.kubernetes_created import assert_serves_on_the_created_cluster
 from tests.local_aws import Run
 from tests.stack_json import (
     Synthesized,
@@ -119,7 +120,7 @@ PLAIN = make_spec(
 )
 CREATED = make_spec(
     "created",
-    kubernetes={"create_cluster": True, "kubernetes_version": "1.33", "kserve": True},
+    kubernetes={"create_cluster": True, "kubernetes_version": "1.33"},
     runtime={"model_s3_uri": WEIGHTS},
 )
 SPECS = [KSERVE, PLAIN, CREATED]
@@ -336,7 +337,7 @@ def test_outputs_say_what_was_applied(synthesized) -> None:
     assert "node_group_spot" not in service_outputs(synthesized[PLAIN])
 
 
-def test_create_cluster_makes_a_private_cluster_and_no_workload(synthesized) -> None:
+def test_create_cluster_makes_a_private_cluster_with_keda_and_the_workload(synthesized) -> None:
     doc = synthesized[CREATED]
     key, cluster = only(doc, "aws_eks_cluster")
     assert cluster["name"] == CREATED.stack_name and cluster["version"] == "1.33"
@@ -355,12 +356,11 @@ def test_create_cluster_makes_a_private_cluster_and_no_workload(synthesized) -> 
     assert trust["statement"][0]["principals"][0]["identifiers"] == [
         ref("aws_iam_openid_connect_provider", oidc_key, "arn")
     ]
-    assert "kubernetes_manifest" not in doc["resource"]
-    assert "kubernetes" not in doc["provider"]
+    assert_serves_on_the_created_cluster(doc, "aws_eks_cluster")
     outputs = service_outputs(doc)
     assert outputs["cluster_name"]["value"] == ref("aws_eks_cluster", key, "name")
     assert outputs["kubernetes_workload"]["value"].startswith(
-        "not applied: a cluster the toolkit creates has no KServe/KEDA yet"
+        f"applied: the Deployment {workload_name(CREATED)} in namespace serving of the new cluster"
     )
 
 
@@ -369,8 +369,9 @@ def test_the_emulated_aws_gets_the_pools_and_the_role_but_no_workload(emulated) 
     assert "kubernetes" not in emulated["provider"]
     assert "kubernetes_manifest" not in emulated["resource"]
     assert set(node_groups(emulated)) == {"ON_DEMAND", "SPOT"}
-    assert service_outputs(emulated)["kubernetes_workload"]["value"].startswith(
-        "not applied: the local emulated AWS has no Kubernetes API"
+    assert service_outputs(emulated)["kubernetes_workload"]["value"] == NOT_APPLIED.format(
+        reason="the local emulated AWS has no Kubernetes API, so only the node groups and the "
+        f"IAM role of the workload {workload_name(KSERVE)} were made"
     )
 
 

@@ -38,10 +38,10 @@ from stacks.gke_kubernetes import (
     AUTH_PLUGIN,
     EXEC_API_VERSION,
     KUBERNETES_PROVIDER_VERSION,
-    NO_WORKLOAD_IN_NEW_CLUSTER,
 )
 from stacks.kubernetes_common import DEPLOYMENT_LABEL, pool_ranges, workload_name
 from tests.conftest import EXAMPLES, Cli
+from tests.kubernetes_created import assert_serves_on_the_created_cluster
 from tests.stack_json import (
     Synthesized,
     assert_records_its_spec,
@@ -295,7 +295,7 @@ def test_node_account_has_the_node_role_only(synthesized: Synthesized) -> None:
 # A new cluster
 
 
-def test_create_cluster_makes_a_private_workload_identity_cluster_and_no_workload(
+def test_create_cluster_makes_a_private_workload_identity_cluster_with_keda_and_the_workload(
     synthesized: Synthesized,
 ) -> None:
     doc = synthesized[NEW]
@@ -310,13 +310,15 @@ def test_create_cluster_makes_a_private_workload_identity_cluster_and_no_workloa
     for pool in pools(doc).values():
         assert pool["cluster"] == ref("google_container_cluster", key, "id")
         assert pool["location"] == REGION
-    assert not resources(doc, "kubernetes_manifest")
-    assert "kubernetes" not in doc["provider"]
-    assert "kubernetes" not in doc["terraform"]["required_providers"]
     assert not doc.get("data", {}).get("google_container_cluster")
+    assert_serves_on_the_created_cluster(doc, "google_container_cluster")
+    (kubernetes,) = doc["provider"]["kubernetes"]
+    assert kubernetes["host"] == f"https://{ref('google_container_cluster', key, 'endpoint')}"
     outputs = service_outputs(doc)
     assert outputs["cluster_name"]["value"] == ref("google_container_cluster", key, "name")
-    assert outputs["kubernetes_workload"]["value"] == NO_WORKLOAD_IN_NEW_CLUSTER
+    sentence = outputs["kubernetes_workload"]["value"]
+    assert sentence.startswith(f"applied: a Deployment and a Service serving/{NEW.stack_name} ")
+    assert f"in cluster {ref('google_container_cluster', key, 'name')}" in sentence
 
 
 def test_a_new_cluster_without_a_version_takes_the_channel_default(
@@ -665,4 +667,5 @@ def test_cost_of_a_created_cluster_adds_gke_s_cluster_fee(cli: Cli, example: Pat
     assert statuses["google_compute_router_nat"] == "usage-based"
     (cluster,) = [r for r in report["resources"] if r["type"] == "google_container_cluster"]
     assert cluster["monthly_usd"] == pytest.approx(0.10 * report["hours_per_month"])
-    assert "kubernetes_manifest" not in {row["type"] for row in report["resources"]}
+    # The workload and KEDA on the new cluster run on its priced nodes.
+    assert statuses["kubernetes_manifest"] == statuses["helm_release"] == "free"

@@ -105,6 +105,7 @@ def test_a_spec_records_only_its_own_targets_sections() -> None:
     ("kubernetes", "words"),
     [
         ({"cluster": "a", "create_cluster": True}, "either cluster"),
+        ({"create_cluster": True, "kserve": True}, "a cluster the toolkit creates has none"),
         ({"cluster": "has space"}, "a cluster name"),
         ({"namespace": "Serving"}, "Kubernetes name"),
         ({"prometheus_url": "ftp://prom"}, "http(s) URL"),

@@ -106,5 +106,6 @@ BILLED_ELSEWHERE: Mapping[str, str] = {
         "ML SDK after apply (priced as infra_managed_deployment when the deployment spec is known)"
     ),
     "kubernetes_manifest": "no charge of its own: its pods run on the node pools, priced per node",
+    "helm_release": "no charge of its own: its pods (KEDA's) run on the cluster's nodes",
 }
 """Resources with no charge of their own → the resource whose price includes them."""
