@@ -155,7 +155,7 @@ def deployable_filters(env: str, filters: Filters, profile: Profile | None = Non
     """What `env` can deploy of `profile`, on top of the pins: no accelerator `undeployable`
     names, and the local environment is the emulated AWS (fleets unless a kind is pinned)."""
     refuse_pins_off_the_emulator(env, filters)
-    narrowed = filters
+    narrowed = msgspec.structs.replace(filters, environment=env)
     excluded = frozenset(undeployable(profile))
     if excluded:
         narrowed = msgspec.structs.replace(

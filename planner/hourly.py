@@ -128,6 +128,16 @@ class WeekDemand:
     """Replicas outside the schedule."""
     scale_to_zero: bool
 
+    @property
+    def served_rps(self) -> float:
+        """The mean rate over the week of the requests served (none outside the schedule)."""
+        served = [
+            rate
+            for hour, rate in enumerate(self.rates)
+            if self.serving is None or hour in self.serving
+        ]
+        return sum(served) / HOURS_PER_WEEK
+
     def sizes(
         self,
         *,

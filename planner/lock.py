@@ -22,7 +22,7 @@ import msgspec
 import yaml
 
 from core.errors import InfraError, ProfileError
-from planner.decision import Decision
+from planner.decision import Decision, decision_data
 from planner.names import DeploymentId
 from planner.profile import DEFAULT_CONFIDENCE, Profile
 from planner.yaml_source import load_located_yaml
@@ -102,6 +102,8 @@ def read_lock(path: Path) -> LockFile:
 
 def render_lock(lock: LockFile) -> str:
     data = msgspec.to_builtins(lock)
+    for name, entry in lock.environments.items():  # a flat decision reads as it always did
+        data["environments"][name]["decision"] = decision_data(entry.decision)
     return HEADER + yaml.safe_dump(data, sort_keys=False, width=100)
 
 

@@ -223,6 +223,8 @@ class Recommendation(msgspec.Struct):
     capacity: CapacityModel
     warnings: list[str] = msgspec.field(default_factory=list)
     large_fleet: LargeFleet | None = None
+    week: WeekDemand | None = None
+    """The week the candidates' hours were sized for; None: flat at the peak."""
 
     def predicted(self, candidate: Candidate) -> Predicted:
         """Capacity of the fleet, and latencies at the load each replica carries (no headroom).
@@ -288,14 +290,21 @@ class Recommendation(msgspec.Struct):
             best.setdefault(getattr(candidate.offering, attribute), candidate)
         return best
 
+    @property
+    def mean_requests_per_s(self) -> float:
+        """The rate served on average over the week (the peak when the week is flat)."""
+        return self.week.served_rps if self.week is not None else self.requests_per_s
+
     def usd_per_million_output_tokens(self, candidate: Candidate) -> float | None:
         if not self.model.is_llm or self.profile.workload.output_tokens is None:
             return None
-        tokens_per_hour = self.requests_per_s * self.profile.workload.output_tokens.mean * 3600
-        return candidate.hourly_usd / tokens_per_hour * 1e6
+        rate = self.mean_requests_per_s
+        tokens_per_hour = rate * self.profile.workload.output_tokens.mean * 3600
+        return candidate.expected_hourly_usd / tokens_per_hour * 1e6 if rate else None
 
-    def usd_per_thousand_requests(self, candidate: Candidate) -> float:
-        return candidate.hourly_usd / (self.requests_per_s * 3600) * 1000
+    def usd_per_thousand_requests(self, candidate: Candidate) -> float | None:
+        rate = self.mean_requests_per_s
+        return candidate.expected_hourly_usd / (rate * 3600) * 1000 if rate else None
 
 
 def _variety(candidate: Candidate) -> tuple[str, str, str, int]:
@@ -913,6 +922,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
         candidates=candidates,
         excluded=excluded,
         capacity=capacity,
+        week=week,
     )
     cliff = recommendation.chosen.replica.cliff
     if cliff is not None:
