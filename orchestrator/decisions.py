@@ -385,7 +385,7 @@ def describe_change(
     elif today is not None and abs(today - old.hourly_usd) > 0.005:
         reasons.append(
             f"the locked choice now costs ${today * 730:,.2f}/month "
-            f"(${old.instances_monthly_usd:,.2f} when decided)"
+            f"(${old.hourly_usd * 730:,.2f} when decided)"
         )
     if not rows:
         reasons = ["the optimizer makes the same decision", *reasons]
