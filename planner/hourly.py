@@ -147,9 +147,11 @@ class WeekDemand:
         min_replicas: int,
         peak_instances: int,
         peak_on_demand: int,
+        scales_to_zero: bool = True,
     ) -> list[tuple[int, int]]:
         """(instances, on-demand instances) for each hour of a candidate sized
-        `peak_instances` (`peak_on_demand` of them on-demand) at the peak."""
+        `peak_instances` (`peak_on_demand` of them on-demand) at the peak; a kind that cannot
+        scale to zero keeps one instance in an hour that would have none."""
         fewest = math.ceil(min_replicas / replicas_per_instance)
         off = math.ceil(self.off_replicas / replicas_per_instance)
         sizes = []
@@ -161,6 +163,8 @@ class WeekDemand:
                 needed = math.ceil(rate * (1 + headroom) / per_instance_rps - 1e-9)
                 instances = max(least, needed)
             instances = min(instances, peak_instances)
+            if not scales_to_zero:
+                instances = max(instances, 1)
             sizes.append((instances, min(instances, peak_on_demand)))
         return sizes
 

@@ -900,7 +900,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
                     replica=plan,
                     fixed_usd=fixed_hourly_usd(offering, profile),
                     hours=_week_sizes(
-                        week, profile, plan, per_instance_replicas, instances, on_demand
+                        week, profile, offering, plan, per_instance_replicas, instances, on_demand
                     ),
                 )
             )
@@ -937,6 +937,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
 def _week_sizes(
     week: WeekDemand | None,
     profile: Profile,
+    offering: Offering,
     plan: ReplicaPlan,
     replicas_per_instance: int,
     instances: int,
@@ -953,6 +954,7 @@ def _week_sizes(
         min_replicas=profile.placement.min_replicas,
         peak_instances=instances,
         peak_on_demand=on_demand,
+        scales_to_zero=targets.kind(offering.kind).scales_to_zero,
     )
     return tuple(sizes)
 

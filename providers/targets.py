@@ -68,6 +68,11 @@ class Kind:
     terraform_providers: tuple[str, ...] = ()
     """Terraform providers the kind's stacks use besides their cloud's, whose resources live in
     no cloud account (they never decide which cloud a plan is for)."""
+    scales_to_zero: bool = False
+    """Whether a deployment of the kind, as the toolkit builds it, can have no instance in an
+    hour (an environment's schedule or scale_to_zero). A group or node pool can; a managed
+    endpoint as deployed here keeps one (SageMaker scales to zero only with inference
+    components; Vertex AI's scale to zero is in its beta API), so its zero hours cost one."""
 
 
 FLEET = Kind(
@@ -76,6 +81,7 @@ FLEET = Kind(
     "a load balancer",
     runs_instances=True,
     scaling_signal="alb_requests_per_target",
+    scales_to_zero=True,
 )
 """Every cloud's own instances: the one kind all clouds offer."""
 
@@ -89,6 +95,7 @@ KUBERNETES = Kind(
     configured_by="planner.kubernetes:not_configured",
     fixed_cost="planner.kubernetes:control_plane_hourly",
     terraform_providers=("kubernetes",),
+    scales_to_zero=True,
 )
 """The clouds' managed Kubernetes (EKS, GKE, AKS): nodes from the same catalog as their fleets."""
 

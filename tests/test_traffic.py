@@ -165,6 +165,20 @@ def test_a_dev_schedule_with_scale_to_zero_prices_the_scheduled_hours_only() -> 
     assert decision.hourly.min_monthly_usd == 0
 
 
+def test_a_managed_endpoint_keeps_one_instance_outside_the_schedule() -> None:
+    """SageMaker as the toolkit deploys it cannot scale to zero (its Kind says so): the dev
+    schedule's off hours cost one instance, not none."""
+    profile = load_profile(EXAMPLE).profile
+    pins = Filters(environment="dev", clouds=frozenset({"aws"}), kinds=frozenset({"sagemaker"}))
+    result = recommend(profile, load_catalog(), pins)
+    sizes = result.chosen.hours
+    assert sizes is not None
+    for moment, (instances, _) in zip(local_week(), sizes, strict=True):
+        assert instances >= 1
+        if dev_rate(moment) is None:
+            assert instances == 1
+
+
 def test_infra_cost_of_the_dev_environment_counts_the_scheduled_hours(cli: Cli) -> None:
     args = ("cost", EXAMPLE, "--env", "dev", "--cloud", "aws", "--kind", "fleet")
     result, body = cli.json(*args)
