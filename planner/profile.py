@@ -150,7 +150,9 @@ class Traffic(_Section, kw_only=True):
     csv: LongText | None = None
     """A CSV of timestamp,requests_per_second rows (a path relative to the profile, inside its
     folder), averaged into the 168 hours of the week in `timezone`."""
-    csv_rates: Annotated[list[Annotated[float, Meta(ge=0)]], Meta(max_length=168)] = []
+    csv_rates: Annotated[
+        list[Annotated[float, Meta(ge=0, le=1_000_000)]], Meta(max_length=168)
+    ] = []
     """Filled from `csv` when the profile is loaded (never written by hand)."""
 
     def __post_init__(self) -> None:
