@@ -44,6 +44,8 @@ class WeekChart:
     """Where each day starts, and its name."""
     width: int
     height: int
+    legend: list[tuple[str, str]]
+    """(name, colour) of each stacked part."""
 
 
 def week_chart(week: WeekCost, title: str, unit: str, stacks: dict[str, list[float]]) -> WeekChart:
@@ -65,7 +67,8 @@ def week_chart(week: WeekCost, title: str, unit: str, stacks: dict[str, list[flo
             )
     days = [(MARGIN + day * 24 * HOUR_WIDTH, name) for day, name in enumerate(WEEKDAYS)]
     width = 2 * MARGIN + hours * HOUR_WIDTH
-    return WeekChart(title, unit, segments, top, days, width, WEEK_HEIGHT)
+    legend = [(name, WEEK_COLOURS[name]) for name in stacks]
+    return WeekChart(title, unit, segments, top, days, width, WEEK_HEIGHT, legend)
 
 
 def week_charts(week: WeekCost | None) -> list[WeekChart]:
@@ -178,7 +181,6 @@ def report_html(report: CostReport, alternatives: Sequence[dict[str, Any]] = ())
         bar_chart_height=max(1, len(bar_rows)) * BAR_HEIGHT + 20,
         points=points(alternatives),
         week_charts=week_charts(report.week),
-        week_colours=WEEK_COLOURS,
         week_height=WEEK_HEIGHT,
         alternatives=list(alternatives),
         width=CHART_WIDTH,
