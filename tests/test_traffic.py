@@ -6,6 +6,7 @@ words, independently of planner/hourly.py."""
 from __future__ import annotations
 
 import copy
+import json
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -417,3 +418,43 @@ def test_the_lock_keeps_the_hourly_sizes_and_leaves_them_out_when_flat(tmp_path:
     assert read.environments["dev"].decision == entries["dev"].decision
     assert read.environments["dev"].decision.hourly is not None
     assert "hourly" not in yaml.safe_load(text)["environments"]["prod"]["decision"]
+
+
+def test_a_lock_taken_before_traffic_existed_stays_valid_and_a_schedule_change_is_named() -> None:
+    import hashlib
+
+    from planner.lock import LockedEnvironment, changed_sections, profile_digest
+
+    flat = load_profile(EXAMPLES / "chat-8b.yaml").profile
+    before = msgspec.to_builtins(flat.workload)
+    del before["traffic"]  # the workload as a lock written before the field existed digested it
+    text = json.dumps(before, sort_keys=True, separators=(",", ":"))
+    assert (
+        profile_digest(flat, "prod")["workload"] == hashlib.sha256(text.encode()).hexdigest()[:16]
+    )
+    assert "schedule" not in profile_digest(flat, "prod")
+
+    profile = load_profile(EXAMPLE).profile
+    decision = decide(profile, recommend(profile, load_catalog(), Filters(environment="dev")))
+    entry = LockedEnvironment(
+        deployment_id="ab12",
+        decided_at="2026-12-03T10:00:00Z",
+        profile_digest=profile_digest(profile, "dev"),
+        decision=decision,
+    )
+    assert changed_sections(entry, profile, "dev") == []
+    environments = dict(profile.deploy.environments)
+    environments["dev"] = msgspec.structs.replace(
+        environments["dev"], schedule="weekdays 07:00-20:00 Europe/Berlin"
+    )
+    moved = msgspec.structs.replace(
+        profile, deploy=msgspec.structs.replace(profile.deploy, environments=environments)
+    )
+    assert changed_sections(entry, moved, "dev") == ["schedule"]
+    environments["dev"] = msgspec.structs.replace(
+        environments["dev"], schedule=None, scale_to_zero=False
+    )
+    dropped = msgspec.structs.replace(
+        profile, deploy=msgspec.structs.replace(profile.deploy, environments=environments)
+    )
+    assert changed_sections(entry, dropped, "dev") == ["schedule"]
