@@ -90,7 +90,6 @@ def _alternatives(deployment: Any, top: int = 12) -> list[dict[str, Any]]:
     recommendation = deployment.recommendation
     if recommendation is None:
         return []
-    from planner.optimizer import HOURS_PER_MONTH
 
     rows = []
     for index, candidate in enumerate(recommendation.candidates[:top]):
@@ -100,7 +99,7 @@ def _alternatives(deployment: Any, top: int = 12) -> list[dict[str, Any]]:
         rows.append(
             {
                 "label": f"{o.cloud}/{o.kind} {candidate.instances}× {o.display_name} {o.region}",
-                "monthly_usd": round(candidate.hourly_usd * HOURS_PER_MONTH, 2),
+                "monthly_usd": round(candidate.expected_monthly_usd, 2),
                 "latency_ms": latency,
                 "chosen": index == 0,
             }

@@ -1,6 +1,7 @@
-"""`infra cost --format html`: one self-contained page (no scripts, no network) with two charts
-drawn as inline SVG: cost by component, and cost against predicted latency for the chosen
-hardware and its alternatives."""
+"""`infra cost --format html`: one self-contained page (no scripts, no network) with charts drawn
+as inline SVG: cost by component, cost against predicted latency for the chosen hardware and its
+alternatives, and (when the fleet follows the traffic) fleet size and cost by hour of the week,
+stacked on-demand and spot."""
 
 from __future__ import annotations
 
@@ -9,12 +10,93 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
-from planner.cost.report import CostReport
+from planner.cost.report import CostReport, WeekCost
+from planner.traffic import WEEKDAYS
 
 CHART_WIDTH = 640
 BAR_HEIGHT = 26
 SCATTER_HEIGHT = 320
 MARGIN = 60
+HOUR_WIDTH = 4
+WEEK_HEIGHT = 160
+WEEK_COLOURS = {"on-demand": "#3b6ea5", "spot": "#e0a030", "other": "#9aa5b1"}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One stacked part of an hour's column."""
+
+    x: float
+    y: float
+    height: float
+    colour: str
+    title: str
+
+
+@dataclass(frozen=True)
+class WeekChart:
+    title: str
+    unit: str
+    segments: list[Segment]
+    top: float
+    """The value at the top of the chart's axis."""
+    days: list[tuple[float, str]]
+    """Where each day starts, and its name."""
+    width: int
+    height: int
+    legend: list[tuple[str, str]]
+    """(name, colour) of each stacked part."""
+
+
+def week_chart(week: WeekCost, title: str, unit: str, stacks: dict[str, list[float]]) -> WeekChart:
+    """168 columns, each the stack of `stacks` (legend name → a value per hour)."""
+    hours = len(week.on_demand_instances)
+    totals = [sum(values[hour] for values in stacks.values()) for hour in range(hours)]
+    top = max(totals, default=0.0) or 1.0
+    segments = []
+    for hour in range(hours):
+        base = float(WEEK_HEIGHT)
+        for name, values in stacks.items():
+            height = WEEK_HEIGHT * values[hour] / top
+            if height <= 0:
+                continue
+            base -= height
+            label = f"{WEEKDAYS[hour // 24]} {hour % 24:02d}:00 {name}: {values[hour]:,.4g} {unit}"
+            segments.append(
+                Segment(MARGIN + hour * HOUR_WIDTH, base, height, WEEK_COLOURS[name], label)
+            )
+    days = [(MARGIN + day * 24 * HOUR_WIDTH, name) for day, name in enumerate(WEEKDAYS)]
+    width = 2 * MARGIN + hours * HOUR_WIDTH
+    legend = [(name, WEEK_COLOURS[name]) for name in stacks]
+    return WeekChart(title, unit, segments, top, days, width, WEEK_HEIGHT, legend)
+
+
+def week_charts(week: WeekCost | None) -> list[WeekChart]:
+    """Fleet size and cost by hour of the week, stacked on-demand and spot."""
+    if week is None:
+        return []
+    hours = len(week.on_demand_instances)
+    return [
+        week_chart(
+            week,
+            f"Fleet size by hour of the week ({week.timezone})",
+            "instances",
+            {
+                "on-demand": [float(n) for n in week.on_demand_instances],
+                "spot": [float(n) for n in week.spot_instances],
+            },
+        ),
+        week_chart(
+            week,
+            f"Cost by hour of the week ({week.timezone})",
+            "USD/hour",
+            {
+                "on-demand": list(week.on_demand_usd),
+                "spot": list(week.spot_usd),
+                "other": [week.other_usd_per_hour] * hours,
+            },
+        ),
+    ]
 
 
 @dataclass(frozen=True)
@@ -98,6 +180,8 @@ def report_html(report: CostReport, alternatives: Sequence[dict[str, Any]] = ())
         bars=bar_rows,
         bar_chart_height=max(1, len(bar_rows)) * BAR_HEIGHT + 20,
         points=points(alternatives),
+        week_charts=week_charts(report.week),
+        week_height=WEEK_HEIGHT,
         alternatives=list(alternatives),
         width=CHART_WIDTH,
         scatter_height=SCATTER_HEIGHT,

@@ -49,6 +49,19 @@ def summary_lines(report: CostReport) -> list[str]:
         f"Monthly: {money(total.expected)} expected "
         f"(min {money(total.min)}, max {money(total.max)} at the autoscaling bounds)",
     ]
+    if report.week is not None:
+        flat = report.week.flat_monthly_usd
+        saving = flat - total.expected
+        lines[0] = (
+            f"Monthly: {money(total.expected)} expected over the week's hours in "
+            f"{report.week.timezone} (min {money(total.min)} at the quietest hour, max "
+            f"{money(total.max)} at the autoscaling bounds)"
+        )
+        lines.append(
+            f"The fleet follows the traffic: {money(saving)} a month "
+            f"({saving / flat if flat else 0:.0%}) less than at its peak size every hour "
+            f"({money(flat)})"
+        )
     if report.spot_savings_monthly_usd > 0:
         share = report.spot_savings_monthly_usd / report.all_on_demand_monthly_usd
         lines.append(

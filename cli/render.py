@@ -182,6 +182,8 @@ def recommendation(
         f"{_money(chosen['usd_per_thousand_requests'], 4)} per 1,000 requests; "
         f"prices retrieved {chosen['prices_retrieved']}."
     )
+    if chosen["hourly_sizes"]:
+        console.print(_week_line(chosen["hourly_sizes"], data["traffic"]), highlight=False)
     if chosen["spot_prices_retrieved"]:
         interruption = (
             f"{chosen['cloud']} reports {chosen['spot_interruption']} of such spot capacity "
@@ -217,6 +219,21 @@ def recommendation(
     warnings = _console(stderr=True)  # on stderr, so the table on stdout stays clean to pipe
     for warning in data["warnings"]:
         warnings.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def _week_line(hourly: dict[str, Any], traffic: dict[str, Any]) -> str:
+    """Expected against flat at the peak: `Over the week (Europe/Berlin): ...`."""
+    flat, expected = hourly["flat_monthly_usd"], hourly["expected_monthly_usd"]
+    share = hourly["saving_monthly_usd"] / flat if flat else 0.0
+    sizes = [change["instances"] for change in hourly["changes"]]
+    return (
+        f"Over the week ({hourly['timezone']}, {traffic['mean_requests_per_second']:g} req/s "
+        f"served on average): {_money(expected, 0)}/month expected (cheapest hour "
+        f"{_money(hourly['min_monthly_usd'], 0)}, dearest {_money(hourly['max_monthly_usd'], 0)} "
+        f"a month) against {_money(flat, 0)}/month flat at the peak, saving "
+        f"{_money(hourly['saving_monthly_usd'], 0)} ({share:.0%}); {min(sizes)} to {max(sizes)} "
+        f"instances, {len(sizes)} size changes a week."
+    )
 
 
 def _days(days: int | None) -> str:

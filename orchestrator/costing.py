@@ -20,6 +20,7 @@ import msgspec
 from core.errors import InfraError
 from modules.readiness import pricing_only
 from orchestrator.workflow import Deployment, prepare, synth_to
+from planner.cost.context import FleetWeek
 from planner.cost.diff import CostDiff, diff_costs
 from planner.cost.managed import with_managed_deployment
 from planner.cost.plan_resources import (
@@ -30,6 +31,7 @@ from planner.cost.plan_resources import (
 )
 from planner.cost.pricing import price_plan
 from planner.cost.report import CostReport, TargetLoad
+from planner.deployment import DeploymentSpec
 from planner.optimizer import Filters
 from providers.catalog import load_catalog
 
@@ -66,6 +68,7 @@ class ProfileContext:
 
 
 def profile_context(profile_path: Path, env: str) -> ProfileContext:
+    from planner.hourly import week_demand
     from planner.profile import Environment, load_profile
 
     profile = load_profile(profile_path).profile
@@ -73,7 +76,9 @@ def profile_context(profile_path: Path, env: str) -> ProfileContext:
     outputs = workload.output_tokens.mean if workload.output_tokens else None
     environment = profile.deploy.environments.get(env, Environment())
     budget = environment.budget(profile.budget)
-    return ProfileContext(TargetLoad(workload.requests_per_second, outputs), budget)
+    week = week_demand(profile, env)  # the rate served on average over the week, if it varies
+    rate = week.served_rps if week else workload.requests_per_second
+    return ProfileContext(TargetLoad(rate, outputs), budget)
 
 
 def _price_for_deployment(
@@ -92,6 +97,19 @@ def _price_for_deployment(
         region=spec.region,
         load=context.load,
         budget_monthly_usd=context.budget_monthly_usd,
+        week=fleet_week(spec),
+    )
+
+
+def fleet_week(spec: DeploymentSpec) -> FleetWeek | None:
+    """The spec's fleet hour by hour, for pricing; None when it is flat."""
+    if spec.hourly is None:
+        return None
+    return FleetWeek(
+        hourly=spec.hourly,
+        instance_type=spec.instance_type,
+        desired=spec.capacity.desired,
+        on_demand=spec.capacity.on_demand_base,
     )
 
 

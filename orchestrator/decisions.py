@@ -103,7 +103,7 @@ class Resolved:
         return (
             self.locked is None
             or bool(self.change and self.change.changed)
-            or self.locked.profile_digest != profile_digest(self.profile)
+            or self.locked.profile_digest != profile_digest(self.profile, self.spec.env)
         )
 
     def entry(self, deployment_monthly_usd: float | None) -> LockedEnvironment:
@@ -111,7 +111,7 @@ class Resolved:
             deployment_id=self.spec.deployment_id
             or new_deployment_id(self.profile_path, self.spec.env),
             decided_at=now(),
-            profile_digest=profile_digest(self.profile),
+            profile_digest=profile_digest(self.profile, self.spec.env),
             pins=self.pins,
             decision=self.decision,
             deployment_monthly_usd=(
@@ -155,7 +155,7 @@ def deployable_filters(env: str, filters: Filters, profile: Profile | None = Non
     """What `env` can deploy of `profile`, on top of the pins: no accelerator `undeployable`
     names, and the local environment is the emulated AWS (fleets unless a kind is pinned)."""
     refuse_pins_off_the_emulator(env, filters)
-    narrowed = filters
+    narrowed = msgspec.structs.replace(filters, environment=env)
     excluded = frozenset(undeployable(profile))
     if excluded:
         narrowed = msgspec.structs.replace(
@@ -253,7 +253,9 @@ def resolve(
     entry = read_lock(path).environments.get(env)
     pins = pins_of(filters)
     if what_if and entry is not None:
-        replan = bool(changed_sections(entry, profile) or contradicted_pins(entry.decision, pins))
+        replan = bool(
+            changed_sections(entry, profile, env) or contradicted_pins(entry.decision, pins)
+        )
     if entry is not None and not replan:
         from planner.service import check_values_for_cloud
 
@@ -274,7 +276,7 @@ def resolve(
         _check_backend_stays(profile, env, entry.decision, decision)
     deployment_id = entry.deployment_id if entry else new_deployment_id(profile_path, env)
     spec = spec_from_decision(profile, decision, env, deployment_id=deployment_id)
-    change = describe_change(entry, decision, recommendation, profile, pins) if entry else None
+    change = describe_change(entry, decision, recommendation, profile, pins, env) if entry else None
     return Resolved(
         spec,
         decision,
@@ -324,7 +326,7 @@ def _from_lock(
             "again with the pin (a change of cloud, kind or region is a move, shown before "
             "anything changes), or drop the pin."
         )
-    changed = changed_sections(entry, profile)
+    changed = changed_sections(entry, profile, env)
     if changed and not allow_stale:
         raise LockStale(
             f"{profile_path} changed since {where} decided {decision.summary()} "
@@ -352,6 +354,7 @@ def describe_change(
     recommendation: Recommendation,
     profile: Profile,
     pins: Pins,
+    env: str | None = None,
 ) -> DecisionChange:
     old = entry.decision
     rows = [
@@ -369,7 +372,7 @@ def describe_change(
         if before != after
     ]
     reasons: list[str] = []
-    if changed := changed_sections(entry, profile):
+    if changed := changed_sections(entry, profile, env):
         reasons.append(f"the profile changed ({', '.join(changed)})")
     if given := pins.given():
         said = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items())
@@ -385,7 +388,7 @@ def describe_change(
     elif today is not None and abs(today - old.hourly_usd) > 0.005:
         reasons.append(
             f"the locked choice now costs ${today * 730:,.2f}/month "
-            f"(${old.instances_monthly_usd:,.2f} when decided)"
+            f"(${old.hourly_usd * 730:,.2f} when decided)"
         )
     if not rows:
         reasons = ["the optimizer makes the same decision", *reasons]

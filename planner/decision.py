@@ -15,6 +15,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from planner.hourly import HourlySizes, hourly_sizes
 from planner.images import serving_image
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation, min_instances
 from planner.performance import weight_bytes
@@ -76,6 +77,9 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     catalog_date: str
     prices_retrieved: str | None = None
     predicted: PredictedFigures | None = None
+    hourly: HourlySizes | None = None
+    """The fleet hour by hour over the week and the month it costs; None: the peak size around
+    the clock (left out of the lock then, so a flat decision reads as it always did)."""
 
     @property
     def target(self) -> tuple[str, str, str]:
@@ -84,7 +88,10 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     @property
     def instances_monthly_usd(self) -> float:
-        """The instances alone, 730 hours a month (the plan's figure adds the services)."""
+        """The instances alone for a month: 730 hours of the peak fleet, or the sum over the
+        week's hours (the plan's figure adds the services)."""
+        if self.hourly is not None:
+            return self.hourly.expected_monthly_usd
         return self.hourly_usd * HOURS_PER_MONTH
 
     @property
@@ -94,6 +101,14 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def summary(self) -> str:
         """One line for people: `2× g6.12xlarge (aws/fleet, us-east-2)`."""
         return f"{self.instances}× {self.instance_type} ({self.cloud}/{self.kind}, {self.region})"
+
+
+def decision_data(decision: Decision) -> dict[str, object]:
+    """The decision as plain data, without `hourly` when it is None."""
+    data: dict[str, object] = msgspec.to_builtins(decision)
+    if data.get("hourly") is None:
+        data.pop("hourly", None)
+    return data
 
 
 def _equivalents(recommendation: Recommendation, chosen: Candidate) -> list[str]:
@@ -172,7 +187,15 @@ def decide(
             tpot_ms=_rounded(predicted.tpot_ms),
             e2e_ms_p95=_rounded(predicted.e2e_ms_p95),
         ),
+        hourly=_hourly(recommendation, chosen),
     )
+
+
+def _hourly(recommendation: Recommendation, chosen: Candidate) -> HourlySizes | None:
+    costs = chosen.week_costs()
+    if costs is None or chosen.hours is None or recommendation.week is None:
+        return None
+    return hourly_sizes(recommendation.week.timezone, list(chosen.hours), costs, chosen.hourly_usd)
 
 
 def _rounded(value: float | None) -> float | None:

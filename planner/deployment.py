@@ -16,6 +16,7 @@ from msgspec import Meta
 
 from core.errors import ProfileError
 from planner.decision import Decision, decide
+from planner.hourly import HourlySizes
 from planner.images import image_health_path
 from planner.names import DeploymentId, Identifier
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation
@@ -114,6 +115,9 @@ class DeploymentCore(_Spec, kw_only=True):
     expected_hourly_usd: float | None = None
     state_backend: StateBackend | None = None
     protected: bool = False
+    hourly: HourlySizes | None = None
+    """The fleet hour by hour over the week (the decision's); `capacity.desired` is its peak.
+    None: the peak size around the clock (left out of the spec's record then)."""
 
     @property
     def stack_name(self) -> str:
@@ -281,7 +285,12 @@ def spec_from_decision(
         tags={**profile.tags, "env": env},  # the environment deployed to, whatever the profile says
         required_tags=list(profile.deploy.required_tags),
         budget_monthly_usd=(environment or Environment()).budget(profile.budget),
-        expected_hourly_usd=decision.hourly_usd,
+        expected_hourly_usd=(
+            decision.hourly.expected_monthly_usd / HOURS_PER_MONTH
+            if decision.hourly
+            else decision.hourly_usd
+        ),
+        hourly=decision.hourly,
         state_backend=environment.backend if environment else None,
         protected=environment.protected if environment else False,
         **sections,
@@ -343,6 +352,8 @@ def spec_as_data(spec: DeploymentSpec) -> dict[str, Any]:
     own = set(target.spec_sections) if target else set()
     for name in set(targets.spec_sections()) - own:
         data.pop(name, None)
+    if data.get("hourly") is None:  # a flat fleet's record reads as it always did
+        data.pop("hourly", None)
     return data
 
 

@@ -22,7 +22,7 @@ import msgspec
 import yaml
 
 from core.errors import InfraError, ProfileError
-from planner.decision import Decision
+from planner.decision import Decision, decision_data
 from planner.names import DeploymentId
 from planner.profile import DEFAULT_CONFIDENCE, Profile
 from planner.yaml_source import load_located_yaml
@@ -102,6 +102,8 @@ def read_lock(path: Path) -> LockFile:
 
 def render_lock(lock: LockFile) -> str:
     data = msgspec.to_builtins(lock)
+    for name, entry in lock.environments.items():  # a flat decision reads as it always did
+        data["environments"][name]["decision"] = decision_data(entry.decision)
     return HEADER + yaml.safe_dump(data, sort_keys=False, width=100)
 
 
@@ -131,22 +133,54 @@ def _targets_digested(profile: Profile) -> dict[str, object]:
     return targets
 
 
-def profile_digest(profile: Profile) -> dict[str, str]:
-    """One digest per profile section the decision depends on, so a change can be named."""
+def _workload_digested(profile: Profile) -> dict[str, object]:
+    """The workload, with `traffic` only when given: a lock taken before the field existed stays
+    valid until the profile itself changes."""
+    workload = msgspec.to_builtins(profile.workload)
+    if profile.workload.traffic is None:
+        del workload["traffic"]
+    return workload
+
+
+SCHEDULE_FIELDS = ("schedule", "off_schedule_replicas", "scale_to_zero")
+"""What of an environment its decision depends on (the hours it serves)."""
+
+
+def _schedule_digested(profile: Profile, env: str | None) -> dict[str, object] | None:
+    environment = profile.deploy.environments.get(env) if env else None
+    if environment is None:
+        return None
+    schedule = {name: getattr(environment, name) for name in SCHEDULE_FIELDS}
+    return schedule if any(value not in (None, False) for value in schedule.values()) else None
+
+
+def profile_digest(profile: Profile, env: str | None = None) -> dict[str, str]:
+    """One digest per profile section the decision depends on, so a change can be named; the
+    environment's `schedule` when it has one (or scales to zero)."""
     runtime = {name: getattr(profile.runtime, name) for name in RUNTIME_DECISION_FIELDS}
-    return {
+    digests = {
         "model": _digest(profile.model),
-        "workload": _digest(profile.workload),
+        "workload": _digest(_workload_digested(profile)),
         "targets": _digest(_targets_digested(profile)),
         "placement": _digest(profile.placement),
         "runtime": _digest(runtime),
     }
+    schedule = _schedule_digested(profile, env)
+    if schedule is not None:
+        digests["schedule"] = _digest(schedule)
+    return digests
 
 
-def changed_sections(entry: LockedEnvironment, profile: Profile) -> list[str]:
-    """The sections whose content differs from when the decision was taken."""
-    current = profile_digest(profile)
-    return [name for name, digest in current.items() if entry.profile_digest.get(name) != digest]
+def changed_sections(
+    entry: LockedEnvironment, profile: Profile, env: str | None = None
+) -> list[str]:
+    """The sections whose content differs from when the decision was taken (a schedule given
+    or removed since counts)."""
+    current = profile_digest(profile, env)
+    changed = [name for name, digest in current.items() if entry.profile_digest.get(name) != digest]
+    if env is not None and "schedule" in entry.profile_digest and "schedule" not in current:
+        changed.append("schedule")
+    return changed
 
 
 def contradicted_pins(decision: Decision, pins: Pins) -> dict[str, tuple[str, str]]:

@@ -17,6 +17,7 @@ import msgspec
 
 from core.errors import NoFeasibleCandidate, ProfileError
 from planner.accelerators import Accelerator, accelerators
+from planner.hourly import HOURS_PER_MONTH, WeekDemand, week_costs, week_demand
 from planner.models import ModelSpec
 from planner.performance import (
     BYTES_PER_PARAM,
@@ -35,7 +36,6 @@ from planner.profile import Profile
 from providers import targets
 from providers.catalog import Catalog, Offering, ZonePrice
 
-HOURS_PER_MONTH = 730
 MAX_INSTANCES = 10_000
 """The largest fleet or endpoint the optimizer proposes; a choice needing more is no choice."""
 CLIFF_MARGIN = 0.10
@@ -62,6 +62,8 @@ class Filters(msgspec.Struct, frozen=True):
     instance_types: frozenset[str] | None = None
     excluded_accelerators: frozenset[str] = frozenset()
     """What an environment cannot deploy (not a pin: a candidate at a cliff stays refused)."""
+    environment: str | None = None
+    """Whose schedule and scale to zero the hours follow (not a pin)."""
 
     def pins(self, offering: Offering) -> bool:
         """Whether the user pinned this offering's accelerator or instance type."""
@@ -123,6 +125,9 @@ class Candidate(msgspec.Struct, frozen=True):
     replica: ReplicaPlan
     fixed_usd: float = 0.0
     """Per hour whatever the size: the control plane of a cluster the toolkit creates."""
+    hours: tuple[tuple[int, int], ...] | None = None
+    """(instances, on-demand instances) in each hour of the week (planner/hourly.py); None: the
+    peak size every hour (no traffic shape, schedule or scale to zero)."""
 
     @property
     def capacity_requests_per_s(self) -> float:
@@ -147,10 +152,33 @@ class Candidate(msgspec.Struct, frozen=True):
         return self.instances * self.ondemand_usd + self.fixed_usd
 
     @property
+    def spot_or_ondemand_usd(self) -> float:
+        return self.spot_usd if self.spot_usd is not None else self.ondemand_usd
+
+    def week_costs(self) -> list[float] | None:
+        """What each hour of the week costs, None when every hour is the peak's."""
+        if self.hours is None:
+            return None
+        return week_costs(
+            list(self.hours), self.ondemand_usd, self.spot_or_ondemand_usd, self.fixed_usd
+        )
+
+    @property
+    def expected_hourly_usd(self) -> float:
+        """The mean over the week's hours: what the optimizer minimises (`hourly_usd` when
+        every hour is the peak's, so a flat profile ranks exactly as it always did)."""
+        costs = self.week_costs()
+        return self.hourly_usd if costs is None else sum(costs) / len(costs)
+
+    @property
+    def expected_monthly_usd(self) -> float:
+        return self.expected_hourly_usd * HOURS_PER_MONTH
+
+    @property
     def sort_key(self) -> tuple[float, float, str, str, int]:
         o = self.offering
         return (
-            self.hourly_usd,
+            self.expected_hourly_usd,
             -self.capacity_requests_per_s,
             o.region,
             o.display_name,
@@ -195,6 +223,8 @@ class Recommendation(msgspec.Struct):
     capacity: CapacityModel
     warnings: list[str] = msgspec.field(default_factory=list)
     large_fleet: LargeFleet | None = None
+    week: WeekDemand | None = None
+    """The week the candidates' hours were sized for; None: flat at the peak."""
 
     def predicted(self, candidate: Candidate) -> Predicted:
         """Capacity of the fleet, and latencies at the load each replica carries (no headroom).
@@ -231,8 +261,8 @@ class Recommendation(msgspec.Struct):
 
     def compare_unpinned(self, unpinned: Recommendation) -> None:
         """Flag (and warn about) pins that cost more than LARGE_FLEET_FACTOR times `unpinned`."""
-        pinned_usd = self.chosen.hourly_usd * HOURS_PER_MONTH
-        unpinned_usd = unpinned.chosen.hourly_usd * HOURS_PER_MONTH
+        pinned_usd = self.chosen.expected_monthly_usd
+        unpinned_usd = unpinned.chosen.expected_monthly_usd
         if pinned_usd <= LARGE_FLEET_FACTOR * unpinned_usd:
             return
         self.large_fleet = LargeFleet(self.summary(), pinned_usd, unpinned.summary(), unpinned_usd)
@@ -260,14 +290,21 @@ class Recommendation(msgspec.Struct):
             best.setdefault(getattr(candidate.offering, attribute), candidate)
         return best
 
+    @property
+    def mean_requests_per_s(self) -> float:
+        """The rate served on average over the week (the peak when the week is flat)."""
+        return self.week.served_rps if self.week is not None else self.requests_per_s
+
     def usd_per_million_output_tokens(self, candidate: Candidate) -> float | None:
         if not self.model.is_llm or self.profile.workload.output_tokens is None:
             return None
-        tokens_per_hour = self.requests_per_s * self.profile.workload.output_tokens.mean * 3600
-        return candidate.hourly_usd / tokens_per_hour * 1e6
+        rate = self.mean_requests_per_s
+        tokens_per_hour = rate * self.profile.workload.output_tokens.mean * 3600
+        return candidate.expected_hourly_usd / tokens_per_hour * 1e6 if rate else None
 
-    def usd_per_thousand_requests(self, candidate: Candidate) -> float:
-        return candidate.hourly_usd / (self.requests_per_s * 3600) * 1000
+    def usd_per_thousand_requests(self, candidate: Candidate) -> float | None:
+        rate = self.mean_requests_per_s
+        return candidate.expected_hourly_usd / (rate * 3600) * 1000 if rate else None
 
 
 def _variety(candidate: Candidate) -> tuple[str, str, str, int]:
@@ -805,6 +842,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
     rate = profile.workload.requests_per_second
     demand = rate * (1 + profile.targets.headroom)
     floor = profile.placement.spot.floor
+    week = week_demand(profile, filters.environment)
     spot_policy = profile.placement.spot.policy
     candidates: list[Candidate] = []
     considered: dict[str, list[Offering]] = {}
@@ -862,6 +900,9 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
                     accelerator=accelerator,
                     replica=plan,
                     fixed_usd=fixed_usd,
+                    hours=_week_sizes(
+                        week, profile, offering, plan, per_instance_replicas, instances, on_demand
+                    ),
                 )
             )
     candidates.sort(key=lambda c: c.sort_key)
@@ -882,6 +923,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
         candidates=candidates,
         excluded=excluded,
         capacity=capacity,
+        week=week,
     )
     cliff = recommendation.chosen.replica.cliff
     if cliff is not None:
@@ -891,6 +933,31 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
             "fleet or breaks the target; it is planned only because it is pinned."
         )
     return recommendation
+
+
+def _week_sizes(
+    week: WeekDemand | None,
+    profile: Profile,
+    offering: Offering,
+    plan: ReplicaPlan,
+    replicas_per_instance: int,
+    instances: int,
+    on_demand: int,
+) -> tuple[tuple[int, int], ...] | None:
+    """The candidate's size in each hour of `week`, from the same per-replica capacity it is
+    sized with at the peak."""
+    if week is None:
+        return None
+    sizes = week.sizes(
+        headroom=profile.targets.headroom,
+        per_instance_rps=replicas_per_instance * plan.requests_per_s,
+        replicas_per_instance=replicas_per_instance,
+        min_replicas=profile.placement.min_replicas,
+        peak_instances=instances,
+        peak_on_demand=on_demand,
+        scales_to_zero=targets.kind(offering.kind).scales_to_zero,
+    )
+    return tuple(sizes)
 
 
 def _gib(value: float) -> str:
@@ -974,7 +1041,7 @@ def explain_exclusions(
 
 def _not_considered(name: str, profile: Profile, catalog: Catalog, filters: Filters) -> str:
     """The profile's placement has no offering of this accelerator, or the pins left it out."""
-    if filters != Filters() and any(
+    if msgspec.structs.replace(filters, environment=None) != Filters() and any(
         o.accelerator == name and _allowed(o, profile, Filters()) for o in catalog.offerings
     ):
         return (

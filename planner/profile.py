@@ -121,8 +121,68 @@ class MeasuredThroughput(_Section, kw_only=True):
     latency_ms_p95: LatencyMs | None = None
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Fraction = Annotated[float, Meta(ge=0, le=1)]
+DayFractions = Annotated[list[Fraction], Meta(min_length=24, max_length=24)]
+
+
+class Traffic(_Section, kw_only=True):
+    """How the request rate moves over the week (`workload.requests_per_second` is the peak).
+
+    One of: `peak_hours` (with `days` and `trough_rps`), `hourly` and/or `weekly` (fractions of
+    the peak, 24 per day), or `csv` (hourly rates exported from monitoring). Hours are local to
+    `timezone` (planner/traffic.py)."""
+
+    timezone: ShortText = "UTC"
+    peak_hours: ShortText | None = None
+    """`09:00-18:00`: the hours at the peak rate (whole hours; `22:00-06:00` wraps)."""
+    days: (
+        Literal["weekdays", "daily", "weekends"]
+        | Annotated[list[Weekday], Meta(min_length=1, max_length=7)]
+    ) = "weekdays"
+    """The days `peak_hours` applies to."""
+    trough_rps: Annotated[float, Meta(ge=0, le=1_000_000)] = 0.0
+    """The rate outside the peak hours."""
+    hourly: DayFractions | None = None
+    """24 fractions of the peak, from 00:00; every day unless `weekly` gives that day."""
+    weekly: Annotated[dict[Weekday, DayFractions], Meta(min_length=1)] | None = None
+    """24 fractions of the peak per named day; a day not named takes `hourly`, else 0."""
+    csv: LongText | None = None
+    """A CSV of timestamp,requests_per_second rows (a path relative to the profile, inside its
+    folder), averaged into the 168 hours of the week in `timezone`."""
+    csv_rates: Annotated[
+        list[Annotated[float, Meta(ge=0, le=1_000_000)]], Meta(max_length=168)
+    ] = []
+    """Filled from `csv` when the profile is loaded (never written by hand)."""
+
+    def __post_init__(self) -> None:
+        from planner.traffic import days_of_week, hours_of_day, time_zone
+
+        time_zone(self.timezone)
+        given = [
+            name
+            for name, value in (
+                ("peak_hours", self.peak_hours),
+                ("hourly or weekly", self.hourly or self.weekly),
+                ("csv", self.csv),
+            )
+            if value
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one shape: peak_hours (with days and trough_rps), hourly or "
+                "weekly fractions of the peak, or csv"
+                + (f"; this gives {' and '.join(given)}" if given else "")
+            )
+        if self.peak_hours is not None:
+            hours_of_day(self.peak_hours)
+            days_of_week(self.days)
+
+
 class Workload(_Section, kw_only=True):
     requests_per_second: RequestRate
+    """The peak rate: the fleet is sized for it (and for every hour of `traffic` below it)."""
+    traffic: Traffic | None = None
     input_tokens: TokenStats | None = None
     output_tokens: TokenStats | None = None
     gflops_per_request: Gflops | None = None
@@ -259,6 +319,22 @@ class Environment(_Section, kw_only=True):
     backend: StateBackend | None = None
     budget_monthly_usd: MonthlyUsd | None = None
     """This environment's budget; the profile's `budget.monthly_usd` otherwise."""
+    schedule: ShortText | None = None
+    """`weekdays 08:00-20:00 Europe/Berlin`: the hours this environment serves (days, whole
+    hours, optionally a time zone: else the traffic's, else UTC)."""
+    off_schedule_replicas: Annotated[int, Meta(ge=0, le=10_000)] | None = None
+    """Replicas outside the schedule: 0 with scale_to_zero, else placement.min_replicas."""
+    scale_to_zero: bool = False
+    """No replica at all in an hour without traffic (or outside the schedule): min_replicas
+    holds only while there is something to serve."""
+
+    def __post_init__(self) -> None:
+        if self.schedule is not None:
+            from planner.traffic import parse_schedule
+
+            parse_schedule(self.schedule)
+        elif self.off_schedule_replicas is not None:
+            raise ValueError("off_schedule_replicas needs a schedule")
 
     def budget(self, profile_budget: Budget | None) -> float | None:
         if self.budget_monthly_usd is not None:
@@ -613,9 +689,65 @@ def parse_profile(document: LocatedDocument) -> LoadedProfile:
         raise ProfileError(validation_sentence(error, document, Profile)) from None
     loaded = LoadedProfile(profile, document)
     check_profile_values(loaded)
+    loaded.profile = _with_traffic_resolved(loaded)
     _check_model_is_known(loaded)
     _check_workload_fits_model(loaded)
     return loaded
+
+
+def _with_traffic_resolved(loaded: LoadedProfile) -> Profile:
+    """The profile with its traffic CSV read (`csv_rates`), after the checks that need the peak
+    rate or another section: a trough above the peak, a schedule in another time zone."""
+    from planner.traffic import csv_rates, inside, parse_schedule
+
+    profile = loaded.profile
+    traffic = profile.workload.traffic
+    zone = traffic.timezone if traffic else None
+    for name, environment in profile.deploy.environments.items():
+        schedule = parse_schedule(environment.schedule) if environment.schedule else None
+        if schedule and zone and schedule.timezone and schedule.timezone != zone:
+            where = loaded.location_of("deploy", "environments", name, "schedule")
+            raise ProfileError(
+                f"{where}, field deploy.environments.{name}.schedule: the schedule is in "
+                f"{schedule.timezone} and workload.traffic in {zone}; give both in one time zone."
+            )
+    if traffic is None:
+        return profile
+    peak = profile.workload.requests_per_second
+    location = ("workload", "traffic")
+    if traffic.csv_rates:
+        raise ProfileError(
+            f"{loaded.location_of(*location, 'csv_rates')}, field workload.traffic.csv_rates: "
+            "it is filled from workload.traffic.csv; remove it."
+        )
+    if traffic.trough_rps > peak:
+        raise ProfileError(
+            f"{loaded.location_of(*location, 'trough_rps')}, field workload.traffic.trough_rps: "
+            f"{traffic.trough_rps:g} requests/s is above the peak, workload.requests_per_second "
+            f"({peak:g})."
+        )
+    if traffic.csv is None:
+        return profile
+    where = f"{loaded.location_of(*location, 'csv')}, field workload.traffic.csv"
+    folder = loaded.document.path.parent if loaded.document else Path.cwd()
+    path = folder / traffic.csv
+    if not inside(folder, path):
+        raise ProfileError(
+            f"{where}: {traffic.csv} is outside the profile's folder; put the export beside "
+            "the profile (it is read wherever the profile is, CI included)."
+        )
+    if not path.is_file():
+        raise ProfileError(f"{where}: no file {traffic.csv} beside the profile.")
+    rates = csv_rates(path, traffic.timezone, where)
+    busiest = max(rates)
+    if busiest > peak * 1.0001:
+        raise ProfileError(
+            f"{where}: its busiest hour averages {busiest:,.4g} requests/s, above "
+            f"workload.requests_per_second ({peak:g}), the peak the fleet is sized for; raise it."
+        )
+    resolved = msgspec.structs.replace(traffic, csv_rates=[round(r, 6) for r in rates])
+    workload = msgspec.structs.replace(profile.workload, traffic=resolved)
+    return msgspec.structs.replace(profile, workload=workload)
 
 
 def _check_model_is_known(loaded: LoadedProfile) -> None:

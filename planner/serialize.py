@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
+from planner.hourly import hourly_sizes
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Cliff, Recommendation, Span, Uncertainty
 from planner.profile import Profile
 from providers.price_freshness import age_days
@@ -92,6 +95,26 @@ def _cliff(cliff: Cliff | None) -> dict[str, Any] | None:
     }
 
 
+def _hourly_sizes(recommendation: Recommendation, candidate: Candidate) -> dict[str, Any] | None:
+    """The candidate's fleet over the week, compact (the hours where it changes), with the
+    month's expected, cheapest-hour and dearest-hour figures; None when it is flat."""
+    costs, week = candidate.week_costs(), recommendation.week
+    if costs is None or candidate.hours is None or week is None:
+        return None
+    sizes = hourly_sizes(week.timezone, list(candidate.hours), costs, candidate.hourly_usd)
+    return {**msgspec.to_builtins(sizes), "saving_monthly_usd": sizes.saving_monthly_usd}
+
+
+def _spot_savings_monthly_usd(candidate: Candidate) -> float:
+    """What the month would cost more with every instance on-demand, hour by hour."""
+    if candidate.hours is None:
+        return (candidate.all_on_demand_hourly_usd - candidate.hourly_usd) * HOURS_PER_MONTH
+    all_on_demand = sum(
+        n * candidate.ondemand_usd + candidate.fixed_usd for n, _ in candidate.hours
+    )
+    return (all_on_demand / len(candidate.hours) - candidate.expected_hourly_usd) * HOURS_PER_MONTH
+
+
 def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> dict[str, Any]:
     offering, predicted = candidate.offering, recommendation.predicted(candidate)
     hourly = candidate.hourly_usd
@@ -117,13 +140,13 @@ def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> d
         "spot_usd_per_instance_hour": _round(candidate.spot_usd),
         "control_plane_usd_per_hour": _round(candidate.fixed_usd),
         "hourly_usd": _round(hourly),
-        "monthly_usd": _round(hourly * HOURS_PER_MONTH, 2),
+        "monthly_usd": _round(candidate.expected_monthly_usd, 2),
+        "flat_monthly_usd": _round(hourly * HOURS_PER_MONTH, 2),
+        "hourly_sizes": _hourly_sizes(recommendation, candidate),
         "prices_retrieved": offering.retrieved,
         **spot_facts(candidate),
         "spot_not_used": spot_not_used(recommendation.profile, candidate),
-        "spot_savings_monthly_usd": _round(
-            (candidate.all_on_demand_hourly_usd - hourly) * HOURS_PER_MONTH, 2
-        ),
+        "spot_savings_monthly_usd": _round(_spot_savings_monthly_usd(candidate), 2),
         "usd_per_million_output_tokens": _round(
             recommendation.usd_per_million_output_tokens(candidate)
         ),
@@ -146,12 +169,12 @@ def also_fits(recommendation: Recommendation) -> list[dict[str, Any]]:
     """The cheapest candidate of every other accelerator class that fits, cheapest first: what
     choosing it instead would cost a month more than the chosen."""
     chosen = recommendation.chosen
-    chosen_monthly = chosen.hourly_usd * HOURS_PER_MONTH
+    chosen_monthly = chosen.expected_monthly_usd
     rows = []
     for name, candidate in recommendation.best_per("accelerator").items():
         if name == chosen.offering.accelerator:
             continue
-        monthly = candidate.hourly_usd * HOURS_PER_MONTH
+        monthly = candidate.expected_monthly_usd
         extra = round(monthly - chosen_monthly, 2)
         fleet = f"{candidate.instances}× {candidate.offering.instance_type}"
         rows.append(
@@ -170,6 +193,19 @@ def also_fits(recommendation: Recommendation) -> list[dict[str, Any]]:
     return rows
 
 
+def _traffic(recommendation: Recommendation) -> dict[str, Any] | None:
+    """The week the hours were sized for: its time zone and served mean rate."""
+    week = recommendation.week
+    if week is None:
+        return None
+    return {
+        "timezone": week.timezone,
+        "mean_requests_per_second": round(week.served_rps, 4),
+        "scheduled_hours": len(week.serving) if week.serving is not None else 168,
+        "scale_to_zero": week.scale_to_zero,
+    }
+
+
 def recommendation_to_dict(recommendation: Recommendation, top: int = 10) -> dict[str, Any]:
     profile = recommendation.profile
     as_dict = lambda c: candidate_to_dict(recommendation, c)  # noqa: E731
@@ -180,6 +216,7 @@ def recommendation_to_dict(recommendation: Recommendation, top: int = 10) -> dic
         "catalog_date": recommendation.catalog_date,
         "requests_per_second": recommendation.requests_per_s,
         "demand_requests_per_second": round(recommendation.demand_requests_per_s, 4),
+        "traffic": _traffic(recommendation),
         "confidence": profile.targets.confidence,
         "chosen": as_dict(recommendation.chosen),
         "alternatives": [as_dict(c) for c in recommendation.alternatives(top)],

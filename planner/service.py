@@ -9,7 +9,7 @@ from pathlib import Path
 
 from core.errors import InfraError, NoFeasibleCandidate, ProfileError
 from planner.accelerators import accelerators
-from planner.optimizer import HOURS_PER_MONTH, Filters, Recommendation, recommend
+from planner.optimizer import Filters, Recommendation, recommend
 from planner.profile import ALL_CLOUDS, ALL_KINDS, LoadedProfile, load_profile
 from planner.profile_checks import profile_location
 from planner.yaml_source import field_name
@@ -116,7 +116,7 @@ def recommend_for_profile(
             result.compare_unpinned(recommend(profile, catalog, unpinned))
     check_values_for_cloud(loaded, result.chosen.offering.cloud)
     if profile.budget is not None:
-        monthly = result.chosen.hourly_usd * HOURS_PER_MONTH
+        monthly = result.chosen.expected_monthly_usd
         if monthly > profile.budget.monthly_usd:
             result.warnings.append(
                 f"the cheapest feasible choice costs {monthly:,.0f} USD/month, "

@@ -81,6 +81,11 @@ class Kind:
     spec's pods run, None when the stack applies no workload), `no_canary(spec, stable,
     emulated)` (why the spec cannot bake beside `stable`, or None) and `refused_change(applied,
     spec)` (why the spec cannot be applied over the state's at all, or None)."""
+    scales_to_zero: bool = False
+    """Whether a deployment of the kind, as the toolkit builds it, can have no instance in an
+    hour (an environment's schedule or scale_to_zero). A group or node pool can; a managed
+    endpoint as deployed here keeps one (SageMaker scales to zero only with inference
+    components; Vertex AI's scale to zero is in its beta API), so its zero hours cost one."""
 
 
 FLEET = Kind(
@@ -89,6 +94,7 @@ FLEET = Kind(
     "a load balancer",
     runs_instances=True,
     scaling_signal="alb_requests_per_target",
+    scales_to_zero=True,
 )
 """Every cloud's own instances: the one kind all clouds offer."""
 
@@ -105,6 +111,7 @@ KUBERNETES = Kind(
     # hashicorp/kubernetes reads each manifest's OpenAPI schema from the cluster at plan time.
     planned_against_api=("kubernetes_manifest",),
     canary_in_configuration="stacks.kubernetes_canary",
+    scales_to_zero=True,
 )
 """The clouds' managed Kubernetes (EKS, GKE, AKS): nodes from the same catalog as their fleets."""
 

@@ -79,9 +79,14 @@ def test_recommend_json_shape(cli: Cli, example: Path) -> None:
         assert row["predicted"].keys() >= PREDICTED_FIELDS
         assert row["accelerators_per_instance"] >= row["tensor_parallel"] >= 1
         assert 0 <= row["spot_fraction"] <= 1
-        assert row["monthly_usd"] == pytest.approx(row["hourly_usd"] * 730, rel=1e-3)
-    hourly = [row["hourly_usd"] for row in rows]
-    assert hourly == sorted(hourly)
+        assert row["flat_monthly_usd"] == pytest.approx(row["hourly_usd"] * 730, rel=1e-3)
+        if row["hourly_sizes"] is None:  # flat: the peak hour for 730 hours
+            assert row["monthly_usd"] == row["flat_monthly_usd"]
+        else:  # traffic over the week: the sum over its hours
+            expected = row["hourly_sizes"]["expected_monthly_usd"]
+            assert row["monthly_usd"] == pytest.approx(expected, abs=0.01)
+    monthly = [row["monthly_usd"] for row in rows]
+    assert monthly == sorted(monthly)
     for item in data["excluded"]:
         assert item.keys() == {"class", "reason"}
         assert item["reason"].startswith(f"{item['class']}: ")

@@ -134,7 +134,7 @@ def test_pinning_an_undeployable_inferentia_says_why_it_lost(cli: Cli, project: 
 def test_a_deployable_profile_excludes_nothing(project: Path) -> None:
     profile = load_profile(project).profile
     assert undeployable(profile) == {}
-    assert deployable_filters("prod", Filters(), profile) == Filters()
+    assert deployable_filters("prod", Filters(), profile) == Filters(environment="prod")
     assert why_not_deployable("prod", profile) == []
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import msgspec
 
 from core.errors import InfraError
 from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
 from planner.cost.report import CostComponent, Span, TargetLoad
+from planner.hourly import HourlySizes
 from providers.catalog import Catalog, Offering
 from providers.service_prices import ServicePrices
 
@@ -101,10 +103,43 @@ def instance_hours(
     )
 
 
+def weekly_span(counts: list[int] | list[float], maximum: float) -> Span:
+    """(quietest hour, mean over the week, `maximum`), the mean never above the maximum."""
+    average = sum(counts) / len(counts)
+    return Span(min(counts), average, max(maximum, average))
+
+
 def with_note(component: CostComponent, note: str | None) -> CostComponent:
     """The component with `note` added after the one it has (a stand-in region's, say)."""
     notes = [text for text in (component.note, note) if text]
     return msgspec.structs.replace(component, note="; ".join(notes) or None)
+
+
+Share = Literal["instances", "on_demand", "spot"]
+
+
+@dataclass(frozen=True)
+class FleetWeek:
+    """The deployment's fleet hour by hour (its spec's `hourly`) and its size at the peak
+    (`capacity.desired`, `capacity.on_demand_base`)."""
+
+    hourly: HourlySizes
+    instance_type: str
+    desired: int
+    on_demand: int
+
+    def counts(self, instance_type: str, group_size: float, share: Share) -> list[int] | None:
+        """The group's size in each hour when it is the fleet's `share` (its instance type and
+        its expected size are that share's at the peak); None for any other group (a challenger
+        variant, a cluster's system pool)."""
+        if instance_type != self.instance_type:
+            return None
+        peak = {
+            "instances": self.desired,
+            "on_demand": self.on_demand,
+            "spot": self.desired - self.on_demand,
+        }[share]
+        return self.hourly.counts(share) if group_size == peak and peak > 0 else None
 
 
 @dataclass(frozen=True)
@@ -116,6 +151,24 @@ class PricingContext:
     prices: ServicePrices
     load: TargetLoad | None
     hours_per_month: int
+    week: FleetWeek | None = None
+    """The fleet over the week, when its size follows the traffic (or a schedule)."""
+
+    def week_counts(
+        self, instance_type: str, group_size: float, share: Share = "instances"
+    ) -> list[int] | None:
+        """The group's size in each of the 168 hours, if it follows the week."""
+        return self.week.counts(instance_type, group_size, share) if self.week else None
+
+    def over_the_week(
+        self, instance_type: str, instances: Span, share: Share = "instances"
+    ) -> Span:
+        """Instances of a group over a month: its (min, expected, max) as planned, or when the
+        group follows the week, the quietest hour's, the mean over the 168 hours, and its max."""
+        counts = self.week_counts(instance_type, instances.expected, share)
+        if counts is None:
+            return instances
+        return weekly_span(counts, instances.max)
 
     def referenced(self, resource: PlannedResource, resource_type: str) -> list[PlannedResource]:
         known = self.infrastructure.by_address

@@ -6,9 +6,9 @@ one place each)."""
 from __future__ import annotations
 
 from core.errors import InfraError
-from planner.cost.context import PricingContext, Unpriceable
+from planner.cost.context import FleetWeek, PricingContext, Unpriceable
 from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
-from planner.cost.report import CostReport, ResourceCost, TargetLoad
+from planner.cost.report import CostReport, ResourceCost, TargetLoad, WeekCost
 from planner.cost.resources.registry import (
     BILLED_ELSEWHERE,
     FREE_TYPES,
@@ -85,6 +85,7 @@ def price_plan(
     load: TargetLoad | None = None,
     budget_monthly_usd: float | None = None,
     service_prices: ServicePrices | None = None,
+    week: FleetWeek | None = None,
 ) -> CostReport:
     """Price a plan or configuration. `region` overrides what the provider configuration says
     (a plan whose region comes from the environment does not record it)."""
@@ -105,6 +106,7 @@ def price_plan(
         prices=prices,
         load=load,
         hours_per_month=HOURS_PER_MONTH,
+        week=week,
     )
     resources = tuple(
         sorted(
@@ -123,4 +125,42 @@ def price_plan(
         load=load,
         budget_monthly_usd=budget_monthly_usd,
         notes=(stale,) if stale else (),
+        week=_week_cost(resources, week) if week else None,
+    )
+
+
+def _week_cost(resources: tuple[ResourceCost, ...], week: FleetWeek) -> WeekCost:
+    """The report's expected month by hour of the week (see WeekCost)."""
+    on_demand = week.hourly.counts("on_demand")
+    spot = week.hourly.counts("spot")
+    components = [c for r in resources for c in r.components]
+    compute = {
+        share: sum(c.monthly_usd.expected for c in components if c.category == category)
+        for share, category in (("on_demand", "compute (on-demand)"), ("spot", "compute (spot)"))
+    }
+    total = sum(c.monthly_usd.expected for c in components)
+    month_per_week = HOURS_PER_MONTH / len(on_demand)
+
+    def per_hour(counts: list[int], monthly: float) -> tuple[float, ...]:
+        instance_hours = sum(counts) * month_per_week
+        price = monthly / instance_hours if instance_hours else 0.0
+        return tuple(count * price for count in counts)
+
+    od_usd, spot_usd = per_hour(on_demand, compute["on_demand"]), per_hour(spot, compute["spot"])
+    other = (
+        total - sum(od_usd) * month_per_week - sum(spot_usd) * month_per_week
+    ) / HOURS_PER_MONTH
+    peak_price = (
+        sum(od_usd) / sum(on_demand) if sum(on_demand) else 0.0,
+        sum(spot_usd) / sum(spot) if sum(spot) else 0.0,
+    )
+    flat = week.on_demand * peak_price[0] + (week.desired - week.on_demand) * peak_price[1] + other
+    return WeekCost(
+        timezone=week.hourly.timezone,
+        on_demand_instances=tuple(on_demand),
+        spot_instances=tuple(spot),
+        on_demand_usd=od_usd,
+        spot_usd=spot_usd,
+        other_usd_per_hour=other,
+        flat_monthly_usd=round(flat * HOURS_PER_MONTH, 2),
     )

@@ -119,6 +119,26 @@ class TargetLoad(msgspec.Struct, frozen=True):
     output_tokens_per_request: float | None
 
 
+class WeekCost(msgspec.Struct, frozen=True, kw_only=True):
+    """The fleet and what it costs by hour of the week (Monday 00:00 first, in `timezone`).
+
+    The compute cost of an hour is its instances at the month's mean compute price per
+    instance-hour (on-demand and spot apart); everything else (storage, network, control plane)
+    is the same every hour. Summed over the 168 hours times 730/168, it is the expected month."""
+
+    timezone: str
+    on_demand_instances: tuple[int, ...]
+    spot_instances: tuple[int, ...]
+    on_demand_usd: tuple[float, ...]
+    spot_usd: tuple[float, ...]
+    other_usd_per_hour: float
+    flat_monthly_usd: float
+    """The same deployment with the fleet at its peak size every hour."""
+
+    def hour_usd(self, hour: int) -> float:
+        return self.on_demand_usd[hour] + self.spot_usd[hour] + self.other_usd_per_hour
+
+
 class CostReport(msgspec.Struct, frozen=True, kw_only=True):
     source: str
     cloud: str
@@ -129,6 +149,8 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
     load: TargetLoad | None = None
     budget_monthly_usd: float | None = None
     notes: tuple[str, ...] = ()
+    week: WeekCost | None = None
+    """By hour of the week, when the fleet follows the traffic (or a schedule)."""
 
     @property
     def monthly_usd(self) -> Span:
@@ -206,7 +228,25 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
             "resources": [_resource_dict(r) for r in self.resources],
             "unpriced": [r.address for r in self.unpriced],
             "notes": list(self.notes),
+            "week": _week_dict(self.week),
         }
+
+
+def _week_dict(week: WeekCost | None) -> dict[str, object] | None:
+    if week is None:
+        return None
+    return {
+        "timezone": week.timezone,
+        "flat_monthly_usd": week.flat_monthly_usd,
+        "hours": [
+            {
+                "on_demand_instances": week.on_demand_instances[hour],
+                "spot_instances": week.spot_instances[hour],
+                "usd": round(week.hour_usd(hour), 4),
+            }
+            for hour in range(len(week.on_demand_instances))
+        ],
+    }
 
 
 def _resource_dict(resource: ResourceCost) -> dict[str, object]:

@@ -86,7 +86,11 @@ def decide_all() -> list[Recorded]:
 
 
 def write_decisions(entries: list[Recorded], path: Path = DECISIONS) -> None:
+    from planner.decision import decision_data
+
     data = msgspec.to_builtins(entries)
+    for entry, written in zip(entries, data, strict=True):
+        written["decision"] = decision_data(entry.decision)  # a flat decision as it always was
     path.write_text(HEADER + yaml.safe_dump(data, sort_keys=False, width=100))
 
 

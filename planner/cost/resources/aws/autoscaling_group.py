@@ -11,7 +11,13 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from planner.cost.context import PricingContext, Unpriceable, spot_retrieved, zone_prices
+from planner.cost.context import (
+    PricingContext,
+    Unpriceable,
+    spot_retrieved,
+    weekly_span,
+    zone_prices,
+)
 from planner.cost.plan_resources import PlannedResource, blocks, first_block, flag, number, text
 from planner.cost.report import CostComponent, Span
 from planner.cost.resources.aws.volumes import volume_components
@@ -93,6 +99,11 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
     splits = [_split(count, base, percent) for count in (minimum, expected, maximum)]
     on_demand = Span(*(od for od, _ in splits))
     spot = Span(*(sp for _, sp in splits))
+    week = context.week_counts(types[0], expected)
+    if week is not None:  # the group follows the week: each hour split as the group splits it
+        hourly = [_split(count, base, percent) for count in week]
+        on_demand = weekly_span([od for od, _ in hourly], on_demand.max)
+        spot = weekly_span([sp for _, sp in hourly], spot.max)
     hours = context.hours_per_month
     components = [
         CostComponent(
@@ -118,7 +129,7 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
                 price_retrieved=min((d for d in spot_dates if d), default=None),
             )
         )
-    instances = Span(minimum, expected, maximum)
+    instances = context.over_the_week(types[0], Span(minimum, expected, maximum))
     components += volume_components(
         blocks(template.get("block_device_mappings")), instances, context
     )

@@ -43,8 +43,10 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
     types = types or [t for t in [text(template.get("instance_type"))] if t]
     if not types:
         raise Unpriceable("the instance type is not known from the plan")
-    nodes = _node_range(resource)
     on_spot = text(values.get("capacity_type")) == "SPOT"
+    nodes = context.over_the_week(
+        types[0], _node_range(resource), "spot" if on_spot else "on_demand"
+    )
     mappings = blocks(template.get("block_device_mappings"))
     zones = subnet_zone_ids(resource, context)
     offerings = [context.offering("fleet", t) for t in types]

@@ -69,7 +69,7 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
         ondemand, _, _ = zone_prices(offering, [])
         scaled = _variant_range(name, len(variants), targets)
         low, high = scaled if scaled else (count, count)
-        instances = Span(low, count, high)
+        instances = context.over_the_week(instance_type, Span(low, count, high))
         components.append(
             CostComponent(
                 name=f"variant {name} instances ({instance_type})",

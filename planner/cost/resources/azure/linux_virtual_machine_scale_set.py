@@ -78,9 +78,11 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
     sku = text(values.get("sku"))
     if sku is None:
         raise Unpriceable("the VM size is not known from the plan")
-    instances = _instance_range(resource, context)
     prices = vm_prices(context, sku)
     on_spot = text(values.get("priority")) == "Spot"
+    instances = context.over_the_week(
+        sku, _instance_range(resource, context), "spot" if on_spot else "on_demand"
+    )
     disk = _os_disk(values, instances, context)
     notes = [disk] if isinstance(disk, str) else []
     if on_spot and prices.spot is None:

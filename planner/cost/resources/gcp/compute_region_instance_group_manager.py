@@ -87,7 +87,9 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
     ondemand, spot, note = zone_prices(offering, zones)
     scheduling = first_block(template.get("scheduling"))
     on_spot = text(scheduling.get("provisioning_model")) == "SPOT"
-    instances = _group_range(resource, context)
+    instances = context.over_the_week(
+        machine_type, _group_range(resource, context), "spot" if on_spot else "on_demand"
+    )
     gpus = f", {accelerator}" if accelerator else ""
     components = [
         instance_hours(

@@ -97,12 +97,14 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
         raise Unpriceable("the machine type is not known from the plan")
     accelerator, count = _accelerator(machine_type, config)
     zones = _zones(resource, context)
-    nodes = _node_range(resource.values, len(zones))
     offering = context.offering(
         "fleet", machine_type, accelerator=accelerator, accelerator_count=count
     )
     ondemand, spot, note = zone_prices(offering, zones)
     on_spot = flag(config.get("spot")) or flag(config.get("preemptible"))
+    nodes = context.over_the_week(
+        machine_type, _node_range(resource.values, len(zones)), "spot" if on_spot else "on_demand"
+    )
     notes = [note] if note else []
     if number(config.get("disk_size_gb")) is None or text(config.get("disk_type")) is None:
         notes.append("boot disks not included: their size or type is not known from the plan")

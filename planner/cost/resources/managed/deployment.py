@@ -29,7 +29,9 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
             name=f"{offering.kind} instances ({offering.instance_type}), deployed by the SDK steps",
             unit="hours",
             unit_price=round(ondemand, 6),
-            quantity=Span(low, expected, high).scaled(context.hours_per_month),
+            quantity=context.over_the_week(
+                values["instance_type"], Span(low, expected, high)
+            ).scaled(context.hours_per_month),
             category="compute (on-demand)",
         )
     ]
