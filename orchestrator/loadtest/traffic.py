@@ -14,10 +14,20 @@ Z95 = 1.6448536269514722
 MAX_SIGMA = Z95
 """A lognormal's p95/mean ratio peaks at sigma = z95 (about 3.9): a wider ratio is clamped."""
 WORDS = (
-    "the quick brown fox jumps over lazy dog while river light moves across green hill and "
-    "small birds sing under open sky near old stone wall"
-).split()
-"""Common English words: each is one token in the BPE vocabularies of the served models."""
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "near",
+    "old",
+    "stone",
+    "wall",
+)
+"""Short common English words, about one token each in the served models' BPE vocabularies."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,9 @@ def prompt_of(tokens: int) -> str:
     return " ".join(WORDS[i % len(WORDS)] for i in range(tokens))
 
 
-def arrival_times(rate: float, duration_s: float, max_requests: int | None, seed: int) -> list[float]:
+def arrival_times(
+    rate: float, duration_s: float, max_requests: int | None, seed: int
+) -> list[float]:
     """Seconds from the start at which requests are sent: exponential gaps at `rate` per second
     (open loop: arrivals do not wait for answers), until `duration_s` or `max_requests`."""
     rng = random.Random(seed)
