@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 from orchestrator.decisions import Resolved
 from orchestrator.loadtest.client import Endpoint, run_step
@@ -14,6 +15,10 @@ from orchestrator.loadtest.inputs import BenchError
 from orchestrator.loadtest.summary import Predicted, StepSummary, Targets, summarize
 from orchestrator.loadtest.traffic import TokenDistribution, arrival_times, shapes
 from planner.profile import MeasuredThroughput, Profile
+from providers import targets as registry
+
+if TYPE_CHECKING:
+    from orchestrator.workflow import Deployment
 
 IGNORE_EOS_ENGINES = frozenset({"vllm"})
 """Engines whose OpenAI API takes `ignore_eos`, so answers run to max_tokens as drawn."""
@@ -223,3 +228,27 @@ def measured_entry(report: BenchReport) -> MeasuredThroughput:
         ttft_ms_p95=best.ttft_ms.p95,
         tpot_ms=best.tpot_ms.p50,
     )
+
+
+ENDPOINT_OUTPUT = "endpoint_url"
+"""The stack output a fleet's load balancer address is read from."""
+
+
+def deployed_url(deployment: Deployment) -> str:
+    """The deployed endpoint's chat completions URL, from the stack's outputs."""
+    from orchestrator.loadtest.inputs import chat_url
+    from orchestrator.workflow import status
+
+    spec = deployment.spec
+    if not registry.kind(spec.kind).runs_instances:
+        raise BenchError(
+            f"bench drives OpenAI-compatible HTTP endpoints and does not call the {spec.kind} "
+            "invoke API yet: give --url of an OpenAI-compatible endpoint serving the model."
+        )
+    url = status(deployment)["outputs"].get(ENDPOINT_OUTPUT)  # type: ignore[attr-defined]
+    if not isinstance(url, str) or not url:
+        raise BenchError(
+            f"{spec.stack_name} has no {ENDPOINT_OUTPUT} output to bench (its {spec.kind} stack "
+            "does not publish one): give --url."
+        )
+    return chat_url(url)
