@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.errors import run_guarded
 from cli.options import EnvOption, JsonOption, RequiredProfileArgument
+
+if TYPE_CHECKING:
+    from orchestrator.loadtest.run import BenchReport
+    from orchestrator.loadtest.summary import StepSummary
 
 REPORT_FORMATS = (".html", ".md", ".json")
 
@@ -97,7 +101,7 @@ def bench(
             or resolved.decision.instances * resolved.decision.replicas_per_instance,
         )
 
-        def progress(step) -> None:  # type: ignore[no-untyped-def]
+        def progress(step: StepSummary) -> None:
             if not json_output:
                 typer.echo(
                     f"  ✓ {step.rate:g}/s: {step.succeeded}/{step.requests} answered", err=True
@@ -120,7 +124,7 @@ def bench(
     run_guarded(work, as_json=json_output)
 
 
-def _record(profile: Path, result) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _record(profile: Path, result: BenchReport) -> dict[str, object]:
     import msgspec
 
     from orchestrator.loadtest.run import measured_entry
@@ -131,7 +135,7 @@ def _record(profile: Path, result) -> dict[str, object]:  # type: ignore[no-unty
     return {"done": done, "entry": msgspec.to_builtins(entry)}
 
 
-def _write_report(path: Path, result, data: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+def _write_report(path: Path, result: BenchReport, data: dict[str, object]) -> None:
     from cli import bench_html, bench_render
     from core.files import write_atomically
 

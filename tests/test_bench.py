@@ -114,7 +114,7 @@ def test_a_sweep_finds_the_saturation_rate_concurrency_over_service_time(
 def test_errors_are_counted_when_the_server_answers_500_or_drops(cli: Cli, profile: Path) -> None:
     behaviour = Behaviour(concurrency=16, fail_every=4, drop_every=5)
     with serving(behaviour) as server:
-        result, body = bench(cli, profile, server.url, "--rate", "20")
+        _, body = bench(cli, profile, server.url, "--rate", "20")
         count = server.server.counter
     numbers = range(1, count + 1)
     failed = sum(1 for n in numbers if n % 4 == 0)
