@@ -269,3 +269,26 @@ def test_arrivals_are_poisson_at_the_rate_and_bounded() -> None:
     times = arrival_times(50, 20, None, seed=3)
     assert within(len(times) / 20, 50, 0.05) and max(times) < 20
     assert len(arrival_times(50, 20, 7, seed=3)) == 7
+
+
+def test_without_url_the_fleets_endpoint_output_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    import orchestrator.workflow
+
+    fleet = next(kind for kind in targets.kinds() if kind.runs_instances)
+    deployment = SimpleNamespace(spec=SimpleNamespace(kind=fleet.name, stack_name="chat-prod"))
+    outputs: dict[str, object] = {"endpoint_url": "http://internal-lb.example"}
+    monkeypatch.setattr(orchestrator.workflow, "status", lambda _: {"outputs": outputs})
+    url = deployed_url(deployment)  # type: ignore[arg-type]
+    assert url == "http://internal-lb.example/v1/chat/completions"
+    outputs.clear()
+    with pytest.raises(BenchError, match=r"chat-prod has no endpoint_url output .* give --url"):
+        deployed_url(deployment)  # type: ignore[arg-type]
+
+
+def test_a_profile_without_token_counts_is_one_sentence(cli: Cli, tmp_path: Path) -> None:
+    from tests.conftest import EXAMPLES
+
+    encoder = tmp_path / "bert.yaml"
+    encoder.write_text((EXAMPLES / "bert-classifier.yaml").read_text())
+    line = failing(cli, encoder, "http://127.0.0.1:9")
+    assert "has no workload.input_tokens and output_tokens" in line
