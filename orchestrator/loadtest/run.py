@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from itertools import takewhile
 from typing import TYPE_CHECKING
 
 from orchestrator.decisions import Resolved
@@ -207,11 +208,7 @@ def run_bench(
 
 def measured_entry(report: BenchReport) -> MeasuredThroughput:
     """The figures `--record` writes: per replica, at the highest rate where the targets held."""
-    held = report.steps[
-        : len(report.steps)
-        if report.breaks_at is None
-        else [step.holds for step in report.steps].index(False)
-    ]
+    held = list(takewhile(lambda step: step.holds, report.steps))
     if not held:
         raise BenchError(
             "the targets held at no rate benchmarked, so there is no rate to record: bench a "
