@@ -4,17 +4,28 @@ rest wait for a slot, as an engine's queue does), answering `max_tokens` tokens.
 
 Service time of a request of n tokens: ttft + (n - 1) × tpot, so the most it completes per
 second is concurrency / service time.
+
+It runs in a process of its own (`python -m tests.sse_server BEHAVIOUR_JSON`): in the test's
+process its threads would wait for the client's event loop to hand over the GIL (up to
+sys.getswitchinterval(), 5 ms, at every token), which showed as 20-30 ms of extra TTFT when the
+machine was busy. GET /stats says how many requests came and what they asked for.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
 
 
 @dataclass(frozen=True)
@@ -39,12 +50,21 @@ class _Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.bodies: list[dict[str, object]] = []
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hung up (a timeout test) is not the server's error: no traceback."""
+        del request, client_address
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def log_message(self, format: str, *args: object) -> None:
         del format, args
+
+    def do_GET(self) -> None:
+        with self.server.lock:
+            stats = {"count": self.server.counter, "bodies": list(self.server.bodies)}
+        self._json(200, stats)
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -94,21 +114,43 @@ class _Handler(BaseHTTPRequestHandler):
 @dataclass(frozen=True)
 class Running:
     url: str
-    server: _Server
+
+    def stats(self) -> dict[str, Any]:
+        return httpx.get(f"{self.url}/stats", timeout=10).json()
 
     @property
-    def bodies(self) -> list[dict[str, object]]:
-        return self.server.bodies
+    def count(self) -> int:
+        """Requests received so far (numbered from 1 in arrival order)."""
+        return self.stats()["count"]
+
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        return self.stats()["bodies"]
 
 
 @contextmanager
 def serving(behaviour: Behaviour) -> Iterator[Running]:
-    """The server on a free loopback port, for the duration of the block."""
-    server = _Server(behaviour)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    """The server in its own process on a free loopback port, for the duration of the block."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.sse_server", json.dumps(asdict(behaviour))],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     try:
-        yield Running(f"http://127.0.0.1:{server.server_address[1]}", server)
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        yield Running(f"http://127.0.0.1:{port}")
     finally:
-        server.shutdown()
-        server.server_close()
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def main() -> None:
+    server = _Server(Behaviour(**json.loads(sys.argv[1])))
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
