@@ -23,6 +23,9 @@ def _predicted(step: StepSummary) -> str:
     return "beyond capacity" if p is None else f"{_ms(p.ttft_ms_p95)} / {_ms(p.tpot_ms)}"
 
 
+LAG_NOTE_MS = 10.0
+"""Send lag worth a sentence: the load sent fell short of the schedule."""
+
 HEADER = (
     "rate/s",
     "done/s",
@@ -87,6 +90,12 @@ def conclusions(report: BenchReport) -> list[str]:
     lines.append(
         f"The endpoint completed at most {report.saturation_requests_per_s:.2f} requests/s."
     )
+    lag = max((step.lag_ms.p99 or 0.0 for step in report.steps), default=0.0)
+    if lag > LAG_NOTE_MS:
+        lines.append(
+            f"This client sent requests up to {lag:,.0f} ms (p99) behind their schedule: a busy "
+            "machine sends less than the rate (latencies count from each actual send)."
+        )
     if report.predicted_capacity_requests_per_s is not None:
         lines.append(
             f"The planner predicts {report.predicted_capacity_requests_per_s:.2f} requests/s "

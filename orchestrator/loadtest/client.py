@@ -1,13 +1,15 @@
 """One load step: open-loop streaming chat completions against an OpenAI-compatible endpoint.
 
-Latency is measured from each request's scheduled arrival, so a client that falls behind shows
-as latency, as it would for a real caller. Connections are not capped below MAX_CONNECTIONS, so
+Latency is measured from when each request is sent; how late that was against its scheduled
+arrival (the client falling behind, on a busy machine) is kept apart as `lag_s`, so it is
+neither hidden nor counted as the endpoint's. Connections are not capped below MAX_CONNECTIONS, so
 an overloaded endpoint queues the requests itself (open loop) instead of the client doing it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ MAX_CONNECTIONS = 1024
 
 @dataclass(frozen=True)
 class RequestResult:
-    """One request: its times in seconds from its scheduled arrival, or what went wrong."""
+    """One request: its times in seconds from when it was sent, or what went wrong."""
 
     ok: bool
     error: str = ""
@@ -29,6 +31,8 @@ class RequestResult:
     ttft_s: float | None = None
     e2e_s: float | None = None
     output_tokens: int = 0
+    lag_s: float = 0.0
+    """How late it was sent against its scheduled arrival."""
 
     @property
     def tpot_s(self) -> float | None:
@@ -60,7 +64,7 @@ def _body(endpoint: Endpoint, shape: RequestShape) -> dict[str, object]:
 
 
 async def _one(
-    client: httpx.AsyncClient, endpoint: Endpoint, shape: RequestShape, scheduled: float
+    client: httpx.AsyncClient, endpoint: Endpoint, shape: RequestShape, sent: float
 ) -> RequestResult:
     first: float | None = None
     chunks = 0
@@ -76,7 +80,7 @@ async def _one(
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
-                        end = time.perf_counter() - scheduled
+                        end = time.perf_counter() - sent
                         tokens = usage_tokens if usage_tokens is not None else chunks
                         if first is None:
                             return RequestResult(False, "no tokens")
@@ -88,7 +92,7 @@ async def _one(
                         if (choice.get("delta") or {}).get("content"):
                             chunks += 1
                             if first is None:
-                                first = time.perf_counter() - scheduled
+                                first = time.perf_counter() - sent
         return RequestResult(False, "dropped")
     except TimeoutError:
         return RequestResult(False, "timeout")
@@ -119,7 +123,9 @@ async def _step(endpoint: Endpoint, arrivals: list[float], shapes: list[RequestS
 
         async def at(offset: float, shape: RequestShape) -> RequestResult:
             await asyncio.sleep(max(0.0, start + offset - time.perf_counter()))
-            return await _one(client, endpoint, shape, start + offset)
+            sent = time.perf_counter()
+            result = await _one(client, endpoint, shape, sent)
+            return dataclasses.replace(result, lag_s=sent - start - offset)
 
         results = await asyncio.gather(*(at(t, s) for t, s in zip(arrivals, shapes, strict=True)))
         return StepRun(arrivals, list(results), time.perf_counter() - start)

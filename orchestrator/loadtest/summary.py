@@ -66,6 +66,8 @@ class StepSummary:
     ttft_ms: Spread
     tpot_ms: Spread
     e2e_ms: Spread
+    lag_ms: Spread
+    """How late requests were sent against their Poisson schedule (the client falling behind)."""
     sent_per_s: float
     """Requests per second sent (measured: a Poisson draw is near, not at, the rate)."""
     requests_per_s: float
@@ -94,8 +96,11 @@ def _per_second(times: Sequence[float]) -> float:
 
 def summarize(rate: float, run: StepRun, targets: Targets) -> StepSummary:
     good = [r for r in run.results if r.ok]
-    done = [t + r.e2e_s for t, r in zip(run.arrivals, run.results, strict=True) if r.e2e_s]
+    done = [
+        t + r.lag_s + r.e2e_s for t, r in zip(run.arrivals, run.results, strict=True) if r.e2e_s
+    ]
     completed = _per_second(done)
+    sends = [t + r.lag_s for t, r in zip(run.arrivals, run.results, strict=True)]
     mean_tokens = sum(r.output_tokens for r in good) / len(good) if good else 0.0
     summary = StepSummary(
         rate=rate,
@@ -105,7 +110,8 @@ def summarize(rate: float, run: StepRun, targets: Targets) -> StepSummary:
         ttft_ms=Spread.of_seconds([r.ttft_s for r in good if r.ttft_s is not None]),
         tpot_ms=Spread.of_seconds([r.tpot_s for r in good if r.tpot_s is not None]),
         e2e_ms=Spread.of_seconds([r.e2e_s for r in good if r.e2e_s is not None]),
-        sent_per_s=round(_per_second(run.arrivals), 3),
+        lag_ms=Spread.of_seconds([r.lag_s for r in run.results]),
+        sent_per_s=round(_per_second(sends), 3),
         requests_per_s=round(completed, 3),
         output_tokens_per_s=round(completed * mean_tokens, 1),
         duration_s=round(run.elapsed_s, 3),
