@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from cli import __version__
+from cli.bench import register as register_bench_command
 from cli.check import register as register_check_command
 from cli.ci import ci_app
 from cli.cost import cost_app
@@ -269,6 +270,7 @@ register_deployment_commands(app)
 register_rollback_command(app)
 register_repair_command(app)
 register_check_command(app)
+register_bench_command(app)
 app.add_typer(local_app, name="local", no_args_is_help=True)
 app.add_typer(ci_app, name="ci", no_args_is_help=True)
 app.add_typer(cost_app, name="cost", no_args_is_help=True)

@@ -572,12 +572,21 @@ class CapacityModel:
         measured = self.measured.get(accelerator.name.lower())
         if measured is None:
             return None
-        target = self.profile.targets.e2e_ms_p95
-        if (
-            target is not None
-            and measured.latency_ms_p95 is not None
-            and measured.latency_ms_p95 > target
+        targets = self.profile.targets
+
+        def over(value: float | None, target: float | None) -> bool:
+            return value is not None and target is not None and value > target
+
+        if over(measured.ttft_ms_p95, targets.ttft_ms_p95) or over(
+            measured.tpot_ms, targets.tpot_ms
         ):
+            self.verdicts[accelerator.name].best_latency = (
+                measured.tpot_ms,
+                measured.ttft_ms_p95,
+                1,
+            )
+            return None
+        if over(measured.latency_ms_p95, targets.e2e_ms_p95):
             self.verdicts[accelerator.name].best_latency = (None, measured.latency_ms_p95, 1)
             return None
         return ReplicaPlan(

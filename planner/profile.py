@@ -114,11 +114,21 @@ class TokenStats(_Section, kw_only=True):
 
 
 class MeasuredThroughput(_Section, kw_only=True):
-    """The user's own measurement on one accelerator; it overrides the performance model."""
+    """The user's own measurement on one accelerator; it overrides the performance model.
+    `infra bench --record` writes one from a load test of the deployed endpoint."""
 
     accelerator: ShortText
     requests_per_second: MeasuredRate
+    """What one model replica sustains within the targets."""
     latency_ms_p95: LatencyMs | None = None
+    """End-to-end p95 at that rate; None (the default): not measured. Checked against
+    targets.e2e_ms_p95."""
+    ttft_ms_p95: LatencyMs | None = None
+    """Time to first token, p95, at that rate; None (the default): not measured. Checked
+    against targets.ttft_ms_p95."""
+    tpot_ms: LatencyMs | None = None
+    """Time per output token (median) at that rate; None (the default): not measured. Checked
+    against targets.tpot_ms."""
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

@@ -221,7 +221,11 @@ def _syntax_error(path: Path, text: str, exc: yaml.YAMLError) -> ProfileError:
 
 def load_located_yaml(path: Path) -> LocatedDocument:
     """Parse `path`; a missing, oversized or malformed file becomes one ProfileError sentence."""
-    text = _read(path)
+    return parse_located_yaml(_read(path), path)
+
+
+def parse_located_yaml(text: str, path: Path) -> LocatedDocument:
+    """Parse `text` as the contents of `path` (errors name `path`)."""
     loader = None
     try:
         _check_shape(text, path)
