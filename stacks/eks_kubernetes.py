@@ -139,6 +139,8 @@ class EksServingStack(TerraformStack):
                 root_volume_gib=spec.root_volume_gib,
                 labels={DEPLOYMENT_LABEL: name},
                 instance_tags=spec.tags,
+                # A created cluster's only nodes: CoreDNS and KEDA run there too.
+                gpu_taint=not options.create_cluster,
             ),
         )
 

@@ -127,6 +127,8 @@ class GkeServingStack(TerraformStack):
                 disk_size_gb=spec.root_volume_gib,
                 labels=gcp_labels(spec.tags),
                 node_labels={DEPLOYMENT_LABEL: workload.name},
+                # A created cluster's only nodes: its system pods and KEDA run there too.
+                gpu_taint=not options.create_cluster,
             ),
         )
         # GkeNodePools refuses a spec that neither names a cluster nor creates one.

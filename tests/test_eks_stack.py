@@ -337,6 +337,14 @@ def test_outputs_say_what_was_applied(synthesized) -> None:
     assert "node_group_spot" not in service_outputs(synthesized[PLAIN])
 
 
+def test_a_created_clusters_node_groups_are_untainted(synthesized: Synthesized) -> None:
+    """Its only nodes: CoreDNS and KEDA must schedule there; the serving pods still select the
+    deployment's label and request GPUs."""
+    for group in node_groups(synthesized[CREATED]).values():
+        assert group.get("taint", []) == []
+        assert group["labels"][DEPLOYMENT_LABEL] == workload_name(CREATED)
+
+
 def test_create_cluster_makes_a_private_cluster_with_keda_and_the_workload(synthesized) -> None:
     doc = synthesized[CREATED]
     key, cluster = only(doc, "aws_eks_cluster")

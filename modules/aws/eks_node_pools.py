@@ -117,7 +117,8 @@ class EksNodePoolsProps:
     """Extra node labels; POOL_LABEL is always set. Default none."""
     gpu_taint: bool = True
     """Taint the nodes nvidia.com/gpu=present:NoSchedule so only GPU workloads that tolerate it
-    run there. Default True."""
+    run there. Default True. A cluster with no other node group needs it off: CoreDNS and KEDA
+    must run somewhere."""
     max_unavailable: int = 1
     """Nodes an update may replace at once. Default 1 (GPU capacity is scarce)."""
     instance_tags: Mapping[str, str] = field(default_factory=dict)

@@ -155,6 +155,10 @@ class GkeNodePoolsProps:
     only that one."""
     disk_size_gb: int = 200
     """Boot disk per node, GB (the image and the model cache). Default: 200."""
+    gpu_taint: bool = True
+    """Taint the nodes nvidia.com/gpu=present:NoSchedule, so that only pods tolerating it (the
+    serving pods) land on them. Default: True. A cluster with no other pool needs it off: its
+    own system pods (kube-dns, the metrics agents) and KEDA must run somewhere."""
     labels: Mapping[str, str] | None = None
     """GCP labels for the pools' nodes and a new cluster (already sanitized). Default: None,
     only the provider's default labels."""
@@ -359,7 +363,7 @@ class GkeNodePools(Construct):
                 workload_metadata_config=ContainerNodePoolNodeConfigWorkloadMetadataConfig(
                     mode="GKE_METADATA"
                 ),
-                taint=[GPU_TAINT],
+                taint=[GPU_TAINT] if props.gpu_taint else [],
                 labels={**(props.node_labels or {}), "infra.dev/pool": role},
                 resource_labels=dict(props.labels or {}),
                 metadata={"disable-legacy-endpoints": "true"},
