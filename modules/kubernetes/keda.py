@@ -3,9 +3,9 @@ cluster must run KEDA already): the kedacore/keda chart at the KEDA version whos
 CRD schema the workload is checked against (modules/kubernetes/schemas/README.md).
 
 The chart installs KEDA's CRDs from its templates (`crds.install`, on by default), so Helm
-upgrades them with the release. KEDA's pods tolerate the GPU taint and AKS's CriticalAddonsOnly
-taint: a new EKS or GKE cluster has only the deployment's GPU node pools, a new AKS cluster only
-those and its system pool.
+upgrades them with the release. KEDA's pods tolerate AKS's CriticalAddonsOnly taint (a new AKS
+cluster's system pool has it) and the GPU taint (a new AKS cluster's GPU pools keep it; a new EKS
+or GKE cluster's GPU pools, its only nodes, carry none).
 """
 
 from __future__ import annotations
