@@ -32,6 +32,7 @@ def decision_dict(resolved: Resolved | None) -> dict[str, Any] | None:
         "image": decision.image,
         "catalog_date": decision.catalog_date,
         "instances_monthly_usd": round(decision.instances_monthly_usd, 2),
+        "instances_monthly_covers": decision.monthly_covers,
         "deployment_monthly_usd": locked.deployment_monthly_usd if locked else None,
         "decided_at": locked.decided_at if locked and resolved.source == "lock" else None,
         "stale_sections": resolved.stale_sections,
@@ -47,7 +48,7 @@ def decision_lines(resolved: Resolved | None) -> list[str]:
 
     name = lock_path(resolved.profile_path).name
     decision = resolved.decision
-    monthly = f"${decision.instances_monthly_usd:,.2f}/month for the instances"
+    monthly = f"${decision.instances_monthly_usd:,.2f}/month for {decision.monthly_covers}"
     if resolved.source == "lock":
         assert resolved.locked is not None
         lines = [
@@ -95,8 +96,8 @@ def status_lines(data: dict[str, Any]) -> list[str]:
         whole = f"${monthly:,.2f}/month expected for the whole deployment; " if monthly else ""
         lines.append(
             f"decision ({decision['source']}): {decision['summary']}; {whole}"
-            f"${decision['instances_monthly_usd']:,.2f}/month for the instances "
-            f"(catalog {decision['catalog_date']})"
+            f"${decision['instances_monthly_usd']:,.2f}/month for "
+            f"{decision['instances_monthly_covers']} (catalog {decision['catalog_date']})"
         )
         if not data["matches_decision"]:
             lines.append(

@@ -70,7 +70,7 @@ def show(
             typer.echo(
                 f"  {name}: {decision.summary()}, zones {', '.join(decision.zones) or '—'}, "
                 f"{decision.on_demand_instances} on-demand + {decision.spot_instances} spot, "
-                f"${decision.instances_monthly_usd:,.2f}/month for the instances"
+                f"${decision.instances_monthly_usd:,.2f}/month for {decision.monthly_covers}"
                 + (f", ${whole:,.2f}/month for the whole deployment" if whole else "")
                 + f"; decided {entry.decided_at} on the catalog of {decision.catalog_date}"
             )

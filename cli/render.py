@@ -80,7 +80,8 @@ def _environments(console: Console, views: list[dict[str, Any]]) -> None:
         source = f"locked in {view['lock_file']}" if view["source"] == "lock" else "new decision"
         line = (
             f"  {view['env']}: {view['decision']}, "
-            f"{_money(view['instances_monthly_usd'], 0)}/month for the instances ({source})"
+            f"{_money(view['instances_monthly_usd'], 0)}/month for "
+            f"{view['instances_monthly_covers']} ({source})"
         )
         if view["deployment_monthly_usd"]:
             line += f"; {_money(view['deployment_monthly_usd'])}/month for the whole deployment"

@@ -468,6 +468,7 @@ def environment_view(
         "source": "lock" if entry else "new",
         "decision": chosen.summary(),
         "instances_monthly_usd": round(chosen.instances_monthly_usd, 2),
+        "instances_monthly_covers": chosen.monthly_covers,
         "deployment_monthly_usd": entry.deployment_monthly_usd if entry else None,
         "replan_would_choose": fresh.summary() if entry and fresh != entry.decision else None,
         "why_different": (

@@ -657,6 +657,7 @@ def status(deployment: Deployment) -> dict[str, object]:
             "summary": resolved.decision.summary(),
             "target": list(resolved.decision.target),
             "instances_monthly_usd": round(resolved.decision.instances_monthly_usd, 2),
+            "instances_monthly_covers": resolved.decision.monthly_covers,
             "deployment_monthly_usd": resolved.locked.deployment_monthly_usd
             if resolved.locked
             else None,

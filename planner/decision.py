@@ -31,6 +31,10 @@ NonNegativeInt = Annotated[int, Meta(ge=0)]
 PositiveInt = Annotated[int, Meta(gt=0)]
 
 
+MONTHLY_COVERS = {False: "the instances", True: "the instances and the cluster's fixed part"}
+"""What a decision's monthly figure pays for, by whether it has a fixed part."""
+
+
 class PredictedFigures(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What the performance model predicted for the chosen fleet at the profile's load."""
 
@@ -80,6 +84,9 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     hourly: HourlySizes | None = None
     """The fleet hour by hour over the week and the month it costs; None: the peak size around
     the clock (left out of the lock then, so a flat decision reads as it always did)."""
+    fixed_hourly_usd: Annotated[float, Meta(ge=0)] = 0.0
+    """The part of `hourly_usd` paid whatever the fleet's size (a created cluster's control
+    plane); 0 is left out of the lock, so a decision without one reads as it always did."""
 
     @property
     def target(self) -> tuple[str, str, str]:
@@ -95,6 +102,11 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         return self.hourly_usd * HOURS_PER_MONTH
 
     @property
+    def monthly_covers(self) -> str:
+        """What `instances_monthly_usd` pays for, in words."""
+        return MONTHLY_COVERS[self.fixed_hourly_usd > 0]
+
+    @property
     def spot_instances(self) -> int:
         return self.instances - self.on_demand_instances
 
@@ -108,6 +120,8 @@ def decision_data(decision: Decision) -> dict[str, object]:
     data: dict[str, object] = msgspec.to_builtins(decision)
     if data.get("hourly") is None:
         data.pop("hourly", None)
+    if not data.get("fixed_hourly_usd"):
+        data.pop("fixed_hourly_usd", None)
     return data
 
 
@@ -178,6 +192,7 @@ def decide(
         # A floor: a fast classifier's target (tens of ms) must not round to a zero threshold.
         p99_latency_alarm_s=max(round(e2e_ms * P99_ALARM_FACTOR / 1000, 2), 0.01),
         hourly_usd=round(chosen.hourly_usd, 4),
+        fixed_hourly_usd=round(chosen.fixed_usd, 4),
         catalog_date=recommendation.catalog_date,
         prices_retrieved=offering.retrieved or None,
         predicted=PredictedFigures(

@@ -65,6 +65,22 @@ def test_a_created_cluster_pays_its_control_plane_by_the_hour() -> None:
     assert created.chosen.hourly_usd == pytest.approx(plain.chosen.hourly_usd + price.usd_per_unit)
 
 
+def test_the_decision_says_its_monthly_figure_holds_the_clusters_fixed_part() -> None:
+    """One decision, one number: the control plane is in the monthly figure, and its words say
+    so; a decision without one keeps the lock's old form."""
+    from planner.decision import decision_data
+
+    profile = _profile(create_cluster=True)
+    created = decide(profile, recommend(profile, _catalog(), Filters(kinds=KUBERNETES)))
+    assert created.fixed_hourly_usd > 0
+    assert created.monthly_covers == "the instances and the cluster's fixed part"
+    assert decision_data(created)["fixed_hourly_usd"] == created.fixed_hourly_usd
+    existing = _profile(cluster="gpu-serving")
+    plain = decide(existing, recommend(existing, _catalog(), Filters(kinds=KUBERNETES)))
+    assert plain.monthly_covers == "the instances"
+    assert "fixed_hourly_usd" not in decision_data(plain)
+
+
 def test_nodes_pack_as_many_replicas_as_their_gpus_hold() -> None:
     zones = [zone("use1-az1", 10.0)]
     catalog = catalog_of(offering("g6e.12xlarge", "L40S", 4, 44.7, zones, kind="kubernetes"))
