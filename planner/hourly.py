@@ -197,7 +197,7 @@ def week_costs(
     sizes: list[tuple[int, int]], ondemand_usd: float, spot_usd: float, fixed_usd: float
 ) -> list[float]:
     """What each hour costs: on-demand and spot instances at their prices, plus the fixed part
-    (a created cluster's control plane stays when the fleet is at zero)."""
+    (a created cluster's control plane and system pool stay when the fleet is at zero)."""
     return [od * ondemand_usd + (n - od) * spot_usd + fixed_usd for n, od in sizes]
 
 

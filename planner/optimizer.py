@@ -124,7 +124,8 @@ class Candidate(msgspec.Struct, frozen=True):
     accelerator: Accelerator
     replica: ReplicaPlan
     fixed_usd: float = 0.0
-    """Per hour whatever the size: the control plane of a cluster the toolkit creates."""
+    """Per hour whatever the size: a cluster the toolkit creates (its control plane, and its
+    system pool where the target has one)."""
     hours: tuple[tuple[int, int], ...] | None = None
     """(instances, on-demand instances) in each hour of the week (planner/hourly.py); None: the
     peak size every hour (no traffic shape, schedule or scale to zero)."""

@@ -138,7 +138,7 @@ def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> d
         "spot_fraction": _round(candidate.spot_fraction, 3),
         "ondemand_usd_per_instance_hour": _round(candidate.ondemand_usd),
         "spot_usd_per_instance_hour": _round(candidate.spot_usd),
-        "control_plane_usd_per_hour": _round(candidate.fixed_usd),
+        "cluster_usd_per_hour": _round(candidate.fixed_usd),
         "hourly_usd": _round(hourly),
         "monthly_usd": _round(candidate.expected_monthly_usd, 2),
         "flat_monthly_usd": _round(hourly * HOURS_PER_MONTH, 2),

@@ -106,7 +106,7 @@ KUBERNETES = Kind(
     scaling_signal="requests_in_flight_per_replica",
     vendors=frozenset({"NVIDIA"}),  # NVIDIA GPU node images and the nvidia.com/gpu resource
     configured_by="planner.kubernetes:not_configured",
-    fixed_cost="planner.kubernetes:control_plane_hourly",
+    fixed_cost="planner.kubernetes:created_cluster_hourly",
     terraform_providers=("kubernetes", "helm"),
     # hashicorp/kubernetes reads each manifest's OpenAPI schema from the cluster at plan time.
     planned_against_api=("kubernetes_manifest",),
@@ -114,6 +114,18 @@ KUBERNETES = Kind(
     scales_to_zero=True,
 )
 """The clouds' managed Kubernetes (EKS, GKE, AKS): nodes from the same catalog as their fleets."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemPool:
+    """A created cluster's own nodes, not serving (AKS's system pool for its add-ons): always
+    on, at on-demand, so their price is a fixed cost of every candidate on the target."""
+
+    item: str
+    """The cloud's service price (providers/<cloud>/data/services.csv) of one node per hour:
+    the VM size is not a GPU, so it is no catalog row and never a serving candidate."""
+    nodes: int
+    """How many nodes the stack creates."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,6 +155,9 @@ class Target:
     control_plane_item: str | None = None
     """The cloud's service price (providers/<cloud>/data/services.csv) of a cluster's control
     plane per hour, when the toolkit creates the cluster."""
+    system_pool: SystemPool | None = None
+    """The nodes a cluster the toolkit creates runs besides the serving pools, when it has any
+    (AKS's system pool); None: the created cluster has none."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -53,6 +53,7 @@ SERVICE_PRICES: dict[str, dict[str, tuple[str, float]]] = {
         "aks.free.hour": ("cluster-hour", 0.0),
         "aks.standard.hour": ("cluster-hour", 0.10),
         "aks.premium.hour": ("cluster-hour", 0.60),
+        "vm.Standard_D4s_v5.hour": ("VM-hour", 0.192),
     },
 }
 

@@ -515,7 +515,7 @@ def test_recommend_picks_the_aks_target(cli: Cli, example: Path) -> None:
     chosen = data["chosen"]
     assert (chosen["cloud"], chosen["kind"]) == ("azure", "kubernetes")
     assert chosen["instance_type"].startswith("Standard_N")  # a GPU size of the fleets' catalog
-    assert chosen["control_plane_usd_per_hour"] == 0.0  # the existing cluster's is paid already
+    assert chosen["cluster_usd_per_hour"] == 0.0  # the existing cluster's is paid already
 
 
 def test_cli_synth_of_the_example(cli: Cli, example: Path) -> None:
@@ -572,3 +572,35 @@ def test_cli_cost_of_a_created_cluster_prices_its_control_plane(cli: Cli, exampl
     # The workload and KEDA on the new cluster run on its priced nodes.
     for free in ("kubernetes_manifest", "helm_release"):
         assert {r["status"] for r in _by_type(data)[free]} == {"free"}
+
+
+def test_a_created_cluster_costs_in_the_decision_what_infra_cost_prices(
+    cli: Cli, example: Path
+) -> None:
+    """The planner's fixed hourly cost of a created AKS cluster (control plane and system pool)
+    is what `infra cost` prices for the cluster resource, a month of it."""
+    import yaml
+
+    from planner.optimizer import HOURS_PER_MONTH, Filters, recommend
+    from planner.profile import load_profile
+    from providers.azure import AKS_SYSTEM_NODE_COUNT, AKS_SYSTEM_VM_SIZE
+    from providers.catalog import load_catalog
+
+    profile = yaml.safe_load(example.read_text())
+    profile["deploy"] = {"kubernetes": {"create_cluster": True}}
+    example.write_text(yaml.safe_dump(profile, sort_keys=False))
+    chosen = recommend(
+        load_profile(example).profile,
+        load_catalog(),
+        Filters(clouds=frozenset({"azure"}), kinds=frozenset({"kubernetes"})),
+    ).chosen
+    result, data = cli.json("cost", example, *PINS)
+    assert result.exit_code == 0, result.output
+    assert data["region"] == chosen.offering.region
+    (cluster,) = _by_type(data)["azurerm_kubernetes_cluster"]
+    management, system_pool = cluster["components"]
+    assert system_pool["name"] == f"on-demand default node pool ({AKS_SYSTEM_VM_SIZE})"
+    assert system_pool["quantity"]["expected"] == AKS_SYSTEM_NODE_COUNT * HOURS_PER_MONTH
+    assert system_pool["unit_price"] > 0 and management["unit_price"] > 0
+    assert cluster["status"] == "priced"
+    assert cluster["monthly_usd"] == pytest.approx(chosen.fixed_usd * HOURS_PER_MONTH, abs=0.01)

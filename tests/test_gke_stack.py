@@ -610,13 +610,13 @@ def test_recommend_picks_gke_and_prices_a_control_plane_only_when_it_creates_one
     result, data = cli.json("recommend", example, "--cloud", "gcp", "--kind", "kubernetes")
     assert result.exit_code == 0, result.output
     assert (data["chosen"]["cloud"], data["chosen"]["kind"]) == ("gcp", "kubernetes")
-    assert data["chosen"]["control_plane_usd_per_hour"] == 0.0
+    assert data["chosen"]["cluster_usd_per_hour"] == 0.0
     result, data = cli.json(
         "recommend", _creating_a_cluster(example), "--cloud", "gcp", "--kind", "kubernetes"
     )
     assert result.exit_code == 0, result.output
     # providers/gcp/data/services.csv: GKE's cluster management fee, $0.10 per cluster-hour
-    assert data["chosen"]["control_plane_usd_per_hour"] == 0.10
+    assert data["chosen"]["cluster_usd_per_hour"] == 0.10
 
 
 def test_synth_of_the_example_through_the_cli(cli: Cli, example: Path) -> None:

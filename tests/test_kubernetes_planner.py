@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from core.errors import ProfileError
+from core.errors import CatalogError, ProfileError
 from planner.decision import decide
 from planner.deployment import spec_as_json, spec_from_decision
 from planner.optimizer import Filters, recommend
@@ -169,3 +169,60 @@ def test_an_accelerator_left_out_by_the_kinds_vendor_rule_says_so() -> None:
     (reason,) = [e.reason for e in found.excluded if e.subject == "Inferentia2"]
     assert "kind kubernetes serves only on NVIDIA accelerators" in reason
     assert "not offered" not in reason
+
+
+def _azure_created(region: str = "westus3") -> Profile:
+    return make_profile(
+        placement={"clouds": ["azure"], "kinds": ["kubernetes"], "regions": [region]},
+        deploy={"kubernetes": {"create_cluster": True}},
+    )
+
+
+def _azure_catalog(region: str = "westus3"):
+    return catalog_of(
+        offering(
+            "Standard_NC24ads_A100_v4",
+            "A100-80GB",
+            1,
+            80,
+            [zone("", 3.67)],
+            cloud="azure",
+            kind="fleet",
+            region=region,
+        ),
+        offering(
+            "Standard_NC24ads_A100_v4",
+            "A100-80GB",
+            1,
+            80,
+            [zone("", 3.67)],
+            cloud="azure",
+            kind="kubernetes",
+            region=region,
+        ),
+    )
+
+
+def test_a_created_aks_cluster_pays_its_system_pool_too() -> None:
+    """AKS's system pool (2 × Standard_D4s_v5, providers/azure) is in the fixed hourly cost at
+    the shipped services.csv prices: 0.10 (Standard tier, eastus's) + 2 × 0.192 in westus3."""
+    from providers.azure import AKS_SYSTEM_NODE_COUNT, vm_hour_item
+    from providers.targets import cloud
+
+    created = recommend(_azure_created(), _azure_catalog(), Filters(kinds=KUBERNETES)).chosen
+    pool = next(t for t in cloud("azure").targets if t.kind.name == "kubernetes").system_pool
+    assert pool is not None and pool.nodes == AKS_SYSTEM_NODE_COUNT
+    assert pool.item == vm_hour_item("Standard_D4s_v5")
+    assert created.fixed_usd == pytest.approx(0.10 + 2 * 0.192)
+
+
+def test_a_system_pool_without_a_price_row_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner import kubernetes
+    from providers.service_prices import ServicePrices
+
+    monkeypatch.setattr(kubernetes, "load_service_prices", lambda name: ServicePrices(name, {}))
+    with pytest.raises(CatalogError) as error:
+        recommend(_azure_created(), _azure_catalog(), Filters(kinds=KUBERNETES))
+    message = str(error.value)
+    assert "vm.Standard_D4s_v5.hour" in message and "system pool" in message
+    assert message.count(". ") == 0 and message.endswith(".")

@@ -243,3 +243,35 @@ def test_aks_pool_without_a_count_is_unpriced() -> None:
     )
     assert cost.status == "unpriced"
     assert "the node count is not known" in (cost.reason or "")
+
+
+def test_aks_system_pool_of_a_size_priced_nowhere_is_left_out_and_said() -> None:
+    values = {
+        "sku_tier": "Standard",
+        "default_node_pool": [{"vm_size": "Standard_D2s_v5", "node_count": 2}],
+    }
+    cost = priced("azure", resource("azurerm_kubernetes_cluster.c", values))
+    (management,) = cost.components
+    assert cost.status == "priced"
+    assert "default node pool not included: Standard_D2s_v5 has no fleet price" in (
+        management.note or ""
+    )
+
+
+def test_aks_system_pool_elsewhere_is_priced_at_the_reference_region_and_says_so() -> None:
+    """A region without its own vm.<size>.hour row: eastus's price, with the note."""
+    values = {"default_node_pool": [{"vm_size": "Standard_D4s_v5", "node_count": 2}]}
+    cluster = resource("azurerm_kubernetes_cluster.c", values)
+    context = PricingContext(
+        infrastructure=PlannedInfrastructure((cluster,), {}),
+        cloud="azure",
+        region="westus3",
+        catalog=catalog(),
+        prices=service_prices("azure"),
+        load=None,
+        hours_per_month=HOURS_PER_MONTH,
+    )
+    _, pool = price_resource(cluster, context).components
+    assert pool.unit_price == 0.192
+    assert pool.quantity.expected == 2 * HOURS_PER_MONTH
+    assert pool.note == "OS disks not included; eastus price; no westus3 price in the catalog"

@@ -56,6 +56,7 @@ from modules.azure.identity import BLOB_READER, Grant, ServingIdentity, ServingI
 from modules.azure.names import bounded_name
 from modules.azure.network import ServingNetwork, ServingNetworkProps
 from modules.node_pools import GPU_TAINT_KEY, NodeRange, check_ranges
+from providers.azure import AKS_SYSTEM_NODE_COUNT, AKS_SYSTEM_VM_SIZE
 
 GPU_TAINT = f"{GPU_TAINT_KEY}=present:NoSchedule"
 SPOT_TAINT_KEY, SPOT_TAINT_VALUE = "kubernetes.azure.com/scalesetpriority", "spot"
@@ -119,10 +120,10 @@ class AksNodePoolsProps:
     off). Defaults to none."""
     kubernetes_version: str | None = None
     """(Optional) A new cluster's Kubernetes version. Defaults to None: AKS's default."""
-    system_vm_size: str = "Standard_D4s_v5"
+    system_vm_size: str = AKS_SYSTEM_VM_SIZE
     """(Optional) VM size of a new cluster's system pool (AKS's add-ons, not serving). Defaults
     to Standard_D4s_v5."""
-    system_node_count: int = 2
+    system_node_count: int = AKS_SYSTEM_NODE_COUNT
     """(Optional) Nodes of a new cluster's system pool. Defaults to 2."""
     os_disk_size_gb: int = 200
     """(Optional) OS disk per GPU node, GB (the image and the model cache). Defaults to 200."""

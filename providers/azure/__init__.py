@@ -2,7 +2,20 @@
 
 import re
 
-from providers.targets import FLEET, KUBERNETES, Cloud, Kind, Target
+from providers.targets import FLEET, KUBERNETES, Cloud, Kind, SystemPool, Target
+
+AKS_SYSTEM_VM_SIZE = "Standard_D4s_v5"
+"""VM size of the system pool of an AKS cluster the toolkit creates (modules/azure/aks.py's
+default; the planner prices the same pool from it)."""
+AKS_SYSTEM_NODE_COUNT = 2
+"""Nodes of that system pool."""
+
+
+def vm_hour_item(vm_size: str) -> str:
+    """The services.csv item of a VM size that is no GPU offering (a system pool's), per hour:
+    listed there rather than in vms.csv so that the optimizer never offers it for serving."""
+    return f"vm.{vm_size}.hour"
+
 
 AZUREML = Kind(
     name="azureml",
@@ -47,6 +60,9 @@ class Azure(Cloud):
                 "azure": "planner.profile:AzureOptions",
             },
             control_plane_item="aks.standard.hour",
+            system_pool=SystemPool(
+                item=vm_hour_item(AKS_SYSTEM_VM_SIZE), nodes=AKS_SYSTEM_NODE_COUNT
+            ),
         ),
     )
     spot_max_discount = 0.90

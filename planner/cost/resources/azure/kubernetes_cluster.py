@@ -1,7 +1,8 @@
 """azurerm_kubernetes_cluster: AKS cluster management by the cluster-hour at its pricing tier
 (`sku_tier`: Free, Standard or Premium, each a price row; Free's is zero), and the VMs of its
-default node pool. A default pool whose VM size the catalog does not price (a small system pool,
-say: the catalog holds GPU sizes) is left out, and the line says so; node pools of their own are
+default node pool (the system pool), as node pools are priced (vm_prices.py: a non-GPU size such
+as the toolkit's Standard_D4s_v5 from the service prices; OS disks not included). A default pool
+whose VM size is priced nowhere is left out, and the line says so; node pools of their own are
 priced as azurerm_kubernetes_cluster_node_pool."""
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def pool_component(
         raise Unpriceable("the VM size is not known from the plan")
     nodes = context.over_the_week(sku, node_range(pool), "spot" if on_spot else "on_demand")
     prices = vm_prices(context, sku)
-    notes = [OS_DISKS]
+    notes = [OS_DISKS, *([prices.note] if prices.note else [])]
     if on_spot and prices.spot is None:
         notes.append(spot_fallback_note(prices, sku, context.region))
     spot_priced = on_spot and prices.spot is not None
