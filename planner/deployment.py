@@ -87,6 +87,10 @@ class ScalingSpec(_Spec, kw_only=True):
     signal: ScalingSignal
     target: Annotated[float, Meta(gt=0)]
     p99_latency_alarm_s: Annotated[float, Meta(gt=0)] = 60.0
+    in_flight_per_instance: Annotated[float, Meta(gt=0)] | None = None
+    """A fleet that follows the week also tracks the engine's requests in flight (running plus
+    waiting) at this many per instance: replicas per instance times the per-replica target.
+    None: `signal` alone (left out of the spec's record then)."""
 
 
 class DeploymentCore(_Spec, kw_only=True):
@@ -280,6 +284,7 @@ def spec_from_decision(
             signal=kind.scaling_signal,
             target=_scaling_target(kind.scaling_signal, decision, profile),
             p99_latency_alarm_s=decision.p99_latency_alarm_s,
+            in_flight_per_instance=_in_flight_per_instance(kind.scaling_signal, decision, profile),
         ),
         network=profile.deploy.network,
         tags={**profile.tags, "env": env},  # the environment deployed to, whatever the profile says
@@ -311,6 +316,16 @@ def _scaling_target(signal: str, decision: Decision, profile: Profile) -> float:
     else:
         stay_ms = (predicted.e2e_ms_p95 if predicted else None) or DEFAULT_IN_FLIGHT_MS
     return max(round(per_replica_rps * stay_ms / 1000, 2), MIN_IN_FLIGHT_TARGET)
+
+
+def _in_flight_per_instance(signal: str, decision: Decision, profile: Profile) -> float | None:
+    """Requests in flight per instance for a fleet that follows the week (hourly sizes): the
+    load balancer's requests per target count requests, not how full a replica's batch and queue
+    are, so such a fleet tracks both. A flat fleet keeps tracking requests alone."""
+    if signal != "alb_requests_per_target" or decision.hourly is None:
+        return None
+    per_replica = _scaling_target("requests_in_flight_per_replica", decision, profile)
+    return round(per_replica * decision.replicas_per_instance, 2)
 
 
 def _waiting_for_compile(section: Any, compiles_at_boot: bool) -> Any:
@@ -354,6 +369,8 @@ def spec_as_data(spec: DeploymentSpec) -> dict[str, Any]:
         data.pop(name, None)
     if data.get("hourly") is None:  # a flat fleet's record reads as it always did
         data.pop("hourly", None)
+    if data["scaling"].get("in_flight_per_instance") is None:
+        data["scaling"].pop("in_flight_per_instance", None)
     return data
 
 
