@@ -280,12 +280,7 @@ def spec_from_decision(
             extra_args=list(runtime.extra_args),
             hf_token_ssm_parameter=token,
         ),
-        scaling=ScalingSpec(
-            signal=kind.scaling_signal,
-            target=_scaling_target(kind.scaling_signal, decision, profile),
-            p99_latency_alarm_s=decision.p99_latency_alarm_s,
-            in_flight_per_instance=_in_flight_per_instance(kind.scaling_signal, decision, profile),
-        ),
+        scaling=scaling_spec(kind.scaling_signal, decision, profile),
         network=profile.deploy.network,
         tags={**profile.tags, "env": env},  # the environment deployed to, whatever the profile says
         required_tags=list(profile.deploy.required_tags),
@@ -300,6 +295,29 @@ def spec_from_decision(
         protected=environment.protected if environment else False,
         **sections,
     )
+
+
+def scaling_spec(signal: ScalingSignal, decision: Decision, profile: Profile) -> ScalingSpec:
+    """What the deployment's autoscaling tracks, and at which targets (the recommendation shows
+    it too)."""
+    return ScalingSpec(
+        signal=signal,
+        target=_scaling_target(signal, decision, profile),
+        p99_latency_alarm_s=decision.p99_latency_alarm_s,
+        in_flight_per_instance=_in_flight_per_instance(signal, decision, profile),
+    )
+
+
+def chosen_scaling(recommendation: Recommendation) -> dict[str, Any]:
+    """The scaling the recommendation's choice would deploy with, as plain data (the fields
+    that apply to its kind)."""
+    decision = decide(recommendation.profile, recommendation)
+    target = targets.target(decision.cloud, decision.kind)
+    assert target is not None  # the catalog offers only registered targets
+    data = msgspec.to_builtins(
+        scaling_spec(target.kind.scaling_signal, decision, recommendation.profile)
+    )
+    return {name: value for name, value in data.items() if value is not None}
 
 
 def _scaling_target(signal: str, decision: Decision, profile: Profile) -> float:
