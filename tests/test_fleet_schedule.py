@@ -19,7 +19,7 @@ from planner.hourly import HourlySizes, hourly_sizes
 from planner.optimizer import Filters, recommend
 from planner.profile import load_profile
 from providers.catalog import load_catalog
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, Cli
 from tests.stack_json import Synthesized, only, ref, resources, synthesize_specs
 
 AWS_FLEET = {"clouds": frozenset({"aws"}), "kinds": frozenset({"fleet"})}
@@ -96,6 +96,33 @@ def test_a_flat_fleet_tracks_requests_alone_and_its_record_is_unchanged() -> Non
     spec, _ = fleet_spec(FLAT)
     assert spec.scaling.in_flight_per_instance is None
     assert "in_flight_per_instance" not in spec_as_data(spec)["scaling"]
+
+
+def test_the_recommendation_shows_the_targets_the_stack_is_written_with(cli: Cli) -> None:
+    spec, _ = fleet_spec(OFFICE_HOURS)
+    result, body = cli.json("recommend", OFFICE_HOURS, "--cloud", "aws", "--kind", "fleet")
+    assert result.exit_code == 0, result.output
+    assert body["chosen"]["scaling"] == {
+        "signal": "alb_requests_per_target",
+        "target": spec.scaling.target,
+        "p99_latency_alarm_s": spec.scaling.p99_latency_alarm_s,
+        "in_flight_per_instance": spec.scaling.in_flight_per_instance,
+    }
+    text = cli("recommend", OFFICE_HOURS, "--cloud", "aws", "--kind", "fleet").stdout
+    assert f"requests in flight at {spec.scaling.in_flight_per_instance:g} per instance" in text
+    flat = cli("recommend", FLAT, "--cloud", "aws", "--kind", "fleet").stdout
+    assert "Scaling: target tracking keeps load-balancer requests at" in flat
+    assert "in flight" not in flat
+
+
+def test_the_kubernetes_recommendation_shows_in_flight_per_replica(cli: Cli) -> None:
+    result, body = cli.json(
+        "recommend", EXAMPLES / "chat-8b-kubernetes.yaml", "--kind", "kubernetes"
+    )
+    assert result.exit_code == 0, result.output
+    scaling = body["chosen"]["scaling"]
+    assert scaling["signal"] == "requests_in_flight_per_replica" and scaling["target"] > 0
+    assert "in_flight_per_instance" not in scaling
 
 
 # --- the synthesized fleet --------------------------------------------------------------------
