@@ -135,8 +135,8 @@ class SpotAutoscalingGroupProps:
     serving fleet sets."""
 
     name: str
-    """Names the group `<name>-fleet` and its scaling policy `<name>-requests-per-target`.
-    Required."""
+    """Names the group `<name>-fleet` and its scaling policies `<name>-requests-per-target` and
+    `<name>-requests-in-flight`. Required."""
     launch_template_id: str
     """The launch template instances start from. Required."""
     launch_template_version: str
