@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from planner.deployment import chosen_scaling
 from planner.models import ModelSpec
 from planner.optimizer import Recommendation
 from planner.serialize import recommendation_to_dict
@@ -109,6 +110,7 @@ def recommendation(
     environments: list[dict[str, Any]] | None = None,
 ) -> None:
     data = {**recommendation_to_dict(result, top=top), "environments": environments or []}
+    data["chosen"]["scaling"] = chosen_scaling(result)
     if as_json:
         _json(data)
         return
@@ -185,6 +187,7 @@ def recommendation(
     )
     if chosen["hourly_sizes"]:
         console.print(_week_line(chosen["hourly_sizes"], data["traffic"]), highlight=False)
+    console.print(_scaling_line(chosen["scaling"]), highlight=False)
     if chosen["spot_prices_retrieved"]:
         interruption = (
             f"{chosen['cloud']} reports {chosen['spot_interruption']} of such spot capacity "
@@ -235,6 +238,24 @@ def _week_line(hourly: dict[str, Any], traffic: dict[str, Any]) -> str:
         f"{_money(hourly['saving_monthly_usd'], 0)} ({share:.0%}); {min(sizes)} to {max(sizes)} "
         f"instances, {len(sizes)} size changes a week."
     )
+
+
+SIGNAL_WORDS = {
+    "alb_requests_per_target": "load-balancer requests at {:g} per instance and minute",
+    "invocations_per_instance": "invocations at {:g} per instance and minute",
+    "requests_in_flight_per_replica": "requests in flight (running + waiting) at {:g} per replica",
+}
+
+
+def _scaling_line(scaling: dict[str, Any]) -> str:
+    """`Scaling: target tracking keeps ...`: the targets the stacks are written with."""
+    kept = [SIGNAL_WORDS[scaling["signal"]].format(scaling["target"])]
+    if "in_flight_per_instance" in scaling:
+        kept.append(
+            f"the engine's requests in flight at {scaling['in_flight_per_instance']:g} per "
+            "instance (the fleet follows the week)"
+        )
+    return f"Scaling: target tracking keeps {' and '.join(kept)}."
 
 
 def _days(days: int | None) -> str:

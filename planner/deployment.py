@@ -87,6 +87,10 @@ class ScalingSpec(_Spec, kw_only=True):
     signal: ScalingSignal
     target: Annotated[float, Meta(gt=0)]
     p99_latency_alarm_s: Annotated[float, Meta(gt=0)] = 60.0
+    in_flight_per_instance: Annotated[float, Meta(gt=0)] | None = None
+    """A fleet that follows the week also tracks the engine's requests in flight (running plus
+    waiting) at this many per instance: replicas per instance times the per-replica target.
+    None: `signal` alone (left out of the spec's record then)."""
 
 
 class DeploymentCore(_Spec, kw_only=True):
@@ -276,11 +280,7 @@ def spec_from_decision(
             extra_args=list(runtime.extra_args),
             hf_token_ssm_parameter=token,
         ),
-        scaling=ScalingSpec(
-            signal=kind.scaling_signal,
-            target=_scaling_target(kind.scaling_signal, decision, profile),
-            p99_latency_alarm_s=decision.p99_latency_alarm_s,
-        ),
+        scaling=scaling_spec(kind.scaling_signal, decision, profile),
         network=profile.deploy.network,
         tags={**profile.tags, "env": env},  # the environment deployed to, whatever the profile says
         required_tags=list(profile.deploy.required_tags),
@@ -297,6 +297,29 @@ def spec_from_decision(
     )
 
 
+def scaling_spec(signal: ScalingSignal, decision: Decision, profile: Profile) -> ScalingSpec:
+    """What the deployment's autoscaling tracks, and at which targets (the recommendation shows
+    it too)."""
+    return ScalingSpec(
+        signal=signal,
+        target=_scaling_target(signal, decision, profile),
+        p99_latency_alarm_s=decision.p99_latency_alarm_s,
+        in_flight_per_instance=_in_flight_per_instance(signal, decision, profile),
+    )
+
+
+def chosen_scaling(recommendation: Recommendation) -> dict[str, Any]:
+    """The scaling the recommendation's choice would deploy with, as plain data (the fields
+    that apply to its kind)."""
+    decision = decide(recommendation.profile, recommendation)
+    target = targets.target(decision.cloud, decision.kind)
+    assert target is not None  # the catalog offers only registered targets
+    data = msgspec.to_builtins(
+        scaling_spec(target.kind.scaling_signal, decision, recommendation.profile)
+    )
+    return {name: value for name, value in data.items() if value is not None}
+
+
 def _scaling_target(signal: str, decision: Decision, profile: Profile) -> float:
     """The autoscaling target for the kind's signal. Requests in flight per replica follow from
     the requests per minute that leave the headroom by Little's law: a replica's rate times how
@@ -311,6 +334,16 @@ def _scaling_target(signal: str, decision: Decision, profile: Profile) -> float:
     else:
         stay_ms = (predicted.e2e_ms_p95 if predicted else None) or DEFAULT_IN_FLIGHT_MS
     return max(round(per_replica_rps * stay_ms / 1000, 2), MIN_IN_FLIGHT_TARGET)
+
+
+def _in_flight_per_instance(signal: str, decision: Decision, profile: Profile) -> float | None:
+    """Requests in flight per instance for a fleet that follows the week (hourly sizes): the
+    load balancer's requests per target count requests, not how full a replica's batch and queue
+    are, so such a fleet tracks both. A flat fleet keeps tracking requests alone."""
+    if signal != "alb_requests_per_target" or decision.hourly is None:
+        return None
+    per_replica = _scaling_target("requests_in_flight_per_replica", decision, profile)
+    return round(per_replica * decision.replicas_per_instance, 2)
 
 
 def _waiting_for_compile(section: Any, compiles_at_boot: bool) -> Any:
@@ -354,6 +387,8 @@ def spec_as_data(spec: DeploymentSpec) -> dict[str, Any]:
         data.pop(name, None)
     if data.get("hourly") is None:  # a flat fleet's record reads as it always did
         data.pop("hourly", None)
+    if data["scaling"].get("in_flight_per_instance") is None:
+        data["scaling"].pop("in_flight_per_instance", None)
     return data
 
 

@@ -13,6 +13,7 @@ from modules.aws.fleet import (
     SpotAutoscalingGroup,
     SpotAutoscalingGroupProps,
 )
+from modules.aws.fleet_schedule import FleetSchedule, FleetScheduleProps
 from modules.aws.iam import ServingInstanceRole, ServingInstanceRoleProps
 from modules.aws.load_balancer import (
     ServingAlarms,
@@ -24,6 +25,7 @@ from modules.aws.network import ServingNetwork, ServingNetworkProps
 from modules.aws.security import ServingSecurityGroups, ServingSecurityGroupsProps
 from modules.aws.spec_checks import check_fleet_network
 from modules.user_data import render_user_data
+from modules.week_schedule import size_changes
 from planner.deployment import DeploymentSpec
 from providers.aws.amis import ami_parameter
 from stacks.common import configure_aws_stack
@@ -107,6 +109,7 @@ class AwsGpuFleetStack(TerraformStack):
             ),
         )
         capacity = spec.capacity
+        changes = size_changes(spec.hourly)
         fleet = SpotAutoscalingGroup(
             self,
             "fleet",
@@ -127,8 +130,22 @@ class AwsGpuFleetStack(TerraformStack):
                 spot_percentage_above_base=capacity.spot_percentage_above_base,
                 tags=spec.tags,
                 wait_for_capacity=not emulated,
+                in_flight_per_instance=spec.scaling.in_flight_per_instance,
+                scheduled=bool(changes),
             ),
         )
+        if changes and spec.hourly:
+            FleetSchedule(
+                self,
+                "schedule",
+                FleetScheduleProps(
+                    name=spec.stack_name,
+                    group_name=fleet.group.name,
+                    changes=tuple(changes),
+                    time_zone=spec.hourly.timezone,
+                    max_size=capacity.max_size,
+                ),
+            )
         ServingAlarms(
             self,
             "alarms",

@@ -1,6 +1,8 @@
 """End to end through the CLI: real `terraform init/plan/apply/destroy` against the local emulated
-AWS. One deployment is shared by the tests of this module, in order: deploy, idempotence,
-status, drift, saved plans, locks, a failed apply, destroy."""
+AWS. One deployment is shared by the tests of this module, in order: deploy, the week's schedule,
+idempotence, status, drift, saved plans, locks, a failed apply, destroy. The deployed profile is
+chat-8b with a traffic shape (OFFICE_HOURS), so the fleet carries scheduled actions and the
+in-flight policy through every step."""
 
 from __future__ import annotations
 
@@ -31,12 +33,22 @@ with open(sys.argv[1], "r+") as handle:
     print("locked", flush=True)
     sys.stdin.read()
 """
+OFFICE_HOURS = """  traffic:
+    timezone: Europe/Berlin
+    peak_hours: "09:00-18:00"
+    days: weekdays
+    trough_rps: 2
+"""
+"""chat-8b's 10 req/s in Berlin office hours, 2 otherwise: a fleet that follows the week."""
 
 
 @pytest.fixture(scope="module")
 def deployed(infra_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     workdir = tmp_path_factory.mktemp("project")
-    shutil.copy(EXAMPLES / "chat-8b.yaml", workdir / "chat-8b.yaml")
+    text = (EXAMPLES / "chat-8b.yaml").read_text()
+    anchor = "  output_tokens: {mean: 256, p95: 768}\n"
+    assert anchor in text
+    (workdir / "chat-8b.yaml").write_text(text.replace(anchor, anchor + OFFICE_HOURS))
     run = Run(workdir)
     result, body = run.json("deploy", "chat-8b.yaml", "--auto-approve")
     assert result.exit_code == 0, result.output
@@ -61,6 +73,37 @@ def test_deploy_created_the_fleet(deployed: Run) -> None:
     assert group["HealthCheckType"] == "ELB"
     balancers = boto("elbv2", deployed.region).describe_load_balancers()["LoadBalancers"]
     assert [b["Scheme"] for b in balancers] == ["internal"]
+
+
+def test_the_fleet_follows_the_week_and_tracks_requests_in_flight(deployed: Run) -> None:
+    """What the emulated API holds: the recurring actions in Berlin time, and the target-tracking
+    policy on the engine's metric at the locked spec's value."""
+    lock = yaml.safe_load((deployed.workdir / "chat-8b.lock.yaml").read_text())
+    decision = lock["environments"]["local"]["decision"]
+    sizes = {change["instances"] for change in decision["hourly"]["changes"]}
+    autoscaling = boto("autoscaling", deployed.region)
+    actions = autoscaling.describe_scheduled_actions(AutoScalingGroupName=deployed.resource_name)
+    found = {a["Recurrence"]: a for a in actions["ScheduledUpdateGroupActions"]}
+    assert set(found) == {"0 9 * * 1-5", "0 18 * * 1-5"}
+    assert {a["TimeZone"] for a in found.values()} == {"Europe/Berlin"}
+    assert found["0 9 * * 1-5"]["MinSize"] == max(sizes)
+    assert found["0 18 * * 1-5"]["MinSize"] == min(sizes) < max(sizes)
+    policies = autoscaling.describe_policies(AutoScalingGroupName=deployed.resource_name)
+    (in_flight,) = [
+        p["TargetTrackingConfiguration"]
+        for p in policies["ScalingPolicies"]
+        if p["PolicyName"].endswith("-requests-in-flight")
+    ]
+    metric = in_flight["CustomizedMetricSpecification"]
+    assert (metric["Namespace"], metric["MetricName"], metric["Statistic"]) == (
+        "InfraServing",
+        "RequestsInFlight",
+        "Average",
+    )
+    assert metric["Dimensions"] == [
+        {"Name": "AutoScalingGroupName", "Value": deployed.resource_name}
+    ]
+    assert in_flight["TargetValue"] > 0
 
 
 def test_the_state_and_the_logs_are_the_users_alone(deployed: Run) -> None:

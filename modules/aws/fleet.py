@@ -1,5 +1,5 @@
 """The GPU fleet: a launch template with secure defaults and a spot-aware autoscaling group that
-scales on requests per target."""
+scales on requests per target and, when the plan gives it, on the engine's requests in flight."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from cdktn_provider_aws.autoscaling_group import (
 from cdktn_provider_aws.autoscaling_policy import (
     AutoscalingPolicy,
     AutoscalingPolicyTargetTrackingConfiguration,
+    AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecification,
+    AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricDimension,
     AutoscalingPolicyTargetTrackingConfigurationPredefinedMetricSpecification,
 )
 from cdktn_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
@@ -36,6 +38,8 @@ from cdktn_provider_aws.launch_template import (
     LaunchTemplateTagSpecifications,
 )
 from constructs import Construct
+
+from modules.aws.engine_metrics import ENGINE_METRICS_NAMESPACE, GROUP_DIMENSION, IN_FLIGHT_METRIC
 
 ROOT_DEVICE = "/dev/sda1"
 IMDS_HOP_LIMIT = 1
@@ -131,8 +135,8 @@ class SpotAutoscalingGroupProps:
     serving fleet sets."""
 
     name: str
-    """Names the group `<name>-fleet` and its scaling policy `<name>-requests-per-target`.
-    Required."""
+    """Names the group `<name>-fleet` and its scaling policies `<name>-requests-per-target` and
+    `<name>-requests-in-flight`. Required."""
     launch_template_id: str
     """The launch template instances start from. Required."""
     launch_template_version: str
@@ -166,6 +170,13 @@ class SpotAutoscalingGroupProps:
     wait_for_capacity: bool = True
     """Whether terraform apply waits (up to 20 minutes) for the instances to be in service.
     Default True; the local emulator, whose instances never run, turns it off."""
+    in_flight_per_instance: float | None = None
+    """A second target-tracking policy, `<name>-requests-in-flight`: keep the engine's requests
+    in flight (running plus waiting, the CloudWatch agent's InfraServing/RequestsInFlight,
+    Average over the group) at this many per instance. Default None: requests per target alone."""
+    scheduled: bool = False
+    """Scheduled actions move the group's minimum over the week (FleetSchedule); a re-plan
+    leaves the minimum they set. Default False."""
 
 
 class SpotAutoscalingGroup(Construct):
@@ -222,8 +233,11 @@ class SpotAutoscalingGroup(Construct):
                 AutoscalingGroupTag(key=key, value=value, propagate_at_launch=True)
                 for key, value in sorted(props.tags.items())
             ],
-            # Target tracking moves desired capacity; a re-plan must not undo it.
-            lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_capacity"]),
+            # Target tracking (and the schedule) move desired capacity, the schedule the
+            # minimum; a re-plan must not undo them.
+            lifecycle=TerraformResourceLifecycle(
+                ignore_changes=["desired_capacity", *(["min_size"] if props.scheduled else [])]
+            ),
         )
         AutoscalingPolicy(
             self,
@@ -240,3 +254,25 @@ class SpotAutoscalingGroup(Construct):
                 ),
             ),
         )
+        if props.in_flight_per_instance is not None:
+            AutoscalingPolicy(
+                self,
+                "requests-in-flight",
+                name=f"{props.name}-requests-in-flight",
+                autoscaling_group_name=self.group.name,
+                policy_type="TargetTrackingScaling",
+                estimated_instance_warmup=grace,
+                target_tracking_configuration=AutoscalingPolicyTargetTrackingConfiguration(
+                    target_value=props.in_flight_per_instance,
+                    customized_metric_specification=AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecification(
+                        namespace=ENGINE_METRICS_NAMESPACE,
+                        metric_name=IN_FLIGHT_METRIC,
+                        statistic="Average",
+                        metric_dimension=[
+                            AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricDimension(
+                                name=GROUP_DIMENSION, value=self.group.name
+                            )
+                        ],
+                    ),
+                ),
+            )

@@ -1,0 +1,79 @@
+"""The planner's hourly sizes as recurring size changes: what a cloud's scheduled scaling (ASG
+scheduled actions, MIG scaling schedules, VMSS autoscale profiles) sets, whatever the cloud.
+
+One change per hour of the day and size: the same change on several days (09:00 on weekdays)
+is one recurrence over those days. A change at mon 00:00 that only restates Sunday night's size
+is the week's wrap, not a change, and gets none; a week of one size gets none at all (the group's
+own size covers it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.hourly import HourlySizes
+from planner.traffic import WEEKDAYS
+
+CRON_DAY = {day: (index + 1) % 7 for index, day in enumerate(WEEKDAYS)}
+"""Day-of-week numbers of a Unix cron expression: Sunday is 0, Monday 1."""
+
+
+@dataclass(frozen=True)
+class SizeAt:
+    """From `hour`:00 on `days` (until the next change), the group runs `instances`."""
+
+    hour: int
+    days: tuple[str, ...]
+    """Weekday names (planner.traffic.WEEKDAYS), in the week's order."""
+    instances: int
+
+    @property
+    def cron(self) -> str:
+        """`0 9 * * 1-5`: the change's Unix cron recurrence (minute hour day month weekday)."""
+        return f"0 {self.hour} * * {cron_days(self.days)}"
+
+    @property
+    def label(self) -> str:
+        """`0900-mon-fri` (a run of days), `0900-mon_wed` (days apart): names the change among
+        the group's actions."""
+        if _consecutive(self.days):
+            first, last = self.days[0], self.days[-1]
+            span = first if first == last else f"{first}-{last}"
+        else:
+            span = "_".join(self.days)
+        return f"{self.hour:02d}00-{span}"
+
+
+def size_changes(hourly: HourlySizes | None) -> list[SizeAt]:
+    """The recurring changes of the week's sizes, in order of the hour of the day and then the
+    first day; none for a flat fleet (no hourly sizes, or one size all week)."""
+    if hourly is None:
+        return []
+    per_hour = hourly.counts("instances")
+    grouped: dict[tuple[int, int], list[str]] = {}
+    for hour, instances in enumerate(per_hour):
+        if per_hour[hour - 1] == instances:  # hour 0 compares with Sunday 23:00: the wrap
+            continue
+        grouped.setdefault((hour % 24, instances), []).append(WEEKDAYS[hour // 24])
+    return sorted(
+        (SizeAt(hour=hour, days=tuple(days), instances=n) for (hour, n), days in grouped.items()),
+        key=lambda change: (change.hour, WEEKDAYS.index(change.days[0]), change.instances),
+    )
+
+
+def cron_days(days: tuple[str, ...]) -> str:
+    """`1-5` for Monday to Friday, `0,6` for the weekend: runs of consecutive cron days as
+    ranges."""
+    numbers = sorted(CRON_DAY[day] for day in days)
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return ",".join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)
+
+
+def _consecutive(days: tuple[str, ...]) -> bool:
+    indexes = [WEEKDAYS.index(day) for day in days]
+    return indexes == list(range(indexes[0], indexes[0] + len(indexes)))
