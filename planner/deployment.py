@@ -109,6 +109,8 @@ class DeploymentCore(_Spec, kw_only=True):
     runtime: RuntimeSpec
     scaling: ScalingSpec
     network: Network = msgspec.field(default_factory=Network)
+    alerts_topic_arn: str | None = None
+    """The SNS topic the alarms notify (deploy.alerts.sns_topic_arn); None: no alarm actions."""
     tags: dict[str, str] = {}
     required_tags: list[str] = []
     budget_monthly_usd: float | None = None
@@ -282,6 +284,7 @@ def spec_from_decision(
             p99_latency_alarm_s=decision.p99_latency_alarm_s,
         ),
         network=profile.deploy.network,
+        alerts_topic_arn=profile.deploy.alerts.sns_topic_arn,
         tags={**profile.tags, "env": env},  # the environment deployed to, whatever the profile says
         required_tags=list(profile.deploy.required_tags),
         budget_monthly_usd=(environment or Environment()).budget(profile.budget),
@@ -352,8 +355,9 @@ def spec_as_data(spec: DeploymentSpec) -> dict[str, Any]:
     own = set(target.spec_sections) if target else set()
     for name in set(targets.spec_sections()) - own:
         data.pop(name, None)
-    if data.get("hourly") is None:  # a flat fleet's record reads as it always did
-        data.pop("hourly", None)
+    for optional in ("hourly", "alerts_topic_arn"):  # absent: the record reads as it always did
+        if data.get(optional) is None:
+            data.pop(optional, None)
     return data
 
 

@@ -1,11 +1,17 @@
 """The AWS partial of the fleet boot script (templates/user_data/cloud_aws.j2): S3 weights, the
-token's SSM parameter, ECR login."""
+token's SSM parameter, ECR login, the CloudWatch agent's configuration."""
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
 
+from modules.aws.engine_metrics import (
+    AGENT_CONFIG_PATH,
+    PROMETHEUS_CONFIG_PATH,
+    agent_config,
+    prometheus_config,
+)
 from modules.user_data import BootTarget
 
 if TYPE_CHECKING:
@@ -28,5 +34,9 @@ def aws_boot_target(spec: DeploymentSpec) -> BootTarget:
         "hf_token_name": runtime.hf_token_ssm_parameter,
         "ecr_registry": ecr["registry"] if ecr else None,
         "ecr_region": ecr["region"] if ecr else None,
+        "agent_config": agent_config(spec),
+        "agent_config_path": AGENT_CONFIG_PATH,
+        "prometheus_config": prometheus_config(spec),
+        "prometheus_config_path": PROMETHEUS_CONFIG_PATH,
     }
     return BootTarget("cloud_aws.j2", values, USER_DATA_LIMIT_BYTES, "EC2's limit")
