@@ -276,7 +276,9 @@ def test_a_failed_apply_names_the_log_and_the_next_run_continues(
     """Runs last: it breaks the emulator's IAM. With a managed policy gone, the instance role's
     attachment fails half way through an apply; what was created stays in the state, and the
     next run (here a destroy) continues from it."""
-    boto("iam").delete_policy(PolicyArn="arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy")
+    boto("iam").delete_policy(
+        PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
+    )
     profile = (EXAMPLES / "chat-8b.yaml").read_text().replace("name: chat-8b", "name: other")
     (tmp_path / "other.yaml").write_text(profile)
     other = Run(tmp_path)
@@ -285,7 +287,7 @@ def test_a_failed_apply_names_the_log_and_the_next_run_continues(
     line = the_error(result)
     assert line.startswith("error: terraform apply failed: attaching IAM Policy")
     log = Path(line.rsplit("full output in ", 1)[1].rstrip("."))
-    assert "CloudWatchAgentServerPolicy" in log.read_text()
+    assert "AmazonEC2ContainerRegistryReadOnly" in log.read_text()
     result, body = other.json("status", "other.yaml")
     assert result.exit_code == 0 and body["resources"] > 0, result.output
     result = other("destroy", "other.yaml", "--auto-approve")

@@ -63,8 +63,11 @@ GPU_MEASUREMENTS = {
 
 INTERVAL_S = 60
 """Scrape and publish period: CloudWatch's standard resolution."""
-AGENT_CONFIG_PATH = "/opt/aws/amazon-cloudwatch-agent/etc/infra-serving.json"
-PROMETHEUS_CONFIG_PATH = "/opt/aws/amazon-cloudwatch-agent/etc/infra-prometheus.yaml"
+AGENT_DIR = "/opt/aws/amazon-cloudwatch-agent"
+"""Where the agent's package installs it (bin/amazon-cloudwatch-agent-ctl, etc/)."""
+AGENT_CONFIG_FILE = "infra-serving.json"
+PROMETHEUS_CONFIG_FILE = "infra-prometheus.yaml"
+PROMETHEUS_CONFIG_PATH = f"{AGENT_DIR}/etc/{PROMETHEUS_CONFIG_FILE}"
 SCRAPE_JOB = "serving"
 METRICS_LOG_RETENTION_DAYS = 365
 """The embedded-metric-format events only carry the metrics (which CloudWatch keeps 15 months);
@@ -99,7 +102,7 @@ def prometheus_config(spec: DeploymentSpec) -> str | None:
     relabel = [
         {
             "source_labels": ["__name__"],
-            "regex": name.replace(":", "\\:"),
+            "regex": name,
             "target_label": "__name__",
             "replacement": published,
         }
