@@ -12,6 +12,7 @@ from modules.aws.dashboard import ServingDashboard, ServingDashboardProps
 from modules.aws.engine_alarms import EngineAlarms, EngineAlarmsProps
 from modules.aws.engine_metrics import (
     METRICS_LOG_RETENTION_DAYS,
+    fleet_group_name,
     metrics_log_group,
     publishes_gpu_metrics,
     scrapes_engine,
@@ -169,6 +170,7 @@ class AwsGpuFleetStack(TerraformStack):
             "engine-alarms",
             EngineAlarmsProps(
                 name=spec.stack_name,
+                group_name=fleet_group_name(spec.stack_name),
                 waiting_per_replica=waiting_per_replica,
                 gpu_memory=publishes_gpu_metrics(spec),
                 alarm_actions=alarm_actions,
@@ -179,6 +181,7 @@ class AwsGpuFleetStack(TerraformStack):
             "dashboard",
             ServingDashboardProps(
                 name=spec.stack_name,
+                group_name=fleet_group_name(spec.stack_name),
                 region=spec.region,
                 load_balancer_arn_suffix=balancer.load_balancer.arn_suffix,
                 target_group_arn_suffix=balancer.target_group.arn_suffix,

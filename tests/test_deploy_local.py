@@ -4,6 +4,7 @@ status, drift, saved plans, locks, a failed apply, destroy."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 import subprocess
@@ -61,6 +62,36 @@ def test_deploy_created_the_fleet(deployed: Run) -> None:
     assert group["HealthCheckType"] == "ELB"
     balancers = boto("elbv2", deployed.region).describe_load_balancers()["LoadBalancers"]
     assert [b["Scheme"] for b in balancers] == ["internal"]
+
+
+def test_the_dashboard_and_the_alarms_carry_the_profiles_thresholds(deployed: Run) -> None:
+    """The alarms' thresholds are the decision's and the profile's; the dashboard draws them."""
+    stack = deployed.resource_name.removesuffix("-fleet")
+    locked = yaml.safe_load((deployed.workdir / "chat-8b.lock.yaml").read_text())
+    decision = locked["environments"]["local"]["decision"]
+    profile = yaml.safe_load((deployed.workdir / "chat-8b.yaml").read_text())
+    cloudwatch = boto("cloudwatch", deployed.region)
+    found = {
+        alarm["AlarmName"]: alarm
+        for alarm in cloudwatch.describe_alarms(AlarmNamePrefix=f"{stack}-")["MetricAlarms"]
+    }
+    assert found[f"{stack}-p99-latency"]["Threshold"] == decision["p99_latency_alarm_s"]
+    queue = found[f"{stack}-requests-waiting"]
+    assert queue["Threshold"] == profile["runtime"]["max_batch"]
+    assert queue["Namespace"] == "InfraServing"
+    assert queue["Dimensions"] == [
+        {"Name": "AutoScalingGroupName", "Value": deployed.resource_name}
+    ]
+    assert found[f"{stack}-gpu-memory"]["Threshold"] == 95
+    assert all(alarm["AlarmActions"] == [] for alarm in found.values())  # no deploy.alerts
+    board = json.loads(cloudwatch.get_dashboard(DashboardName=stack)["DashboardBody"])
+    lines = [
+        line
+        for widget in board["widgets"]
+        for line in widget["properties"].get("annotations", {}).get("horizontal", [])
+    ]
+    assert {"label": "p99 alarm", "value": decision["p99_latency_alarm_s"]} in lines
+    assert {"label": "planned queue", "value": profile["runtime"]["max_batch"]} in lines
 
 
 def test_the_state_and_the_logs_are_the_users_alone(deployed: Run) -> None:

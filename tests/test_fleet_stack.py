@@ -849,8 +849,13 @@ def test_target_tracking_on_requests_per_target(
 
 @pytest.mark.parametrize("spec", [PRIVATE, PUBLIC], ids=lambda s: s.name)
 def test_three_serving_alarms(emulated: Synthesized, spec: DeploymentSpec) -> None:
+    """The load balancer's alarms (the engine's: tests/test_engine_metrics.py)."""
     doc = emulated[spec]
-    alarms = list(resources(doc, "aws_cloudwatch_metric_alarm").values())
+    alarms = [
+        alarm
+        for alarm in resources(doc, "aws_cloudwatch_metric_alarm").values()
+        if "/alarms/" in alarm["//"]["metadata"]["path"]
+    ]
     assert len(alarms) == 3
     by_metric = {alarm.get("metric_name", "metric-math"): alarm for alarm in alarms}
     assert sorted(by_metric) == ["TargetResponseTime", "UnHealthyHostCount", "metric-math"]

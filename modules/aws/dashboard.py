@@ -29,7 +29,9 @@ class ServingDashboardProps:
     """What the fleet's dashboard draws, and the thresholds drawn on it."""
 
     name: str
-    """The dashboard's name and the fleet's Auto Scaling group name. Required."""
+    """The dashboard's name. Required."""
+    group_name: str
+    """The fleet's Auto Scaling group name (the engine and GPU metrics' dimension). Required."""
     region: str
     """The region the metrics are in. Required."""
     load_balancer_arn_suffix: str
@@ -59,7 +61,7 @@ def dashboard_widgets(props: ServingDashboardProps) -> list[dict[str, object]]:
     balancer = ["LoadBalancer", props.load_balancer_arn_suffix]
     group = ["TargetGroup", props.target_group_arn_suffix]
     alb = "AWS/ApplicationELB"
-    fleet = [GROUP_DIMENSION, props.name]
+    fleet = [GROUP_DIMENSION, props.group_name]
     widgets = [
         _widget(
             "Requests per minute",

@@ -31,8 +31,9 @@ class EngineAlarmsProps:
     """The fleet's alarms on its engine and GPU metrics."""
 
     name: str
-    """Start of each alarm's name, and the fleet's Auto Scaling group name (the metrics'
-    dimension). Required."""
+    """Start of each alarm's name. Required."""
+    group_name: str
+    """The fleet's Auto Scaling group name (the metrics' dimension). Required."""
     waiting_per_replica: float | None
     """Requests waiting in one replica's queue beyond which the queue alarm fires (the planned
     queue); None: the engine publishes no queue gauge, no alarm. Required."""
@@ -45,7 +46,7 @@ class EngineAlarmsProps:
 class EngineAlarms(Construct):
     def __init__(self, scope: Construct, id: str, props: EngineAlarmsProps) -> None:
         super().__init__(scope, id)
-        dimensions = {GROUP_DIMENSION: props.name}
+        dimensions = {GROUP_DIMENSION: props.group_name}
         actions = list(props.alarm_actions) or None
         self.queue: CloudwatchMetricAlarm | None = None
         self.gpu_memory: CloudwatchMetricAlarm | None = None

@@ -17,7 +17,7 @@ way: only the queue gauges are published. Engine gauges, renamed to engine-neutr
   port 8002 could collide with the replicas' ports).
 
 GPU metrics come from the agent's own nvidia_gpu measurement (nvidia-smi); Neuron instances have
-none. Every metric carries the one dimension AutoScalingGroupName = the stack's group name.
+none. Every metric carries the one dimension AutoScalingGroupName = the fleet's group name.
 """
 
 from __future__ import annotations
@@ -74,6 +74,12 @@ METRICS_LOG_RETENTION_DAYS = 365
 a year, as checkov's CKV_AWS_338 asks, costs little: two small events per replica a minute."""
 
 
+def fleet_group_name(stack_name: str) -> str:
+    """The fleet's Auto Scaling group name, the metrics' one dimension, as modules/aws/fleet.py
+    names the group (a literal: the boot script is rendered before the group exists)."""
+    return f"{stack_name}-fleet"
+
+
 def metrics_log_group(stack_name: str) -> str:
     """The log group the agent's embedded-metric-format events land in (created by the stack)."""
     return f"/infra/{stack_name}/engine-metrics"
@@ -124,7 +130,7 @@ def prometheus_config(spec: DeploymentSpec) -> str | None:
                 "static_configs": [
                     {
                         "targets": [f"127.0.0.1:{port}" for port in scrape_ports(spec)],
-                        "labels": {GROUP_DIMENSION: spec.stack_name},
+                        "labels": {GROUP_DIMENSION: fleet_group_name(spec.stack_name)},
                     }
                 ],
                 "metric_relabel_configs": relabel,
@@ -159,7 +165,7 @@ def agent_config(spec: DeploymentSpec) -> str | None:
                         for name, (metric, unit) in GPU_MEASUREMENTS.items()
                     ],
                     "metrics_collection_interval": INTERVAL_S,
-                    "append_dimensions": {GROUP_DIMENSION: spec.stack_name},
+                    "append_dimensions": {GROUP_DIMENSION: fleet_group_name(spec.stack_name)},
                 }
             },
         }
