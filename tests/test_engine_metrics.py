@@ -298,6 +298,8 @@ def test_the_dashboard_draws_the_alarms_thresholds(synthesized: Synthesized) -> 
     assert all(w["region"] == ALERTED.region for w in widgets.values())
     latency = widgets["Response time (s)"]["annotations"]["horizontal"]
     assert latency == [{"label": "p99 alarm", "value": ALERTED.scaling.p99_latency_alarm_s}]
+    (in_flight,) = [m for m in widgets["Requests per replica"]["metrics"] if "expression" in m[0]]
+    assert in_flight[0]["expression"] == "running + waiting"
     queue = widgets["Requests per replica"]["annotations"]["horizontal"]
     assert queue == [{"label": "planned queue", "value": ALERTED.runtime.max_batch}]
     placed = {(w["x"], w["y"]) for w in board["widgets"]}

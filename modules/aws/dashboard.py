@@ -1,5 +1,7 @@
 """A CloudWatch dashboard per AWS fleet: traffic, latency against its alarm, the engine's queue,
-the GPUs and the healthy instances."""
+the GPUs and the healthy instances. Not drawn: TTFT and TPOT (the agent drops the engines'
+histograms, modules/aws/engine_metrics.py) and instances by on-demand/spot (Auto Scaling
+publishes no split; its group metrics are not enabled either)."""
 
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ from modules.aws.engine_metrics import (
     GPU_MEMORY_USED_METRIC,
     GPU_UTILIZATION_METRIC,
     GROUP_DIMENSION,
+    IN_FLIGHT_METRIC,
     INTERVAL_S,
     RUNNING_METRIC,
     WAITING_METRIC,
+    in_flight_expression,
 )
 
 WIDTH, HEIGHT = 12, 6
@@ -95,14 +99,15 @@ def dashboard_widgets(props: ServingDashboardProps) -> list[dict[str, object]]:
                         ENGINE_METRICS_NAMESPACE,
                         RUNNING_METRIC,
                         *fleet,
-                        {"stat": "Average", "label": "running"},
+                        {"stat": "Average", "label": "running", "id": "running"},
                     ],
                     [
                         ENGINE_METRICS_NAMESPACE,
                         WAITING_METRIC,
                         *fleet,
-                        {"stat": "Average", "label": "waiting"},
+                        {"stat": "Average", "label": "waiting", "id": "waiting"},
                     ],
+                    [{"expression": in_flight_expression(), "label": IN_FLIGHT_METRIC}],
                 ],
                 horizontal=[{"label": "planned queue", "value": props.waiting_per_replica}],
             )

@@ -16,7 +16,13 @@ way: only the queue gauges are published. Engine gauges, renamed to engine-neutr
 - Triton: none. The boot script turns Triton's metrics endpoint off (--allow-metrics=false: its
   port 8002 could collide with the replicas' ports).
 
-GPU metrics come from the agent's own nvidia_gpu measurement (nvidia-smi); Neuron instances have
+Each replica is scraped on its own port, so each replica's gauges are one sample a minute: the
+Average statistic of RequestsRunning/RequestsWaiting over the group is per replica, not per
+instance. RequestsInFlight is not published (the agent cannot add two gauges): it is the metric
+math RUNNING + WAITING (`in_flight_expression`).
+
+GPU metrics come from the agent's own nvidia_gpu measurement (nvidia-smi), one sample per GPU:
+Maximum(GpuMemoryUsed) / Maximum(GpuMemoryTotal) is the fullest GPU's share. Neuron instances have
 none. Every metric carries the one dimension AutoScalingGroupName = the fleet's group name.
 """
 
