@@ -250,10 +250,10 @@ SIGNAL_WORDS = {
 def _scaling_line(scaling: dict[str, Any]) -> str:
     """`Scaling: target tracking keeps ...`: the targets the stacks are written with."""
     kept = [SIGNAL_WORDS[scaling["signal"]].format(scaling["target"])]
-    if "in_flight_per_instance" in scaling:
+    if "in_flight_per_replica" in scaling:
         kept.append(
-            f"the engine's requests in flight at {scaling['in_flight_per_instance']:g} per "
-            "instance (the fleet follows the week)"
+            f"the engine's requests in flight at {scaling['in_flight_per_replica']:g} per "
+            "replica (the fleet follows the week)"
         )
     return f"Scaling: target tracking keeps {' and '.join(kept)}."
 

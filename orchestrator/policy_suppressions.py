@@ -87,6 +87,15 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
         "HTTPS (a public load balancer has a certificate).",
         name_pattern="security_load-balancer-in-*",
     ),
+    # Fleet: metrics
+    Suppression(
+        "CKV_AWS_158",
+        "aws_cloudwatch_log_group",
+        "The group holds only the CloudWatch agent's embedded-metric-format events of the "
+        "engine's queue gauges (counts, no request content); CloudWatch Logs encrypts them at "
+        "rest with its own keys.",
+        name_pattern="engine-metrics",
+    ),
     # Fleet: network
     Suppression(
         "CKV2_AWS_11",

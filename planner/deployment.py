@@ -87,7 +87,7 @@ class ScalingSpec(_Spec, kw_only=True):
     signal: ScalingSignal
     target: Annotated[float, Meta(gt=0)]
     p99_latency_alarm_s: Annotated[float, Meta(gt=0)] = 60.0
-    in_flight_per_instance: Annotated[float, Meta(gt=0)] | None = None
+    in_flight_per_replica: Annotated[float, Meta(gt=0)] | None = None
     """A fleet that follows the week also tracks the engine's requests in flight (running plus
     waiting) at this many per instance: replicas per instance times the per-replica target.
     None: `signal` alone (left out of the spec's record then)."""
@@ -113,6 +113,8 @@ class DeploymentCore(_Spec, kw_only=True):
     runtime: RuntimeSpec
     scaling: ScalingSpec
     network: Network = msgspec.field(default_factory=Network)
+    alerts_topic_arn: str | None = None
+    """The SNS topic the alarms notify (deploy.alerts.sns_topic_arn); None: no alarm actions."""
     tags: dict[str, str] = {}
     required_tags: list[str] = []
     budget_monthly_usd: float | None = None
@@ -282,6 +284,7 @@ def spec_from_decision(
         ),
         scaling=scaling_spec(kind.scaling_signal, decision, profile),
         network=profile.deploy.network,
+        alerts_topic_arn=profile.deploy.alerts.sns_topic_arn,
         tags={**profile.tags, "env": env},  # the environment deployed to, whatever the profile says
         required_tags=list(profile.deploy.required_tags),
         budget_monthly_usd=(environment or Environment()).budget(profile.budget),
@@ -304,7 +307,7 @@ def scaling_spec(signal: ScalingSignal, decision: Decision, profile: Profile) ->
         signal=signal,
         target=_scaling_target(signal, decision, profile),
         p99_latency_alarm_s=decision.p99_latency_alarm_s,
-        in_flight_per_instance=_in_flight_per_instance(signal, decision, profile),
+        in_flight_per_replica=_in_flight_per_replica(signal, decision, profile),
     )
 
 
@@ -336,14 +339,14 @@ def _scaling_target(signal: str, decision: Decision, profile: Profile) -> float:
     return max(round(per_replica_rps * stay_ms / 1000, 2), MIN_IN_FLIGHT_TARGET)
 
 
-def _in_flight_per_instance(signal: str, decision: Decision, profile: Profile) -> float | None:
-    """Requests in flight per instance for a fleet that follows the week (hourly sizes): the
+def _in_flight_per_replica(signal: str, decision: Decision, profile: Profile) -> float | None:
+    """Requests in flight per replica for a fleet that follows the week (hourly sizes): the
     load balancer's requests per target count requests, not how full a replica's batch and queue
-    are, so such a fleet tracks both. A flat fleet keeps tracking requests alone."""
+    are, so such a fleet tracks both. A flat fleet keeps tracking requests alone. Per replica:
+    the CloudWatch agent scrapes each replica on its own port (modules/aws/engine_metrics.py)."""
     if signal != "alb_requests_per_target" or decision.hourly is None:
         return None
-    per_replica = _scaling_target("requests_in_flight_per_replica", decision, profile)
-    return round(per_replica * decision.replicas_per_instance, 2)
+    return _scaling_target("requests_in_flight_per_replica", decision, profile)
 
 
 def _waiting_for_compile(section: Any, compiles_at_boot: bool) -> Any:
@@ -385,10 +388,11 @@ def spec_as_data(spec: DeploymentSpec) -> dict[str, Any]:
     own = set(target.spec_sections) if target else set()
     for name in set(targets.spec_sections()) - own:
         data.pop(name, None)
-    if data.get("hourly") is None:  # a flat fleet's record reads as it always did
-        data.pop("hourly", None)
-    if data["scaling"].get("in_flight_per_instance") is None:
-        data["scaling"].pop("in_flight_per_instance", None)
+    for optional in ("hourly", "alerts_topic_arn"):  # absent: the record reads as it always did
+        if data.get(optional) is None:
+            data.pop(optional, None)
+    if data["scaling"].get("in_flight_per_replica") is None:
+        data["scaling"].pop("in_flight_per_replica", None)
     return data
 
 

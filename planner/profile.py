@@ -278,6 +278,13 @@ AcmCertificateArn = Annotated[
         description="an ACM certificate ARN: arn:aws:acm:REGION:ACCOUNT:certificate/ID",
     ),
 ]
+SnsTopicArn = Annotated[
+    str,
+    Meta(
+        pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?\Z",
+        description="an SNS topic ARN: arn:aws:sns:REGION:ACCOUNT:NAME",
+    ),
+]
 DomainName = Annotated[
     str,
     Meta(
@@ -314,6 +321,14 @@ class Network(_Section, kw_only=True):
     certificate_name: GcpSslCertificate | None = None
     """GCP: an existing Compute Engine SSL certificate, by name or
     projects/P/global/sslCertificates/NAME."""
+
+
+class Alerts(_Section, kw_only=True):
+    """Where the deployment's alarms notify (on an AWS fleet: every alarm's alarm action)."""
+
+    sns_topic_arn: SnsTopicArn | None = None
+    """AWS: the SNS topic (in the deployment's region) the alarms notify. None: the alarms
+    change state without notifying anyone."""
 
 
 class StateBackend(_Section, kw_only=True):
@@ -632,6 +647,7 @@ class Deploy(_Section, kw_only=True):
     """How a recommendation becomes infrastructure (`infra synth|plan|deploy`)."""
 
     network: Network = msgspec.field(default_factory=Network)
+    alerts: Alerts = msgspec.field(default_factory=Alerts)
     model_s3_uri: S3Uri | None = None
     hf_token_ssm_parameter: (
         Annotated[

@@ -5,8 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from cdktn import TerraformOutput, TerraformStack
+from cdktn_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from constructs import Construct
 
+from modules.aws.dashboard import ServingDashboard, ServingDashboardProps
+from modules.aws.engine_alarms import EngineAlarms, EngineAlarmsProps
+from modules.aws.engine_metrics import (
+    METRICS_LOG_RETENTION_DAYS,
+    fleet_group_name,
+    metrics_log_group,
+    publishes_gpu_metrics,
+    scrapes_engine,
+)
 from modules.aws.fleet import (
     GpuLaunchTemplate,
     LaunchTemplateProps,
@@ -65,6 +75,16 @@ class AwsGpuFleetStack(TerraformStack):
                 https=certificate_arn is not None,
             ),
         )
+        metrics_log = (
+            CloudwatchLogGroup(
+                self,
+                "engine-metrics",
+                name=metrics_log_group(spec.stack_name),
+                retention_in_days=METRICS_LOG_RETENTION_DAYS,
+            )
+            if scrapes_engine(spec)
+            else None
+        )
         role = ServingInstanceRole(
             self,
             "instance-role",
@@ -72,6 +92,7 @@ class AwsGpuFleetStack(TerraformStack):
                 name_prefix=spec.stack_name,
                 model_s3_uri=spec.runtime.model_s3_uri,
                 secret_parameter=spec.runtime.hf_token_ssm_parameter,
+                metrics_log_group_arn=metrics_log.arn if metrics_log else None,
             ),
         )
         balancer = ServingLoadBalancer(
@@ -130,7 +151,7 @@ class AwsGpuFleetStack(TerraformStack):
                 spot_percentage_above_base=capacity.spot_percentage_above_base,
                 tags=spec.tags,
                 wait_for_capacity=not emulated,
-                in_flight_per_instance=spec.scaling.in_flight_per_instance,
+                in_flight_per_replica=spec.scaling.in_flight_per_replica,
                 scheduled=bool(changes),
             ),
         )
@@ -146,6 +167,7 @@ class AwsGpuFleetStack(TerraformStack):
                     max_size=capacity.max_size,
                 ),
             )
+        alarm_actions = (spec.alerts_topic_arn,) if spec.alerts_topic_arn else ()
         ServingAlarms(
             self,
             "alarms",
@@ -154,6 +176,35 @@ class AwsGpuFleetStack(TerraformStack):
                 load_balancer_arn_suffix=balancer.load_balancer.arn_suffix,
                 target_group_arn_suffix=balancer.target_group.arn_suffix,
                 p99_latency_s=spec.scaling.p99_latency_alarm_s,
+                alarm_actions=alarm_actions,
+            ),
+        )
+        # The planned queue: a replica holds up to max_batch requests in its running batch; as
+        # many again waiting means arrivals outpace what the fleet was sized for.
+        waiting_per_replica = float(spec.runtime.max_batch) if scrapes_engine(spec) else None
+        EngineAlarms(
+            self,
+            "engine-alarms",
+            EngineAlarmsProps(
+                name=spec.stack_name,
+                group_name=fleet_group_name(spec.stack_name),
+                waiting_per_replica=waiting_per_replica,
+                gpu_memory=publishes_gpu_metrics(spec),
+                alarm_actions=alarm_actions,
+            ),
+        )
+        ServingDashboard(
+            self,
+            "dashboard",
+            ServingDashboardProps(
+                name=spec.stack_name,
+                group_name=fleet_group_name(spec.stack_name),
+                region=spec.region,
+                load_balancer_arn_suffix=balancer.load_balancer.arn_suffix,
+                target_group_arn_suffix=balancer.target_group.arn_suffix,
+                p99_latency_s=spec.scaling.p99_latency_alarm_s,
+                waiting_per_replica=waiting_per_replica,
+                gpu=publishes_gpu_metrics(spec),
             ),
         )
         TerraformOutput(

@@ -20,6 +20,7 @@ SERVICE_PRICES = {
     "kms.key.month": ("key-month", 1.0),
     "kms.requests": ("10k requests", 0.03),
     "cloudwatch.alarm.standard": ("alarm-month", 0.10),
+    "cloudwatch.dashboard": ("dashboard-month", 3.00),
     "cloudwatch.metric": ("metric-month", 0.30),
     "cloudwatch.logs.ingest": ("GB", 0.50),
     "cloudwatch.logs.storage": ("GB-month", 0.03),

@@ -209,6 +209,9 @@ CASES: dict[str, Case] = {
     "aws_kms_key": Case("aws", _fleet("aws_kms_key.key")),
     "aws_cloudwatch_metric_alarm": Case("aws", _fleet("aws_cloudwatch_metric_alarm.errors")),
     "aws_cloudwatch_log_group": Case("aws", _fleet("aws_cloudwatch_log_group.logs")),
+    "aws_cloudwatch_dashboard": _single(
+        "aws", "aws_cloudwatch_dashboard.fleet", {"dashboard_name": "chat-prod"}
+    ),
     "aws_s3_bucket": _single("aws", "aws_s3_bucket.weights", {"bucket": "weights"}),
     # A cluster past the end of standard support on EKS (1.32: 2026-03-23) stays there.
     "aws_eks_cluster": _single("aws", "aws_eks_cluster.serving", {"version": "1.32"}),

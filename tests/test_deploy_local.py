@@ -6,6 +6,7 @@ in-flight policy through every step."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 import subprocess
@@ -94,16 +95,46 @@ def test_the_fleet_follows_the_week_and_tracks_requests_in_flight(deployed: Run)
         for p in policies["ScalingPolicies"]
         if p["PolicyName"].endswith("-requests-in-flight")
     ]
-    metric = in_flight["CustomizedMetricSpecification"]
-    assert (metric["Namespace"], metric["MetricName"], metric["Statistic"]) == (
-        "InfraServing",
-        "RequestsInFlight",
-        "Average",
-    )
-    assert metric["Dimensions"] == [
+    queries = {q["Id"]: q for q in in_flight["CustomizedMetricSpecification"]["Metrics"]}
+    assert queries["requestsinflight"]["Expression"] == "running + waiting"
+    for query_id, name in (("running", "RequestsRunning"), ("waiting", "RequestsWaiting")):
+        metric = queries[query_id]["MetricStat"]["Metric"]
+        assert (metric["Namespace"], metric["MetricName"]) == ("InfraServing", name)
+        assert metric["Dimensions"] == [
+            {"Name": "AutoScalingGroupName", "Value": deployed.resource_name}
+        ]
+        assert queries[query_id]["MetricStat"]["Stat"] == "Average"
+    assert in_flight["TargetValue"] > 0  # the spec's value: tests/test_fleet_schedule.py
+
+
+def test_the_dashboard_and_the_alarms_carry_the_profiles_thresholds(deployed: Run) -> None:
+    """The alarms' thresholds are the decision's and the profile's; the dashboard draws them."""
+    stack = deployed.resource_name.removesuffix("-fleet")
+    locked = yaml.safe_load((deployed.workdir / "chat-8b.lock.yaml").read_text())
+    decision = locked["environments"]["local"]["decision"]
+    profile = yaml.safe_load((deployed.workdir / "chat-8b.yaml").read_text())
+    cloudwatch = boto("cloudwatch", deployed.region)
+    found = {
+        alarm["AlarmName"]: alarm
+        for alarm in cloudwatch.describe_alarms(AlarmNamePrefix=f"{stack}-")["MetricAlarms"]
+    }
+    assert found[f"{stack}-p99-latency"]["Threshold"] == decision["p99_latency_alarm_s"]
+    queue = found[f"{stack}-requests-waiting"]
+    assert queue["Threshold"] == profile["runtime"]["max_batch"]
+    assert queue["Namespace"] == "InfraServing"
+    assert queue["Dimensions"] == [
         {"Name": "AutoScalingGroupName", "Value": deployed.resource_name}
     ]
-    assert in_flight["TargetValue"] > 0
+    assert found[f"{stack}-gpu-memory"]["Threshold"] == 95
+    assert all(alarm["AlarmActions"] == [] for alarm in found.values())  # no deploy.alerts
+    board = json.loads(cloudwatch.get_dashboard(DashboardName=stack)["DashboardBody"])
+    lines = [
+        line
+        for widget in board["widgets"]
+        for line in widget["properties"].get("annotations", {}).get("horizontal", [])
+    ]
+    assert {"label": "p99 alarm", "value": decision["p99_latency_alarm_s"]} in lines
+    assert {"label": "planned queue", "value": profile["runtime"]["max_batch"]} in lines
 
 
 def test_the_state_and_the_logs_are_the_users_alone(deployed: Run) -> None:
@@ -319,7 +350,9 @@ def test_a_failed_apply_names_the_log_and_the_next_run_continues(
     """Runs last: it breaks the emulator's IAM. With a managed policy gone, the instance role's
     attachment fails half way through an apply; what was created stays in the state, and the
     next run (here a destroy) continues from it."""
-    boto("iam").delete_policy(PolicyArn="arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy")
+    boto("iam").delete_policy(
+        PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly"
+    )
     profile = (EXAMPLES / "chat-8b.yaml").read_text().replace("name: chat-8b", "name: other")
     (tmp_path / "other.yaml").write_text(profile)
     other = Run(tmp_path)
@@ -328,7 +361,7 @@ def test_a_failed_apply_names_the_log_and_the_next_run_continues(
     line = the_error(result)
     assert line.startswith("error: terraform apply failed: attaching IAM Policy")
     log = Path(line.rsplit("full output in ", 1)[1].rstrip("."))
-    assert "CloudWatchAgentServerPolicy" in log.read_text()
+    assert "AmazonEC2ContainerRegistryReadOnly" in log.read_text()
     result, body = other.json("status", "other.yaml")
     assert result.exit_code == 0 and body["resources"] > 0, result.output
     result = other("destroy", "other.yaml", "--auto-approve")

@@ -10,7 +10,13 @@ from typing import Any
 import msgspec
 import pytest
 
-from modules.aws.engine_metrics import ENGINE_METRICS_NAMESPACE, GROUP_DIMENSION, IN_FLIGHT_METRIC
+from modules.aws.engine_metrics import (
+    ENGINE_METRICS_NAMESPACE,
+    GROUP_DIMENSION,
+    IN_FLIGHT_METRIC,
+    RUNNING_METRIC,
+    WAITING_METRIC,
+)
 from modules.aws.fleet_schedule import MAX_SCHEDULED_ACTIONS, ScheduleError
 from modules.week_schedule import cron_days, size_changes
 from planner.decision import decide
@@ -82,20 +88,20 @@ def test_cron_days_number_sunday_zero(days: tuple[str, ...], cron: str) -> None:
 # --- the planner's in-flight target -----------------------------------------------------------
 
 
-def test_a_fleet_that_follows_the_week_tracks_requests_in_flight_per_instance() -> None:
+def test_a_fleet_that_follows_the_week_tracks_requests_in_flight_per_replica() -> None:
     spec, decision = fleet_spec(OFFICE_HOURS)
     per_replica_rps = decision.scaling_target_per_minute / 60 / decision.replicas_per_instance
     predicted = decision.predicted
     stay_s = (predicted.ttft_ms_p95 + predicted.tpot_ms * 256) / 1000  # output_tokens.mean
-    expected = round(per_replica_rps * stay_s, 2) * decision.replicas_per_instance
+    expected = round(per_replica_rps * stay_s, 2)
     assert spec.scaling.signal == "alb_requests_per_target"
-    assert spec.scaling.in_flight_per_instance == pytest.approx(expected, abs=0.01)
+    assert spec.scaling.in_flight_per_replica == pytest.approx(expected, abs=0.01)
 
 
 def test_a_flat_fleet_tracks_requests_alone_and_its_record_is_unchanged() -> None:
     spec, _ = fleet_spec(FLAT)
-    assert spec.scaling.in_flight_per_instance is None
-    assert "in_flight_per_instance" not in spec_as_data(spec)["scaling"]
+    assert spec.scaling.in_flight_per_replica is None
+    assert "in_flight_per_replica" not in spec_as_data(spec)["scaling"]
 
 
 def test_the_recommendation_shows_the_targets_the_stack_is_written_with(cli: Cli) -> None:
@@ -106,10 +112,10 @@ def test_the_recommendation_shows_the_targets_the_stack_is_written_with(cli: Cli
         "signal": "alb_requests_per_target",
         "target": spec.scaling.target,
         "p99_latency_alarm_s": spec.scaling.p99_latency_alarm_s,
-        "in_flight_per_instance": spec.scaling.in_flight_per_instance,
+        "in_flight_per_replica": spec.scaling.in_flight_per_replica,
     }
     text = cli("recommend", OFFICE_HOURS, "--cloud", "aws", "--kind", "fleet").stdout
-    assert f"requests in flight at {spec.scaling.in_flight_per_instance:g} per instance" in text
+    assert f"requests in flight at {spec.scaling.in_flight_per_replica:g} per replica" in text
     flat = cli("recommend", FLAT, "--cloud", "aws", "--kind", "fleet").stdout
     assert "Scaling: target tracking keeps load-balancer requests at" in flat
     assert "in flight" not in flat
@@ -122,7 +128,7 @@ def test_the_kubernetes_recommendation_shows_in_flight_per_replica(cli: Cli) -> 
     assert result.exit_code == 0, result.output
     scaling = body["chosen"]["scaling"]
     assert scaling["signal"] == "requests_in_flight_per_replica" and scaling["target"] > 0
-    assert "in_flight_per_instance" not in scaling
+    assert "in_flight_per_replica" not in scaling
 
 
 # --- the synthesized fleet --------------------------------------------------------------------
@@ -198,14 +204,35 @@ def test_target_tracking_on_requests_in_flight_beside_requests_per_target(
         f"{spec.stack_name}-requests-in-flight",
     }
     tracking = policies[f"{spec.stack_name}-requests-in-flight"]["target_tracking_configuration"]
-    assert tracking["target_value"] == spec.scaling.in_flight_per_instance
+    assert tracking["target_value"] == spec.scaling.in_flight_per_replica
+    group = ref("aws_autoscaling_group", group_key, "name")
+
+    def replica_average(metric_id: str, name: str) -> dict[str, object]:
+        return {
+            "id": metric_id,
+            "metric_stat": {
+                "metric": {
+                    "namespace": ENGINE_METRICS_NAMESPACE,
+                    "metric_name": name,
+                    "dimensions": [{"name": GROUP_DIMENSION, "value": group}],
+                },
+                "stat": "Average",
+            },
+            "return_data": False,
+        }
+
+    # The agent publishes running and waiting per replica; in flight is their sum.
     assert tracking["customized_metric_specification"] == {
-        "namespace": ENGINE_METRICS_NAMESPACE,
-        "metric_name": IN_FLIGHT_METRIC,
-        "statistic": "Average",
-        "metric_dimension": [
-            {"name": GROUP_DIMENSION, "value": ref("aws_autoscaling_group", group_key, "name")}
-        ],
+        "metrics": [
+            replica_average("running", RUNNING_METRIC),
+            replica_average("waiting", WAITING_METRIC),
+            {
+                "id": IN_FLIGHT_METRIC.lower(),
+                "expression": "running + waiting",
+                "label": "requests in flight per replica",
+                "return_data": True,
+            },
+        ]
     }
 
 

@@ -45,7 +45,7 @@ from tests.stack_json import (
 AWS_PROVIDER_VERSION = ">= 5.100, < 7"
 TAGS = {"team": "ml-platform", "cost-center": "cc-4242", "env": "prod", "project": "chat"}
 REQUIRED_TAGS = ["team", "cost-center", "env"]
-MANAGED_POLICIES = {"CloudWatchAgentServerPolicy", "AmazonEC2ContainerRegistryReadOnly"}
+MANAGED_POLICIES = {"AmazonEC2ContainerRegistryReadOnly"}
 SSM_AGENT_ACTIONS = {
     # AWS's documented minimal Session Manager policy
     "ssm:UpdateInstanceInformation",
@@ -661,7 +661,7 @@ def test_load_balancer_deletion_protection_in_protected_environments(real: Synth
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
-def test_instance_role_has_exactly_the_two_managed_policies(
+def test_instance_role_has_exactly_the_ecr_managed_policy(
     emulated: Synthesized, spec: DeploymentSpec
 ) -> None:
     doc = emulated[spec]
@@ -684,7 +684,8 @@ def test_instance_role_has_exactly_the_two_managed_policies(
 
 
 def inline_policies(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The role's inline policy documents by construct id (ssm-agent, model-access)."""
+    """The role's inline policy documents by construct id (ssm-agent, cloudwatch-agent,
+    model-access)."""
     role_key, _ = only(doc, "aws_iam_role")
     found = {}
     for body in resources(doc, "aws_iam_role_policy").values():
@@ -709,7 +710,7 @@ def test_ssm_agent_policy_is_session_manager_and_run_command_only(
 def test_no_model_access_policy_without_model_or_secret(
     emulated: Synthesized, spec: DeploymentSpec
 ) -> None:
-    assert set(inline_policies(emulated[spec])) == {"ssm-agent"}
+    assert set(inline_policies(emulated[spec])) == {"ssm-agent", "cloudwatch-agent"}
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)
@@ -848,8 +849,13 @@ def test_target_tracking_on_requests_per_target(
 
 @pytest.mark.parametrize("spec", [PRIVATE, PUBLIC], ids=lambda s: s.name)
 def test_three_serving_alarms(emulated: Synthesized, spec: DeploymentSpec) -> None:
+    """The load balancer's alarms (the engine's: tests/test_engine_metrics.py)."""
     doc = emulated[spec]
-    alarms = list(resources(doc, "aws_cloudwatch_metric_alarm").values())
+    alarms = [
+        alarm
+        for alarm in resources(doc, "aws_cloudwatch_metric_alarm").values()
+        if "/alarms/" in alarm["//"]["metadata"]["path"]
+    ]
     assert len(alarms) == 3
     by_metric = {alarm.get("metric_name", "metric-math"): alarm for alarm in alarms}
     assert sorted(by_metric) == ["TargetResponseTime", "UnHealthyHostCount", "metric-math"]

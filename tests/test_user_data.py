@@ -35,6 +35,9 @@ SECRET = "hf_FakeTokenValue0123456789abcdef"
 IMDS_TOKEN = "imds-session-token-42"
 ECR_PASSWORD = "ecr-password-value-42"
 INSTANCE_ID = "i-0123456789abcdef0"
+AGENT_KEY = "937616F3450B7D806CBD9725D58167303B789C72"
+"""The CloudWatch agent's signing key, as AWS publishes its fingerprint."""
+AGENT_DIR_LINE = "readonly CW_AGENT_DIR=/opt/aws/amazon-cloudwatch-agent\n"
 
 FAKE_TOOL = f"""\
 #!{sys.executable}
@@ -44,7 +47,20 @@ from pathlib import Path
 tool, args = Path(sys.argv[0]).name, sys.argv[1:]
 record = {{"tool": tool, "args": args}}
 status = 0
-if tool == "curl":
+if tool == "curl" and any(arg.startswith("https://") for arg in args):
+    Path(args[args.index("-o") + 1]).write_text("downloaded")
+elif tool == "gpg":
+    if "--fingerprint" in args:
+        print("fpr:::::::::" + os.environ.get("FAKE_KEY_FINGERPRINT", {AGENT_KEY!r}) + ":")
+elif tool == "dpkg":
+    if args == ["--print-architecture"]:
+        print("amd64")
+    elif args[0] == "-i":
+        ctl = Path(os.environ["FAKE_AGENT_DIR"], "bin", "amazon-cloudwatch-agent-ctl")
+        ctl.parent.mkdir(parents=True, exist_ok=True)
+        ctl.write_text(Path(sys.argv[0]).read_text())
+        ctl.chmod(0o755)
+elif tool == "curl":
     (url,) = [arg for arg in args if arg.startswith("http://")]
     if "PUT" in args and url.endswith("/api/token"):
         print({IMDS_TOKEN!r})
@@ -85,7 +101,7 @@ with open(os.environ["FAKE_CALLS"], "a") as calls:
     calls.write(json.dumps(record) + "\\n")
 sys.exit(status)
 """
-FAKE_TOOLS = ["curl", "aws", "docker", "nvidia-smi", "systemctl", "sleep"]
+FAKE_TOOLS = ["curl", "aws", "docker", "nvidia-smi", "systemctl", "sleep", "gpg", "dpkg"]
 SANDBOXED_DIRS = {
     "STATE_DIR": "/opt/serving",
     "SECRET_DIR": "/etc/serving",
@@ -167,6 +183,8 @@ def run_boot(
         # Tests run as root: never let the script touch the real machine's directories.
         assert script.count(line) == 1, f"{line!r} is no longer in the template"
         script = script.replace(line, f"readonly {name}={root}{path}\n")
+    agent_dir = root / "opt" / "aws" / "amazon-cloudwatch-agent"
+    script = script.replace(AGENT_DIR_LINE, f"readonly CW_AGENT_DIR={agent_dir}\n")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in fake_tools:
@@ -182,6 +200,8 @@ def run_boot(
             "PATH": f"{bin_dir}:{os.environ['PATH']}",
             "HOME": str(tmp_path),
             "FAKE_CALLS": str(calls),
+            "FAKE_AGENT_DIR": str(agent_dir),
+            "TMPDIR": str(tmp_path),
             **environment,
         },
         stdin=subprocess.DEVNULL,
@@ -193,13 +213,24 @@ def run_boot(
     return Boot(result.returncode, result.stdout + result.stderr, recorded, root)
 
 
-def boot(script: str, tmp_path: Path, *, gpus: int = 4, healthy: bool = True) -> Boot:
+def boot(
+    script: str,
+    tmp_path: Path,
+    *,
+    gpus: int = 4,
+    healthy: bool = True,
+    environment: dict[str, str] | None = None,
+) -> Boot:
     return run_boot(
         script,
         tmp_path,
         fake_tools=FAKE_TOOLS,
         fake_tool=FAKE_TOOL,
-        environment={"FAKE_GPUS": str(gpus), "FAKE_HEALTHY": "1" if healthy else "0"},
+        environment={
+            "FAKE_GPUS": str(gpus),
+            "FAKE_HEALTHY": "1" if healthy else "0",
+            **(environment or {}),
+        },
     )
 
 

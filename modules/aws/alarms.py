@@ -25,9 +25,10 @@ def error_rate_alarm(
     total: tuple[str, str],
     period: int,
     evaluation_periods: int,
+    actions: tuple[str, ...] = (),
 ) -> CloudwatchMetricAlarm:
     """Alarm when 5xx answers exceed ERROR_RATE_PERCENT of all requests; `total` is the id and
-    metric name of the request count."""
+    metric name of the request count; `actions` are notified when it fires or clears."""
 
     def summed(metric_id: str, metric_name: str) -> CloudwatchMetricAlarmMetricQuery:
         return CloudwatchMetricAlarmMetricQuery(
@@ -51,6 +52,8 @@ def error_rate_alarm(
         evaluation_periods=evaluation_periods,
         threshold=ERROR_RATE_PERCENT,
         treat_missing_data="notBreaching",
+        alarm_actions=list(actions) or None,
+        ok_actions=list(actions) or None,
         metric_query=[
             summed("errors", errors_metric),
             summed(total_id, total_metric),

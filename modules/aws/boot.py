@@ -1,11 +1,18 @@
 """The AWS partial of the fleet boot script (templates/user_data/cloud_aws.j2): S3 weights, the
-token's SSM parameter, ECR login."""
+token's SSM parameter, ECR login, the CloudWatch agent's configuration."""
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
 
+from modules.aws.engine_metrics import (
+    AGENT_CONFIG_FILE,
+    AGENT_DIR,
+    PROMETHEUS_CONFIG_FILE,
+    agent_config,
+    prometheus_config,
+)
 from modules.user_data import BootTarget
 
 if TYPE_CHECKING:
@@ -28,5 +35,10 @@ def aws_boot_target(spec: DeploymentSpec) -> BootTarget:
         "hf_token_name": runtime.hf_token_ssm_parameter,
         "ecr_registry": ecr["registry"] if ecr else None,
         "ecr_region": ecr["region"] if ecr else None,
+        "agent_dir": AGENT_DIR,
+        "agent_config": agent_config(spec),
+        "agent_config_file": AGENT_CONFIG_FILE,
+        "prometheus_config": prometheus_config(spec),
+        "prometheus_file": PROMETHEUS_CONFIG_FILE,
     }
     return BootTarget("cloud_aws.j2", values, USER_DATA_LIMIT_BYTES, "EC2's limit")

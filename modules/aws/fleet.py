@@ -24,7 +24,10 @@ from cdktn_provider_aws.autoscaling_policy import (
     AutoscalingPolicy,
     AutoscalingPolicyTargetTrackingConfiguration,
     AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecification,
-    AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricDimension,
+    AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetrics,
+    AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricsMetricStat,
+    AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricsMetricStatMetric,
+    AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions,
     AutoscalingPolicyTargetTrackingConfigurationPredefinedMetricSpecification,
 )
 from cdktn_provider_aws.data_aws_ssm_parameter import DataAwsSsmParameter
@@ -39,7 +42,14 @@ from cdktn_provider_aws.launch_template import (
 )
 from constructs import Construct
 
-from modules.aws.engine_metrics import ENGINE_METRICS_NAMESPACE, GROUP_DIMENSION, IN_FLIGHT_METRIC
+from modules.aws.engine_metrics import (
+    ENGINE_METRICS_NAMESPACE,
+    GROUP_DIMENSION,
+    IN_FLIGHT_METRIC,
+    RUNNING_METRIC,
+    WAITING_METRIC,
+    in_flight_expression,
+)
 
 ROOT_DEVICE = "/dev/sda1"
 IMDS_HOP_LIMIT = 1
@@ -170,10 +180,11 @@ class SpotAutoscalingGroupProps:
     wait_for_capacity: bool = True
     """Whether terraform apply waits (up to 20 minutes) for the instances to be in service.
     Default True; the local emulator, whose instances never run, turns it off."""
-    in_flight_per_instance: float | None = None
+    in_flight_per_replica: float | None = None
     """A second target-tracking policy, `<name>-requests-in-flight`: keep the engine's requests
-    in flight (running plus waiting, the CloudWatch agent's InfraServing/RequestsInFlight,
-    Average over the group) at this many per instance. Default None: requests per target alone."""
+    in flight (the metric math RequestsRunning + RequestsWaiting of the CloudWatch agent's
+    InfraServing namespace, each the Average over the group's replicas) at this many per
+    replica. Default None: requests per target alone."""
     scheduled: bool = False
     """Scheduled actions move the group's minimum over the week (FleetSchedule); a re-plan
     leaves the minimum they set. Default False."""
@@ -254,7 +265,7 @@ class SpotAutoscalingGroup(Construct):
                 ),
             ),
         )
-        if props.in_flight_per_instance is not None:
+        if props.in_flight_per_replica is not None:
             AutoscalingPolicy(
                 self,
                 "requests-in-flight",
@@ -263,16 +274,45 @@ class SpotAutoscalingGroup(Construct):
                 policy_type="TargetTrackingScaling",
                 estimated_instance_warmup=grace,
                 target_tracking_configuration=AutoscalingPolicyTargetTrackingConfiguration(
-                    target_value=props.in_flight_per_instance,
+                    target_value=props.in_flight_per_replica,
                     customized_metric_specification=AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecification(
-                        namespace=ENGINE_METRICS_NAMESPACE,
-                        metric_name=IN_FLIGHT_METRIC,
-                        statistic="Average",
-                        metric_dimension=[
-                            AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricDimension(
-                                name=GROUP_DIMENSION, value=self.group.name
-                            )
+                        metrics=[
+                            *(
+                                _replica_average(metric_id, metric, self.group.name)
+                                for metric_id, metric in (
+                                    ("running", RUNNING_METRIC),
+                                    ("waiting", WAITING_METRIC),
+                                )
+                            ),
+                            AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetrics(
+                                id=IN_FLIGHT_METRIC.lower(),
+                                expression=in_flight_expression("running", "waiting"),
+                                label="requests in flight per replica",
+                                return_data=True,
+                            ),
                         ],
                     ),
                 ),
             )
+
+
+def _replica_average(
+    metric_id: str, metric_name: str, group_name: str
+) -> AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetrics:
+    """One engine gauge, the Average over the group's replicas (each replica is one sample)."""
+    return AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetrics(
+        id=metric_id,
+        metric_stat=AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricsMetricStat(
+            metric=AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricsMetricStatMetric(
+                namespace=ENGINE_METRICS_NAMESPACE,
+                metric_name=metric_name,
+                dimensions=[
+                    AutoscalingPolicyTargetTrackingConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions(
+                        name=GROUP_DIMENSION, value=group_name
+                    )
+                ],
+            ),
+            stat="Average",
+        ),
+        return_data=False,
+    )

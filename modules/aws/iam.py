@@ -18,10 +18,12 @@ from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from cdktn_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
-MANAGED_POLICIES = {
-    "cloudwatch-agent": "CloudWatchAgentServerPolicy",
-    "ecr-pull": "AmazonEC2ContainerRegistryReadOnly",
-}
+from modules.aws.engine_metrics import agent_policy_statements
+
+MANAGED_POLICIES = {"ecr-pull": "AmazonEC2ContainerRegistryReadOnly"}
+"""The CloudWatch agent's grant is inline (modules/aws/engine_metrics.py), not the managed
+CloudWatchAgentServerPolicy: that one allows PutMetricData in every namespace, logs writes to
+every group and reads of every AmazonCloudWatch-* parameter."""
 SSM_AGENT_STATEMENTS: list[dict[str, object]] = [
     {
         "Sid": "SessionManagerAgent",
@@ -114,6 +116,9 @@ class ServingInstanceRoleProps:
     secret_parameter: str | None = None
     """Name of the one SSM parameter (the model hub token) the instances may read. Default
     None: no parameter."""
+    metrics_log_group_arn: str | None = None
+    """The log group the CloudWatch agent writes the engine's embedded-metric-format events to.
+    Default None: the agent only publishes metrics (in its one namespace), no logs."""
 
 
 class ServingInstanceRole(Construct):
@@ -138,6 +143,17 @@ class ServingInstanceRole(Construct):
             "ssm-agent",
             role=self.role.id,
             policy=json.dumps({"Version": "2012-10-17", "Statement": SSM_AGENT_STATEMENTS}),
+        )
+        IamRolePolicy(
+            self,
+            "cloudwatch-agent",
+            role=self.role.id,
+            policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": agent_policy_statements(props.metrics_log_group_arn),
+                }
+            ),
         )
         statements: list[dict[str, object]] = []
         if props.model_s3_uri:

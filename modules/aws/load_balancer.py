@@ -150,6 +150,8 @@ class ServingAlarmsProps:
     """Its target group (ARN suffix). Required."""
     p99_latency_s: float
     """Response time the 99th percentile may reach before the latency alarm fires. Required."""
+    alarm_actions: tuple[str, ...] = ()
+    """ARNs notified when an alarm fires or clears. Default (): none."""
 
 
 class ServingAlarms(Construct):
@@ -159,6 +161,7 @@ class ServingAlarms(Construct):
             "LoadBalancer": props.load_balancer_arn_suffix,
             "TargetGroup": props.target_group_arn_suffix,
         }
+        actions = list(props.alarm_actions) or None
 
         self.error_rate = error_rate_alarm(
             self,
@@ -171,6 +174,7 @@ class ServingAlarms(Construct):
             total=("requests", "RequestCount"),
             period=300,
             evaluation_periods=2,
+            actions=props.alarm_actions,
         )
         self.latency = CloudwatchMetricAlarm(
             self,
@@ -186,6 +190,8 @@ class ServingAlarms(Construct):
             threshold=props.p99_latency_s,
             comparison_operator="GreaterThanThreshold",
             treat_missing_data="notBreaching",
+            alarm_actions=actions,
+            ok_actions=actions,
         )
         self.unhealthy = CloudwatchMetricAlarm(
             self,
@@ -201,4 +207,6 @@ class ServingAlarms(Construct):
             threshold=0,
             comparison_operator="GreaterThanThreshold",
             treat_missing_data="notBreaching",
+            alarm_actions=actions,
+            ok_actions=actions,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from planner.cost.context import Rule
 from planner.cost.resources.aws import (
     autoscaling_group,
+    cloudwatch_dashboard,
     cloudwatch_metric_alarm,
     eip,
     eks_cluster,
@@ -30,5 +31,6 @@ RULES: dict[str, Rule] = rules_of(
     nat_gateway,
     eip,
     kms_key,
+    cloudwatch_dashboard,
     cloudwatch_metric_alarm,
 )
