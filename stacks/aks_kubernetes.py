@@ -35,7 +35,6 @@ from modules.azure.names import blob_container
 from modules.azure.resource_group import ResourceGroupProps, StackResourceGroup
 from modules.azure.scale_set import scale_set_zones
 from modules.azure.spec_checks import check_aks
-from modules.kubernetes.manifests import KubernetesWorkload
 from modules.kubernetes.weights import WeightsDownload
 from modules.kubernetes.workload import Toleration, WorkloadProps
 from planner.deployment import CapacitySpec, DeploymentSpec
@@ -45,15 +44,15 @@ from stacks.kubernetes_common import (
     DEPLOYMENT_LABEL,
     ClusterAccess,
     PoolRanges,
+    apply_workload,
     in_stages_note,
-    install_keda,
     pool_ranges,
     workload_name,
     workload_props,
 )
 
 if TYPE_CHECKING:
-    from modules.kubernetes.keda import KedaRelease
+    pass
 
 KUBERNETES_PROVIDER_VERSION = ">= 2.36, < 4"
 """The binding (cdktn-provider-kubernetes 17.x) is generated from hashicorp/kubernetes 3.4.0;
@@ -212,7 +211,6 @@ class AksServingStack(TerraformStack):
         )
         access = cluster_access(cluster)
         provider = kubernetes_provider(self, access)
-        keda: KedaRelease | None = None
         after: tuple[ITerraformDependable, ...] = ()
         if pools.cluster is not None:
             admin = RoleAssignment(
@@ -223,15 +221,8 @@ class AksServingStack(TerraformStack):
                 principal_id=DataAzurermClientConfig(self, "client").object_id,
             )
             after = (admin,)
-            keda = install_keda(self, access, after=after)
-        KubernetesWorkload(
-            self,
-            "workload",
-            props,
-            provider=provider,
-            create_namespace=pools.cluster is not None,
-            after=after,
-            scaler_after=(keda.release,) if keda else (),
+        apply_workload(
+            self, props, provider, access, created=pools.cluster is not None, after=after
         )
         served = "KServe InferenceService" if options.kserve else "Deployment and Service"
         where = f"cluster {options.cluster}" if options.cluster else "the new cluster"

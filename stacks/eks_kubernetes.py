@@ -21,7 +21,6 @@ from modules.aws.eks_node_pools import EksNodePools, EksNodePoolsProps, PoolSize
 from modules.aws.eks_service_account_role import ServiceAccountRole, ServiceAccountRoleProps
 from modules.aws.kubernetes_workload import weights_download, workload_identity
 from modules.aws.network import ServingNetwork, ServingNetworkProps
-from modules.kubernetes.manifests import KubernetesWorkload
 from modules.kubernetes.workload import WorkloadProps
 from modules.node_pools import NodeRange
 from planner.deployment import DeploymentSpec
@@ -33,8 +32,8 @@ from stacks.kubernetes_common import (
     NOT_APPLIED,
     ClusterAccess,
     KubernetesStackError,
+    apply_workload,
     in_stages_note,
-    install_keda,
     pool_ranges,
     workload_name,
     workload_props,
@@ -234,13 +233,4 @@ class EksServingStack(TerraformStack):
         self.add_override(
             "terraform.required_providers.kubernetes.version", KUBERNETES_PROVIDER_VERSION
         )
-        created = spec.kubernetes.create_cluster
-        keda = install_keda(self, access) if created else None
-        KubernetesWorkload(
-            self,
-            "workload",
-            props,
-            provider=provider,
-            create_namespace=created,
-            scaler_after=(keda.release,) if keda else (),
-        )
+        apply_workload(self, props, provider, access, created=spec.kubernetes.create_cluster)

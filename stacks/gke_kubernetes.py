@@ -35,8 +35,8 @@ from stacks.kubernetes_common import (
     DEPLOYMENT_LABEL,
     NOT_APPLIED,
     ClusterAccess,
+    apply_workload,
     in_stages_note,
-    install_keda,
     pool_ranges,
     workload_props,
 )
@@ -185,8 +185,6 @@ class GkeServingStack(TerraformStack):
         its namespace and KEDA too."""
         from cdktn_provider_kubernetes.provider import KubernetesProvider, KubernetesProviderExec
 
-        from modules.kubernetes.manifests import KubernetesWorkload
-
         provider = KubernetesProvider(
             self,
             "kubernetes",
@@ -197,13 +195,4 @@ class GkeServingStack(TerraformStack):
         self.add_override(
             "terraform.required_providers.kubernetes.version", KUBERNETES_PROVIDER_VERSION
         )
-        created = pools.cluster is not None
-        keda = install_keda(self, access) if created else None
-        KubernetesWorkload(
-            self,
-            "workload",
-            props,
-            provider=provider,
-            create_namespace=created,
-            scaler_after=(keda.release,) if keda else (),
-        )
+        apply_workload(self, props, provider, access, created=pools.cluster is not None)

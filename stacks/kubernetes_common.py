@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from cdktn import ITerraformDependable, TerraformStack
+from cdktn import ITerraformDependable, TerraformProvider, TerraformStack
 
 from core.errors import InfraError
 from modules.kubernetes.engines import engine_args
@@ -187,3 +187,28 @@ def install_keda(
     stack.add_override("terraform.required_providers.helm.source", "hashicorp/helm")
     stack.add_override("terraform.required_providers.helm.version", HELM_PROVIDER_VERSION)
     return KedaRelease(stack, "keda", KedaProps(), provider=provider, after=after)
+
+
+def apply_workload(
+    stack: TerraformStack,
+    props: WorkloadProps,
+    provider: TerraformProvider,
+    access: ClusterAccess,
+    *,
+    created: bool,
+    after: tuple[ITerraformDependable, ...] = (),
+) -> None:
+    """The workload's objects through `provider`; on a cluster the stack creates, first its
+    namespace and KEDA (the ScaledObject waits for KEDA's release), once `after` exists."""
+    from modules.kubernetes.manifests import KubernetesWorkload
+
+    keda = install_keda(stack, access, after=after) if created else None
+    KubernetesWorkload(
+        stack,
+        "workload",
+        props,
+        provider=provider,
+        create_namespace=created,
+        after=after,
+        scaler_after=(keda.release,) if keda else (),
+    )
