@@ -53,6 +53,24 @@ FormatOption = Annotated[
 OutputOption = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
 ]
+UsageFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--usage-file",
+        help="An Infracost-style usage file (version 0.1): the traffic-driven quantities "
+        "(data processed, load-balancer capacity units, log volume) to price instead of "
+        "listing them by usage.",
+    ),
+]
+
+
+def _usage(path: Path | None) -> Any:
+    """The usage file's estimates, read before anything is synthesized or priced."""
+    if path is None:
+        return None
+    from planner.cost.usage_file import load_usage_file
+
+    return load_usage_file(path)
 
 
 def _check_format(fmt: str, allowed: tuple[str, ...]) -> None:
@@ -140,6 +158,7 @@ def report(
     instance_type: InstanceOption = None,
     fmt: FormatOption = "table",
     output: OutputOption = None,
+    usage_file: UsageFileOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Monthly cost of PROFILE's deployment (or of a plan file): every resource, min / expected /
@@ -154,13 +173,14 @@ def report(
         from core.errors import InfraError
 
         _check_format(fmt, REPORT_FORMATS)
+        usage = _usage(usage_file)
         alternatives: list[dict[str, Any]] = []
         if plan is not None:
             from orchestrator.costing import cost_of_file
 
             if spec is not None:
                 raise InfraError("give --plan with an optional PROFILE, not with --spec.")
-            cost = cost_of_file(plan, region, profile, env)
+            cost = cost_of_file(plan, region, profile, env, usage)
         else:
             from cli.deploy import prepare_quietly
             from orchestrator.costing import cost_of_deployment
@@ -173,7 +193,7 @@ def report(
                 what_if=True,
             )
             _say_what_if(deployment)
-            cost = cost_of_deployment(deployment, profile)
+            cost = cost_of_deployment(deployment, profile, usage)
             alternatives = _alternatives(deployment)
         _emit(render_report(cost, fmt, alternatives), output)
 
@@ -193,6 +213,7 @@ def diff(
         str, typer.Option("--format", "-f", help="table, json, csv, markdown or infracost-json.")
     ] = "table",
     output: OutputOption = None,
+    usage_file: UsageFileOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Monthly cost change from BASE to HEAD, per resource and in total.
@@ -208,6 +229,7 @@ def diff(
 
         _check_format(fmt, DIFF_FORMATS)
         filters = filters_from_pins(cloud, kind, region, instance_type)
-        _emit(render_diff(diff_sides(base, head, env, filters, region), fmt), output)
+        usage = _usage(usage_file)
+        _emit(render_diff(diff_sides(base, head, env, filters, region, usage), fmt), output)
 
     run_guarded(work, as_json=fmt == "json")

@@ -31,6 +31,7 @@ from planner.cost.plan_resources import (
 )
 from planner.cost.pricing import price_plan
 from planner.cost.report import CostReport, TargetLoad
+from planner.cost.usage_file import UsageEstimates
 from planner.deployment import DeploymentSpec
 from planner.optimizer import Filters
 from providers.catalog import load_catalog
@@ -82,7 +83,11 @@ def profile_context(profile_path: Path, env: str) -> ProfileContext:
 
 
 def _price_for_deployment(
-    planned: PlannedInfrastructure, source: str, deployment: Deployment, profile_path: Path | None
+    planned: PlannedInfrastructure,
+    source: str,
+    deployment: Deployment,
+    profile_path: Path | None,
+    usage: UsageEstimates | None = None,
 ) -> CostReport:
     spec = deployment.spec
     context = (
@@ -98,6 +103,7 @@ def _price_for_deployment(
         load=context.load,
         budget_monthly_usd=context.budget_monthly_usd,
         week=fleet_week(spec),
+        usage=usage,
     )
 
 
@@ -113,7 +119,9 @@ def fleet_week(spec: DeploymentSpec) -> FleetWeek | None:
     )
 
 
-def cost_of_deployment(deployment: Deployment, profile_path: Path | None) -> CostReport:
+def cost_of_deployment(
+    deployment: Deployment, profile_path: Path | None, usage: UsageEstimates | None = None
+) -> CostReport:
     """Synthesize the deployment and price its configuration.
 
     Pricing needs the hardware, not a boot script that can serve: what would make `synth` refuse
@@ -125,7 +133,7 @@ def cost_of_deployment(deployment: Deployment, profile_path: Path | None) -> Cos
         planned = read_planned(config)
     spec = deployment.spec
     source = f"{deployment.workspace.stack} ({spec.cloud}/{spec.kind}, {spec.instance_type})"
-    report = _price_for_deployment(planned, source, deployment, profile_path)
+    report = _price_for_deployment(planned, source, deployment, profile_path, usage)
     notes = tuple(f"synth and deploy refuse it as it stands: {problem}" for problem in not_ready)
     return msgspec.structs.replace(report, notes=report.notes + notes) if notes else report
 
@@ -138,7 +146,13 @@ def cost_of_plan_document(
     return _price_for_deployment(from_plan(document), source, deployment, profile_path)
 
 
-def cost_of_file(path: Path, region: str | None, profile_path: Path | None, env: str) -> CostReport:
+def cost_of_file(
+    path: Path,
+    region: str | None,
+    profile_path: Path | None,
+    env: str,
+    usage: UsageEstimates | None = None,
+) -> CostReport:
     planned: PlannedInfrastructure = read_planned(path)
     context = profile_context(profile_path, env) if profile_path else ProfileContext(None, None)
     return price_plan(
@@ -148,6 +162,7 @@ def cost_of_file(path: Path, region: str | None, profile_path: Path | None, env:
         region=region,
         load=context.load,
         budget_monthly_usd=context.budget_monthly_usd,
+        usage=usage,
     )
 
 
@@ -193,21 +208,27 @@ def _revision_file(argument: str) -> Iterator[Path]:
         yield copy
 
 
-def cost_of_side(argument: str, env: str, filters: Filters, region: str | None) -> CostReport:
+def cost_of_side(
+    argument: str,
+    env: str,
+    filters: Filters,
+    region: str | None,
+    usage: UsageEstimates | None = None,
+) -> CostReport:
     """One side of a diff: a plan or configuration JSON, a profile, or `REV:PATH`."""
     path = Path(argument)
     if path.exists():
         if _looks_like_json(path):
-            return cost_of_file(path, region, None, env)
+            return cost_of_file(path, region, None, env, usage)
         deployment = prepare(path, env, filters, what_if=True)
-        report = cost_of_deployment(deployment, path)
+        report = cost_of_deployment(deployment, path, usage)
         return _labelled(report, argument)
     if ":" in argument:
         with _revision_file(argument) as copy:
             if _looks_like_json(copy):
-                return _labelled(cost_of_file(copy, region, None, env), argument)
+                return _labelled(cost_of_file(copy, region, None, env, usage), argument)
             deployment = prepare(copy, env, filters, what_if=True)
-            return _labelled(cost_of_deployment(deployment, copy), argument)
+            return _labelled(cost_of_deployment(deployment, copy, usage), argument)
     raise PlanInputError(
         f"{argument}: no such file; give a profile, a plan JSON, or a git revision as REV:PATH."
     )
@@ -219,7 +240,16 @@ def _labelled(report: CostReport, source: str) -> CostReport:
     return msgspec.structs.replace(report, source=f"{source} — {report.source}")
 
 
-def diff_sides(base: str, head: str, env: str, filters: Filters, region: str | None) -> CostDiff:
+def diff_sides(
+    base: str,
+    head: str,
+    env: str,
+    filters: Filters,
+    region: str | None,
+    usage: UsageEstimates | None = None,
+) -> CostDiff:
+    """Both sides priced with the same usage file, if one is given."""
     return diff_costs(
-        cost_of_side(base, env, filters, region), cost_of_side(head, env, filters, region)
+        cost_of_side(base, env, filters, region, usage),
+        cost_of_side(head, env, filters, region, usage),
     )

@@ -11,6 +11,7 @@ import msgspec
 from core.errors import InfraError
 from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
 from planner.cost.report import CostComponent, Span, TargetLoad
+from planner.cost.usage_file import UsageEstimates
 from planner.hourly import HourlySizes
 from providers.catalog import Catalog, Offering
 from providers.service_prices import ServicePrices
@@ -153,6 +154,8 @@ class PricingContext:
     hours_per_month: int
     week: FleetWeek | None = None
     """The fleet over the week, when its size follows the traffic (or a schedule)."""
+    usage: UsageEstimates | None = None
+    """The usage file's traffic-driven quantities (`infra cost --usage-file`), if one was given."""
 
     def week_counts(
         self, instance_type: str, group_size: float, share: Share = "instances"
@@ -216,9 +219,47 @@ class PricingContext:
         """The quantity of something billed by the hour and always on: a month of hours."""
         return Span.fixed(self.hours_per_month)
 
-    def usage_component(self, item: str, name: str) -> CostComponent:
-        """A traffic-driven charge: listed with its unit price, never counted in the totals."""
-        return self.service_component(item, name, Span.fixed(0), usage_based=True)
+    def usage_value(self, resource: PlannedResource, key: str) -> float | None:
+        """The usage file's `key` for `resource` (its own entry, else its type's default)."""
+        if self.usage is None:
+            return None
+        return self.usage.value(resource.address, resource.type, key)
+
+    def usage_component(
+        self,
+        item: str,
+        name: str,
+        resource: PlannedResource | None = None,
+        *,
+        keys: tuple[UsageKey, ...] = (),
+        quantity: float | None = None,
+        basis: str | None = None,
+    ) -> CostComponent:
+        """A traffic-driven charge. Priced when the usage file gives its quantity (the sum of
+        the `keys` it has, each in the price's unit; or `quantity`, worked out by the rule and
+        explained by `basis`); otherwise listed with its unit price and never counted."""
+        given = [
+            (usage_key, value)
+            for usage_key in keys
+            if resource is not None
+            and (value := self.usage_value(resource, usage_key.key)) is not None
+        ]
+        if given and quantity is None:
+            quantity = sum(
+                value * usage_key.scale * (self.hours_per_month if usage_key.hourly else 1)
+                for usage_key, value in given
+            )
+            basis = ", ".join(f"{usage_key.key} {value:g}" for usage_key, value in given)
+        if quantity is None:
+            return self.service_component(item, name, Span.fixed(0), usage_based=True)
+        component = self.service_component(item, name, Span.fixed(quantity), usage_based=True)
+        if component.unit_price is None:
+            return component
+        return msgspec.structs.replace(
+            with_note(component, f"from the usage file: {basis}"),
+            usage_based=False,
+            from_usage_file=True,
+        )
 
     def service_component(
         self, item: str, name: str, quantity: Span, *, usage_based: bool = False
@@ -246,6 +287,17 @@ class PricingContext:
             category=category_of(item),
             note=price.note,
         )
+
+
+@dataclass(frozen=True)
+class UsageKey:
+    """A usage file key a charge is billed by, and how it becomes the price's unit."""
+
+    key: str
+    scale: float = 1.0
+    """Price units per unit of the key (1/10,000 for a price per 10k requests)."""
+    hourly: bool = False
+    """The key is a level held all month (VMs using a NAT): times the month's hours."""
 
 
 Rule = Callable[[PlannedResource, PricingContext], list[CostComponent]]

@@ -16,6 +16,7 @@ from planner.cost.resources.registry import (
     RULES,
     provider_of,
 )
+from planner.cost.usage_file import UsageEstimates
 from planner.optimizer import HOURS_PER_MONTH
 from providers import targets
 from providers.catalog import Catalog
@@ -86,9 +87,12 @@ def price_plan(
     budget_monthly_usd: float | None = None,
     service_prices: ServicePrices | None = None,
     week: FleetWeek | None = None,
+    usage: UsageEstimates | None = None,
 ) -> CostReport:
     """Price a plan or configuration. `region` overrides what the provider configuration says
-    (a plan whose region comes from the environment does not record it)."""
+    (a plan whose region comes from the environment does not record it); `usage` prices the
+    traffic-driven charges it gives quantities for, and what it gives that nothing read is
+    named in the notes."""
     provider = _provider_of_plan(infrastructure)
     cloud = PROVIDERS.get(provider) or provider
     region = region or infrastructure.regions.get(provider) or _single_location(infrastructure)
@@ -107,6 +111,7 @@ def price_plan(
         load=load,
         hours_per_month=HOURS_PER_MONTH,
         week=week,
+        usage=usage,
     )
     resources = tuple(
         sorted(
@@ -115,6 +120,14 @@ def price_plan(
         )
     )
     stale = stale_catalog_warning(catalog, [cloud])
+    unused = (
+        usage.unused(
+            {r.address for r in infrastructure.resources},
+            {r.type for r in infrastructure.resources},
+        )
+        if usage
+        else []
+    )
     return CostReport(
         source=source,
         cloud=cloud,
@@ -124,7 +137,7 @@ def price_plan(
         hours_per_month=HOURS_PER_MONTH,
         load=load,
         budget_monthly_usd=budget_monthly_usd,
-        notes=(stale,) if stale else (),
+        notes=((stale,) if stale else ()) + tuple(unused),
         week=_week_cost(resources, week) if week else None,
     )
 

@@ -74,6 +74,8 @@ class CostComponent(msgspec.Struct, frozen=True, kw_only=True):
     note: str | None = None
     price_retrieved: str | None = None
     """For spot capacity: the date of the oldest catalog spot price in `unit_price`."""
+    from_usage_file: bool = False
+    """A traffic-driven charge priced with the usage file's quantity (then counted)."""
 
     @property
     def monthly_usd(self) -> Span:
@@ -273,6 +275,7 @@ def _resource_dict(resource: ResourceCost) -> dict[str, object]:
                 "quantity": msgspec.to_builtins(c.quantity),
                 "monthly_usd": msgspec.to_builtins(c.monthly_usd),
                 "usage_based": c.usage_based,
+                "from_usage_file": c.from_usage_file,
                 "category": c.category,
                 "note": c.note,
                 "price_retrieved": c.price_retrieved,

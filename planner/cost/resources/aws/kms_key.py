@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.cost.context import PricingContext
+from planner.cost.context import PricingContext, UsageKey
 from planner.cost.plan_resources import PlannedResource
 from planner.cost.report import CostComponent, Span
 
@@ -12,5 +12,7 @@ TYPES = ("aws_kms_key",)
 def price(resource: PlannedResource, context: PricingContext) -> list[CostComponent]:
     return [
         context.service_component("kms.key.month", "customer managed key", Span.fixed(1)),
-        context.usage_component("kms.requests", "requests"),
+        context.usage_component(
+            "kms.requests", "requests", resource, keys=(UsageKey("monthly_requests", 1e-4),)
+        ),
     ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from planner.cost.context import PricingContext, Unpriceable, zone_prices
+from planner.cost.context import PricingContext, Unpriceable, UsageKey, zone_prices
 from planner.cost.plan_resources import PlannedResource, blocks, number, text
 from planner.cost.report import CostComponent, Span
 
@@ -89,5 +89,12 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
                     instances.scaled(size),
                 )
             )
-    components.append(context.usage_component("sagemaker.hosting.data_in", "data processed in"))
+    components.append(
+        context.usage_component(
+            "sagemaker.hosting.data_in",
+            "data processed in",
+            resource,
+            keys=(UsageKey("monthly_data_processed_in_gb"),),
+        )
+    )
     return components

@@ -3,7 +3,7 @@ the data it processes (usage-based); its rules are billed through it. Basic ones
 
 from __future__ import annotations
 
-from planner.cost.context import PricingContext, Unpriceable
+from planner.cost.context import PricingContext, Unpriceable, UsageKey
 from planner.cost.plan_resources import PlannedResource, text
 from planner.cost.report import CostComponent
 
@@ -22,5 +22,10 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
             "together)",
             context.month_hours(),
         ),
-        context.usage_component("load_balancer.standard.data", "data processed"),
+        context.usage_component(
+            "load_balancer.standard.data",
+            "data processed",
+            resource,
+            keys=(UsageKey("monthly_data_processed_gb"),),
+        ),
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.cost.context import PricingContext
+from planner.cost.context import PricingContext, UsageKey
 from planner.cost.plan_resources import PlannedResource
 from planner.cost.report import CostComponent
 
@@ -12,5 +12,10 @@ TYPES = ("azurerm_nat_gateway",)
 def price(resource: PlannedResource, context: PricingContext) -> list[CostComponent]:
     return [
         context.service_component("nat_gateway.hour", "NAT gateway", context.month_hours()),
-        context.usage_component("nat_gateway.data", "data processed"),
+        context.usage_component(
+            "nat_gateway.data",
+            "data processed",
+            resource,
+            keys=(UsageKey("monthly_data_processed_gb"),),
+        ),
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planner.cost.context import PricingContext
+from planner.cost.context import PricingContext, UsageKey
 from planner.cost.plan_resources import PlannedResource
 from planner.cost.report import CostComponent
 
@@ -14,5 +14,13 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
         context.service_component(
             "private_endpoint.hour", "private endpoint", context.month_hours()
         ),
-        context.usage_component("private_endpoint.data", "data processed"),
+        context.usage_component(
+            "private_endpoint.data",
+            "data processed",
+            resource,
+            keys=(
+                UsageKey("monthly_inbound_data_processed_gb"),
+                UsageKey("monthly_outbound_data_processed_gb"),
+            ),
+        ),
     ]

@@ -3,7 +3,7 @@ billed through its forwarding rules (hours) and the data they process (usage-bas
 
 from __future__ import annotations
 
-from planner.cost.context import PricingContext
+from planner.cost.context import PricingContext, UsageKey
 from planner.cost.plan_resources import PlannedResource
 from planner.cost.report import CostComponent
 
@@ -15,5 +15,10 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
         context.service_component(
             "lb.forwarding_rule.hour", "forwarding rule", context.month_hours()
         ),
-        context.usage_component("lb.forwarding_rule.ingress", "data processed"),
+        context.usage_component(
+            "lb.forwarding_rule.ingress",
+            "data processed",
+            resource,
+            keys=(UsageKey("monthly_ingress_data_gb"),),
+        ),
     ]
