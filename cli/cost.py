@@ -180,7 +180,13 @@ def report(
 
             if spec is not None:
                 raise InfraError("give --plan with an optional PROFILE, not with --spec.")
-            cost = cost_of_file(plan, region, profile, env, usage)
+            week = None
+            if profile is not None:
+                from orchestrator.costing import decision_week
+
+                pins = filters_from_pins(cloud, kind, region, instance_type)
+                week = decision_week(profile, env, pins)
+            cost = cost_of_file(plan, region, profile, env, usage, week)
         else:
             from cli.deploy import prepare_quietly
             from orchestrator.costing import cost_of_deployment

@@ -152,7 +152,10 @@ def cost_of_file(
     profile_path: Path | None,
     env: str,
     usage: UsageEstimates | None = None,
+    week: FleetWeek | None = None,
 ) -> CostReport:
+    """Price a plan or configuration file; with a profile, at its load and budget, and its
+    fleet hour by hour when `week` (the profile's decision's, see `decision_week`) is given."""
     planned: PlannedInfrastructure = read_planned(path)
     context = profile_context(profile_path, env) if profile_path else ProfileContext(None, None)
     return price_plan(
@@ -163,7 +166,14 @@ def cost_of_file(
         load=context.load,
         budget_monthly_usd=context.budget_monthly_usd,
         usage=usage,
+        week=week,
     )
+
+
+def decision_week(profile_path: Path, env: str, filters: Filters) -> FleetWeek | None:
+    """The fleet hour by hour of the profile's decision for `env` (its lock's when current), so
+    a plan made from it is priced over the week; None when the fleet is flat."""
+    return fleet_week(prepare(profile_path, env, filters, what_if=True).spec)
 
 
 def _looks_like_json(path: Path) -> bool:

@@ -1,5 +1,5 @@
-"""`infra cost diff` of a schedule change: the fleet's hours that the new schedule drops are the
-difference, hour by hour, and nothing else is billed differently."""
+"""Costs over the week: `infra cost diff` of a schedule change (the fleet's hours the new schedule
+drops are the difference, hour by hour) and a plan file priced with its profile."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import yaml
 from orchestrator.costing import cost_of_side
 from planner.cost.diff import diff_costs
 from planner.optimizer import Filters
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, Cli
+
+GOLDEN_SYNTH = Path(__file__).parent / "golden" / "synth"
 
 PINNED = Filters(
     clouds=frozenset({"aws"}), kinds=frozenset({"fleet"}), instance_types=frozenset({"g6e.xlarge"})
@@ -44,3 +46,28 @@ def test_a_shorter_schedule_costs_exactly_the_hours_it_drops(tmp_path: Path) -> 
     by_hour = sum(after.week.hour_usd(h) - before.week.hour_usd(h) for h in range(168))
     assert diff["delta_monthly_usd"]["expected"] == pytest.approx(by_hour * 730 / 168, abs=0.05)
     assert diff["delta_monthly_usd"]["expected"] < 0
+
+
+def test_a_plan_file_priced_with_its_profile_follows_the_week(cli: Cli, tmp_path: Path) -> None:
+    """`infra cost PROFILE --plan FILE` prices the fleet hour by hour as `infra cost PROFILE`
+    does, from the profile's decision; a plan whose groups are not that fleet says so."""
+    golden = GOLDEN_SYNTH / "chat-8b-office-hours-aws-fleet.tf.json"
+    args = ("--env", "prod", "--cloud", "aws", "--kind", "fleet")
+    profile = EXAMPLES / "chat-8b-office-hours.yaml"
+    result, with_profile = cli.json("cost", profile, "--plan", golden, *args)
+    assert result.exit_code == 0, result.output
+    result, synthesized = cli.json("cost", profile, *args)
+    assert result.exit_code == 0, result.output
+    assert with_profile["week"] is not None
+    assert with_profile["monthly_usd"] == synthesized["monthly_usd"]
+    result, bare = cli.json("cost", "--plan", golden)
+    assert (
+        bare["week"] is None
+        and bare["monthly_usd"]["expected"] > synthesized["monthly_usd"]["expected"]
+    )
+
+    other = GOLDEN_SYNTH / "chat-8b-aws-fleet.tf.json"
+    result, mismatched = cli.json("cost", profile, "--plan", other, *args)
+    assert result.exit_code == 0, result.output
+    assert mismatched["week"] is None
+    assert any("no group in the plan is the decision's fleet" in n for n in mismatched["notes"])

@@ -24,7 +24,13 @@ import pytest
 from planner.cost.context import PricingContext
 from planner.cost.pricing import price_resource
 from planner.cost.report import ResourceCost
-from planner.cost.resources.registry import BILLED_ELSEWHERE, FREE_TYPES, RULES
+from planner.cost.resources.registry import (
+    BILLED_ELSEWHERE,
+    FREE_TYPES,
+    PROVIDERS,
+    RULES,
+    provider_of,
+)
 from planner.cost.resources.table import combine
 from planner.cost.resources.usage import USAGE_ONLY
 from planner.optimizer import HOURS_PER_MONTH
@@ -114,3 +120,18 @@ def test_a_type_with_two_rules_is_refused() -> None:
     rule = RULES["aws_eip"]
     with pytest.raises(ValueError, match="aws_eip has two pricing rules"):
         combine({"aws_eip": rule}, {"aws_eip": rule})
+
+
+def test_every_type_the_stacks_synthesize_is_priced_free_or_billed_elsewhere() -> None:
+    """A resource type a stack starts to write (a scheduled action, a dashboard) needs a rule or
+    a place among the free types, or `infra cost` lists it as not priced for lack of one."""
+    cloud_providers = {provider for provider, cloud in PROVIDERS.items() if cloud is not None}
+    known = set(RULES) | FREE_TYPES | set(BILLED_ELSEWHERE)
+    written = {
+        resource_type: path.name
+        for path in sorted((GOLDEN.parent / "synth").glob("*.json"))
+        for resource_type in json.loads(path.read_text()).get("resource", {})
+        if provider_of(resource_type) in cloud_providers
+    }
+    assert written, "no golden synth files found"
+    assert {t: f for t, f in written.items() if t not in known} == {}

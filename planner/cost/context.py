@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import msgspec
@@ -156,12 +156,17 @@ class PricingContext:
     """The fleet over the week, when its size follows the traffic (or a schedule)."""
     usage: UsageEstimates | None = None
     """The usage file's traffic-driven quantities (`infra cost --usage-file`), if one was given."""
+    followed: list[str] = field(default_factory=list)
+    """The instance types of the groups priced hour by hour (none: `week` matched no group)."""
 
     def week_counts(
         self, instance_type: str, group_size: float, share: Share = "instances"
     ) -> list[int] | None:
         """The group's size in each of the 168 hours, if it follows the week."""
-        return self.week.counts(instance_type, group_size, share) if self.week else None
+        counts = self.week.counts(instance_type, group_size, share) if self.week else None
+        if counts is not None:
+            self.followed.append(instance_type)
+        return counts
 
     def over_the_week(
         self, instance_type: str, instances: Span, share: Share = "instances"

@@ -120,6 +120,14 @@ def price_plan(
         )
     )
     stale = stale_catalog_warning(catalog, [cloud])
+    unfollowed = (
+        [
+            f"no group in the plan is the decision's fleet ({week.desired}× {week.instance_type} "
+            "at the peak): priced at the groups' bounds, not hour by hour"
+        ]
+        if week and not context.followed
+        else []
+    )
     unused = (
         usage.unused(
             {r.address for r in infrastructure.resources},
@@ -137,8 +145,8 @@ def price_plan(
         hours_per_month=HOURS_PER_MONTH,
         load=load,
         budget_monthly_usd=budget_monthly_usd,
-        notes=((stale,) if stale else ()) + tuple(unused),
-        week=_week_cost(resources, week) if week else None,
+        notes=((stale,) if stale else ()) + tuple(unused) + tuple(unfollowed),
+        week=_week_cost(resources, week) if week and context.followed else None,
     )
 
 
