@@ -5,10 +5,14 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from constructs import Construct
+
     from planner.deployment import DeploymentSpec
 
 
@@ -139,3 +143,18 @@ def empty_structs(node: Any, path: str = "", in_list: bool = False) -> list[str]
         for index, value in enumerate(node):
             found += empty_structs(value, f"{path}[{index}]", True)
     return found
+
+
+_TEST_APP_OUTDIR = tempfile.TemporaryDirectory(prefix="infra-test-app-")
+"""One output directory for every bare test App, removed when the process exits: cdktn's
+`Testing.app()` makes a new temporary directory per call when given none, and never removes it."""
+
+
+def synth_construct(build: Callable[[Construct], object]) -> dict[str, Any]:
+    """The Terraform JSON of one bare stack holding what `build` adds to it (a construct tested
+    without a spec or a stack of the toolkit's)."""
+    from cdktn import TerraformStack, Testing
+
+    stack = TerraformStack(Testing.app(outdir=_TEST_APP_OUTDIR.name), "props")
+    build(stack)
+    return json.loads(Testing.synth(stack))

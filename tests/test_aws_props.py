@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.stack_json import only, resources
+from tests.stack_json import synth_construct as _synth
 
 MODULES = Path(__file__).resolve().parent.parent / "modules" / "aws"
 LAUNCH_TEMPLATE = {
@@ -39,15 +40,6 @@ LOAD_BALANCER = {
     "health_path": "/health",
 }
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/serving:1"
-
-
-def _synth(build: Any) -> dict[str, Any]:
-    """The Terraform JSON of what `build(stack)` adds to an empty stack."""
-    from cdktn import TerraformStack, Testing
-
-    stack = TerraformStack(Testing.app(), "props")
-    build(stack)
-    return json.loads(Testing.synth(stack))
 
 
 @pytest.fixture(scope="module")

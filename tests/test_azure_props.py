@@ -7,13 +7,9 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
-import json
-from collections.abc import Callable
 from typing import Any
 
-import cdktn
 import pytest
-from constructs import Construct
 
 from modules.azure import identity, load_balancer, ml_workspace, network, resource_group, scale_set
 from modules.azure.identity import (
@@ -34,6 +30,7 @@ from modules.azure.network import (
 from modules.azure.resource_group import ResourceGroupProps, StackResourceGroup
 from modules.azure.scale_set import UNUSABLE_SSH_KEY, GpuScaleSet, GpuScaleSetProps
 from tests.stack_json import data_sources, only, resources
+from tests.stack_json import synth_construct as synth
 
 PLACED = {"resource_group_name": "rg-test", "location": "eastus"}
 ARM = "/subscriptions/0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0/resourceGroups"
@@ -44,13 +41,6 @@ CONTAINER_ID = (
 )
 OPS_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdvb2Qga2V5IGZvciB0aGUgc2NhZmZvbGQ= ops"
 PROPS_MODULES = (identity, load_balancer, ml_workspace, network, resource_group, scale_set)
-
-
-def synth(build: Callable[[Construct], object]) -> dict[str, Any]:
-    """The Terraform JSON of one stack holding what `build` adds to it."""
-    stack = cdktn.TerraformStack(cdktn.Testing.app(), "props")
-    build(stack)
-    return json.loads(cdktn.Testing.synth(stack))
 
 
 def scale_set_props(**relaxed: Any) -> GpuScaleSetProps:

@@ -13,11 +13,8 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
-import json
-from collections.abc import Callable
 from typing import Any
 
-import cdktn
 import pytest
 from constructs import Construct
 
@@ -58,6 +55,7 @@ from modules.gcp.vertex import (
     ServingEndpointProps,
 )
 from tests.stack_json import only, resources
+from tests.stack_json import synth_construct as synth
 
 STACK = "props-test"
 PROJECT = "props-project-1"
@@ -74,13 +72,6 @@ PROPS_MODULES = (
     service_account,
     vertex,
 )
-
-
-def synth(build: Callable[[Construct], object]) -> dict[str, Any]:
-    """The Terraform JSON of one bare stack holding what `build` adds to it."""
-    stack = cdktn.TerraformStack(cdktn.Testing.app(), "props")
-    build(stack)
-    return json.loads(cdktn.Testing.synth(stack))
 
 
 def template_props(**relaxed: Any) -> GpuInstanceTemplateProps:
