@@ -252,8 +252,7 @@ def _scaling_line(scaling: dict[str, Any]) -> str:
     kept = [SIGNAL_WORDS[scaling["signal"]].format(scaling["target"])]
     if "in_flight_per_replica" in scaling:
         kept.append(
-            f"the engine's requests in flight at {scaling['in_flight_per_replica']:g} per "
-            "replica (the fleet follows the week)"
+            f"the engine's requests in flight at {scaling['in_flight_per_replica']:g} per replica"
         )
     return f"Scaling: target tracking keeps {' and '.join(kept)}."
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from core.errors import InfraError
 from modules.engine_flags import PREDICT_ROUTES, engine_flags, flags_as_environment
+from orchestrator.azureml_autoscale import autoscale_name, autoscale_settings
 from orchestrator.managed_container import ManagedContainerError, check_managed_container
 from planner.images import DEFAULT_IMAGES
 from providers.azure.azureml_api import (
@@ -172,8 +173,13 @@ class AzureMlEndpoint:
             ),
             tags={},
         )
-        self._hash = config_hash(asdict(settings))
+        # The autoscale setting is part of the configuration: a change of schedule or target
+        # is a new deployment with its own setting, rolled out like any other change.
+        # Tags are left out, as the deployment's are: a retag changes no deployment.
+        autoscale = replace(autoscale_settings(spec, self.endpoint_name, ""), tags={})
+        self._hash = config_hash({**asdict(settings), "autoscale": asdict(autoscale)})
         self.deployment = replace(settings, name=revision_name(self._hash), tags=dict(spec.tags))
+        self.autoscale = autoscale_settings(spec, self.endpoint_name, self.deployment.name)
 
     def target_hash(self) -> str:
         return self._hash
@@ -199,7 +205,8 @@ class AzureMlEndpoint:
                 id=deployment.name,
                 name=deployment.name,
                 traffic=state.traffic.get(deployment.name, 0),
-                ready=deployment.provisioning_state.lower() == READY,
+                ready=deployment.provisioning_state.lower() == READY
+                and (deployment.name != self.deployment.name or self._autoscaled()),
                 details={
                     "instance_type": deployment.instance_type,
                     "instances": deployment.instance_count,
@@ -209,9 +216,15 @@ class AzureMlEndpoint:
             for deployment in self.api.list_deployments(self.endpoint_name)
         ]
 
+    def _autoscaled(self) -> bool:
+        """Whether the target deployment's autoscale setting is there: a run that stopped
+        between the deployment and its setting deploys again (in place) and sets it."""
+        return self.api.autoscale_exists(self.autoscale.name)
+
     def create_revision(self, share: int, others: dict[str, int]) -> None:
         """A failed deployment of the same name is updated in place, which Azure ML allows."""
         self.api.create_or_update_deployment(self.deployment)
+        self.api.apply_autoscale(self.autoscale)
         self.api.set_traffic(self.endpoint_name, {self.deployment.name: share, **others})
 
     def set_traffic(self, split: dict[str, int]) -> None:
@@ -219,6 +232,7 @@ class AzureMlEndpoint:
 
     def remove_revision(self, revision_id: str) -> None:
         self.api.delete_deployment(self.endpoint_name, revision_id)
+        self.api.delete_autoscale(autoscale_name(self.endpoint_name, revision_id))
 
     def remove_everything(self) -> list[str]:
         """The SDK created the endpoint, so Terraform does not know it: delete it (and its
@@ -227,7 +241,13 @@ class AzureMlEndpoint:
             return []
         names = [deployment.name for deployment in self.api.list_deployments(self.endpoint_name)]
         self.api.delete_endpoint(self.endpoint_name)
-        return [f"endpoint {self.endpoint_name}"] + [f"deployment {name}" for name in names]
+        for name in names:  # Azure Monitor keeps a setting whose deployment is gone
+            self.api.delete_autoscale(autoscale_name(self.endpoint_name, name))
+        return (
+            [f"endpoint {self.endpoint_name}"]
+            + [f"deployment {name}" for name in names]
+            + [f"autoscale setting {autoscale_name(self.endpoint_name, name)}" for name in names]
+        )
 
 
 def _matches(state: AzureEndpointState, wanted: EndpointSettings) -> bool:

@@ -135,16 +135,25 @@ def _model_upload(spec: DeploymentSpec, outputs: VertexOutputs) -> ModelUpload:
 
 
 def _model_deployment(spec: DeploymentSpec, outputs: VertexOutputs) -> ModelDeployment:
+    """Vertex AI has no scheduled scaling, and a deployed model's replica range changes only
+    through the API (mutateDeployedModel), not on a schedule: a deployment that follows the week
+    keeps the week's quietest hour as its minimum and lets the request-count autoscaler carry
+    it up to the peak and back (the plan's hourly sizes are what that target gives hour by
+    hour)."""
     capacity = spec.capacity
+    fewest = min(spec.hourly.counts("instances")) if spec.hourly else capacity.min_size
     return ModelDeployment(
         deployed_model_display_name="",
         machine_type=spec.instance_type,
         accelerator_type=accelerator_type(spec),
         accelerator_count=spec.accelerators_per_instance,
-        min_replica_count=max(capacity.min_size, 1),
+        min_replica_count=max(fewest, 1),
         max_replica_count=max(capacity.max_size, capacity.min_size, 1),
         # The spec's target is requests per minute per instance; Vertex's request-count
-        # target is per replica, and a replica here is one machine.
+        # target (metric aiplatform.googleapis.com/prediction/online/request_count) is per
+        # replica, and a replica here is one machine. Vertex takes an integer. Its engine
+        # metrics (vLLM's requests waiting) have no target the planner derives: requests in
+        # flight count running and waiting, and a replica below its batch cap has none waiting.
         autoscaling_target_request_count_per_minute=max(round(spec.scaling.target), 1),
         service_account=outputs.service_account_email,
     )

@@ -88,9 +88,10 @@ class ScalingSpec(_Spec, kw_only=True):
     target: Annotated[float, Meta(gt=0)]
     p99_latency_alarm_s: Annotated[float, Meta(gt=0)] = 60.0
     in_flight_per_replica: Annotated[float, Meta(gt=0)] | None = None
-    """A fleet that follows the week also tracks the engine's requests in flight (running plus
-    waiting) at this many per instance: replicas per instance times the per-replica target.
-    None: `signal` alone (left out of the spec's record then)."""
+    """A fleet that follows the week, and a kind whose platform counts requests in flight
+    (`Kind.counts_in_flight`), also track the engine's requests in flight (running plus waiting)
+    at this many per replica; per instance, replicas per instance times it. None: `signal`
+    alone (left out of the spec's record then)."""
 
 
 class DeploymentCore(_Spec, kw_only=True):
@@ -282,7 +283,7 @@ def spec_from_decision(
             extra_args=list(runtime.extra_args),
             hf_token_ssm_parameter=token,
         ),
-        scaling=scaling_spec(kind.scaling_signal, decision, profile),
+        scaling=scaling_spec(kind, decision, profile),
         network=profile.deploy.network,
         alerts_topic_arn=profile.deploy.alerts.sns_topic_arn,
         tags={**profile.tags, "env": env},  # the environment deployed to, whatever the profile says
@@ -300,14 +301,15 @@ def spec_from_decision(
     )
 
 
-def scaling_spec(signal: ScalingSignal, decision: Decision, profile: Profile) -> ScalingSpec:
+def scaling_spec(kind: targets.Kind, decision: Decision, profile: Profile) -> ScalingSpec:
     """What the deployment's autoscaling tracks, and at which targets (the recommendation shows
     it too)."""
+    signal = kind.scaling_signal
     return ScalingSpec(
         signal=signal,
         target=_scaling_target(signal, decision, profile),
         p99_latency_alarm_s=decision.p99_latency_alarm_s,
-        in_flight_per_replica=_in_flight_per_replica(signal, decision, profile),
+        in_flight_per_replica=_in_flight_per_replica(kind, decision, profile),
     )
 
 
@@ -317,9 +319,7 @@ def chosen_scaling(recommendation: Recommendation) -> dict[str, Any]:
     decision = decide(recommendation.profile, recommendation)
     target = targets.target(decision.cloud, decision.kind)
     assert target is not None  # the catalog offers only registered targets
-    data = msgspec.to_builtins(
-        scaling_spec(target.kind.scaling_signal, decision, recommendation.profile)
-    )
+    data = msgspec.to_builtins(scaling_spec(target.kind, decision, recommendation.profile))
     return {name: value for name, value in data.items() if value is not None}
 
 
@@ -339,12 +339,18 @@ def _scaling_target(signal: str, decision: Decision, profile: Profile) -> float:
     return max(round(per_replica_rps * stay_ms / 1000, 2), MIN_IN_FLIGHT_TARGET)
 
 
-def _in_flight_per_replica(signal: str, decision: Decision, profile: Profile) -> float | None:
-    """Requests in flight per replica for a fleet that follows the week (hourly sizes): the
-    load balancer's requests per target count requests, not how full a replica's batch and queue
-    are, so such a fleet tracks both. A flat fleet keeps tracking requests alone. Per replica:
-    the CloudWatch agent scrapes each replica on its own port (modules/aws/engine_metrics.py)."""
-    if signal != "alb_requests_per_target" or decision.hourly is None:
+def _in_flight_per_replica(
+    kind: targets.Kind, decision: Decision, profile: Profile
+) -> float | None:
+    """Requests in flight per replica for a kind whose platform counts them itself
+    (`Kind.counts_in_flight`), and for a fleet that follows the week (hourly sizes): requests
+    per target or per instance count requests, not how full a replica's batch and queue are, so
+    such a deployment tracks both. A flat fleet keeps tracking requests alone. Per replica: the
+    CloudWatch agent scrapes each replica on its own port (modules/aws/engine_metrics.py)."""
+    follows_the_week = (
+        kind.scaling_signal == "alb_requests_per_target" and decision.hourly is not None
+    )
+    if not (kind.counts_in_flight or follows_the_week):
         return None
     return _scaling_target("requests_in_flight_per_replica", decision, profile)
 

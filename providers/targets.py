@@ -81,6 +81,11 @@ class Kind:
     spec's pods run, None when the stack applies no workload), `no_canary(spec, stable,
     emulated)` (why the spec cannot bake beside `stable`, or None) and `refused_change(applied,
     spec)` (why the spec cannot be applied over the state's at all, or None)."""
+    counts_in_flight: bool = False
+    """The platform publishes each instance's requests in flight, queued ones included
+    (SageMaker's ConcurrentRequestsPerModel): the deployment always tracks them at the planner's
+    in-flight target, beside `scaling_signal`. False: only a fleet that follows the week does
+    (from the engine gauges its agent publishes)."""
     scales_to_zero: bool = False
     """Whether a deployment of the kind, as the toolkit builds it, can have no instance in an
     hour (an environment's schedule or scale_to_zero). A group or node pool can; a managed

@@ -3,7 +3,9 @@
 One model (the AWS-built image of the spec's engine, weights from S3 or the model hub), an
 endpoint configuration with a primary variant and an optional challenger, blue/green updates with
 canary or linear traffic shifting that roll back on the variants' alarms, target-tracking
-autoscaling per variant, and a KMS key where there is something for it to encrypt.
+autoscaling per variant (invocations and concurrent requests per model), scheduled actions that
+make the primary follow the planner's week, and a KMS key where there is something for it to
+encrypt.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from modules.aws.sagemaker import (
     has_local_storage,
 )
 from modules.aws.sagemaker_container import check_container, container_environment
+from modules.aws.sagemaker_schedule import VariantSchedule, VariantScheduleProps
 from modules.aws.security import EndpointSecurityGroup, EndpointSecurityGroupProps
+from modules.week_schedule import size_changes
 from planner.deployment import DeploymentSpec
 from stacks.common import configure_aws_stack
 
@@ -155,16 +159,38 @@ class SagemakerEndpointStack(TerraformStack):
                 data_capture_kms_key_arn=key_arn,
             ),
         )
+        # The primary follows the week; a challenger keeps its own fixed share.
+        changes = size_changes(spec.hourly)
+        in_flight = spec.scaling.in_flight_per_replica
         for variant in serving:
-            VariantAutoscaling(
+            scheduled = bool(changes) and variant.name == PRIMARY
+            scaling = VariantAutoscaling(
                 self,
                 f"autoscaling-{variant.name}",
                 VariantAutoscalingProps(
                     endpoint_name=endpoint.endpoint.name,
                     variant=variant,
                     invocations_per_instance=spec.scaling.target,
+                    # One model container per instance, serving the instance's replicas.
+                    concurrent_requests_per_model=in_flight * spec.runtime.replicas_per_instance
+                    if in_flight is not None
+                    else None,
+                    scheduled=scheduled,
                 ),
             )
+            if scheduled and spec.hourly:
+                VariantSchedule(
+                    self,
+                    f"schedule-{variant.name}",
+                    VariantScheduleProps(
+                        name=f"{name}-{variant.name}",
+                        resource_id=scaling.target.resource_id,
+                        scalable_dimension=scaling.target.scalable_dimension,
+                        changes=tuple(changes),
+                        time_zone=spec.hourly.timezone,
+                        max_instances=variant.max_instances,
+                    ),
+                )
         TerraformOutput(self, "endpoint_name", value=endpoint.endpoint.name)
         TerraformOutput(self, "endpoint_arn", value=endpoint.endpoint.arn)
         TerraformOutput(

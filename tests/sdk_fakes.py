@@ -22,6 +22,7 @@ from planner.deployment import HEALTH_PATHS, CapacitySpec, DeploymentSpec, Runti
 from planner.images import DEFAULT_IMAGES
 from planner.profile import Canary
 from providers.azure.azureml_api import (
+    AutoscaleSettings,
     AzureDeploymentState,
     AzureEndpointState,
     DeploymentSettings,
@@ -182,7 +183,7 @@ class Recorder:
 
     def changing(self) -> list[str]:
         """The calls that change something (reads left out)."""
-        reads = {"read_endpoint", "find_models", "list_deployments"}
+        reads = {"read_endpoint", "find_models", "list_deployments", "autoscale_exists"}
         return [name for name in self.names() if name not in reads]
 
 
@@ -292,6 +293,8 @@ class FakeAzureMlApi(Recorder):
         self.settings: dict[str, DeploymentSettings] = {}
         self.fail_deployment_as_failed = False
         """Next deployment ends in the Failed state (Azure ML keeps it) and the call raises."""
+        self.autoscale: dict[str, AutoscaleSettings] = {}
+        """Azure Monitor's autoscale settings by name (they outlive their deployment)."""
 
     def read_endpoint(self, name: str) -> AzureEndpointState | None:
         self._record("read_endpoint", name)
@@ -351,6 +354,20 @@ class FakeAzureMlApi(Recorder):
         self.endpoint = None
         self.deployments.clear()
         self.settings.clear()
+
+    def apply_autoscale(self, settings: AutoscaleSettings) -> None:
+        self._record("apply_autoscale", settings)
+        if settings.deployment_name not in self.deployments:
+            raise CloudCallFailed(f"no deployment {settings.deployment_name} to autoscale.")
+        self.autoscale[settings.name] = settings
+
+    def autoscale_exists(self, name: str) -> bool:
+        self._record("autoscale_exists", name)
+        return name in self.autoscale
+
+    def delete_autoscale(self, name: str) -> None:
+        self._record("delete_autoscale", name)
+        self.autoscale.pop(name, None)
 
     def serving(self) -> dict[str, int]:
         assert self.endpoint is not None

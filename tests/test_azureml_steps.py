@@ -119,11 +119,14 @@ def test_first_deploy_creates_the_endpoint_then_the_deployment_with_all_the_traf
         "read_endpoint",
         "list_deployments",
         "create_or_update_deployment",
+        "apply_autoscale",
         "set_traffic",
         "read_endpoint",
         "list_deployments",
+        "autoscale_exists",
         "read_endpoint",
         "list_deployments",
+        "autoscale_exists",
     ]
     assert api.calls[1][1] == (
         EndpointSettings(
@@ -151,7 +154,7 @@ def test_first_deploy_creates_the_endpoint_then_the_deployment_with_all_the_traf
         readiness_probe=Probe(initial_delay=10, period=10, timeout=5, failure_threshold=3),
         tags=TAGS,
     )
-    assert api.calls[5][1] == {revision: 100}
+    assert api.calls[6][1] == {revision: 100}
     assert result["actions"] == [
         f"created or updated the endpoint {ENDPOINT}",
         f"deployed {revision} with 100% of the traffic",
@@ -168,7 +171,12 @@ def test_a_re_run_with_the_same_spec_only_reads(tmp_path: Path) -> None:
     api = FakeAzureMlApi()
     revision = deployed_a(api, tmp_path)
     result = Run(api, SPEC_A, tmp_path).deploy()
-    assert api.names() == ["read_endpoint", "read_endpoint", "list_deployments"]
+    assert api.names() == [
+        "read_endpoint",
+        "read_endpoint",
+        "list_deployments",
+        "autoscale_exists",
+    ]
     assert result["changed"] is False and result["traffic"] == {revision: 100}
 
 
@@ -219,7 +227,7 @@ def test_an_interrupted_bake_is_baked_again_and_promoted_by_the_next_run(tmp_pat
     _, b = interrupted_canary(api, tmp_path)
     run = Run(api, SPEC_B, tmp_path)
     run.deploy()
-    assert api.changing() == ["set_traffic", "delete_deployment"]
+    assert api.changing() == ["set_traffic", "delete_deployment", "delete_autoscale"]
     assert run.slept == [300] and api.serving() == {b: 100}
 
 
@@ -241,9 +249,11 @@ def test_a_failed_deployment_is_updated_in_place_by_the_next_run(tmp_path: Path)
     Run(api, SPEC_B, tmp_path).deploy()
     assert api.changing() == [
         "create_or_update_deployment",
+        "apply_autoscale",
         "set_traffic",
         "set_traffic",
         "delete_deployment",
+        "delete_autoscale",
     ]
     assert api.serving() == {b: 100}
 
@@ -346,8 +356,15 @@ def test_destroy_deletes_the_endpoint_the_sdk_created(tmp_path: Path) -> None:
     a, b = interrupted_canary(api, tmp_path)
     run = Run(api, SPEC_B, tmp_path)
     removed = sdk_steps.before_destroy(run.deployment, AZURE_OUTPUTS, run.driver)
-    assert api.changing() == ["delete_endpoint"]
-    assert removed == [f"endpoint {ENDPOINT}", f"deployment {a}", f"deployment {b}"]
+    assert api.changing() == ["delete_endpoint", "delete_autoscale", "delete_autoscale"]
+    assert removed == [
+        f"endpoint {ENDPOINT}",
+        f"deployment {a}",
+        f"deployment {b}",
+        f"autoscale setting {ENDPOINT}-{a}-autoscale",
+        f"autoscale setting {ENDPOINT}-{b}-autoscale",
+    ]
+    assert api.autoscale == {}
     api.calls.clear()
     assert sdk_steps.before_destroy(run.deployment, AZURE_OUTPUTS, run.driver) == []
     assert api.changing() == []

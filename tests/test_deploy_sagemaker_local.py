@@ -44,9 +44,19 @@ REGION = "us-east-1"
 the primary."""
 
 
+OFFICE_HOURS = {
+    "timezone": "Europe/Berlin",
+    "peak_hours": "09:00-18:00",
+    "days": "weekdays",
+    "trough_rps": 1,
+}
+"""The endpoint follows an office-hours week: its primary variant gets scheduled actions."""
+
+
 def chat_in_one_region() -> dict[str, Any]:
     profile = yaml.safe_load((EXAMPLES / "chat-8b.yaml").read_text())
     profile["placement"]["regions"] = [REGION]
+    profile["workload"]["traffic"] = dict(OFFICE_HOURS)
     return profile
 
 
@@ -131,6 +141,37 @@ def test_deploy_created_the_endpoint(deployed: Run) -> None:
     assert len([a for a in alarms if a["AlarmName"].startswith(deployed.resource_name)]) == 4
 
 
+def test_the_primary_follows_the_week_and_tracks_concurrent_requests(deployed: Run) -> None:
+    autoscaling = boto("application-autoscaling")
+    primary = f"endpoint/{deployed.resource_name}/variant/primary"
+    actions = autoscaling.describe_scheduled_actions(ServiceNamespace="sagemaker")[
+        "ScheduledActions"
+    ]
+    assert {a["ResourceId"] for a in actions} == {primary}
+    assert sorted(a["Schedule"] for a in actions) == [
+        "cron(0 18 ? * MON-FRI *)",
+        "cron(0 9 ? * MON-FRI *)",
+    ]
+    assert {a["Timezone"] for a in actions} == {OFFICE_HOURS["timezone"]}
+    minimum = {a["Schedule"]: int(a["ScalableTargetAction"]["MinCapacity"]) for a in actions}
+    assert minimum["cron(0 9 ? * MON-FRI *)"] > minimum["cron(0 18 ? * MON-FRI *)"] >= 1
+    policies = autoscaling.describe_scaling_policies(
+        ServiceNamespace="sagemaker", ResourceId=primary
+    )["ScalingPolicies"]
+    metrics = {
+        p["PolicyName"]: p["TargetTrackingScalingPolicyConfiguration"][
+            "PredefinedMetricSpecification"
+        ]["PredefinedMetricType"]
+        for p in policies
+    }
+    assert metrics == {
+        "primary-invocations-per-instance": "SageMakerVariantInvocationsPerInstance",
+        "primary-concurrent-requests-per-model": (
+            "SageMakerVariantConcurrentRequestsPerModelHighResolution"
+        ),
+    }
+
+
 def test_second_plan_shows_no_changes(deployed: Run) -> None:
     result, body = deployed.json("plan", PROFILE, "--kind", "sagemaker", "--skip-check")
     assert result.exit_code == 0, result.output
@@ -182,6 +223,10 @@ def test_destroy_leaves_nothing(deployed: Run) -> None:
     autoscaling = boto("application-autoscaling")
     assert (
         autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+    )
+    assert (
+        autoscaling.describe_scheduled_actions(ServiceNamespace="sagemaker")["ScheduledActions"]
+        == []
     )
     assert [
         k for k in boto("kms").list_aliases()["Aliases"] if deployed.resource_name in k["AliasName"]

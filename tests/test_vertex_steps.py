@@ -194,6 +194,26 @@ def test_a_re_run_with_the_same_spec_only_reads(tmp_path: Path) -> None:
     assert len(api.models) == 1 and run.slept == []
 
 
+def test_a_week_keeps_its_quietest_hour_as_the_minimum_and_scales_on_requests(
+    tmp_path: Path,
+) -> None:
+    """Vertex has no scheduled scaling: the request-count autoscaler carries the deployment
+    between the week's quietest hour and the plan's maximum, at the planner's target."""
+    import msgspec
+
+    from planner.hourly import hourly_sizes
+
+    sizes = [4 if hour // 24 < 5 and 9 <= hour % 24 < 18 else 2 for hour in range(168)]
+    week = hourly_sizes("Europe/Berlin", [(n, n) for n in sizes], [1.0] * 168, 1.0)
+    spec = msgspec.structs.replace(SPEC_A, hourly=week)
+    api = FakeVertexApi()
+    Run(api, spec, tmp_path).deploy()
+    ((_, deployment, _),) = [payload for name, payload in api.calls if name == "deploy_model"]
+    assert deployment.min_replica_count == 2 == min(sizes)
+    assert deployment.max_replica_count == spec.capacity.max_size
+    assert deployment.autoscaling_target_request_count_per_minute == round(spec.scaling.target)
+
+
 def test_tags_alone_do_not_make_a_new_revision(tmp_path: Path) -> None:
     import msgspec
 

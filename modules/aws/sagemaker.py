@@ -62,6 +62,11 @@ BLUE_GREEN_TIMEOUT_RANGE_S = (600, 14_400)
 SCALE_IN_COOLDOWN_S = 600
 """Slow to scale in: a new instance takes minutes to load the model."""
 SCALE_OUT_COOLDOWN_S = 120
+CONCURRENCY_METRIC = "SageMakerVariantConcurrentRequestsPerModelHighResolution"
+"""Application Auto Scaling's predefined metric of a variant's ConcurrentRequestsPerModel (the
+stack deploys variants, not inference components, whose metric is per copy): "Define a scaling
+policy", docs.aws.amazon.com/sagemaker/latest/dg/endpoint-auto-scaling-add-code-define.html,
+retrieved 2026-12-03."""
 NAME_LIMIT = 63
 
 
@@ -370,10 +375,20 @@ class VariantAutoscalingProps:
     """The variant scaled, between its min_instances and max_instances. Required."""
     invocations_per_instance: float
     """The target of invocations per instance and minute. Required."""
+    concurrent_requests_per_model: float | None = None
+    """A second target-tracking policy, `<variant>-concurrent-requests-per-model`: keep
+    SageMaker's ConcurrentRequestsPerModel (requests in the model container, queued ones
+    included, until the last streamed token; published every 10 s) at this many. Default None:
+    invocations alone."""
+    scheduled: bool = False
+    """Scheduled actions move the variant's minimum over the week (VariantSchedule); a re-plan
+    leaves the minimum they set. Default False."""
 
 
 class VariantAutoscaling(Construct):
-    """Target tracking on invocations per instance and minute, within the plan's min/max."""
+    """Target tracking on invocations per instance and minute and, when given, on concurrent
+    requests per model, within the plan's min/max. With two policies Application Auto Scaling
+    scales out when either asks and in only when both agree."""
 
     def __init__(self, scope: Construct, id: str, props: VariantAutoscalingProps) -> None:
         super().__init__(scope, id)
@@ -386,6 +401,9 @@ class VariantAutoscaling(Construct):
             scalable_dimension="sagemaker:variant:DesiredInstanceCount",
             min_capacity=variant.min_instances,
             max_capacity=variant.max_instances,
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["min_capacity"])
+            if props.scheduled
+            else None,
         )
         self.policy = AppautoscalingPolicy(
             self,
@@ -404,3 +422,21 @@ class VariantAutoscaling(Construct):
                 scale_out_cooldown=SCALE_OUT_COOLDOWN_S,
             ),
         )
+        if props.concurrent_requests_per_model is not None:
+            self.concurrency = AppautoscalingPolicy(
+                self,
+                "concurrent-requests",
+                name=f"{variant.name}-concurrent-requests-per-model",
+                policy_type="TargetTrackingScaling",
+                service_namespace=self.target.service_namespace,
+                resource_id=self.target.resource_id,
+                scalable_dimension=self.target.scalable_dimension,
+                target_tracking_scaling_policy_configuration=AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
+                    target_value=props.concurrent_requests_per_model,
+                    predefined_metric_specification=AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
+                        predefined_metric_type=CONCURRENCY_METRIC
+                    ),
+                    scale_in_cooldown=SCALE_IN_COOLDOWN_S,
+                    scale_out_cooldown=SCALE_OUT_COOLDOWN_S,
+                ),
+            )

@@ -11,6 +11,7 @@ SAGEMAKER = Kind(
     summary="a SageMaker real-time endpoint (managed instances, blue/green traffic shifts)",
     runs_instances=False,
     scaling_signal="invocations_per_instance",
+    counts_in_flight=True,
     serving_port=SAGEMAKER_PORT,
     health_path=SAGEMAKER_HEALTH_PATH,
     image_rule="planner.images:sagemaker_image",

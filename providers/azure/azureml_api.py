@@ -72,6 +72,50 @@ class DeploymentSettings:
 
 
 @dataclass(frozen=True)
+class ScaleRuleSettings:
+    """A metric rule of an autoscale profile: the endpoint's RequestsPerMinute of one
+    deployment (its `deployment` dimension), divided by the deployment's instance count."""
+
+    metric_name: str
+    threshold: float
+    operator: str
+    """"GreaterThan" (scale out) or "LessThan" (scale in)."""
+    direction: str
+    """"Increase" or "Decrease", by one instance."""
+    window_minutes: int
+    cooldown_minutes: int
+
+
+@dataclass(frozen=True)
+class ScaleProfileSettings:
+    """One profile of an autoscale setting: a capacity, the rules, and (recurring) when it
+    starts; a recurring profile runs until the next one starts."""
+
+    name: str
+    minimum: int
+    default: int
+    maximum: int
+    days: tuple[str, ...] = ()
+    """Windows day names ("Monday"); empty: the profile is not recurring."""
+    hour: int = 0
+    time_zone: str = ""
+    """The recurrence's Windows time zone name ("W. Europe Standard Time")."""
+
+
+@dataclass(frozen=True)
+class AutoscaleSettings:
+    """An Azure Monitor autoscale setting (azure-mgmt-monitor `AutoscaleSettingResource`) of
+    one deployment: its profiles, each with the same rules."""
+
+    name: str
+    endpoint_name: str
+    deployment_name: str
+    profiles: tuple[ScaleProfileSettings, ...]
+    rules: tuple[ScaleRuleSettings, ...]
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
 class AzureEndpointState:
     name: str
     auth_mode: str
@@ -108,6 +152,16 @@ class AzureMlApi(Protocol):
     def delete_deployment(self, endpoint_name: str, name: str) -> None: ...
 
     def delete_endpoint(self, name: str) -> None: ...
+
+    def apply_autoscale(self, settings: AutoscaleSettings) -> None:
+        """Create or replace the deployment's autoscale setting."""
+        ...
+
+    def autoscale_exists(self, name: str) -> bool: ...
+
+    def delete_autoscale(self, name: str) -> None:
+        """Delete an autoscale setting; none of that name is fine."""
+        ...
 
 
 def managed_online_endpoint(settings: EndpointSettings, traffic: dict[str, int]) -> Any:
@@ -170,6 +224,88 @@ def managed_online_deployment(settings: DeploymentSettings) -> Any:
     )
 
 
+def autoscale_setting(
+    settings: AutoscaleSettings, *, deployment_id: str, endpoint_id: str, location: str
+) -> Any:
+    """azure-mgmt-monitor's AutoscaleSettingResource for the deployment `deployment_id`,
+    reading the metrics of the endpoint `endpoint_id` (where RequestsPerMinute is published,
+    with a `deployment` dimension: "Supported metrics for Microsoft.MachineLearningServices/
+    workspaces/onlineEndpoints", learn.microsoft.com/azure/azure-monitor/reference/
+    supported-metrics, retrieved 2026-12-03)."""
+    from datetime import timedelta
+
+    from azure.mgmt.monitor.models import (
+        AutoscaleProfile,
+        AutoscaleSettingResource,
+        MetricTrigger,
+        Recurrence,
+        RecurrentSchedule,
+        ScaleAction,
+        ScaleCapacity,
+        ScaleRule,
+        ScaleRuleMetricDimension,
+    )
+
+    rules = [
+        ScaleRule(
+            metric_trigger=MetricTrigger(
+                metric_name=rule.metric_name,
+                metric_resource_uri=endpoint_id,
+                time_grain=timedelta(minutes=1),
+                statistic="Average",
+                time_window=timedelta(minutes=rule.window_minutes),
+                time_aggregation="Average",
+                operator=rule.operator,
+                threshold=rule.threshold,
+                dimensions=[
+                    ScaleRuleMetricDimension(
+                        dimension_name="deployment",
+                        operator="Equals",
+                        values=[settings.deployment_name],
+                    )
+                ],
+                divide_per_instance=True,
+            ),
+            scale_action=ScaleAction(
+                direction=rule.direction,
+                type="ChangeCount",
+                value="1",
+                cooldown=timedelta(minutes=rule.cooldown_minutes),
+            ),
+        )
+        for rule in settings.rules
+    ]
+    return AutoscaleSettingResource(
+        location=location,
+        tags=dict(settings.tags),
+        enabled=True,
+        target_resource_uri=deployment_id,
+        profiles=[
+            AutoscaleProfile(
+                name=profile.name,
+                capacity=ScaleCapacity(
+                    minimum=str(profile.minimum),
+                    maximum=str(profile.maximum),
+                    default=str(profile.default),
+                ),
+                rules=rules,
+                recurrence=Recurrence(
+                    frequency="Week",
+                    schedule=RecurrentSchedule(
+                        time_zone=profile.time_zone,
+                        days=list(profile.days),
+                        hours=[profile.hour],
+                        minutes=[0],
+                    ),
+                )
+                if profile.days
+                else None,
+            )
+            for profile in settings.profiles
+        ],
+    )
+
+
 class AzureMlSdkApi:
     """AzureMlApi over azure-ai-ml's MLClient, signed in with DefaultAzureCredential."""
 
@@ -191,6 +327,9 @@ class AzureMlSdkApi:
                 "then run the command again."
             ) from None
         self._client = MLClient(credential, subscription_id, resource_group, workspace)
+        self._credential = credential
+        self._subscription_id = subscription_id
+        self._resource_group = resource_group
 
     @contextmanager
     def _calling(self, what: str) -> Iterator[None]:
@@ -265,3 +404,38 @@ class AzureMlSdkApi:
     def delete_endpoint(self, name: str) -> None:
         with self._calling(f"delete the endpoint {name}"):
             self._client.online_endpoints.begin_delete(name).result()
+
+    def _monitor(self) -> Any:
+        from azure.mgmt.monitor import MonitorManagementClient
+
+        return MonitorManagementClient(self._credential, self._subscription_id)
+
+    def apply_autoscale(self, settings: AutoscaleSettings) -> None:
+        with self._calling(f"set the autoscale of the deployment {settings.deployment_name}"):
+            deployment = self._client.online_deployments.get(
+                settings.deployment_name, settings.endpoint_name
+            )
+            endpoint = self._client.online_endpoints.get(settings.endpoint_name)
+            resource = autoscale_setting(
+                settings,
+                deployment_id=deployment.id,
+                endpoint_id=endpoint.id,
+                location=endpoint.location,
+            )
+            self._monitor().autoscale_settings.create_or_update(
+                self._resource_group, settings.name, resource
+            )
+
+    def autoscale_exists(self, name: str) -> bool:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with self._calling(f"read the autoscale setting {name}"):
+            try:
+                self._monitor().autoscale_settings.get(self._resource_group, name)
+            except ResourceNotFoundError:
+                return False
+        return True
+
+    def delete_autoscale(self, name: str) -> None:
+        with self._calling(f"delete the autoscale setting {name}"):
+            self._monitor().autoscale_settings.delete(self._resource_group, name)
