@@ -19,7 +19,6 @@ from core.errors import NoFeasibleCandidate, ProfileError
 from planner.accelerators import Accelerator, accelerators
 from planner.commitment import CommitmentPlan, plan_commitment
 from planner.hourly import HOURS_PER_MONTH, WeekDemand, week_costs, week_demand
-from planner.traffic import HOURS_PER_WEEK
 from planner.models import ModelSpec
 from planner.performance import (
     BYTES_PER_PARAM,
@@ -35,9 +34,10 @@ from planner.performance import (
     non_llm_capacity,
 )
 from planner.profile import Commitments, Profile
+from planner.traffic import HOURS_PER_WEEK
 from providers import targets
-from providers.commitments import commitment_rate
 from providers.catalog import Catalog, Offering, ZonePrice
+from providers.commitments import commitment_rate
 
 MAX_INSTANCES = 10_000
 """The largest fleet or endpoint the optimizer proposes; a choice needing more is no choice."""

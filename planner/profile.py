@@ -21,7 +21,8 @@ from planner.profile_checks import check_profile_values
 from planner.schema_errors import validation_sentence
 from planner.yaml_source import LocatedDocument, load_located_yaml
 from providers import targets
-from providers.commitments import COMMITMENT_KINDS, TERMS as COMMITMENT_TERMS
+from providers.commitments import COMMITMENT_KINDS
+from providers.commitments import TERMS as COMMITMENT_TERMS
 from providers.spot_interruption import BAND_MAX_PERCENT
 
 Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
