@@ -35,6 +35,9 @@ class CommitmentPlan(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     """The sourced rate per committed instance-hour; None: no rate for this instance type and
     region, so nothing can be bought (held instances still cover their hours)."""
     rate_source: str | None = None
+    instance_type: str
+    ondemand_usd_per_hour: Usd
+    """The on-demand price the plan was made with (what a covered instance-hour saves)."""
     held_instances: Count = 0
     held_monthly_usd: Usd | None = None
     """What the held commitments cost a month (sunk: not part of the plan's figures)."""
@@ -87,6 +90,7 @@ def best_count(on_demand: list[int], ondemand_usd: float, rate_usd: float) -> in
 
 def plan_commitment(
     *,
+    instance_type: str,
     kind: str,
     term: str,
     on_demand: list[int],
@@ -113,6 +117,8 @@ def plan_commitment(
         term=term,
         rate_usd_per_hour=rate_usd,
         rate_source=rate_source,
+        instance_type=instance_type,
+        ondemand_usd_per_hour=ondemand_usd,
         held_instances=held,
         held_monthly_usd=(
             round(held * held_rate_usd * HOURS_PER_MONTH, 2) if held_rate_usd is not None else None

@@ -983,6 +983,7 @@ def with_commitment(candidate: Candidate, commitments: Commitments) -> Candidate
     )
     usd = rate.usd_per_hour if rate else None
     plan = plan_commitment(
+        instance_type=o.instance_type,
         kind=commitments.kind,
         term=commitments.term,
         on_demand=candidate.on_demand_hours(),
