@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from planner.cost.diff import CostDiff
+from planner.cost.diff import CostDiff, commitment_words
 from planner.cost.report import CostComponent, CostReport, ResourceCost
 from providers.price_freshness import age_days
 
@@ -490,6 +490,8 @@ def diff_table(diff: CostDiff) -> Any:
         f"{money(diff.head.monthly_usd.expected)} ({signed(delta.expected)}); at the maximum "
         f"{signed(delta.max)}"
     )
+    if diff.commitment_changed:
+        summary += f"\nCommitments: {commitment_words(diff.base)} → {commitment_words(diff.head)}"
     return Group(
         Text(f"{diff.base.source} → {diff.head.source}", style="bold"), table, Text(summary)
     )
