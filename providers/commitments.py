@@ -101,14 +101,38 @@ def read_commitments(file: Path) -> dict[tuple[str, str, str, str], CommitmentRa
     return rates
 
 
+def commitment_files(cloud: str) -> list[Path]:
+    """The cloud's shipped commitment files (one per file its targets declare)."""
+    declared = targets.cloud(cloud)
+    names = dict.fromkeys(t.commitments_file for t in declared.targets if t.commitments_file)
+    return [declared.data_dir / name for name in names if name]
+
+
+def current_file(cloud: str, shipped: Path) -> Path:
+    """The refreshed copy in the cloud's usable price cache (`infra catalog refresh`), else the
+    shipped file."""
+    from providers.catalog import shipped_cloud_files
+    from providers.price_cache import find_cached
+
+    cached = find_cached(cloud, {kind: path for kind, path, _ in shipped_cloud_files(cloud)})
+    if cached is not None and cached.files is not None and (cached.folder / shipped.name).exists():
+        return cached.folder / shipped.name
+    return shipped
+
+
 @cache
+def _rates_of(path: str, modified_ns: int) -> dict[tuple[str, str, str, str], CommitmentRate]:
+    return read_commitments(Path(path))
+
+
 def target_commitments(cloud: str, kind: str) -> dict[tuple[str, str, str, str], CommitmentRate]:
-    """The rates a target's file ships; empty when the target declares none."""
+    """The rates of a target's file (refreshed, else shipped); empty when it declares none."""
     declared = targets.cloud(cloud)
     target = declared.target(kind)
     if target is None or target.commitments_file is None:
         return {}
-    return read_commitments(declared.data_dir / target.commitments_file)
+    path = current_file(cloud, declared.data_dir / target.commitments_file)
+    return _rates_of(str(path), path.stat().st_mtime_ns)
 
 
 def commitment_rate(
