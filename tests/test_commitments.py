@@ -292,3 +292,27 @@ def test_cost_splits_the_month_and_diff_shows_a_change_of_commitment(
     assert diff.exit_code == 0, diff.output
     assert "commitment.reserved" in diff.output
     assert "Commitments: 1 held + " in diff.output and "→ 1 held + 0 bought" in diff.output
+
+
+def test_the_lock_names_a_change_of_pricing_and_ignores_its_absence() -> None:
+    import msgspec
+
+    from planner.lock import profile_digest
+    from planner.profile import load_profile
+
+    profile = load_profile(EXAMPLE).profile
+    assert profile.pricing is not None and profile.pricing.commitments is not None
+    held_only = msgspec.structs.replace(
+        profile,
+        pricing=msgspec.structs.replace(
+            profile.pricing,
+            commitments=msgspec.structs.replace(profile.pricing.commitments, may_buy=False),
+        ),
+    )
+    before, after = profile_digest(profile), profile_digest(held_only)
+    assert before["pricing"] != after["pricing"]
+    assert {k: v for k, v in before.items() if k != "pricing"} == {
+        k: v for k, v in after.items() if k != "pricing"
+    }
+    plain = load_profile(EXAMPLES / "chat-8b-office-hours.yaml").profile
+    assert "pricing" not in profile_digest(plain)
