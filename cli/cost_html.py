@@ -19,7 +19,12 @@ SCATTER_HEIGHT = 320
 MARGIN = 60
 HOUR_WIDTH = 4
 WEEK_HEIGHT = 160
-WEEK_COLOURS = {"on-demand": "#3b6ea5", "spot": "#e0a030", "other": "#9aa5b1"}
+WEEK_COLOURS = {
+    "committed": "#2e8b57",
+    "on-demand": "#3b6ea5",
+    "spot": "#e0a030",
+    "other": "#9aa5b1",
+}
 
 
 @dataclass(frozen=True)
@@ -76,26 +81,25 @@ def week_charts(week: WeekCost | None) -> list[WeekChart]:
     if week is None:
         return []
     hours = len(week.on_demand_instances)
+    committed = week.committed_instances or (0,) * hours
+    sizes = {
+        "committed": [float(n) for n in committed],
+        "on-demand": [
+            float(n - c) for n, c in zip(week.on_demand_instances, committed, strict=True)
+        ],
+        "spot": [float(n) for n in week.spot_instances],
+    }
+    costs = {
+        "committed": list(week.committed_usd),
+        "on-demand": list(week.on_demand_usd),
+        "spot": list(week.spot_usd),
+        "other": [week.other_usd_per_hour] * hours,
+    }
+    if not week.committed_instances:  # the legend names only what the report has
+        del sizes["committed"], costs["committed"]
     return [
-        week_chart(
-            week,
-            f"Fleet size by hour of the week ({week.timezone})",
-            "instances",
-            {
-                "on-demand": [float(n) for n in week.on_demand_instances],
-                "spot": [float(n) for n in week.spot_instances],
-            },
-        ),
-        week_chart(
-            week,
-            f"Cost by hour of the week ({week.timezone})",
-            "USD/hour",
-            {
-                "on-demand": list(week.on_demand_usd),
-                "spot": list(week.spot_usd),
-                "other": [week.other_usd_per_hour] * hours,
-            },
-        ),
+        week_chart(week, f"Fleet size by hour of the week ({week.timezone})", "instances", sizes),
+        week_chart(week, f"Cost by hour of the week ({week.timezone})", "USD/hour", costs),
     ]
 
 
@@ -122,9 +126,9 @@ def cost_by_category(report: CostReport) -> list[tuple[str, float]]:
     for resource in report.resources:
         for component in resource.components:
             value = component.monthly_usd.expected
-            if value > 0:
-                totals[component.category] = totals.get(component.category, 0.0) + value
-    return sorted(totals.items(), key=lambda item: -item[1])
+            totals[component.category] = totals.get(component.category, 0.0) + value
+    # a commitment's credit lowers its category; a category at zero or below has no bar
+    return sorted(((k, v) for k, v in totals.items() if v > 0), key=lambda item: -item[1])
 
 
 def bars(report: CostReport) -> list[Bar]:

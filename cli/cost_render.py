@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from planner.cost.diff import CostDiff
+from planner.cost.diff import CostDiff, commitment_words
 from planner.cost.report import CostComponent, CostReport, ResourceCost
 from providers.price_freshness import age_days
 
@@ -68,6 +68,8 @@ def summary_lines(report: CostReport) -> list[str]:
             f"Spot saves {money(report.spot_savings_monthly_usd)} a month ({share:.0%}) against "
             f"all on-demand ({money(report.all_on_demand_monthly_usd)})"
         )
+    if report.commitment is not None:
+        lines += commitment_lines(report)
     if report.load is not None:
         load = report.load
         if report.usd_per_million_output_tokens is not None:
@@ -92,6 +94,30 @@ def summary_lines(report: CostReport) -> list[str]:
         lines.append(f"Spot prices retrieved {report.spot_prices_retrieved}{old}")
     lines += [f"Warning: {note}" for note in report.notes]
     return lines
+
+
+def commitment_lines(report: CostReport) -> list[str]:
+    """The month split by how compute is bought, and what the commitments are."""
+    plan = report.commitment
+    assert plan is not None
+    parts = report.split()
+    split = ", ".join(
+        f"{name.replace('_', '-')} {money(span.expected)} (min {money(span.min)}, max "
+        f"{money(span.max)})"
+        for name, span in parts.items()
+    )
+    held = (
+        f"; {plan.held_instances} held, sunk at {money(plan.held_monthly_usd)}/month and not in "
+        "the totals"
+        if plan.held_instances
+        else ""
+    )
+    return [
+        f"Compute by how it is bought: {split}",
+        f"Commitments ({plan.kind}, {plan.term}): {plan.buy_instances} bought × "
+        f"{plan.instance_type}{held}; they cover up to {plan.committed_instances} on-demand "
+        "instances an hour",
+    ]
 
 
 def _billed(report: CostReport) -> list[ResourceCost]:
@@ -464,6 +490,8 @@ def diff_table(diff: CostDiff) -> Any:
         f"{money(diff.head.monthly_usd.expected)} ({signed(delta.expected)}); at the maximum "
         f"{signed(delta.max)}"
     )
+    if diff.commitment_changed:
+        summary += f"\nCommitments: {commitment_words(diff.base)} → {commitment_words(diff.head)}"
     return Group(
         Text(f"{diff.base.source} → {diff.head.source}", style="bold"), table, Text(summary)
     )

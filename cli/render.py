@@ -187,6 +187,8 @@ def recommendation(
     )
     if chosen["hourly_sizes"]:
         console.print(_week_line(chosen["hourly_sizes"], data["traffic"]), highlight=False)
+    if data["commitments"]:
+        console.print(commitment_line(chosen, data["commitments"]), highlight=False)
     console.print(_scaling_line(chosen["scaling"]), highlight=False)
     if chosen["spot_prices_retrieved"]:
         interruption = (
@@ -223,6 +225,41 @@ def recommendation(
     warnings = _console(stderr=True)  # on stderr, so the table on stdout stays clean to pipe
     for warning in data["warnings"]:
         warnings.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def commitment_line(chosen: dict[str, Any], asked: dict[str, Any]) -> str:
+    """How much of the chosen fleet to commit and what it saves; what is held and sunk."""
+    what = f"Commitments ({asked['kind']}, {asked['term']}, no upfront)"
+    plan = chosen["commitment"]
+    where = f"{chosen['instance_type']} in {chosen['region']} ({chosen['cloud']}/{chosen['kind']})"
+    if plan is None:
+        return f"{what}: no sourced rate for {where} and none held; nothing to commit."
+    parts = []
+    if plan["rate_usd_per_hour"] is None:
+        parts.append(f"no sourced rate for {where}, so nothing to buy")
+    elif plan["buy_instances"]:
+        parts.append(
+            f"commit {plan['buy_instances']}× {chosen['instance_type']} at "
+            f"{_money(plan['rate_usd_per_hour'], 4)}/h ({_money(plan['committed_monthly_usd'])}"
+            f"/month), saving {_money(plan['saving_monthly_usd'])}/month against on-demand"
+        )
+    elif asked["may_buy"]:
+        parts.append("no instance runs enough hours for a commitment to pay off")
+    if plan["held_instances"]:
+        charge = (
+            f"{_money(plan['held_monthly_usd'])}/month, sunk"
+            if plan["held_monthly_usd"] is not None
+            else "sunk"
+        )
+        parts.append(
+            f"{plan['held_instances']} held ({charge}) cover "
+            f"{_money(plan['held_saving_monthly_usd'])}/month of on-demand hours"
+        )
+    parts.append(
+        f"{_money(plan['on_demand_monthly_usd'])}/month stays on-demand"
+        + (f"; rate: {plan['rate_source']}" if plan["rate_source"] else "")
+    )
+    return f"{what}: {'; '.join(parts)}."
 
 
 def _week_line(hourly: dict[str, Any], traffic: dict[str, Any]) -> str:

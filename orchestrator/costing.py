@@ -20,6 +20,7 @@ import msgspec
 from core.errors import InfraError
 from modules.readiness import pricing_only
 from orchestrator.workflow import Deployment, prepare, synth_to
+from planner.cost.commitment import CommittedFleet
 from planner.cost.context import FleetWeek
 from planner.cost.diff import CostDiff, diff_costs
 from planner.cost.managed import with_managed_deployment
@@ -34,6 +35,7 @@ from planner.cost.report import CostReport, TargetLoad
 from planner.cost.usage_file import UsageEstimates
 from planner.deployment import DeploymentSpec
 from planner.optimizer import Filters
+from planner.traffic import HOURS_PER_WEEK
 from providers.catalog import load_catalog
 
 
@@ -104,7 +106,22 @@ def _price_for_deployment(
         budget_monthly_usd=context.budget_monthly_usd,
         week=fleet_week(spec),
         usage=usage,
+        commitment=committed_fleet(deployment),
     )
+
+
+def committed_fleet(deployment: Deployment) -> CommittedFleet | None:
+    """The decision's commitments and the fleet's on-demand instances each hour; None without."""
+    plan = deployment.resolved.decision.commitment if deployment.resolved else None
+    if plan is None:
+        return None
+    spec = deployment.spec
+    on_demand = (
+        spec.hourly.counts("on_demand")
+        if spec.hourly is not None
+        else [spec.capacity.on_demand_base] * HOURS_PER_WEEK
+    )
+    return CommittedFleet(plan, on_demand)
 
 
 def fleet_week(spec: DeploymentSpec) -> FleetWeek | None:

@@ -15,6 +15,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from planner.commitment import CommitmentPlan
 from planner.hourly import HourlySizes, hourly_sizes
 from planner.images import serving_image
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Recommendation, min_instances
@@ -87,6 +88,9 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     fixed_hourly_usd: Annotated[float, Meta(ge=0)] = 0.0
     """The part of `hourly_usd` paid whatever the fleet's size (a created cluster's control
     plane); 0 is left out of the lock, so a decision without one reads as it always did."""
+    commitment: CommitmentPlan | None = None
+    """Held and bought commitments on the on-demand part (`pricing.commitments`); None: none
+    (left out of the lock then)."""
 
     @property
     def target(self) -> tuple[str, str, str]:
@@ -97,9 +101,12 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def instances_monthly_usd(self) -> float:
         """The instances alone for a month: 730 hours of the peak fleet, or the sum over the
         week's hours (the plan's figure adds the services)."""
-        if self.hourly is not None:
-            return self.hourly.expected_monthly_usd
-        return self.hourly_usd * HOURS_PER_MONTH
+        base = (
+            self.hourly.expected_monthly_usd
+            if self.hourly is not None
+            else self.hourly_usd * HOURS_PER_MONTH
+        )
+        return base if self.commitment is None else base + self.commitment.delta_monthly_usd
 
     @property
     def monthly_covers(self) -> str:
@@ -122,6 +129,8 @@ def decision_data(decision: Decision) -> dict[str, object]:
         data.pop("hourly", None)
     if not data.get("fixed_hourly_usd"):
         data.pop("fixed_hourly_usd", None)
+    if data.get("commitment") is None:
+        data.pop("commitment", None)
     return data
 
 
@@ -203,6 +212,7 @@ def decide(
             e2e_ms_p95=_rounded(predicted.e2e_ms_p95),
         ),
         hourly=_hourly(recommendation, chosen),
+        commitment=chosen.commitment,
     )
 
 

@@ -168,6 +168,8 @@ def profile_digest(profile: Profile, env: str | None = None) -> dict[str, str]:
     schedule = _schedule_digested(profile, env)
     if schedule is not None:
         digests["schedule"] = _digest(schedule)
+    if profile.pricing is not None:  # left out without one: older locks stay valid
+        digests["pricing"] = _digest(profile.pricing)
     return digests
 
 

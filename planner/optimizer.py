@@ -17,6 +17,7 @@ import msgspec
 
 from core.errors import NoFeasibleCandidate, ProfileError
 from planner.accelerators import Accelerator, accelerators
+from planner.commitment import CommitmentPlan, plan_commitment
 from planner.hourly import HOURS_PER_MONTH, WeekDemand, week_costs, week_demand
 from planner.models import ModelSpec
 from planner.performance import (
@@ -32,9 +33,11 @@ from planner.performance import (
     error_band,
     non_llm_capacity,
 )
-from planner.profile import Profile
+from planner.profile import Commitments, Profile
+from planner.traffic import HOURS_PER_WEEK
 from providers import targets
 from providers.catalog import Catalog, Offering, ZonePrice
+from providers.commitments import commitment_rate
 
 MAX_INSTANCES = 10_000
 """The largest fleet or endpoint the optimizer proposes; a choice needing more is no choice."""
@@ -129,6 +132,8 @@ class Candidate(msgspec.Struct, frozen=True):
     hours: tuple[tuple[int, int], ...] | None = None
     """(instances, on-demand instances) in each hour of the week (planner/hourly.py); None: the
     peak size every hour (no traffic shape, schedule or scale to zero)."""
+    commitment: CommitmentPlan | None = None
+    """Held and bought commitments on its on-demand part (`pricing.commitments`); None: none."""
 
     @property
     def capacity_requests_per_s(self) -> float:
@@ -169,7 +174,16 @@ class Candidate(msgspec.Struct, frozen=True):
         """The mean over the week's hours: what the optimizer minimises (`hourly_usd` when
         every hour is the peak's, so a flat profile ranks exactly as it always did)."""
         costs = self.week_costs()
-        return self.hourly_usd if costs is None else sum(costs) / len(costs)
+        hourly = self.hourly_usd if costs is None else sum(costs) / len(costs)
+        if self.commitment is not None:
+            hourly += self.commitment.delta_monthly_usd / HOURS_PER_MONTH
+        return hourly
+
+    def on_demand_hours(self) -> list[int]:
+        """The on-demand instances of each hour of the week."""
+        if self.hours is None:
+            return [self.on_demand_instances] * HOURS_PER_WEEK
+        return [on_demand for _, on_demand in self.hours]
 
     @property
     def expected_monthly_usd(self) -> float:
@@ -915,6 +929,10 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
                     ),
                 )
             )
+    commitments = profile.pricing.commitments if profile.pricing else None
+    if commitments is not None:
+        check_held(commitments, catalog)
+        candidates = [with_commitment(c, commitments) for c in candidates]
     candidates.sort(key=lambda c: c.sort_key)
     excluded = explain_exclusions(
         profile, model, catalog, filters, capacity, considered, candidates, zone_misses, oversized
@@ -943,6 +961,42 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
             "fleet or breaks the target; it is planned only because it is pinned."
         )
     return recommendation
+
+
+def check_held(commitments: Commitments, catalog: Catalog) -> None:
+    """Every held commitment names an instance type the catalog offers in its region."""
+    offered = {(o.instance_type.lower(), o.region) for o in catalog.offerings}
+    for index, held in enumerate(commitments.held):
+        if (held.instance_type.lower(), held.region) not in offered:
+            raise ProfileError(
+                f"field pricing.commitments.held[{index}]: the catalog offers no "
+                f"{held.instance_type} in {held.region}; name the instance type and region the "
+                "commitment covers (`infra catalog show` lists them)."
+            )
+
+
+def with_commitment(candidate: Candidate, commitments: Commitments) -> Candidate:
+    """The candidate with its held commitments and what is worth buying on its on-demand part."""
+    o = candidate.offering
+    rate = commitment_rate(
+        o.cloud, o.kind, o.instance_type, o.region, commitments.kind, commitments.term
+    )
+    usd = rate.usd_per_hour if rate else None
+    plan = plan_commitment(
+        instance_type=o.instance_type,
+        kind=commitments.kind,
+        term=commitments.term,
+        on_demand=candidate.on_demand_hours(),
+        ondemand_usd=candidate.ondemand_usd,
+        rate_usd=usd,
+        rate_source=f"{rate.source}, retrieved {rate.retrieved}" if rate else None,
+        held=commitments.held_count(o.instance_type, o.region),
+        held_rate_usd=usd,
+        may_buy=commitments.may_buy,
+    )
+    if usd is None and plan.held_instances == 0:
+        return candidate
+    return msgspec.structs.replace(candidate, commitment=plan)
 
 
 def _week_sizes(

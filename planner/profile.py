@@ -21,6 +21,8 @@ from planner.profile_checks import check_profile_values
 from planner.schema_errors import validation_sentence
 from planner.yaml_source import LocatedDocument, load_located_yaml
 from providers import targets
+from providers.commitments import COMMITMENT_KINDS
+from providers.commitments import TERMS as COMMITMENT_TERMS
 from providers.spot_interruption import BAND_MAX_PERCENT
 
 Precision = Literal["fp32", "bf16", "fp16", "fp8", "int8", "int4"]
@@ -643,6 +645,61 @@ class KubernetesOptions(_Section, kw_only=True):
         return self.cluster is not None or self.create_cluster
 
 
+class HeldCommitment(_Section, kw_only=True):
+    """Instances the user already has a commitment for (of `pricing.commitments`' kind and
+    term): their cost is sunk, so the planner prices their instance-hours at zero."""
+
+    instance_type: Annotated[
+        str,
+        Meta(
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z",
+            description="an instance type such as g6.xlarge",
+        ),
+    ]
+    region: Annotated[
+        str,
+        Meta(pattern=r"^[a-z0-9][a-z0-9-]{1,40}\Z", description="a region such as us-east-1"),
+    ]
+    count: Annotated[int, Meta(ge=1, le=10_000)]
+
+
+class Commitments(_Section, kw_only=True):
+    """`pricing.commitments`: what the user holds and whether the plan may buy more.
+
+    `kind`: savings_plan, reserved (AWS), cud (GCP), reservation (Azure); a candidate whose
+    cloud has no sourced rate of that kind and term has no commitment option. `may_buy: true`
+    (the default) lets the planner commit the part of the on-demand fleet that runs enough
+    hours to pay off, and rank candidates with it."""
+
+    kind: Literal[COMMITMENT_KINDS]  # type: ignore[valid-type]
+    term: Literal[COMMITMENT_TERMS] = "1y"  # type: ignore[valid-type]
+    may_buy: bool = True
+    held: Annotated[list[HeldCommitment], Meta(max_length=100)] = []
+
+    def __post_init__(self) -> None:
+        if not self.may_buy and not self.held:
+            raise ValueError(
+                "with may_buy: false and nothing held there is no commitment to plan; list "
+                "what you hold under held, or remove pricing.commitments"
+            )
+        places = [(h.instance_type.lower(), h.region) for h in self.held]
+        if len(set(places)) != len(places):
+            raise ValueError("held lists one instance type in one region twice; add the counts")
+
+    def held_count(self, instance_type: str, region: str) -> int:
+        return sum(
+            h.count
+            for h in self.held
+            if h.instance_type.lower() == instance_type.lower() and h.region == region
+        )
+
+
+class Pricing(_Section, kw_only=True):
+    """How the user buys: commitments held and allowed."""
+
+    commitments: Commitments | None = None
+
+
 class Deploy(_Section, kw_only=True):
     """How a recommendation becomes infrastructure (`infra synth|plan|deploy`)."""
 
@@ -680,6 +737,7 @@ class Profile(_Section, kw_only=True):
     tags: dict[str, str] = {}
     runtime: Runtime = msgspec.field(default_factory=Runtime)
     deploy: Deploy = msgspec.field(default_factory=Deploy)
+    pricing: Pricing | None = None
 
     def model_spec(self) -> ModelSpec:
         """The architecture the planner uses, built in or given in the profile."""

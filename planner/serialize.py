@@ -115,6 +115,18 @@ def _spot_savings_monthly_usd(candidate: Candidate) -> float:
     return (all_on_demand / len(candidate.hours) - candidate.expected_hourly_usd) * HOURS_PER_MONTH
 
 
+def _commitment(candidate: Candidate) -> dict[str, Any] | None:
+    """The candidate's commitment plan with its derived figures; None without one."""
+    plan = candidate.commitment
+    if plan is None:
+        return None
+    return {
+        **msgspec.to_builtins(plan),
+        "committed_instances": plan.committed_instances,
+        "delta_monthly_usd": plan.delta_monthly_usd,
+    }
+
+
 def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> dict[str, Any]:
     offering, predicted = candidate.offering, recommendation.predicted(candidate)
     hourly = candidate.hourly_usd
@@ -143,6 +155,7 @@ def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> d
         "monthly_usd": _round(candidate.expected_monthly_usd, 2),
         "flat_monthly_usd": _round(hourly * HOURS_PER_MONTH, 2),
         "hourly_sizes": _hourly_sizes(recommendation, candidate),
+        "commitment": _commitment(candidate),
         "prices_retrieved": offering.retrieved,
         **spot_facts(candidate),
         "spot_not_used": spot_not_used(recommendation.profile, candidate),
@@ -218,6 +231,11 @@ def recommendation_to_dict(recommendation: Recommendation, top: int = 10) -> dic
         "demand_requests_per_second": round(recommendation.demand_requests_per_s, 4),
         "traffic": _traffic(recommendation),
         "confidence": profile.targets.confidence,
+        "commitments": (
+            msgspec.to_builtins(profile.pricing.commitments)
+            if profile.pricing and profile.pricing.commitments
+            else None
+        ),
         "chosen": as_dict(recommendation.chosen),
         "alternatives": [as_dict(c) for c in recommendation.alternatives(top)],
         "best_per_cloud": {k: as_dict(c) for k, c in recommendation.best_per("cloud").items()},

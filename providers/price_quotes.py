@@ -41,6 +41,9 @@ class RefreshRequest:
     """Per deployment kind, the machines to price."""
     day: str = ""
     """The refresh's date (ISO), for the rows of files a client writes itself."""
+    previous: Mapping[str, list[list[str]]] = field(default_factory=dict)
+    """The rows (no header) of the other data files a client rewrites (the commitment rates),
+    from the usable cache else the shipped file: what the API does not price stays."""
 
 
 @dataclass(frozen=True)

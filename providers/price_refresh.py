@@ -38,6 +38,7 @@ from providers.catalog import (
     read_catalog_file,
     shipped_cloud_files,
 )
+from providers.commitments import commitment_files, current_file, read_commitments
 from providers.price_cache import FORMAT, find_cached, fingerprint, write_attempt, write_cloud
 from providers.price_quotes import (
     Machine,
@@ -272,16 +273,25 @@ def _data_files(cloud: str, fetched: Mapping[str, str], shipped: dict[str, Path]
     """The cloud's other data files for the new cache (name without .csv -> text): what the
     client fetched, else the previous cache's copy, so a feed that failed loses nothing."""
     bands = interruption_file(cloud)
-    if bands is None:
-        return {}
-    name = bands.stem
-    if name in fetched:
-        return {name: fetched[name]}
-    cached = find_cached(cloud, shipped)
-    previous = cached.folder / bands.name if cached is not None else None
-    if cached is not None and cached.files is not None and previous and previous.exists():
-        return {name: previous.read_text(encoding="utf-8")}
-    return {}
+    texts = {}
+    for path in [*([bands] if bands is not None else []), *commitment_files(cloud)]:
+        name = path.stem
+        if name in fetched:
+            texts[name] = fetched[name]
+            continue
+        cached = find_cached(cloud, shipped)
+        previous = cached.folder / path.name if cached is not None else None
+        if cached is not None and cached.files is not None and previous and previous.exists():
+            texts[name] = previous.read_text(encoding="utf-8")
+    return texts
+
+
+def _previous_rows(cloud: str, shipped: Path) -> list[list[str]]:
+    """A commitment file's rows (no header) as the loader reads them now."""
+    path = current_file(cloud, shipped)
+    read_commitments(path)  # a malformed file is refused here, not carried forward
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))[1:]
 
 
 def refresh_cloud(
@@ -330,6 +340,7 @@ def _refresh(
         outcome.regions,
         {kind: machines_of(rows) for kind, rows in shipped_rows.items()},
         now.date().isoformat(),
+        previous={path.stem: _previous_rows(cloud, path) for path in commitment_files(cloud)},
     )
     client = importlib.import_module(f"providers.{cloud}.price_refresh")
     prices = client.fetch_prices(request, progress=progress, backoff=backoff, **options)
@@ -375,6 +386,9 @@ def _refresh(
         bands = interruption_file(cloud)
         if bands is not None and (folder / bands.name).exists():
             read_interruption(folder / bands.name)
+        for rates in commitment_files(cloud):
+            if (folder / rates.name).exists():
+                read_commitments(folder / rates.name)
 
     outcome.folder = str(write_cloud(cloud, texts, record, check=loadable))
 

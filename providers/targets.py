@@ -163,6 +163,10 @@ class Target:
     system_pool: SystemPool | None = None
     """The nodes a cluster the toolkit creates runs besides the serving pools, when it has any
     (AKS's system pool); None: the created cluster has none."""
+    commitments_file: str | None = None
+    """The cloud's file (in its data folder) of commitment rates for this kind's instances
+    (reserved instances, savings plans, committed-use discounts; providers/commitments.py);
+    None: no sourced rate, so the kind has no commitment option."""
 
 
 @dataclass(frozen=True, kw_only=True)

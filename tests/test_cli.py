@@ -82,9 +82,11 @@ def test_recommend_json_shape(cli: Cli, example: Path) -> None:
         assert row["flat_monthly_usd"] == pytest.approx(row["hourly_usd"] * 730, rel=1e-3)
         if row["hourly_sizes"] is None:  # flat: the peak hour for 730 hours
             assert row["monthly_usd"] == row["flat_monthly_usd"]
-        else:  # traffic over the week: the sum over its hours
+        else:  # traffic over the week: the sum over its hours (with its commitments)
             expected = row["hourly_sizes"]["expected_monthly_usd"]
-            assert row["monthly_usd"] == pytest.approx(expected, abs=0.01)
+            if row["commitment"] is not None:
+                expected += row["commitment"]["delta_monthly_usd"]
+            assert row["monthly_usd"] == pytest.approx(expected, abs=0.02)
     monthly = [row["monthly_usd"] for row in rows]
     assert monthly == sorted(monthly)
     for item in data["excluded"]:

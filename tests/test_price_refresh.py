@@ -30,6 +30,7 @@ from providers.aws.interruption_refresh import ADVISOR_URL
 from providers.aws.interruption_refresh import SOURCE as ADVISOR_SOURCE
 from providers.azure import price_refresh as azure
 from providers.catalog import Catalog, Offering, load_catalog, shipped_cloud_files
+from providers.commitments import commitment_rate
 from providers.gcp import price_refresh as gcp
 from providers.price_freshness import (
     catalog_status,
@@ -239,6 +240,7 @@ def test_aws_refresh_writes_the_cache_that_load_catalog_then_uses(
     folder = home / "catalog" / "aws"
     assert outcome.folder == str(folder)
     assert sorted(p.name for p in folder.iterdir()) == [
+        "ec2_commitments.csv",
         "fleet.csv",
         "refresh.json",
         "sagemaker.csv",
@@ -278,6 +280,45 @@ def test_aws_refresh_writes_the_cache_that_load_catalog_then_uses(
         "its EC2 rows keep their previous prices" in outcome.notes
     )
     assert found("aws", "fleet", "g4dn.xlarge", "ap-east-1").source.startswith("skypilot")
+
+    # the standard no-upfront reserved rates of the same answers, for the regions asked
+    rate = commitment_rate("aws", "fleet", "g5.xlarge", "us-east-1", "reserved", "1y")
+    assert rate is not None
+    assert (rate.usd_per_hour, rate.ondemand_usd_per_hour) == (0.61132, 0.986)
+    assert (rate.source, rate.retrieved) == (aws.RESERVED_SOURCE, TODAY)
+    tokyo_rate = commitment_rate(
+        "aws", "kubernetes", "g5.xlarge", "ap-northeast-1", "reserved", "1y"
+    )
+    assert tokyo_rate is not None and tokyo_rate.usd_per_hour == 0.90458
+    ireland = commitment_rate("aws", "fleet", "g5.xlarge", "eu-west-1", "reserved", "1y")
+    assert ireland is not None and ireland.retrieved == "2025-11-30"  # not asked for: kept
+    kept = commitment_rate("aws", "fleet", "g6.xlarge", "us-east-1", "reserved", "3y")
+    assert kept is not None and kept.usd_per_hour == 0.3694  # not priced by the answers: kept
+
+
+def test_a_malformed_reserved_term_is_one_sentence() -> None:
+    product = {
+        "product": {"attributes": {"regionCode": "us-east-1"}},
+        "terms": {
+            "Reserved": {
+                "X.Y": {
+                    "termAttributes": {
+                        "LeaseContractLength": "1yr",
+                        "OfferingClass": "standard",
+                        "PurchaseOption": "No Upfront",
+                    },
+                    "priceDimensions": {"X.Y.Z": {"unit": "Hrs", "pricePerUnit": {"USD": "-1"}}},
+                }
+            }
+        },
+    }
+    with pytest.raises(PriceSourceError, match="reserved") as error:
+        aws.reserved_prices([json.dumps(product)], "AmazonEC2 g5.xlarge")
+    assert "\n" not in str(error.value)
+    product["terms"]["Reserved"]["X.Y"]["termAttributes"]["PurchaseOption"] = "All Upfront"
+    assert aws.reserved_prices([json.dumps(product)], "AmazonEC2 g5.xlarge") == {}
+    with pytest.raises(PriceSourceError, match="malformed"):
+        aws.reserved_prices(["{"], "AmazonEC2 g5.xlarge")
 
 
 def test_spot_history_throttled_twice_then_answered() -> None:

@@ -63,7 +63,26 @@ class CostDiff(msgspec.Struct, frozen=True, kw_only=True):
             ],
             "base_catalog_date": self.base.catalog_date,
             "head_catalog_date": self.head.catalog_date,
+            "commitment": {
+                "base": commitment_words(self.base),
+                "head": commitment_words(self.head),
+            },
         }
+
+    @property
+    def commitment_changed(self) -> bool:
+        return commitment_words(self.base) != commitment_words(self.head)
+
+
+def commitment_words(report: CostReport) -> str:
+    """`1 held + 2 bought reserved 1y g6e.xlarge`, or `none`."""
+    plan = report.commitment
+    if plan is None:
+        return "none"
+    return (
+        f"{plan.held_instances} held + {plan.buy_instances} bought {plan.kind} {plan.term} "
+        f"{plan.instance_type}"
+    )
 
 
 def _span(span: Span) -> dict[str, float]:

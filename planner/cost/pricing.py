@@ -6,6 +6,7 @@ one place each)."""
 from __future__ import annotations
 
 from core.errors import InfraError
+from planner.cost.commitment import COMMITTED, CREDIT_NAME, CommittedFleet, covered_hours
 from planner.cost.context import FleetWeek, PricingContext, Unpriceable
 from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
 from planner.cost.report import CostReport, ResourceCost, TargetLoad, WeekCost
@@ -88,6 +89,7 @@ def price_plan(
     service_prices: ServicePrices | None = None,
     week: FleetWeek | None = None,
     usage: UsageEstimates | None = None,
+    commitment: CommittedFleet | None = None,
 ) -> CostReport:
     """Price a plan or configuration. `region` overrides what the provider configuration says
     (a plan whose region comes from the environment does not record it); `usage` prices the
@@ -119,6 +121,8 @@ def price_plan(
             key=lambda r: r.address,
         )
     )
+    if commitment is not None:
+        resources = (*resources, commitment.resource(HOURS_PER_MONTH))
     stale = stale_catalog_warning(catalog, [cloud])
     unfollowed = (
         [
@@ -146,20 +150,23 @@ def price_plan(
         load=load,
         budget_monthly_usd=budget_monthly_usd,
         notes=((stale,) if stale else ()) + tuple(unused) + tuple(unfollowed),
-        week=_week_cost(resources, week) if week and context.followed else None,
+        week=_week_cost(resources, week, commitment) if week and context.followed else None,
+        commitment=commitment.plan if commitment else None,
     )
 
 
-def _week_cost(resources: tuple[ResourceCost, ...], week: FleetWeek) -> WeekCost:
+def _week_cost(
+    resources: tuple[ResourceCost, ...], week: FleetWeek, commitment: CommittedFleet | None
+) -> WeekCost:
     """The report's expected month by hour of the week (see WeekCost)."""
     on_demand = week.hourly.counts("on_demand")
     spot = week.hourly.counts("spot")
-    components = [c for r in resources for c in r.components]
+    covered = covered_hours(commitment.plan, on_demand) if commitment else [0] * len(on_demand)
+    components = [c for r in resources for c in r.components if c.name != CREDIT_NAME]
     compute = {
         share: sum(c.monthly_usd.expected for c in components if c.category == category)
         for share, category in (("on_demand", "compute (on-demand)"), ("spot", "compute (spot)"))
     }
-    total = sum(c.monthly_usd.expected for c in components)
     month_per_week = HOURS_PER_MONTH / len(on_demand)
 
     def per_hour(counts: list[int], monthly: float) -> tuple[float, ...]:
@@ -168,8 +175,16 @@ def _week_cost(resources: tuple[ResourceCost, ...], week: FleetWeek) -> WeekCost
         return tuple(count * price for count in counts)
 
     od_usd, spot_usd = per_hour(on_demand, compute["on_demand"]), per_hour(spot, compute["spot"])
+    od_price = sum(od_usd) / sum(on_demand) if sum(on_demand) else 0.0
+    billed = tuple(price - n * od_price for price, n in zip(od_usd, covered, strict=True))
+    committed_hourly = (
+        sum(c.monthly_usd.expected for c in components if c.category == COMMITTED) / HOURS_PER_MONTH
+    )
+    committed_usd = (committed_hourly,) * len(on_demand) if commitment else ()
     other = (
-        total - sum(od_usd) * month_per_week - sum(spot_usd) * month_per_week
+        sum(r.monthly_usd.expected for r in resources)
+        - (sum(billed) + sum(spot_usd)) * month_per_week
+        - committed_hourly * HOURS_PER_MONTH
     ) / HOURS_PER_MONTH
     peak_price = (
         sum(od_usd) / sum(on_demand) if sum(on_demand) else 0.0,
@@ -180,8 +195,10 @@ def _week_cost(resources: tuple[ResourceCost, ...], week: FleetWeek) -> WeekCost
         timezone=week.hourly.timezone,
         on_demand_instances=tuple(on_demand),
         spot_instances=tuple(spot),
-        on_demand_usd=od_usd,
+        on_demand_usd=billed,
         spot_usd=spot_usd,
+        committed_instances=tuple(covered) if commitment else (),
+        committed_usd=committed_usd,
         other_usd_per_hour=other,
         flat_monthly_usd=round(flat * HOURS_PER_MONTH, 2),
     )

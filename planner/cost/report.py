@@ -11,6 +11,7 @@ from typing import Literal
 
 import msgspec
 
+from planner.commitment import CommitmentPlan
 from providers.price_freshness import age_days
 
 SCHEMA = "infra-cost/1"
@@ -136,9 +137,15 @@ class WeekCost(msgspec.Struct, frozen=True, kw_only=True):
     other_usd_per_hour: float
     flat_monthly_usd: float
     """The same deployment with the fleet at its peak size every hour."""
+    committed_instances: tuple[int, ...] = ()
+    """Of the on-demand instances, those commitments cover (empty: no commitment); their hours
+    are out of `on_demand_usd`."""
+    committed_usd: tuple[float, ...] = ()
+    """What bought commitments cost each hour (the same every hour)."""
 
     def hour_usd(self, hour: int) -> float:
-        return self.on_demand_usd[hour] + self.spot_usd[hour] + self.other_usd_per_hour
+        committed = self.committed_usd[hour] if self.committed_usd else 0.0
+        return self.on_demand_usd[hour] + self.spot_usd[hour] + committed + self.other_usd_per_hour
 
 
 class CostReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -153,6 +160,8 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
     notes: tuple[str, ...] = ()
     week: WeekCost | None = None
     """By hour of the week, when the fleet follows the traffic (or a schedule)."""
+    commitment: CommitmentPlan | None = None
+    """The decision's commitments (the `commitment.<kind>` line prices them)."""
 
     @property
     def monthly_usd(self) -> Span:
@@ -231,7 +240,17 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
             "unpriced": [r.address for r in self.unpriced],
             "notes": list(self.notes),
             "week": _week_dict(self.week),
+            "monthly_split_usd": {
+                name: msgspec.to_builtins(span) for name, span in self.split().items()
+            },
+            "commitment": msgspec.to_builtins(self.commitment) if self.commitment else None,
         }
+
+    def split(self) -> dict[str, Span]:
+        """Compute by how it is bought: committed, on-demand, spot (min, expected, max)."""
+        from planner.cost.commitment import split
+
+        return split(self.resources)
 
 
 def _week_dict(week: WeekCost | None) -> dict[str, object] | None:
@@ -245,6 +264,14 @@ def _week_dict(week: WeekCost | None) -> dict[str, object] | None:
                 "on_demand_instances": week.on_demand_instances[hour],
                 "spot_instances": week.spot_instances[hour],
                 "usd": round(week.hour_usd(hour), 4),
+                **(
+                    {
+                        "committed_instances": week.committed_instances[hour],
+                        "committed_usd": round(week.committed_usd[hour], 4),
+                    }
+                    if week.committed_instances
+                    else {}
+                ),
             }
             for hour in range(len(week.on_demand_instances))
         ],

@@ -31,6 +31,7 @@ class Aws(Cloud):
             stack="stacks.aws_fleet:AwsGpuFleetStack",
             catalog_file="ec2.csv",
             emulated=True,
+            commitments_file="ec2_commitments.csv",
         ),
         Target(
             kind=SAGEMAKER,
@@ -51,6 +52,7 @@ class Aws(Cloud):
             },
             emulated=True,
             control_plane_item="eks.cluster.standard.hour",
+            commitments_file="ec2_commitments.csv",
         ),
     )
     spot_max_discount = 0.90

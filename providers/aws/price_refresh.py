@@ -18,7 +18,9 @@ prices are still refreshed and the previous bands stay in use (a note says why).
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -51,6 +53,8 @@ from providers.price_quotes import (
 from providers.price_retry import Backoff, RetryableError
 
 PRICING_REGION = "us-east-1"
+COMMITMENTS_FILE = "ec2_commitments"
+"""The EC2 commitment rates (providers/commitments.py), rewritten by a refresh."""
 SOURCES = {
     "fleet": "AWS Price List Query API (AmazonEC2, Linux, shared tenancy, on-demand) "
     "+ EC2 DescribeSpotPriceHistory (Linux/UNIX)",
@@ -210,6 +214,73 @@ def hourly_prices(items: list[str], what: str) -> tuple[dict[str, float], set[st
     return prices, {region for region, values in found.items() if len(values) > 1}
 
 
+RESERVED_TERMS = {"1yr": "1y", "3yr": "3y"}
+RESERVED_SOURCE = (
+    "AWS Price List Query API (AmazonEC2, Linux, shared tenancy, Reserved standard No Upfront)"
+)
+
+
+def reserved_prices(items: list[str], what: str) -> dict[tuple[str, str], float]:
+    """(region, term) -> the hourly rate of a standard, no-upfront reserved instance (the terms
+    `get_products` returns beside on-demand); a region whose products disagree is left out."""
+    found: dict[tuple[str, str], set[float]] = defaultdict(set)
+    for text in items:
+        try:
+            product = json.loads(text)
+            region = product["product"]["attributes"]["regionCode"]
+            for term in (product["terms"].get("Reserved") or {}).values():
+                attributes = term.get("termAttributes", {})
+                length = RESERVED_TERMS.get(attributes.get("LeaseContractLength", ""))
+                if (
+                    length is None
+                    or attributes.get("OfferingClass") != "standard"
+                    or attributes.get("PurchaseOption") != "No Upfront"
+                ):
+                    continue
+                for dimension in term["priceDimensions"].values():
+                    usd = dimension.get("pricePerUnit", {}).get("USD")
+                    if dimension.get("unit") == "Hrs" and usd is not None:
+                        where = f"the {length} reserved {what} rate in {region}"
+                        found[region, length].add(positive_price(usd, where))
+        except (AttributeError, ValueError, KeyError, TypeError):
+            raise PriceSourceError(
+                f"{API} returned a malformed {what} product (invalid JSON, or no regionCode, "
+                "terms or priceDimensions)."
+            ) from None
+    return {key: next(iter(values)) for key, values in found.items() if len(values) == 1}
+
+
+def commitments_csv(
+    reserved: Mapping[tuple[str, str, str], float],
+    ondemand: Mapping[tuple[str, str], float],
+    previous: list[list[str]],
+    day: str,
+) -> str:
+    """The EC2 commitment rates file: the rates just fetched ((type, region, term) -> USD/hour),
+    and the previous rows of every pair the answer did not price."""
+    from providers.commitments import COLUMNS
+
+    rows = {(r[0], r[1], r[2], r[3]): r for r in previous}
+    for (instance_type, region, term), usd in reserved.items():
+        listed = ondemand.get((instance_type, region))
+        rows[instance_type, region, "reserved", term] = [
+            instance_type,
+            region,
+            "reserved",
+            term,
+            "no_upfront",
+            f"{usd:g}",
+            f"{listed:g}" if listed is not None else "",
+            RESERVED_SOURCE,
+            day,
+        ]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows[key] for key in sorted(rows))
+    return buffer.getvalue()
+
+
 def _zone_ids(ec2: Any, backoff: Backoff) -> dict[str, str]:
     answer = _call(ec2.describe_availability_zones, "ec2:DescribeAvailabilityZones", backoff)
     try:
@@ -264,8 +335,10 @@ def _ondemand(
     regions: tuple[str, ...],
     progress: RefreshProgress,
     backoff: Backoff,
+    reserved: dict[tuple[str, str, str], float] | None = None,
 ) -> tuple[dict[tuple[str, str], float], list[str]]:
-    """(instance type, region) -> on-demand price for one kind, and notes on ambiguous answers."""
+    """(instance type, region) -> on-demand price for one kind, and notes on ambiguous answers;
+    the standard no-upfront reserved rates of the same answers into `reserved` when given."""
     service, filters, name_field = (
         ("AmazonEC2", EC2_FILTERS, "instanceType")
         if kind == "fleet"
@@ -279,6 +352,11 @@ def _ondemand(
         for region in regions:
             if region in by_region:
                 prices[machine.instance_type, region] = by_region[region]
+        if reserved is not None:
+            rates = reserved_prices(items, f"{service} {machine.instance_type}")
+            for (region, term), usd in rates.items():
+                if region in regions:
+                    reserved[machine.instance_type, region, term] = usd
         for region in sorted(ambiguous & set(regions)):
             notes.append(
                 f"{kind} {machine.instance_type} {region}: several different on-demand prices "
@@ -302,7 +380,10 @@ def fetch_prices(
     with aws_errors():
         make = clients or default_clients()
         pricing = make("pricing", PRICING_REGION)
-        ec2_ondemand, notes = _ondemand(pricing, "fleet", fleet, request.regions, progress, backoff)
+        reserved: dict[tuple[str, str, str], float] = {}
+        ec2_ondemand, notes = _ondemand(
+            pricing, "fleet", fleet, request.regions, progress, backoff, reserved
+        )
         sm_ondemand, sm_notes = _ondemand(
             pricing, "sagemaker", sagemaker, request.regions, progress, backoff
         )
@@ -336,6 +417,9 @@ def fetch_prices(
                 quotes.append(PriceQuote("sagemaker", machine, region, price))
     files = {}
     if fleet:
+        files[COMMITMENTS_FILE] = commitments_csv(
+            reserved, ec2_ondemand, list(request.previous.get(COMMITMENTS_FILE, [])), request.day
+        )
         try:
             files["spot_interruption"] = fetch_interruption(
                 (m.instance_type for m in fleet),
