@@ -9,6 +9,8 @@ from pathlib import Path
 from cdktn import TerraformOutput, TerraformStack
 from constructs import Construct
 
+from modules.azure.autoscale import FleetAutoscale, FleetAutoscaleProps
+from modules.azure.engine_metrics import publishes_engine_gauges
 from modules.azure.identity import ServingIdentity, ServingIdentityProps, serving_grants
 from modules.azure.load_balancer import ServingLoadBalancer, ServingLoadBalancerProps
 from modules.azure.network import (
@@ -18,15 +20,10 @@ from modules.azure.network import (
     ServingSecurityGroupProps,
 )
 from modules.azure.resource_group import ResourceGroupProps, StackResourceGroup
-from modules.azure.scale_set import (
-    GpuScaleSet,
-    GpuScaleSetProps,
-    RequestAutoscale,
-    RequestAutoscaleProps,
-    scale_set_zones,
-)
+from modules.azure.scale_set import GpuScaleSet, GpuScaleSetProps, scale_set_zones
 from modules.azure.spec_checks import check_fleet
 from modules.user_data import render_user_data
+from modules.week_schedule import size_changes
 from planner.deployment import DeploymentSpec
 from stacks.common import configure_azure_stack
 
@@ -125,10 +122,11 @@ class AzureGpuFleetStack(TerraformStack):
                 autoscaled=True,
             ),
         )
-        RequestAutoscale(
+        hourly = spec.hourly
+        FleetAutoscale(
             self,
             "autoscale",
-            RequestAutoscaleProps(
+            FleetAutoscaleProps(
                 name=name,
                 scale_set_id=scaled.scale_set.id,
                 load_balancer_id=balancer.load_balancer.id,
@@ -137,6 +135,12 @@ class AzureGpuFleetStack(TerraformStack):
                 maximum=capacity.max_size - base,
                 target_per_minute=spec.scaling.target,
                 health_check_grace_s=capacity.health_check_grace_s,
+                changes=tuple(size_changes(hourly)),
+                time_zone=hourly.timezone if hourly else "Etc/UTC",
+                base=base,
+                in_flight_per_replica=spec.scaling.in_flight_per_replica
+                if publishes_engine_gauges(spec)
+                else None,
                 **placed,
             ),
         )

@@ -15,7 +15,15 @@ import cdktn
 import pytest
 from constructs import Construct
 
-from modules.azure import identity, load_balancer, ml_workspace, network, resource_group, scale_set
+from modules.azure import (
+    autoscale,
+    identity,
+    load_balancer,
+    ml_workspace,
+    network,
+    resource_group,
+    scale_set,
+)
 from modules.azure.identity import (
     BLOB_READER,
     Grant,
@@ -43,7 +51,15 @@ CONTAINER_ID = (
     "/blobServices/default/containers/weights"
 )
 OPS_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdvb2Qga2V5IGZvciB0aGUgc2NhZmZvbGQ= ops"
-PROPS_MODULES = (identity, load_balancer, ml_workspace, network, resource_group, scale_set)
+PROPS_MODULES = (
+    autoscale,
+    identity,
+    load_balancer,
+    ml_workspace,
+    network,
+    resource_group,
+    scale_set,
+)
 
 
 def synth(build: Callable[[Construct], object]) -> dict[str, Any]:
@@ -271,9 +287,9 @@ def field_docstrings(cls: type) -> dict[str, str]:
 
 def test_every_azure_construct_taking_props_is_covered() -> None:
     assert {cls.__name__ for cls in props_classes()} == {
+        "FleetAutoscaleProps",
         "GpuScaleSetProps",
         "MlWorkspaceProps",
-        "RequestAutoscaleProps",
         "ResourceGroupProps",
         "ServingIdentityProps",
         "ServingLoadBalancerProps",
