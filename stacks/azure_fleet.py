@@ -11,7 +11,14 @@ from constructs import Construct
 
 from modules.azure.autoscale import FleetAutoscale, FleetAutoscaleProps
 from modules.azure.engine_metrics import publishes_engine_gauges
-from modules.azure.identity import ServingIdentity, ServingIdentityProps, serving_grants
+from modules.azure.fleet_alerts import FleetAlerts, FleetAlertsProps
+from modules.azure.identity import (
+    METRICS_PUBLISHER,
+    Grant,
+    ServingIdentity,
+    ServingIdentityProps,
+    serving_grants,
+)
 from modules.azure.load_balancer import ServingLoadBalancer, ServingLoadBalancerProps
 from modules.azure.network import (
     ServingNetwork,
@@ -109,9 +116,12 @@ class AzureGpuFleetStack(TerraformStack):
             capacity.on_demand_base
         )
         base = capacity.on_demand_base if spot else 0
+        fleet_sets = []
         if base:
             # The on-demand base: a fixed number of regular instances that spot never replaces.
-            GpuScaleSet(self, "on-demand", scale_set(name=f"{name}-od", instances=base))
+            fleet_sets.append(
+                GpuScaleSet(self, "on-demand", scale_set(name=f"{name}-od", instances=base))
+            )
         scaled = GpuScaleSet(
             self,
             "fleet",
@@ -122,6 +132,9 @@ class AzureGpuFleetStack(TerraformStack):
                 autoscaled=True,
             ),
         )
+        fleet_sets.append(scaled)
+        for index, fleet_set in enumerate(fleet_sets):
+            identity.grant(Grant(f"metrics-{index}", METRICS_PUBLISHER, fleet_set.scale_set.id))
         hourly = spec.hourly
         FleetAutoscale(
             self,
@@ -142,6 +155,21 @@ class AzureGpuFleetStack(TerraformStack):
                 if publishes_engine_gauges(spec)
                 else None,
                 **placed,
+            ),
+        )
+        FleetAlerts(
+            self,
+            "alerts",
+            FleetAlertsProps(
+                name=name,
+                resource_group_name=group,
+                scale_set_ids=tuple(fleet_set.scale_set.id for fleet_set in fleet_sets),
+                load_balancer_id=balancer.load_balancer.id,
+                # The planned queue: as many waiting as a replica's batch holds.
+                waiting_per_replica=float(spec.runtime.max_batch)
+                if publishes_engine_gauges(spec)
+                else None,
+                action_group_id=spec.alerts_action_group_id,
             ),
         )
         TerraformOutput(

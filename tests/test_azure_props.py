@@ -17,6 +17,7 @@ from constructs import Construct
 
 from modules.azure import (
     autoscale,
+    fleet_alerts,
     identity,
     load_balancer,
     ml_workspace,
@@ -53,6 +54,7 @@ CONTAINER_ID = (
 OPS_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdvb2Qga2V5IGZvciB0aGUgc2NhZmZvbGQ= ops"
 PROPS_MODULES = (
     autoscale,
+    fleet_alerts,
     identity,
     load_balancer,
     ml_workspace,
@@ -287,6 +289,7 @@ def field_docstrings(cls: type) -> dict[str, str]:
 
 def test_every_azure_construct_taking_props_is_covered() -> None:
     assert {cls.__name__ for cls in props_classes()} == {
+        "FleetAlertsProps",
         "FleetAutoscaleProps",
         "GpuScaleSetProps",
         "MlWorkspaceProps",
