@@ -52,8 +52,6 @@ DAY_NAMES = {
     "sat": "Saturday",
     "sun": "Sunday",
 }
-ZONE_ALIASES = {"UTC": "Etc/UTC", "GMT": "Etc/GMT", "Etc/Zulu": "Etc/UTC", "Zulu": "Etc/UTC"}
-"""tz database links CLDR lists under their target only."""
 
 
 class AutoscaleError(InfraError):
@@ -62,12 +60,12 @@ class AutoscaleError(InfraError):
 
 def windows_zone(iana: str) -> str:
     """The Windows time zone name Azure autoscale's recurrence takes for an IANA zone."""
-    zone = WINDOWS_ZONES.get(ZONE_ALIASES.get(iana, iana))
+    zone = WINDOWS_ZONES.get(iana)
     if zone is None:
         raise AutoscaleError(
-            f"the time zone {iana} has no Windows time zone in CLDR's mapping, which Azure "
-            "autoscale needs: use the zone's canonical IANA name (e.g. Europe/Berlin, Etc/UTC) "
-            "in workload.traffic.timezone."
+            f"the time zone {iana} has no Windows time zone in CLDR 41's mapping, which Azure "
+            "autoscale's schedules need: set workload.traffic.timezone to a zone with the same "
+            "clock that CLDR knows, such as Europe/Kiev for Europe/Kyiv."
         )
     return zone
 
