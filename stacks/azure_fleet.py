@@ -9,7 +9,12 @@ from pathlib import Path
 from cdktn import TerraformOutput, TerraformStack
 from constructs import Construct
 
-from modules.azure.autoscale import FleetAutoscale, FleetAutoscaleProps
+from modules.azure.autoscale import (
+    FleetAutoscale,
+    FleetAutoscaleProps,
+    ScheduledSize,
+    ScheduledSizeProps,
+)
 from modules.azure.engine_metrics import publishes_engine_gauges
 from modules.azure.fleet_alerts import FleetAlerts, FleetAlertsProps
 from modules.azure.identity import (
@@ -116,12 +121,32 @@ class AzureGpuFleetStack(TerraformStack):
             capacity.on_demand_base
         )
         base = capacity.on_demand_base if spot else 0
+        hourly = spec.hourly
+        zone = hourly.timezone if hourly else "Etc/UTC"
+        # With a spot set beside it, each set follows its own share of the week's sizes.
+        on_demand_changes = tuple(size_changes(hourly, "on_demand")) if base else ()
         fleet_sets = []
         if base:
-            # The on-demand base: a fixed number of regular instances that spot never replaces.
-            fleet_sets.append(
-                GpuScaleSet(self, "on-demand", scale_set(name=f"{name}-od", instances=base))
+            # The on-demand base: regular instances that spot never replaces, of the plan's
+            # on-demand count at each hour when the fleet follows the week, else fixed.
+            on_demand = GpuScaleSet(
+                self,
+                "on-demand",
+                scale_set(name=f"{name}-od", instances=base, autoscaled=bool(on_demand_changes)),
             )
+            fleet_sets.append(on_demand)
+            if on_demand_changes:
+                ScheduledSize(
+                    self,
+                    "on-demand-schedule",
+                    ScheduledSizeProps(
+                        name=f"{name}-od",
+                        scale_set_id=on_demand.scale_set.id,
+                        changes=on_demand_changes,
+                        time_zone=zone,
+                        **placed,
+                    ),
+                )
         scaled = GpuScaleSet(
             self,
             "fleet",
@@ -135,7 +160,6 @@ class AzureGpuFleetStack(TerraformStack):
         fleet_sets.append(scaled)
         for index, fleet_set in enumerate(fleet_sets):
             identity.grant(Grant(f"metrics-{index}", METRICS_PUBLISHER, fleet_set.scale_set.id))
-        hourly = spec.hourly
         FleetAutoscale(
             self,
             "autoscale",
@@ -148,9 +172,8 @@ class AzureGpuFleetStack(TerraformStack):
                 maximum=capacity.max_size - base,
                 target_per_minute=spec.scaling.target,
                 health_check_grace_s=capacity.health_check_grace_s,
-                changes=tuple(size_changes(hourly)),
-                time_zone=hourly.timezone if hourly else "Etc/UTC",
-                base=base,
+                changes=tuple(size_changes(hourly, "spot" if base else "instances")),
+                time_zone=zone,
                 in_flight_per_replica=spec.scaling.in_flight_per_replica
                 if publishes_engine_gauges(spec)
                 else None,

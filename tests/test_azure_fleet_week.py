@@ -68,7 +68,7 @@ def week(sizes: list[int], zone: str = "Europe/Berlin") -> HourlySizes:
 
 
 OFFICE = fleet_spec(OFFICE_HOURS)
-OFFICE_ALERTED = fleet_spec(OFFICE_HOURS, name="alerted", alerts_action_group_id=ACTION_GROUP)
+QUIET = fleet_spec(OFFICE_HOURS, name="quiet", alerts_action_group_id=None)
 FLAT_SPEC = fleet_spec(FLAT)
 TRITON = azure.make_spec(
     "triton",
@@ -79,7 +79,7 @@ TRITON = azure.make_spec(
     },
     azure={"model_blob_container_id": azure.CONTAINER_ID},
 )
-SPECS = [OFFICE, OFFICE_ALERTED, FLAT_SPEC, TRITON]
+SPECS = [OFFICE, QUIET, FLAT_SPEC, TRITON]
 
 
 @pytest.fixture(scope="module")
@@ -94,12 +94,14 @@ def subscription(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARM_SUBSCRIPTION_ID", azure.SUBSCRIPTION)
 
 
-def base_of(spec: DeploymentSpec) -> int:
-    capacity = spec.capacity
-    spot = capacity.spot_percentage_above_base == 100 and capacity.max_size > (
-        capacity.on_demand_base
-    )
-    return capacity.on_demand_base if spot else 0
+def setting(doc: dict[str, Any], suffix: str) -> dict[str, Any]:
+    """The autoscale setting named `...-autoscale` (the scaled set's) or `...-od-schedule`."""
+    (found,) = [
+        body
+        for body in resources(doc, "azurerm_monitor_autoscale_setting").values()
+        if body["name"].endswith(suffix)
+    ]
+    return found
 
 
 def replay(profiles: list[dict[str, Any]]) -> list[int]:
@@ -126,24 +128,46 @@ def replay(profiles: list[dict[str, Any]]) -> list[int]:
 def test_the_profiles_give_the_planners_week_in_the_windows_zone(synthesized: Synthesized) -> None:
     doc, spec = synthesized[OFFICE], OFFICE
     assert spec.hourly is not None and spec.hourly.timezone == "Europe/Berlin"
-    _, setting = only(doc, "azurerm_monitor_autoscale_setting")
-    profiles = setting["profile"]
-    assert len(profiles) == 2  # peak at 09:00 and trough at 18:00, Monday to Friday
-    base = base_of(spec)
-    assert replay(profiles) == [max(n - base, 0) for n in spec.hourly.counts("instances")]
-    for profile in profiles:
+    assert spec.capacity.on_demand_base > 0  # spot above an on-demand base: two scale sets
+    spot, on_demand = setting(doc, "-autoscale"), setting(doc, "-od-schedule")
+    # Peak at 09:00 and trough at 18:00, Monday to Friday, for each set.
+    assert [p["name"] for p in spot["profile"]] == ["0900-mon-fri", "1800-mon-fri"]
+    assert [p["name"] for p in on_demand["profile"]] == ["0900-mon-fri", "1800-mon-fri"]
+    assert replay(spot["profile"]) == spec.hourly.counts("spot")
+    assert replay(on_demand["profile"]) == spec.hourly.counts("on_demand")
+    pairs = zip(replay(spot["profile"]), replay(on_demand["profile"]), strict=True)
+    together = [a + b for a, b in pairs]
+    assert together == spec.hourly.counts("instances")
+    sets = {
+        body["name"]: ref("azurerm_linux_virtual_machine_scale_set", key, "id")
+        for key, body in resources(doc, "azurerm_linux_virtual_machine_scale_set").items()
+    }
+    assert on_demand["target_resource_id"] == sets[f"{spec.stack_name}-od"]
+    assert spot["target_resource_id"] == sets[f"{spec.stack_name}-spot"]
+    for profile in [*spot["profile"], *on_demand["profile"]]:
         recurrence = profile["recurrence"]
         assert recurrence["timezone"] == "W. Europe Standard Time"
         assert recurrence["days"] == DAYS[:5] and recurrence["hours"] in ([9], [18])
+        assert profile["capacity"]["default"] == profile["capacity"]["minimum"]
+    for profile in spot["profile"]:
+        assert profile["capacity"]["maximum"] == (
+            spec.capacity.max_size - spec.capacity.on_demand_base
+        )
+    for profile in on_demand["profile"]:  # exactly the hour's size, no rules
         capacity = profile["capacity"]
-        assert capacity["default"] == capacity["minimum"]
-        assert capacity["maximum"] == spec.capacity.max_size - base
-    assert [p["name"] for p in profiles] == ["0900-mon-fri", "1800-mon-fri"]
+        assert capacity["maximum"] == capacity["minimum"] and "rule" not in profile
+
+
+def test_a_set_that_follows_the_week_leaves_its_count_to_autoscale(
+    synthesized: Synthesized,
+) -> None:
+    for body in resources(synthesized[OFFICE], "azurerm_linux_virtual_machine_scale_set").values():
+        assert body["lifecycle"] == {"ignore_changes": ["instances"]}
 
 
 def test_a_flat_week_is_one_profile_without_recurrence(synthesized: Synthesized) -> None:
-    _, setting = only(synthesized[FLAT_SPEC], "azurerm_monitor_autoscale_setting")
-    (profile,) = setting["profile"]
+    _, flat = only(synthesized[FLAT_SPEC], "azurerm_monitor_autoscale_setting")
+    (profile,) = flat["profile"]
     assert "recurrence" not in profile and profile["name"] == "requests-per-instance"
 
 
@@ -164,8 +188,7 @@ def test_twenty_changes_fit(tmp_path: Path) -> None:
     sizes = [1 + min(hour % 24, 19) for hour in range(168)]  # 20 changes a day, every day
     spec = msgspec.structs.replace(OFFICE, name="twenty", hourly=week(sizes))
     doc = synthesize_specs([spec], tmp_path, emulated=False)[spec]
-    _, setting = only(doc, "azurerm_monitor_autoscale_setting")
-    assert len(setting["profile"]) == MAX_PROFILES
+    assert len(setting(doc, "-autoscale")["profile"]) == MAX_PROFILES
 
 
 @pytest.mark.parametrize(
@@ -202,8 +225,8 @@ def test_in_flight_rules_use_the_planners_target_in_every_profile(
     doc, spec = synthesized[OFFICE], OFFICE
     assert spec.scaling.in_flight_per_replica is not None
     set_keys = set(resources(doc, "azurerm_linux_virtual_machine_scale_set"))
-    _, setting = only(doc, "azurerm_monitor_autoscale_setting")
-    for profile in setting["profile"]:
+    scaled = setting(doc, "-autoscale")
+    for profile in scaled["profile"]:
         connections_out, connections_in, out, scale_in = profile["rule"]
         assert connections_out["metric_trigger"]["metric_name"] == "SYNCount"
         assert connections_in["metric_trigger"]["metric_name"] == "SYNCount"
@@ -213,7 +236,7 @@ def test_in_flight_rules_use_the_planners_target_in_every_profile(
             assert trigger["metric_namespace"] == METRICS_NAMESPACE
             assert trigger["statistic"] == "Average" and trigger["time_aggregation"] == "Average"
             assert "divide_by_instance_count" not in trigger  # already per replica
-            assert trigger["metric_resource_id"] == setting["target_resource_id"]
+            assert trigger["metric_resource_id"] == scaled["target_resource_id"]
             assert trigger["metric_resource_id"] in {
                 ref("azurerm_linux_virtual_machine_scale_set", key, "id") for key in set_keys
             }
@@ -237,8 +260,8 @@ def test_the_recommendation_shows_the_in_flight_target_the_stack_is_written_with
 
 
 def test_an_engine_without_gauges_scales_on_connections_alone(synthesized: Synthesized) -> None:
-    _, setting = only(synthesized[TRITON], "azurerm_monitor_autoscale_setting")
-    for profile in setting["profile"]:
+    _, flat = only(synthesized[TRITON], "azurerm_monitor_autoscale_setting")
+    for profile in flat["profile"]:
         assert {rule["metric_trigger"]["metric_name"] for rule in profile["rule"]} == {"SYNCount"}
 
 
@@ -359,13 +382,19 @@ def test_alerts_on_the_planned_queue_gpu_memory_and_health(synthesized: Synthesi
     (health,) = [a for name, a in found.items() if "unhealthy-backends" in name]
     assert health["scopes"] == [ref("azurerm_lb", lb_key, "id")]
     assert health["criteria"][0]["metric_name"] == "DipAvailability"
-    assert all("action" not in alert for alert in found.values())
 
 
-def test_every_alert_notifies_the_profiles_action_group(synthesized: Synthesized) -> None:
-    found = alerts(synthesized[OFFICE_ALERTED])
-    assert len(found) >= 3
-    assert all(a["action"] == [{"action_group_id": ACTION_GROUP}] for a in found.values())
+def test_every_alert_notifies_the_examples_action_group(synthesized: Synthesized) -> None:
+    group = load_profile(OFFICE_HOURS).profile.deploy.alerts.action_group_id
+    assert group is not None and OFFICE.alerts_action_group_id == group
+    found = alerts(synthesized[OFFICE])
+    assert len(found) == 5  # queue and GPU memory on each of the two sets, health
+    assert all(a["action"] == [{"action_group_id": group}] for a in found.values())
+
+
+def test_without_an_action_group_alerts_notify_nobody(synthesized: Synthesized) -> None:
+    found = alerts(synthesized[QUIET])
+    assert found and all("action" not in alert for alert in found.values())
 
 
 def test_no_queue_alert_without_the_engines_gauges(synthesized: Synthesized) -> None:

@@ -294,6 +294,7 @@ def test_every_azure_construct_taking_props_is_covered() -> None:
         "GpuScaleSetProps",
         "MlWorkspaceProps",
         "ResourceGroupProps",
+        "ScheduledSizeProps",
         "ServingIdentityProps",
         "ServingLoadBalancerProps",
         "ServingNetworkProps",

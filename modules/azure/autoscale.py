@@ -70,6 +70,70 @@ def windows_zone(iana: str) -> str:
     return zone
 
 
+def check_profiles(name: str, changes: tuple[SizeAt, ...]) -> None:
+    if len(changes) > MAX_PROFILES:
+        raise AutoscaleError(
+            f"stack {name}: the traffic changes the fleet's size {len(changes)} times a week, "
+            f"more than the {MAX_PROFILES} profiles an Azure autoscale setting holds; smooth "
+            "workload.traffic (fewer distinct hourly rates) or raise placement.min_replicas."
+        )
+
+
+def recurrence(change: SizeAt, time_zone: str) -> MonitorAutoscaleSettingProfileRecurrence:
+    """From the change's hour on its days, in `time_zone` (IANA), until the next profile."""
+    return MonitorAutoscaleSettingProfileRecurrence(
+        timezone=windows_zone(time_zone),
+        days=[DAY_NAMES[day] for day in change.days],
+        hours=[change.hour],
+        minutes=[0],
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduledSizeProps:
+    name: str
+    """(Required) The prefix of the setting's name (`<name>-schedule`, cut to 80 characters)."""
+    resource_group_name: str
+    """(Required) The resource group the setting lives in."""
+    location: str
+    """(Required) The setting's Azure region."""
+    scale_set_id: str
+    """(Required) The scale set whose instance count follows the week."""
+    changes: tuple[SizeAt, ...]
+    """(Required) The week's recurring changes of the set's size (at least one)."""
+    time_zone: str
+    """(Required) The IANA time zone the changes' hours are in."""
+
+
+class ScheduledSize(Construct):
+    """A scale set of exactly the week's size at each hour: no rules, each profile's minimum,
+    default and maximum the same, so Azure moves the count at the change."""
+
+    def __init__(self, scope: Construct, id: str, props: ScheduledSizeProps) -> None:
+        super().__init__(scope, id)
+        check_profiles(props.name, props.changes)
+        self.setting = MonitorAutoscaleSetting(
+            self,
+            "setting",
+            name=bounded_name(f"{props.name}-schedule", 80),
+            resource_group_name=props.resource_group_name,
+            location=props.location,
+            target_resource_id=props.scale_set_id,
+            profile=[
+                MonitorAutoscaleSettingProfile(
+                    name=change.label,
+                    capacity=MonitorAutoscaleSettingProfileCapacity(
+                        minimum=change.instances,
+                        default=change.instances,
+                        maximum=change.instances,
+                    ),
+                    recurrence=recurrence(change, props.time_zone),
+                )
+                for change in props.changes
+            ],
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class FleetAutoscaleProps:
     name: str
@@ -99,9 +163,6 @@ class FleetAutoscaleProps:
     each one profile. Defaults to none: one profile all week."""
     time_zone: str = "Etc/UTC"
     """(Optional) The IANA time zone the changes' hours are in. Defaults to Etc/UTC."""
-    base: int = 0
-    """(Optional) Instances of the fixed on-demand set beside this one, taken off each change's
-    size. Defaults to 0."""
     in_flight_per_replica: float | None = None
     """(Optional) Requests in flight per replica to keep to (the instances publish
     RequestsInFlight). Defaults to None: new connections alone."""
@@ -116,31 +177,18 @@ class FleetAutoscale(Construct):
 
     def __init__(self, scope: Construct, id: str, props: FleetAutoscaleProps) -> None:
         super().__init__(scope, id)
-        profiles = len(props.changes) or 1
-        if profiles > MAX_PROFILES:
-            raise AutoscaleError(
-                f"stack {props.name}: the traffic changes the fleet's size {profiles} times a "
-                f"week, more than the {MAX_PROFILES} profiles an Azure autoscale setting holds; "
-                "smooth workload.traffic (fewer distinct hourly rates) or raise "
-                "placement.min_replicas."
-            )
+        check_profiles(props.name, props.changes)
         rules = self._rules(props)
         if props.changes:
-            zone = windows_zone(props.time_zone)
             profile = [
                 MonitorAutoscaleSettingProfile(
                     name=change.label,
                     capacity=MonitorAutoscaleSettingProfileCapacity(
-                        minimum=max(change.instances - props.base, 0),
-                        default=max(change.instances - props.base, 0),
+                        minimum=change.instances,
+                        default=change.instances,
                         maximum=props.maximum,
                     ),
-                    recurrence=MonitorAutoscaleSettingProfileRecurrence(
-                        timezone=zone,
-                        days=[DAY_NAMES[day] for day in change.days],
-                        hours=[change.hour],
-                        minutes=[0],
-                    ),
+                    recurrence=recurrence(change, props.time_zone),
                     rule=rules,
                 )
                 for change in props.changes
