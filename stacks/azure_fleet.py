@@ -15,6 +15,7 @@ from modules.azure.autoscale import (
     ScheduledSize,
     ScheduledSizeProps,
 )
+from modules.azure.dashboard import ServingDashboard, ServingDashboardProps
 from modules.azure.engine_metrics import publishes_engine_gauges
 from modules.azure.fleet_alerts import FleetAlerts, FleetAlertsProps
 from modules.azure.identity import (
@@ -125,7 +126,7 @@ class AzureGpuFleetStack(TerraformStack):
         zone = hourly.timezone if hourly else "Etc/UTC"
         # With a spot set beside it, each set follows its own share of the week's sizes.
         on_demand_changes = tuple(size_changes(hourly, "on_demand")) if base else ()
-        fleet_sets = []
+        fleet_sets, settings = [], []
         if base:
             # The on-demand base: regular instances that spot never replaces, of the plan's
             # on-demand count at each hour when the fleet follows the week, else fixed.
@@ -136,16 +137,18 @@ class AzureGpuFleetStack(TerraformStack):
             )
             fleet_sets.append(on_demand)
             if on_demand_changes:
-                ScheduledSize(
-                    self,
-                    "on-demand-schedule",
-                    ScheduledSizeProps(
-                        name=f"{name}-od",
-                        scale_set_id=on_demand.scale_set.id,
-                        changes=on_demand_changes,
-                        time_zone=zone,
-                        **placed,
-                    ),
+                settings.append(
+                    ScheduledSize(
+                        self,
+                        "on-demand-schedule",
+                        ScheduledSizeProps(
+                            name=f"{name}-od",
+                            scale_set_id=on_demand.scale_set.id,
+                            changes=on_demand_changes,
+                            time_zone=zone,
+                            **placed,
+                        ),
+                    ).setting
                 )
         scaled = GpuScaleSet(
             self,
@@ -160,7 +163,7 @@ class AzureGpuFleetStack(TerraformStack):
         fleet_sets.append(scaled)
         for index, fleet_set in enumerate(fleet_sets):
             identity.grant(Grant(f"metrics-{index}", METRICS_PUBLISHER, fleet_set.scale_set.id))
-        FleetAutoscale(
+        autoscale = FleetAutoscale(
             self,
             "autoscale",
             FleetAutoscaleProps(
@@ -180,19 +183,33 @@ class AzureGpuFleetStack(TerraformStack):
                 **placed,
             ),
         )
+        settings.append(autoscale.setting)
+        # The planned queue: as many waiting as a replica's batch holds.
+        waiting = float(spec.runtime.max_batch) if publishes_engine_gauges(spec) else None
+        set_ids = tuple(fleet_set.scale_set.id for fleet_set in fleet_sets)
         FleetAlerts(
             self,
             "alerts",
             FleetAlertsProps(
                 name=name,
                 resource_group_name=group,
-                scale_set_ids=tuple(fleet_set.scale_set.id for fleet_set in fleet_sets),
+                scale_set_ids=set_ids,
                 load_balancer_id=balancer.load_balancer.id,
-                # The planned queue: as many waiting as a replica's batch holds.
-                waiting_per_replica=float(spec.runtime.max_batch)
-                if publishes_engine_gauges(spec)
-                else None,
+                waiting_per_replica=waiting,
                 action_group_id=spec.alerts_action_group_id,
+            ),
+        )
+        ServingDashboard(
+            self,
+            "dashboard",
+            ServingDashboardProps(
+                name=name,
+                scale_set_ids=set_ids,
+                autoscale_setting_ids=tuple(setting.id for setting in settings),
+                load_balancer_id=balancer.load_balancer.id,
+                waiting_per_replica=waiting,
+                in_flight_per_replica=spec.scaling.in_flight_per_replica if waiting else None,
+                **placed,
             ),
         )
         TerraformOutput(

@@ -430,3 +430,63 @@ def test_an_action_group_that_is_not_a_resource_id_is_one_sentence(
     message = str(caught.value)
     assert "deploy.alerts.action_group_id" in message and "an action group's resource ID" in message
     assert "\n" not in message
+
+
+# --- the dashboard ------------------------------------------------------------------------------
+
+
+def dashboard_charts(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each chart's title -> its metrics."""
+    _, board = only(doc, "azurerm_portal_dashboard")
+    (lens,) = json.loads(board["dashboard_properties"])["lenses"].values()
+    found = {}
+    for part in lens["parts"].values():
+        metadata = part["metadata"]
+        assert metadata["type"] == "Extension/HubsExtension/PartType/MonitorChartPart"
+        chart = metadata["settings"]["content"]["options"]["chart"]
+        assert metadata["inputs"][0]["value"]["chart"] == chart
+        found[chart["title"]] = chart["metrics"]
+    return found
+
+
+def test_the_dashboard_charts_the_queue_gpus_instances_and_load_balancer(
+    synthesized: Synthesized,
+) -> None:
+    doc, spec = synthesized[OFFICE], OFFICE
+    charts = dashboard_charts(doc)
+    sets = {
+        ref("azurerm_linux_virtual_machine_scale_set", key, "id")
+        for key in resources(doc, "azurerm_linux_virtual_machine_scale_set")
+    }
+    settings = {
+        ref("azurerm_monitor_autoscale_setting", key, "id")
+        for key in resources(doc, "azurerm_monitor_autoscale_setting")
+    }
+    in_flight = f"Requests in flight per replica (target {spec.scaling.in_flight_per_replica:g})"
+    queue = "Requests running and waiting per replica (alert: waiting above 128)"
+    assert set(charts) == {
+        in_flight,
+        queue,
+        "GPU utilization (%)",
+        "Fullest GPU's memory (%, alert above 95)",
+        "Instances (observed by autoscale)",
+        "New connections per minute and health probe status (%)",
+    }
+    assert {m["resourceMetadata"]["id"] for m in charts[in_flight]} == sets
+    assert {(m["namespace"], m["name"]) for m in charts[queue]} == {
+        (METRICS_NAMESPACE, RUNNING_METRIC),
+        (METRICS_NAMESPACE, WAITING_METRIC),
+    }
+    memory = charts["Fullest GPU's memory (%, alert above 95)"]
+    assert {(m["name"], m["aggregationType"]) for m in memory} == {(GPU_MEMORY_METRIC, 3)}
+    observed = charts["Instances (observed by autoscale)"]
+    assert {m["resourceMetadata"]["id"] for m in observed} == settings and len(settings) == 2
+    assert {m["name"] for m in observed} == {"ObservedCapacity"}
+
+
+def test_without_engine_gauges_the_dashboard_has_no_queue_charts(
+    synthesized: Synthesized,
+) -> None:
+    titles = set(dashboard_charts(synthesized[TRITON]))
+    assert not any("per replica" in title for title in titles)
+    assert "GPU utilization (%)" in titles

@@ -17,6 +17,7 @@ from constructs import Construct
 
 from modules.azure import (
     autoscale,
+    dashboard,
     fleet_alerts,
     identity,
     load_balancer,
@@ -54,6 +55,7 @@ CONTAINER_ID = (
 OPS_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdvb2Qga2V5IGZvciB0aGUgc2NhZmZvbGQ= ops"
 PROPS_MODULES = (
     autoscale,
+    dashboard,
     fleet_alerts,
     identity,
     load_balancer,
@@ -295,6 +297,7 @@ def test_every_azure_construct_taking_props_is_covered() -> None:
         "MlWorkspaceProps",
         "ResourceGroupProps",
         "ScheduledSizeProps",
+        "ServingDashboardProps",
         "ServingIdentityProps",
         "ServingLoadBalancerProps",
         "ServingNetworkProps",
