@@ -44,12 +44,13 @@ class SizeAt:
         return f"{self.hour:02d}00-{span}"
 
 
-def size_changes(hourly: HourlySizes | None) -> list[SizeAt]:
+def size_changes(hourly: HourlySizes | None, share: str = "instances") -> list[SizeAt]:
     """The recurring changes of the week's sizes, in order of the hour of the day and then the
-    first day; none for a flat fleet (no hourly sizes, or one size all week)."""
+    first day; none for a flat fleet (no hourly sizes, or one size all week). `share`: all the
+    instances, or the `on_demand` or `spot` ones only (a cloud that keeps them in two groups)."""
     if hourly is None:
         return []
-    per_hour = hourly.counts("instances")
+    per_hour = hourly.counts(share)
     grouped: dict[tuple[int, int], list[str]] = {}
     for hour, instances in enumerate(per_hour):
         if per_hour[hour - 1] == instances:  # hour 0 compares with Sunday 23:00: the wrap

@@ -116,6 +116,8 @@ class DeploymentCore(_Spec, kw_only=True):
     network: Network = msgspec.field(default_factory=Network)
     alerts_topic_arn: str | None = None
     """The SNS topic the alarms notify (deploy.alerts.sns_topic_arn); None: no alarm actions."""
+    alerts_action_group_id: str | None = None
+    """The action group the alerts notify (deploy.alerts.action_group_id); None: no actions."""
     tags: dict[str, str] = {}
     required_tags: list[str] = []
     budget_monthly_usd: float | None = None
@@ -286,6 +288,7 @@ def spec_from_decision(
         scaling=scaling_spec(kind, decision, profile),
         network=profile.deploy.network,
         alerts_topic_arn=profile.deploy.alerts.sns_topic_arn,
+        alerts_action_group_id=profile.deploy.alerts.action_group_id,
         tags={**profile.tags, "env": env},  # the environment deployed to, whatever the profile says
         required_tags=list(profile.deploy.required_tags),
         budget_monthly_usd=(environment or Environment()).budget(profile.budget),
@@ -394,7 +397,8 @@ def spec_as_data(spec: DeploymentSpec) -> dict[str, Any]:
     own = set(target.spec_sections) if target else set()
     for name in set(targets.spec_sections()) - own:
         data.pop(name, None)
-    for optional in ("hourly", "alerts_topic_arn"):  # absent: the record reads as it always did
+    # Absent: the record reads as it always did.
+    for optional in ("hourly", "alerts_topic_arn", "alerts_action_group_id"):
         if data.get(optional) is None:
             data.pop(optional, None)
     if data["scaling"].get("in_flight_per_replica") is None:

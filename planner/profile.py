@@ -280,6 +280,15 @@ AcmCertificateArn = Annotated[
         description="an ACM certificate ARN: arn:aws:acm:REGION:ACCOUNT:certificate/ID",
     ),
 ]
+ActionGroupId = Annotated[
+    str,
+    Meta(
+        pattern=r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w.()]{1,90}/providers/"
+        r"[Mm]icrosoft\.[Ii]nsights/action[Gg]roups/[-\w.]{1,260}\Z",
+        description="an action group's resource ID: /subscriptions/SUBSCRIPTION/resourceGroups/"
+        "GROUP/providers/Microsoft.Insights/actionGroups/NAME",
+    ),
+]
 SnsTopicArn = Annotated[
     str,
     Meta(
@@ -326,11 +335,15 @@ class Network(_Section, kw_only=True):
 
 
 class Alerts(_Section, kw_only=True):
-    """Where the deployment's alarms notify (on an AWS fleet: every alarm's alarm action)."""
+    """Where the deployment's alarms notify (on an AWS fleet: every alarm's alarm action; on an
+    Azure fleet: every metric alert's action)."""
 
     sns_topic_arn: SnsTopicArn | None = None
     """AWS: the SNS topic (in the deployment's region) the alarms notify. None: the alarms
     change state without notifying anyone."""
+    action_group_id: ActionGroupId | None = None
+    """Azure: the action group's full resource ID the metric alerts notify. None: the alerts
+    fire without notifying anyone."""
 
 
 class StateBackend(_Section, kw_only=True):

@@ -9,7 +9,22 @@ from pathlib import Path
 from cdktn import TerraformOutput, TerraformStack
 from constructs import Construct
 
-from modules.azure.identity import ServingIdentity, ServingIdentityProps, serving_grants
+from modules.azure.autoscale import (
+    FleetAutoscale,
+    FleetAutoscaleProps,
+    ScheduledSize,
+    ScheduledSizeProps,
+)
+from modules.azure.dashboard import ServingDashboard, ServingDashboardProps
+from modules.azure.engine_metrics import publishes_engine_gauges
+from modules.azure.fleet_alerts import FleetAlerts, FleetAlertsProps
+from modules.azure.identity import (
+    METRICS_PUBLISHER,
+    Grant,
+    ServingIdentity,
+    ServingIdentityProps,
+    serving_grants,
+)
 from modules.azure.load_balancer import ServingLoadBalancer, ServingLoadBalancerProps
 from modules.azure.network import (
     ServingNetwork,
@@ -18,15 +33,10 @@ from modules.azure.network import (
     ServingSecurityGroupProps,
 )
 from modules.azure.resource_group import ResourceGroupProps, StackResourceGroup
-from modules.azure.scale_set import (
-    GpuScaleSet,
-    GpuScaleSetProps,
-    RequestAutoscale,
-    RequestAutoscaleProps,
-    scale_set_zones,
-)
+from modules.azure.scale_set import GpuScaleSet, GpuScaleSetProps, scale_set_zones
 from modules.azure.spec_checks import check_fleet
 from modules.user_data import render_user_data
+from modules.week_schedule import size_changes
 from planner.deployment import DeploymentSpec
 from stacks.common import configure_azure_stack
 
@@ -112,9 +122,34 @@ class AzureGpuFleetStack(TerraformStack):
             capacity.on_demand_base
         )
         base = capacity.on_demand_base if spot else 0
+        hourly = spec.hourly
+        zone = hourly.timezone if hourly else "Etc/UTC"
+        # With a spot set beside it, each set follows its own share of the week's sizes.
+        on_demand_changes = tuple(size_changes(hourly, "on_demand")) if base else ()
+        fleet_sets, settings = [], []
         if base:
-            # The on-demand base: a fixed number of regular instances that spot never replaces.
-            GpuScaleSet(self, "on-demand", scale_set(name=f"{name}-od", instances=base))
+            # The on-demand base: regular instances that spot never replaces, of the plan's
+            # on-demand count at each hour when the fleet follows the week, else fixed.
+            on_demand = GpuScaleSet(
+                self,
+                "on-demand",
+                scale_set(name=f"{name}-od", instances=base, autoscaled=bool(on_demand_changes)),
+            )
+            fleet_sets.append(on_demand)
+            if on_demand_changes:
+                settings.append(
+                    ScheduledSize(
+                        self,
+                        "on-demand-schedule",
+                        ScheduledSizeProps(
+                            name=f"{name}-od",
+                            scale_set_id=on_demand.scale_set.id,
+                            changes=on_demand_changes,
+                            time_zone=zone,
+                            **placed,
+                        ),
+                    ).setting
+                )
         scaled = GpuScaleSet(
             self,
             "fleet",
@@ -125,10 +160,13 @@ class AzureGpuFleetStack(TerraformStack):
                 autoscaled=True,
             ),
         )
-        RequestAutoscale(
+        fleet_sets.append(scaled)
+        for index, fleet_set in enumerate(fleet_sets):
+            identity.grant(Grant(f"metrics-{index}", METRICS_PUBLISHER, fleet_set.scale_set.id))
+        autoscale = FleetAutoscale(
             self,
             "autoscale",
-            RequestAutoscaleProps(
+            FleetAutoscaleProps(
                 name=name,
                 scale_set_id=scaled.scale_set.id,
                 load_balancer_id=balancer.load_balancer.id,
@@ -137,6 +175,40 @@ class AzureGpuFleetStack(TerraformStack):
                 maximum=capacity.max_size - base,
                 target_per_minute=spec.scaling.target,
                 health_check_grace_s=capacity.health_check_grace_s,
+                changes=tuple(size_changes(hourly, "spot" if base else "instances")),
+                time_zone=zone,
+                in_flight_per_replica=spec.scaling.in_flight_per_replica
+                if publishes_engine_gauges(spec)
+                else None,
+                **placed,
+            ),
+        )
+        settings.append(autoscale.setting)
+        # The planned queue: as many waiting as a replica's batch holds.
+        waiting = float(spec.runtime.max_batch) if publishes_engine_gauges(spec) else None
+        set_ids = tuple(fleet_set.scale_set.id for fleet_set in fleet_sets)
+        FleetAlerts(
+            self,
+            "alerts",
+            FleetAlertsProps(
+                name=name,
+                resource_group_name=group,
+                scale_set_ids=set_ids,
+                load_balancer_id=balancer.load_balancer.id,
+                waiting_per_replica=waiting,
+                action_group_id=spec.alerts_action_group_id,
+            ),
+        )
+        ServingDashboard(
+            self,
+            "dashboard",
+            ServingDashboardProps(
+                name=name,
+                scale_set_ids=set_ids,
+                autoscale_setting_ids=tuple(setting.id for setting in settings),
+                load_balancer_id=balancer.load_balancer.id,
+                waiting_per_replica=waiting,
+                in_flight_per_replica=spec.scaling.in_flight_per_replica if waiting else None,
                 **placed,
             ),
         )

@@ -54,6 +54,7 @@ SERVICE_PRICES: dict[str, dict[str, tuple[str, float]]] = {
         "aks.standard.hour": ("cluster-hour", 0.10),
         "aks.premium.hour": ("cluster-hour", 0.60),
         "vm.Standard_D4s_v5.hour": ("VM-hour", 0.192),
+        "monitor.metric_alert.time_series": ("time-series-month", 0.10),
     },
 }
 
@@ -358,6 +359,15 @@ CASES: dict[str, Case] = {
     "azurerm_log_analytics_workspace": _single("azure", "azurerm_log_analytics_workspace.logs"),
     "azurerm_key_vault": _single("azure", "azurerm_key_vault.secrets"),
     "azurerm_storage_account": _single("azure", "azurerm_storage_account.models"),
+    # two scale sets in scope, one static condition: two time series
+    "azurerm_monitor_metric_alert": _single(
+        "azure",
+        "azurerm_monitor_metric_alert.queue",
+        {
+            "scopes": ["/subscriptions/s/vmss-od", "/subscriptions/s/vmss-spot"],
+            "criteria": [{"metric_name": "RequestsWaiting", "threshold": 128}],
+        },
+    ),
     # --- deployed by the SDK steps after apply ----------------------------------------------
     MANAGED_DEPLOYMENT: Case(
         "managed",

@@ -11,7 +11,17 @@ from typing import Any
 
 import pytest
 
-from modules.azure import identity, load_balancer, ml_workspace, network, resource_group, scale_set
+from modules.azure import (
+    autoscale,
+    dashboard,
+    fleet_alerts,
+    identity,
+    load_balancer,
+    ml_workspace,
+    network,
+    resource_group,
+    scale_set,
+)
 from modules.azure.identity import (
     BLOB_READER,
     Grant,
@@ -40,7 +50,17 @@ CONTAINER_ID = (
     "/blobServices/default/containers/weights"
 )
 OPS_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdvb2Qga2V5IGZvciB0aGUgc2NhZmZvbGQ= ops"
-PROPS_MODULES = (identity, load_balancer, ml_workspace, network, resource_group, scale_set)
+PROPS_MODULES = (
+    autoscale,
+    dashboard,
+    fleet_alerts,
+    identity,
+    load_balancer,
+    ml_workspace,
+    network,
+    resource_group,
+    scale_set,
+)
 
 
 def scale_set_props(**relaxed: Any) -> GpuScaleSetProps:
@@ -261,10 +281,13 @@ def field_docstrings(cls: type) -> dict[str, str]:
 
 def test_every_azure_construct_taking_props_is_covered() -> None:
     assert {cls.__name__ for cls in props_classes()} == {
+        "FleetAlertsProps",
+        "FleetAutoscaleProps",
         "GpuScaleSetProps",
         "MlWorkspaceProps",
-        "RequestAutoscaleProps",
         "ResourceGroupProps",
+        "ScheduledSizeProps",
+        "ServingDashboardProps",
         "ServingIdentityProps",
         "ServingLoadBalancerProps",
         "ServingNetworkProps",

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from modules.azure.identity import BLOB_READER, IMAGE_PULLER, SECRET_READER
+from modules.azure.identity import BLOB_READER, IMAGE_PULLER, METRICS_PUBLISHER, SECRET_READER
 from modules.azure.ml_workspace import BLOB_SOFT_DELETE_DAYS, SAS_EXPIRATION_PERIOD, unique_name
 from modules.azure.network import LOWEST_PRIORITY, SUBNET_CIDR, VNET_CIDR
 from modules.azure.scale_set import SPOT_PRICE_CAP, UNUSABLE_SSH_KEY
@@ -189,9 +189,18 @@ def security_rules(doc: dict[str, Any], direction: str) -> list[dict[str, Any]]:
 
 
 def role_assignments(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    """The roles the profile names (the fleet's metrics publishing: metrics_grants)."""
     return {
         (body["role_definition_name"], body["scope"])
         for body in resources(doc, "azurerm_role_assignment").values()
+    } - metrics_grants(doc)
+
+
+def metrics_grants(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    """Monitoring Metrics Publisher on each of a fleet's scale sets, on nothing else."""
+    return {
+        (METRICS_PUBLISHER, ref("azurerm_linux_virtual_machine_scale_set", key, "id"))
+        for key in resources(doc, "azurerm_linux_virtual_machine_scale_set")
     }
 
 
@@ -397,6 +406,20 @@ def test_registry_image_gets_acr_pull_on_that_registry_only(synthesized: Synthes
 
 def test_nothing_named_means_no_roles(synthesized: Synthesized) -> None:
     assert role_assignments(synthesized[REGULAR]) == set()
+
+
+@pytest.mark.parametrize("spec", FLEETS, ids=lambda s: s.name)
+def test_the_identity_publishes_metrics_on_its_own_scale_sets_only(
+    synthesized: Synthesized, spec: DeploymentSpec
+) -> None:
+    doc = synthesized[spec]
+    publishing = {
+        (body["role_definition_name"], body["scope"])
+        for body in resources(doc, "azurerm_role_assignment").values()
+        if body["role_definition_name"] == METRICS_PUBLISHER
+    }
+    assert publishing == metrics_grants(doc)
+    assert len(publishing) == len(scale_sets(doc))
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)

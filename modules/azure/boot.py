@@ -1,11 +1,12 @@
 """The Azure partial of the fleet boot script (templates/user_data/cloud_azure.j2): Blob Storage
-weights, the token's Key Vault secret, Azure Container Registry login."""
+weights, the token's Key Vault secret, Azure Container Registry login, the metrics publisher."""
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
 
+from modules.azure.engine_metrics import CONFIG_PATH, PUBLISHER_PATH, publisher_config
 from modules.azure.names import blob_container, key_vault_secret
 from modules.user_data import BootTarget
 
@@ -35,6 +36,9 @@ def azure_boot_target(spec: DeploymentSpec) -> BootTarget:
         "hf_token_name": secret,
         "hf_token_vault": vault,
         "acr_registry": registry["registry"].lower() if registry else None,
+        "metrics_publisher": PUBLISHER_PATH,
+        "metrics_config_path": CONFIG_PATH,
+        "metrics_config": publisher_config(spec),
     }
     return BootTarget(
         "cloud_azure.j2", values, CUSTOM_DATA_LIMIT_BYTES, "Azure's custom data limit"

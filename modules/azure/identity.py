@@ -1,6 +1,7 @@
 """The user-assigned managed identity serving runs as, with a role on exactly the resources the
 profile names and nothing else: the one Key Vault secret (Key Vault Secrets User), the weights
-container (Storage Blob Data Reader), the image's registry (AcrPull). No Owner, Contributor or
+container (Storage Blob Data Reader), the image's registry (AcrPull), and on a fleet the scale sets
+its instances publish metrics to (Monitoring Metrics Publisher). No Owner, Contributor or
 subscription-wide role."""
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from planner.profile import AzureOptions
 SECRET_READER = "Key Vault Secrets User"
 BLOB_READER = "Storage Blob Data Reader"
 IMAGE_PULLER = "AcrPull"
+METRICS_PUBLISHER = "Monitoring Metrics Publisher"
+"""On each of the fleet's scale sets only: the instances publish their custom metrics there."""
 
 
 class Grant(NamedTuple):

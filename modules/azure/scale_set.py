@@ -1,4 +1,4 @@
-"""GPU virtual machine scale sets and their autoscale settings.
+"""GPU virtual machine scale sets (their autoscale setting: modules/azure/autoscale.py).
 
 An Azure scale set has one priority, so the plan's mix becomes two sets behind the same load
 balancer, as the AWS group's mixed-instances policy splits one group: a Regular set of exactly the
@@ -26,14 +26,6 @@ from cdktn_provider_azurerm.linux_virtual_machine_scale_set import (
     LinuxVirtualMachineScaleSetRollingUpgradePolicy,
     LinuxVirtualMachineScaleSetSourceImageReference,
 )
-from cdktn_provider_azurerm.monitor_autoscale_setting import (
-    MonitorAutoscaleSetting,
-    MonitorAutoscaleSettingProfile,
-    MonitorAutoscaleSettingProfileCapacity,
-    MonitorAutoscaleSettingProfileRule,
-    MonitorAutoscaleSettingProfileRuleMetricTrigger,
-    MonitorAutoscaleSettingProfileRuleScaleAction,
-)
 from constructs import Construct
 
 from modules.azure.names import bounded_name
@@ -52,10 +44,6 @@ spot price moved past a cap copied from a catalog that ages."""
 ZONES = frozenset({"1", "2", "3"})
 REPAIR_GRACE_MINUTES = (10, 90)
 """Azure's bounds on the automatic repair grace period."""
-SCALE_OUT_WINDOW_MINUTES = 5
-SCALE_IN_WINDOW_MINUTES = 15
-SCALE_IN_FRACTION = 0.5
-"""Scale in below half the target, so one instance more or less does not flap."""
 
 Priority = Literal["Regular", "Spot"]
 
@@ -223,97 +211,4 @@ class GpuScaleSet(Construct):
             lifecycle=TerraformResourceLifecycle(ignore_changes=["instances"])
             if props.autoscaled
             else None,
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class RequestAutoscaleProps:
-    name: str
-    """(Required) The prefix of the setting's name (`<name>-autoscale`, cut to 80 characters)."""
-    resource_group_name: str
-    """(Required) The resource group the setting lives in."""
-    location: str
-    """(Required) The setting's Azure region."""
-    scale_set_id: str
-    """(Required) The scale set whose instance count is moved."""
-    load_balancer_id: str
-    """(Required) The load balancer whose new connections (SYNCount) are counted."""
-    minimum: int
-    """(Required) The fewest instances the setting scales the set in to."""
-    default: int
-    """(Required) The count Azure falls back to when the metric cannot be read."""
-    maximum: int
-    """(Required) The most instances the setting scales the set out to."""
-    target_per_minute: float
-    """(Required) Requests (here: new connections) per instance and minute to keep to."""
-    health_check_grace_s: int
-    """(Required) A new instance's boot time; it is the cooldown after each scaling action
-    (rounded up to minutes), so a new instance serves before the next one is counted."""
-
-
-class RequestAutoscale(Construct):
-    """Scale on new connections per instance at the load balancer.
-
-    The spec's signal is requests per instance and minute (target tracking on ALB requests per
-    target on AWS). An Azure load balancer works at layer 4 and counts no requests; the nearest
-    metric is SYNCount, new TCP connections at the frontend, divided by the scale set's instance
-    count. Each request of a client without keep-alive is one connection, so the thresholds are
-    the spec's target over the window; clients that reuse connections scale later. With an
-    on-demand base set beside it, the count is divided by this set's instances only, so it
-    scales out early rather than late.
-    """
-
-    def __init__(self, scope: Construct, id: str, props: RequestAutoscaleProps) -> None:
-        super().__init__(scope, id)
-        cooldown = iso_minutes(grace_minutes(props.health_check_grace_s))
-
-        def rule(window: int, operator: str, threshold: float, direction: str):
-            return MonitorAutoscaleSettingProfileRule(
-                metric_trigger=MonitorAutoscaleSettingProfileRuleMetricTrigger(
-                    metric_name="SYNCount",
-                    metric_namespace="Microsoft.Network/loadBalancers",
-                    metric_resource_id=props.load_balancer_id,
-                    time_grain="PT1M",
-                    statistic="Average",
-                    time_window=iso_minutes(window),
-                    time_aggregation="Total",
-                    operator=operator,
-                    threshold=round(threshold, 2),
-                    divide_by_instance_count=True,
-                ),
-                scale_action=MonitorAutoscaleSettingProfileRuleScaleAction(
-                    direction=direction, type="ChangeCount", value=1, cooldown=cooldown
-                ),
-            )
-
-        target = props.target_per_minute
-        self.setting = MonitorAutoscaleSetting(
-            self,
-            "setting",
-            name=bounded_name(f"{props.name}-autoscale", 80),
-            resource_group_name=props.resource_group_name,
-            location=props.location,
-            target_resource_id=props.scale_set_id,
-            profile=[
-                MonitorAutoscaleSettingProfile(
-                    name="requests-per-instance",
-                    capacity=MonitorAutoscaleSettingProfileCapacity(
-                        minimum=props.minimum, default=props.default, maximum=props.maximum
-                    ),
-                    rule=[
-                        rule(
-                            SCALE_OUT_WINDOW_MINUTES,
-                            "GreaterThan",
-                            target * SCALE_OUT_WINDOW_MINUTES,
-                            "Increase",
-                        ),
-                        rule(
-                            SCALE_IN_WINDOW_MINUTES,
-                            "LessThan",
-                            target * SCALE_IN_WINDOW_MINUTES * SCALE_IN_FRACTION,
-                            "Decrease",
-                        ),
-                    ],
-                )
-            ],
         )

@@ -29,6 +29,7 @@ CATEGORIES = {
     "private_endpoint": "network",
     "key_vault": "keys",
     "log_analytics": "monitoring",
+    "monitor": "monitoring",
     "nat": "network",
     "lb": "network",
     "eks": "control plane",

@@ -66,8 +66,10 @@ FREE_TYPES = frozenset(
         "google_artifact_registry_repository_iam_member",
         "google_kms_key_ring",
         "google_kms_crypto_key_iam_member",
-        # Azure
+        # Azure (a portal dashboard has no charge: Azure Monitor's price list has no meter for
+        # one, and Infracost prices none)
         "azurerm_resource_group",
+        "azurerm_portal_dashboard",
         "azurerm_virtual_network",
         "azurerm_subnet",
         "azurerm_subnet_network_security_group_association",

@@ -11,6 +11,7 @@ from planner.cost.resources.azure import (
     kubernetes_cluster_node_pool,
     lb,
     linux_virtual_machine_scale_set,
+    monitor_metric_alert,
     nat_gateway,
     private_endpoint,
     public_ip,
@@ -25,4 +26,5 @@ RULES: dict[str, Rule] = rules_of(
     nat_gateway,
     public_ip,
     private_endpoint,
+    monitor_metric_alert,
 )

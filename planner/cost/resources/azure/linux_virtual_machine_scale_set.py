@@ -33,12 +33,21 @@ PREMIUM_SSD_TIERS = (
 
 
 def _instance_range(resource: PlannedResource, context: PricingContext) -> Span:
-    """(min, expected, max) instances: the autoscale setting's range, else the fixed count."""
+    """(min, expected, max) instances: the autoscale setting's range, else the fixed count. A
+    setting that follows the week has a profile per change of size: its range is the lowest
+    minimum, the highest default (the peak's size) and the highest maximum."""
     for setting in context.referring(resource, "azurerm_monitor_autoscale_setting"):
-        capacity = first_block(first_block(setting.values.get("profile")).get("capacity"))
-        low, default, high = (number(capacity.get(k)) for k in ("minimum", "default", "maximum"))
-        if low is not None and default is not None and high is not None:
-            return Span(low, default, high)
+        spans = []
+        for profile in setting.values.get("profile") or []:
+            capacity = first_block(profile.get("capacity"))
+            low, default, high = (
+                number(capacity.get(k)) for k in ("minimum", "default", "maximum")
+            )
+            if low is not None and default is not None and high is not None:
+                spans.append((low, default, high))
+        if spans:
+            lows, defaults, highs = zip(*spans, strict=True)
+            return Span(min(lows), max(defaults), max(highs))
     count = number(resource.values.get("instances"))
     if count is None:
         raise Unpriceable("the instance count is not known from the plan")
