@@ -81,6 +81,10 @@ class Kind:
     spec's pods run, None when the stack applies no workload), `no_canary(spec, stable,
     emulated)` (why the spec cannot bake beside `stable`, or None) and `refused_change(applied,
     spec)` (why the spec cannot be applied over the state's at all, or None)."""
+    invoke_transport: str = "orchestrator.loadtest.transport:load_balancer"
+    """Dotted path of how `infra bench` reaches a deployment of the kind (orchestrator layer),
+    `(spec, outputs) -> Transport`: plain HTTP to the stack's endpoint output, or the cloud's
+    invoke API with its credentials (orchestrator/loadtest/transport.py)."""
     scales_to_zero: bool = False
     """Whether a deployment of the kind, as the toolkit builds it, can have no instance in an
     hour (an environment's schedule or scale_to_zero). A group or node pool can; a managed
@@ -111,6 +115,7 @@ KUBERNETES = Kind(
     # hashicorp/kubernetes reads each manifest's OpenAPI schema from the cluster at plan time.
     planned_against_api=("kubernetes_manifest",),
     canary_in_configuration="stacks.kubernetes_canary",
+    invoke_transport="orchestrator.kubernetes_invoke:transport",
     scales_to_zero=True,
 )
 """The clouds' managed Kubernetes (EKS, GKE, AKS): nodes from the same catalog as their fleets."""
