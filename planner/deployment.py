@@ -91,6 +91,10 @@ class ScalingSpec(_Spec, kw_only=True):
     """A fleet that follows the week also tracks the engine's requests in flight (running plus
     waiting) at this many per instance: replicas per instance times the per-replica target.
     None: `signal` alone (left out of the spec's record then)."""
+    latency_target_ms_p95: Annotated[float, Meta(gt=0)] | None = None
+    """The profile's targets.e2e_ms_p95 on a managed endpoint, whose platform measures each whole
+    request (SageMaker's ModelLatency): the threshold of its latency-target alarm. None: no such
+    target, or a kind that measures no whole request (left out of the spec's record then)."""
 
 
 class DeploymentCore(_Spec, kw_only=True):
@@ -308,6 +312,9 @@ def scaling_spec(signal: ScalingSignal, decision: Decision, profile: Profile) ->
         target=_scaling_target(signal, decision, profile),
         p99_latency_alarm_s=decision.p99_latency_alarm_s,
         in_flight_per_replica=_in_flight_per_replica(signal, decision, profile),
+        latency_target_ms_p95=(
+            profile.targets.e2e_ms_p95 if signal == "invocations_per_instance" else None
+        ),
     )
 
 
@@ -391,8 +398,9 @@ def spec_as_data(spec: DeploymentSpec) -> dict[str, Any]:
     for optional in ("hourly", "alerts_topic_arn"):  # absent: the record reads as it always did
         if data.get(optional) is None:
             data.pop(optional, None)
-    if data["scaling"].get("in_flight_per_replica") is None:
-        data["scaling"].pop("in_flight_per_replica", None)
+    for optional in ("in_flight_per_replica", "latency_target_ms_p95"):
+        if data["scaling"].get(optional) is None:
+            data["scaling"].pop(optional, None)
     return data
 
 

@@ -30,6 +30,7 @@ from modules.aws.sagemaker import (
     has_local_storage,
 )
 from modules.aws.sagemaker_container import check_container, container_environment
+from modules.aws.sagemaker_observability import EndpointObservability, observability_props
 from modules.aws.security import EndpointSecurityGroup, EndpointSecurityGroupProps
 from planner.deployment import DeploymentSpec
 from stacks.common import configure_aws_stack
@@ -165,6 +166,7 @@ class SagemakerEndpointStack(TerraformStack):
                     invocations_per_instance=spec.scaling.target,
                 ),
             )
+        EndpointObservability(self, "observability", observability_props(spec, name, serving))
         TerraformOutput(self, "endpoint_name", value=endpoint.endpoint.name)
         TerraformOutput(self, "endpoint_arn", value=endpoint.endpoint.arn)
         TerraformOutput(
