@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.eventstream import EventStreamBuffer
 
 from orchestrator.loadtest.inputs import BenchError
 from orchestrator.loadtest.transport import Api, StreamError, output
@@ -48,9 +51,6 @@ class SagemakerStream:
     api: Api = "chat"
 
     def headers(self, body: bytes) -> dict[str, str]:
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-
         request = AWSRequest(
             method="POST",
             url=self.url,
@@ -62,8 +62,6 @@ class SagemakerStream:
         return dict(request.headers.items())
 
     async def lines(self, answer: httpx.Response) -> AsyncIterator[str]:
-        from botocore.eventstream import EventStreamBuffer
-
         frames = EventStreamBuffer()
         text = ""
         async for chunk in answer.aiter_bytes():

@@ -77,20 +77,26 @@ def _text(choice: dict[str, object]) -> object:
     return delta.get("content") if isinstance(delta, dict) else choice.get("text")
 
 
+def _request(client: httpx.AsyncClient, endpoint: Endpoint, shape: RequestShape) -> httpx.Request:
+    """The request with its credentials (a signature, a token): made before its clock starts,
+    so signing is not counted as the endpoint's latency."""
+    body = _body(endpoint, shape)
+    transport = endpoint.transport
+    return client.build_request(
+        "POST", transport.url, content=body, headers=transport.headers(body)
+    )
+
+
 async def _one(
-    client: httpx.AsyncClient, endpoint: Endpoint, shape: RequestShape, sent: float
+    client: httpx.AsyncClient, endpoint: Endpoint, request: httpx.Request, sent: float
 ) -> RequestResult:
     first: float | None = None
     chunks = 0
     usage_tokens: int | None = None
     finished = False
     transport = endpoint.transport
-    body = _body(endpoint, shape)
     try:
         async with asyncio.timeout(endpoint.timeout_s):
-            request = client.build_request(
-                "POST", transport.url, content=body, headers=transport.headers(body)
-            )
             answer = await client.send(request, stream=True)
             try:
                 if answer.status_code != 200:
@@ -153,8 +159,9 @@ async def _step(endpoint: Endpoint, arrivals: list[float], shapes: list[RequestS
 
         async def at(offset: float, shape: RequestShape) -> RequestResult:
             await asyncio.sleep(max(0.0, start + offset - time.perf_counter()))
+            request = _request(client, endpoint, shape)
             sent = time.perf_counter()
-            result = await _one(client, endpoint, shape, sent)
+            result = await _one(client, endpoint, request, sent)
             return dataclasses.replace(result, lag_s=sent - start - offset)
 
         results = await asyncio.gather(*(at(t, s) for t, s in zip(arrivals, shapes, strict=True)))
