@@ -159,6 +159,21 @@ def test_sagemaker_requests_without_a_signature_are_refused_by_the_server(
     assert set(step.errors) == {"HTTP 403"}
 
 
+def test_credentials_refused_on_every_request_is_one_sentence(
+    cli: Cli, tmp_path: Path, aws_keys: pytest.MonkeyPatch
+) -> None:
+    profile = tmp_path / "bench-chat.yaml"
+    profile.write_text(SAGEMAKER_PROFILE)
+    deployed_with(aws_keys, {"endpoint_name": ENDPOINT})
+    aws_keys.setenv("AWS_ACCESS_KEY_ID", "AKIDSOMEONEELSE")
+    with serving(sagemaker_server()) as server:
+        aws_keys.setenv("AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME", server.url)
+        result = cli("bench", profile, "--env", "prod", "--duration", "1s", "--max-requests", "2")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    (line,) = [line for line in result.stderr.splitlines() if not line.startswith("  ✓")]
+    assert "answered HTTP 403 to every request: do your credentials allow invoking it?" in line
+
+
 def test_sagemaker_without_credentials_or_endpoint_is_one_sentence(
     aws_keys: pytest.MonkeyPatch,
 ) -> None:

@@ -148,6 +148,11 @@ def _refuse_total_failure(step: StepSummary, settings: BenchSettings) -> None:
             f"the endpoint {url} did not finish a request within {settings.timeout_s:g} s "
             "(--timeout): is it up, and the model loaded?"
         )
+    if error in ("HTTP 401", "HTTP 403"):
+        raise BenchError(
+            f"the endpoint {url} answered {error} to every request: do your credentials allow "
+            "invoking it?"
+        )
     if error.startswith("HTTP "):
         raise BenchError(
             f"the endpoint {url} answered {error} to every request: is it an OpenAI-compatible "
