@@ -2,9 +2,9 @@
 
 SageMaker publishes, per endpoint and variant (dimensions EndpointName, VariantName):
 - in AWS/SageMaker: Invocations, Invocation5XXErrors, ModelLatency (microseconds, the time the
-  container takes to answer as SageMaker sees it) and ConcurrentRequestsPerModel (requests the
-  model container holds at once, queued ones included, published every 10 s: the metric of
-  SageMaker's concurrency-based target tracking);
+  container takes to answer as SageMaker sees it) and ConcurrentRequestsPerModel (the requests
+  a model container is being sent at once, at high resolution: the metric of SageMaker's
+  concurrency-based target tracking, SageMakerVariantConcurrentRequestsPerModelHighResolution);
 - in /aws/sagemaker/Endpoints: GPUUtilization and GPUMemoryUtilization, each 0-100 per GPU
   summed over an instance's GPUs (4 GPUs: 0-400%).
 (AWS's "Amazon SageMaker AI metrics in Amazon CloudWatch" page.) The endpoint's container is the
@@ -75,6 +75,8 @@ class EndpointObservabilityProps:
 
 
 class EndpointObservability(Construct):
+    """The endpoint's dashboard, and per variant the alarms that notify (none rolls back)."""
+
     def __init__(self, scope: Construct, id: str, props: EndpointObservabilityProps) -> None:
         super().__init__(scope, id)
         self.alarms: list[CloudwatchMetricAlarm] = []
