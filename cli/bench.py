@@ -1,5 +1,6 @@
-"""`infra bench`: load-test a deployed OpenAI-compatible endpoint with the profile's traffic and
-compare it with what the planner predicted; `--record` writes the figures into the profile.
+"""`infra bench`: load-test a deployed endpoint (OpenAI-compatible, or a managed endpoint's invoke
+API) with the profile's traffic and compare it with what the planner predicted; `--record` writes
+the figures into the profile.
 
 Exit codes: 0 measured (errors counted in the report), 1 bad input or an endpoint that refused,
 failed or timed out on every request.
@@ -29,8 +30,9 @@ def bench(
     url: Annotated[
         str | None,
         typer.Option(
-            help="The OpenAI-compatible endpoint (base URL, …/v1 or …/v1/chat/completions); "
-            "default: the deployed fleet's load balancer (endpoint_url output)."
+            help="An OpenAI-compatible endpoint (base URL, …/v1 or …/v1/chat/completions); "
+            "default: the deployment's own (a fleet's load balancer, a managed endpoint's "
+            "invoke API with your cloud credentials)."
         ),
     ] = None,
     duration: Annotated[
@@ -78,7 +80,8 @@ def bench(
         from cli import bench_render
         from cli.deploy import prepare_quietly
         from orchestrator.loadtest.inputs import BenchError, chat_url, parse_duration, rates
-        from orchestrator.loadtest.run import BenchSettings, deployed_url, run_bench
+        from orchestrator.loadtest.run import BenchSettings, deployed_transport, run_bench
+        from orchestrator.loadtest.transport import OpenAiHttp
         from planner.optimizer import Filters
 
         if report is not None and report.suffix.lower() not in REPORT_FORMATS:
@@ -87,12 +90,12 @@ def bench(
             )
         seconds = parse_duration(duration)
         timeout_s = parse_duration(timeout, "--timeout")
-        endpoint = chat_url(url) if url is not None else None
+        given = OpenAiHttp(chat_url(url)) if url is not None else None
         deployment = prepare_quietly(profile, env, None, Filters(), True, allow_stale=True)
         resolved = deployment.resolved
         assert resolved is not None  # prepared from a profile
         settings = BenchSettings(
-            url=endpoint or deployed_url(deployment),
+            transport=given or deployed_transport(deployment),
             rates=rates(rate, sweep, resolved.profile.workload.requests_per_second),
             duration_s=seconds,
             max_requests=max_requests,

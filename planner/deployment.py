@@ -92,6 +92,10 @@ class ScalingSpec(_Spec, kw_only=True):
     (`Kind.counts_in_flight`), also track the engine's requests in flight (running plus waiting)
     at this many per replica; per instance, replicas per instance times it. None: `signal`
     alone (left out of the spec's record then)."""
+    latency_target_ms_p95: Annotated[float, Meta(gt=0)] | None = None
+    """The profile's targets.e2e_ms_p95 on a managed endpoint, whose platform measures each whole
+    request (SageMaker's ModelLatency): the threshold of its latency-target alarm. None: no such
+    target, or a kind that measures no whole request (left out of the spec's record then)."""
 
 
 class DeploymentCore(_Spec, kw_only=True):
@@ -313,6 +317,9 @@ def scaling_spec(kind: targets.Kind, decision: Decision, profile: Profile) -> Sc
         target=_scaling_target(signal, decision, profile),
         p99_latency_alarm_s=decision.p99_latency_alarm_s,
         in_flight_per_replica=_in_flight_per_replica(kind, decision, profile),
+        latency_target_ms_p95=(
+            profile.targets.e2e_ms_p95 if signal == "invocations_per_instance" else None
+        ),
     )
 
 
@@ -401,8 +408,9 @@ def spec_as_data(spec: DeploymentSpec) -> dict[str, Any]:
     for optional in ("hourly", "alerts_topic_arn", "alerts_action_group_id"):
         if data.get(optional) is None:
             data.pop(optional, None)
-    if data["scaling"].get("in_flight_per_replica") is None:
-        data["scaling"].pop("in_flight_per_replica", None)
+    for optional in ("in_flight_per_replica", "latency_target_ms_p95"):
+        if data["scaling"].get(optional) is None:
+            data["scaling"].pop(optional, None)
     return data
 
 

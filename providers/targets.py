@@ -86,6 +86,10 @@ class Kind:
     (SageMaker's ConcurrentRequestsPerModel): the deployment always tracks them at the planner's
     in-flight target, beside `scaling_signal`. False: only a fleet that follows the week does
     (from the engine gauges its agent publishes)."""
+    invoke_transport: str = "orchestrator.loadtest.transport:load_balancer"
+    """Dotted path of how `infra bench` reaches a deployment of the kind (orchestrator layer),
+    `(spec, outputs) -> Transport`: plain HTTP to the stack's endpoint output, or the cloud's
+    invoke API with its credentials (orchestrator/loadtest/transport.py)."""
     scales_to_zero: bool = False
     """Whether a deployment of the kind, as the toolkit builds it, can have no instance in an
     hour (an environment's schedule or scale_to_zero). A group or node pool can; a managed
@@ -116,6 +120,7 @@ KUBERNETES = Kind(
     # hashicorp/kubernetes reads each manifest's OpenAPI schema from the cluster at plan time.
     planned_against_api=("kubernetes_manifest",),
     canary_in_configuration="stacks.kubernetes_canary",
+    invoke_transport="orchestrator.kubernetes_invoke:transport",
     scales_to_zero=True,
 )
 """The clouds' managed Kubernetes (EKS, GKE, AKS): nodes from the same catalog as their fleets."""

@@ -32,6 +32,7 @@ from modules.aws.sagemaker import (
     has_local_storage,
 )
 from modules.aws.sagemaker_container import check_container, container_environment
+from modules.aws.sagemaker_observability import EndpointObservability, observability_props
 from modules.aws.sagemaker_schedule import VariantSchedule, VariantScheduleProps
 from modules.aws.security import EndpointSecurityGroup, EndpointSecurityGroupProps
 from modules.week_schedule import size_changes
@@ -191,6 +192,7 @@ class SagemakerEndpointStack(TerraformStack):
                         max_instances=variant.max_instances,
                     ),
                 )
+        EndpointObservability(self, "observability", observability_props(spec, name, serving))
         TerraformOutput(self, "endpoint_name", value=endpoint.endpoint.name)
         TerraformOutput(self, "endpoint_arn", value=endpoint.endpoint.arn)
         TerraformOutput(

@@ -9,11 +9,19 @@ It runs in a process of its own (`python -m tests.sse_server BEHAVIOUR_JSON`): i
 process its threads would wait for the client's event loop to hand over the GIL (up to
 sys.getswitchinterval(), 5 ms, at every token), which showed as 20-30 ms of extra TTFT when the
 machine was busy. GET /stats says how many requests came and what they asked for.
+
+It also speaks as the managed endpoints' invoke APIs do (`protocol`): completions (`prompt` in,
+`text` out, as a container's predict route behind Vertex AI's streamRawPredict or Azure ML's
+scoring URI), and SageMaker's InvokeEndpointWithResponseStream, the same events wrapped in AWS
+event stream frames, each event cut into two PayloadParts. `authorization` is the prefix the
+Authorization header must have (403 otherwise); the header itself is never recorded.
 """
 
 from __future__ import annotations
 
+import binascii
 import json
+import struct
 import subprocess
 import sys
 import threading
@@ -36,7 +44,15 @@ class Behaviour:
     fail_every: int = 0
     """Every n-th request is answered 500 (0: none)."""
     drop_every: int = 0
-    """Every n-th request's stream is cut after its first token (0: none)."""
+    """Every n-th request's stream is cut after its first token (0: none); in event stream
+    frames, a ModelStreamError event follows its first token instead."""
+    protocol: str = "chat"
+    """`chat`, `completions` or `eventstream` (chat events in AWS event stream frames)."""
+    path: str = "/v1/chat/completions"
+    authorization: str = ""
+    """The prefix the Authorization header must start with ("" for none)."""
+    signed_headers: tuple[str, ...] = ()
+    """Headers that must be present too (SigV4's X-Amz-Date)."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -73,8 +89,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.counter += 1
             number = self.server.counter
             self.server.bodies.append(body)
-        if self.path != "/v1/chat/completions":
+        if self.path != behaviour.path:
             self.send_error(404)
+            return
+        authorization = self.headers.get("Authorization") or ""
+        if not authorization.startswith(behaviour.authorization) or any(
+            name not in self.headers for name in behaviour.signed_headers
+        ):
+            self._json(403, {"message": "bad credentials"})
             return
         if behaviour.fail_every and number % behaviour.fail_every == 0:
             self._json(500, {"error": {"message": "injected failure"}})
@@ -92,23 +114,55 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _event(self, payload: object) -> None:
         text = payload if isinstance(payload, str) else json.dumps(payload)
-        self.wfile.write(f"data: {text}\n\n".encode())
+        data = f"data: {text}\n\n".encode()
+        if self.server.behaviour.protocol == "eventstream":
+            half = len(data) // 2
+            data = _frame(_PAYLOAD_PART, data[:half]) + _frame(_PAYLOAD_PART, data[half:])
+        self.wfile.write(data)
         self.wfile.flush()
+
+    def _token(self, index: int) -> dict[str, object]:
+        if self.server.behaviour.protocol == "completions":
+            return {"choices": [{"index": 0, "text": f" w{index}"}]}
+        return {"choices": [{"index": 0, "delta": {"content": f" w{index}"}}]}
 
     def _stream(self, tokens: int, number: int) -> None:
         behaviour = self.server.behaviour
         started = time.perf_counter()
+        framed = behaviour.protocol == "eventstream"
         self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Content-Type", _EVENT_STREAM if framed else "text/event-stream")
         self.end_headers()  # HTTP/1.0: the body ends when the connection closes
         for index in range(tokens):
             due = started + behaviour.ttft_s + index * behaviour.tpot_s
             time.sleep(max(0.0, due - time.perf_counter()))
-            self._event({"choices": [{"index": 0, "delta": {"content": f" w{index}"}}]})
+            self._event(self._token(index))
             if behaviour.drop_every and number % behaviour.drop_every == 0:
+                if framed:
+                    self.wfile.write(_frame(_MODEL_STREAM_ERROR, b'{"Message": "injected"}'))
                 return
         self._event({"choices": [], "usage": {"completion_tokens": tokens}})
         self._event("[DONE]")
+
+
+_EVENT_STREAM = "application/vnd.amazon.eventstream"
+_PAYLOAD_PART = {":message-type": "event", ":event-type": "PayloadPart"}
+_MODEL_STREAM_ERROR = {":message-type": "exception", ":exception-type": "ModelStreamError"}
+
+
+def _frame(headers: dict[str, str], payload: bytes) -> bytes:
+    """One AWS event stream message: total and headers length, prelude CRC, headers (string
+    values, type 7), payload, message CRC (CRC-32 of everything before it)."""
+    encoded = b"".join(
+        struct.pack("B", len(name))
+        + name.encode()
+        + struct.pack(">BH", 7, len(value))
+        + value.encode()
+        for name, value in headers.items()
+    )
+    prelude = struct.pack(">II", 16 + len(encoded) + len(payload), len(encoded))
+    head = prelude + struct.pack(">I", binascii.crc32(prelude)) + encoded + payload
+    return head + struct.pack(">I", binascii.crc32(head))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from orchestrator.loadtest.inputs import BenchError
-from orchestrator.loadtest.run import deployed_url
+from orchestrator.loadtest.run import deployed_transport
 from orchestrator.loadtest.summary import percentile
 from orchestrator.loadtest.traffic import TokenDistribution, arrival_times
 from planner.profile import TokenStats
@@ -191,13 +191,6 @@ def test_without_url_an_undeployed_profile_is_one_sentence(cli: Cli, profile: Pa
     assert "has not been deployed from here" in result.stderr
 
 
-def test_a_managed_endpoint_asks_for_url() -> None:
-    managed = next(kind for kind in targets.kinds() if not kind.runs_instances)
-    deployment = SimpleNamespace(spec=SimpleNamespace(kind=managed.name, stack_name="s"))
-    with pytest.raises(BenchError, match="give --url"):
-        deployed_url(deployment)  # type: ignore[arg-type]
-
-
 def recommended(cli: Cli, profile: Path) -> tuple[int, dict[str, Any]]:
     result = cli("recommend", profile, "--json", "--top", "0")
     return result.exit_code, json.loads(result.stdout)
@@ -279,11 +272,11 @@ def test_without_url_the_fleets_endpoint_output_is_used(monkeypatch: pytest.Monk
     deployment = SimpleNamespace(spec=SimpleNamespace(kind=fleet.name, stack_name="chat-prod"))
     outputs: dict[str, object] = {"endpoint_url": "http://internal-lb.example"}
     monkeypatch.setattr(orchestrator.workflow, "status", lambda _: {"outputs": outputs})
-    url = deployed_url(deployment)  # type: ignore[arg-type]
-    assert url == "http://internal-lb.example/v1/chat/completions"
+    transport = deployed_transport(deployment)  # type: ignore[arg-type]
+    assert transport.url == "http://internal-lb.example/v1/chat/completions"
     outputs.clear()
     with pytest.raises(BenchError, match=r"chat-prod has no endpoint_url output .* give --url"):
-        deployed_url(deployment)  # type: ignore[arg-type]
+        deployed_transport(deployment)  # type: ignore[arg-type]
 
 
 def test_a_profile_without_token_counts_is_one_sentence(cli: Cli, tmp_path: Path) -> None:

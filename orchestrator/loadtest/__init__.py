@@ -1,5 +1,6 @@
-"""Load testing a deployed OpenAI-compatible endpoint (`infra bench`): open-loop Poisson arrivals of
-streaming chat completions shaped like the profile's traffic, and the figures they measure.
+"""Load testing a deployed endpoint (`infra bench`): open-loop Poisson arrivals of streaming chat
+completions shaped like the profile's traffic, and the figures they measure. Each kind reaches its
+endpoint through a transport (transport.py): plain HTTP, or a managed endpoint's invoke API.
 
 Why our own small asyncio generator (httpx, already installed) rather than a well-kept one; checked
 on 2026-12-03 with `pip download` / `pip install --dry-run --report` against PyPI:

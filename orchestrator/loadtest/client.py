@@ -1,4 +1,5 @@
-"""One load step: open-loop streaming chat completions against an OpenAI-compatible endpoint.
+"""One load step: open-loop streaming chat completions (or completions) against an endpoint,
+reached through its transport (transport.py: plain HTTP, or a cloud's invoke API).
 
 Latency is measured from when each request is sent; how late that was against its scheduled
 arrival (the client falling behind, on a busy machine) is kept apart as `lag_s`, so it is
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import httpx
 
 from orchestrator.loadtest.traffic import RequestShape, prompt_of
+from orchestrator.loadtest.transport import StreamError, Transport
 
 MAX_CONNECTIONS = 1024
 
@@ -44,38 +46,63 @@ class RequestResult:
 
 @dataclass(frozen=True)
 class Endpoint:
-    url: str
-    """The chat completions URL."""
+    transport: Transport
     model: str
     extra_body: dict[str, object]
     """Engine-specific request fields (vLLM's ignore_eos, so answers run to max_tokens)."""
     timeout_s: float
 
 
-def _body(endpoint: Endpoint, shape: RequestShape) -> dict[str, object]:
-    return {
+def _body(endpoint: Endpoint, shape: RequestShape) -> bytes:
+    prompt = prompt_of(shape.prompt_tokens)
+    asked: dict[str, object] = (
+        {"messages": [{"role": "user", "content": prompt}]}
+        if endpoint.transport.api == "chat"
+        else {"prompt": prompt}
+    )
+    body = {
         "model": endpoint.model,
-        "messages": [{"role": "user", "content": prompt_of(shape.prompt_tokens)}],
+        **asked,
         "max_tokens": shape.max_tokens,
         "stream": True,
         "stream_options": {"include_usage": True},
         **endpoint.extra_body,
     }
+    return json.dumps(body).encode()
+
+
+def _text(choice: dict[str, object]) -> object:
+    """A streamed choice's new text: a chat delta's content, or a completion's text."""
+    delta = choice.get("delta")
+    return delta.get("content") if isinstance(delta, dict) else choice.get("text")
+
+
+def _request(client: httpx.AsyncClient, endpoint: Endpoint, shape: RequestShape) -> httpx.Request:
+    """The request with its credentials (a signature, a token): made before its clock starts,
+    so signing is not counted as the endpoint's latency."""
+    body = _body(endpoint, shape)
+    transport = endpoint.transport
+    return client.build_request(
+        "POST", transport.url, content=body, headers=transport.headers(body)
+    )
 
 
 async def _one(
-    client: httpx.AsyncClient, endpoint: Endpoint, shape: RequestShape, sent: float
+    client: httpx.AsyncClient, endpoint: Endpoint, request: httpx.Request, sent: float
 ) -> RequestResult:
     first: float | None = None
     chunks = 0
     usage_tokens: int | None = None
+    finished = False
+    transport = endpoint.transport
     try:
         async with asyncio.timeout(endpoint.timeout_s):
-            async with client.stream("POST", endpoint.url, json=_body(endpoint, shape)) as answer:
+            answer = await client.send(request, stream=True)
+            try:
                 if answer.status_code != 200:
                     await answer.aread()
                     return RequestResult(False, f"HTTP {answer.status_code}")
-                async for line in answer.aiter_lines():
+                async for line in transport.lines(answer):
                     if not line.startswith("data:"):
                         continue
                     data = line[5:].strip()
@@ -89,11 +116,20 @@ async def _one(
                     if event.get("usage"):
                         usage_tokens = event["usage"].get("completion_tokens", usage_tokens)
                     for choice in event.get("choices") or ():
-                        if (choice.get("delta") or {}).get("content"):
+                        finished = finished or bool(choice.get("finish_reason"))
+                        if _text(choice):
                             chunks += 1
                             if first is None:
                                 first = time.perf_counter() - sent
+                if finished and first is not None:  # an engine that sends no [DONE]
+                    end = time.perf_counter() - sent
+                    tokens = usage_tokens if usage_tokens is not None else chunks
+                    return RequestResult(True, "", first, end, tokens)
+            finally:
+                await answer.aclose()
         return RequestResult(False, "dropped")
+    except StreamError as error:
+        return RequestResult(False, str(error))
     except TimeoutError:
         return RequestResult(False, "timeout")
     except httpx.ConnectError:
@@ -123,8 +159,9 @@ async def _step(endpoint: Endpoint, arrivals: list[float], shapes: list[RequestS
 
         async def at(offset: float, shape: RequestShape) -> RequestResult:
             await asyncio.sleep(max(0.0, start + offset - time.perf_counter()))
+            request = _request(client, endpoint, shape)
             sent = time.perf_counter()
-            result = await _one(client, endpoint, shape, sent)
+            result = await _one(client, endpoint, request, sent)
             return dataclasses.replace(result, lag_s=sent - start - offset)
 
         results = await asyncio.gather(*(at(t, s) for t, s in zip(arrivals, shapes, strict=True)))

@@ -15,6 +15,7 @@ from orchestrator.loadtest.client import Endpoint, run_step
 from orchestrator.loadtest.inputs import BenchError
 from orchestrator.loadtest.summary import Predicted, StepSummary, Targets, summarize
 from orchestrator.loadtest.traffic import TokenDistribution, arrival_times, shapes
+from orchestrator.loadtest.transport import Transport
 from planner.profile import MeasuredThroughput, Profile
 from providers import targets as registry
 
@@ -27,8 +28,8 @@ IGNORE_EOS_ENGINES = frozenset({"vllm"})
 
 @dataclass(frozen=True)
 class BenchSettings:
-    url: str
-    """The chat completions URL."""
+    transport: Transport
+    """How requests reach the endpoint (its URL, format and credentials)."""
     rates: list[float]
     """Requests per second sent to the whole endpoint, ascending."""
     duration_s: float
@@ -139,13 +140,18 @@ def _refuse_total_failure(step: StepSummary, settings: BenchSettings) -> None:
     if step.succeeded or not step.requests:
         return
     error, _ = Counter(step.errors).most_common(1)[0]
-    url = settings.url
+    url = settings.transport.url
     if error == "refused":
         raise BenchError(f"the endpoint {url} refused the connection: is it up and reachable?")
     if error == "timeout":
         raise BenchError(
             f"the endpoint {url} did not finish a request within {settings.timeout_s:g} s "
             "(--timeout): is it up, and the model loaded?"
+        )
+    if error in ("HTTP 401", "HTTP 403"):
+        raise BenchError(
+            f"the endpoint {url} answered {error} to every request: do your credentials allow "
+            "invoking it?"
         )
     if error.startswith("HTTP "):
         raise BenchError(
@@ -170,7 +176,7 @@ def run_bench(
     report = BenchReport(
         profile=profile.name,
         env=env,
-        url=settings.url,
+        url=settings.transport.url,
         target={
             "cloud": decision.cloud,
             "kind": decision.kind,
@@ -188,7 +194,7 @@ def run_bench(
     extra: dict[str, object] = (
         {"ignore_eos": True} if spec.runtime.engine in IGNORE_EOS_ENGINES else {}
     )
-    endpoint = Endpoint(settings.url, spec.runtime.model_id, extra, settings.timeout_s)
+    endpoint = Endpoint(settings.transport, spec.runtime.model_id, extra, settings.timeout_s)
     for index, rate in enumerate(settings.rates):
         seed = settings.seed + index
         arrivals = arrival_times(rate, settings.duration_s, settings.max_requests, seed)
@@ -227,25 +233,13 @@ def measured_entry(report: BenchReport) -> MeasuredThroughput:
     )
 
 
-ENDPOINT_OUTPUT = "endpoint_url"
-"""The stack output a fleet's load balancer address is read from."""
-
-
-def deployed_url(deployment: Deployment) -> str:
-    """The deployed endpoint's chat completions URL, from the stack's outputs."""
-    from orchestrator.loadtest.inputs import chat_url
+def deployed_transport(deployment: Deployment) -> Transport:
+    """How to reach the deployed endpoint: the factory its kind names (Kind.invoke_transport),
+    given the stack's outputs."""
     from orchestrator.workflow import status
 
     spec = deployment.spec
-    if not registry.kind(spec.kind).runs_instances:
-        raise BenchError(
-            f"bench drives OpenAI-compatible HTTP endpoints and does not call the {spec.kind} "
-            "invoke API yet: give --url of an OpenAI-compatible endpoint serving the model."
-        )
-    url = status(deployment)["outputs"].get(ENDPOINT_OUTPUT)  # type: ignore[attr-defined]
-    if not isinstance(url, str) or not url:
-        raise BenchError(
-            f"{spec.stack_name} has no {ENDPOINT_OUTPUT} output to bench (its {spec.kind} stack "
-            "does not publish one): give --url."
-        )
-    return chat_url(url)
+    factory = registry.resolve(registry.kind(spec.kind).invoke_transport)
+    outputs = status(deployment)["outputs"]
+    assert isinstance(outputs, dict)
+    return factory(spec, outputs)

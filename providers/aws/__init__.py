@@ -17,6 +17,7 @@ SAGEMAKER = Kind(
     image_rule="planner.images:sagemaker_image",
     no_rollback="a SageMaker endpoint rolls back by itself when a variant's alarm fires during "
     "its traffic shift; after that, re-deploy the previous profile to go back.",
+    invoke_transport="orchestrator.aws.sagemaker_invoke:transport",
 )
 
 

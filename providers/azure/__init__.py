@@ -23,6 +23,7 @@ AZUREML = Kind(
     "Terraform, canary traffic splits)",
     runs_instances=False,
     scaling_signal="invocations_per_instance",
+    invoke_transport="orchestrator.azure.azureml_invoke:transport",
 )
 
 

@@ -16,6 +16,7 @@ VERTEX = Kind(
     scaling_signal="invocations_per_instance",
     serving_port=VERTEX_PORT,
     image_rule="planner.images:vertex_image",
+    invoke_transport="orchestrator.gcp.vertex_invoke:transport",
 )
 
 

@@ -1,0 +1,1 @@
+"""AWS alone: how `infra bench` calls a SageMaker endpoint (named in providers/aws)."""
