@@ -99,6 +99,19 @@ only pods asking for GPUs land there."""
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScheduledReplicas:
+    """At least `replicas` pods from `start` to `end` (KEDA's cron scaler, in the workload's
+    `timezone`)."""
+
+    start: str
+    """A Unix cron recurrence (minute hour day-of-month month day-of-week). Required."""
+    end: str
+    """A Unix cron recurrence, not the same as `start`. Required."""
+    replicas: int
+    """Required, at least 1."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class GatewayRef:
     """An existing Gateway API Gateway the HTTPRoute attaches to."""
 
@@ -166,6 +179,11 @@ class WorkloadProps:
     """How often KEDA reads the metric: KEDA's default, 30 s."""
     cooldown_s: int = 300
     """KEDA's wait after the last activity before scaling to zero: KEDA's default, 300 s."""
+    scheduled: tuple[ScheduledReplicas, ...] = ()
+    """The week's sizes (the planner's hourly sizes as windows): KEDA cron triggers beside the
+    queue's, so the pods are there before the traffic is. Default: none (the queue alone)."""
+    timezone: str = "UTC"
+    """The IANA time zone `scheduled`'s cron times are in. Default: UTC."""
     weights: WeightsDownload | None = None
     """How an init container copies the weights (a Triton model repository for Triton) from the
     cloud's object storage, through `identity`: `modules/<cloud>/kubernetes_workload.py`'s
@@ -623,10 +641,32 @@ def scaled_object(props: WorkloadProps) -> dict[str, Any]:
                         "query": queue_query(props),
                         "threshold": _number(props.queue_target_per_replica),
                     },
-                }
+                },
+                *cron_triggers(props),
             ],
         },
     }
+
+
+def cron_triggers(props: WorkloadProps) -> list[dict[str, Any]]:
+    """One KEDA cron trigger per scheduled window above the minimum (a window at the minimum
+    adds nothing). KEDA hands every trigger to one HPA as a metric, and the HPA scales to the
+    largest count any metric asks for: the queue can take the pods above the schedule, never
+    below it. A cron trigger asks for `desiredReplicas` while its window is open and for nothing
+    (metric 0) outside it (pkg/scalers/cron_scaler.go, KEDA v2.20.2)."""
+    return [
+        {
+            "type": "cron",
+            "metadata": {
+                "timezone": props.timezone,
+                "start": window.start,
+                "end": window.end,
+                "desiredReplicas": str(window.replicas),
+            },
+        }
+        for window in props.scheduled
+        if window.replicas > props.min_replicas
+    ]
 
 
 def _number(value: float) -> str:
