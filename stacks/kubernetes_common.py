@@ -16,6 +16,7 @@ from cdktn import ITerraformDependable, TerraformProvider, TerraformStack
 
 from core.errors import InfraError
 from modules.kubernetes.engines import engine_args
+from modules.kubernetes.monitoring import MonitoringProps
 from modules.kubernetes.weights import WeightsDownload
 from modules.kubernetes.workload import (
     ScheduledReplicas,
@@ -163,6 +164,22 @@ def workload_props(
         startup_timeout_s=spec.capacity.health_check_grace_s,
         node_selector={DEPLOYMENT_LABEL: workload_name(spec)},
         kserve=options.kserve,
+        monitoring=monitoring_props(spec),
+    )
+
+
+def monitoring_props(spec: DeploymentSpec) -> MonitoringProps | None:
+    """The PodMonitor, alerts and dashboard when the profile says the cluster runs the
+    Prometheus operator; thresholds from the profile's targets and the engine's batch."""
+    options = spec.kubernetes
+    if options.monitoring == "none":
+        return None
+    slo = spec.slo
+    return MonitoringProps(
+        ttft_p95_s=slo.ttft_ms_p95 / 1000 if slo and slo.ttft_ms_p95 else None,
+        tpot_s=slo.tpot_ms / 1000 if slo and slo.tpot_ms else None,
+        waiting_per_pod=spec.runtime.max_batch,
+        labels=dict(options.monitoring_labels),
     )
 
 

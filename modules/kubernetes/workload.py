@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from modules.kubernetes.engines import QUEUE_METRICS, WEIGHTS_DIRS, Engine, metrics_port
+from modules.kubernetes.monitoring import MonitoringProps, render_monitoring
 from modules.kubernetes.weights import (
     SCRATCH_DIR,
     WEIGHTS_VOLUME,
@@ -227,6 +228,10 @@ class WorkloadProps:
     canary without KServe. Default: None (a ClusterIP Service only: no ingress)."""
     labels: dict[str, str] = field(default_factory=dict)
     """More labels on every object (the deployment's tags). Default: none."""
+    monitoring: MonitoringProps | None = None
+    """A PodMonitor, a PrometheusRule and a Grafana dashboard ConfigMap
+    (modules/kubernetes/monitoring.py): for a cluster that runs the Prometheus operator.
+    Default: None (the pods' prometheus.io annotations only)."""
 
     @property
     def service_account_name(self) -> str:
@@ -250,6 +255,8 @@ def render_workload(props: WorkloadProps) -> list[dict[str, Any]]:
     objects.append(pod_disruption_budget(props))
     if not (props.kserve and props.serverless):
         objects.append(scaled_object(props))
+    if props.monitoring is not None:
+        objects += render_monitoring(props, props.monitoring)
     return objects
 
 

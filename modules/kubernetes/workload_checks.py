@@ -49,6 +49,7 @@ def check_props(props: WorkloadProps) -> None:
         or _placement(props)
         or _weights(props)
         or _canary(props)
+        or _monitoring(props)
         or _secrets(props)
     )
     if problem:
@@ -220,6 +221,25 @@ def _canary(props: WorkloadProps) -> str | None:
         return "a canary without KServe needs the stable revision that keeps serving beside it"
     if props.gateway is None:
         return "a canary without KServe needs a Gateway to split the traffic (gateway)"
+    return None
+
+
+def _monitoring(props: WorkloadProps) -> str | None:
+    monitoring = props.monitoring
+    if monitoring is None:
+        return None
+    for name, target in (("TTFT", monitoring.ttft_p95_s), ("TPOT", monitoring.tpot_s)):
+        if target is not None and not target > 0:
+            return f"the {name} target {target} s must be above 0"
+    if monitoring.waiting_per_pod < 1 or monitoring.for_minutes < 1:
+        return "the alerts' queue limit and duration must be at least 1"
+    if not 0 < monitoring.gpu_memory_full <= 1:
+        return f"the GPU memory limit {monitoring.gpu_memory_full} must be a share in (0, 1]"
+    if monitoring.scrape_interval_s < 1:
+        return "the scrape interval must be at least 1 s"
+    for key, value in monitoring.labels.items():
+        if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(value):
+            return f"the monitoring label {key}={value!r} is not a valid Kubernetes label"
     return None
 
 
