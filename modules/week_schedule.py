@@ -78,3 +78,53 @@ def cron_days(days: tuple[str, ...]) -> str:
 def _consecutive(days: tuple[str, ...]) -> bool:
     indexes = [WEEKDAYS.index(day) for day in days]
     return indexes == list(range(indexes[0], indexes[0] + len(indexes)))
+
+
+@dataclass(frozen=True)
+class SizeWindow:
+    """From `hour`:00 on `days`, for `hours` hours, the fleet runs `instances`: a window with a
+    start and an end, what a scaler that is active between two cron times (KEDA's cron scaler)
+    sets."""
+
+    hour: int
+    days: tuple[str, ...]
+    """The days the window starts on (planner.traffic.WEEKDAYS), in the week's order."""
+    hours: int
+    instances: int
+
+    @property
+    def start_cron(self) -> str:
+        """The window's start, a Unix cron recurrence."""
+        return f"0 {self.hour} * * {cron_days(self.days)}"
+
+    @property
+    def end_cron(self) -> str:
+        """The window's end, on the day it falls on (a window may run past midnight)."""
+        end = self.hour + self.hours
+        shift = end // 24
+        days = tuple(WEEKDAYS[(WEEKDAYS.index(day) + shift) % 7] for day in self.days)
+        return f"0 {end % 24} * * {cron_days(days)}"
+
+
+def size_windows(hourly: HourlySizes | None) -> list[SizeWindow]:
+    """The week as windows of one size each: every maximal run of hours at one size (running
+    over Sunday night into Monday when it does), runs of the same start hour, length and size on
+    several days as one window over those days. None for a flat fleet. Runs never overlap, so
+    at any hour exactly one window is open."""
+    if hourly is None:
+        return []
+    per_hour = hourly.counts("instances")
+    starts = [hour for hour in range(len(per_hour)) if per_hour[hour - 1] != per_hour[hour]]
+    grouped: dict[tuple[int, int, int], list[str]] = {}
+    for index, start in enumerate(starts):
+        end = starts[(index + 1) % len(starts)]
+        length = (end - start) % len(per_hour)
+        key = (start % 24, length, per_hour[start])
+        grouped.setdefault(key, []).append(WEEKDAYS[start // 24])
+    return sorted(
+        (
+            SizeWindow(hour=hour, days=tuple(days), hours=length, instances=n)
+            for (hour, length, n), days in grouped.items()
+        ),
+        key=lambda window: (window.hour, WEEKDAYS.index(window.days[0]), window.instances),
+    )

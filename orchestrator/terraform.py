@@ -157,6 +157,7 @@ def _failure(tool: str, step: str, output: str, log: Path) -> Exception:
         _providers_unavailable,
         _state_locked,
         _exists_outside_the_state,
+        _custom_resource_unknown,
     )
     for explain in explainers:
         explained = explain(tool, step, flowing, log)
@@ -182,6 +183,39 @@ def _exists_outside_the_state(tool: str, step: str, output: str, log: Path) -> E
         "before Terraform recorded it?); `infra repair PROFILE --env ENV` imports it into the "
         f"state or, with --delete, removes it; then run the same command again; full output in "
         f"{log}."
+    )
+
+
+_NO_MATCHES = re.compile(r'no matches for kind "(?P<kind>\w+)" in group "(?P<group>[\w.-]+)"')
+CRD_HINTS = {
+    "monitoring.coreos.com": (
+        "the Prometheus operator (kube-prometheus-stack) is not installed there; install it, or "
+        "set deploy.kubernetes.monitoring: none"
+    ),
+    "keda.sh": "KEDA is not installed there; install it (it scales the workload)",
+    "serving.kserve.io": "KServe is not installed there; install it, or set kserve: false",
+    "gateway.networking.k8s.io": (
+        "the Gateway API CRDs are not installed there; install them, or remove gateway"
+    ),
+}
+"""What a cluster lacks when the hashicorp/kubernetes provider cannot plan a manifest of a
+custom resource, by the resource's API group."""
+
+
+def _custom_resource_unknown(tool: str, step: str, output: str, log: Path) -> Exception | None:
+    """kubernetes_manifest reads each kind's schema from the cluster at plan time: a custom
+    resource whose CRD is not installed fails the plan (`API did not recognize GroupVersionKind
+    from manifest (CRD may not be installed)`, then `no matches for kind ... in group ...`)."""
+    if "did not recognize GroupVersionKind" not in output:
+        return None
+    found = _NO_MATCHES.search(output)
+    if found is None:
+        return None
+    group = found["group"]
+    hint = CRD_HINTS.get(group, "install the operator that defines it")
+    return TerraformFailed(
+        f"{tool} {step} failed: the cluster has no {found['kind']} resource type (API group "
+        f"{group}): {hint}; full output in {log}."
     )
 
 

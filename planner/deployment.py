@@ -98,6 +98,14 @@ class ScalingSpec(_Spec, kw_only=True):
     target, or a kind that measures no whole request (left out of the spec's record then)."""
 
 
+class SloSpec(_Spec, kw_only=True):
+    """The profile's latency targets, for alerts that compare the engine's measured figures with
+    them. None: the profile sets no such target."""
+
+    ttft_ms_p95: Annotated[float, Meta(gt=0)] | None = None
+    tpot_ms: Annotated[float, Meta(gt=0)] | None = None
+
+
 class DeploymentCore(_Spec, kw_only=True):
     """What every target's spec holds; `DeploymentSpec` adds the targets' own sections."""
 
@@ -131,6 +139,9 @@ class DeploymentCore(_Spec, kw_only=True):
     hourly: HourlySizes | None = None
     """The fleet hour by hour over the week (the decision's); `capacity.desired` is its peak.
     None: the peak size around the clock (left out of the spec's record then)."""
+    slo: SloSpec | None = None
+    """The profile's latency targets, when a section of the target turns its `monitoring` on
+    (the alerts read them). None otherwise (left out of the spec's record then)."""
 
     @property
     def stack_name(self) -> str:
@@ -302,10 +313,19 @@ def spec_from_decision(
             else decision.hourly_usd
         ),
         hourly=decision.hourly,
+        slo=_slo(profile, [sections.get(name) for name in target.spec_sections]),
         state_backend=environment.backend if environment else None,
         protected=environment.protected if environment else False,
         **sections,
     )
+
+
+def _slo(profile: Profile, own_sections: list[Any]) -> SloSpec | None:
+    """The profile's latency targets for a deployment one of whose own sections monitors it."""
+    monitored = any(getattr(section, "monitoring", "none") != "none" for section in own_sections)
+    if not monitored:
+        return None
+    return SloSpec(ttft_ms_p95=profile.targets.ttft_ms_p95, tpot_ms=profile.targets.tpot_ms)
 
 
 def scaling_spec(kind: targets.Kind, decision: Decision, profile: Profile) -> ScalingSpec:
@@ -405,7 +425,7 @@ def spec_as_data(spec: DeploymentSpec) -> dict[str, Any]:
     for name in set(targets.spec_sections()) - own:
         data.pop(name, None)
     # Absent: the record reads as it always did.
-    for optional in ("hourly", "alerts_topic_arn", "alerts_action_group_id"):
+    for optional in ("hourly", "alerts_topic_arn", "alerts_action_group_id", "slo"):
         if data.get(optional) is None:
             data.pop(optional, None)
     for optional in ("in_flight_per_replica", "latency_target_ms_p95"):

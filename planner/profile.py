@@ -632,6 +632,15 @@ class KubernetesOptions(_Section, kw_only=True):
     """Without KServe: an existing Gateway (NAMESPACE/NAME) an HTTPRoute attaches the Service to;
     it splits a canary's traffic. Without one there is no canary: a new revision replaces the
     pods."""
+    monitoring: Literal["prometheus_operator", "none"] = "none"
+    """`prometheus_operator`: the cluster runs the Prometheus operator (kube-prometheus-stack),
+    and the workload gets a PodMonitor for the engine's /metrics, a PrometheusRule alerting on
+    the profile's targets (through the cluster's own Alertmanager) and a Grafana dashboard
+    ConfigMap. `none` (the default): nothing of the operator's, whose CRDs a cluster may lack."""
+    monitoring_labels: Annotated[dict[ShortText, ShortText], Meta(max_length=20)] = {}
+    """Labels on the PodMonitor and PrometheusRule, for an operator that selects them by label
+    (kube-prometheus-stack selects `release: <its Helm release>` unless its
+    `*SelectorNilUsesHelmValues` are false)."""
 
     def __post_init__(self) -> None:
         if self.cluster is not None and self.create_cluster:
@@ -645,6 +654,14 @@ class KubernetesOptions(_Section, kw_only=True):
                 "gateway routes to a Deployment's Service; with kserve: true, KServe routes "
                 "(remove gateway, or set kserve: false)"
             )
+        if self.create_cluster and self.monitoring != "none":
+            raise ValueError(
+                "monitoring: prometheus_operator needs the Prometheus operator's CRDs, and a "
+                "cluster the toolkit creates has none; name an existing cluster that runs it in "
+                "cluster, or set monitoring: none"
+            )
+        if self.monitoring_labels and self.monitoring == "none":
+            raise ValueError("monitoring_labels apply with monitoring: prometheus_operator only")
         if self.create_cluster and self.kserve:
             raise ValueError(
                 "kserve: true needs a cluster that runs KServe, and a cluster the toolkit "

@@ -166,7 +166,7 @@ class AksServingStack(TerraformStack):
         workload = workload_name(spec)
         service_account = f"{workload}-serving"
         zones = scale_set_zones(spec.zones)
-        ranges = pool_ranges(spec.capacity)
+        ranges = pool_ranges(spec.capacity, spec.hourly)
         subnet_ids = spec.network.subnet_ids
         pools = AksNodePools(
             self,

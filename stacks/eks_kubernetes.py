@@ -122,7 +122,7 @@ class EksServingStack(TerraformStack):
             subnet_ids = tuple(network.private_subnet_ids)
         cluster = EksServingCluster(self, "cluster", _cluster_props(spec, subnet_ids))
 
-        ranges = pool_ranges(spec.capacity)
+        ranges = pool_ranges(spec.capacity, spec.hourly)
         base = ranges.on_demand.min_nodes if ranges.on_demand and ranges.spot else 0
         pools = EksNodePools(
             self,

@@ -100,7 +100,7 @@ class GkeServingStack(TerraformStack):
             identity=identity,
             weights=weights_download(weights_uri) if weights_uri else None,
         )
-        ranges = pool_ranges(spec.capacity)
+        ranges = pool_ranges(spec.capacity, spec.hourly)
         location = options.cluster_location or spec.region
         pools = GkeNodePools(
             self,

@@ -16,14 +16,18 @@ from cdktn import ITerraformDependable, TerraformProvider, TerraformStack
 
 from core.errors import InfraError
 from modules.kubernetes.engines import engine_args
+from modules.kubernetes.monitoring import MonitoringProps
 from modules.kubernetes.weights import WeightsDownload
 from modules.kubernetes.workload import (
+    ScheduledReplicas,
     SecretKeyRef,
     WorkloadIdentity,
     WorkloadProps,
 )
 from modules.node_pools import NodeRange
+from modules.week_schedule import size_windows
 from planner.deployment import CapacitySpec, DeploymentSpec
+from planner.hourly import HourlySizes
 from providers.catalog import load_catalog
 
 if TYPE_CHECKING:
@@ -54,15 +58,46 @@ class PoolRanges:
     spot: NodeRange | None
 
 
-def pool_ranges(capacity: CapacitySpec) -> PoolRanges:
+def pool_ranges(capacity: CapacitySpec, hourly: HourlySizes | None = None) -> PoolRanges:
     """The planned fleet as node pools: the on-demand base in its own pool, the rest (its share
-    of spot) in a spot pool; with no spot share, one on-demand pool over the whole range."""
+    of spot) in a spot pool; with no spot share, one on-demand pool over the whole range.
+
+    A fleet that follows the week (`hourly`) keeps the plan's maximum and lowers each pool's
+    minimum to its quietest hour (0 when the environment scales to zero), so the cluster
+    autoscaler removes the nodes the schedule's pods leave empty, as the week's price assumes."""
     base = capacity.on_demand_base
+    fewest = capacity.min_size
+    fewest_on_demand = base
+    if hourly is not None:
+        fewest = min(fewest, *hourly.counts("instances"))
+        fewest_on_demand = min(base, *hourly.counts("on_demand"))
     if capacity.spot_percentage_above_base == 0 or capacity.max_size <= base:
-        return PoolRanges(NodeRange(min_nodes=capacity.min_size, max_nodes=capacity.max_size), None)
-    on_demand = NodeRange(min_nodes=base, max_nodes=base) if base else None
-    spot = NodeRange(min_nodes=max(capacity.min_size - base, 0), max_nodes=capacity.max_size - base)
+        return PoolRanges(NodeRange(min_nodes=fewest, max_nodes=capacity.max_size), None)
+    on_demand = NodeRange(min_nodes=fewest_on_demand, max_nodes=base) if base else None
+    spot = NodeRange(min_nodes=max(fewest - base, 0), max_nodes=capacity.max_size - base)
     return PoolRanges(on_demand, spot)
+
+
+def scheduled_replicas(spec: DeploymentSpec) -> tuple[ScheduledReplicas, ...]:
+    """The planner's hourly sizes as the workload's scheduled windows, in pods."""
+    replicas = spec.runtime.replicas_per_instance
+    return tuple(
+        ScheduledReplicas(
+            start=window.start_cron, end=window.end_cron, replicas=window.instances * replicas
+        )
+        for window in size_windows(spec.hourly)
+        if window.instances
+    )
+
+
+def fewest_replicas(spec: DeploymentSpec) -> int:
+    """KEDA's minReplicaCount: the plan's minimum, or the week's quietest hour for a fleet that
+    follows the week (0 when the environment scales to zero: KEDA then removes every pod once
+    all triggers are inactive for the cooldown; see the README on waking from zero)."""
+    replicas = spec.runtime.replicas_per_instance
+    if spec.hourly is not None:
+        return min(spec.hourly.counts("instances")) * replicas
+    return max(spec.capacity.min_size * replicas, 1)
 
 
 def workload_name(spec: DeploymentSpec) -> str:
@@ -115,10 +150,12 @@ def workload_props(
         tensor_parallel=runtime.tensor_parallel,
         cpu=cpu,
         memory=memory,
-        min_replicas=max(spec.capacity.min_size * replicas, 1),
+        min_replicas=fewest_replicas(spec),
         max_replicas=spec.capacity.max_size * replicas,
         desired_replicas=spec.capacity.desired * replicas,
         queue_target_per_replica=spec.scaling.target,
+        scheduled=scheduled_replicas(spec),
+        timezone=spec.hourly.timezone if spec.hourly else "UTC",
         prometheus_address=options.prometheus_url,
         weights=weights,
         identity=identity,
@@ -127,6 +164,22 @@ def workload_props(
         startup_timeout_s=spec.capacity.health_check_grace_s,
         node_selector={DEPLOYMENT_LABEL: workload_name(spec)},
         kserve=options.kserve,
+        monitoring=monitoring_props(spec),
+    )
+
+
+def monitoring_props(spec: DeploymentSpec) -> MonitoringProps | None:
+    """The PodMonitor, alerts and dashboard when the profile says the cluster runs the
+    Prometheus operator; thresholds from the profile's targets and the engine's batch."""
+    options = spec.kubernetes
+    if options.monitoring == "none":
+        return None
+    slo = spec.slo
+    return MonitoringProps(
+        ttft_p95_s=slo.ttft_ms_p95 / 1000 if slo and slo.ttft_ms_p95 else None,
+        tpot_s=slo.tpot_ms / 1000 if slo and slo.tpot_ms else None,
+        waiting_per_pod=spec.runtime.max_batch,
+        labels=dict(options.monitoring_labels),
     )
 
 

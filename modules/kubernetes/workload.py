@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from modules.kubernetes.engines import QUEUE_METRICS, WEIGHTS_DIRS, Engine, metrics_port
+from modules.kubernetes.monitoring import MonitoringProps, render_monitoring
 from modules.kubernetes.weights import (
     SCRATCH_DIR,
     WEIGHTS_VOLUME,
@@ -96,6 +97,19 @@ class Toleration:
 GPU_TOLERATIONS = (Toleration(key=GPU_RESOURCE),)
 """GPU node pools are commonly tainted nvidia.com/gpu (GKE does it to every GPU node) so that
 only pods asking for GPUs land there."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduledReplicas:
+    """At least `replicas` pods from `start` to `end` (KEDA's cron scaler, in the workload's
+    `timezone`)."""
+
+    start: str
+    """A Unix cron recurrence (minute hour day-of-month month day-of-week). Required."""
+    end: str
+    """A Unix cron recurrence, not the same as `start`. Required."""
+    replicas: int
+    """Required, at least 1."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +180,11 @@ class WorkloadProps:
     """How often KEDA reads the metric: KEDA's default, 30 s."""
     cooldown_s: int = 300
     """KEDA's wait after the last activity before scaling to zero: KEDA's default, 300 s."""
+    scheduled: tuple[ScheduledReplicas, ...] = ()
+    """The week's sizes (the planner's hourly sizes as windows): KEDA cron triggers beside the
+    queue's, so the pods are there before the traffic is. Default: none (the queue alone)."""
+    timezone: str = "UTC"
+    """The IANA time zone `scheduled`'s cron times are in. Default: UTC."""
     weights: WeightsDownload | None = None
     """How an init container copies the weights (a Triton model repository for Triton) from the
     cloud's object storage, through `identity`: `modules/<cloud>/kubernetes_workload.py`'s
@@ -209,6 +228,10 @@ class WorkloadProps:
     canary without KServe. Default: None (a ClusterIP Service only: no ingress)."""
     labels: dict[str, str] = field(default_factory=dict)
     """More labels on every object (the deployment's tags). Default: none."""
+    monitoring: MonitoringProps | None = None
+    """A PodMonitor, a PrometheusRule and a Grafana dashboard ConfigMap
+    (modules/kubernetes/monitoring.py): for a cluster that runs the Prometheus operator.
+    Default: None (the pods' prometheus.io annotations only)."""
 
     @property
     def service_account_name(self) -> str:
@@ -232,6 +255,8 @@ def render_workload(props: WorkloadProps) -> list[dict[str, Any]]:
     objects.append(pod_disruption_budget(props))
     if not (props.kserve and props.serverless):
         objects.append(scaled_object(props))
+    if props.monitoring is not None:
+        objects += render_monitoring(props, props.monitoring)
     return objects
 
 
@@ -623,10 +648,32 @@ def scaled_object(props: WorkloadProps) -> dict[str, Any]:
                         "query": queue_query(props),
                         "threshold": _number(props.queue_target_per_replica),
                     },
-                }
+                },
+                *cron_triggers(props),
             ],
         },
     }
+
+
+def cron_triggers(props: WorkloadProps) -> list[dict[str, Any]]:
+    """One KEDA cron trigger per scheduled window above the minimum (a window at the minimum
+    adds nothing). KEDA hands every trigger to one HPA as a metric, and the HPA scales to the
+    largest count any metric asks for: the queue can take the pods above the schedule, never
+    below it. A cron trigger asks for `desiredReplicas` while its window is open and for nothing
+    (metric 0) outside it (pkg/scalers/cron_scaler.go, KEDA v2.20.2)."""
+    return [
+        {
+            "type": "cron",
+            "metadata": {
+                "timezone": props.timezone,
+                "start": window.start,
+                "end": window.end,
+                "desiredReplicas": str(window.replicas),
+            },
+        }
+        for window in props.scheduled
+        if window.replicas > props.min_replicas
+    ]
 
 
 def _number(value: float) -> str:

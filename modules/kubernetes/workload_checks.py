@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.errors import InfraError
 from modules.kubernetes.engines import ENGINES, TRITON_METRICS_PORT
@@ -28,6 +29,8 @@ _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}\Z")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?\Z")
 _IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*\Z")
+_CRON = re.compile(r"^[0-9*/,-]+( [0-9*/,-]+){4}\Z")
+"""Five numeric cron fields, as KEDA's parser (robfig/cron: minute hour dom month dow) takes."""
 _PROMETHEUS = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?\Z")
 RESERVED_ENV = frozenset({"HF_TOKEN", "HOME", "HF_HOME", "USER", "TRTLLM_ORCHESTRATOR"})
 """Variables the workload sets itself; HF_TOKEN only ever from a Secret (`hf_token`)."""
@@ -46,6 +49,7 @@ def check_props(props: WorkloadProps) -> None:
         or _placement(props)
         or _weights(props)
         or _canary(props)
+        or _monitoring(props)
         or _secrets(props)
     )
     if problem:
@@ -100,7 +104,34 @@ def _scale(props: WorkloadProps) -> str | None:
         )
     if props.polling_interval_s < 1 or props.cooldown_s < 0:
         return "the polling interval must be at least 1 s and the cooldown at least 0 s"
+    return _schedule(props)
+
+
+def _schedule(props: WorkloadProps) -> str | None:
+    if props.scheduled and not _known_zone(props.timezone):
+        return f"the time zone {props.timezone!r} is not an IANA time zone such as Europe/Berlin"
+    for window in props.scheduled:
+        if not (_CRON.match(window.start) and _CRON.match(window.end)):
+            return (
+                f"the scheduled window {window.start!r} to {window.end!r} is not two cron "
+                "recurrences such as '0 9 * * 1-5'"
+            )
+        if window.start == window.end:
+            return f"the scheduled window starts and ends at {window.start!r}: KEDA refuses it"
+        if not 1 <= window.replicas <= props.max_replicas:
+            return (
+                f"the scheduled window from {window.start!r} asks for {window.replicas} replicas, "
+                f"outside 1-{props.max_replicas}"
+            )
     return None
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _container(props: WorkloadProps) -> str | None:
@@ -190,6 +221,25 @@ def _canary(props: WorkloadProps) -> str | None:
         return "a canary without KServe needs the stable revision that keeps serving beside it"
     if props.gateway is None:
         return "a canary without KServe needs a Gateway to split the traffic (gateway)"
+    return None
+
+
+def _monitoring(props: WorkloadProps) -> str | None:
+    monitoring = props.monitoring
+    if monitoring is None:
+        return None
+    for name, target in (("TTFT", monitoring.ttft_p95_s), ("TPOT", monitoring.tpot_s)):
+        if target is not None and not target > 0:
+            return f"the {name} target {target} s must be above 0"
+    if monitoring.waiting_per_pod < 1 or monitoring.for_minutes < 1:
+        return "the alerts' queue limit and duration must be at least 1"
+    if not 0 < monitoring.gpu_memory_full <= 1:
+        return f"the GPU memory limit {monitoring.gpu_memory_full} must be a share in (0, 1]"
+    if monitoring.scrape_interval_s < 1:
+        return "the scrape interval must be at least 1 s"
+    for key, value in monitoring.labels.items():
+        if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(value):
+            return f"the monitoring label {key}={value!r} is not a valid Kubernetes label"
     return None
 
 
