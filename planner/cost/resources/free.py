@@ -33,6 +33,7 @@ FREE_TYPES = frozenset(
         "aws_autoscaling_schedule",
         "aws_appautoscaling_policy",
         "aws_appautoscaling_target",
+        "aws_appautoscaling_scheduled_action",
         "aws_sagemaker_model",
         "aws_s3_bucket_public_access_block",
         "aws_s3_bucket_server_side_encryption_configuration",
