@@ -10,6 +10,7 @@ from pathlib import Path
 from cdktn import TerraformOutput, TerraformStack
 from constructs import Construct
 
+from modules.gcp.engine_metrics import in_flight_per_instance
 from modules.gcp.firewall import LoadBalancerFirewall, LoadBalancerFirewallProps
 from modules.gcp.instance_group import (
     ServingInstanceGroup,
@@ -104,7 +105,7 @@ class GcpGpuFleetStack(TerraformStack):
         )
         labels = gcp_labels(spec.tags)
         groups = []
-        for plan in group_plans(spec.capacity):
+        for plan in group_plans(spec.capacity, spec.hourly):
             template = GpuInstanceTemplate(
                 self,
                 f"template-{plan.role}",
@@ -136,6 +137,8 @@ class GcpGpuFleetStack(TerraformStack):
                         health_check_id=health.id,
                         health_check_grace_s=spec.capacity.health_check_grace_s,
                         zones=tuple(spec.zones),
+                        time_zone=spec.hourly.timezone if spec.hourly else "UTC",
+                        in_flight_per_instance=in_flight_per_instance(spec),
                     ),
                 )
             )
