@@ -42,12 +42,12 @@ def gcp_boot_target(spec: DeploymentSpec) -> BootTarget:
     )
 
 
-def in_flight_values(spec: DeploymentSpec) -> dict[str, str]:
+def in_flight_values(spec: DeploymentSpec) -> dict[str, str | None]:
     """The publisher's settings when the fleet scales on requests in flight (a spec with an
-    in-flight target and an engine with the gauges); none otherwise."""
+    in-flight target and an engine with the gauges); all None otherwise."""
     pattern = in_flight_pattern(spec)
     if in_flight_per_instance(spec) is None or pattern is None:
-        return {}
+        return {"in_flight_metric": None, "in_flight_pattern": None, "in_flight_ports": None}
     return {
         "in_flight_metric": IN_FLIGHT_METRIC_TYPE,
         "in_flight_pattern": pattern,
