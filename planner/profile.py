@@ -285,6 +285,13 @@ SnsTopicArn = Annotated[
         description="an SNS topic ARN: arn:aws:sns:REGION:ACCOUNT:NAME",
     ),
 ]
+NotificationChannel = Annotated[
+    str,
+    Meta(
+        pattern=r"^projects/[a-z][-a-z0-9]{4,28}[a-z0-9]/notificationChannels/[0-9]{1,20}\Z",
+        description="a Cloud Monitoring notification channel: projects/PROJECT/notificationChannels/ID",
+    ),
+]
 DomainName = Annotated[
     str,
     Meta(
@@ -329,6 +336,9 @@ class Alerts(_Section, kw_only=True):
     sns_topic_arn: SnsTopicArn | None = None
     """AWS: the SNS topic (in the deployment's region) the alarms notify. None: the alarms
     change state without notifying anyone."""
+    notification_channel: NotificationChannel | None = None
+    """GCP: the Cloud Monitoring notification channel (in the deployment's project) the alert
+    policies notify. None: incidents open without notifying anyone."""
 
 
 class StateBackend(_Section, kw_only=True):

@@ -17,6 +17,8 @@ from modules.gcp.engine_metrics import (
     IN_FLIGHT_METRIC_TYPE,
     OPS_AGENT_CONFIG_PATH,
     RUNNING_METRIC,
+    TPOT_METRIC,
+    TTFT_METRIC,
     WAITING_METRIC,
     ops_agent_config,
     scrape_job,
@@ -235,9 +237,20 @@ def test_the_boot_script_installs_the_signed_ops_agent_and_scrapes_every_replica
     kept = scrape["metric_relabel_configs"][-1]
     assert kept == {
         "source_labels": ["__name__"],
-        "regex": f"{RUNNING_METRIC}|{WAITING_METRIC}",
+        "regex": f"{RUNNING_METRIC}|{WAITING_METRIC}|{TTFT_METRIC}(_bucket|_sum|_count)|"
+        f"{TPOT_METRIC}(_bucket|_sum|_count)",
         "action": "keep",
     }
+    renames = {
+        (rule["regex"], rule["replacement"])
+        for rule in scrape["metric_relabel_configs"]
+        if "replacement" in rule
+    }
+    assert ("vllm:num_requests_waiting", WAITING_METRIC) in renames
+    assert (
+        "vllm:time_to_first_token_seconds(_bucket|_sum|_count)",
+        f"{TTFT_METRIC}${{1}}",
+    ) in renames
     assert config["metrics"]["service"]["pipelines"]["infra_engine"] == {
         "receivers": ["infra_engine"]
     }

@@ -17,6 +17,15 @@ Cloud Monitoring query), everything else dropped:
   -> infra_requests_running, tgi_queue_size -> infra_requests_waiting.
 - Triton: none (the boot script turns its metrics endpoint off).
 
+Histograms are kept too: the receiver's metrics are Managed Service for Prometheus metrics, whose
+histograms Cloud Monitoring stores as distributions and PromQL reads as `_bucket`, `_sum` and
+`_count` ("Mapping Cloud Monitoring metrics to PromQL"), unlike the CloudWatch agent, which drops
+them. vLLM's time to first token (vllm:time_to_first_token_seconds) and time per output token
+(vllm:time_per_output_token_seconds; vllm:inter_token_latency_seconds in the releases that
+renamed it: both map to one name, and TPOT is read as sum over count, which a release exposing
+both leaves unchanged) -> infra_time_to_first_token_seconds, infra_time_per_output_token_seconds.
+TGI exposes no time to first token, so its deployments get no latency alerts.
+
 GPU metrics are the Ops Agent's own: on a VM with an NVIDIA driver its default host-metrics
 pipeline reads NVML and writes agent.googleapis.com/gpu/utilization (percent) and
 agent.googleapis.com/gpu/memory/bytes_used (label memory_state: used, free) per GPU on the
@@ -52,6 +61,17 @@ ENGINE_GAUGES: dict[str, dict[str, str]] = {
     "tgi": {"tgi_batch_current_size": RUNNING_METRIC, "tgi_queue_size": WAITING_METRIC},
 }
 """The engine's Prometheus gauge -> the name it is kept under (sources in the docstring)."""
+TTFT_METRIC = "infra_time_to_first_token_seconds"
+TPOT_METRIC = "infra_time_per_output_token_seconds"
+ENGINE_HISTOGRAMS: dict[str, dict[str, str]] = {
+    "vllm": {
+        "vllm:time_to_first_token_seconds": TTFT_METRIC,
+        "vllm:time_per_output_token_seconds": TPOT_METRIC,
+        "vllm:inter_token_latency_seconds": TPOT_METRIC,
+    },
+}
+"""The engine's Prometheus histogram -> the name it is kept under (sources in the docstring)."""
+HISTOGRAM_SERIES = "(_bucket|_sum|_count)"
 
 INTERVAL_S = 60
 OPS_AGENT_CONFIG_PATH = "/etc/google-cloud-ops-agent/config.yaml"
@@ -74,6 +94,11 @@ def scrape_ports(spec: DeploymentSpec) -> list[int]:
 
 def scrapes_engine(spec: DeploymentSpec) -> bool:
     return spec.runtime.engine in ENGINE_GAUGES
+
+
+def keeps_latency(spec: DeploymentSpec) -> bool:
+    """Whether the engine's TTFT and TPOT histograms reach Cloud Monitoring."""
+    return spec.runtime.engine in ENGINE_HISTOGRAMS
 
 
 def in_flight_per_instance(spec: DeploymentSpec) -> float | None:
@@ -102,13 +127,20 @@ def ops_agent_config(spec: DeploymentSpec) -> str | None:
         }
         for name, kept in gauges.items()
     ]
-    relabel.append(
+    histograms = ENGINE_HISTOGRAMS.get(spec.runtime.engine, {})
+    relabel += [
         {
             "source_labels": ["__name__"],
-            "regex": f"{RUNNING_METRIC}|{WAITING_METRIC}",
-            "action": "keep",
+            "regex": f"{name}{HISTOGRAM_SERIES}",
+            "target_label": "__name__",
+            "replacement": f"{kept}${{1}}",
         }
-    )
+        for name, kept in histograms.items()
+    ]
+    kept_names = [RUNNING_METRIC, WAITING_METRIC] + [
+        f"{kept}{HISTOGRAM_SERIES}" for kept in dict.fromkeys(histograms.values())
+    ]
+    relabel.append({"source_labels": ["__name__"], "regex": "|".join(kept_names), "action": "keep"})
     scrape = {
         "job_name": scrape_job(spec.stack_name),
         "scrape_interval": f"{INTERVAL_S}s",

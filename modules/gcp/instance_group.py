@@ -115,6 +115,11 @@ def group_plans(capacity: CapacitySpec, hourly: HourlySizes | None = None) -> li
     return plans
 
 
+def base_instance_name(stack_name: str, role: str) -> str:
+    """What a group's VMs are named after: `<base>-<4 characters>`."""
+    return gcp_name(stack_name, role, limit=58)
+
+
 def _following(plan: GroupPlan, per_hour: list[int] | None) -> GroupPlan:
     """`plan` with the windows that keep it at each hour's size (within its range)."""
     if not per_hour or not plan.autoscaled:
@@ -168,7 +173,7 @@ class ServingInstanceGroup(Construct):
             self,
             "group",
             name=name,
-            base_instance_name=gcp_name(props.stack_name, plan.role, limit=58),
+            base_instance_name=base_instance_name(props.stack_name, plan.role),
             region=props.region,
             distribution_policy_zones=zones or None,
             distribution_policy_target_shape="BALANCED",
