@@ -289,7 +289,7 @@ NotificationChannel = Annotated[
     str,
     Meta(
         pattern=r"^projects/[a-z][-a-z0-9]{4,28}[a-z0-9]/notificationChannels/[0-9]{1,20}\Z",
-        description="a Cloud Monitoring notification channel: projects/PROJECT/notificationChannels/ID",
+        description="a notification channel: projects/PROJECT/notificationChannels/ID",
     ),
 ]
 DomainName = Annotated[

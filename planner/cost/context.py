@@ -28,6 +28,7 @@ CATEGORIES = {
     "private_endpoint": "network",
     "key_vault": "keys",
     "log_analytics": "monitoring",
+    "monitoring": "monitoring",
     "nat": "network",
     "lb": "network",
     "eks": "control plane",

@@ -65,6 +65,9 @@ FREE_TYPES = frozenset(
         "google_artifact_registry_repository_iam_member",
         "google_kms_key_ring",
         "google_kms_crypto_key_iam_member",
+        # Cloud Monitoring bills ingested metrics, API reads and alerting conditions; its pricing
+        # lists no charge for dashboards.
+        "google_monitoring_dashboard",
         # Azure
         "azurerm_resource_group",
         "azurerm_virtual_network",
