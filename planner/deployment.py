@@ -160,6 +160,11 @@ class DeploymentCore(_Spec, kw_only=True):
         return self.expected_hourly_usd * HOURS_PER_MONTH
 
 
+PROFILE_SECTIONS = ("targets",)
+"""Sections from the profile's top level (not `deploy`) a target may carry in its spec: the
+latency targets its alerts hold the deployment to."""
+
+
 def _target_sections() -> list[tuple[str, type, Any]]:
     """(name, type, default) of each section some target carries (providers/targets.py)."""
     sections = []
@@ -260,6 +265,13 @@ def spec_from_decision(
         for name in targets.spec_sections()
         if hasattr(deploy, name)  # else a section the orchestrator sets (planner/serving.py)
     }
+    sections.update(
+        {
+            name: getattr(profile, name)
+            for name in PROFILE_SECTIONS
+            if name in targets.spec_sections()
+        }
+    )
     return DeploymentSpec(
         name=profile.name,
         env=env,

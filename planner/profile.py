@@ -296,6 +296,13 @@ SnsTopicArn = Annotated[
         description="an SNS topic ARN: arn:aws:sns:REGION:ACCOUNT:NAME",
     ),
 ]
+NotificationChannel = Annotated[
+    str,
+    Meta(
+        pattern=r"^projects/[a-z][-a-z0-9]{4,28}[a-z0-9]/notificationChannels/[0-9]{1,20}\Z",
+        description="a notification channel: projects/PROJECT/notificationChannels/ID",
+    ),
+]
 DomainName = Annotated[
     str,
     Meta(
@@ -344,6 +351,9 @@ class Alerts(_Section, kw_only=True):
     action_group_id: ActionGroupId | None = None
     """Azure: the action group's full resource ID the metric alerts notify. None: the alerts
     fire without notifying anyone."""
+    notification_channel: NotificationChannel | None = None
+    """GCP: the Cloud Monitoring notification channel (in the deployment's project) the alert
+    policies notify. None: incidents open without notifying anyone."""
 
 
 class StateBackend(_Section, kw_only=True):

@@ -10,10 +10,20 @@ from pathlib import Path
 from cdktn import TerraformOutput, TerraformStack
 from constructs import Construct
 
+from modules.gcp.alert_policies import ServingAlertPolicies, ServingAlertPoliciesProps
+from modules.gcp.dashboard import ServingDashboard, ServingDashboardProps
+from modules.gcp.engine_metrics import (
+    in_flight_per_instance,
+    keeps_latency,
+    scrape_job,
+    scrapes_engine,
+)
 from modules.gcp.firewall import LoadBalancerFirewall, LoadBalancerFirewallProps
+from modules.gcp.fleet_queries import FleetQueries
 from modules.gcp.instance_group import (
     ServingInstanceGroup,
     ServingInstanceGroupProps,
+    base_instance_name,
     group_plans,
 )
 from modules.gcp.instance_template import GpuInstanceTemplate, GpuInstanceTemplateProps
@@ -22,6 +32,7 @@ from modules.gcp.load_balancer import (
     ServingHealthCheckProps,
     ServingLoadBalancer,
     ServingLoadBalancerProps,
+    load_balancer_name,
 )
 from modules.gcp.network import ServingNetwork, ServingNetworkProps
 from modules.gcp.service_account import ServingServiceAccount, ServingServiceAccountProps
@@ -104,7 +115,7 @@ class GcpGpuFleetStack(TerraformStack):
         )
         labels = gcp_labels(spec.tags)
         groups = []
-        for plan in group_plans(spec.capacity):
+        for plan in group_plans(spec.capacity, spec.hourly):
             template = GpuInstanceTemplate(
                 self,
                 f"template-{plan.role}",
@@ -136,6 +147,8 @@ class GcpGpuFleetStack(TerraformStack):
                         health_check_id=health.id,
                         health_check_grace_s=spec.capacity.health_check_grace_s,
                         zones=tuple(spec.zones),
+                        time_zone=spec.hourly.timezone if spec.hourly else "UTC",
+                        in_flight_per_instance=in_flight_per_instance(spec),
                     ),
                 )
             )
@@ -157,6 +170,7 @@ class GcpGpuFleetStack(TerraformStack):
                 proxy_only_subnet=network.proxy_only_subnet,
             ),
         )
+        self._observe(spec, tuple(group.plan.role for group in groups))
         TerraformOutput(
             self,
             "endpoint_url",
@@ -173,3 +187,46 @@ class GcpGpuFleetStack(TerraformStack):
         TerraformOutput(self, "backend_service", value=balancer.backend_service.id)
         TerraformOutput(self, "network_self_link", value=network.network)
         TerraformOutput(self, "service_account_email", value=identity.email)
+
+    def _observe(self, spec: DeploymentSpec, roles: tuple[str, ...]) -> None:
+        """The fleet's alert policies and dashboard, from the profile's targets and the plan."""
+        name = spec.stack_name
+        queries = FleetQueries(
+            job=scrape_job(name),
+            instance_prefixes=tuple(base_instance_name(name, role) for role in roles),
+            url_map=load_balancer_name(name),
+            public=spec.network.public,
+        )
+        # The planned queue: a replica holds up to max_batch requests in its running batch; as
+        # many again waiting means arrivals outpace what the fleet was sized for.
+        waiting = float(spec.runtime.max_batch) if scrapes_engine(spec) else None
+        latency = keeps_latency(spec)
+        ttft_ms, tpot_ms = spec.targets.ttft_ms_p95, spec.targets.tpot_ms
+        ttft_s = ttft_ms / 1000 if latency and ttft_ms is not None else None
+        tpot_s = tpot_ms / 1000 if latency and tpot_ms is not None else None
+        channel = spec.alerts.notification_channel
+        ServingAlertPolicies(
+            self,
+            "alert-policies",
+            ServingAlertPoliciesProps(
+                name=name,
+                queries=queries,
+                waiting_per_replica=waiting,
+                ttft_s_p95=ttft_s,
+                tpot_s=tpot_s,
+                notification_channels=(channel,) if channel else (),
+            ),
+        )
+        ServingDashboard(
+            self,
+            "dashboard",
+            ServingDashboardProps(
+                name=name,
+                queries=queries,
+                groups=tuple((role, base_instance_name(name, role)) for role in roles),
+                waiting_per_replica=waiting,
+                ttft_s_p95=ttft_s,
+                tpot_s=tpot_s,
+                latency=latency,
+            ),
+        )

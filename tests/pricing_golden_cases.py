@@ -37,6 +37,7 @@ SERVICE_PRICES: dict[str, dict[str, tuple[str, float]]] = {
         "kms.key_version": ("key version-month", 0.06),
         "kms.operations": ("10k operations", 0.03),
         "gke.cluster_management.hour": ("cluster-hour", 0.10),
+        "monitoring.alert_condition": ("condition-month", 1.50),
     },
     "azure": {
         "managed_disk.premium_ssd.p15.storage": ("disk-month", 38.0),
@@ -266,6 +267,11 @@ CASES: dict[str, Case] = {
     ),
     "google_compute_security_policy": _single("gcp", "google_compute_security_policy.armor"),
     "google_compute_router_nat": _single("gcp", "google_compute_router_nat.nat"),
+    "google_monitoring_alert_policy": _single(
+        "gcp",
+        "google_monitoring_alert_policy.queue",
+        {"conditions": [{"display_name": "queue"}, {"display_name": "ttft"}]},
+    ),
     "google_kms_crypto_key": _single(
         "gcp", "google_kms_crypto_key.key", {"rotation_period": "7776000s"}
     ),

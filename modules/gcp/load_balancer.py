@@ -189,6 +189,11 @@ class ServingLoadBalancerProps:
     the load balancer's region only."""
 
 
+def load_balancer_name(stack_name: str) -> str:
+    """The name of the load balancer's backend service, URL map, proxy and forwarding rule."""
+    return gcp_name(stack_name, "lb")
+
+
 class ServingLoadBalancer(Construct):
     """`address`: the forwarding rule's IP; `backend_service`: the service the groups sit in."""
 
@@ -197,7 +202,7 @@ class ServingLoadBalancer(Construct):
         stack_name, region = props.stack_name, props.region
         instance_groups, proxy_only_subnet = props.instance_groups, props.proxy_only_subnet
         rate = max_rate_per_instance(props.requests_per_minute)
-        name = gcp_name(stack_name, "lb")
+        name = load_balancer_name(stack_name)
         common = {
             "name": name,
             "protocol": "HTTP",

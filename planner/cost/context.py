@@ -30,6 +30,7 @@ CATEGORIES = {
     "key_vault": "keys",
     "log_analytics": "monitoring",
     "monitor": "monitoring",
+    "monitoring": "monitoring",
     "nat": "network",
     "lb": "network",
     "eks": "control plane",

@@ -30,7 +30,12 @@ class Gcp(Cloud):
             kind=FLEET,
             stack="stacks.gcp_fleet:GcpGpuFleetStack",
             catalog_file="gce.csv",
-            spec_sections={"gcp": "planner.profile:GcpOptions"},
+            spec_sections={
+                "gcp": "planner.profile:GcpOptions",
+                # The alert policies' notification channel and thresholds.
+                "alerts": "planner.profile:Alerts",
+                "targets": "planner.profile:Targets",
+            },
         ),
         Target(
             kind=VERTEX,

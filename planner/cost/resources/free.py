@@ -67,6 +67,9 @@ FREE_TYPES = frozenset(
         "google_artifact_registry_repository_iam_member",
         "google_kms_key_ring",
         "google_kms_crypto_key_iam_member",
+        # Cloud Monitoring bills ingested metrics, API reads and alerting conditions; its pricing
+        # lists no charge for dashboards.
+        "google_monitoring_dashboard",
         # Azure (a portal dashboard has no charge: Azure Monitor's price list has no meter for
         # one, and Infracost prices none)
         "azurerm_resource_group",

@@ -12,6 +12,7 @@ from planner.cost.resources.gcp import (
     compute_security_policy,
     container_cluster,
     container_node_pool,
+    monitoring_alert_policy,
 )
 from planner.cost.resources.table import rules_of
 
@@ -21,4 +22,5 @@ RULES: dict[str, Rule] = rules_of(
     compute_security_policy,
     container_cluster,
     container_node_pool,
+    monitoring_alert_policy,
 )
