@@ -148,10 +148,12 @@ class WeekDemand:
         peak_instances: int,
         peak_on_demand: int,
         scales_to_zero: bool = True,
+        spot_floor: int = 0,
     ) -> list[tuple[int, int]]:
         """(instances, on-demand instances) for each hour of a candidate sized
         `peak_instances` (`peak_on_demand` of them on-demand) at the peak; a kind that cannot
-        scale to zero keeps one instance in an hour that would have none."""
+        scale to zero keeps one instance in an hour that would have none, and a candidate on
+        spot keeps at least `spot_floor` spot instances every hour (`Target.spot_floor`)."""
         fewest = math.ceil(min_replicas / replicas_per_instance)
         off = math.ceil(self.off_replicas / replicas_per_instance)
         sizes = []
@@ -165,7 +167,10 @@ class WeekDemand:
             instances = min(instances, peak_instances)
             if not scales_to_zero:
                 instances = max(instances, 1)
-            sizes.append((instances, min(instances, peak_on_demand)))
+            on_demand = min(instances, peak_on_demand)
+            if peak_instances > peak_on_demand:
+                instances = max(instances, on_demand + min(spot_floor, peak_instances - on_demand))
+            sizes.append((instances, on_demand))
         return sizes
 
 

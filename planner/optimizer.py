@@ -1020,6 +1020,9 @@ def _week_sizes(
         peak_instances=instances,
         peak_on_demand=on_demand,
         scales_to_zero=targets.kind(offering.kind).scales_to_zero,
+        spot_floor=target.spot_floor
+        if (target := targets.target(offering.cloud, offering.kind))
+        else 0,
     )
     return tuple(sizes)
 

@@ -168,6 +168,11 @@ class Target:
     system_pool: SystemPool | None = None
     """The nodes a cluster the toolkit creates runs besides the serving pools, when it has any
     (AKS's system pool); None: the created cluster has none."""
+    spot_floor: int = 0
+    """Spot instances the deployment keeps in every hour when it uses spot at all, whatever the
+    hour needs: an autoscaled spot group that scales on per-instance metrics cannot start from
+    none (a GCP spot MIG keeps one). The planner's hourly sizes, and so what `recommend` and
+    `infra cost` say, count them."""
     commitments_file: str | None = None
     """The cloud's file (in its data folder) of commitment rates for this kind's instances
     (reserved instances, savings plans, committed-use discounts; providers/commitments.py);

@@ -172,9 +172,11 @@ def test_each_group_follows_its_share_of_the_planners_week(
     assert base["max_replicas"] == spec.capacity.on_demand_base
     assert replay(base["min_replicas"], base["scaling_schedules"]) == base_hours
     spot = scalers["spot"]["autoscaling_policy"]
-    spot_floor = plans["spot"].min_size
-    expected = [min(max(n, spot_floor), spot["max_replicas"]) for n in spec.hourly.counts("spot")]
-    assert replay(spot["min_replicas"], spot.get("scaling_schedules", [])) == expected
+    # the planner counts the spot group's one VM in every hour (Target.spot_floor), so the
+    # group runs exactly the planned spot instances: what recommend and infra cost say
+    assert plans["spot"].min_size == 1 == min(spec.hourly.counts("spot"))
+    spot_hours = spec.hourly.counts("spot")
+    assert replay(spot["min_replicas"], spot.get("scaling_schedules", [])) == spot_hours
     for policy in (base, spot):
         for schedule in policy.get("scaling_schedules", []):
             assert schedule["time_zone"] == spec.hourly.timezone == "Europe/Berlin"
@@ -283,3 +285,16 @@ def test_an_engine_without_gauges_gets_no_agent_receiver(specs: dict[str, Deploy
 def only_item(items: list[Any]) -> Any:
     assert len(items) == 1, items
     return items[0]
+
+
+def test_a_gcp_dev_fleet_that_scales_to_zero_is_planned_with_its_one_spot_vm() -> None:
+    """The spot group cannot go below one VM (its autoscaler scales on per-instance metrics), so
+    the planner keeps one spot instance in the dev environment's zero hours too, and prices it."""
+    profile = load_profile(OFFICE_HOURS).profile
+    pins = Filters(clouds=frozenset({"gcp"}), kinds=frozenset({"fleet"}), environment="dev")
+    chosen = recommend(profile, load_catalog(), pins).candidates[0]
+    assert chosen.hours is not None
+    spot = [instances - on_demand for instances, on_demand in chosen.hours]
+    assert chosen.instances > chosen.on_demand_instances  # the plan uses spot at the peak
+    assert min(spot) == 1
+    assert any(on_demand == 0 for _, on_demand in chosen.hours)  # outside the schedule

@@ -36,6 +36,9 @@ class Gcp(Cloud):
                 "alerts": "planner.profile:Alerts",
                 "targets": "planner.profile:Targets",
             },
+            # The spot group's autoscaler scales on per-instance metrics, so it keeps one VM
+            # (modules/gcp/instance_group.py); the planner counts it in every hour.
+            spot_floor=1,
         ),
         Target(
             kind=VERTEX,
