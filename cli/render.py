@@ -189,6 +189,8 @@ def recommendation(
         console.print(_week_line(chosen["hourly_sizes"], data["traffic"]), highlight=False)
     if data["commitments"]:
         console.print(commitment_line(chosen, data["commitments"]), highlight=False)
+    if chosen["cold_start"]:
+        console.print(_cold_start_line(chosen["cold_start"]), highlight=False)
     console.print(_scaling_line(chosen["scaling"]), highlight=False)
     if chosen["spot_prices_retrieved"]:
         interruption = (
@@ -274,6 +276,16 @@ def _week_line(hourly: dict[str, Any], traffic: dict[str, Any]) -> str:
         f"a month) against {_money(flat, 0)}/month flat at the peak, saving "
         f"{_money(hourly['saving_monthly_usd'], 0)} ({share:.0%}); {min(sizes)} to {max(sizes)} "
         f"instances, {len(sizes)} size changes a week."
+    )
+
+
+def _cold_start_line(parts: dict[str, float]) -> str:
+    """`Cold start after an idle hour: about 8.7 minutes (instance 26 s, ...)`."""
+    return (
+        f"Cold start after an hour at zero: about {parts['total_s'] / 60:.1f} minutes (instance "
+        f"{parts['instance_s']:.0f} s, image pull {parts['image_pull_s']:.0f} s, weights download "
+        f"{parts['weights_download_s']:.0f} s for {parts['weights_gb']:g} GB, load into GPU "
+        f"memory {parts['load_s']:.0f} s, engine warm-up {parts['warmup_s']:.0f} s)."
     )
 
 

@@ -377,6 +377,9 @@ class Environment(_Section, kw_only=True):
     scale_to_zero: bool = False
     """No replica at all in an hour without traffic (or outside the schedule): min_replicas
     holds only while there is something to serve."""
+    allow_cold_start: bool = False
+    """Accept scale_to_zero although a replica's cold start (planner/cold_start.py) exceeds the
+    latency target: the first request after an idle hour waits for it. Default: refused."""
 
     def __post_init__(self) -> None:
         if self.schedule is not None:
@@ -385,6 +388,8 @@ class Environment(_Section, kw_only=True):
             parse_schedule(self.schedule)
         elif self.off_schedule_replicas is not None:
             raise ValueError("off_schedule_replicas needs a schedule")
+        if self.allow_cold_start and not self.scale_to_zero:
+            raise ValueError("allow_cold_start needs scale_to_zero")
 
     def budget(self, profile_budget: Budget | None) -> float | None:
         if self.budget_monthly_usd is not None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from planner.cold_start import candidate_cold_start
 from planner.hourly import hourly_sizes
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Cliff, Recommendation, Span, Uncertainty
 from planner.profile import Profile
@@ -105,6 +106,12 @@ def _hourly_sizes(recommendation: Recommendation, candidate: Candidate) -> dict[
     return {**msgspec.to_builtins(sizes), "saving_monthly_usd": sizes.saving_monthly_usd}
 
 
+def _cold_start(recommendation: Recommendation, candidate: Candidate) -> dict[str, float] | None:
+    """Seconds of each step of a replica's cold start, when the candidate scales to zero."""
+    start = candidate_cold_start(recommendation, candidate)
+    return start.as_dict() if start else None
+
+
 def _spot_savings_monthly_usd(candidate: Candidate) -> float:
     """What the month would cost more with every instance on-demand, hour by hour."""
     if candidate.hours is None:
@@ -156,6 +163,7 @@ def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> d
         "flat_monthly_usd": _round(hourly * HOURS_PER_MONTH, 2),
         "hourly_sizes": _hourly_sizes(recommendation, candidate),
         "commitment": _commitment(candidate),
+        "cold_start": _cold_start(recommendation, candidate),
         "prices_retrieved": offering.retrieved,
         **spot_facts(candidate),
         "spot_not_used": spot_not_used(recommendation.profile, candidate),

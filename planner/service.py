@@ -9,6 +9,7 @@ from pathlib import Path
 
 from core.errors import InfraError, NoFeasibleCandidate, ProfileError
 from planner.accelerators import accelerators
+from planner.cold_start import check_cold_start
 from planner.optimizer import Filters, Recommendation, recommend
 from planner.profile import ALL_CLOUDS, ALL_KINDS, LoadedProfile, load_profile
 from planner.profile_checks import profile_location
@@ -115,6 +116,7 @@ def recommend_for_profile(
         with suppress(NoFeasibleCandidate):  # unpinned, nothing is feasible: no comparison
             result.compare_unpinned(recommend(profile, catalog, unpinned))
     check_values_for_cloud(loaded, result.chosen.offering.cloud)
+    check_cold_start(loaded, result, filters.environment)
     if profile.budget is not None:
         monthly = result.chosen.expected_monthly_usd
         if monthly > profile.budget.monthly_usd:

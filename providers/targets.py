@@ -35,6 +35,16 @@ def resolve(dotted: str) -> Any:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Figure:
+    """A published figure the planner estimates with: its value, where it was published and
+    when it was read there."""
+
+    value: float
+    source: str
+    retrieved: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Kind:
     """How a kind of deployment serves, whatever the cloud."""
 
@@ -95,6 +105,10 @@ class Kind:
     hour (an environment's schedule or scale_to_zero). A group or node pool can; a managed
     endpoint as deployed here keeps one (SageMaker scales to zero only with inference
     components; Vertex AI's scale to zero is in its beta API), so its zero hours cost one."""
+    instance_start_s: Figure | None = None
+    """Seconds from asking for one more instance (a VM, a node) to its boot script running,
+    for a kind that scales to zero (a cold start begins there, planner/cold_start.py); a
+    target's own figure replaces it."""
 
 
 FLEET = Kind(
@@ -104,6 +118,12 @@ FLEET = Kind(
     runs_instances=True,
     scaling_signal="alb_requests_per_target",
     scales_to_zero=True,
+    instance_start_s=Figure(
+        value=25.8,
+        source="brevdev/ec2-coldboot-research (github.com/brevdev/ec2-coldboot-research, "
+        "@fix_plan.md): RunInstances to SSH, mean of its cold launches",
+        retrieved="2026-12-03",
+    ),
 )
 """Every cloud's own instances: the one kind all clouds offer."""
 
@@ -122,6 +142,14 @@ KUBERNETES = Kind(
     canary_in_configuration="stacks.kubernetes_canary",
     invoke_transport="orchestrator.kubernetes_invoke:transport",
     scales_to_zero=True,
+    # The pod's own start (image, weights, engine) is counted apart: this is the node alone.
+    instance_start_s=Figure(
+        value=90.0,
+        source="devfloor9 engineering playbook, Karpenter-based EKS scaling "
+        "(devfloor9.github.io/engineering-playbook): 'an additional 45-90 seconds when new node "
+        "provisioning is required' (the upper end)",
+        retrieved="2026-12-03",
+    ),
 )
 """The clouds' managed Kubernetes (EKS, GKE, AKS): nodes from the same catalog as their fleets."""
 
@@ -177,6 +205,12 @@ class Target:
     """The cloud's file (in its data folder) of commitment rates for this kind's instances
     (reserved instances, savings plans, committed-use discounts; providers/commitments.py);
     None: no sourced rate, so the kind has no commitment option."""
+    instance_start_s: Figure | None = None
+    """The cloud's own measurement of Kind.instance_start_s; None: the kind's stands in."""
+
+    @property
+    def instance_start(self) -> Figure | None:
+        return self.instance_start_s or self.kind.instance_start_s
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -218,6 +252,10 @@ class Cloud:
     left out of its specs."""
     serves_neuron: ClassVar[bool] = False
     """AWS Inferentia and Trainium chips exist on this cloud."""
+    disk_write_bytes_per_s: ClassVar[Figure | None] = None
+    """What the boot volume of an instance the toolkit creates (the stacks leave its throughput
+    at the cloud's default) writes per second, when that caps a weights download; None: the
+    download's own rate is the bound (planner/cold_start.py)."""
     repairable: ClassVar[bool] = False
     """`infra repair` and the check that `destroy` left nothing can list a deployment's resources
     outside its state (orchestrator/leftovers.py, through the cloud's tagging APIs)."""

@@ -9,6 +9,7 @@ from cdktn_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
 from constructs import Construct
 
 from modules.aws.dashboard import ServingDashboard, ServingDashboardProps
+from modules.aws.drain import DrainHook, DrainHookProps, heartbeat_timeout_s
 from modules.aws.engine_alarms import EngineAlarms, EngineAlarmsProps
 from modules.aws.engine_metrics import (
     METRICS_LOG_RETENTION_DAYS,
@@ -153,6 +154,17 @@ class AwsGpuFleetStack(TerraformStack):
                 wait_for_capacity=not emulated,
                 in_flight_per_replica=spec.scaling.in_flight_per_replica,
                 scheduled=bool(changes),
+            ),
+        )
+        DrainHook(
+            self,
+            "drain",
+            DrainHookProps(
+                name=spec.stack_name,
+                group_name=fleet.group.name,
+                group_arn=fleet.group.arn,
+                instance_role_id=role.role.id,
+                heartbeat_timeout_s=heartbeat_timeout_s(spec),
             ),
         )
         if changes and spec.hourly:

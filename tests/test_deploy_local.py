@@ -74,6 +74,19 @@ def test_deploy_created_the_fleet(deployed: Run) -> None:
     assert group["HealthCheckType"] == "ELB"
     balancers = boto("elbv2", deployed.region).describe_load_balancers()["LoadBalancers"]
     assert [b["Scheme"] for b in balancers] == ["internal"]
+    # Draining: the termination hook the instances' watcher completes, as the emulator holds it.
+    hooks = boto("autoscaling", deployed.region).describe_lifecycle_hooks(
+        AutoScalingGroupName=deployed.resource_name
+    )["LifecycleHooks"]
+    assert [
+        (h["LifecycleHookName"], h["LifecycleTransition"], h["DefaultResult"]) for h in hooks
+    ] == [
+        (
+            deployed.resource_name.removesuffix("-fleet") + "-drain",
+            "autoscaling:EC2_INSTANCE_TERMINATING",
+            "CONTINUE",
+        )
+    ]
 
 
 def test_the_fleet_follows_the_week_and_tracks_requests_in_flight(deployed: Run) -> None:

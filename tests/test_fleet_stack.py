@@ -684,7 +684,7 @@ def test_instance_role_has_exactly_the_ecr_managed_policy(
 
 
 def inline_policies(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The role's inline policy documents by construct id (ssm-agent, cloudwatch-agent,
+    """The role's inline policy documents by construct id (ssm-agent, cloudwatch-agent, drain,
     model-access)."""
     role_key, _ = only(doc, "aws_iam_role")
     found = {}
@@ -710,7 +710,7 @@ def test_ssm_agent_policy_is_session_manager_and_run_command_only(
 def test_no_model_access_policy_without_model_or_secret(
     emulated: Synthesized, spec: DeploymentSpec
 ) -> None:
-    assert set(inline_policies(emulated[spec])) == {"ssm-agent", "cloudwatch-agent"}
+    assert set(inline_policies(emulated[spec])) == {"ssm-agent", "cloudwatch-agent", "drain"}
 
 
 @pytest.mark.parametrize("spec", ALL_SPECS, ids=lambda s: s.name)

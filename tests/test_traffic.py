@@ -452,7 +452,7 @@ def test_a_lock_taken_before_traffic_existed_stays_valid_and_a_schedule_change_i
     )
     assert changed_sections(entry, moved, "dev") == ["schedule"]
     environments["dev"] = msgspec.structs.replace(
-        environments["dev"], schedule=None, scale_to_zero=False
+        environments["dev"], schedule=None, scale_to_zero=False, allow_cold_start=False
     )
     dropped = msgspec.structs.replace(
         profile, deploy=msgspec.structs.replace(profile.deploy, environments=environments)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from modules.aws.drain import drain_values
 from modules.aws.engine_metrics import (
     AGENT_CONFIG_FILE,
     AGENT_DIR,
@@ -40,5 +41,6 @@ def aws_boot_target(spec: DeploymentSpec) -> BootTarget:
         "agent_config_file": AGENT_CONFIG_FILE,
         "prometheus_config": prometheus_config(spec),
         "prometheus_file": PROMETHEUS_CONFIG_FILE,
+        **drain_values(spec),
     }
     return BootTarget("cloud_aws.j2", values, USER_DATA_LIMIT_BYTES, "EC2's limit")

@@ -1,6 +1,6 @@
 """Amazon Web Services: EC2 GPU fleets, SageMaker real-time endpoints and EKS node groups."""
 
-from providers.targets import FLEET, KUBERNETES, Cloud, Kind, Target
+from providers.targets import FLEET, KUBERNETES, Cloud, Figure, Kind, Target
 
 SAGEMAKER_PORT = 8080
 SAGEMAKER_HEALTH_PATH = "/ping"
@@ -64,6 +64,12 @@ class Aws(Cloud):
     value_rules = "providers.cloud_values:aws_value_problem"
     boot_target = "modules.aws.boot:aws_boot_target"
     weights_setting = "deploy.model_s3_uri"
+    disk_write_bytes_per_s = Figure(
+        value=125 * 2**20,
+        source="Amazon EC2 API ModifyVolume, Throughput: a gp3 volume's default is 125 MiB/s "
+        "(the fleet's and the EKS nodes' root volumes set none)",
+        retrieved="2026-12-03",
+    )
     serves_neuron = True
     repairable = True
 

@@ -15,7 +15,8 @@ real AWS, where the SageMaker API does its own validation. Each one says in the 
   Learning AMI ones the fleet's launch template reads (providers/aws/amis.py), and its API refuses
   to create names under /aws. Reading one of them yields a stand-in: moto's first Ubuntu AMI.
 - Read-back fidelity, so that a second `plan` after `apply` shows no changes as it does on AWS:
-  autoscaling groups keep `DefaultInstanceWarmup`; scaling policies report `Enabled`; launch
+  autoscaling groups keep `DefaultInstanceWarmup`; lifecycle hooks report no role or
+  notification target unless given (moto invents both); scaling policies report `Enabled`; launch
   template versions do not echo the template's own tags (resource type `launch-template`) as
   part of the template data; target-tracking policies carry no empty predictive-scaling block;
   security group rules that reference another group keep their description; revoking a rule by
@@ -136,7 +137,7 @@ def add_serving_ami_parameters() -> str:
 
 def improve_read_back() -> list[str]:
     """Make moto return what AWS returns for attributes the stacks set; names what it changed."""
-    from moto.autoscaling.models import FakeScalingPolicy
+    from moto.autoscaling.models import FakeScalingPolicy, LifecycleHook
     from moto.autoscaling.responses import AutoScalingResponse
     from moto.ec2.models.launch_templates import LaunchTemplateVersion
     from moto.ec2.models.security_groups import SecurityGroupRule
@@ -160,6 +161,14 @@ def improve_read_back() -> list[str]:
     AutoScalingResponse.update_auto_scaling_group = keeping_warmup(  # type: ignore[method-assign]
         AutoScalingResponse.update_auto_scaling_group
     )
+    original_hook = LifecycleHook.__init__
+
+    def hook_without_invented_targets(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original_hook(self, *args, **kwargs)
+        self.role_arn = None  # moto invents both; AWS returns neither when none was given
+        self.notification_target_arn = None
+
+    LifecycleHook.__init__ = hook_without_invented_targets  # type: ignore[method-assign]
     FakeScalingPolicy.enabled = True  # type: ignore[attr-defined]
     original_policy = FakeScalingPolicy.__init__
 
@@ -189,6 +198,7 @@ def improve_read_back() -> list[str]:
     answer_unknown_template_ids_as_aws()
     return [
         "autoscaling DefaultInstanceWarmup",
+        "lifecycle hooks without invented role and notification target",
         "scaling policy Enabled",
         "launch template version tags",
         "predictive scaling",

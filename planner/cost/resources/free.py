@@ -31,6 +31,7 @@ FREE_TYPES = frozenset(
         "aws_lb_target_group_attachment",
         "aws_autoscaling_policy",
         "aws_autoscaling_schedule",
+        "aws_autoscaling_lifecycle_hook",  # Auto Scaling itself has no charge; only what it runs
         "aws_appautoscaling_policy",
         "aws_appautoscaling_target",
         "aws_appautoscaling_scheduled_action",
