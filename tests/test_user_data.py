@@ -38,6 +38,11 @@ INSTANCE_ID = "i-0123456789abcdef0"
 AGENT_KEY = "937616F3450B7D806CBD9725D58167303B789C72"
 """The CloudWatch agent's signing key, as AWS publishes its fingerprint."""
 AGENT_DIR_LINE = "readonly CW_AGENT_DIR=/opt/aws/amazon-cloudwatch-agent\n"
+HOST_FILES = {
+    "LATENCY_EXPORTER": "/usr/local/lib/infra-serving/latency_exporter.py",
+    "LATENCY_UNIT": "/etc/systemd/system/infra-latency-exporter.service",
+}
+"""Files the boot script writes outside its state directories (sandboxed when present)."""
 
 FAKE_TOOL = f"""\
 #!{sys.executable}
@@ -185,6 +190,9 @@ def run_boot(
         script = script.replace(line, f"readonly {name}={root}{path}\n")
     agent_dir = root / "opt" / "aws" / "amazon-cloudwatch-agent"
     script = script.replace(AGENT_DIR_LINE, f"readonly CW_AGENT_DIR={agent_dir}\n")
+    for name, path in HOST_FILES.items():
+        script = script.replace(f"readonly {name}={path}\n", f"readonly {name}={root}{path}\n")
+        assert f"={path}" not in script, f"{name} escaped the sandbox"
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in fake_tools:
