@@ -91,6 +91,12 @@ class ScalingSpec(_Spec, kw_only=True):
     """A fleet that follows the week also tracks the engine's requests in flight (running plus
     waiting) at this many per instance: replicas per instance times the per-replica target.
     None: `signal` alone (left out of the spec's record then)."""
+    ttft_alarm_ms: Annotated[float, Meta(gt=0)] | None = None
+    """Time to first token, p95, above which the latency alarm fires: the profile's
+    targets.ttft_ms_p95. None: no target, no alarm (left out of the spec's record then)."""
+    tpot_alarm_ms: Annotated[float, Meta(gt=0)] | None = None
+    """Time per output token (the median) above which the alarm fires: the profile's
+    targets.tpot_ms. None: no target, no alarm (left out of the spec's record then)."""
 
 
 class DeploymentCore(_Spec, kw_only=True):
@@ -308,6 +314,8 @@ def scaling_spec(signal: ScalingSignal, decision: Decision, profile: Profile) ->
         target=_scaling_target(signal, decision, profile),
         p99_latency_alarm_s=decision.p99_latency_alarm_s,
         in_flight_per_replica=_in_flight_per_replica(signal, decision, profile),
+        ttft_alarm_ms=profile.targets.ttft_ms_p95,
+        tpot_alarm_ms=profile.targets.tpot_ms,
     )
 
 
@@ -391,8 +399,9 @@ def spec_as_data(spec: DeploymentSpec) -> dict[str, Any]:
     for optional in ("hourly", "alerts_topic_arn"):  # absent: the record reads as it always did
         if data.get(optional) is None:
             data.pop(optional, None)
-    if data["scaling"].get("in_flight_per_replica") is None:
-        data["scaling"].pop("in_flight_per_replica", None)
+    for optional in ("in_flight_per_replica", "ttft_alarm_ms", "tpot_alarm_ms"):
+        if data["scaling"].get(optional) is None:
+            data["scaling"].pop(optional, None)
     return data
 
 

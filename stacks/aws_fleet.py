@@ -13,6 +13,7 @@ from modules.aws.engine_alarms import EngineAlarms, EngineAlarmsProps
 from modules.aws.engine_metrics import (
     METRICS_LOG_RETENTION_DAYS,
     fleet_group_name,
+    latency_metrics,
     metrics_log_group,
     publishes_gpu_metrics,
     scrapes_engine,
@@ -25,6 +26,7 @@ from modules.aws.fleet import (
 )
 from modules.aws.fleet_schedule import FleetSchedule, FleetScheduleProps
 from modules.aws.iam import ServingInstanceRole, ServingInstanceRoleProps
+from modules.aws.latency_exporter import TPOT_METRIC, TTFT_METRIC
 from modules.aws.load_balancer import (
     ServingAlarms,
     ServingAlarmsProps,
@@ -182,6 +184,13 @@ class AwsGpuFleetStack(TerraformStack):
         # The planned queue: a replica holds up to max_batch requests in its running batch; as
         # many again waiting means arrivals outpace what the fleet was sized for.
         waiting_per_replica = float(spec.runtime.max_batch) if scrapes_engine(spec) else None
+        published = latency_metrics(spec)
+        targets = {TTFT_METRIC: spec.scaling.ttft_alarm_ms, TPOT_METRIC: spec.scaling.tpot_alarm_ms}
+        latency_targets = {
+            metric: target
+            for metric, target in targets.items()
+            if metric in published and target is not None
+        }
         EngineAlarms(
             self,
             "engine-alarms",
@@ -190,6 +199,8 @@ class AwsGpuFleetStack(TerraformStack):
                 group_name=fleet_group_name(spec.stack_name),
                 waiting_per_replica=waiting_per_replica,
                 gpu_memory=publishes_gpu_metrics(spec),
+                ttft_p95_ms=latency_targets.get(TTFT_METRIC),
+                tpot_ms=latency_targets.get(TPOT_METRIC),
                 alarm_actions=alarm_actions,
             ),
         )
@@ -205,6 +216,8 @@ class AwsGpuFleetStack(TerraformStack):
                 p99_latency_s=spec.scaling.p99_latency_alarm_s,
                 waiting_per_replica=waiting_per_replica,
                 gpu=publishes_gpu_metrics(spec),
+                latency_metrics=published,
+                latency_targets=latency_targets,
             ),
         )
         TerraformOutput(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from modules.aws.engine_alarms import GPU_MEMORY_ALARM_PERCENT
+from modules.aws.engine_alarms import GPU_MEMORY_ALARM_PERCENT, SUSTAINED_MINUTES
 from modules.aws.engine_metrics import (
     ENGINE_METRICS_NAMESPACE,
     GROUP_DIMENSION,
@@ -20,6 +20,8 @@ from modules.aws.engine_metrics import (
     fleet_group_name,
     metrics_log_group,
 )
+from modules.aws.fleet import GROUP_METRICS
+from modules.aws.latency_exporter import TPOT_METRIC, TTFT_METRIC
 from modules.user_data import render_user_data
 from planner.images import NEURON_IMAGES
 from planner.profile import load_profile
@@ -30,7 +32,11 @@ from tests.conftest import EXAMPLES, profile_dict, write_profile
 from tests.stack_json import Synthesized, only, resources, synthesize_specs
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:serving-alerts"
-ALERTED = fleet.make_spec("alerted", alerts_topic_arn=TOPIC)
+ALERTED = fleet.make_spec(
+    "alerted",
+    alerts_topic_arn=TOPIC,
+    scaling={"ttft_alarm_ms": 800.0, "tpot_alarm_ms": 60.0},
+)
 QUIET = fleet.make_spec("quiet")
 TGI = fleet.make_spec(
     "tgi",
@@ -41,6 +47,7 @@ TGI = fleet.make_spec(
         "replicas_per_instance": 2,
         "tensor_parallel": 2,
     },
+    scaling={"ttft_alarm_ms": 800.0, "tpot_alarm_ms": 60.0},
 )
 TRITON = fleet.make_spec(
     "triton",
@@ -257,9 +264,41 @@ def test_alarm_thresholds_come_from_the_spec(synthesized: Synthesized) -> None:
     assert expression["expression"] == "100 * used / total"
 
 
+def test_latency_alarms_fire_above_the_profiles_targets(synthesized: Synthesized) -> None:
+    found = alarms(synthesized[ALERTED])
+    name = ALERTED.stack_name
+    for slug, metric, target in (
+        ("ttft", TTFT_METRIC, ALERTED.scaling.ttft_alarm_ms),
+        ("tpot", TPOT_METRIC, ALERTED.scaling.tpot_alarm_ms),
+    ):
+        alarm = found[f"{name}-{slug}"]
+        assert (alarm["namespace"], alarm["metric_name"]) == (ENGINE_METRICS_NAMESPACE, metric)
+        assert alarm["threshold"] == target
+        assert alarm["statistic"] == "Maximum" and alarm["unit"] == "Milliseconds"
+        assert alarm["evaluation_periods"] == SUSTAINED_MINUTES and alarm["period"] == 60
+        assert alarm["dimensions"] == {GROUP_DIMENSION: fleet_group_name(name)}
+        assert alarm["treat_missing_data"] == "notBreaching"
+
+
+def test_tgi_has_no_ttft_alarm_and_no_target_no_alarm(synthesized: Synthesized) -> None:
+    tgi = alarms(synthesized[TGI])
+    assert f"{TGI.stack_name}-tpot" in tgi and f"{TGI.stack_name}-ttft" not in tgi
+    quiet = alarms(synthesized[QUIET])
+    assert not any(name.endswith(("-ttft", "-tpot")) for name in quiet)
+
+
+def test_the_group_publishes_its_instance_counts(synthesized: Synthesized) -> None:
+    _, group = only(synthesized[QUIET], "aws_autoscaling_group")
+    assert group["enabled_metrics"] == list(GROUP_METRICS)
+    assert group["metrics_granularity"] == "1Minute"
+    widget = titled(dashboard(synthesized[QUIET])[1])["Instances in the group"]
+    assert [m[1] for m in widget["metrics"]] == list(GROUP_METRICS)
+    assert {m[3] for m in widget["metrics"]} == {fleet_group_name(QUIET.stack_name)}
+
+
 def test_every_alarm_notifies_the_topic(synthesized: Synthesized) -> None:
     found = alarms(synthesized[ALERTED])
-    assert len(found) == 5
+    assert len(found) == 7
     for alarm in found.values():
         assert alarm["alarm_actions"] == [TOPIC] and alarm["ok_actions"] == [TOPIC]
 
@@ -291,10 +330,20 @@ def test_the_dashboard_draws_the_alarms_thresholds(synthesized: Synthesized) -> 
     assert list(widgets) == [
         "Requests per minute",
         "Response time (s)",
+        "Time to first token and per output token (ms)",
         "Requests per replica",
         "GPUs (%)",
         "Healthy instances",
+        "Instances in the group",
     ]
+    tokens = widgets["Time to first token and per output token (ms)"]
+    assert tokens["annotations"]["horizontal"] == [
+        {"label": "TTFT p95 target", "value": 800.0},
+        {"label": "TPOT target", "value": 60.0},
+    ]
+    assert {(m[1], m[-1]["stat"]) for m in tokens["metrics"]} == {
+        (metric, stat) for metric in (TTFT_METRIC, TPOT_METRIC) for stat in ("Maximum", "Average")
+    }
     assert all(w["region"] == ALERTED.region for w in widgets.values())
     latency = widgets["Response time (s)"]["annotations"]["horizontal"]
     assert latency == [{"label": "p99 alarm", "value": ALERTED.scaling.p99_latency_alarm_s}]
@@ -309,6 +358,9 @@ def test_the_dashboard_draws_the_alarms_thresholds(synthesized: Synthesized) -> 
 def test_the_dashboard_leaves_out_what_is_not_published(synthesized: Synthesized) -> None:
     assert "Requests per replica" not in titled(dashboard(synthesized[TRITON])[1])
     assert "GPUs (%)" not in titled(dashboard(synthesized[NEURON])[1])
+    assert "Time to first token and per output token (ms)" not in titled(
+        dashboard(synthesized[TRITON])[1]
+    )
 
 
 # ---------------------------------------------------------------------------------------------
