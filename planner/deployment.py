@@ -347,6 +347,12 @@ def _scaling_target(signal: str, decision: Decision, profile: Profile) -> float:
     return max(round(per_replica_rps * stay_ms / 1000, 2), MIN_IN_FLIGHT_TARGET)
 
 
+def planned_in_flight_per_replica(decision: Decision, profile: Profile) -> float:
+    """The requests in flight per replica the plan expects at its scaling target (Little's law,
+    `_scaling_target`), whatever the kind's signal: what `infra status` compares with."""
+    return _scaling_target("requests_in_flight_per_replica", decision, profile)
+
+
 def _in_flight_per_replica(signal: str, decision: Decision, profile: Profile) -> float | None:
     """Requests in flight per replica for a fleet that follows the week (hourly sizes): the
     load balancer's requests per target count requests, not how full a replica's batch and queue

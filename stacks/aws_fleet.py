@@ -229,4 +229,7 @@ class AwsGpuFleetStack(TerraformStack):
         )
         TerraformOutput(self, "autoscaling_group_name", value=fleet.group.name)
         TerraformOutput(self, "target_group_arn", value=balancer.target_group.arn)
+        # CloudWatch's dimensions of the balancer's metrics (`infra status` reads them).
+        TerraformOutput(self, "load_balancer_arn_suffix", value=balancer.load_balancer.arn_suffix)
+        TerraformOutput(self, "target_group_arn_suffix", value=balancer.target_group.arn_suffix)
         TerraformOutput(self, "vpc_id", value=network.vpc_id)

@@ -30,6 +30,7 @@ class Aws(Cloud):
             stack="stacks.aws_fleet:AwsGpuFleetStack",
             catalog_file="ec2.csv",
             emulated=True,
+            metrics_reader="orchestrator.aws_fleet_metrics:measured",
         ),
         Target(
             kind=SAGEMAKER,
