@@ -27,6 +27,7 @@ from modules.aws.fleet import (
 from modules.aws.fleet_schedule import FleetSchedule, FleetScheduleProps
 from modules.aws.iam import ServingInstanceRole, ServingInstanceRoleProps
 from modules.aws.latency_exporter import TPOT_METRIC, TTFT_METRIC
+from modules.aws.latency_service import runs_exporter
 from modules.aws.load_balancer import (
     ServingAlarms,
     ServingAlarmsProps,
@@ -217,6 +218,7 @@ class AwsGpuFleetStack(TerraformStack):
                 waiting_per_replica=waiting_per_replica,
                 gpu=publishes_gpu_metrics(spec),
                 latency_metrics=published,
+                purchase_split=runs_exporter(spec),
                 latency_targets=latency_targets,
             ),
         )

@@ -292,8 +292,12 @@ def test_the_group_publishes_its_instance_counts(synthesized: Synthesized) -> No
     assert group["enabled_metrics"] == list(GROUP_METRICS)
     assert group["metrics_granularity"] == "1Minute"
     widget = titled(dashboard(synthesized[QUIET])[1])["Instances in the group"]
-    assert [m[1] for m in widget["metrics"]] == list(GROUP_METRICS)
+    split = ["SpotInstances", "OnDemandInstances"]
+    assert [m[1] for m in widget["metrics"]] == [*GROUP_METRICS, *split]
     assert {m[3] for m in widget["metrics"]} == {fleet_group_name(QUIET.stack_name)}
+    assert [m[-1]["stat"] for m in widget["metrics"][-2:]] == ["Sum", "Sum"]
+    triton = titled(dashboard(synthesized[TRITON])[1])["Instances in the group"]
+    assert [m[1] for m in triton["metrics"]] == list(GROUP_METRICS)
 
 
 def test_every_alarm_notifies_the_topic(synthesized: Synthesized) -> None:

@@ -209,7 +209,7 @@ def test_the_boot_script_installs_the_exporter_as_an_unprivileged_service(tmp_pa
     unit = (run.root / "etc/systemd/system/infra-latency-exporter.service").read_text()
     assert (
         f"ExecStart=/usr/bin/python3 {installed} vllm chat-prod-fleet "
-        "/infra/chat-prod/engine-metrics 8001,8002\n"
+        "/infra/chat-prod/engine-metrics 8001,8002 spot\n"
     ) in unit
     for hardening in ("DynamicUser=yes", "NoNewPrivileges=yes", "ProtectSystem=strict"):
         assert f"\n{hardening}\n" in unit
@@ -227,6 +227,18 @@ def test_a_failing_systemctl_leaves_serving_running(tmp_path: Path) -> None:
     run = boot_tests.boot(script, tmp_path)
     assert run.returncode == 0, run.output
     assert "the latency exporter did not start: no TTFT/TPOT from this instance" in run.output
+
+
+def test_the_instance_is_counted_under_its_purchase_option() -> None:
+    live = Exporter("triton", "chat-prod-fleet", "/infra/chat-prod/engine-metrics")
+    record = live.instance_record("spot", 5_000)
+    assert record is not None and record["SpotInstances"] == 1
+    assert record["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [  # type: ignore[index]
+        {"Name": "SpotInstances", "Unit": "Count"}
+    ]
+    assert live.instance_record("on-demand", 5_000)["OnDemandInstances"] == 1  # type: ignore[index]
+    assert live.instance_record("unknown", 5_000) is None
+    assert live.record({"8000": "# no histograms\n"}, 5_000) is None
 
 
 def test_triton_gets_no_exporter_and_no_emf_listener() -> None:

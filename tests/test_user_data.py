@@ -73,7 +73,11 @@ elif tool == "curl":
         if "X-aws-ec2-metadata-token: " + {IMDS_TOKEN!r} not in args:
             status = 22  # an IMDSv2-only instance answers 401 to a request without the token
         else:
-            print({{"instance-id": {INSTANCE_ID!r}, "placement/region": "us-east-1"}}[
+            print({{
+                "instance-id": {INSTANCE_ID!r},
+                "placement/region": "us-east-1",
+                "instance-life-cycle": "spot",
+            }}[
                 url.split("/meta-data/")[1]])
     elif os.environ["FAKE_HEALTHY"] != "1":
         status = 7

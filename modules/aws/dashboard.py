@@ -1,7 +1,8 @@
 """A CloudWatch dashboard per AWS fleet: traffic, latency against its alarm, time to first token
 and per output token against the profile's targets, the engine's queue, the GPUs, the healthy
-instances and the group's instance counts. Not drawn: instances by on-demand/spot (none of Auto
-Scaling's group metrics splits by purchase option)."""
+instances and the group's instance counts, on-demand and spot apart where the instances run the
+exporter (none of Auto Scaling's group metrics splits by purchase option). Not drawn: spot
+interruptions (no per-group source without more moving parts)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from modules.aws.engine_metrics import (
     in_flight_expression,
 )
 from modules.aws.fleet import GROUP_METRICS
-from modules.aws.latency_exporter import TTFT_METRIC
+from modules.aws.latency_exporter import PURCHASE_METRICS, TTFT_METRIC
 
 WIDTH, HEIGHT = 12, 6
 """Each widget takes half of the dashboard's 24-column grid."""
@@ -54,6 +55,9 @@ class ServingDashboardProps:
     latency_metrics: tuple[str, ...] = ()
     """The TTFT/TPOT metrics the instances publish (modules/aws/engine_metrics.py
     `latency_metrics`). Default (): none, no latency widget."""
+    purchase_split: bool = False
+    """Whether the instances count themselves as spot or on-demand (the exporter runs). Default
+    False: the group's counts alone."""
     latency_targets: dict[str, float] | None = None
     """The profile's target per latency metric, drawn as a horizontal line. Default None."""
 
@@ -202,6 +206,12 @@ def dashboard_widgets(props: ServingDashboardProps) -> list[dict[str, object]]:
                     {"stat": "Maximum", "label": label},
                 ]
                 for metric, label in GROUP_METRICS.items()
+            ]
+            + [
+                [ENGINE_METRICS_NAMESPACE, metric, *fleet, {"stat": "Sum", "label": label}]
+                for life_cycle, metric in PURCHASE_METRICS.items()
+                for label in (f"{life_cycle} (running the exporter)",)
+                if props.purchase_split
             ],
         )
     )

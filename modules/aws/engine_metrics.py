@@ -207,7 +207,8 @@ def agent_config(spec: DeploymentSpec) -> str | None:
                         ],
                     },
                 },
-                **({"emf": {}} if latency_metrics(spec) else {}),
+                # The exporter's records (modules/aws/latency_exporter.py), tcp 127.0.0.1:25888.
+                "emf": {},
             },
             "force_flush_interval": INTERVAL_S,
         }

@@ -1,9 +1,12 @@
 """Runs ON each AWS fleet instance (python3 from the image, standard library only; the boot
-script installs it as a systemd service, modules/aws/latency_exporter_unit.py): every minute it
+script installs it as a systemd service, modules/aws/latency_service.py): every minute it
 reads each replica's Prometheus /metrics, takes the TTFT and TPOT histograms' bucket increases
 since the previous read, and sends the window's quantiles to the CloudWatch agent as embedded
 metric format records (the agent's `emf` listener, tcp 127.0.0.1:25888). The agent itself drops
-Prometheus histograms (modules/aws/engine_metrics.py), hence this.
+Prometheus histograms (modules/aws/engine_metrics.py), hence this. It also counts the instance
+once a minute as SpotInstances or OnDemandInstances (its purchase option, from the instance
+metadata's instance-life-cycle, given by the boot script): Auto Scaling's group metrics do not
+split them.
 
 The quantile is Prometheus' histogram_quantile: linear interpolation inside the bucket the rank
 falls in, the lowest bucket starting at 0, a rank in the +Inf bucket reported as the highest
@@ -33,6 +36,9 @@ NAMESPACE = "InfraServing"
 DIMENSION = "AutoScalingGroupName"
 TTFT_METRIC = "TimeToFirstTokenP95Ms"
 TPOT_METRIC = "TimePerOutputTokenP50Ms"
+PURCHASE_METRICS = {"spot": "SpotInstances", "on-demand": "OnDemandInstances"}
+"""The metadata's instance-life-cycle -> the metric counting the instance (Sum over a minute:
+the group's instances of that kind)."""
 HISTOGRAMS = {
     "vllm": {
         TTFT_METRIC: (0.95, ("vllm:time_to_first_token_seconds",)),
@@ -96,7 +102,7 @@ class Exporter:
     """The windows of one instance's replicas, from one read of their /metrics to the next."""
 
     def __init__(self, engine: str, group: str, log_group: str) -> None:
-        self.metrics = HISTOGRAMS[engine]
+        self.metrics = HISTOGRAMS.get(engine, {})
         self.group, self.log_group = group, log_group
         self.previous: dict[tuple[str, str], dict[float, float]] = {}
 
@@ -122,9 +128,15 @@ class Exporter:
             value = quantile(self.metrics[metric][0], window)
             if value is not None:
                 values[metric] = round(value * 1000, 3)
-        if not values:
-            return None
-        declared = [{"Name": metric, "Unit": "Milliseconds"} for metric in values]
+        return self._emf(values, "Milliseconds", now_ms) if values else None
+
+    def instance_record(self, life_cycle: str, now_ms: int) -> dict[str, object] | None:
+        """This instance, counted under its purchase option; None for one not listed."""
+        metric = PURCHASE_METRICS.get(life_cycle)
+        return self._emf({metric: 1}, "Count", now_ms) if metric else None
+
+    def _emf(self, values: dict[str, float], unit: str, now_ms: int) -> dict[str, object]:
+        declared = [{"Name": metric, "Unit": unit} for metric in values]
         return {
             "_aws": {
                 "Timestamp": now_ms,
@@ -156,17 +168,18 @@ def send(record: dict[str, object], agent: tuple[str, int] = AGENT) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """ENGINE GROUP LOG_GROUP PORT[,PORT...]"""
-    engine, group, log_group, ports = argv
+    """ENGINE GROUP LOG_GROUP PORT[,PORT...] LIFE_CYCLE"""
+    engine, group, log_group, ports, life_cycle = argv
     exporter = Exporter(engine, group, log_group)
     while True:
+        now_ms = int(time.time() * 1000)
         texts = {port: read(int(port)) for port in ports.split(",")}
-        record = exporter.record(
-            {port: text for port, text in texts.items() if text is not None},
-            int(time.time() * 1000),
-        )
-        if record:
-            send(record)
+        for record in (
+            exporter.instance_record(life_cycle, now_ms),
+            exporter.record({p: text for p, text in texts.items() if text is not None}, now_ms),
+        ):
+            if record:
+                send(record)
         time.sleep(INTERVAL_S - time.time() % INTERVAL_S)
 
 

@@ -8,16 +8,21 @@ import gzip
 from importlib.resources import files
 from typing import TYPE_CHECKING
 
-from modules.aws.engine_metrics import fleet_group_name, metrics_log_group, scrape_ports
-from modules.aws.latency_exporter import HISTOGRAMS
+from modules.aws.engine_metrics import (
+    fleet_group_name,
+    metrics_log_group,
+    scrape_ports,
+    scrapes_engine,
+)
 
 if TYPE_CHECKING:
     from planner.deployment import DeploymentSpec
 
 
-def exports_latency(spec: DeploymentSpec) -> bool:
-    """Whether `spec`'s engine has TTFT or TPOT histograms the exporter reads."""
-    return spec.runtime.engine in HISTOGRAMS
+def runs_exporter(spec: DeploymentSpec) -> bool:
+    """Whether `spec`'s instances run the exporter: where the agent ships the engine's metrics
+    through the fleet's log group (vLLM and TGI; the exporter's records travel there too)."""
+    return scrapes_engine(spec)
 
 
 def exporter_payload() -> str:
@@ -29,7 +34,8 @@ def exporter_payload() -> str:
 
 def exporter_args(spec: DeploymentSpec) -> list[str]:
     """The exporter's arguments: engine, group (the metrics' dimension), the log group its
-    records land in (the one the agent may write), and the replicas' ports."""
+    records land in (the one the agent may write), and the replicas' ports; the boot script
+    adds the instance's purchase option from the instance metadata."""
     return [
         spec.runtime.engine,
         fleet_group_name(spec.stack_name),
