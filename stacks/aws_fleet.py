@@ -6,6 +6,7 @@ from pathlib import Path
 
 from cdktn import TerraformOutput, TerraformStack
 from cdktn_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktn_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
 from modules.aws.dashboard import ServingDashboard, ServingDashboardProps
@@ -27,7 +28,7 @@ from modules.aws.fleet import (
 from modules.aws.fleet_schedule import FleetSchedule, FleetScheduleProps
 from modules.aws.iam import ServingInstanceRole, ServingInstanceRoleProps
 from modules.aws.latency_exporter import TPOT_METRIC, TTFT_METRIC
-from modules.aws.latency_service import runs_exporter
+from modules.aws.latency_service import exporter_parameter, exporter_payload, runs_exporter
 from modules.aws.load_balancer import (
     ServingAlarms,
     ServingAlarmsProps,
@@ -88,6 +89,20 @@ class AwsGpuFleetStack(TerraformStack):
             if scrapes_engine(spec)
             else None
         )
+        exporter = (
+            SsmParameter(
+                self,
+                "latency-exporter",
+                name=exporter_parameter(spec.stack_name),
+                description="Code of the TTFT/TPOT exporter the fleet's instances run "
+                "(modules/aws/latency_exporter.py; gzip, base64)",
+                type="String",
+                tier="Standard",
+                value=exporter_payload(),
+            )
+            if runs_exporter(spec)
+            else None
+        )
         role = ServingInstanceRole(
             self,
             "instance-role",
@@ -96,6 +111,7 @@ class AwsGpuFleetStack(TerraformStack):
                 model_s3_uri=spec.runtime.model_s3_uri,
                 secret_parameter=spec.runtime.hf_token_ssm_parameter,
                 metrics_log_group_arn=metrics_log.arn if metrics_log else None,
+                exporter_parameter_arn=exporter.arn if exporter else None,
             ),
         )
         balancer = ServingLoadBalancer(

@@ -4,6 +4,8 @@ sockets, and how the boot script installs it (run on the fake host of tests/test
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import socket
 import threading
@@ -16,6 +18,7 @@ import pytest
 from modules.aws import latency_exporter as exporter
 from modules.aws.engine_metrics import agent_config, latency_metrics
 from modules.aws.latency_exporter import TPOT_METRIC, TTFT_METRIC, Exporter, quantile
+from modules.aws.latency_service import PARAMETER_LIMIT, exporter_parameter, exporter_payload
 from modules.user_data import render_user_data
 from tests import test_user_data as boot_tests
 
@@ -205,12 +208,15 @@ def test_the_boot_script_installs_the_exporter_as_an_unprivileged_service(tmp_pa
     run = boot_tests.boot(render_user_data(spec), tmp_path)
     assert run.returncode == 0, run.output
     installed = run.root / "usr/local/lib/infra-serving/latency_exporter.py"
-    assert installed.read_text() == Path(exporter.__file__).read_text()
+    assert installed.read_text() == gzip.decompress(base64.b64decode(exporter_payload())).decode()
+    (read,) = [call for call in run.tool_calls("aws") if call[:2] == ["ssm", "get-parameter"]]
+    assert read[read.index("--name") + 1] == exporter_parameter(spec.stack_name)
     unit = (run.root / "etc/systemd/system/infra-latency-exporter.service").read_text()
     assert (
         f"ExecStart=/usr/bin/python3 {installed} vllm chat-prod-fleet "
         "/infra/chat-prod/engine-metrics 8001,8002 spot\n"
     ) in unit
+    assert unit.startswith("[Service]\n")
     for hardening in ("DynamicUser=yes", "NoNewPrivileges=yes", "ProtectSystem=strict"):
         assert f"\n{hardening}\n" in unit
     assert ["enable", "--now", "infra-latency-exporter.service"] in run.tool_calls("systemctl")
@@ -219,6 +225,19 @@ def test_the_boot_script_installs_the_exporter_as_an_unprivileged_service(tmp_pa
         (run.root / "opt/aws/amazon-cloudwatch-agent/etc/infra-serving.json").read_text()
     )
     assert config["logs"]["metrics_collected"]["emf"] == {}
+
+
+def test_the_code_in_the_parameter_is_the_exporter_and_fits_a_standard_parameter() -> None:
+    payload = exporter_payload()
+    assert len(payload) <= PARAMETER_LIMIT
+    namespace: dict[str, object] = {"__name__": "shipped"}
+    exec(gzip.decompress(base64.b64decode(payload)).decode(), namespace)
+    shipped = namespace["Exporter"]("vllm", "g", "/l")  # type: ignore[operator]
+    ours = Exporter("vllm", "g", "/l")
+    before, after = vllm_text(FLAT, FLAT), vllm_text(counts(b7=95, b9=5), counts(b3=10))
+    for live in (shipped, ours):
+        live.record({"8000": before}, 0)
+    assert shipped.record({"8000": after}, 1) == ours.record({"8000": after}, 1)
 
 
 def test_a_failing_systemctl_leaves_serving_running(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import msgspec
 import pytest
 
 from modules.aws.boot import USER_DATA_LIMIT_BYTES
+from modules.aws.latency_service import exporter_payload
 from modules.user_data import (
     PROXY_IMAGE,
     UserDataError,
@@ -82,7 +83,11 @@ elif tool == "curl":
     elif os.environ["FAKE_HEALTHY"] != "1":
         status = 7
 elif tool == "aws":
-    if args[:2] == ["ssm", "get-parameter"]:
+    if args[:2] == ["ssm", "get-parameter"] and args[args.index("--name") + 1].endswith(
+        "/latency-exporter"
+    ):
+        print(os.environ["FAKE_EXPORTER_PAYLOAD"])
+    elif args[:2] == ["ssm", "get-parameter"]:
         print({SECRET!r})
     elif args[:2] == ["s3", "sync"]:
         Path(args[-1]).mkdir(parents=True, exist_ok=True)
@@ -167,6 +172,15 @@ class Boot(NamedTuple):
     def tool_calls(self, tool: str) -> list[list[str]]:
         return [call["args"] for call in self.calls if call["tool"] == tool]
 
+    def aws_calls(self) -> list[list[str]]:
+        """The AWS CLI's calls but the read of the TTFT/TPOT exporter's code (its own tests are
+        in tests/test_latency_exporter.py)."""
+        return [
+            call
+            for call in self.tool_calls("aws")
+            if "--name" not in call or not flag(call, "--name").endswith("/latency-exporter")
+        ]
+
     def urls(self, prefix: str) -> list[str]:
         """The URLs curl fetched that start with `prefix`, in order."""
         found = (arg for args in self.tool_calls("curl") for arg in args)
@@ -213,6 +227,7 @@ def run_boot(
             "HOME": str(tmp_path),
             "FAKE_CALLS": str(calls),
             "FAKE_AGENT_DIR": str(agent_dir),
+            "FAKE_EXPORTER_PAYLOAD": exporter_payload(),
             "TMPDIR": str(tmp_path),
             **environment,
         },
@@ -264,7 +279,9 @@ def test_renders_a_bash_script_within_the_ec2_limit(engine: str, tmp_path: Path)
     script = render_user_data(make_spec(engine, hf_token_ssm_parameter=HF_PARAMETER))
     assert script.startswith("#!/bin/bash\n")
     assert "set -euo pipefail" in script
-    assert len(script.encode()) < USER_DATA_LIMIT_BYTES / 2
+    # Room left for runtime.extra_args and the Neuron partials (the TTFT/TPOT exporter's code
+    # lives in an SSM parameter for that reason; its installation takes ~1.3 KB here).
+    assert len(script.encode()) < USER_DATA_LIMIT_BYTES * 0.6
     (tmp_path / "user-data.sh").write_text(script)
     checked = subprocess.run(["bash", "-n", str(tmp_path / "user-data.sh")], capture_output=True)
     assert checked.returncode == 0, checked.stderr
@@ -299,6 +316,7 @@ def test_instance_metadata_only_through_an_imdsv2_token(tmp_path: Path) -> None:
         "http://169.254.169.254/latest/api/token",
         "http://169.254.169.254/latest/meta-data/instance-id",
         "http://169.254.169.254/latest/meta-data/placement/region",
+        "http://169.254.169.254/latest/meta-data/instance-life-cycle",
     ]
     assert (run.root / "run/serving/ready").read_text() == f"{INSTANCE_ID}\n"
 
@@ -311,7 +329,7 @@ def test_hugging_face_token_reaches_docker_only_through_a_root_only_env_file(
     assert "HF_TOKEN=" not in script.replace("s/^/HF_TOKEN=/", "")  # only the sed that writes it
     run = boot(script, tmp_path)
     assert run.returncode == 0, run.output
-    (ssm,) = [args for args in run.tool_calls("aws") if args[0] == "ssm"]
+    (ssm,) = [args for args in run.aws_calls() if args[0] == "ssm"]
     assert flag(ssm, "--name") == HF_PARAMETER and "--with-decryption" in ssm
     (container,) = run.docker_runs()
     assert container["env_file"] == f"HF_TOKEN={SECRET}\n"
@@ -326,7 +344,7 @@ def test_hugging_face_token_reaches_docker_only_through_a_root_only_env_file(
 def test_without_a_token_parameter_no_secret_is_fetched(tmp_path: Path) -> None:
     run = boot(render_user_data(make_spec()), tmp_path)
     assert run.returncode == 0, run.output
-    assert run.tool_calls("aws") == []
+    assert run.aws_calls() == []
     assert "--env-file" not in run.docker_runs()[0]["args"]
 
 
@@ -457,7 +475,7 @@ def test_weights_synced_from_s3_are_served_from_the_root_volume(tmp_path: Path) 
     spec = make_spec("vllm", model_s3_uri="s3://models-bucket/llama/")
     run = boot(render_user_data(spec), tmp_path)
     assert run.returncode == 0, run.output
-    (sync,) = run.tool_calls("aws")
+    (sync,) = run.aws_calls()
     assert sync[-2:] == ["s3://models-bucket/llama/", f"{run.root}/opt/serving/model"]
     assert (run.root / "opt/serving/model/config.json").exists()
     args = run.docker_runs()[0]["args"]

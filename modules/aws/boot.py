@@ -13,7 +13,7 @@ from modules.aws.engine_metrics import (
     agent_config,
     prometheus_config,
 )
-from modules.aws.latency_service import exporter_args, exporter_payload, runs_exporter
+from modules.aws.latency_service import exporter_args, exporter_parameter, runs_exporter
 from modules.user_data import BootTarget
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def aws_boot_target(spec: DeploymentSpec) -> BootTarget:
         "agent_config_file": AGENT_CONFIG_FILE,
         "prometheus_config": prometheus_config(spec),
         "prometheus_file": PROMETHEUS_CONFIG_FILE,
-        "latency_exporter": exporter_payload() if runs_exporter(spec) else None,
+        "latency_exporter": exporter_parameter(spec.stack_name) if runs_exporter(spec) else None,
         "latency_exporter_args": exporter_args(spec),
     }
     return BootTarget("cloud_aws.j2", values, USER_DATA_LIMIT_BYTES, "EC2's limit")
