@@ -141,7 +141,7 @@ def test_the_dashboard_and_the_alarms_carry_the_profiles_thresholds(deployed: Ru
     assert {"label": "TTFT p95 target", "value": profile["targets"]["ttft_ms_p95"]} in lines
     assert {"label": "TPOT target", "value": profile["targets"]["tpot_ms"]} in lines
     exporter = boto("ssm", deployed.region).get_parameter(Name=f"/infra/{stack}/latency-exporter")
-    assert exporter["Parameter"]["Type"] == "String"  # code, no secret
+    assert exporter["Parameter"]["Type"] == "SecureString"
 
 
 def test_the_state_and_the_logs_are_the_users_alone(deployed: Run) -> None:

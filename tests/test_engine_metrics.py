@@ -22,6 +22,7 @@ from modules.aws.engine_metrics import (
 )
 from modules.aws.fleet import GROUP_METRICS
 from modules.aws.latency_exporter import TPOT_METRIC, TTFT_METRIC
+from modules.aws.latency_service import exporter_parameter, exporter_payload
 from modules.user_data import render_user_data
 from planner.images import NEURON_IMAGES
 from planner.profile import load_profile
@@ -407,3 +408,18 @@ def test_the_alerts_example_notifies_its_topic_from_every_fleet_alarm() -> None:
     name = next(iter(found)).rsplit("-", 2)[0]
     assert {f"{name}-5xx-rate", f"{name}-p99-latency", f"{name}-requests-waiting"} <= set(found)
     assert all(alarm["alarm_actions"] == [topic] for alarm in found.values())
+
+
+def test_the_exporters_code_is_an_encrypted_parameter_only_the_role_reads(
+    synthesized: Synthesized,
+) -> None:
+    doc = synthesized[QUIET]
+    key, parameter = only(doc, "aws_ssm_parameter")
+    assert parameter["name"] == exporter_parameter(QUIET.stack_name)
+    assert (parameter["type"], parameter["tier"]) == ("SecureString", "Standard")
+    assert parameter["value"] == exporter_payload()
+    (grant,) = fleet.statements(fleet.inline_policies(doc)["latency-exporter"])
+    assert grant["Action"] == "ssm:GetParameter"
+    assert grant["Resource"] == fleet.ref("aws_ssm_parameter", key, "arn")
+    assert resources(synthesized[TRITON], "aws_ssm_parameter") == {}
+    assert "latency-exporter" not in fleet.inline_policies(synthesized[TRITON])
