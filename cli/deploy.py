@@ -473,6 +473,7 @@ def register(app: typer.Typer) -> None:
         def work() -> None:
             from cli.decision_render import status_lines
             from cli.endpoint_render import status_text
+            from cli.observed_render import measured_text
             from orchestrator.workflow import status as read_status
 
             deployment = _prepare_to_read(target, json_output)
@@ -482,6 +483,7 @@ def register(app: typer.Typer) -> None:
                 + "\n"
                 + _outputs_text(data["outputs"])
                 + status_text(data.get("endpoint"))
+                + measured_text(data.get("measured"))
             )
             _emit(data, json_output, human)
 

@@ -55,6 +55,15 @@ SUPPRESSIONS: tuple[Suppression, ...] = (
     Suppression("CKV_AWS_103", "aws_lb_listener", NO_CERTIFICATE),
     Suppression("CKV2_AWS_20", "aws_lb", NO_CERTIFICATE),
     Suppression(
+        "CKV_AWS_337",
+        "aws_ssm_parameter",
+        "The parameter holds the TTFT/TPOT exporter's code (modules/aws/latency_exporter.py, "
+        "public in this repository, no secret), encrypted under the AWS managed key aws/ssm; a "
+        "customer managed key would add a key, its policy and a kms:Decrypt grant for nothing "
+        "to protect.",
+        "latency-exporter",
+    ),
+    Suppression(
         "CKV_AWS_378",
         "aws_lb_target_group",
         "The load balancer reaches the instances over HTTP inside the VPC, and the instances "

@@ -102,6 +102,13 @@ class Deployment:
         return self._runner
 
 
+def _sdk_environment(deployment: Deployment) -> dict[str, str]:
+    """What a cloud SDK reads its endpoint and credentials from: Terraform's (the emulator's
+    under `--env local`), without a Terraform runner."""
+    extra = _emulator_environment(deployment.spec.region) if deployment.emulated else {}
+    return {**os.environ, **extra}
+
+
 def _emulator_environment(region: str) -> dict[str, str]:
     from providers.local.emulator import aws_environment, ensure_running
 
@@ -670,6 +677,13 @@ def status(deployment: Deployment) -> dict[str, object]:
     if sdk_steps.handles(deployed) and applied.resources:
         target = deployment.with_spec(deployed)
         result["endpoint"] = sdk_steps.live_status(target, applied_outputs)
+    from orchestrator.observed import measured_beside_predicted
+
+    observed = measured_beside_predicted(
+        deployed, applied_outputs, lambda: _sdk_environment(deployment), resolved
+    )
+    if observed is not None:
+        result["measured"] = observed
     return result
 
 

@@ -96,6 +96,12 @@ class ScalingSpec(_Spec, kw_only=True):
     """The profile's targets.e2e_ms_p95 on a managed endpoint, whose platform measures each whole
     request (SageMaker's ModelLatency): the threshold of its latency-target alarm. None: no such
     target, or a kind that measures no whole request (left out of the spec's record then)."""
+    ttft_alarm_ms: Annotated[float, Meta(gt=0)] | None = None
+    """Time to first token, p95, above which the latency alarm fires: the profile's
+    targets.ttft_ms_p95. None: no target, no alarm (left out of the spec's record then)."""
+    tpot_alarm_ms: Annotated[float, Meta(gt=0)] | None = None
+    """Time per output token (the median) above which the alarm fires: the profile's
+    targets.tpot_ms. None: no target, no alarm (left out of the spec's record then)."""
 
 
 class SloSpec(_Spec, kw_only=True):
@@ -352,6 +358,8 @@ def scaling_spec(kind: targets.Kind, decision: Decision, profile: Profile) -> Sc
         latency_target_ms_p95=(
             profile.targets.e2e_ms_p95 if signal == "invocations_per_instance" else None
         ),
+        ttft_alarm_ms=profile.targets.ttft_ms_p95,
+        tpot_alarm_ms=profile.targets.tpot_ms,
     )
 
 
@@ -379,6 +387,12 @@ def _scaling_target(signal: str, decision: Decision, profile: Profile) -> float:
     else:
         stay_ms = (predicted.e2e_ms_p95 if predicted else None) or DEFAULT_IN_FLIGHT_MS
     return max(round(per_replica_rps * stay_ms / 1000, 2), MIN_IN_FLIGHT_TARGET)
+
+
+def planned_in_flight_per_replica(decision: Decision, profile: Profile) -> float:
+    """The requests in flight per replica the plan expects at its scaling target (Little's law,
+    `_scaling_target`), whatever the kind's signal: what `infra status` compares with."""
+    return _scaling_target("requests_in_flight_per_replica", decision, profile)
 
 
 def _in_flight_per_replica(
@@ -440,7 +454,12 @@ def spec_as_data(spec: DeploymentSpec) -> dict[str, Any]:
     for optional in ("hourly", "alerts_topic_arn", "alerts_action_group_id", "slo"):
         if data.get(optional) is None:
             data.pop(optional, None)
-    for optional in ("in_flight_per_replica", "latency_target_ms_p95"):
+    for optional in (
+        "in_flight_per_replica",
+        "latency_target_ms_p95",
+        "ttft_alarm_ms",
+        "tpot_alarm_ms",
+    ):
         if data["scaling"].get(optional) is None:
             data["scaling"].pop(optional, None)
     return data

@@ -184,6 +184,11 @@ class Target:
     """The module of the steps Terraform cannot do (deploying a model to a managed endpoint,
     shifting its traffic), run by the orchestrator after apply and before destroy: it offers
     `check(spec)` and `driver(spec, outputs)` (orchestrator/vertex_endpoint.py, ...)."""
+    metrics_reader: str | None = None
+    """Dotted path of `measured(spec, outputs, environ)` (orchestrator layer): the last hour's
+    measured figures from the cloud's monitoring, which `infra status` shows beside the
+    decision's (requests_per_s, requests_in_flight_per_replica, ttft_ms_p95, tpot_ms,
+    gpu_utilization_percent; None where there is no data). None: status shows none."""
     managed_replicas: Literal["autoscaled", "fixed"] | None = None
     """How the model deployment the endpoint steps create is priced: between the planned minimum
     and maximum (the platform autoscales it), or at the planned count. None: Terraform's plan

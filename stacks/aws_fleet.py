@@ -6,6 +6,7 @@ from pathlib import Path
 
 from cdktn import TerraformOutput, TerraformStack
 from cdktn_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktn_provider_aws.ssm_parameter import SsmParameter
 from constructs import Construct
 
 from modules.aws.dashboard import ServingDashboard, ServingDashboardProps
@@ -14,6 +15,7 @@ from modules.aws.engine_alarms import EngineAlarms, EngineAlarmsProps
 from modules.aws.engine_metrics import (
     METRICS_LOG_RETENTION_DAYS,
     fleet_group_name,
+    latency_metrics,
     metrics_log_group,
     publishes_gpu_metrics,
     scrapes_engine,
@@ -26,6 +28,8 @@ from modules.aws.fleet import (
 )
 from modules.aws.fleet_schedule import FleetSchedule, FleetScheduleProps
 from modules.aws.iam import ServingInstanceRole, ServingInstanceRoleProps
+from modules.aws.latency_exporter import TPOT_METRIC, TTFT_METRIC
+from modules.aws.latency_service import exporter_parameter, exporter_payload, runs_exporter
 from modules.aws.load_balancer import (
     ServingAlarms,
     ServingAlarmsProps,
@@ -86,6 +90,22 @@ class AwsGpuFleetStack(TerraformStack):
             if scrapes_engine(spec)
             else None
         )
+        exporter = (
+            SsmParameter(
+                self,
+                "latency-exporter",
+                name=exporter_parameter(spec.stack_name),
+                description="Code of the TTFT/TPOT exporter the fleet's instances run "
+                "(modules/aws/latency_exporter.py; gzip, base64)",
+                # No secret in it, but checkov's CKV2_AWS_34 asks for encryption: the AWS managed
+                # key (aws/ssm), which SSM uses for the instance role's one-parameter grant.
+                type="SecureString",
+                tier="Standard",
+                value=exporter_payload(),
+            )
+            if runs_exporter(spec)
+            else None
+        )
         role = ServingInstanceRole(
             self,
             "instance-role",
@@ -94,6 +114,7 @@ class AwsGpuFleetStack(TerraformStack):
                 model_s3_uri=spec.runtime.model_s3_uri,
                 secret_parameter=spec.runtime.hf_token_ssm_parameter,
                 metrics_log_group_arn=metrics_log.arn if metrics_log else None,
+                exporter_parameter_arn=exporter.arn if exporter else None,
             ),
         )
         balancer = ServingLoadBalancer(
@@ -194,6 +215,13 @@ class AwsGpuFleetStack(TerraformStack):
         # The planned queue: a replica holds up to max_batch requests in its running batch; as
         # many again waiting means arrivals outpace what the fleet was sized for.
         waiting_per_replica = float(spec.runtime.max_batch) if scrapes_engine(spec) else None
+        published = latency_metrics(spec)
+        targets = {TTFT_METRIC: spec.scaling.ttft_alarm_ms, TPOT_METRIC: spec.scaling.tpot_alarm_ms}
+        latency_targets = {
+            metric: target
+            for metric, target in targets.items()
+            if metric in published and target is not None
+        }
         EngineAlarms(
             self,
             "engine-alarms",
@@ -202,6 +230,8 @@ class AwsGpuFleetStack(TerraformStack):
                 group_name=fleet_group_name(spec.stack_name),
                 waiting_per_replica=waiting_per_replica,
                 gpu_memory=publishes_gpu_metrics(spec),
+                ttft_p95_ms=latency_targets.get(TTFT_METRIC),
+                tpot_ms=latency_targets.get(TPOT_METRIC),
                 alarm_actions=alarm_actions,
             ),
         )
@@ -217,6 +247,9 @@ class AwsGpuFleetStack(TerraformStack):
                 p99_latency_s=spec.scaling.p99_latency_alarm_s,
                 waiting_per_replica=waiting_per_replica,
                 gpu=publishes_gpu_metrics(spec),
+                latency_metrics=published,
+                purchase_split=runs_exporter(spec),
+                latency_targets=latency_targets,
             ),
         )
         TerraformOutput(
@@ -228,4 +261,7 @@ class AwsGpuFleetStack(TerraformStack):
         )
         TerraformOutput(self, "autoscaling_group_name", value=fleet.group.name)
         TerraformOutput(self, "target_group_arn", value=balancer.target_group.arn)
+        # CloudWatch's dimensions of the balancer's metrics (`infra status` reads them).
+        TerraformOutput(self, "load_balancer_arn_suffix", value=balancer.load_balancer.arn_suffix)
+        TerraformOutput(self, "target_group_arn_suffix", value=balancer.target_group.arn_suffix)
         TerraformOutput(self, "vpc_id", value=network.vpc_id)

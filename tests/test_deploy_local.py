@@ -139,6 +139,9 @@ def test_the_dashboard_and_the_alarms_carry_the_profiles_thresholds(deployed: Ru
         {"Name": "AutoScalingGroupName", "Value": deployed.resource_name}
     ]
     assert found[f"{stack}-gpu-memory"]["Threshold"] == 95
+    assert found[f"{stack}-ttft"]["Threshold"] == profile["targets"]["ttft_ms_p95"]
+    assert found[f"{stack}-tpot"]["Threshold"] == profile["targets"]["tpot_ms"]
+    assert found[f"{stack}-ttft"]["MetricName"] == "TimeToFirstTokenP95Ms"
     assert all(alarm["AlarmActions"] == [] for alarm in found.values())  # no deploy.alerts
     board = json.loads(cloudwatch.get_dashboard(DashboardName=stack)["DashboardBody"])
     lines = [
@@ -148,6 +151,10 @@ def test_the_dashboard_and_the_alarms_carry_the_profiles_thresholds(deployed: Ru
     ]
     assert {"label": "p99 alarm", "value": decision["p99_latency_alarm_s"]} in lines
     assert {"label": "planned queue", "value": profile["runtime"]["max_batch"]} in lines
+    assert {"label": "TTFT p95 target", "value": profile["targets"]["ttft_ms_p95"]} in lines
+    assert {"label": "TPOT target", "value": profile["targets"]["tpot_ms"]} in lines
+    exporter = boto("ssm", deployed.region).get_parameter(Name=f"/infra/{stack}/latency-exporter")
+    assert exporter["Parameter"]["Type"] == "SecureString"
 
 
 def test_the_state_and_the_logs_are_the_users_alone(deployed: Run) -> None:
@@ -173,6 +180,10 @@ def test_status_reports_the_state(deployed: Run) -> None:
     assert body["resources"] > 30
     assert body["outputs"]["endpoint_url"].startswith("http://")
     assert body["expected_monthly_usd"] > 0
+    # Nothing publishes on the emulator: every measured figure reads as no data, beside the plan.
+    figures = body["measured"]["figures"]
+    assert {figure["measured"] for figure in figures.values()} == {None}
+    assert figures["ttft_ms_p95"]["predicted"] > 0
 
 
 def test_drift_then_a_saved_plan_repairs_it(deployed: Run) -> None:

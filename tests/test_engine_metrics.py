@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from modules.aws.engine_alarms import GPU_MEMORY_ALARM_PERCENT
+from modules.aws.engine_alarms import GPU_MEMORY_ALARM_PERCENT, SUSTAINED_MINUTES
 from modules.aws.engine_metrics import (
     ENGINE_METRICS_NAMESPACE,
     GROUP_DIMENSION,
@@ -20,6 +20,9 @@ from modules.aws.engine_metrics import (
     fleet_group_name,
     metrics_log_group,
 )
+from modules.aws.fleet import GROUP_METRICS
+from modules.aws.latency_exporter import TPOT_METRIC, TTFT_METRIC
+from modules.aws.latency_service import exporter_parameter, exporter_payload
 from modules.user_data import render_user_data
 from planner.images import NEURON_IMAGES
 from planner.profile import load_profile
@@ -30,7 +33,11 @@ from tests.conftest import EXAMPLES, profile_dict, write_profile
 from tests.stack_json import Synthesized, only, resources, synthesize_specs
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:serving-alerts"
-ALERTED = fleet.make_spec("alerted", alerts_topic_arn=TOPIC)
+ALERTED = fleet.make_spec(
+    "alerted",
+    alerts_topic_arn=TOPIC,
+    scaling={"ttft_alarm_ms": 800.0, "tpot_alarm_ms": 60.0},
+)
 QUIET = fleet.make_spec("quiet")
 TGI = fleet.make_spec(
     "tgi",
@@ -41,6 +48,7 @@ TGI = fleet.make_spec(
         "replicas_per_instance": 2,
         "tensor_parallel": 2,
     },
+    scaling={"ttft_alarm_ms": 800.0, "tpot_alarm_ms": 60.0},
 )
 TRITON = fleet.make_spec(
     "triton",
@@ -257,9 +265,45 @@ def test_alarm_thresholds_come_from_the_spec(synthesized: Synthesized) -> None:
     assert expression["expression"] == "100 * used / total"
 
 
+def test_latency_alarms_fire_above_the_profiles_targets(synthesized: Synthesized) -> None:
+    found = alarms(synthesized[ALERTED])
+    name = ALERTED.stack_name
+    for slug, metric, target in (
+        ("ttft", TTFT_METRIC, ALERTED.scaling.ttft_alarm_ms),
+        ("tpot", TPOT_METRIC, ALERTED.scaling.tpot_alarm_ms),
+    ):
+        alarm = found[f"{name}-{slug}"]
+        assert (alarm["namespace"], alarm["metric_name"]) == (ENGINE_METRICS_NAMESPACE, metric)
+        assert alarm["threshold"] == target
+        assert alarm["statistic"] == "Maximum" and alarm["unit"] == "Milliseconds"
+        assert alarm["evaluation_periods"] == SUSTAINED_MINUTES and alarm["period"] == 60
+        assert alarm["dimensions"] == {GROUP_DIMENSION: fleet_group_name(name)}
+        assert alarm["treat_missing_data"] == "notBreaching"
+
+
+def test_tgi_has_no_ttft_alarm_and_no_target_no_alarm(synthesized: Synthesized) -> None:
+    tgi = alarms(synthesized[TGI])
+    assert f"{TGI.stack_name}-tpot" in tgi and f"{TGI.stack_name}-ttft" not in tgi
+    quiet = alarms(synthesized[QUIET])
+    assert not any(name.endswith(("-ttft", "-tpot")) for name in quiet)
+
+
+def test_the_group_publishes_its_instance_counts(synthesized: Synthesized) -> None:
+    _, group = only(synthesized[QUIET], "aws_autoscaling_group")
+    assert group["enabled_metrics"] == list(GROUP_METRICS)
+    assert group["metrics_granularity"] == "1Minute"
+    widget = titled(dashboard(synthesized[QUIET])[1])["Instances in the group"]
+    split = ["SpotInstances", "OnDemandInstances"]
+    assert [m[1] for m in widget["metrics"]] == [*GROUP_METRICS, *split]
+    assert {m[3] for m in widget["metrics"]} == {fleet_group_name(QUIET.stack_name)}
+    assert [m[-1]["stat"] for m in widget["metrics"][-2:]] == ["Sum", "Sum"]
+    triton = titled(dashboard(synthesized[TRITON])[1])["Instances in the group"]
+    assert [m[1] for m in triton["metrics"]] == list(GROUP_METRICS)
+
+
 def test_every_alarm_notifies_the_topic(synthesized: Synthesized) -> None:
     found = alarms(synthesized[ALERTED])
-    assert len(found) == 5
+    assert len(found) == 7
     for alarm in found.values():
         assert alarm["alarm_actions"] == [TOPIC] and alarm["ok_actions"] == [TOPIC]
 
@@ -291,10 +335,20 @@ def test_the_dashboard_draws_the_alarms_thresholds(synthesized: Synthesized) -> 
     assert list(widgets) == [
         "Requests per minute",
         "Response time (s)",
+        "Time to first token and per output token (ms)",
         "Requests per replica",
         "GPUs (%)",
         "Healthy instances",
+        "Instances in the group",
     ]
+    tokens = widgets["Time to first token and per output token (ms)"]
+    assert tokens["annotations"]["horizontal"] == [
+        {"label": "TTFT p95 target", "value": 800.0},
+        {"label": "TPOT target", "value": 60.0},
+    ]
+    assert {(m[1], m[-1]["stat"]) for m in tokens["metrics"]} == {
+        (metric, stat) for metric in (TTFT_METRIC, TPOT_METRIC) for stat in ("Maximum", "Average")
+    }
     assert all(w["region"] == ALERTED.region for w in widgets.values())
     latency = widgets["Response time (s)"]["annotations"]["horizontal"]
     assert latency == [{"label": "p99 alarm", "value": ALERTED.scaling.p99_latency_alarm_s}]
@@ -309,6 +363,9 @@ def test_the_dashboard_draws_the_alarms_thresholds(synthesized: Synthesized) -> 
 def test_the_dashboard_leaves_out_what_is_not_published(synthesized: Synthesized) -> None:
     assert "Requests per replica" not in titled(dashboard(synthesized[TRITON])[1])
     assert "GPUs (%)" not in titled(dashboard(synthesized[NEURON])[1])
+    assert "Time to first token and per output token (ms)" not in titled(
+        dashboard(synthesized[TRITON])[1]
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,3 +408,18 @@ def test_the_alerts_example_notifies_its_topic_from_every_fleet_alarm() -> None:
     name = next(iter(found)).rsplit("-", 2)[0]
     assert {f"{name}-5xx-rate", f"{name}-p99-latency", f"{name}-requests-waiting"} <= set(found)
     assert all(alarm["alarm_actions"] == [topic] for alarm in found.values())
+
+
+def test_the_exporters_code_is_an_encrypted_parameter_only_the_role_reads(
+    synthesized: Synthesized,
+) -> None:
+    doc = synthesized[QUIET]
+    key, parameter = only(doc, "aws_ssm_parameter")
+    assert parameter["name"] == exporter_parameter(QUIET.stack_name)
+    assert (parameter["type"], parameter["tier"]) == ("SecureString", "Standard")
+    assert parameter["value"] == exporter_payload()
+    (grant,) = fleet.statements(fleet.inline_policies(doc)["latency-exporter"])
+    assert grant["Action"] == "ssm:GetParameter"
+    assert grant["Resource"] == fleet.ref("aws_ssm_parameter", key, "arn")
+    assert resources(synthesized[TRITON], "aws_ssm_parameter") == {}
+    assert "latency-exporter" not in fleet.inline_policies(synthesized[TRITON])

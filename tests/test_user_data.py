@@ -18,6 +18,7 @@ import msgspec
 import pytest
 
 from modules.aws.boot import USER_DATA_LIMIT_BYTES
+from modules.aws.latency_service import exporter_payload
 from modules.user_data import (
     PROXY_IMAGE,
     UserDataError,
@@ -38,6 +39,11 @@ INSTANCE_ID = "i-0123456789abcdef0"
 AGENT_KEY = "937616F3450B7D806CBD9725D58167303B789C72"
 """The CloudWatch agent's signing key, as AWS publishes its fingerprint."""
 AGENT_DIR_LINE = "readonly CW_AGENT_DIR=/opt/aws/amazon-cloudwatch-agent\n"
+HOST_FILES = {
+    "LATENCY_EXPORTER": "/usr/local/lib/infra-serving/latency_exporter.py",
+    "LATENCY_UNIT": "/etc/systemd/system/infra-latency-exporter.service",
+}
+"""Files the boot script writes outside its state directories (sandboxed when present)."""
 
 FAKE_TOOL = f"""\
 #!{sys.executable}
@@ -68,12 +74,20 @@ elif tool == "curl":
         if "X-aws-ec2-metadata-token: " + {IMDS_TOKEN!r} not in args:
             status = 22  # an IMDSv2-only instance answers 401 to a request without the token
         else:
-            print({{"instance-id": {INSTANCE_ID!r}, "placement/region": "us-east-1"}}[
+            print({{
+                "instance-id": {INSTANCE_ID!r},
+                "placement/region": "us-east-1",
+                "instance-life-cycle": "spot",
+            }}[
                 url.split("/meta-data/")[1]])
     elif os.environ["FAKE_HEALTHY"] != "1":
         status = 7
 elif tool == "aws":
-    if args[:2] == ["ssm", "get-parameter"]:
+    if args[:2] == ["ssm", "get-parameter"] and args[args.index("--name") + 1].endswith(
+        "/latency-exporter"
+    ):
+        print(os.environ["FAKE_EXPORTER_PAYLOAD"])
+    elif args[:2] == ["ssm", "get-parameter"]:
         print({SECRET!r})
     elif args[:2] == ["s3", "sync"]:
         Path(args[-1]).mkdir(parents=True, exist_ok=True)
@@ -160,6 +174,15 @@ class Boot(NamedTuple):
     def tool_calls(self, tool: str) -> list[list[str]]:
         return [call["args"] for call in self.calls if call["tool"] == tool]
 
+    def aws_calls(self) -> list[list[str]]:
+        """The AWS CLI's calls but the read of the TTFT/TPOT exporter's code (its own tests are
+        in tests/test_latency_exporter.py)."""
+        return [
+            call
+            for call in self.tool_calls("aws")
+            if "--name" not in call or not flag(call, "--name").endswith("/latency-exporter")
+        ]
+
     def urls(self, prefix: str) -> list[str]:
         """The URLs curl fetched that start with `prefix`, in order."""
         found = (arg for args in self.tool_calls("curl") for arg in args)
@@ -189,6 +212,9 @@ def run_boot(
         script = script.replace(f"readonly {name}={path}\n", f"readonly {name}={root}{path}\n")
     agent_dir = root / "opt" / "aws" / "amazon-cloudwatch-agent"
     script = script.replace(AGENT_DIR_LINE, f"readonly CW_AGENT_DIR={agent_dir}\n")
+    for name, path in HOST_FILES.items():
+        script = script.replace(f"readonly {name}={path}\n", f"readonly {name}={root}{path}\n")
+        assert f"={path}" not in script, f"{name} escaped the sandbox"
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in fake_tools:
@@ -205,6 +231,7 @@ def run_boot(
             "HOME": str(tmp_path),
             "FAKE_CALLS": str(calls),
             "FAKE_AGENT_DIR": str(agent_dir),
+            "FAKE_EXPORTER_PAYLOAD": exporter_payload(),
             "TMPDIR": str(tmp_path),
             **environment,
         },
@@ -256,8 +283,9 @@ def test_renders_a_bash_script_within_the_ec2_limit(engine: str, tmp_path: Path)
     script = render_user_data(make_spec(engine, hf_token_ssm_parameter=HF_PARAMETER))
     assert script.startswith("#!/bin/bash\n")
     assert "set -euo pipefail" in script
-    # A quarter of the limit stays free for runtime.extra_args (the CloudWatch agent's
-    # configuration and the drain watcher take their share of the rest).
+    # A quarter of the limit stays free for runtime.extra_args and the Neuron partials (the
+    # CloudWatch agent's configuration, the drain watcher and the TTFT/TPOT exporter's
+    # installation take their share of the rest; the exporter's code lives in an SSM parameter).
     assert len(script.encode()) < USER_DATA_LIMIT_BYTES * 3 / 4
     (tmp_path / "user-data.sh").write_text(script)
     checked = subprocess.run(["bash", "-n", str(tmp_path / "user-data.sh")], capture_output=True)
@@ -293,6 +321,7 @@ def test_instance_metadata_only_through_an_imdsv2_token(tmp_path: Path) -> None:
         "http://169.254.169.254/latest/api/token",
         "http://169.254.169.254/latest/meta-data/instance-id",
         "http://169.254.169.254/latest/meta-data/placement/region",
+        "http://169.254.169.254/latest/meta-data/instance-life-cycle",
     ]
     assert (run.root / "run/serving/ready").read_text() == f"{INSTANCE_ID}\n"
 
@@ -305,7 +334,7 @@ def test_hugging_face_token_reaches_docker_only_through_a_root_only_env_file(
     assert "HF_TOKEN=" not in script.replace("s/^/HF_TOKEN=/", "")  # only the sed that writes it
     run = boot(script, tmp_path)
     assert run.returncode == 0, run.output
-    (ssm,) = [args for args in run.tool_calls("aws") if args[0] == "ssm"]
+    (ssm,) = [args for args in run.aws_calls() if args[0] == "ssm"]
     assert flag(ssm, "--name") == HF_PARAMETER and "--with-decryption" in ssm
     (container,) = run.docker_runs()
     assert container["env_file"] == f"HF_TOKEN={SECRET}\n"
@@ -320,7 +349,7 @@ def test_hugging_face_token_reaches_docker_only_through_a_root_only_env_file(
 def test_without_a_token_parameter_no_secret_is_fetched(tmp_path: Path) -> None:
     run = boot(render_user_data(make_spec()), tmp_path)
     assert run.returncode == 0, run.output
-    assert run.tool_calls("aws") == []
+    assert run.aws_calls() == []
     assert "--env-file" not in run.docker_runs()[0]["args"]
 
 
@@ -451,7 +480,7 @@ def test_weights_synced_from_s3_are_served_from_the_root_volume(tmp_path: Path) 
     spec = make_spec("vllm", model_s3_uri="s3://models-bucket/llama/")
     run = boot(render_user_data(spec), tmp_path)
     assert run.returncode == 0, run.output
-    (sync,) = run.tool_calls("aws")
+    (sync,) = run.aws_calls()
     assert sync[-2:] == ["s3://models-bucket/llama/", f"{run.root}/opt/serving/model"]
     assert (run.root / "opt/serving/model/config.json").exists()
     args = run.docker_runs()[0]["args"]

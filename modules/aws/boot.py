@@ -1,5 +1,5 @@
 """The AWS partial of the fleet boot script (templates/user_data/cloud_aws.j2): S3 weights, the
-token's SSM parameter, ECR login, the CloudWatch agent's configuration."""
+token's SSM parameter, ECR login, the CloudWatch agent's configuration, the TTFT/TPOT exporter."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from modules.aws.engine_metrics import (
     agent_config,
     prometheus_config,
 )
+from modules.aws.latency_service import exporter_args, exporter_parameter, runs_exporter
 from modules.user_data import BootTarget
 
 if TYPE_CHECKING:
@@ -42,5 +43,7 @@ def aws_boot_target(spec: DeploymentSpec) -> BootTarget:
         "prometheus_config": prometheus_config(spec),
         "prometheus_file": PROMETHEUS_CONFIG_FILE,
         **drain_values(spec),
+        "latency_exporter": exporter_parameter(spec.stack_name) if runs_exporter(spec) else None,
+        "latency_exporter_args": exporter_args(spec),
     }
     return BootTarget("cloud_aws.j2", values, USER_DATA_LIMIT_BYTES, "EC2's limit")

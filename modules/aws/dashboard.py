@@ -1,7 +1,8 @@
-"""A CloudWatch dashboard per AWS fleet: traffic, latency against its alarm, the engine's queue,
-the GPUs and the healthy instances. Not drawn: TTFT and TPOT (the agent drops the engines'
-histograms, modules/aws/engine_metrics.py) and instances by on-demand/spot (Auto Scaling
-publishes no split; its group metrics are not enabled either)."""
+"""A CloudWatch dashboard per AWS fleet: traffic, latency against its alarm, time to first token
+and per output token against the profile's targets, the engine's queue, the GPUs, the healthy
+instances and the group's instance counts, on-demand and spot apart where the instances run the
+exporter (none of Auto Scaling's group metrics splits by purchase option). Not drawn: spot
+interruptions (no per-group source without more moving parts)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from modules.aws.engine_metrics import (
     WAITING_METRIC,
     in_flight_expression,
 )
+from modules.aws.fleet import GROUP_METRICS
+from modules.aws.latency_exporter import PURCHASE_METRICS, TTFT_METRIC
 
 WIDTH, HEIGHT = 12, 6
 """Each widget takes half of the dashboard's 24-column grid."""
@@ -49,6 +52,14 @@ class ServingDashboardProps:
     queue gauges, no queue widget. Required."""
     gpu: bool
     """Whether the instances publish GPU metrics (not on Neuron chips). Required."""
+    latency_metrics: tuple[str, ...] = ()
+    """The TTFT/TPOT metrics the instances publish (modules/aws/engine_metrics.py
+    `latency_metrics`). Default (): none, no latency widget."""
+    purchase_split: bool = False
+    """Whether the instances count themselves as spot or on-demand (the exporter runs). Default
+    False: the group's counts alone."""
+    latency_targets: dict[str, float] | None = None
+    """The profile's target per latency metric, drawn as a horizontal line. Default None."""
 
 
 def _widget(
@@ -90,6 +101,29 @@ def dashboard_widgets(props: ServingDashboardProps) -> list[dict[str, object]]:
             horizontal=[{"label": "p99 alarm", "value": props.p99_latency_s}],
         ),
     ]
+    if props.latency_metrics:
+        targets = props.latency_targets or {}
+        labels = {TTFT_METRIC: "TTFT p95"}
+        widgets.append(
+            _widget(
+                "Time to first token and per output token (ms)",
+                [
+                    [
+                        ENGINE_METRICS_NAMESPACE,
+                        metric,
+                        *fleet,
+                        {"stat": stat, "label": f"{labels.get(metric, 'TPOT p50')}, {name}"},
+                    ]
+                    for metric in props.latency_metrics
+                    for stat, name in (("Maximum", "slowest instance"), ("Average", "mean"))
+                ],
+                horizontal=[
+                    {"label": f"{labels.get(metric, 'TPOT')} target", "value": targets[metric]}
+                    for metric in props.latency_metrics
+                    if metric in targets
+                ],
+            )
+        )
     if props.waiting_per_replica is not None:
         widgets.append(
             _widget(
@@ -157,6 +191,27 @@ def dashboard_widgets(props: ServingDashboardProps) -> list[dict[str, object]]:
                     *balancer,
                     {"stat": "Maximum", "label": "unhealthy"},
                 ],
+            ],
+        )
+    )
+    widgets.append(
+        _widget(
+            "Instances in the group",
+            [
+                [
+                    "AWS/AutoScaling",
+                    metric,
+                    "AutoScalingGroupName",
+                    props.group_name,
+                    {"stat": "Maximum", "label": label},
+                ]
+                for metric, label in GROUP_METRICS.items()
+            ]
+            + [
+                [ENGINE_METRICS_NAMESPACE, metric, *fleet, {"stat": "Sum", "label": label}]
+                for life_cycle, metric in PURCHASE_METRICS.items()
+                for label in (f"{life_cycle} (running the exporter)",)
+                if props.purchase_split
             ],
         )
     )

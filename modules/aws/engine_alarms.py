@@ -19,6 +19,7 @@ from modules.aws.engine_metrics import (
     INTERVAL_S,
     WAITING_METRIC,
 )
+from modules.aws.latency_exporter import TPOT_METRIC, TTFT_METRIC
 
 GPU_MEMORY_ALARM_PERCENT = 95
 """The fullest GPU's memory above this share raises the alarm."""
@@ -39,6 +40,13 @@ class EngineAlarmsProps:
     queue); None: the engine publishes no queue gauge, no alarm. Required."""
     gpu_memory: bool
     """Whether the instances publish GPU metrics (not on Neuron chips). Required."""
+    ttft_p95_ms: float | None = None
+    """The profile's time-to-first-token target (p95): the slowest instance's minute above it
+    for SUSTAINED_MINUTES raises the alarm. Default None: no target, or the engine has no TTFT
+    histogram; no alarm."""
+    tpot_ms: float | None = None
+    """The profile's time-per-output-token target, against the median. Default None: no
+    alarm."""
     alarm_actions: tuple[str, ...] = ()
     """ARNs notified when an alarm fires or clears. Default (): none."""
 
@@ -50,6 +58,36 @@ class EngineAlarms(Construct):
         actions = list(props.alarm_actions) or None
         self.queue: CloudwatchMetricAlarm | None = None
         self.gpu_memory: CloudwatchMetricAlarm | None = None
+        self.latency: dict[str, CloudwatchMetricAlarm] = {}
+        for metric, target, slug, what in (
+            (TTFT_METRIC, props.ttft_p95_ms, "ttft", "Time to first token (p95)"),
+            (TPOT_METRIC, props.tpot_ms, "tpot", "Time per output token (median)"),
+        ):
+            if target is None:
+                continue
+            self.latency[metric] = CloudwatchMetricAlarm(
+                self,
+                slug,
+                alarm_name=f"{props.name}-{slug}",
+                alarm_description=(
+                    f"{what} above the profile's target of {target:g} ms on an instance for "
+                    f"{SUSTAINED_MINUTES} minutes"
+                ),
+                namespace=ENGINE_METRICS_NAMESPACE,
+                metric_name=metric,
+                dimensions=dimensions,
+                # One value per instance and minute: Maximum is the slowest instance's.
+                statistic="Maximum",
+                unit="Milliseconds",
+                period=INTERVAL_S,
+                evaluation_periods=SUSTAINED_MINUTES,
+                threshold=target,
+                comparison_operator="GreaterThanThreshold",
+                # No requests, no latency: an idle fleet is not late.
+                treat_missing_data="notBreaching",
+                alarm_actions=actions,
+                ok_actions=actions,
+            )
         if props.waiting_per_replica is not None:
             self.queue = CloudwatchMetricAlarm(
                 self,

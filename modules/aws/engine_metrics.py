@@ -6,8 +6,10 @@ CloudWatch Logs in embedded metric format (the agent's only Prometheus path on E
 gauges, counters and summaries and drops histograms ("Prometheus metric type conversion by the
 CloudWatch agent", docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/
 ContainerInsights-Prometheus-metrics-conversion.html), so the engines' TTFT and TPOT histograms
-(vllm:time_to_first_token_seconds, tgi_request_queue_duration, ...) cannot reach CloudWatch this
-way: only the queue gauges are published. Engine gauges, renamed to engine-neutral names:
+cannot reach CloudWatch this way: a small exporter on the instance (modules/aws/latency_exporter.py)
+turns them into TimeToFirstTokenP95Ms and TimePerOutputTokenP50Ms, one value per instance and
+minute, sent to the agent's embedded-metric-format listener (`logs.metrics_collected.emf`).
+Engine gauges, renamed to engine-neutral names:
 
 - vLLM (docs.vllm.ai, "Production Metrics"): vllm:num_requests_running -> RequestsRunning,
   vllm:num_requests_waiting -> RequestsWaiting.
@@ -31,6 +33,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from modules.aws.latency_exporter import HISTOGRAMS, TPOT_METRIC, TTFT_METRIC
 from providers.aws.neuron import is_neuron
 
 if TYPE_CHECKING:
@@ -43,6 +46,9 @@ WAITING_METRIC = "RequestsWaiting"
 IN_FLIGHT_METRIC = "RequestsInFlight"
 """Not published (the agent cannot add two gauges): the id of the metric-math expression
 RUNNING + WAITING (`in_flight_expression`) that target tracking and the dashboard use."""
+LATENCY_METRICS = (TTFT_METRIC, TPOT_METRIC)
+"""Published by the exporter (one value per instance and minute; Maximum over the group is the
+slowest instance's)."""
 GPU_UTILIZATION_METRIC = "GpuUtilization"
 GPU_MEMORY_USED_METRIC = "GpuMemoryUsed"
 GPU_MEMORY_TOTAL_METRIC = "GpuMemoryTotal"
@@ -156,6 +162,14 @@ def scrapes_engine(spec: DeploymentSpec) -> bool:
     return spec.runtime.engine in ENGINE_GAUGES
 
 
+def latency_metrics(spec: DeploymentSpec) -> tuple[str, ...]:
+    """The latency metrics the exporter publishes for `spec`'s engine (none without histograms;
+    TGI has no time-to-first-token histogram)."""
+    return tuple(
+        metric for metric in LATENCY_METRICS if metric in HISTOGRAMS.get(spec.runtime.engine, {})
+    )
+
+
 def agent_config(spec: DeploymentSpec) -> str | None:
     """The CloudWatch agent's JSON configuration for `spec`'s instances; None when there is
     nothing to collect (Neuron chips and an engine without scraped gauges)."""
@@ -192,7 +206,9 @@ def agent_config(spec: DeploymentSpec) -> str | None:
                             }
                         ],
                     },
-                }
+                },
+                # The exporter's records (modules/aws/latency_exporter.py), tcp 127.0.0.1:25888.
+                "emf": {},
             },
             "force_flush_interval": INTERVAL_S,
         }

@@ -52,6 +52,14 @@ from modules.aws.engine_metrics import (
 )
 
 ROOT_DEVICE = "/dev/sda1"
+GROUP_METRICS = {
+    "GroupDesiredCapacity": "desired",
+    "GroupInServiceInstances": "in service",
+    "GroupPendingInstances": "launching",
+    "GroupTerminatingInstances": "terminating",
+}
+"""Auto Scaling's group metrics the group publishes (AWS/AutoScaling, one-minute granularity,
+EnableMetricsCollection), drawn on the dashboard. None of them splits on-demand from spot."""
 IMDS_HOP_LIMIT = 1
 """IMDSv2 answers the host only. Every AWS call of the boot script (S3 weights, the token
 parameter, ECR login) runs on the host; the serving containers sit one hop further, on the docker
@@ -209,6 +217,8 @@ class SpotAutoscalingGroup(Construct):
             vpc_zone_identifier=list(props.subnet_ids),
             target_group_arns=[props.target_group_arn],
             health_check_type="ELB",
+            enabled_metrics=list(GROUP_METRICS),
+            metrics_granularity="1Minute",
             health_check_grace_period=grace,
             capacity_rebalance=uses_spot,
             default_instance_warmup=grace,

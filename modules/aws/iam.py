@@ -119,6 +119,9 @@ class ServingInstanceRoleProps:
     metrics_log_group_arn: str | None = None
     """The log group the CloudWatch agent writes the engine's embedded-metric-format events to.
     Default None: the agent only publishes metrics (in its one namespace), no logs."""
+    exporter_parameter_arn: str | None = None
+    """The SSM parameter holding the TTFT/TPOT exporter's code, which the boot script reads.
+    Default None: no exporter, no grant."""
 
 
 class ServingInstanceRole(Construct):
@@ -155,6 +158,25 @@ class ServingInstanceRole(Construct):
                 }
             ),
         )
+        if props.exporter_parameter_arn:
+            IamRolePolicy(
+                self,
+                "latency-exporter",
+                role=self.role.id,
+                policy=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "ReadLatencyExporter",
+                                "Effect": "Allow",
+                                "Action": "ssm:GetParameter",
+                                "Resource": props.exporter_parameter_arn,
+                            }
+                        ],
+                    }
+                ),
+            )
         statements: list[dict[str, object]] = []
         if props.model_s3_uri:
             statements += model_read_statements(partition, props.model_s3_uri)

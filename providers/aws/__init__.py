@@ -33,6 +33,7 @@ class Aws(Cloud):
             catalog_file="ec2.csv",
             emulated=True,
             commitments_file="ec2_commitments.csv",
+            metrics_reader="orchestrator.aws_fleet_metrics:measured",
         ),
         Target(
             kind=SAGEMAKER,

@@ -18,9 +18,10 @@ _CREDENTIAL_VARIABLES = {
 }
 
 
-def client_factory(environ: Mapping[str, str], region: str) -> ClientFactory:
+def client_factory(environ: Mapping[str, str], region: str, *, attempts: int = 5) -> ClientFactory:
     """Clients in `region` built from `environ` (not this process's environment: the runner's
-    holds the emulator's endpoint and keys), with botocore's standard retries."""
+    holds the emulator's endpoint and keys), with botocore's standard retries (`attempts` in
+    all: a read that may fail without failing the command tries fewer times)."""
     import boto3
     from botocore.config import Config
 
@@ -28,7 +29,7 @@ def client_factory(environ: Mapping[str, str], region: str) -> ClientFactory:
         **{key: environ[name] for key, name in _CREDENTIAL_VARIABLES.items() if environ.get(name)}
     )
     config = Config(
-        retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=60
+        retries={"mode": "standard", "max_attempts": attempts}, connect_timeout=10, read_timeout=60
     )
     endpoint = environ.get("AWS_ENDPOINT_URL") or None
     made: dict[str, Any] = {}

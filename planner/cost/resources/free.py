@@ -24,6 +24,9 @@ FREE_TYPES = frozenset(
         "aws_iam_role_policy_attachment",
         "aws_iam_policy",
         "aws_iam_instance_profile",
+        # Standard-tier parameters have no charge (AWS Systems Manager pricing, Parameter
+        # Store); the toolkit creates standard ones only (the fleet's exporter code).
+        "aws_ssm_parameter",
         "aws_kms_alias",
         "aws_lb_listener",
         "aws_lb_listener_rule",
