@@ -36,8 +36,8 @@ def example(**dev: Any) -> dict[str, Any]:
     return data
 
 
-def dev_recommendation(cloud: str, kind: str) -> Any:
-    profile = load_profile(EXAMPLE).profile
+def dev_recommendation(cloud: str, kind: str, path: Path = EXAMPLE) -> Any:
+    profile = load_profile(path).profile
     pins = Filters(environment="dev", clouds=frozenset({cloud}), kinds=frozenset({kind}))
     return recommend(profile, load_catalog(), pins)
 
@@ -52,8 +52,16 @@ def test_an_aws_fleet_replica_downloads_at_the_gp3_default() -> None:
     assert start.total_s == pytest.approx(25.8 + LLAMA_8B_BF16_BYTES / (125 * 2**20) + SHARED_S)
 
 
-def test_a_gcp_fleet_replica_starts_with_its_own_boot_figure() -> None:
+def test_a_gcp_fleet_on_spot_keeps_its_spot_vm_so_nobody_waits() -> None:
+    """The GCP spot group keeps one VM every hour (Target.spot_floor): no hour at zero."""
     result = dev_recommendation("gcp", "fleet")
+    assert candidate_cold_start(result, result.chosen) is None
+
+
+def test_a_gcp_fleet_replica_starts_with_its_own_boot_figure(tmp_path: Path) -> None:
+    data = example()
+    data["placement"]["spot"] = {"policy": "never"}  # no spot group: the fleet reaches zero
+    result = dev_recommendation("gcp", "fleet", write_profile(tmp_path, data))
     start = candidate_cold_start(result, result.chosen)
     assert start is not None
     assert start.instance_s == 25.0

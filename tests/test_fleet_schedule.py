@@ -113,6 +113,8 @@ def test_the_recommendation_shows_the_targets_the_stack_is_written_with(cli: Cli
         "target": spec.scaling.target,
         "p99_latency_alarm_s": spec.scaling.p99_latency_alarm_s,
         "in_flight_per_replica": spec.scaling.in_flight_per_replica,
+        "ttft_alarm_ms": spec.scaling.ttft_alarm_ms,
+        "tpot_alarm_ms": spec.scaling.tpot_alarm_ms,
     }
     text = cli("recommend", OFFICE_HOURS, "--cloud", "aws", "--kind", "fleet").stdout
     assert f"requests in flight at {spec.scaling.in_flight_per_replica:g} per replica" in text

@@ -203,6 +203,8 @@ def test_the_recommendation_shows_the_targets_the_endpoint_is_written_with(
         "target": spec.scaling.target,
         "p99_latency_alarm_s": spec.scaling.p99_latency_alarm_s,
         "in_flight_per_replica": spec.scaling.in_flight_per_replica,
+        "ttft_alarm_ms": spec.scaling.ttft_alarm_ms,
+        "tpot_alarm_ms": spec.scaling.tpot_alarm_ms,
     }
     text = cli("recommend", path, "--cloud", "aws", "--kind", "sagemaker").stdout
     assert f"requests in flight at {spec.scaling.in_flight_per_replica:g} per replica" in text
