@@ -8,6 +8,7 @@ Validation errors name the file, the line and the field in one sentence.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -50,6 +51,20 @@ Replicas = Annotated[int, Meta(ge=1, le=10_000)]
 ArchitectureSize = Annotated[int, Meta(ge=1, le=1_000_000)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
 LongText = Annotated[str, Meta(min_length=1, max_length=2048)]
+KUBERNETES_LABEL_KEY = re.compile(
+    r"([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+)
+"""A Kubernetes label key: an optional DNS-subdomain prefix and `/`, then a name of up to 63
+characters (checked in the section, since a mapping key's error would show the pattern)."""
+KubernetesLabelValue = Annotated[
+    str,
+    Meta(
+        pattern=r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?\Z",
+        description="a Kubernetes label value: up to 63 letters, digits, -, _ or ., beginning "
+        "and ending with a letter or digit",
+    ),
+]
 
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -652,7 +667,7 @@ class KubernetesOptions(_Section, kw_only=True):
     and the workload gets a PodMonitor for the engine's /metrics, a PrometheusRule alerting on
     the profile's targets (through the cluster's own Alertmanager) and a Grafana dashboard
     ConfigMap. `none` (the default): nothing of the operator's, whose CRDs a cluster may lack."""
-    monitoring_labels: Annotated[dict[ShortText, ShortText], Meta(max_length=20)] = {}
+    monitoring_labels: Annotated[dict[ShortText, KubernetesLabelValue], Meta(max_length=20)] = {}
     """Labels on the PodMonitor and PrometheusRule, for an operator that selects them by label
     (kube-prometheus-stack selects `release: <its Helm release>` unless its
     `*SelectorNilUsesHelmValues` are false)."""
@@ -675,6 +690,12 @@ class KubernetesOptions(_Section, kw_only=True):
                 "cluster the toolkit creates has none; name an existing cluster that runs it in "
                 "cluster, or set monitoring: none"
             )
+        for key in self.monitoring_labels:
+            if len(key) > 317 or not KUBERNETES_LABEL_KEY.fullmatch(key):
+                raise ValueError(
+                    f"monitoring_labels key {key!r} is not a Kubernetes label key (an optional "
+                    "DNS-subdomain prefix and /, then up to 63 letters, digits, -, _ or .)"
+                )
         if self.monitoring_labels and self.monitoring == "none":
             raise ValueError("monitoring_labels apply with monitoring: prometheus_operator only")
         if self.create_cluster and self.kserve:

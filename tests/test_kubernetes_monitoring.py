@@ -250,6 +250,22 @@ def test_bad_monitoring_props_get_one_sentence(changes: dict[str, Any], message:
             "monitoring: prometheus_operator",
         ),
         ({"cluster": "a", "monitoring": "datadog"}, "prometheus_operator"),
+        (
+            {
+                "cluster": "a",
+                "monitoring": "prometheus_operator",
+                "monitoring_labels": {"../x": "y"},
+            },
+            "is not a Kubernetes label key",
+        ),
+        (
+            {
+                "cluster": "a",
+                "monitoring": "prometheus_operator",
+                "monitoring_labels": {"release": "a" * 64},
+            },
+            "must be a Kubernetes label value",
+        ),
     ],
 )
 def test_hostile_monitoring_settings_get_one_sentence(
