@@ -22,7 +22,14 @@ import math
 from typing import TYPE_CHECKING
 
 from core.errors import InfraError
-from modules.azure.windows_zones import WINDOWS_ZONES
+from modules.azure.autoscale import (
+    DAY_NAMES,
+    MAX_PROFILES,
+    SCALE_IN_FRACTION,
+    SCALE_IN_WINDOW_MINUTES,
+    SCALE_OUT_WINDOW_MINUTES,
+    windows_zone,
+)
 from modules.week_schedule import size_changes
 from providers.azure.azureml_api import AutoscaleSettings, ScaleProfileSettings, ScaleRuleSettings
 
@@ -33,24 +40,6 @@ REQUESTS_METRIC = "RequestsPerMinute"
 """The endpoint's requests per minute, with a `deployment` dimension ("Supported metrics for
 Microsoft.MachineLearningServices/workspaces/onlineEndpoints", learn.microsoft.com/azure/
 azure-monitor/reference/supported-metrics, retrieved 2026-12-03)."""
-SCALE_OUT_WINDOW_MINUTES = 5
-SCALE_IN_WINDOW_MINUTES = 15
-SCALE_IN_FRACTION = 0.5
-MAX_PROFILES = 20
-"""Profiles per autoscale setting ("A maximum of 20 profiles can be specified", the
-AutoscaleSetting profiles property, learn.microsoft.com/dotnet/api/
-azure.resourcemanager.monitor.models.autoscalesettingpatch.profiles, retrieved 2026-12-03)."""
-DAY_NAMES = {
-    "mon": "Monday",
-    "tue": "Tuesday",
-    "wed": "Wednesday",
-    "thu": "Thursday",
-    "fri": "Friday",
-    "sat": "Saturday",
-    "sun": "Sunday",
-}
-ZONE_ALIASES = {"UTC": "Etc/UTC", "GMT": "Etc/GMT", "Etc/Zulu": "Etc/UTC", "Zulu": "Etc/UTC"}
-"""tz database links CLDR lists under their target only."""
 
 
 class AzureMlAutoscaleError(InfraError):
@@ -59,18 +48,6 @@ class AzureMlAutoscaleError(InfraError):
 
 def autoscale_name(endpoint_name: str, deployment_name: str) -> str:
     return f"{endpoint_name}-{deployment_name}-autoscale"
-
-
-def windows_zone(iana: str) -> str:
-    """The Windows time zone name Azure autoscale's recurrence takes for an IANA zone."""
-    zone = WINDOWS_ZONES.get(ZONE_ALIASES.get(iana, iana))
-    if zone is None:
-        raise AzureMlAutoscaleError(
-            f"the time zone {iana} has no Windows time zone in CLDR's mapping, which Azure "
-            "autoscale needs: use the zone's canonical IANA name (e.g. Europe/Berlin, Etc/UTC) "
-            "in workload.traffic.timezone."
-        )
-    return zone
 
 
 def autoscale_settings(

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from core.errors import InfraError
 from modules.week_schedule import size_changes
 from orchestrator import sdk_steps
 from orchestrator.azureml_autoscale import (
@@ -153,7 +154,7 @@ def test_more_changes_than_profiles_is_one_sentence() -> None:
 
 def test_a_zone_without_a_windows_name_is_one_sentence() -> None:
     spec = msgspec.structs.replace(FLAT, hourly=week(office_week(6, 2), zone="Mars/Olympus"))
-    with pytest.raises(AzureMlAutoscaleError, match="the time zone Mars/Olympus has no Windows"):
+    with pytest.raises(InfraError, match="the time zone Mars/Olympus has no Windows"):
         autoscale_settings(spec, ENDPOINT, "rev-1")
 
 
