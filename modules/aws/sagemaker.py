@@ -405,38 +405,38 @@ class VariantAutoscaling(Construct):
             if props.scheduled
             else None,
         )
-        self.policy = AppautoscalingPolicy(
-            self,
+        self.policy = self._tracking(
             "invocations",
-            name=f"{variant.name}-invocations-per-instance",
+            f"{variant.name}-invocations-per-instance",
+            "SageMakerVariantInvocationsPerInstance",
+            props.invocations_per_instance,
+        )
+        if props.concurrent_requests_per_model is not None:
+            self.concurrency = self._tracking(
+                "concurrent-requests",
+                f"{variant.name}-concurrent-requests-per-model",
+                CONCURRENCY_METRIC,
+                props.concurrent_requests_per_model,
+            )
+
+    def _tracking(
+        self, construct_id: str, name: str, metric: str, target_value: float
+    ) -> AppautoscalingPolicy:
+        """A target-tracking policy on one of SageMaker's predefined variant metrics."""
+        return AppautoscalingPolicy(
+            self,
+            construct_id,
+            name=name,
             policy_type="TargetTrackingScaling",
             service_namespace=self.target.service_namespace,
             resource_id=self.target.resource_id,
             scalable_dimension=self.target.scalable_dimension,
             target_tracking_scaling_policy_configuration=AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
-                target_value=props.invocations_per_instance,
+                target_value=target_value,
                 predefined_metric_specification=AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
-                    predefined_metric_type="SageMakerVariantInvocationsPerInstance"
+                    predefined_metric_type=metric
                 ),
                 scale_in_cooldown=SCALE_IN_COOLDOWN_S,
                 scale_out_cooldown=SCALE_OUT_COOLDOWN_S,
             ),
         )
-        if props.concurrent_requests_per_model is not None:
-            self.concurrency = AppautoscalingPolicy(
-                self,
-                "concurrent-requests",
-                name=f"{variant.name}-concurrent-requests-per-model",
-                policy_type="TargetTrackingScaling",
-                service_namespace=self.target.service_namespace,
-                resource_id=self.target.resource_id,
-                scalable_dimension=self.target.scalable_dimension,
-                target_tracking_scaling_policy_configuration=AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
-                    target_value=props.concurrent_requests_per_model,
-                    predefined_metric_specification=AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
-                        predefined_metric_type=CONCURRENCY_METRIC
-                    ),
-                    scale_in_cooldown=SCALE_IN_COOLDOWN_S,
-                    scale_out_cooldown=SCALE_OUT_COOLDOWN_S,
-                ),
-            )
