@@ -136,8 +136,9 @@ def test_every_shipped_rate_is_sourced_dated_and_of_a_catalog_instance() -> None
                 assert (instance_type, region) in catalog, (instance_type, region)
                 if rate.ondemand_usd_per_hour:
                     assert rate.usd_per_hour < rate.ondemand_usd_per_hour
+                assert rate.usd_per_hour > 0
                 checked += 1
-    assert checked > 900
+    assert checked > 900 + 300
 
 
 def test_the_shipped_rate_is_the_source_s() -> None:
@@ -146,7 +147,35 @@ def test_the_shipped_rate_is_the_source_s() -> None:
     assert rate is not None and rate.usd_per_hour == 0.52392
     assert commitment_rate("aws", "fleet", "p5.48xlarge", "us-east-1", "reserved", "1y") is None
     assert target_commitments("aws", "sagemaker") == {}
-    assert target_commitments("gcp", "fleet") == {}
+    assert target_commitments("gcp", "vertex") == {}
+
+
+def test_the_shipped_gcp_rate_is_the_source_s() -> None:
+    # Cyclenerd pricing.yml of 2026-07-30: g2-standard-4 us-central1, month_1y 325.07215214 and
+    # month_3y 232.19438719 over 730 hours; on demand 0.706832255 (gce.csv: 0.70683)
+    one = commitment_rate("gcp", "fleet", "g2-standard-4", "us-central1", "cud", "1y")
+    three = commitment_rate("gcp", "kubernetes", "g2-standard-4", "us-central1", "cud", "3y")
+    assert one is not None and one.usd_per_hour == 0.4453
+    assert three is not None and three.usd_per_hour == 0.31807
+    assert one.ondemand_usd_per_hour == three.ondemand_usd_per_hour == 0.70683
+    # a GCP commitment is a cud: no other kind matches its rows, and no cud matches AWS's
+    assert commitment_rate("gcp", "fleet", "g2-standard-4", "us-central1", "reserved", "1y") is None
+    assert commitment_rate("aws", "fleet", "g6.xlarge", "us-east-1", "cud", "1y") is None
+
+
+def test_every_gcp_rate_is_below_the_catalog_s_on_demand_price_of_its_machine() -> None:
+    cloud = targets.cloud("gcp")
+    ondemand = {
+        (row["instance_type"], row["region"]): float(row["ondemand_usd_per_hour"])
+        for row in csv.DictReader((cloud.data_dir / "gce.csv").open())
+        if row["ondemand_usd_per_hour"]
+    }
+    rates = target_commitments("gcp", "fleet")
+    assert len(rates) > 300
+    for (instance_type, region, kind, _), rate in rates.items():
+        assert kind == "cud"
+        assert rate.ondemand_usd_per_hour == ondemand[instance_type, region]
+        assert 0 < rate.usd_per_hour < rate.ondemand_usd_per_hour
 
 
 @pytest.mark.parametrize(
@@ -250,16 +279,28 @@ def test_recommend_says_how_much_to_commit_and_what_it_saves(cli: Cli) -> None:
 
 
 def test_a_cloud_without_a_sourced_rate_has_nothing_to_commit(cli: Cli, tmp_path: Path) -> None:
+    # AWS ships reserved rates only: a cud (GCP's kind) has no AWS rate
     data = _example(held=[])
-    data["placement"] = {"clouds": ["gcp"], "kinds": ["fleet"], "zones": 1}
     data["pricing"]["commitments"]["kind"] = "cud"
-    path = tmp_path / "gcp.yaml"
+    path = tmp_path / "aws-cud.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     result = cli("recommend", path)
     assert result.exit_code == 0, result.output
     assert "no sourced rate for" in result.output and "nothing to commit" in result.output
     result, doc = cli.json("recommend", path)
     assert result.exit_code == 0 and doc["chosen"]["commitment"] is None
+
+
+def test_recommend_commits_on_gcp_with_a_cud(cli: Cli, tmp_path: Path) -> None:
+    data = _example(kind="cud", held=[])
+    data["placement"] = {"clouds": ["gcp"], "regions": ["europe-west6"], "kinds": ["fleet"]}
+    path = tmp_path / "gcp.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    result, doc = cli.json("recommend", path)
+    assert result.exit_code == 0, result.output
+    plan = doc["chosen"]["commitment"]
+    assert plan is not None and plan["buy_instances"] >= 1 and plan["saving_monthly_usd"] > 0
+    assert "Commitments (cud, 1y, no upfront): commit" in cli("recommend", path).output
 
 
 def test_a_profile_without_pricing_has_no_commitment(cli: Cli) -> None:

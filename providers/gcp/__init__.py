@@ -30,6 +30,7 @@ class Gcp(Cloud):
             kind=FLEET,
             stack="stacks.gcp_fleet:GcpGpuFleetStack",
             catalog_file="gce.csv",
+            commitments_file="gce_commitments.csv",
             spec_sections={
                 "gcp": "planner.profile:GcpOptions",
                 # The alert policies' notification channel and thresholds.
@@ -62,6 +63,7 @@ class Gcp(Cloud):
             kind=KUBERNETES,
             stack="stacks.gke_kubernetes:GkeServingStack",
             catalog_file="gce.csv",
+            commitments_file="gce_commitments.csv",
             spec_sections={
                 "kubernetes": "planner.profile:KubernetesOptions",
                 "canary": "planner.profile:Canary",
