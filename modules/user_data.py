@@ -160,6 +160,11 @@ def _check_weights(spec: DeploymentSpec, target: BootTarget) -> None:
         )
 
 
+def replica_ports(spec: DeploymentSpec) -> list[int]:
+    """The host ports the instance's replicas serve on (where the metric agents scrape them)."""
+    return [replica.host_port for replica in _replicas(spec)]
+
+
 def _replicas(spec: DeploymentSpec) -> list[Replica]:
     """One container per replica on disjoint accelerators (GPUs, or Neuron chips as
     /dev/neuronN). A lone replica takes the serving port; several

@@ -31,7 +31,7 @@ from cdktn_provider_aws.autoscaling_lifecycle_hook import AutoscalingLifecycleHo
 from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
-from modules.aws.engine_metrics import ENGINE_GAUGES, fleet_group_name, scrape_ports
+from modules.aws.engine_metrics import ENGINE_GAUGES, fleet_group_name, replica_ports
 
 if TYPE_CHECKING:
     from planner.deployment import DeploymentSpec
@@ -71,7 +71,7 @@ def drain_values(spec: DeploymentSpec) -> dict[str, object]:
         "drain_hook": drain_hook_name(spec.stack_name),
         "drain_deadline_s": min(drain_deadline_s(spec), heartbeat_timeout_s(spec) - POLL_S),
         "drain_poll_s": POLL_S,
-        "drain_ports": scrape_ports(spec),
+        "drain_ports": replica_ports(spec),
         # An awk pattern matching the engine's running and waiting gauges' sample lines; none
         # for an engine without them: the load balancer's deregistration delay is its drain.
         "drain_gauges": "^(" + "|".join(sorted(gauges)) + ")[{ ]" if gauges else "",

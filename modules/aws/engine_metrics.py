@@ -34,6 +34,7 @@ import json
 from typing import TYPE_CHECKING
 
 from modules.aws.latency_exporter import HISTOGRAMS, TPOT_METRIC, TTFT_METRIC
+from modules.user_data import replica_ports
 from providers.aws.neuron import is_neuron
 
 if TYPE_CHECKING:
@@ -102,15 +103,6 @@ def in_flight_expression(running_id: str = "running", waiting_id: str = "waiting
     return f"{running_id} + {waiting_id}"
 
 
-def scrape_ports(spec: DeploymentSpec) -> list[int]:
-    """The replicas' host ports (the serving port for one replica; the ports above it behind
-    the proxy for several, as the boot script publishes them)."""
-    runtime = spec.runtime
-    if runtime.replicas_per_instance == 1:
-        return [runtime.port]
-    return [runtime.port + 1 + index for index in range(runtime.replicas_per_instance)]
-
-
 def prometheus_config(spec: DeploymentSpec) -> str | None:
     """The agent's Prometheus scrape configuration (YAML is a superset of JSON), or None for an
     engine whose metrics are not scraped."""
@@ -141,7 +133,7 @@ def prometheus_config(spec: DeploymentSpec) -> str | None:
                 "metrics_path": "/metrics",
                 "static_configs": [
                     {
-                        "targets": [f"127.0.0.1:{port}" for port in scrape_ports(spec)],
+                        "targets": [f"127.0.0.1:{port}" for port in replica_ports(spec)],
                         "labels": {GROUP_DIMENSION: fleet_group_name(spec.stack_name)},
                     }
                 ],

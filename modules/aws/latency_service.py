@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from modules.aws.engine_metrics import (
     fleet_group_name,
     metrics_log_group,
-    scrape_ports,
+    replica_ports,
     scrapes_engine,
 )
 
@@ -67,5 +67,5 @@ def exporter_args(spec: DeploymentSpec) -> list[str]:
         spec.runtime.engine,
         fleet_group_name(spec.stack_name),
         metrics_log_group(spec.stack_name),
-        ",".join(str(port) for port in scrape_ports(spec)),
+        ",".join(str(port) for port in replica_ports(spec)),
     ]

@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from modules.user_data import replica_ports
+
 if TYPE_CHECKING:
     from planner.deployment import DeploymentSpec
 
@@ -44,15 +46,6 @@ ENGINE_GAUGES: dict[str, dict[str, str]] = {
     "tgi": {"tgi_batch_current_size": RUNNING_METRIC, "tgi_queue_size": WAITING_METRIC},
 }
 """The engine's Prometheus gauge -> the published metric (sources in the module docstring)."""
-
-
-def replica_ports(spec: DeploymentSpec) -> list[int]:
-    """The replicas' host ports: the serving port for one replica, the ports above it behind the
-    proxy for several (as the boot script publishes them)."""
-    runtime = spec.runtime
-    if runtime.replicas_per_instance == 1:
-        return [runtime.port]
-    return [runtime.port + 1 + index for index in range(runtime.replicas_per_instance)]
 
 
 def publishes_engine_gauges(spec: DeploymentSpec) -> bool:

@@ -12,7 +12,7 @@ from modules.gcp.engine_metrics import (
     in_flight_pattern,
     in_flight_per_instance,
     ops_agent_config,
-    scrape_ports,
+    replica_ports,
 )
 from modules.gcp.naming import artifact_repository, secret_name
 from modules.user_data import BootTarget
@@ -51,5 +51,5 @@ def in_flight_values(spec: DeploymentSpec) -> dict[str, str | None]:
     return {
         "in_flight_metric": IN_FLIGHT_METRIC_TYPE,
         "in_flight_pattern": pattern,
-        "in_flight_ports": " ".join(str(port) for port in scrape_ports(spec)),
+        "in_flight_ports": " ".join(str(port) for port in replica_ports(spec)),
     }

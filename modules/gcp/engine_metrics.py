@@ -43,6 +43,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from modules.user_data import replica_ports
+
 if TYPE_CHECKING:
     from planner.deployment import DeploymentSpec
 
@@ -81,15 +83,6 @@ RECEIVER = "infra_engine"
 def scrape_job(stack_name: str) -> str:
     """The Prometheus job label every engine sample of the deployment carries."""
     return f"{stack_name}-engine"
-
-
-def scrape_ports(spec: DeploymentSpec) -> list[int]:
-    """The replicas' host ports (the serving port for one replica; the ports above it behind the
-    proxy for several, as the boot script publishes them)."""
-    runtime = spec.runtime
-    if runtime.replicas_per_instance == 1:
-        return [runtime.port]
-    return [runtime.port + 1 + index for index in range(runtime.replicas_per_instance)]
 
 
 def scrapes_engine(spec: DeploymentSpec) -> bool:
@@ -146,7 +139,7 @@ def ops_agent_config(spec: DeploymentSpec) -> str | None:
         "scrape_interval": f"{INTERVAL_S}s",
         "scrape_timeout": "10s",
         "metrics_path": "/metrics",
-        "static_configs": [{"targets": [f"127.0.0.1:{port}" for port in scrape_ports(spec)]}],
+        "static_configs": [{"targets": [f"127.0.0.1:{port}" for port in replica_ports(spec)]}],
         "metric_relabel_configs": relabel,
     }
     config = {
