@@ -1,0 +1,174 @@
+"""What each mechanism saves against a flat fleet (the fleet at its peak size every hour).
+
+The steps go from the flat fleet to the expected month in a fixed order: (1) following the
+traffic's shape, (2) the environment's schedule, (3) scale to zero, (4) commitments. Each step's
+saving is the difference of two costed weeks, the week before the step and the week with it, so
+each is measured after the steps before it and together they add up exactly to flat - expected
+(to the cent: every costed week is rounded to the cent before the differences are taken).
+
+Why this order: each mechanism acts on what the ones before leave. The traffic shape sizes every
+hour; the schedule replaces the hours it does not serve; scale to zero removes the replicas the
+quiet and off-schedule hours would still keep; commitments price the on-demand instance-hours
+that remain. Measured the other way round a mechanism would be credited with hours a later one
+removes (a commitment covering instances the schedule then switches off), and the parts would
+not add up.
+
+Spot is not a step: every costed week prices its on-demand and spot instances at their own
+prices, and the report states the spot saving on its own line, as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from planner.hourly import HOURS_PER_MONTH, WeekDemand, week_demand
+from planner.traffic import HOURS_PER_WEEK
+from providers import targets
+
+if TYPE_CHECKING:
+    from planner.decision import Decision
+    from planner.profile import Profile
+
+MECHANISMS = ("traffic", "schedule", "scale_to_zero", "commitments")
+"""The steps from the flat fleet to the expected month, in the order they are measured."""
+
+Sizes = list[tuple[int, int]]
+"""(instances, on-demand instances) for each hour of the week."""
+
+
+class SavingStep(msgspec.Struct, frozen=True, kw_only=True):
+    """One mechanism's part of flat - expected."""
+
+    mechanism: str
+    """One of MECHANISMS."""
+    used: bool
+    """Whether the profile (or its environment) uses the mechanism; one not used saves 0."""
+    monthly_usd: float
+    """What the step takes off the month (negative: what it adds, e.g. an environment that
+    keeps more replicas outside its schedule than the traffic there needs)."""
+
+
+class Savings(msgspec.Struct, frozen=True, kw_only=True):
+    """The month from the flat fleet to the expected cost, one step per mechanism."""
+
+    flat_monthly_usd: float
+    expected_monthly_usd: float
+    steps: tuple[SavingStep, ...]
+
+    def monthly_usd(self) -> dict[str, float]:
+        """Mechanism → its saving a month (0 for one not used)."""
+        return {step.mechanism: step.monthly_usd for step in self.steps}
+
+    @property
+    def not_used(self) -> list[str]:
+        return [step.mechanism for step in self.steps if not step.used]
+
+
+@dataclass(frozen=True)
+class StepWeeks:
+    """The decision's fleet hour by hour as each mechanism is added: the flat fleet, then
+    following the traffic's shape, then the schedule, then scale to zero (the decision's own
+    hours). A mechanism not used leaves the week as the step before it (so it saves exactly 0)."""
+
+    flat: Sizes
+    traffic: Sizes
+    """Following the traffic's shape only: every hour served, none scaled to zero."""
+    schedule: Sizes
+    """And the environment's schedule: the hours it does not serve at the replicas it keeps
+    there without scale to zero (`off_schedule_replicas`, else `placement.min_replicas`)."""
+    hours: Sizes
+    """And scale to zero: the decision's week."""
+    used: frozenset[str]
+    """The mechanisms among traffic, schedule and scale to zero the profile uses."""
+
+    def weeks(self) -> list[Sizes]:
+        return [self.flat, self.traffic, self.schedule, self.hours]
+
+
+def step_weeks(profile: Profile, environment: str | None, decision: Decision) -> StepWeeks | None:
+    """The weeks before each mechanism for `decision`, sized as the planner sized its hours
+    (planner/optimizer.py `_week_sizes`: the same demand, per-instance capacity and limits);
+    None when the fleet is flat or the decision does not record its capacity."""
+    demand = week_demand(profile, environment)
+    if demand is None or decision.hourly is None or decision.predicted is None:
+        return None
+    settings = profile.deploy.environments.get(environment) if environment else None
+    kept = settings.off_schedule_replicas if settings else None
+    without_zero = replace(
+        demand,
+        scale_to_zero=False,
+        off_replicas=profile.placement.min_replicas if kept is None else kept,
+    )
+    target = targets.target(decision.cloud, decision.kind)
+    per_instance_rps = decision.predicted.capacity_requests_per_s / decision.instances
+
+    def sizes(week: WeekDemand) -> Sizes:
+        return week.sizes(
+            headroom=profile.targets.headroom,
+            per_instance_rps=per_instance_rps,
+            replicas_per_instance=decision.replicas_per_instance,
+            min_replicas=profile.placement.min_replicas,
+            peak_instances=decision.instances,
+            peak_on_demand=decision.on_demand_instances,
+            scales_to_zero=targets.kind(decision.kind).scales_to_zero,
+            spot_floor=target.spot_floor if target else 0,
+        )
+
+    used = frozenset(
+        name
+        for name, on in (
+            ("traffic", profile.workload.traffic is not None),
+            ("schedule", demand.serving is not None),
+            ("scale_to_zero", demand.scale_to_zero),
+        )
+        if on
+    )
+    flat = [(decision.instances, decision.on_demand_instances)] * HOURS_PER_WEEK
+    hours = decision.hourly.per_hour()
+    schedule = sizes(without_zero) if "scale_to_zero" in used else hours
+    traffic = sizes(replace(without_zero, serving=None)) if "schedule" in used else schedule
+    return StepWeeks(
+        flat=flat,
+        traffic=traffic if "traffic" in used else flat,
+        schedule=schedule,
+        hours=hours,
+        used=used,
+    )
+
+
+@dataclass(frozen=True)
+class HourPrices:
+    """What an hour of the week costs: each on-demand and spot instance at the month's mean
+    price per instance-hour, plus what is the same every hour."""
+
+    on_demand_usd: float
+    spot_usd: float
+    other_usd: float
+
+    def monthly(self, sizes: Sizes) -> float:
+        """The month of a fleet of `sizes`, without commitments, to the cent."""
+        week = sum(od * self.on_demand_usd + (n - od) * self.spot_usd for n, od in sizes)
+        return round(week * HOURS_PER_MONTH / HOURS_PER_WEEK + self.other_usd * HOURS_PER_MONTH, 2)
+
+
+def savings(
+    weeks: StepWeeks, prices: HourPrices, *, expected_monthly_usd: float, committed: bool
+) -> Savings:
+    """The steps from the flat fleet to `expected_monthly_usd` (the report's figure, with any
+    commitments), each the difference of two costed weeks."""
+    months = [prices.monthly(sizes) for sizes in weeks.weeks()] + [expected_monthly_usd]
+    used = weeks.used | ({"commitments"} if committed else set())
+    steps = tuple(
+        SavingStep(
+            mechanism=name,
+            used=name in used,
+            monthly_usd=round(before - after + 0.0, 2),
+        )
+        for name, before, after in zip(MECHANISMS, months[:-1], months[1:], strict=True)
+    )
+    return Savings(
+        flat_monthly_usd=months[0], expected_monthly_usd=expected_monthly_usd, steps=steps
+    )
