@@ -32,8 +32,9 @@ from planner.cost.plan_resources import (
 )
 from planner.cost.pricing import price_plan
 from planner.cost.report import CostReport, TargetLoad
-from planner.cost.savings import step_weeks
+from planner.cost.savings import PeakFleet, StepWeeks, step_weeks
 from planner.cost.usage_file import UsageEstimates
+from planner.hourly import week_demand
 from planner.optimizer import Filters
 from planner.traffic import HOURS_PER_WEEK
 from providers.catalog import load_catalog
@@ -71,7 +72,6 @@ class ProfileContext:
 
 
 def profile_context(profile_path: Path, env: str) -> ProfileContext:
-    from planner.hourly import week_demand
     from planner.profile import Environment, load_profile
 
     profile = load_profile(profile_path).profile
@@ -127,7 +127,7 @@ def committed_fleet(deployment: Deployment) -> CommittedFleet | None:
 def fleet_week(deployment: Deployment) -> FleetWeek | None:
     """The spec's fleet hour by hour, for pricing, with the weeks before each mechanism when the
     decision is known (the savings); None when it is flat."""
-    spec, resolved = deployment.spec, deployment.resolved
+    spec = deployment.spec
     if spec.hourly is None:
         return None
     return FleetWeek(
@@ -135,8 +135,20 @@ def fleet_week(deployment: Deployment) -> FleetWeek | None:
         instance_type=spec.instance_type,
         desired=spec.capacity.desired,
         on_demand=spec.capacity.on_demand_base,
-        steps=step_weeks(resolved.profile, spec.env, resolved.decision) if resolved else None,
+        steps=_step_weeks(deployment),
     )
+
+
+def _step_weeks(deployment: Deployment) -> StepWeeks | None:
+    """The decision's week before the schedule and scale to zero; None without a decision."""
+    resolved = deployment.resolved
+    if resolved is None:
+        return None
+    demand = week_demand(resolved.profile, deployment.spec.env)
+    fleet = PeakFleet.of_decision(resolved.decision)
+    if demand is None or fleet is None:
+        return None
+    return step_weeks(resolved.profile, demand, fleet)
 
 
 def cost_of_deployment(

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from cli.cost_render import render_report, savings_lines, savings_rows, summary_lines
+from core.errors import InfraError
 from orchestrator.costing import cost_of_deployment, fleet_week
 from orchestrator.workflow import prepare
 from planner.cost.report import CostReport
@@ -208,3 +209,32 @@ def test_a_flat_fleet_has_no_breakdown(cli: Cli) -> None:
     assert result.exit_code == 0, result.output
     assert data["week"] is None
     assert data["savings_monthly_usd"] is None and data["savings_not_used"] is None
+
+
+def test_the_refused_example_environments_are_refused() -> None:
+    """REFUSED is what `infra cost` refuses today; an example fixed later joins the cases."""
+    for example, env in REFUSED:
+        with pytest.raises(InfraError, match="allow_cold_start"):
+            prepare(EXAMPLES / example, env, NO_PINS, what_if=True)
+
+
+def test_recommend_shows_the_steps_of_every_candidate(cli: Cli) -> None:
+    """`infra recommend --json` carries each candidate's steps at its own prices (they add up to
+    its flat and expected months); the table says them in one line."""
+    profile = EXAMPLES / "chat-8b-office-hours.yaml"
+    result, data = cli.json("recommend", profile, "--env", "dev")
+    assert result.exit_code == 0, result.output
+    for candidate in [data["chosen"], *data["alternatives"]]:
+        saved = candidate["savings_monthly_usd"]
+        steps = sum(saved[name] for name in MECHANISMS)
+        assert round(saved["flat"] - steps, 2) == saved["expected"]
+        assert saved["flat"] == candidate["hourly_sizes"]["flat_monthly_usd"]
+        assert saved["expected"] == candidate["monthly_usd"]
+        assert candidate["savings_not_used"] == ["commitments"]
+        assert saved["scale_to_zero"] > 0 and saved["schedule"] >= 0
+    result = cli("recommend", profile, "--env", "dev")
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.stdout.splitlines() if "Against the flat fleet" in line]
+    assert "commitments not used" in line and "scale to zero $" in line
+    result, flat = cli.json("recommend", EXAMPLES / "chat-8b.yaml")
+    assert flat["chosen"]["savings_monthly_usd"] is None

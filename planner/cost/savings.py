@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from planner.hourly import HOURS_PER_MONTH, WeekDemand, week_demand
+from planner.hourly import HOURS_PER_MONTH, WeekDemand
 from planner.traffic import HOURS_PER_WEEK
 from providers import targets
 
 if TYPE_CHECKING:
     from planner.decision import Decision
+    from planner.optimizer import Candidate, Recommendation
     from planner.profile import Profile
 
 MECHANISMS = ("traffic", "schedule", "scale_to_zero", "commitments")
@@ -88,32 +89,57 @@ class StepWeeks:
         return [self.flat, self.traffic, self.schedule, self.hours]
 
 
-def step_weeks(profile: Profile, environment: str | None, decision: Decision) -> StepWeeks | None:
-    """The weeks before each mechanism for `decision`, sized as the planner sized its hours
-    (planner/optimizer.py `_week_sizes`: the same demand, per-instance capacity and limits);
-    None when the fleet is flat or the decision does not record its capacity."""
-    demand = week_demand(profile, environment)
-    if demand is None or decision.hourly is None or decision.predicted is None:
-        return None
-    settings = profile.deploy.environments.get(environment) if environment else None
+@dataclass(frozen=True)
+class PeakFleet:
+    """A fleet as the planner sized its week (planner/optimizer.py `_week_sizes`): its size at
+    the peak, what an instance carries, and the hours it was given."""
+
+    cloud: str
+    kind: str
+    instances: int
+    on_demand: int
+    replicas_per_instance: int
+    per_instance_rps: float
+    hours: Sizes
+
+    @classmethod
+    def of_decision(cls, decision: Decision) -> PeakFleet | None:
+        """A recorded decision's fleet (the capacity is rounded to 1/1000 req/s, far finer
+        than an instance); None when it is flat or records no capacity."""
+        if decision.hourly is None or decision.predicted is None:
+            return None
+        return cls(
+            cloud=decision.cloud,
+            kind=decision.kind,
+            instances=decision.instances,
+            on_demand=decision.on_demand_instances,
+            replicas_per_instance=decision.replicas_per_instance,
+            per_instance_rps=decision.predicted.capacity_requests_per_s / decision.instances,
+            hours=decision.hourly.per_hour(),
+        )
+
+
+def step_weeks(profile: Profile, demand: WeekDemand, fleet: PeakFleet) -> StepWeeks:
+    """The weeks before each mechanism for `fleet`, sized from `demand` (the week its hours were
+    sized for) as the planner sized them: the same per-instance capacity and limits."""
+    settings = profile.deploy.environments.get(demand.environment) if demand.environment else None
     kept = settings.off_schedule_replicas if settings else None
     without_zero = replace(
         demand,
         scale_to_zero=False,
         off_replicas=profile.placement.min_replicas if kept is None else kept,
     )
-    target = targets.target(decision.cloud, decision.kind)
-    per_instance_rps = decision.predicted.capacity_requests_per_s / decision.instances
+    target = targets.target(fleet.cloud, fleet.kind)
 
     def sizes(week: WeekDemand) -> Sizes:
         return week.sizes(
             headroom=profile.targets.headroom,
-            per_instance_rps=per_instance_rps,
-            replicas_per_instance=decision.replicas_per_instance,
+            per_instance_rps=fleet.per_instance_rps,
+            replicas_per_instance=fleet.replicas_per_instance,
             min_replicas=profile.placement.min_replicas,
-            peak_instances=decision.instances,
-            peak_on_demand=decision.on_demand_instances,
-            scales_to_zero=targets.kind(decision.kind).scales_to_zero,
+            peak_instances=fleet.instances,
+            peak_on_demand=fleet.on_demand,
+            scales_to_zero=targets.kind(fleet.kind).scales_to_zero,
             spot_floor=target.spot_floor if target else 0,
         )
 
@@ -126,15 +152,14 @@ def step_weeks(profile: Profile, environment: str | None, decision: Decision) ->
         )
         if on
     )
-    flat = [(decision.instances, decision.on_demand_instances)] * HOURS_PER_WEEK
-    hours = decision.hourly.per_hour()
-    schedule = sizes(without_zero) if "scale_to_zero" in used else hours
+    flat = [(fleet.instances, fleet.on_demand)] * HOURS_PER_WEEK
+    schedule = sizes(without_zero) if "scale_to_zero" in used else fleet.hours
     traffic = sizes(replace(without_zero, serving=None)) if "schedule" in used else schedule
     return StepWeeks(
         flat=flat,
         traffic=traffic if "traffic" in used else flat,
         schedule=schedule,
-        hours=hours,
+        hours=fleet.hours,
         used=used,
     )
 
@@ -171,4 +196,31 @@ def savings(
     )
     return Savings(
         flat_monthly_usd=months[0], expected_monthly_usd=expected_monthly_usd, steps=steps
+    )
+
+
+def candidate_savings(recommendation: Recommendation, candidate: Candidate) -> Savings | None:
+    """The steps for a candidate of `infra recommend`, at its own prices (the instance prices it
+    was ranked with; its cluster's fixed part every hour); None when its fleet is flat."""
+    if recommendation.week is None or candidate.hours is None:
+        return None
+    fleet = PeakFleet(
+        cloud=candidate.offering.cloud,
+        kind=candidate.offering.kind,
+        instances=candidate.instances,
+        on_demand=candidate.on_demand_instances,
+        replicas_per_instance=candidate.replicas_per_instance,
+        per_instance_rps=candidate.replicas_per_instance * candidate.replica.requests_per_s,
+        hours=list(candidate.hours),
+    )
+    prices = HourPrices(
+        on_demand_usd=candidate.ondemand_usd,
+        spot_usd=candidate.spot_or_ondemand_usd,
+        other_usd=candidate.fixed_usd,
+    )
+    return savings(
+        step_weeks(recommendation.profile, recommendation.week, fleet),
+        prices,
+        expected_monthly_usd=round(candidate.expected_monthly_usd, 2),
+        committed=candidate.commitment is not None,
     )
