@@ -6,12 +6,13 @@ saving is the difference of two costed weeks, the week before the step and the w
 each is measured after the steps before it and together they add up exactly to flat - expected
 (to the cent: every costed week is rounded to the cent before the differences are taken).
 
-Why this order: each mechanism acts on what the ones before leave. The traffic shape sizes every
-hour; the schedule replaces the hours it does not serve; scale to zero removes the replicas the
-quiet and off-schedule hours would still keep; commitments price the on-demand instance-hours
-that remain. Measured the other way round a mechanism would be credited with hours a later one
-removes (a commitment covering instances the schedule then switches off), and the parts would
-not add up.
+Why this order: any order would add up (the steps telescope); the order decides which mechanism
+is credited with the hours two of them both remove. This one follows how the fleet is built: the
+traffic shape sizes every hour, the schedule replaces the hours it does not serve, scale to zero
+removes the replicas the quiet and off-schedule hours would still keep, and commitments price the
+on-demand instance-hours that remain. So the schedule is credited with only what the traffic
+shape would still run in its off hours, scale to zero with only what the schedule still keeps,
+and a commitment never with hours the schedule switches off.
 
 Spot is not a step: every costed week prices its on-demand and spot instances at their own
 prices, and the report states the spot saving on its own line, as before.
