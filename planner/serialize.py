@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from planner.cold_start import candidate_cold_start
-from planner.cost.savings import candidate_savings
+from planner.cost.savings import candidate_savings, savings_fields
 from planner.hourly import hourly_sizes
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Cliff, Recommendation, Span, Uncertainty
 from planner.profile import Profile
@@ -107,22 +107,6 @@ def _hourly_sizes(recommendation: Recommendation, candidate: Candidate) -> dict[
     return {**msgspec.to_builtins(sizes), "saving_monthly_usd": sizes.saving_monthly_usd}
 
 
-def _savings(recommendation: Recommendation, candidate: Candidate) -> dict[str, Any]:
-    """What each mechanism saves against the candidate at its peak size every hour, as in
-    `infra cost --json` (planner/cost/savings.py); null for a flat fleet."""
-    saved = candidate_savings(recommendation, candidate)
-    if saved is None:
-        return {"savings_monthly_usd": None, "savings_not_used": None}
-    return {
-        "savings_monthly_usd": {
-            **saved.monthly_usd(),
-            "flat": saved.flat_monthly_usd,
-            "expected": saved.expected_monthly_usd,
-        },
-        "savings_not_used": saved.not_used,
-    }
-
-
 def _cold_start(recommendation: Recommendation, candidate: Candidate) -> dict[str, float] | None:
     """Seconds of each step of a replica's cold start, when the candidate scales to zero."""
     start = candidate_cold_start(recommendation, candidate)
@@ -180,7 +164,7 @@ def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> d
         "flat_monthly_usd": _round(hourly * HOURS_PER_MONTH, 2),
         "hourly_sizes": _hourly_sizes(recommendation, candidate),
         "commitment": _commitment(candidate),
-        **_savings(recommendation, candidate),
+        **savings_fields(candidate_savings(recommendation, candidate)),
         "cold_start": _cold_start(recommendation, candidate),
         "prices_retrieved": offering.retrieved,
         **spot_facts(candidate),

@@ -19,7 +19,7 @@ from planner.cost.resources.registry import (
     RULES,
     provider_of,
 )
-from planner.cost.savings import HourPrices, Savings, savings
+from planner.cost.savings import HourPrices, Savings, StepWeeks, savings
 from planner.cost.usage_file import UsageEstimates
 from planner.optimizer import HOURS_PER_MONTH
 from providers import targets
@@ -159,14 +159,14 @@ def price_plan(
     )
     if week is None or week.steps is None or week_cost is None:
         return report
-    return msgspec.structs.replace(report, savings=_savings(report, week, week_cost[1]))
+    return msgspec.structs.replace(report, savings=_savings(report, week.steps, week_cost[1]))
 
 
-def _savings(report: CostReport, week: FleetWeek, prices: HourPrices) -> Savings:
-    """What the traffic shape, the schedule, scale to zero and commitments each save."""
-    assert week.steps is not None
+def _savings(report: CostReport, steps: StepWeeks, prices: HourPrices) -> Savings:
+    """What the traffic shape, the schedule, scale to zero and commitments each save, from the
+    report's flat fleet to its expected month."""
     return savings(
-        week.steps,
+        steps,
         prices,
         expected_monthly_usd=report.monthly_usd.expected,
         committed=report.commitment is not None,

@@ -12,7 +12,7 @@ from typing import Literal
 import msgspec
 
 from planner.commitment import CommitmentPlan
-from planner.cost.savings import Savings
+from planner.cost.savings import Savings, savings_fields
 from providers.price_freshness import age_days
 
 SCHEMA = "infra-cost/1"
@@ -248,7 +248,7 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
                 name: msgspec.to_builtins(span) for name, span in self.split().items()
             },
             "commitment": msgspec.to_builtins(self.commitment) if self.commitment else None,
-            **_savings_dict(self.savings),
+            **savings_fields(self.savings),
         }
 
     def split(self) -> dict[str, Span]:
@@ -256,21 +256,6 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
         from planner.cost.commitment import split
 
         return split(self.resources)
-
-
-def _savings_dict(savings: Savings | None) -> dict[str, object]:
-    """`savings_monthly_usd`: each mechanism's saving, and the flat and expected months they
-    go between; `savings_not_used`: the mechanisms the profile does not use (each saves 0)."""
-    if savings is None:
-        return {"savings_monthly_usd": None, "savings_not_used": None}
-    return {
-        "savings_monthly_usd": {
-            **savings.monthly_usd(),
-            "flat": savings.flat_monthly_usd,
-            "expected": savings.expected_monthly_usd,
-        },
-        "savings_not_used": savings.not_used,
-    }
 
 
 def _week_dict(week: WeekCost | None) -> dict[str, object] | None:

@@ -69,6 +69,22 @@ class Savings(msgspec.Struct, frozen=True, kw_only=True):
         return [step.mechanism for step in self.steps if not step.used]
 
 
+def savings_fields(savings: Savings | None) -> dict[str, object]:
+    """The JSON fields (`infra cost --json`, `infra recommend --json`): `savings_monthly_usd`,
+    each mechanism's saving and the flat and expected months they go between, and
+    `savings_not_used`, the mechanisms not used (each saves 0); both null without a week."""
+    if savings is None:
+        return {"savings_monthly_usd": None, "savings_not_used": None}
+    return {
+        "savings_monthly_usd": {
+            **savings.monthly_usd(),
+            "flat": savings.flat_monthly_usd,
+            "expected": savings.expected_monthly_usd,
+        },
+        "savings_not_used": savings.not_used,
+    }
+
+
 @dataclass(frozen=True)
 class StepWeeks:
     """The decision's fleet hour by hour as each mechanism is added: the flat fleet, then
