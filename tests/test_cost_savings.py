@@ -16,7 +16,9 @@ from orchestrator.costing import cost_of_deployment, fleet_week
 from orchestrator.workflow import prepare
 from planner.cost.report import CostReport
 from planner.cost.savings import MECHANISMS, HourPrices, StepWeeks, savings
+from planner.hourly import week_demand
 from planner.optimizer import Filters
+from planner.profile import load_profile
 from planner.traffic import HOURS_PER_WEEK
 from tests.conftest import EXAMPLES, Cli
 
@@ -81,11 +83,16 @@ def test_the_steps_add_up_to_flat_minus_expected(example: str, env: str) -> None
             assert step.monthly_usd == 0
     # The weeks before the schedule and scale to zero are the decision's week in every hour
     # where neither mechanism acts (the same sizing, retraced from the decision).
-    settings = yaml.safe_load((EXAMPLES / example).read_text())["deploy"]["environments"][env]
-    if not (settings or {}).get("schedule"):
-        assert steps.schedule == steps.traffic
-    if not (settings or {}).get("scale_to_zero"):
-        assert steps.hours == steps.schedule
+    demand = week_demand(load_profile(EXAMPLES / example).profile, env)
+    assert demand is not None
+    untouched = [
+        hour
+        for hour, rate in enumerate(demand.rates)
+        if (demand.serving is None or hour in demand.serving) and rate > 0
+    ]
+    assert untouched
+    for hour in untouched:
+        assert steps.traffic[hour] == steps.schedule[hour] == steps.hours[hour], hour
     assert report.to_dict()["savings_monthly_usd"] == {
         **saved.monthly_usd(),
         "flat": saved.flat_monthly_usd,
