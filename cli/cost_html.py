@@ -172,7 +172,7 @@ def points(alternatives: Sequence[dict[str, Any]]) -> list[Point]:
 def report_html(report: CostReport, alternatives: Sequence[dict[str, Any]] = ()) -> str:
     import jinja2
 
-    from cli.cost_render import summary_lines
+    from cli.cost_render import savings_rows, summary_lines
 
     source = files("templates").joinpath("reports/cost.html.j2").read_text(encoding="utf-8")
     environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=True)
@@ -180,7 +180,8 @@ def report_html(report: CostReport, alternatives: Sequence[dict[str, Any]] = ())
     return environment.from_string(source).render(
         report=report,
         data=report.to_dict(),
-        summary=summary_lines(report),
+        summary=summary_lines(report, breakdown=False),
+        savings=savings_rows(report.savings) if report.savings else [],
         bars=bar_rows,
         bar_chart_height=max(1, len(bar_rows)) * BAR_HEIGHT + 20,
         points=points(alternatives),

@@ -14,6 +14,7 @@ from typing import Any
 
 from planner.cost.diff import CostDiff, commitment_words
 from planner.cost.report import CostComponent, CostReport, ResourceCost
+from planner.cost.savings import Savings, SavingStep
 from providers.price_freshness import age_days
 
 REPORT_FORMATS = ("table", "json", "csv", "markdown", "html", "infracost-json")
@@ -43,7 +44,9 @@ def _unit_price(component: CostComponent) -> str:
 # --- summaries shared by the formats -----------------------------------------------------------
 
 
-def summary_lines(report: CostReport) -> list[str]:
+def summary_lines(report: CostReport, *, breakdown: bool = True) -> list[str]:
+    """The week's figures, spot, commitments, unit costs, budget and notes; `breakdown` adds
+    what each mechanism saves under the week's line (the HTML page has a table of its own)."""
     total = report.monthly_usd
     lines = [
         f"Monthly: {money(total.expected)} expected "
@@ -57,11 +60,18 @@ def summary_lines(report: CostReport) -> list[str]:
             f"{report.week.timezone} (min {money(total.min)} at the quietest hour, max "
             f"{money(total.max)} at the autoscaling bounds)"
         )
-        lines.append(
-            f"The fleet follows the traffic: {money(saving)} a month "
-            f"({saving / flat if flat else 0:.0%}) less than at its peak size every hour "
-            f"({money(flat)})"
-        )
+        share = f"{saving / flat if flat else 0:.0%}"
+        if report.savings and breakdown:
+            lines.append(
+                f"Against the fleet at its peak size every hour ({money(flat)}): {money(saving)} "
+                f"a month ({share}) less; each step measured after the ones before it:"
+            )
+            lines += savings_lines(report.savings)
+        else:
+            lines.append(
+                f"The fleet follows the traffic: {money(saving)} a month ({share}) less than at "
+                f"its peak size every hour ({money(flat)})"
+            )
     if report.spot_savings_monthly_usd > 0:
         share = report.spot_savings_monthly_usd / report.all_on_demand_monthly_usd
         lines.append(
@@ -94,6 +104,41 @@ def summary_lines(report: CostReport) -> list[str]:
         lines.append(f"Spot prices retrieved {report.spot_prices_retrieved}{old}")
     lines += [f"Warning: {note}" for note in report.notes]
     return lines
+
+
+SAVING_NAMES = {
+    "traffic": "following the traffic",
+    "schedule": "the environment's schedule",
+    "scale_to_zero": "scale to zero",
+    "commitments": "commitments",
+}
+"""How each mechanism of the savings breakdown is named to people."""
+
+
+def saving_text(step: SavingStep) -> str:
+    """`$1,234.56` (or `-$12.00` when the step adds cost), `not used` for an unused one."""
+    if not step.used:
+        return "not used"
+    return money(step.monthly_usd) if step.monthly_usd >= 0 else signed(step.monthly_usd)
+
+
+def savings_lines(savings: Savings) -> list[str]:
+    """One line per mechanism, in the order each is measured (after the ones before it)."""
+    return [
+        f"  {index}. {SAVING_NAMES[step.mechanism]}: {saving_text(step)}"
+        + (" a month" if step.used else "")
+        for index, step in enumerate(savings.steps, start=1)
+    ]
+
+
+def savings_rows(savings: Savings) -> list[tuple[str, str]]:
+    """(what, monthly) from the flat fleet, through each mechanism's saving, to the expected
+    month: the HTML page's table beside the week's charts."""
+    return [
+        ("fleet at its peak size every hour", money(savings.flat_monthly_usd)),
+        *((f"− {SAVING_NAMES[step.mechanism]}", saving_text(step)) for step in savings.steps),
+        ("= expected", money(savings.expected_monthly_usd)),
+    ]
 
 
 def commitment_lines(report: CostReport) -> list[str]:

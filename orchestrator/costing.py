@@ -32,8 +32,9 @@ from planner.cost.plan_resources import (
 )
 from planner.cost.pricing import price_plan
 from planner.cost.report import CostReport, TargetLoad
+from planner.cost.savings import PeakFleet, StepWeeks, step_weeks
 from planner.cost.usage_file import UsageEstimates
-from planner.deployment import DeploymentSpec
+from planner.hourly import week_demand
 from planner.optimizer import Filters
 from planner.traffic import HOURS_PER_WEEK
 from providers.catalog import load_catalog
@@ -71,7 +72,6 @@ class ProfileContext:
 
 
 def profile_context(profile_path: Path, env: str) -> ProfileContext:
-    from planner.hourly import week_demand
     from planner.profile import Environment, load_profile
 
     profile = load_profile(profile_path).profile
@@ -104,7 +104,7 @@ def _price_for_deployment(
         region=spec.region,
         load=context.load,
         budget_monthly_usd=context.budget_monthly_usd,
-        week=fleet_week(spec),
+        week=fleet_week(deployment),
         usage=usage,
         commitment=committed_fleet(deployment),
     )
@@ -124,8 +124,10 @@ def committed_fleet(deployment: Deployment) -> CommittedFleet | None:
     return CommittedFleet(plan, on_demand)
 
 
-def fleet_week(spec: DeploymentSpec) -> FleetWeek | None:
-    """The spec's fleet hour by hour, for pricing; None when it is flat."""
+def fleet_week(deployment: Deployment) -> FleetWeek | None:
+    """The spec's fleet hour by hour, for pricing, with the weeks before each mechanism when the
+    decision is known (the savings); None when it is flat."""
+    spec = deployment.spec
     if spec.hourly is None:
         return None
     return FleetWeek(
@@ -133,7 +135,20 @@ def fleet_week(spec: DeploymentSpec) -> FleetWeek | None:
         instance_type=spec.instance_type,
         desired=spec.capacity.desired,
         on_demand=spec.capacity.on_demand_base,
+        steps=_step_weeks(deployment),
     )
+
+
+def _step_weeks(deployment: Deployment) -> StepWeeks | None:
+    """The decision's week before the schedule and scale to zero; None without a decision."""
+    resolved = deployment.resolved
+    if resolved is None:
+        return None
+    demand = week_demand(resolved.profile, deployment.spec.env)
+    fleet = PeakFleet.of_decision(resolved.decision)
+    if demand is None or fleet is None:
+        return None
+    return step_weeks(resolved.profile, demand, fleet)
 
 
 def cost_of_deployment(
@@ -190,7 +205,7 @@ def cost_of_file(
 def decision_week(profile_path: Path, env: str, filters: Filters) -> FleetWeek | None:
     """The fleet hour by hour of the profile's decision for `env` (its lock's when current), so
     a plan made from it is priced over the week; None when the fleet is flat."""
-    return fleet_week(prepare(profile_path, env, filters, what_if=True).spec)
+    return fleet_week(prepare(profile_path, env, filters, what_if=True))
 
 
 def _looks_like_json(path: Path) -> bool:

@@ -127,6 +127,8 @@ class WeekDemand:
     off_replicas: int
     """Replicas outside the schedule."""
     scale_to_zero: bool
+    environment: str | None = None
+    """The environment whose schedule and scale to zero these are (None: the profile's own)."""
 
     @property
     def served_rps(self) -> float:
@@ -195,6 +197,7 @@ def week_demand(profile: Profile, environment: str | None) -> WeekDemand | None:
         serving=schedule.hours if schedule else None,
         off_replicas=off,
         scale_to_zero=scale_to_zero,
+        environment=environment,
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from planner.cold_start import candidate_cold_start
+from planner.cost.savings import candidate_savings, savings_fields
 from planner.hourly import hourly_sizes
 from planner.optimizer import HOURS_PER_MONTH, Candidate, Cliff, Recommendation, Span, Uncertainty
 from planner.profile import Profile
@@ -163,6 +164,7 @@ def candidate_to_dict(recommendation: Recommendation, candidate: Candidate) -> d
         "flat_monthly_usd": _round(hourly * HOURS_PER_MONTH, 2),
         "hourly_sizes": _hourly_sizes(recommendation, candidate),
         "commitment": _commitment(candidate),
+        **savings_fields(candidate_savings(recommendation, candidate)),
         "cold_start": _cold_start(recommendation, candidate),
         "prices_retrieved": offering.retrieved,
         **spot_facts(candidate),

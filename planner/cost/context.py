@@ -11,6 +11,7 @@ import msgspec
 from core.errors import InfraError
 from planner.cost.plan_resources import PlannedInfrastructure, PlannedResource
 from planner.cost.report import CostComponent, Span, TargetLoad
+from planner.cost.savings import StepWeeks
 from planner.cost.usage_file import UsageEstimates
 from planner.hourly import HourlySizes
 from providers.catalog import Catalog, Offering
@@ -130,6 +131,9 @@ class FleetWeek:
     instance_type: str
     desired: int
     on_demand: int
+    steps: StepWeeks | None = None
+    """The same fleet before the schedule and scale to zero, for the savings (None: a spec
+    without its decision, whose sizing cannot be retraced)."""
 
     def counts(self, instance_type: str, group_size: float, share: Share) -> list[int] | None:
         """The group's size in each hour when it is the fleet's `share` (its instance type and

@@ -5,6 +5,8 @@ one place each)."""
 
 from __future__ import annotations
 
+import msgspec
+
 from core.errors import InfraError
 from planner.cost.commitment import COMMITTED, CREDIT_NAME, CommittedFleet, covered_hours
 from planner.cost.context import FleetWeek, PricingContext, Unpriceable
@@ -17,6 +19,7 @@ from planner.cost.resources.registry import (
     RULES,
     provider_of,
 )
+from planner.cost.savings import HourPrices, Savings, StepWeeks, savings
 from planner.cost.usage_file import UsageEstimates
 from planner.optimizer import HOURS_PER_MONTH
 from providers import targets
@@ -140,7 +143,8 @@ def price_plan(
         if usage
         else []
     )
-    return CostReport(
+    week_cost = _week_cost(resources, week, commitment) if week and context.followed else None
+    report = CostReport(
         source=source,
         cloud=cloud,
         region=region,
@@ -150,15 +154,30 @@ def price_plan(
         load=load,
         budget_monthly_usd=budget_monthly_usd,
         notes=((stale,) if stale else ()) + tuple(unused) + tuple(unfollowed),
-        week=_week_cost(resources, week, commitment) if week and context.followed else None,
+        week=week_cost[0] if week_cost else None,
         commitment=commitment.plan if commitment else None,
+    )
+    if week is None or week.steps is None or week_cost is None:
+        return report
+    return msgspec.structs.replace(report, savings=_savings(report, week.steps, week_cost[1]))
+
+
+def _savings(report: CostReport, steps: StepWeeks, prices: HourPrices) -> Savings:
+    """What the traffic shape, the schedule, scale to zero and commitments each save, from the
+    report's flat fleet to its expected month."""
+    return savings(
+        steps,
+        prices,
+        expected_monthly_usd=report.monthly_usd.expected,
+        committed=report.commitment is not None,
     )
 
 
 def _week_cost(
     resources: tuple[ResourceCost, ...], week: FleetWeek, commitment: CommittedFleet | None
-) -> WeekCost:
-    """The report's expected month by hour of the week (see WeekCost)."""
+) -> tuple[WeekCost, HourPrices]:
+    """The report's expected month by hour of the week (see WeekCost), and the prices of an
+    hour it is made with (for other weeks of the same fleet: flat, and the savings' steps)."""
     on_demand = week.hourly.counts("on_demand")
     spot = week.hourly.counts("spot")
     covered = covered_hours(commitment.plan, on_demand) if commitment else [0] * len(on_demand)
@@ -186,12 +205,13 @@ def _week_cost(
         - (sum(billed) + sum(spot_usd)) * month_per_week
         - committed_hourly * HOURS_PER_MONTH
     ) / HOURS_PER_MONTH
-    peak_price = (
-        sum(od_usd) / sum(on_demand) if sum(on_demand) else 0.0,
-        sum(spot_usd) / sum(spot) if sum(spot) else 0.0,
+    prices = HourPrices(
+        on_demand_usd=od_price,
+        spot_usd=sum(spot_usd) / sum(spot) if sum(spot) else 0.0,
+        other_usd=other,
     )
-    flat = week.on_demand * peak_price[0] + (week.desired - week.on_demand) * peak_price[1] + other
-    return WeekCost(
+    flat = prices.monthly([(week.desired, week.on_demand)] * len(on_demand))
+    cost = WeekCost(
         timezone=week.hourly.timezone,
         on_demand_instances=tuple(on_demand),
         spot_instances=tuple(spot),
@@ -200,5 +220,6 @@ def _week_cost(
         committed_instances=tuple(covered) if commitment else (),
         committed_usd=committed_usd,
         other_usd_per_hour=other,
-        flat_monthly_usd=round(flat * HOURS_PER_MONTH, 2),
+        flat_monthly_usd=flat,
     )
+    return cost, prices

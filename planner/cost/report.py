@@ -12,6 +12,7 @@ from typing import Literal
 import msgspec
 
 from planner.commitment import CommitmentPlan
+from planner.cost.savings import Savings, savings_fields
 from providers.price_freshness import age_days
 
 SCHEMA = "infra-cost/1"
@@ -162,6 +163,9 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
     """By hour of the week, when the fleet follows the traffic (or a schedule)."""
     commitment: CommitmentPlan | None = None
     """The decision's commitments (the `commitment.<kind>` line prices them)."""
+    savings: Savings | None = None
+    """What the traffic shape, the schedule, scale to zero and commitments each save against
+    the flat fleet (with `week`, when the decision's hours are known)."""
 
     @property
     def monthly_usd(self) -> Span:
@@ -244,6 +248,7 @@ class CostReport(msgspec.Struct, frozen=True, kw_only=True):
                 name: msgspec.to_builtins(span) for name, span in self.split().items()
             },
             "commitment": msgspec.to_builtins(self.commitment) if self.commitment else None,
+            **savings_fields(self.savings),
         }
 
     def split(self) -> dict[str, Span]:
