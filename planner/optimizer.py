@@ -1123,7 +1123,7 @@ def _not_considered(name: str, profile: Profile, catalog: Catalog, filters: Filt
             "accelerators"
             for kind in refused_kinds
         )
-        return f"{name}: a {accelerator.vendor} accelerator, and {serves}."
+        return f"{name}: made by {accelerator.vendor}, and {serves}."
     return f"{name}: not offered in the allowed clouds, kinds and regions."
 
 

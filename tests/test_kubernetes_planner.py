@@ -167,7 +167,9 @@ def test_an_accelerator_left_out_by_the_kinds_vendor_rule_says_so() -> None:
     )
     found = recommend(profile, catalog)
     (reason,) = [e.reason for e in found.excluded if e.subject == "Inferentia2"]
-    assert "kind kubernetes serves only on NVIDIA accelerators" in reason
+    assert reason == (
+        "Inferentia2: made by AWS, and kind kubernetes serves only on NVIDIA accelerators."
+    )
     assert "not offered" not in reason
 
 
