@@ -654,6 +654,42 @@ def test_azure_refresh_writes_reservation_and_savings_plan_rates(home: Path) -> 
     assert len(written) == 1 + 8 and not any("westeurope" in line for line in written)
 
 
+def test_the_azure_example_commits_the_refreshed_reservation_by_hand(home: Path, cli: Cli) -> None:
+    example = EXAMPLES / "azure-committed.yaml"
+    result, doc = cli.json("recommend", example)  # no Azure rate ships: nothing to commit
+    assert result.exit_code == 0, result.output
+    assert doc["chosen"]["commitment"] is None
+
+    refresh(["azure"], ["eastus", "southcentralus"], azure={"transport": azure_web()})
+    result, doc = cli.json("recommend", example)
+    assert result.exit_code == 0, result.output
+    assert doc["chosen"]["instance_type"] == A100
+    changes = doc["chosen"]["hourly_sizes"]["changes"]
+    assert {(c["at"][4:], c["on_demand_instances"]) for c in changes} == {
+        ("00:00", 3),
+        ("09:00", 6),
+        ("18:00", 3),
+    }
+    plan = doc["chosen"]["commitment"]
+    # 45 weekday office hours with 6 on-demand VMs, 123 with 3; on demand $3.55, reserved $2.10
+    # (18396 / 8760). The 3 VMs that run all 168 hours pay off (168 x 3.55 > 168 x 2.10), the
+    # 4th runs 45 (45 x 3.55 = 159.75 < 352.80): commit 3.
+    assert (plan["kind"], plan["rate_usd_per_hour"], plan["ondemand_usd_per_hour"]) == (
+        "reservation",
+        2.1,
+        3.55,
+    )
+    assert plan["buy_instances"] == 3
+    month = 730 / 168
+    assert plan["committed_monthly_usd"] == round(3 * 2.1 * 730, 2) == 4599.0
+    assert plan["uncommitted_monthly_usd"] == round((45 * 6 + 123 * 3) * 3.55 * month, 2)
+    assert plan["on_demand_monthly_usd"] == round(45 * 3 * 3.55 * month, 2) == 2082.46
+    assert plan["saving_monthly_usd"] == 3175.5  # 9856.96 - 2082.46 - 4599.00
+    assert (
+        "Commitments (reservation, 1y, no upfront): commit 3×" in cli("recommend", example).output
+    )
+
+
 @pytest.mark.parametrize(
     ("reply", "error"),
     [
