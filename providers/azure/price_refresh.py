@@ -12,8 +12,8 @@ Commitment rates (`vms_commitments.csv`, providers/commitments.py) come from the
 - reservations: a second query per VM size with priceType 'Reservation'. Those items carry the
   whole term's price in `unitPrice` (although `unitOfMeasure` says "1 Hour"); the hourly rate is
   that price over the term's hours (8,760 for "1 Year", 26,280 for "3 Years": 365 days of 24
-  hours a year, the 730-hour month Azure bills by). A reservation covers the VM's compute
-  whatever the operating system, so its items are not split into Linux and Windows.
+  hours a year, the 730-hour month Azure bills by). Items of a Windows product name are
+  skipped, as for pay-as-you-go.
 
 Azure ML managed online endpoints run each deployment on VMs of the chosen size and are billed
 per VM-hour at the VM's price (see MANAGED_PRICES.md); the rows of kind `azureml` therefore take
