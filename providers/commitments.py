@@ -8,6 +8,9 @@ the planner never invents a rate.
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -99,6 +102,38 @@ def read_commitments(file: Path) -> dict[tuple[str, str, str, str], CommitmentRa
             )
         rates[key] = rate
     return rates
+
+
+def commitments_text(
+    rates: Mapping[tuple[str, str, str, str], float],
+    ondemand: Mapping[tuple[str, str], float],
+    sources: Mapping[str, str],
+    previous: list[list[str]],
+    day: str,
+) -> str:
+    """A commitment rates file written by a price refresh: the rates just fetched ((instance
+    type, region, commitment, term) -> USD per hour, `sources` naming each commitment's API,
+    `ondemand` the price listed beside it) over the previous rows, so that a rate the answer
+    did not give keeps its previous value and source."""
+    rows = {(r[0], r[1], r[2], r[3]): r for r in previous}
+    for (instance_type, region, kind, term), usd in rates.items():
+        listed = ondemand.get((instance_type, region))
+        rows[instance_type, region, kind, term] = [
+            instance_type,
+            region,
+            kind,
+            term,
+            "no_upfront",
+            f"{usd:g}",
+            f"{listed:g}" if listed is not None else "",
+            sources[kind],
+            day,
+        ]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows[key] for key in sorted(rows))
+    return buffer.getvalue()
 
 
 def commitment_files(cloud: str) -> list[Path]:

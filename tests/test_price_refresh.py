@@ -761,14 +761,17 @@ A10 = "Standard_NV36ads_A10_v5"
 EMPTY_RETAIL = {"BillingCurrency": "USD", "Items": [], "NextPageLink": None, "Count": 0}
 
 
-def azure_web(**replies: list[Any]) -> FakeWeb:
-    """The recorded Retail Prices pages: NC24ads A100 v4 (two pages), NV36ads A10 v5 (one);
-    every other size has no meters. `replies` replaces a size's answers (key: the size)."""
+def azure_web(reservations: list[Any] | None = None, **replies: list[Any]) -> FakeWeb:
+    """The recorded Retail Prices pages: NC24ads A100 v4 (two pages, and its reservations),
+    NV36ads A10 v5 (one); every other size has no meters. `replies` replaces a size's
+    pay-as-you-go answers (key: the size), `reservations` the A100's reservation answers."""
     first = recorded("azure/nc24ads-a100-v4.page1.json")
     answers = {
         azure.query_url(A100): [answer(first)],
         first["NextPageLink"]: [answer(recorded("azure/nc24ads-a100-v4.page2.json"))],
         azure.query_url(A10): [answer(recorded("azure/nv36ads-a10-v5.json"))],
+        azure.query_url(A100, "Reservation"): reservations
+        or [answer(recorded("azure/nc24ads-a100-v4.reservations.json"))],
     }
     answers.update({azure.query_url(size): queue for size, queue in replies.items()})
     return FakeWeb(answers, default=answer(EMPTY_RETAIL))
@@ -796,19 +799,134 @@ def test_azure_refresh_follows_pages_and_keeps_linux_pay_as_you_go_and_spot(home
         n.startswith("fleet Standard_NC4as_T4_v3: no price") for n in report.outcomes[0].notes
     )
 
-    sizes = sorted(
-        {row[0] for _, path, _ in shipped_cloud_files("azure") for row in read_rows(path)}
-    )
+    rows = {kind: read_rows(path) for kind, path, _ in shipped_cloud_files("azure")}
+    sizes = sorted({row[0] for kind_rows in rows.values() for row in kind_rows})
+    vm_sizes = {row[0] for row in rows["fleet"]}
     first = recorded("azure/nc24ads-a100-v4.page1.json")["NextPageLink"]
-    urls = [url for url, _ in web.calls]
-    assert urls == [azure.query_url(s) for s in sizes[:3]] + [first] + [
-        azure.query_url(s) for s in sizes[3:]
-    ]
-    assert sizes[2] == A100
+    expected = []
+    for size in sizes:  # pay-as-you-go (page 2 for the A100), then a VM size's reservations
+        expected += [azure.query_url(size), *([first] if size == A100 else [])]
+        expected += [azure.query_url(size, "Reservation")] if size in vm_sizes else []
+    assert [url for url, _ in web.calls] == expected
+    assert A100 in vm_sizes
     assert azure.query_url(A100) == (
         "https://prices.azure.com/api/retail/prices?api-version=2023-01-01-preview&$filter="
         "serviceName%20eq%20%27Virtual%20Machines%27%20and%20priceType%20eq%20%27Consumption%27"
         "%20and%20armSkuName%20eq%20%27Standard_NC24ads_A100_v4%27"
+    )
+
+
+def test_azure_refresh_writes_reservation_and_savings_plan_rates(home: Path) -> None:
+    report = refresh(["azure"], ["eastus", "southcentralus"], azure={"transport": azure_web()})
+    assert report.exit_code == 0, report.to_dict()
+
+    def rate(instance_type: str, region: str, kind: str, term: str) -> float | None:
+        found_rate = commitment_rate("azure", "fleet", instance_type, region, kind, term)
+        same = commitment_rate("azure", "kubernetes", instance_type, region, kind, term)
+        assert found_rate == same  # one file for both VM targets
+        if found_rate is None:
+            return None
+        assert found_rate.retrieved == TODAY
+        assert found_rate.source == azure.COMMITMENT_SOURCES[kind]
+        assert found_rate.payment == "no_upfront"
+        return found_rate.usd_per_hour
+
+    # the newest reservation items over the term's hours: 18396 / 8760 and 35478 / 26280
+    assert rate(A100, "eastus", "reservation", "1y") == 2.1
+    assert rate(A100, "eastus", "reservation", "3y") == 1.35
+    assert rate(A100, "southcentralus", "reservation", "3y") == 1.6  # 42048 / 26280
+    assert rate(A100, "southcentralus", "reservation", "1y") is None  # non-primary meter only
+    # the savingsPlan of the newest Linux meter (not Windows', not the 2025 meter's)
+    assert rate(A100, "eastus", "savings_plan", "1y") == 2.55271
+    assert rate(A100, "eastus", "savings_plan", "3y") == 1.6052
+    assert rate(A100, "southcentralus", "savings_plan", "1y") == 3.17376
+    assert rate(A100, "southcentralus", "savings_plan", "3y") is None  # not listed
+    assert rate(A10, "eastus", "savings_plan", "3y") == 1.44
+    assert rate(A10, "eastus", "reservation", "1y") is None  # no reservation items
+    listed = commitment_rate("azure", "fleet", A100, "eastus", "reservation", "1y")
+    assert listed is not None and listed.ondemand_usd_per_hour == 3.55
+    written = (home / "catalog" / "azure" / "vms_commitments.csv").read_text().splitlines()
+    assert len(written) == 1 + 8 and not any("westeurope" in line for line in written)
+
+
+def test_the_azure_example_commits_the_refreshed_reservation_by_hand(home: Path, cli: Cli) -> None:
+    example = EXAMPLES / "azure-committed.yaml"
+    result, doc = cli.json("recommend", example)  # no Azure rate ships: nothing to commit
+    assert result.exit_code == 0, result.output
+    assert doc["chosen"]["commitment"] is None
+
+    refresh(["azure"], ["eastus", "southcentralus"], azure={"transport": azure_web()})
+    result, doc = cli.json("recommend", example)
+    assert result.exit_code == 0, result.output
+    assert doc["chosen"]["instance_type"] == A100
+    changes = doc["chosen"]["hourly_sizes"]["changes"]
+    assert {(c["at"][4:], c["on_demand_instances"]) for c in changes} == {
+        ("00:00", 3),
+        ("09:00", 6),
+        ("18:00", 3),
+    }
+    plan = doc["chosen"]["commitment"]
+    # 45 weekday office hours with 6 on-demand VMs, 123 with 3; on demand $3.55, reserved $2.10
+    # (18396 / 8760). The 3 VMs that run all 168 hours pay off (168 x 3.55 > 168 x 2.10), the
+    # 4th runs 45 (45 x 3.55 = 159.75 < 352.80): commit 3.
+    assert (plan["kind"], plan["rate_usd_per_hour"], plan["ondemand_usd_per_hour"]) == (
+        "reservation",
+        2.1,
+        3.55,
+    )
+    assert plan["buy_instances"] == 3
+    month = 730 / 168
+    assert plan["committed_monthly_usd"] == round(3 * 2.1 * 730, 2) == 4599.0
+    assert plan["uncommitted_monthly_usd"] == round((45 * 6 + 123 * 3) * 3.55 * month, 2)
+    assert plan["on_demand_monthly_usd"] == round(45 * 3 * 3.55 * month, 2) == 2082.46
+    assert plan["saving_monthly_usd"] == 3175.5  # 9856.96 - 2082.46 - 4599.00
+    assert (
+        "Commitments (reservation, 1y, no upfront): commit 3×" in cli("recommend", example).output
+    )
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        (
+            {
+                **EMPTY_RETAIL,
+                "Count": 1,
+                "Items": [{"type": "Reservation", "reservationTerm": "1 Year"}],
+            },
+            "azure: the Azure Retail Prices API returned an item without the usual fields.",
+        ),
+        (
+            {
+                **EMPTY_RETAIL,
+                "Count": 1,
+                "Items": [
+                    {
+                        **recorded("azure/nc24ads-a100-v4.reservations.json")["Items"][0],
+                        "unitPrice": "call us",
+                    }
+                ],
+            },
+            "azure: the 1y reservation price of Standard_NC24ads_A100_v4 in eastus is not a "
+            "number ('call us').",
+        ),
+    ],
+    ids=["missing-fields", "not-a-price"],
+)
+def test_a_bad_reservation_answer_is_one_sentence(home: Path, reply: Any, error: str) -> None:
+    report = refresh(
+        ["azure"], ["eastus"], azure={"transport": azure_web(reservations=[answer(reply)])}
+    )
+    assert report.outcomes[0].error == error
+    assert not (home / "catalog" / "azure").exists()
+
+
+def test_a_savings_plan_without_a_term_is_one_sentence(home: Path) -> None:
+    page = recorded("azure/nv36ads-a10-v5.json")
+    page["Items"][0]["savingsPlan"] = [{"retailPrice": 2.304}]
+    report = refresh(["azure"], ["eastus"], azure={"transport": azure_web(**{A10: [answer(page)]})})
+    assert report.outcomes[0].error == (
+        "azure: the Azure Retail Prices API returned a savingsPlan without a term and unitPrice."
     )
 
 

@@ -341,10 +341,13 @@ def test_every_example_fits_aws_fleet_and_sagemaker_and_the_other_clouds(example
     for example in EXAMPLES.glob("*.yaml"):
         data = yaml.safe_load(example.read_text())
         name = data["name"][:24]
-        kinds = data.get("placement", {}).get("kinds") or ["fleet", "sagemaker"]
-        aws_kinds = ("fleet", "sagemaker", "kubernetes")
-        wanted = {f"{name}-aws-{kind}-prod" for kind in aws_kinds if kind in kinds}
-        assert wanted and wanted <= set(examples)
+        placement = data.get("placement", {})
+        kinds = placement.get("kinds") or ["fleet", "sagemaker"]
+        clouds = placement.get("clouds") or ["aws"]
+        cloud = "aws" if "aws" in clouds else clouds[0]  # one naming only Azure: on Azure
+        offered = {kind for target_cloud, kind in TARGETS if target_cloud == cloud}
+        wanted = {f"{name}-{cloud}-{kind}-prod" for kind in kinds if kind in offered}
+        assert wanted and wanted <= set(examples), example.name
 
 
 def test_no_example_spec_or_configuration_holds_a_secret(examples) -> None:

@@ -24,9 +24,7 @@ prices are still refreshed and the previous bands stay in use (a note says why).
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -46,6 +44,7 @@ from botocore.exceptions import (
 
 from providers.aws import savings_plan_refresh
 from providers.aws.interruption_refresh import fetch_interruption
+from providers.commitments import commitments_text
 from providers.price_http import Transport, urllib_transport
 from providers.price_quotes import (
     CloudPrices,
@@ -273,27 +272,7 @@ def commitments_csv(
 ) -> str:
     """The EC2 commitment rates file: the rates just fetched ((type, region, commitment, term)
     -> USD/hour), and the previous rows of every key the answers did not price."""
-    from providers.commitments import COLUMNS
-
-    rows = {(r[0], r[1], r[2], r[3]): r for r in previous}
-    for (instance_type, region, commitment, term), usd in fetched.items():
-        listed = ondemand.get((instance_type, region))
-        rows[instance_type, region, commitment, term] = [
-            instance_type,
-            region,
-            commitment,
-            term,
-            "no_upfront",
-            f"{usd:g}",
-            f"{listed:g}" if listed is not None else "",
-            COMMITMENT_SOURCES[commitment],
-            day,
-        ]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows[key] for key in sorted(rows))
-    return buffer.getvalue()
+    return commitments_text(fetched, ondemand, COMMITMENT_SOURCES, previous, day)
 
 
 def _zone_ids(ec2: Any, backoff: Backoff) -> dict[str, str]:

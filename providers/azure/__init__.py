@@ -38,6 +38,7 @@ class Azure(Cloud):
             stack="stacks.azure_fleet:AzureGpuFleetStack",
             catalog_file="vms.csv",
             spec_sections={"azure": "planner.profile:AzureOptions"},
+            commitments_file="vms_commitments.csv",
         ),
         Target(
             kind=AZUREML,
@@ -61,6 +62,7 @@ class Azure(Cloud):
                 "azure": "planner.profile:AzureOptions",
             },
             control_plane_item="aks.standard.hour",
+            commitments_file="vms_commitments.csv",
             system_pool=SystemPool(
                 item=vm_hour_item(AKS_SYSTEM_VM_SIZE), nodes=AKS_SYSTEM_NODE_COUNT
             ),
