@@ -18,6 +18,7 @@ from planner.commitment import best_count, held_on_demand, plan_commitment
 from planner.cost.commitment import commitment_resource, split
 from planner.deployment import spec_from_recommendation
 from planner.optimizer import Filters, recommend
+from planner.serialize import candidate_to_dict
 from planner.service import recommend_for_profile
 from planner.traffic import HOURS_PER_WEEK
 from providers import targets
@@ -202,6 +203,10 @@ def test_held_capacity_runs_first_in_every_hour_and_the_spec_follows(tmp_path: P
     # 45 x 4 x 0.93765 x 730 / 168 = 733.38 (with 7 on spot beside 3 idle held: 1,283.41)
     assert chosen.spot_usd == pytest.approx(0.93765)
     assert round(chosen.expected_monthly_usd, 2) == 733.38
+    # spot saves what the 4 spot instances of the busy hours cost less than on-demand, and no
+    # longer counts the held hours' saving: 45 x 4 x (1.861 - 0.93765) x 730 / 168 = 722.19
+    shown = candidate_to_dict(recommendation, chosen)
+    assert shown["spot_savings_monthly_usd"] == 722.19
     spec = spec_from_recommendation(recommendation.profile, recommendation, "prod")
     assert spec.capacity.on_demand_base == 10
     assert spec.capacity.spot_percentage_above_base == 100
