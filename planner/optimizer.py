@@ -904,13 +904,15 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
             per_instance_replicas = replicas_per_instance(offering, degree)
             per_instance = per_instance_replicas * plan.requests_per_s
             fewest = min_instances(profile.placement.min_replicas, per_instance_replicas)
-            instances, base = instance_counts(demand, per_instance, fewest, floor, use_spot)
+            instances, on_demand = instance_counts(demand, per_instance, fewest, floor, use_spot)
             held = (
                 commitments.held_count(offering.instance_type, offering.region)
                 if commitments
                 else 0
             )
-            on_demand = held_on_demand(base, instances, held)
+            # held capacity runs first; held at the peak too, the fleet has no spot (as with a
+            # floor of 1): a spot group would keep Target.spot_floor instances the hours miss
+            on_demand = held_on_demand(on_demand, instances, held)
             if instances > MAX_INSTANCES:
                 oversized.add(accelerator.name)
                 continue
@@ -919,7 +921,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
                 zone_misses.add(accelerator.name)
                 break
             if placed.spot_usd is None:
-                base = on_demand = instances
+                on_demand = instances
             candidates.append(
                 Candidate(
                     offering=offering,
@@ -929,8 +931,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
                     instances=instances,
                     on_demand_instances=on_demand,
                     ondemand_usd=placed.ondemand_usd,
-                    # held capacity at the peak keeps spot for what scales above it
-                    spot_usd=placed.spot_usd if base < instances else None,
+                    spot_usd=placed.spot_usd if on_demand < instances else None,
                     accelerator=accelerator,
                     replica=plan,
                     fixed_usd=fixed_usd,

@@ -131,7 +131,7 @@ def test_held_instances_raise_the_on_demand_part_up_to_the_fleet() -> None:
     assert held_on_demand(on_demand=0, instances=6, held=0) == 0
 
 
-def _held_profile(instance_type: str, region: str = "us-east-1") -> Any:
+def _held_profile(instance_type: str, region: str = "us-east-1", count: int = 1) -> Any:
     return make_profile(
         workload={
             "requests_per_second": 1,
@@ -143,7 +143,7 @@ def _held_profile(instance_type: str, region: str = "us-east-1") -> Any:
             "commitments": {
                 "kind": "reserved",
                 "may_buy": False,
-                "held": [{"instance_type": instance_type, "region": region, "count": 1}],
+                "held": [{"instance_type": instance_type, "region": region, "count": count}],
             }
         },
     )
@@ -169,6 +169,16 @@ def test_a_held_instance_runs_on_demand_and_makes_its_type_the_cheapest() -> Non
     assert result.chosen.offering.instance_type == "g5.2xlarge"
     # spot still carries what scales above the held capacity
     assert held.spot_usd == 0.45
+
+
+def test_held_capacity_at_the_peak_leaves_no_spot() -> None:
+    profile = _held_profile("g5.2xlarge", count=5)
+    result = recommend(profile, HELD_CATALOG)
+    chosen = result.chosen
+    # all 5 held: no spot group (a GCP spot group would keep a VM the plan does not count)
+    assert chosen.offering.instance_type == "g5.2xlarge"
+    assert (chosen.instances, chosen.on_demand_instances, chosen.spot_usd) == (5, 5, None)
+    assert chosen.expected_hourly_usd == pytest.approx(0.0, abs=1e-9)
 
 
 def test_held_instances_of_another_type_or_region_change_nothing() -> None:
