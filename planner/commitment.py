@@ -9,7 +9,9 @@ hours times the on-demand price exceed the week's hours times the rate. The alwa
 (the fewest on-demand instances in any hour) always pays off when the rate is below on-demand.
 
 Instances the user already holds a commitment for are sunk: their instance-hours cost nothing
-more, and their own monthly charge is reported beside the plan, not added to it.
+more, and their own monthly charge is reported beside the plan, not added to it. So the fleet runs
+them first: the on-demand part of each hour is at least as many instances as are held (of the
+candidate's instance type and region), and only the rest runs on spot.
 """
 
 from __future__ import annotations
@@ -71,6 +73,13 @@ class CommitmentPlan(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             (min(self.committed_instances, n), max(n - self.committed_instances, 0))
             for n in on_demand
         ]
+
+
+def held_on_demand(on_demand: int, instances: int, held: int) -> int:
+    """The on-demand instances of a fleet of `instances` whose planned on-demand base is
+    `on_demand`, when `held` of its instance type are already paid for: held capacity runs first
+    (free at the margin), so spot carries only what is above both."""
+    return max(on_demand, min(instances, held))
 
 
 def _monthly(weekly_usd: float) -> float:

@@ -5,7 +5,8 @@ Each hour is sized like the peak is today: its rate times (1 + headroom) over wh
 carries at the targets, never fewer than placement.min_replicas (unless the environment scales
 to zero and the hour has nothing to serve, or is outside its schedule). The on-demand part stays
 the peak's on-demand base, as a group's `on_demand_base_capacity` does when it shrinks: an hour
-with fewer instances than the base runs them all on-demand, spot carries what is above it.
+with fewer instances than the base runs them all on-demand, spot carries what is above it. (The
+base counts held commitments of the instance type: planner/commitment.py held_on_demand.)
 A month is 730/168 of the week; its minimum and maximum are the cheapest and the dearest hour for
 730 hours.
 """

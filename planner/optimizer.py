@@ -17,7 +17,7 @@ import msgspec
 
 from core.errors import NoFeasibleCandidate, ProfileError
 from planner.accelerators import Accelerator, accelerators
-from planner.commitment import CommitmentPlan, plan_commitment
+from planner.commitment import CommitmentPlan, held_on_demand, plan_commitment
 from planner.hourly import HOURS_PER_MONTH, WeekDemand, week_costs, week_demand
 from planner.models import ModelSpec
 from planner.performance import (
@@ -868,6 +868,9 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
     floor = profile.placement.spot.floor
     week = week_demand(profile, filters.environment)
     spot_policy = profile.placement.spot.policy
+    commitments = profile.pricing.commitments if profile.pricing else None
+    if commitments is not None:
+        check_held(commitments, catalog)
     candidates: list[Candidate] = []
     considered: dict[str, list[Offering]] = {}
     zone_misses: set[str] = set()
@@ -902,6 +905,14 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
             per_instance = per_instance_replicas * plan.requests_per_s
             fewest = min_instances(profile.placement.min_replicas, per_instance_replicas)
             instances, on_demand = instance_counts(demand, per_instance, fewest, floor, use_spot)
+            held = (
+                commitments.held_count(offering.instance_type, offering.region)
+                if commitments
+                else 0
+            )
+            # held capacity runs first; held at the peak too, the fleet has no spot (as with a
+            # floor of 1): a spot group would keep Target.spot_floor instances the hours miss
+            on_demand = held_on_demand(on_demand, instances, held)
             if instances > MAX_INSTANCES:
                 oversized.add(accelerator.name)
                 continue
@@ -929,9 +940,7 @@ def recommend(profile: Profile, catalog: Catalog, filters: Filters | None = None
                     ),
                 )
             )
-    commitments = profile.pricing.commitments if profile.pricing else None
     if commitments is not None:
-        check_held(commitments, catalog)
         candidates = [with_commitment(c, commitments) for c in candidates]
     candidates.sort(key=lambda c: c.sort_key)
     excluded = explain_exclusions(

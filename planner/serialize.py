@@ -114,13 +114,15 @@ def _cold_start(recommendation: Recommendation, candidate: Candidate) -> dict[st
 
 
 def _spot_savings_monthly_usd(candidate: Candidate) -> float:
-    """What the month would cost more with every instance on-demand, hour by hour."""
-    if candidate.hours is None:
+    """What the month would cost more with every instance on-demand, hour by hour (both without
+    commitments, whose saving is reported on its own)."""
+    week = candidate.week_costs()
+    if candidate.hours is None or week is None:
         return (candidate.all_on_demand_hourly_usd - candidate.hourly_usd) * HOURS_PER_MONTH
     all_on_demand = sum(
         n * candidate.ondemand_usd + candidate.fixed_usd for n, _ in candidate.hours
     )
-    return (all_on_demand / len(candidate.hours) - candidate.expected_hourly_usd) * HOURS_PER_MONTH
+    return (all_on_demand - sum(week)) / len(week) * HOURS_PER_MONTH
 
 
 def _commitment(candidate: Candidate) -> dict[str, Any] | None:

@@ -14,12 +14,16 @@ import pytest
 import yaml
 
 from core.errors import CatalogError
-from planner.commitment import best_count, plan_commitment
+from planner.commitment import best_count, held_on_demand, plan_commitment
 from planner.cost.commitment import commitment_resource, split
+from planner.deployment import spec_from_recommendation
+from planner.optimizer import Filters, recommend
+from planner.serialize import candidate_to_dict
+from planner.service import recommend_for_profile
 from planner.traffic import HOURS_PER_WEEK
 from providers import targets
 from providers.commitments import commitment_rate, read_commitments, target_commitments
-from tests.conftest import EXAMPLES, Cli
+from tests.conftest import EXAMPLES, Cli, catalog_of, make_profile, offering, write_profile, zone
 
 EXAMPLE = EXAMPLES / "chat-8b-committed.yaml"
 SHAPE = [7] * 45 + [3] * 123
@@ -115,6 +119,109 @@ def test_the_cost_line_splits_the_month_by_how_it_is_bought() -> None:
     assert parts["committed"].expected == 1711.75
     assert parts["on_demand"].expected == -4075.59
     assert parts["spot"].expected == 0
+
+
+# --- held capacity runs first -------------------------------------------------------------------
+
+
+def test_held_instances_raise_the_on_demand_part_up_to_the_fleet() -> None:
+    assert held_on_demand(on_demand=2, instances=6, held=4) == 4
+    assert held_on_demand(on_demand=2, instances=3, held=4) == 3
+    assert held_on_demand(on_demand=5, instances=6, held=4) == 5
+    assert held_on_demand(on_demand=0, instances=6, held=0) == 0
+
+
+def _held_profile(instance_type: str, region: str = "us-east-1", count: int = 1) -> Any:
+    return make_profile(
+        workload={
+            "requests_per_second": 1,
+            "input_tokens": {"mean": 512, "p95": 1024},
+            "output_tokens": {"mean": 128, "p95": 256},
+        },
+        placement={"zones": 1, "spot": {"policy": "preferred"}},
+        pricing={
+            "commitments": {
+                "kind": "reserved",
+                "may_buy": False,
+                "held": [{"instance_type": instance_type, "region": region, "count": count}],
+            }
+        },
+    )
+
+
+# Two A10G types serving the same 5 instances; preferred spot: no on-demand floor.
+HELD_CATALOG = catalog_of(
+    offering("g5.xlarge", "A10G", 1, 22.4, [zone("use1-az1", 1.006, 0.40)]),
+    offering("g5.2xlarge", "A10G", 1, 22.4, [zone("use1-az1", 1.212, 0.45)]),
+)
+
+
+def test_a_held_instance_runs_on_demand_and_makes_its_type_the_cheapest() -> None:
+    result = recommend(_held_profile("g5.2xlarge"), HELD_CATALOG)
+    by_type = {c.offering.instance_type: c for c in result.candidates}
+    held, other = by_type["g5.2xlarge"], by_type["g5.xlarge"]
+    assert (held.instances, held.on_demand_instances) == (5, 1)
+    assert (other.instances, other.on_demand_instances) == (5, 0)
+    # the held one runs on-demand, sunk: 4 spot x 0.45 = 1.80/h; had it stayed on spot beside
+    # its idle commitment: 5 x 0.45 = 2.25/h, dearer than the other type's 5 x 0.40 = 2.00/h
+    assert held.expected_hourly_usd == pytest.approx(1.80)
+    assert other.expected_hourly_usd == pytest.approx(2.00)
+    assert result.chosen.offering.instance_type == "g5.2xlarge"
+    # spot still carries what scales above the held capacity
+    assert held.spot_usd == 0.45
+
+
+def test_held_capacity_at_the_peak_leaves_no_spot() -> None:
+    profile = _held_profile("g5.2xlarge", count=5)
+    result = recommend(profile, HELD_CATALOG)
+    chosen = result.chosen
+    # all 5 held: no spot group (a GCP spot group would keep a VM the plan does not count)
+    assert chosen.offering.instance_type == "g5.2xlarge"
+    assert (chosen.instances, chosen.on_demand_instances, chosen.spot_usd) == (5, 5, None)
+    assert chosen.expected_hourly_usd == pytest.approx(0.0, abs=1e-9)
+
+
+def test_held_instances_of_another_type_or_region_change_nothing() -> None:
+    for instance_type, region in (("g6.xlarge", "us-east-1"), ("g5.2xlarge", "us-west-2")):
+        catalog = catalog_of(
+            *HELD_CATALOG.offerings,
+            offering("g6.xlarge", "L4", 1, 22.4, [zone("use1-az1", 0.805)]),
+            offering("g5.2xlarge", "A10G", 1, 22.4, [zone("usw2-az1", 1.212)], region="us-west-2"),
+        )
+        result = recommend(_held_profile(instance_type, region), catalog)
+        by_type = {
+            (c.offering.instance_type, c.offering.region): c
+            for c in result.candidates
+            if c.offering.accelerator == "A10G" and c.offering.region == "us-east-1"
+        }
+        assert by_type["g5.2xlarge", "us-east-1"].on_demand_instances == 0
+        assert result.chosen.offering.instance_type == "g5.xlarge"
+
+
+def test_held_capacity_runs_first_in_every_hour_and_the_spec_follows(tmp_path: Path) -> None:
+    data = _example(may_buy=False)
+    data["pricing"]["commitments"]["held"][0]["count"] = 10
+    recommendation = recommend_for_profile(write_profile(tmp_path, data), Filters())
+    chosen = recommendation.chosen
+    assert chosen.offering.instance_type == "g6e.xlarge"
+    assert chosen.hours is not None
+    # 45 busy hours of 14 instances (a floor of 7 on-demand), 123 quiet ones of 3
+    assert sorted(set(chosen.hours)) == [(3, 3), (14, 10)]
+    assert chosen.hours.count((14, 10)) == 45
+    # every on-demand hour is held (sunk): the month is the busy hours' 4 spot instances at the
+    # two zones' mean spot price, (0.9154 + 0.9599) / 2 = 0.93765:
+    # 45 x 4 x 0.93765 x 730 / 168 = 733.38 (with 7 on spot beside 3 idle held: 1,283.41)
+    assert chosen.spot_usd == pytest.approx(0.93765)
+    assert round(chosen.expected_monthly_usd, 2) == 733.38
+    # spot saves what the 4 spot instances of the busy hours cost less than on-demand, and no
+    # longer counts the held hours' saving: 45 x 4 x (1.861 - 0.93765) x 730 / 168 = 722.19
+    shown = candidate_to_dict(recommendation, chosen)
+    assert shown["spot_savings_monthly_usd"] == 722.19
+    spec = spec_from_recommendation(recommendation.profile, recommendation, "prod")
+    assert spec.capacity.on_demand_base == 10
+    assert spec.capacity.spot_percentage_above_base == 100
+    assert spec.hourly is not None
+    assert max(spec.hourly.counts("on_demand")) == 10
 
 
 # --- the shipped rates -------------------------------------------------------------------------

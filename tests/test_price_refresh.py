@@ -27,13 +27,14 @@ from botocore.stub import ANY, Stubber
 
 from planner import service
 from providers import price_refresh as refresh_module
+from providers import targets
 from providers.aws import price_refresh as aws
 from providers.aws import savings_plan_refresh
 from providers.aws.interruption_refresh import ADVISOR_URL
 from providers.aws.interruption_refresh import SOURCE as ADVISOR_SOURCE
 from providers.azure import price_refresh as azure
 from providers.catalog import Catalog, Offering, load_catalog, shipped_cloud_files
-from providers.commitments import commitment_rate
+from providers.commitments import commitment_rate, read_commitments
 from providers.gcp import price_refresh as gcp
 from providers.price_freshness import (
     catalog_status,
@@ -1102,6 +1103,76 @@ def test_gcp_refresh_sums_core_ram_and_gpu_skus(
     ]
     assert all(headers["X-Goog-Api-Key"] == "test-key-123" for _, headers in web.calls)
     assert not any("test-key-123" in url for url, _ in web.calls)
+
+
+def test_gcp_refresh_writes_the_cud_rates_from_the_commitment_skus(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INFRA_GCP_API_KEY", "test-key-123")
+    report = refresh(["gcp"], ["us-central1"], gcp={"transport": gcp_web()})
+
+    assert report.exit_code == 0, report.to_dict()
+    assert (home / "catalog" / "gcp" / "gce_commitments.csv").exists()
+
+    def approx5(usd: float) -> Any:
+        """Written to 5 decimals."""
+        return pytest.approx(usd, abs=1e-5)
+
+    def cud(instance_type: str, term: str, region: str = "us-central1") -> Any:
+        rate = commitment_rate("gcp", "fleet", instance_type, region, "cud", term)
+        assert rate is not None, (instance_type, term, region)
+        return rate
+
+    # the machine's vCPUs, GiB and GPUs at the recorded 'Commitment v1' SKUs, beside the
+    # on-demand price of the same answer (both to 5 decimals, as in the shipped file)
+    a2 = cud("a2-highgpu-1g", "1y")
+    assert a2.usd_per_hour == approx5(12 * 0.019915 + 85 * 0.002669 + 1.84836204) == 2.31421
+    assert a2.ondemand_usd_per_hour == approx5(12 * 0.031611 + 85 * 0.004237 + 2.933908)
+    assert (a2.source, a2.retrieved) == (gcp.CUD_SOURCE, TODAY)
+    mega = cud("a2-megagpu-16g", "3y")  # "for 3 Year"
+    assert mega.usd_per_hour == approx5(96 * 0.011064 + 1360 * 0.0014832 + 16 * 1.02686833)
+    l4 = commitment_rate("gcp", "kubernetes", "g2-standard-8", "us-central1", "cud", "1y")
+    assert l4 is not None
+    assert l4.usd_per_hour == approx5(8 * 0.015742 + 32 * 0.00184443 + 0.35282538)
+    two_l4 = cud("g2-standard-24", "3y")  # "for 3 Years"
+    assert two_l4.usd_per_hour == approx5(24 * 0.011245 + 96 * 0.00131728 + 2 * 0.2520181)
+    # the recorded unit rates are those of the shipped file's us-central1 rows (Cyclenerd's copy
+    # of the catalog): the same rule gives back every one of its 26 rows, 13 machines x 2 terms
+    shipped = read_commitments(targets.cloud("gcp").data_dir / "gce_commitments.csv")
+    central = [rate for rate in shipped.values() if rate.region == "us-central1"]
+    assert len(central) == 26
+    for rate in central:
+        assert cud(rate.instance_type, rate.term).usd_per_hour == pytest.approx(
+            rate.usd_per_hour, abs=2e-5
+        )
+    # no commitment SKU for a part (A100 80GB, A3, H100): no rate; n1's SKUs name no family
+    for instance_type in ("a2-ultragpu-1g", "a3-highgpu-8g", "n1-standard-8"):
+        assert commitment_rate("gcp", "fleet", instance_type, "us-central1", "cud", "1y") is None
+    # a region not asked for keeps the shipped rows
+    kept = cud("a2-highgpu-1g", "1y", region="me-west1")
+    assert kept.retrieved == "2026-07-30" and kept.source.startswith("Cyclenerd/")
+
+
+@pytest.mark.parametrize(
+    ("description", "part"),
+    [
+        ("Commitment v1: A2 Cpu in Americas for 1 Year", ("a2", "core")),
+        ("Commitment v1: G2 Ram in Americas for 3 Years", ("g2", "ram")),
+        (
+            "Commitment v1: Nvidia Tesla A100 80GB GPU running in EMEA for 1 Year",
+            ("a100 80gb", "gpu"),
+        ),
+        ("Commitment v1: Nvidia L4 GPU running in Americas for 3 Years", ("l4", "gpu")),
+        ("Commitment v1: Cpu in Americas for 1 Year", None),
+        ("Commitment v1: Local SSD In Americas for 1 Year", None),
+        ("Commitment - dollar based v1: GCE for 1 Year", None),
+        ("A2 Instance Core running in Americas", None),
+    ],
+)
+def test_a_commitment_sku_names_the_part_it_commits(
+    description: str, part: tuple[str, str] | None
+) -> None:
+    assert gcp.committed_part(description) == part
 
 
 def test_gcp_without_an_api_key_keeps_the_shipped_prices(home: Path) -> None:

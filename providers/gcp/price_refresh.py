@@ -21,12 +21,23 @@ included, as in the shipped rows.
 
 A SKU whose description marks another way of buying (commitments, sole tenancy, custom shapes,
 DWS / calendar-mode reservations, management fees) is ignored, as are SKUs in other units.
+
+Resource-based committed-use discounts (gce_commitments.csv) follow the shipped file's rule: a
+machine's 1- or 3-year rate is its vCPUs x the family's "Commitment v1: <family> Cpu" SKU + GiB x
+its "Commitment v1: <family> Ram" SKU + GPUs x its "Commitment v1: <GPU> ... running" SKU (usage
+types Commit1Yr and Commit3Yr), in each region asked where all three have one rate. N1 types get
+none, as in the shipped file (gce.csv prices one n1 type with several GPU models, and a rate is
+keyed by type and region): their commitment SKUs ("Commitment v1: Cpu in ...") name no family.
+The rates of pairs the answer does not price stay as they were (cached, else shipped).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -51,6 +62,16 @@ SOURCES = {
     "vertex": "Cloud Billing Catalog API (Vertex AI C7E2-9256-1C43: Online/Batch Prediction "
     "core + RAM + GPU SKUs)",
 }
+COMMITMENTS_FILE = "gce_commitments"
+"""The Compute Engine committed-use rates (providers/commitments.py), rewritten by a refresh."""
+CUD_SOURCE = (
+    "Cloud Billing Catalog API (Compute Engine 6F81-5844-456A: 'Commitment v1' core + RAM + GPU "
+    "SKUs, resource-based)"
+)
+COMMITMENT = "commitment v1: "
+COMMIT_TERMS = {"Commit1Yr": "1y", "Commit3Yr": "3y"}
+"""The usage types of resource-based commitment SKUs -> the term they price."""
+ON_DEMAND, SPOT = "OnDemand", "Preemptible"
 PREDICTION = "vertex ai: online/batch prediction "
 MACHINE_FAMILIES = (
     ("n1-", "n1"),
@@ -86,6 +107,8 @@ OTHER_WAYS_OF_BUYING = (
     "premium",
 )
 UNITS = {"core": "h", "gpu": "h", "ram": "GiBy.h"}
+COMMITTED_UNITS = {"cpu": "core", "ram": "ram", "gpu": "gpu"}
+"""A commitment SKU's last word -> the part it commits (its descriptions say Cpu, not Core)."""
 MAX_PAGES = 100
 
 
@@ -126,6 +149,20 @@ def service_skus(
     raise PriceSourceError(f"{API} answered service {service} with more than {MAX_PAGES} pages.")
 
 
+def committed_part(description: str) -> tuple[str, str] | None:
+    """What a resource-based commitment SKU commits, as (part, unit): "Commitment v1: A2 Cpu in
+    Americas for 1 Year" -> ("a2", "core"), "Commitment v1: Nvidia L4 GPU running in Americas for
+    3 Years" -> ("l4", "gpu"); None for any other SKU (Local SSD, licences, spend-based CUDs)."""
+    text = description.lower()
+    if not text.startswith(COMMITMENT):
+        return None
+    text = text.removeprefix(COMMITMENT).split(" running in ")[0].split(" in ")[0]
+    words = [w for w in text.split() if w not in {"nvidia", "tesla"}]
+    if len(words) < 2 or words[-1] not in COMMITTED_UNITS:
+        return None
+    return " ".join(words[:-1]), COMMITTED_UNITS[words[-1]]
+
+
 def sku_part(description: str, vertex: bool) -> tuple[str, str] | None:
     """What a SKU prices, as (part, unit): ("n1", "core"), ("a100 80gb", "gpu"); None for a SKU
     that is not a plain pay-as-you-go VM part (or, for Vertex AI, not an online prediction part)."""
@@ -144,16 +181,24 @@ def sku_part(description: str, vertex: bool) -> tuple[str, str] | None:
     return " ".join(words[:-1]), words[-1]
 
 
-def unit_rates(
-    skus: list[dict[str, Any]], regions: set[str], vertex: bool
-) -> dict[tuple[str, str, str, bool], set[float]]:
-    """(region, part, unit, spot) -> the USD rates listed for it."""
-    rates: dict[tuple[str, str, str, bool], set[float]] = defaultdict(set)
+Rates = dict[tuple[str, str, str, str], set[float]]
+"""(region, part, unit, usage type) -> the USD rates listed for it."""
+
+
+def unit_rates(skus: list[dict[str, Any]], regions: set[str], vertex: bool) -> Rates:
+    """The rates of the pay-as-you-go, spot and (Compute Engine) commitment SKUs by part."""
+    rates: Rates = defaultdict(set)
     for sku in skus:
         try:
             category = sku["category"]
-            part = sku_part(sku["description"], vertex)
-            if part is None or category.get("usageType") not in ("OnDemand", "Preemptible"):
+            usage = category.get("usageType")
+            if usage in (ON_DEMAND, SPOT):
+                part = sku_part(sku["description"], vertex)
+            elif usage in COMMIT_TERMS and not vertex:
+                part = committed_part(sku["description"])
+            else:
+                continue
+            if part is None:
                 continue
             expression = sku["pricingInfo"][0]["pricingExpression"]
             if expression.get("usageUnit") != UNITS[part[1]]:
@@ -165,9 +210,8 @@ def unit_rates(
                 int(price.get("units") or 0) + price.get("nanos", 0) / 1e9,
                 f"the GCP rate of '{sku['description']}'",
             )
-            spot = category["usageType"] == "Preemptible"
             for region in set(sku["serviceRegions"]) & regions:
-                rates[region, part[0], part[1], spot].add(rate)
+                rates[region, part[0], part[1], usage].add(rate)
         except (AttributeError, KeyError, IndexError, TypeError, ValueError):
             raise PriceSourceError(f"{API} returned a SKU without the usual fields.") from None
     return rates
@@ -180,21 +224,17 @@ def machine_family(machine: Machine) -> str | None:
     return None
 
 
-def machine_price(
-    machine: Machine,
-    region: str,
-    spot: bool,
-    rates: dict[tuple[str, str, str, bool], set[float]],
-) -> float | None:
-    """vCPUs x core + GiB x RAM + GPUs x GPU, or None when a part has no single listed rate."""
+def machine_price(machine: Machine, region: str, usage: str, rates: Rates) -> float | None:
+    """vCPUs x core + GiB x RAM + GPUs x GPU at the `usage` type's rates (OnDemand, Preemptible,
+    Commit1Yr, Commit3Yr), or None when a part has no single listed rate."""
     family = machine_family(machine)
     gpu = GPU_PARTS.get(machine.accelerator)
     if family is None or gpu is None:
         return None
     parts = (
-        (machine.vcpus, (region, family, "core", spot)),
-        (machine.memory_gib, (region, family, "ram", spot)),
-        (machine.accelerator_count, (region, gpu, "gpu", spot)),
+        (machine.vcpus, (region, family, "core", usage)),
+        (machine.memory_gib, (region, family, "ram", usage)),
+        (machine.accelerator_count, (region, gpu, "gpu", usage)),
     )
     total = 0.0
     for quantity, key in parts:
@@ -203,6 +243,55 @@ def machine_price(
             return None
         total += quantity * next(iter(listed))
     return total
+
+
+def cud_rates(
+    machines: list[Machine], regions: tuple[str, ...], rates: Rates
+) -> dict[tuple[str, str, str], float]:
+    """(instance type, region, term) -> the machine's committed rate per hour."""
+    found: dict[tuple[str, str, str], float] = {}
+    for machine in machines:
+        for region in regions:
+            for usage, term in COMMIT_TERMS.items():
+                usd = machine_price(machine, region, usage, rates)
+                if usd is not None:
+                    found[machine.instance_type, region, term] = usd
+    return found
+
+
+def _usd(value: float) -> str:
+    return f"{value:.5f}".rstrip("0").rstrip(".")
+
+
+def commitments_csv(
+    committed: Mapping[tuple[str, str, str], float],
+    ondemand: Mapping[tuple[str, str], float],
+    previous: list[list[str]],
+    day: str,
+) -> str:
+    """The gce_commitments file: the rates just computed, beside the on-demand price of the same
+    answer, and the previous rows of every pair the answer did not price."""
+    from providers.commitments import COLUMNS
+
+    rows = {(r[0], r[1], r[2], r[3]): r for r in previous}
+    for (instance_type, region, term), usd in committed.items():
+        listed = ondemand.get((instance_type, region))
+        rows[instance_type, region, "cud", term] = [
+            instance_type,
+            region,
+            "cud",
+            term,
+            "no_upfront",
+            _usd(usd),
+            _usd(listed) if listed is not None else "",
+            CUD_SOURCE,
+            day,
+        ]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows[key] for key in sorted(rows))
+    return buffer.getvalue()
 
 
 def fetch_prices(
@@ -217,6 +306,7 @@ def fetch_prices(
     regions = set(request.regions)
     quotes: list[PriceQuote] = []
     notes = []
+    files: dict[str, str] = {}
     for kind, machines in request.machines.items():
         priceable = [m for m in machines if machine_family(m) and m.accelerator in GPU_PARTS]
         unpriceable = sorted(
@@ -233,8 +323,20 @@ def fetch_prices(
         rates = unit_rates(skus, regions, vertex=kind == "vertex")
         for machine in priceable:
             for region in request.regions:
-                ondemand = machine_price(machine, region, False, rates)
+                ondemand = machine_price(machine, region, ON_DEMAND, rates)
                 if ondemand is not None:
-                    spot = machine_price(machine, region, True, rates)
+                    spot = machine_price(machine, region, SPOT, rates)
                     quotes.append(PriceQuote(kind, machine, region, ondemand, spot_usd=spot))
-    return CloudPrices(quotes, SOURCES, notes)
+        if kind == "fleet":
+            listed = {
+                (q.machine.instance_type, q.region): q.ondemand_usd
+                for q in quotes
+                if q.kind == kind and q.ondemand_usd is not None
+            }
+            files[COMMITMENTS_FILE] = commitments_csv(
+                cud_rates(priceable, request.regions, rates),
+                listed,
+                list(request.previous.get(COMMITMENTS_FILE, [])),
+                request.day,
+            )
+    return CloudPrices(quotes, SOURCES, notes, files=files)
