@@ -104,6 +104,11 @@ def read_commitments(file: Path) -> dict[tuple[str, str, str, str], CommitmentRa
     return rates
 
 
+def usd_text(value: float) -> str:
+    """A rate as the files write it: to 5 decimals, without trailing zeros."""
+    return f"{value:.5f}".rstrip("0").rstrip(".")
+
+
 def commitments_text(
     rates: Mapping[tuple[str, str, str, str], float],
     ondemand: Mapping[tuple[str, str], float],
@@ -124,8 +129,8 @@ def commitments_text(
             kind,
             term,
             "no_upfront",
-            f"{usd:g}",
-            f"{listed:g}" if listed is not None else "",
+            usd_text(usd),
+            usd_text(listed) if listed is not None else "",
             sources[kind],
             day,
         ]

@@ -33,14 +33,13 @@ The rates of pairs the answer does not price stay as they were (cached, else shi
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from providers.commitments import commitments_text
 from providers.price_http import Transport, get_json, urllib_transport
 from providers.price_quotes import (
     CloudPrices,
@@ -259,10 +258,6 @@ def cud_rates(
     return found
 
 
-def _usd(value: float) -> str:
-    return f"{value:.5f}".rstrip("0").rstrip(".")
-
-
 def commitments_csv(
     committed: Mapping[tuple[str, str, str], float],
     ondemand: Mapping[tuple[str, str], float],
@@ -271,27 +266,8 @@ def commitments_csv(
 ) -> str:
     """The gce_commitments file: the rates just computed, beside the on-demand price of the same
     answer, and the previous rows of every pair the answer did not price."""
-    from providers.commitments import COLUMNS
-
-    rows = {(r[0], r[1], r[2], r[3]): r for r in previous}
-    for (instance_type, region, term), usd in committed.items():
-        listed = ondemand.get((instance_type, region))
-        rows[instance_type, region, "cud", term] = [
-            instance_type,
-            region,
-            "cud",
-            term,
-            "no_upfront",
-            _usd(usd),
-            _usd(listed) if listed is not None else "",
-            CUD_SOURCE,
-            day,
-        ]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows[key] for key in sorted(rows))
-    return buffer.getvalue()
+    rates = {(m, region, "cud", term): usd for (m, region, term), usd in committed.items()}
+    return commitments_text(rates, ondemand, {"cud": CUD_SOURCE}, previous, day)
 
 
 def fetch_prices(
