@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from cli.cost_render import render_report, savings_lines, savings_rows, summary_lines
-from core.errors import InfraError
 from orchestrator.costing import cost_of_deployment, fleet_week
 from orchestrator.workflow import prepare
 from planner.cost.report import CostReport
@@ -26,10 +25,6 @@ NO_PINS = Filters()
 PINNED = Filters(
     clouds=frozenset({"aws"}), kinds=frozenset({"fleet"}), instance_types=frozenset({"g6e.xlarge"})
 )
-REFUSED = {
-    ("chat-8b-kubernetes-office-hours.yaml", "dev"): "scales to zero without allow_cold_start",
-}
-"""Example environments `infra cost` refuses as they stand (so they have no week to check)."""
 
 
 def _week_cases() -> list[tuple[str, str]]:
@@ -43,7 +38,7 @@ def _week_cases() -> list[tuple[str, str]]:
         for env, settings in environments.items():
             settings = settings or {}
             weekly = shaped or settings.get("schedule") or settings.get("scale_to_zero")
-            if weekly and (path.name, env) not in REFUSED:
+            if weekly:
                 cases.append((path.name, env))
     return cases
 
@@ -66,6 +61,18 @@ def test_the_cases_cover_every_mechanism() -> None:
     assert ("chat-8b-office-hours.yaml", "dev") in WEEK_CASES
     assert ("chat-8b-committed.yaml", "prod") in WEEK_CASES
     assert ("chat-8b-kubernetes-office-hours.yaml", "prod") in WEEK_CASES
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp", "azure"])
+def test_node_pools_that_scale_to_zero_are_priced_hour_by_hour(cloud: str) -> None:
+    """A pool's planned count is its quietest hour's (0 when the environment scales to zero):
+    it is still the fleet's pool, priced over the week, not at $0 for its planned count."""
+    pinned = Filters(clouds=frozenset({cloud}), kinds=frozenset({"kubernetes"}))
+    report, _ = _costed("chat-8b-kubernetes-office-hours.yaml", "dev", pinned)
+    assert report.week is not None and report.monthly_usd.min == 0
+    assert not any("is the decision's fleet" in note for note in report.notes)
+    hours = sum(report.week.on_demand_instances) + sum(report.week.spot_instances)
+    assert hours > 0 and report.monthly_usd.expected > 0
 
 
 @pytest.mark.parametrize(("example", "env"), WEEK_CASES)
@@ -216,13 +223,6 @@ def test_a_flat_fleet_has_no_breakdown(cli: Cli) -> None:
     assert result.exit_code == 0, result.output
     assert data["week"] is None
     assert data["savings_monthly_usd"] is None and data["savings_not_used"] is None
-
-
-def test_the_refused_example_environments_are_refused() -> None:
-    """REFUSED is what `infra cost` refuses today; an example fixed later joins the cases."""
-    for example, env in REFUSED:
-        with pytest.raises(InfraError, match="allow_cold_start"):
-            prepare(EXAMPLES / example, env, NO_PINS, what_if=True)
 
 
 def test_recommend_shows_the_steps_of_every_candidate(cli: Cli) -> None:

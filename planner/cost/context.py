@@ -135,10 +135,14 @@ class FleetWeek:
     """The same fleet before the schedule and scale to zero, for the savings (None: a spec
     without its decision, whose sizing cannot be retraced)."""
 
-    def counts(self, instance_type: str, group_size: float, share: Share) -> list[int] | None:
+    def counts(
+        self, instance_type: str, group_size: float | None, share: Share
+    ) -> list[int] | None:
         """The group's size in each hour when it is the fleet's `share` (its instance type and
         its expected size are that share's at the peak); None for any other group (a challenger
-        variant, a cluster's system pool)."""
+        variant, a cluster's system pool). A node pool has no expected size to tell (its planned
+        count is its quietest hour's, 0 when the environment scales to zero): `group_size` None
+        matches it by its instance type and share alone."""
         if instance_type != self.instance_type:
             return None
         peak = {
@@ -146,7 +150,8 @@ class FleetWeek:
             "on_demand": self.on_demand,
             "spot": self.desired - self.on_demand,
         }[share]
-        return self.hourly.counts(share) if group_size == peak and peak > 0 else None
+        sized = group_size is None or group_size == peak
+        return self.hourly.counts(share) if sized and peak > 0 else None
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,7 @@ class PricingContext:
     """The instance types of the groups priced hour by hour (none: `week` matched no group)."""
 
     def week_counts(
-        self, instance_type: str, group_size: float, share: Share = "instances"
+        self, instance_type: str, group_size: float | None, share: Share = "instances"
     ) -> list[int] | None:
         """The group's size in each of the 168 hours, if it follows the week."""
         counts = self.week.counts(instance_type, group_size, share) if self.week else None
@@ -175,11 +180,12 @@ class PricingContext:
         return counts
 
     def over_the_week(
-        self, instance_type: str, instances: Span, share: Share = "instances"
+        self, instance_type: str, instances: Span, share: Share = "instances", *, pool: bool = False
     ) -> Span:
         """Instances of a group over a month: its (min, expected, max) as planned, or when the
-        group follows the week, the quietest hour's, the mean over the 168 hours, and its max."""
-        counts = self.week_counts(instance_type, instances.expected, share)
+        group follows the week, the quietest hour's, the mean over the 168 hours, and its max.
+        A node `pool` is the fleet's share whatever its planned count (FleetWeek.counts)."""
+        counts = self.week_counts(instance_type, None if pool else instances.expected, share)
         if counts is None:
             return instances
         return weekly_span(counts, instances.max)

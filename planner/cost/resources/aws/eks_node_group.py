@@ -45,7 +45,7 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
         raise Unpriceable("the instance type is not known from the plan")
     on_spot = text(values.get("capacity_type")) == "SPOT"
     nodes = context.over_the_week(
-        types[0], _node_range(resource), "spot" if on_spot else "on_demand"
+        types[0], _node_range(resource), "spot" if on_spot else "on_demand", pool=True
     )
     mappings = blocks(template.get("block_device_mappings"))
     zones = subnet_zone_ids(resource, context)

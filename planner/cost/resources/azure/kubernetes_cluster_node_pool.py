@@ -41,7 +41,9 @@ def pool_component(
     sku = text(pool.get("vm_size"))
     if sku is None:
         raise Unpriceable("the VM size is not known from the plan")
-    nodes = context.over_the_week(sku, node_range(pool), "spot" if on_spot else "on_demand")
+    nodes = context.over_the_week(
+        sku, node_range(pool), "spot" if on_spot else "on_demand", pool=True
+    )
     prices = vm_prices(context, sku)
     notes = [OS_DISKS, *([prices.note] if prices.note else [])]
     if on_spot and prices.spot is None:

@@ -103,7 +103,10 @@ def price(resource: PlannedResource, context: PricingContext) -> list[CostCompon
     ondemand, spot, note = zone_prices(offering, zones)
     on_spot = flag(config.get("spot")) or flag(config.get("preemptible"))
     nodes = context.over_the_week(
-        machine_type, _node_range(resource.values, len(zones)), "spot" if on_spot else "on_demand"
+        machine_type,
+        _node_range(resource.values, len(zones)),
+        "spot" if on_spot else "on_demand",
+        pool=True,
     )
     notes = [note] if note else []
     if number(config.get("disk_size_gb")) is None or text(config.get("disk_type")) is None:
