@@ -107,9 +107,9 @@ class GateResults:
                     f", over by ${over:,.2f} (allowed)" if over else ""
                 )
             if self.cost.unpriced:
-                text += (
-                    f"; {len(self.cost.unpriced)} resources not priced (`infra cost` lists them)"
-                )
+                count = len(self.cost.unpriced)
+                resources = "1 resource" if count == 1 else f"{count} resources"
+                text += f"; {resources} not priced (`infra cost` lists them)"
             text += "."
         return text
 

@@ -15,7 +15,8 @@ from modules.gcp.dashboard import ServingDashboard, ServingDashboardProps
 from modules.gcp.drain import connection_draining_s
 from modules.gcp.engine_metrics import (
     in_flight_per_instance,
-    keeps_latency,
+    keeps_tpot,
+    keeps_ttft,
     scrape_job,
     scrapes_engine,
 )
@@ -202,10 +203,10 @@ class GcpGpuFleetStack(TerraformStack):
         # The planned queue: a replica holds up to max_batch requests in its running batch; as
         # many again waiting means arrivals outpace what the fleet was sized for.
         waiting = float(spec.runtime.max_batch) if scrapes_engine(spec) else None
-        latency = keeps_latency(spec)
+        ttft, tpot = keeps_ttft(spec), keeps_tpot(spec)
         ttft_ms, tpot_ms = spec.targets.ttft_ms_p95, spec.targets.tpot_ms
-        ttft_s = ttft_ms / 1000 if latency and ttft_ms is not None else None
-        tpot_s = tpot_ms / 1000 if latency and tpot_ms is not None else None
+        ttft_s = ttft_ms / 1000 if ttft and ttft_ms is not None else None
+        tpot_s = tpot_ms / 1000 if tpot and tpot_ms is not None else None
         channel = spec.alerts.notification_channel
         ServingAlertPolicies(
             self,
@@ -229,6 +230,7 @@ class GcpGpuFleetStack(TerraformStack):
                 waiting_per_replica=waiting,
                 ttft_s_p95=ttft_s,
                 tpot_s=tpot_s,
-                latency=latency,
+                ttft=ttft,
+                tpot=tpot,
             ),
         )

@@ -34,18 +34,15 @@ from modules.azure.engine_metrics import (
 )
 from modules.azure.fleet_alerts import GPU_MEMORY_ALERT_PERCENT
 from modules.user_data import render_user_data
-from planner.decision import decide
-from planner.deployment import DeploymentSpec, spec_from_decision
+from planner.deployment import DeploymentSpec
 from planner.hourly import HourlySizes, hourly_sizes
-from planner.optimizer import Filters, recommend
 from planner.profile import load_profile
-from providers.catalog import load_catalog
 from tests import test_azure_stacks as azure
 from tests import test_user_data as boot_tests
 from tests.conftest import EXAMPLES, Cli, profile_dict, write_profile
+from tests.decided import decided_spec
 from tests.stack_json import Synthesized, one_sentence, only, ref, resources, synthesize_specs
 
-AZURE_FLEET = {"clouds": frozenset({"azure"}), "kinds": frozenset({"fleet"})}
 OFFICE_HOURS = EXAMPLES / "chat-8b-office-hours.yaml"
 FLAT = EXAMPLES / "chat-8b.yaml"
 ACTION_GROUP = (
@@ -57,9 +54,7 @@ PUBLISHER = Path(__file__).parent.parent / "templates" / "user_data" / "azure_me
 
 
 def fleet_spec(path: Path, env: str = "prod", **fields: Any) -> DeploymentSpec:
-    profile = load_profile(path).profile
-    result = recommend(profile, load_catalog(), Filters(environment=env, **AZURE_FLEET))
-    spec = spec_from_decision(profile, decide(profile, result), env)
+    spec = decided_spec(path, "azure", "fleet", env)
     return msgspec.structs.replace(spec, **fields) if fields else spec
 
 

@@ -291,6 +291,19 @@ def test_a_cloud_without_a_sourced_rate_has_nothing_to_commit(cli: Cli, tmp_path
     assert result.exit_code == 0 and doc["chosen"]["commitment"] is None
 
 
+def test_aws_savings_plans_have_no_shipped_rate(cli: Cli, tmp_path: Path) -> None:
+    """No public copy of the Savings Plans rates was found: only a refresh brings them
+    (tests/test_price_refresh.py, test_recommend_commits_on_refreshed_savings_plan_rates)."""
+    assert not [key for key in target_commitments("aws", "fleet") if key[2] == "savings_plan"]
+    data = _example(kind="savings_plan", held=[])
+    path = tmp_path / "aws-savings-plan.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    result, doc = cli.json("recommend", path)
+    assert result.exit_code == 0, result.output
+    assert doc["chosen"]["commitment"] is None
+    assert "no sourced rate for" in cli("recommend", path).output
+
+
 def test_recommend_commits_on_gcp_with_a_cud(cli: Cli, tmp_path: Path) -> None:
     data = _example(kind="cud", held=[])
     data["placement"] = {"clouds": ["gcp"], "regions": ["europe-west6"], "kinds": ["fleet"]}

@@ -19,16 +19,13 @@ from modules.aws.engine_metrics import (
 )
 from modules.aws.fleet_schedule import MAX_SCHEDULED_ACTIONS, ScheduleError
 from modules.week_schedule import cron_days, size_changes
-from planner.decision import decide
-from planner.deployment import DeploymentSpec, spec_as_data, spec_from_decision
+from planner.decision import Decision
+from planner.deployment import DeploymentSpec, spec_as_data
 from planner.hourly import HourlySizes, hourly_sizes
-from planner.optimizer import Filters, recommend
-from planner.profile import load_profile
-from providers.catalog import load_catalog
 from tests.conftest import EXAMPLES, Cli
+from tests.decided import decided
 from tests.stack_json import Synthesized, only, ref, resources, synthesize_specs
 
-AWS_FLEET = {"clouds": frozenset({"aws"}), "kinds": frozenset({"fleet"})}
 OFFICE_HOURS = EXAMPLES / "chat-8b-office-hours.yaml"
 FLAT = EXAMPLES / "chat-8b.yaml"
 
@@ -37,11 +34,8 @@ def week(sizes: list[int]) -> HourlySizes:
     return hourly_sizes("Europe/Berlin", [(n, 0) for n in sizes], [1.0] * 168, 1.0)
 
 
-def fleet_spec(path: Path, env: str = "prod") -> tuple[DeploymentSpec, Any]:
-    profile = load_profile(path).profile
-    result = recommend(profile, load_catalog(), Filters(environment=env, **AWS_FLEET))
-    decision = decide(profile, result)
-    return spec_from_decision(profile, decision, env), decision
+def fleet_spec(path: Path, env: str = "prod") -> tuple[DeploymentSpec, Decision]:
+    return decided(path, "aws", "fleet", env)
 
 
 # --- the week as recurring changes ------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
+
 from cli.gates import GateResults
 from orchestrator.policy import PolicyReport
 from planner.cost.plan_resources import from_plan
@@ -35,3 +37,13 @@ def test_the_lines_name_the_check_the_cost_and_the_budget() -> None:
 def test_nothing_to_say_when_no_gate_ran() -> None:
     assert GateResults().lines() == ""
     assert GateResults().to_dict() == {"cost": None, "check": None}
+
+
+def test_one_unpriced_resource_is_said_in_the_singular() -> None:
+    cost = price_plan(from_plan(fleet_plan()), priced_catalog(), source="plan")
+    first, *others = cost.unpriced
+    one = msgspec.structs.replace(
+        cost, resources=tuple(r for r in cost.resources if r not in others)
+    )
+    assert one.unpriced == [first]
+    assert "; 1 resource not priced (`infra cost` lists them)." in GateResults(cost=one).lines()

@@ -25,18 +25,16 @@ from planner.profile import load_profile
 from providers.catalog import load_catalog
 from stacks.common import GCP_PROJECT_ENV
 from tests.conftest import EXAMPLES, profile_dict, write_profile
+from tests.decided import decided_spec
 from tests.stack_json import Synthesized, only, resources, synthesize_specs
 
-GCP_FLEET = {"clouds": frozenset({"gcp"}), "kinds": frozenset({"fleet"})}
 PUBLIC_CHAT = EXAMPLES / "public-chat.yaml"
 OFFICE_HOURS = EXAMPLES / "chat-8b-office-hours.yaml"
 CHANNEL = "projects/partner-serving/notificationChannels/4242424242424242"
 
 
 def fleet_spec(path: Path, env: str = "prod") -> DeploymentSpec:
-    profile = load_profile(path).profile
-    result = recommend(profile, load_catalog(), Filters(environment=env, **GCP_FLEET))
-    return spec_from_decision(profile, decide(profile, result), env)
+    return decided_spec(path, "gcp", "fleet", env)
 
 
 @pytest.fixture(scope="module")
@@ -146,10 +144,11 @@ def test_the_gpu_policy_watches_the_fleets_own_vms(
     assert f'metadata_system_name=~"({names})-[a-z0-9]+"' in query
 
 
-def test_an_engine_without_latency_histograms_gets_no_latency_policy(
+def test_an_engine_gets_a_latency_policy_for_each_histogram_it_has(
     synthesized: Synthesized, specs: dict[str, DeploymentSpec]
 ) -> None:
-    assert set(policies(synthesized[specs["tgi"]])) == {"errors", "queue", "gpu-memory"}
+    # TGI has a time per token histogram and no time to first token one (as on AWS).
+    assert set(policies(synthesized[specs["tgi"]])) == {"errors", "queue", "gpu-memory", "tpot"}
     assert set(policies(synthesized[specs["triton"]])) == {"errors", "gpu-memory"}
 
 
@@ -191,6 +190,9 @@ def test_the_dashboard_leaves_out_what_is_not_published(
     drawn = charts(synthesized[specs["triton"]])
     assert "Requests per replica" not in drawn
     assert not any(title.startswith("Time to first token") for title in drawn)
+    tgi = charts(synthesized[specs["tgi"]])["Time to first token and per output token (seconds)"]
+    assert [line["legendTemplate"] for line in tgi["dataSets"]] == ["TPOT (mean)"]
+    assert [t["label"] for t in tgi["thresholds"]] == ["TPOT target"]
 
 
 def test_only_the_gcp_fleets_record_carries_alerts_and_targets(

@@ -31,24 +31,21 @@ from modules.gcp.fleet_schedule import (
 )
 from modules.gcp.instance_group import group_plans
 from modules.user_data import render_user_data
-from planner.decision import decide
-from planner.deployment import DeploymentSpec, spec_from_decision
+from planner.deployment import DeploymentSpec
 from planner.optimizer import Filters, recommend
 from planner.profile import load_profile
 from providers.catalog import load_catalog
 from stacks.common import GCP_PROJECT_ENV
 from tests.conftest import EXAMPLES
+from tests.decided import decided_spec
 from tests.stack_json import Synthesized, one_sentence, resources, synthesize_specs
 
-GCP_FLEET = {"clouds": frozenset({"gcp"}), "kinds": frozenset({"fleet"})}
 OFFICE_HOURS = EXAMPLES / "chat-8b-office-hours.yaml"
 FLAT = EXAMPLES / "chat-8b.yaml"
 
 
 def fleet_spec(path: Path, env: str = "prod") -> DeploymentSpec:
-    profile = load_profile(path).profile
-    result = recommend(profile, load_catalog(), Filters(environment=env, **GCP_FLEET))
-    return spec_from_decision(profile, decide(profile, result), env)
+    return decided_spec(path, "gcp", "fleet", env)
 
 
 def cron_hours(recurrence: str) -> list[int]:

@@ -91,8 +91,11 @@ def test_the_alerts_are_the_profile_s_targets_in_exact_promql() -> None:
             f"(rate(vllm:time_to_first_token_seconds_bucket{{{JOB}}}[5m]))) > 1.5"
         ),
         "ServingTimePerOutputTokenAboveTarget": (
-            f"sum(rate(vllm:time_per_output_token_seconds_sum{{{JOB}}}[5m])) / "
-            f"sum(rate(vllm:time_per_output_token_seconds_count{{{JOB}}}[5m])) > 0.05"
+            # Every name vLLM releases give the histogram (0.11 renamed it, 0.13 dropped the old).
+            'sum(rate({__name__=~"vllm:inter_token_latency_seconds_sum|'
+            f'vllm:time_per_output_token_seconds_sum",{JOB}}}[5m])) / '
+            'sum(rate({__name__=~"vllm:inter_token_latency_seconds_count|'
+            f'vllm:time_per_output_token_seconds_count",{JOB}}}[5m])) > 0.05'
         ),
         "ServingRequestsWaitingAbovePlan": (
             f"max by (pod) (vllm:num_requests_waiting{{{JOB}}}) > {spec.runtime.max_batch}"

@@ -16,9 +16,14 @@ from typing import Any
 import pytest
 
 from modules.aws import latency_exporter as exporter
-from modules.aws.engine_metrics import agent_config, latency_metrics
+from modules.aws.engine_metrics import agent_config, latency_histograms, latency_metrics
 from modules.aws.latency_exporter import TPOT_METRIC, TTFT_METRIC, Exporter, quantile
-from modules.aws.latency_service import PARAMETER_LIMIT, exporter_parameter, exporter_payload
+from modules.aws.latency_service import (
+    PARAMETER_LIMIT,
+    exporter_args,
+    exporter_parameter,
+    exporter_payload,
+)
 from modules.user_data import render_user_data
 from tests import test_user_data as boot_tests
 
@@ -26,7 +31,7 @@ BOUNDS = ["0.001", "0.005", "0.01", "0.02", "0.04", "0.06", "0.08", "0.1", "0.25
 
 
 def vllm_text(
-    ttft: list[float], tpot: list[float], *, tpot_name: str = "request_time_per_output_token"
+    ttft: list[float], tpot: list[float], *, tpot_name: str = "inter_token_latency"
 ) -> str:
     """vLLM's exposition of two histograms, two engine cores each (as vLLM labels them), with
     the cumulative counts `ttft` and `tpot` split over the cores."""
@@ -81,7 +86,9 @@ def test_no_observations_and_no_inf_bucket_have_no_quantile() -> None:
 
 
 def test_the_window_is_the_increase_since_the_previous_read() -> None:
-    live = Exporter("vllm", "chat-prod-fleet", "/infra/chat-prod/engine-metrics")
+    live = Exporter(
+        latency_histograms("vllm"), "chat-prod-fleet", "/infra/chat-prod/engine-metrics"
+    )
     first = vllm_text(counts(b7=400), counts(b3=4000))
     assert live.record({"8000": first}, 1_000) is None  # nothing to compare with yet
     # In the minute since: 90 first tokens in (0.1, 0.25], 10 in (0.25, 0.5];
@@ -109,14 +116,14 @@ def test_the_window_is_the_increase_since_the_previous_read() -> None:
 
 
 def test_a_minute_without_requests_sends_nothing() -> None:
-    live = Exporter("vllm", "g", "/l")
+    live = Exporter(latency_histograms("vllm"), "g", "/l")
     text = vllm_text(counts(b7=400), counts(b3=4000))
     live.record({"8000": text}, 0)
     assert live.record({"8000": text}, 60_000) is None
 
 
 def test_a_restarted_replica_counts_from_zero() -> None:
-    live = Exporter("vllm", "g", "/l")
+    live = Exporter(latency_histograms("vllm"), "g", "/l")
     live.record({"8000": vllm_text(counts(b7=400), counts(b3=4000))}, 0)
     # The engine restarted: its counters start again; all 20 of them are the window's.
     record = live.record({"8000": vllm_text(counts(b1=20), counts(b0=20))}, 60_000)
@@ -126,7 +133,7 @@ def test_a_restarted_replica_counts_from_zero() -> None:
 
 
 def test_replicas_windows_are_added_before_the_quantile() -> None:
-    live = Exporter("vllm", "g", "/l")
+    live = Exporter(latency_histograms("vllm"), "g", "/l")
     idle = vllm_text(FLAT, FLAT)
     live.record({"8001": idle, "8002": idle}, 0)
     fast = vllm_text(counts(b7=95), counts(b3=10))
@@ -137,7 +144,7 @@ def test_replicas_windows_are_added_before_the_quantile() -> None:
 
 
 def test_older_vllm_tpot_and_tgi_tpot_are_read_and_tgi_has_no_ttft() -> None:
-    old = Exporter("vllm", "g", "/l")
+    old = Exporter(latency_histograms("vllm"), "g", "/l")
     old.record({"8000": vllm_text(FLAT, FLAT, tpot_name="time_per_output_token")}, 0)
     text = vllm_text(counts(b8=10), counts(b5=10), tpot_name="time_per_output_token")
     assert old.record({"8000": text}, 60_000)[TPOT_METRIC] == pytest.approx(50.0)  # type: ignore[index]
@@ -150,7 +157,7 @@ def test_older_vllm_tpot_and_tgi_tpot_are_read_and_tgi_has_no_ttft() -> None:
             f'{name}_bucket{{le="+Inf"}} {observed}\n{name}_sum 1.0\n{name}_count {observed}\n'
         )
 
-    live = Exporter("tgi", "g", "/l")
+    live = Exporter(latency_histograms("tgi"), "g", "/l")
     live.record({"8001": tgi(0)}, 0)
     record = live.record({"8001": tgi(8)}, 60_000)
     assert record is not None and TTFT_METRIC not in record
@@ -213,8 +220,9 @@ def test_the_boot_script_installs_the_exporter_as_an_unprivileged_service(tmp_pa
     assert read[read.index("--name") + 1] == exporter_parameter(spec.stack_name)
     unit = (run.root / "etc/systemd/system/infra-latency-exporter.service").read_text()
     assert (
-        f"ExecStart=/usr/bin/python3 {installed} vllm chat-prod-fleet "
-        "/infra/chat-prod/engine-metrics 8001,8002 spot\n"
+        f"ExecStart=/usr/bin/python3 {installed} chat-prod-fleet /infra/chat-prod/engine-metrics "
+        "8001,8002 vllm:time_to_first_token_seconds "
+        "vllm:inter_token_latency_seconds,vllm:time_per_output_token_seconds spot\n"
     ) in unit
     assert unit.startswith("[Service]\n")
     for hardening in ("DynamicUser=yes", "NoNewPrivileges=yes", "ProtectSystem=strict"):
@@ -227,13 +235,19 @@ def test_the_boot_script_installs_the_exporter_as_an_unprivileged_service(tmp_pa
     assert config["logs"]["metrics_collected"]["emf"] == {}
 
 
+@pytest.mark.parametrize("engine", ["vllm", "tgi", "triton"])
+def test_the_arguments_carry_the_engines_histogram_names(engine: str) -> None:
+    args = exporter_args(boot_tests.make_spec(engine))
+    assert exporter.histograms_of(*args[3:5]) == latency_histograms(engine)
+
+
 def test_the_code_in_the_parameter_is_the_exporter_and_fits_a_standard_parameter() -> None:
     payload = exporter_payload()
     assert len(payload) <= PARAMETER_LIMIT
     namespace: dict[str, object] = {"__name__": "shipped"}
     exec(gzip.decompress(base64.b64decode(payload)).decode(), namespace)
-    shipped = namespace["Exporter"]("vllm", "g", "/l")  # type: ignore[operator]
-    ours = Exporter("vllm", "g", "/l")
+    shipped = namespace["Exporter"](latency_histograms("vllm"), "g", "/l")  # type: ignore[operator]
+    ours = Exporter(latency_histograms("vllm"), "g", "/l")
     before, after = vllm_text(FLAT, FLAT), vllm_text(counts(b7=95, b9=5), counts(b3=10))
     for live in (shipped, ours):
         live.record({"8000": before}, 0)
@@ -249,7 +263,9 @@ def test_a_failing_systemctl_leaves_serving_running(tmp_path: Path) -> None:
 
 
 def test_the_instance_is_counted_under_its_purchase_option() -> None:
-    live = Exporter("triton", "chat-prod-fleet", "/infra/chat-prod/engine-metrics")
+    live = Exporter(
+        latency_histograms("triton"), "chat-prod-fleet", "/infra/chat-prod/engine-metrics"
+    )
     record = live.instance_record("spot", 5_000)
     assert record is not None and record["SpotInstances"] == 1
     assert record["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [  # type: ignore[index]

@@ -8,6 +8,7 @@ transport serving the JSON documents under tests/data/prices/ (see its README).
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import urllib.error
@@ -20,12 +21,14 @@ import boto3
 import moto
 import msgspec
 import pytest
+import yaml
 from botocore.exceptions import DataNotFoundError, EndpointConnectionError, PartialCredentialsError
 from botocore.stub import ANY, Stubber
 
 from planner import service
 from providers import price_refresh as refresh_module
 from providers.aws import price_refresh as aws
+from providers.aws import savings_plan_refresh
 from providers.aws.interruption_refresh import ADVISOR_URL
 from providers.aws.interruption_refresh import SOURCE as ADVISOR_SOURCE
 from providers.azure import price_refresh as azure
@@ -210,12 +213,48 @@ def emulated_ec2(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def clients(pricing: Any, **ec2: Any) -> Callable[[str, str], Any]:
-    """The pricing client given, a given EC2 client per region, else moto's."""
+SAVINGS_PLAN_PAGES = (
+    "aws/savingsplans-ec2instance.page1.json",
+    "aws/savingsplans-ec2instance.page2.json",
+)
+
+
+def savings_plans_stub(
+    pages: tuple[Any, ...] = SAVINGS_PLAN_PAGES, regions: list[str] | None = None
+) -> tuple[Any, Stubber]:
+    """A Savings Plans client answering the recorded pages in turn; with `regions`, each request
+    must be the refresh's exact query for the shipped EC2 types in those regions."""
+    client = boto3.client(
+        "savingsplans",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    stubber = Stubber(client)
+    types = {m.instance_type for m in machines_of(read_rows(shipped_file("aws", "fleet")))}
+    token = None
+    for page in pages:
+        page = recorded(page) if isinstance(page, str) else page
+        expected = None
+        if regions is not None:
+            expected = savings_plan_refresh.request(types, regions)
+            if token:
+                expected["nextToken"] = token
+        stubber.add_response("describe_savings_plans_offering_rates", page, expected)
+        token = page.get("nextToken")
+    stubber.activate()
+    return client, stubber
+
+
+def clients(pricing: Any, savingsplans: Any = None, **ec2: Any) -> Callable[[str, str], Any]:
+    """The pricing client given, the Savings Plans client given (else one answering the recorded
+    pages), a given EC2 client per region, else moto's."""
 
     def make(service_name: str, region: str) -> Any:
         if service_name == "pricing":
             return pricing
+        if service_name == "savingsplans":
+            return savingsplans or savings_plans_stub()[0]
         return ec2.get(region) or boto3.client(service_name, region_name=region)
 
     return make
@@ -229,12 +268,14 @@ def test_aws_refresh_writes_the_cache_that_load_catalog_then_uses(
     refused.add_client_error("describe_availability_zones", "AuthFailure", "not enabled")
     refused.activate()
     regions = ["us-east-1", "ap-northeast-1", "ap-east-1"]
+    plans, plans_stubber = savings_plans_stub(regions=regions)
 
     report = refresh(
-        ["aws"], regions, aws={"clients": clients(pricing, **{"ap-east-1": hong_kong})}
+        ["aws"], regions, aws={"clients": clients(pricing, plans, **{"ap-east-1": hong_kong})}
     )
 
     stubber.assert_no_pending_responses()
+    plans_stubber.assert_no_pending_responses()
     assert report.exit_code == 0, report.to_dict()
     outcome = report.outcomes[0]
     folder = home / "catalog" / "aws"
@@ -295,6 +336,29 @@ def test_aws_refresh_writes_the_cache_that_load_catalog_then_uses(
     kept = commitment_rate("aws", "fleet", "g6.xlarge", "us-east-1", "reserved", "3y")
     assert kept is not None and kept.usd_per_hour == 0.3694  # not priced by the answers: kept
 
+    # EC2 Instance Savings Plans rates from the Savings Plans API (both pages), beside them
+    def plan(instance_type: str, region: str, term: str = "1y") -> Any:
+        return commitment_rate("aws", "fleet", instance_type, region, "savings_plan", term)
+
+    g5_plan = plan("g5.xlarge", "us-east-1")
+    assert g5_plan is not None
+    assert (g5_plan.usd_per_hour, g5_plan.ondemand_usd_per_hour) == (0.6334, 0.986)
+    assert (g5_plan.source, g5_plan.retrieved) == (savings_plan_refresh.SOURCE, TODAY)
+    # (the plan's UnusedBox and dedicated-tenancy rates of the same key are not instance-hours)
+    assert plan("g5.xlarge", "us-east-1", "3y").usd_per_hour == 0.4343  # type: ignore[union-attr]
+    tokyo_plan = commitment_rate(
+        "aws", "kubernetes", "g5.xlarge", "ap-northeast-1", "savings_plan", "1y"
+    )
+    assert tokyo_plan is not None and tokyo_plan.usd_per_hour == 0.9341
+    g6e_plan = plan("g6e.xlarge", "us-east-1")
+    assert g6e_plan is not None and (g6e_plan.usd_per_hour, g6e_plan.ondemand_usd_per_hour) == (
+        1.2105,
+        1.861,
+    )
+    assert plan("g6e.xlarge", "ap-northeast-1") is None  # Windows (RunInstances:0002)
+    assert plan("g6e.xlarge", "eu-west-1") is None  # a region not asked for
+    assert plan("g6.xlarge", "us-east-1") is None  # a Compute Savings Plan rate
+
 
 def test_a_malformed_reserved_term_is_one_sentence() -> None:
     product = {
@@ -319,6 +383,136 @@ def test_a_malformed_reserved_term_is_one_sentence() -> None:
     assert aws.reserved_prices([json.dumps(product)], "AmazonEC2 g5.xlarge") == {}
     with pytest.raises(PriceSourceError, match="malformed"):
         aws.reserved_prices(["{"], "AmazonEC2 g5.xlarge")
+
+
+def _plan_rate(**changes: Any) -> dict[str, Any]:
+    """The first recorded savings plan rate (g5.xlarge, us-east-1, 1 year), changed."""
+    result = copy.deepcopy(recorded(SAVINGS_PLAN_PAGES[0])["searchResults"][0])
+    result.update(changes)
+    return result
+
+
+def test_savings_plan_rates_that_disagree_are_not_guessed() -> None:
+    rates = savings_plan_refresh.parse_rates([_plan_rate(), _plan_rate(rate="0.7001")])
+    assert rates == {}
+    assert savings_plan_refresh.parse_rates([_plan_rate(), _plan_rate()]) == {
+        ("g5.xlarge", "us-east-1", "1y"): 0.6334
+    }
+
+
+@pytest.mark.parametrize(
+    ("result", "error"),
+    [
+        (
+            _plan_rate(rate="0"),
+            "the 1y EC2 Instance Savings Plan rate of g5.xlarge in us-east-1 is '0', "
+            "not a positive price.",
+        ),
+        (
+            _plan_rate(rate="n/a"),
+            "the 1y EC2 Instance Savings Plan rate of g5.xlarge in us-east-1 is not a number "
+            "('n/a').",
+        ),
+        (
+            _plan_rate(properties=[{"name": "region", "value": "us-east-1"}]),
+            "the AWS Savings Plans API returned a malformed offering rate (no "
+            "savingsPlanOffering, rate, unit, usageType, operation or instanceType and region "
+            "properties).",
+        ),
+        (
+            {"rate": "0.6334"},
+            "the AWS Savings Plans API returned a malformed offering rate (no "
+            "savingsPlanOffering, rate, unit, usageType, operation or instanceType and region "
+            "properties).",
+        ),
+    ],
+    ids=["zero", "text", "no-instance-type", "no-offering"],
+)
+def test_a_malformed_savings_plan_rate_is_one_sentence(result: Any, error: str) -> None:
+    with pytest.raises(PriceSourceError) as raised:
+        savings_plan_refresh.parse_rates([result])
+    assert str(raised.value) == error
+
+
+def test_a_savings_plans_page_without_results_is_one_sentence() -> None:
+    def call(api: Callable[[], Any], what: str) -> Any:
+        return {"searchResults": "none"}
+
+    with pytest.raises(PriceSourceError) as raised:
+        savings_plan_refresh.savings_plan_rates(None, ["g5.xlarge"], ["us-east-1"], call)
+    assert str(raised.value) == (
+        "the AWS Savings Plans API returned a malformed page (no searchResults list)."
+    )
+
+
+def test_savings_plans_api_denied_keeps_the_previous_rates_and_says_why(
+    home: Path, emulated_ec2: None
+) -> None:
+    pricing, _ = pricing_stub(AWS_DOCUMENTS)
+    plans = boto3.client(
+        "savingsplans", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    denied = Stubber(plans)
+    denied.add_client_error(
+        "describe_savings_plans_offering_rates", "AccessDeniedException", "not authorized"
+    )
+    denied.activate()
+
+    report = refresh(["aws"], ["us-east-1"], aws={"clients": clients(pricing, plans)})
+
+    assert report.exit_code == 0, report.to_dict()
+    assert (
+        "savings plan rates: AWS denied DescribeSavingsPlansOfferingRates (AccessDeniedException); "
+        "the credentials need pricing:GetProducts, ec2:DescribeSpotPriceHistory, "
+        "ec2:DescribeAvailabilityZones and savingsplans:DescribeSavingsPlansOfferingRates. "
+        "The previous rates stay in use." in report.outcomes[0].notes
+    )
+    # the prices and the reserved rates are refreshed all the same
+    assert ondemand(found("aws", "fleet", "g5.xlarge", "us-east-1")) == {0.986}
+    rate = commitment_rate("aws", "fleet", "g5.xlarge", "us-east-1", "reserved", "1y")
+    assert rate is not None and rate.retrieved == TODAY
+    assert commitment_rate("aws", "fleet", "g5.xlarge", "us-east-1", "savings_plan", "1y") is None
+
+
+def test_recommend_commits_on_refreshed_savings_plan_rates(
+    cli: Cli, home: Path, emulated_ec2: None, tmp_path: Path
+) -> None:
+    pricing, _ = pricing_stub(AWS_DOCUMENTS)
+    assert refresh(["aws"], ["us-east-1"], aws={"clients": clients(pricing)}).exit_code == 0
+    profile = yaml.safe_load((EXAMPLES / "chat-8b-committed.yaml").read_text())
+    profile["pricing"]["commitments"] = {"kind": "savings_plan", "term": "1y", "may_buy": True}
+    profile["placement"]["regions"] = ["us-east-1"]  # the region refreshed
+    path = tmp_path / "savings-plan.yaml"
+    path.write_text(yaml.safe_dump(profile, sort_keys=False))
+
+    result, data = cli.json("recommend", path)
+
+    assert result.exit_code == 0, result.output
+    chosen = data["chosen"]
+    assert (chosen["instance_type"], chosen["region"]) == ("g6e.xlarge", "us-east-1")
+    plan = chosen["commitment"]
+    assert (plan["kind"], plan["rate_usd_per_hour"]) == ("savings_plan", 1.2105)
+    assert plan["rate_source"] == f"{savings_plan_refresh.SOURCE}, retrieved {TODAY}"
+    # The week: weekdays 09:00-18:00 (45 h) 14 g6e.xlarge, the other 123 h 3, all on-demand (the
+    # refreshed spot prices are moto's, refused on load).
+    changes = {
+        (c["instances"], c["on_demand_instances"]) for c in chosen["hourly_sizes"]["changes"]
+    }
+    assert changes == {(14, 14), (3, 3)}
+    # Each of the 3 always-on instances saves 168 h x 1.861 = 312.648 a week against 168 h x
+    # 1.2105 = 203.364 committed; a 4th runs 45 h: 45 x 1.861 = 83.745 < 203.364. So: 3.
+    assert plan["buy_instances"] == 3
+    # 3 x 1.2105 x 168 = 610.092 a week x 730/168 = 2,650.995 (2,650.99 in binary floating point)
+    assert plan["committed_monthly_usd"] == 2650.99
+    # beyond the 3 in the busy hours: 45 h x 11 x 1.861 = 921.195 a week x 730/168 = 4,002.81
+    assert plan["on_demand_monthly_usd"] == 4002.81
+    # (45 x 14 + 123 x 3) x 1.861 = 1,859.139 a week x 730/168 = 8,078.40
+    assert plan["uncommitted_monthly_usd"] == 8078.4
+    # (1,859.139 - 921.195 - 610.092) = 327.852 a week x 730/168 = 1,424.59
+    assert plan["saving_monthly_usd"] == 1424.59
+    assert "Commitments (savings_plan, 1y, no upfront): commit 3× g6e.xlarge" in " ".join(
+        cli("recommend", path).output.split()
+    )
 
 
 def test_spot_history_throttled_twice_then_answered() -> None:
@@ -431,7 +625,8 @@ def test_price_list_access_denied_names_the_permissions(home: Path) -> None:
     report = refresh(["aws"], ["us-east-1"], aws={"clients": clients(pricing)})
     assert report.outcomes[0].error == (
         "aws: AWS denied GetProducts (AccessDeniedException); the credentials need "
-        "pricing:GetProducts, ec2:DescribeSpotPriceHistory and ec2:DescribeAvailabilityZones."
+        "pricing:GetProducts, ec2:DescribeSpotPriceHistory, ec2:DescribeAvailabilityZones and "
+        "savingsplans:DescribeSavingsPlansOfferingRates."
     )
 
 

@@ -20,15 +20,11 @@ from modules.aws.sagemaker_schedule import (
     application_cron,
 )
 from modules.week_schedule import SizeAt
-from planner.decision import decide
-from planner.deployment import DeploymentSpec, spec_from_decision
-from planner.optimizer import Filters, recommend
-from planner.profile import load_profile
-from providers.catalog import load_catalog
+from planner.deployment import DeploymentSpec
 from tests.conftest import EXAMPLES, Cli
+from tests.decided import decided_spec
 from tests.stack_json import Synthesized, only, ref, resources, synthesize_specs
 
-SAGEMAKER = {"clouds": frozenset({"aws"}), "kinds": frozenset({"sagemaker"})}
 OFFICE_HOURS = EXAMPLES / "chat-8b-office-hours.yaml"
 FLAT = EXAMPLES / "chat-8b.yaml"
 DAYS = {"SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6}
@@ -36,9 +32,7 @@ DAYS = {"SUN": 0, "MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6}
 
 
 def sagemaker_spec(path: Path, env: str = "prod") -> DeploymentSpec:
-    profile = load_profile(path).profile
-    result = recommend(profile, load_catalog(), Filters(environment=env, **SAGEMAKER))
-    return spec_from_decision(profile, decide(profile, result), env)
+    return decided_spec(path, "aws", "sagemaker", env)
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,9 @@ ContainerInsights-Prometheus-metrics-conversion.html), so the engines' TTFT and 
 cannot reach CloudWatch this way: a small exporter on the instance (modules/aws/latency_exporter.py)
 turns them into TimeToFirstTokenP95Ms and TimePerOutputTokenP50Ms, one value per instance and
 minute, sent to the agent's embedded-metric-format listener (`logs.metrics_collected.emf`).
-Engine gauges, renamed to engine-neutral names:
-
-- vLLM (docs.vllm.ai, "Production Metrics"): vllm:num_requests_running -> RequestsRunning,
-  vllm:num_requests_waiting -> RequestsWaiting.
-- TGI (huggingface.co/docs/text-generation-inference/reference/metrics): tgi_batch_current_size
-  -> RequestsRunning, tgi_queue_size -> RequestsWaiting.
-- Triton: none. The boot script turns Triton's metrics endpoint off (--allow-metrics=false: its
-  port 8002 could collide with the replicas' ports).
+Engine gauges (vLLM's and TGI's running and waiting, modules/engine_prometheus.py), renamed
+RequestsRunning and RequestsWaiting. Triton: none; the boot script turns Triton's metrics endpoint
+off (--allow-metrics=false: its port 8002 could collide with the replicas' ports).
 
 Each replica is scraped on its own port, so each replica's gauges are one sample a minute: the
 Average statistic of RequestsRunning/RequestsWaiting over the group is per replica, not per
@@ -33,7 +28,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from modules.aws.latency_exporter import HISTOGRAMS, TPOT_METRIC, TTFT_METRIC
+from modules.aws.latency_exporter import TPOT_METRIC, TTFT_METRIC
+from modules.engine_prometheus import TPOT_HISTOGRAMS, TTFT_HISTOGRAMS, queue_gauges
 from modules.user_data import replica_ports
 from providers.aws.neuron import is_neuron
 
@@ -47,23 +43,14 @@ WAITING_METRIC = "RequestsWaiting"
 IN_FLIGHT_METRIC = "RequestsInFlight"
 """Not published (the agent cannot add two gauges): the id of the metric-math expression
 RUNNING + WAITING (`in_flight_expression`) that target tracking and the dashboard use."""
-LATENCY_METRICS = (TTFT_METRIC, TPOT_METRIC)
-"""Published by the exporter (one value per instance and minute; Maximum over the group is the
-slowest instance's)."""
 GPU_UTILIZATION_METRIC = "GpuUtilization"
 GPU_MEMORY_USED_METRIC = "GpuMemoryUsed"
 GPU_MEMORY_TOTAL_METRIC = "GpuMemoryTotal"
 GPU_POWER_METRIC = "GpuPowerDraw"
 GPU_TEMPERATURE_METRIC = "GpuTemperature"
 
-ENGINE_GAUGES: dict[str, dict[str, str]] = {
-    "vllm": {
-        "vllm:num_requests_running": RUNNING_METRIC,
-        "vllm:num_requests_waiting": WAITING_METRIC,
-    },
-    "tgi": {"tgi_batch_current_size": RUNNING_METRIC, "tgi_queue_size": WAITING_METRIC},
-}
-"""The engine's Prometheus gauge -> the published metric (sources in the module docstring)."""
+ENGINE_GAUGES = queue_gauges(RUNNING_METRIC, WAITING_METRIC)
+"""The engine's Prometheus gauge -> the published metric."""
 
 GPU_MEASUREMENTS = {
     "utilization_gpu": (GPU_UTILIZATION_METRIC, "Percent"),
@@ -154,12 +141,17 @@ def scrapes_engine(spec: DeploymentSpec) -> bool:
     return spec.runtime.engine in ENGINE_GAUGES
 
 
+def latency_histograms(engine: str) -> dict[str, tuple[str, ...]]:
+    """Latency metric the exporter publishes (one value per instance and minute; Maximum over the
+    group is the slowest instance's) -> the engine's names of its histogram (none without one:
+    TGI has no time-to-first-token histogram, Triton neither)."""
+    names = {TTFT_METRIC: TTFT_HISTOGRAMS.get(engine), TPOT_METRIC: TPOT_HISTOGRAMS.get(engine)}
+    return {metric: found for metric, found in names.items() if found}
+
+
 def latency_metrics(spec: DeploymentSpec) -> tuple[str, ...]:
-    """The latency metrics the exporter publishes for `spec`'s engine (none without histograms;
-    TGI has no time-to-first-token histogram)."""
-    return tuple(
-        metric for metric in LATENCY_METRICS if metric in HISTOGRAMS.get(spec.runtime.engine, {})
-    )
+    """The latency metrics the exporter publishes for `spec`'s engine."""
+    return tuple(latency_histograms(spec.runtime.engine))
 
 
 def agent_config(spec: DeploymentSpec) -> str | None:

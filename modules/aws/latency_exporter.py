@@ -14,13 +14,8 @@ finite bound (prometheus/prometheus promql/quantile.go, bucketQuantile). A count
 the previous read means the replica restarted: its whole count is the window's (as rate() treats
 a reset). A window without new observations sends nothing (no request, no latency to report).
 
-Histograms (seconds):
-- vLLM: vllm:time_to_first_token_seconds; per-request TPOT
-  vllm:request_time_per_output_token_seconds (vLLM >= 0.11), before it
-  vllm:time_per_output_token_seconds (renamed inter_token_latency in 0.11, removed in 0.13:
-  vllm-project/vllm#23919, #24015).
-- TGI: tgi_request_mean_time_per_token_duration (TPOT; huggingface.co/docs/text-generation-inference
-  /reference/metrics). TGI has no time-to-first-token histogram: no TTFT from TGI.
+The engine's histogram names come as arguments (modules/engine_prometheus.py holds them for
+every cloud): for each published metric, the names a release may expose, the first present read.
 """
 
 from __future__ import annotations
@@ -39,17 +34,9 @@ TPOT_METRIC = "TimePerOutputTokenP50Ms"
 PURCHASE_METRICS = {"spot": "SpotInstances", "on-demand": "OnDemandInstances"}
 """The metadata's instance-life-cycle -> the metric counting the instance (Sum over a minute:
 the group's instances of that kind)."""
-HISTOGRAMS = {
-    "vllm": {
-        TTFT_METRIC: (0.95, ("vllm:time_to_first_token_seconds",)),
-        TPOT_METRIC: (
-            0.5,
-            ("vllm:request_time_per_output_token_seconds", "vllm:time_per_output_token_seconds"),
-        ),
-    },
-    "tgi": {TPOT_METRIC: (0.5, ("tgi_request_mean_time_per_token_duration",))},
-}
-"""Engine -> published metric -> (quantile, the histograms it is read from, first present wins)."""
+QUANTILES = {TTFT_METRIC: 0.95, TPOT_METRIC: 0.5}
+"""Published metric -> the quantile of its window that is sent."""
+NONE = "-"
 AGENT = ("127.0.0.1", 25888)
 INTERVAL_S = 60
 
@@ -101,19 +88,20 @@ def increase(now: dict[float, float], before: dict[float, float] | None) -> dict
 class Exporter:
     """The windows of one instance's replicas, from one read of their /metrics to the next."""
 
-    def __init__(self, engine: str, group: str, log_group: str) -> None:
-        self.metrics = HISTOGRAMS.get(engine, {})
+    def __init__(self, histograms: dict[str, tuple[str, ...]], group: str, log_group: str) -> None:
+        """`histograms`: published metric -> the engine's names of its histogram."""
+        self.metrics = histograms
         self.group, self.log_group = group, log_group
         self.previous: dict[tuple[str, str], dict[float, float]] = {}
 
     def record(self, texts: dict[str, str], now_ms: int) -> dict[str, object] | None:
         """The EMF record of the window ending now from each replica's exposition text (by
         replica), or None when no replica observed a request since the previous read."""
-        names = {name for _, candidates in self.metrics.values() for name in candidates}
+        names = {name for candidates in self.metrics.values() for name in candidates}
         windows: dict[str, dict[float, float]] = {}
         for replica, text in texts.items():
             histograms = parse_buckets(text, names)
-            for metric, (_, candidates) in self.metrics.items():
+            for metric, candidates in self.metrics.items():
                 name = next((n for n in candidates if n in histograms), None)
                 if name is None:
                     continue
@@ -125,7 +113,7 @@ class Exporter:
                     window[bound] = window.get(bound, 0.0) + count
         values = {}
         for metric, window in windows.items():
-            value = quantile(self.metrics[metric][0], window)
+            value = quantile(QUANTILES[metric], window)
             if value is not None:
                 values[metric] = round(value * 1000, 3)
         return self._emf(values, "Milliseconds", now_ms) if values else None
@@ -167,10 +155,17 @@ def send(record: dict[str, object], agent: tuple[str, int] = AGENT) -> None:
         print(f"CloudWatch agent at {agent[0]}:{agent[1]}: {error}", file=sys.stderr)
 
 
+def histograms_of(ttft: str, tpot: str) -> dict[str, tuple[str, ...]]:
+    """Published metric -> histogram names, from the arguments' comma-separated lists."""
+    given = ((TTFT_METRIC, ttft), (TPOT_METRIC, tpot))
+    return {metric: tuple(names.split(",")) for metric, names in given if names != NONE}
+
+
 def main(argv: list[str]) -> None:
-    """ENGINE GROUP LOG_GROUP PORT[,PORT...] LIFE_CYCLE"""
-    engine, group, log_group, ports, life_cycle = argv
-    exporter = Exporter(engine, group, log_group)
+    """GROUP LOG_GROUP PORT[,PORT...] TTFT_NAME[,NAME...] TPOT_NAME[,NAME...] LIFE_CYCLE
+    (a metric whose histogram the engine lacks: -)"""
+    group, log_group, ports, ttft, tpot, life_cycle = argv
+    exporter = Exporter(histograms_of(ttft, tpot), group, log_group)
     while True:
         now_ms = int(time.time() * 1000)
         texts = {port: read(int(port)) for port in ports.split(",")}

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 
 from modules.aws.engine_metrics import (
     fleet_group_name,
+    latency_histograms,
     metrics_log_group,
     replica_ports,
     scrapes_engine,
 )
+from modules.aws.latency_exporter import NONE, TPOT_METRIC, TTFT_METRIC
 
 if TYPE_CHECKING:
     from planner.deployment import DeploymentSpec
@@ -60,12 +62,14 @@ def _is_docstring(node: ast.AST) -> bool:
 
 
 def exporter_args(spec: DeploymentSpec) -> list[str]:
-    """The exporter's arguments: engine, group (the metrics' dimension), the log group its
-    records land in (the one the agent may write), and the replicas' ports; the boot script
-    adds the instance's purchase option from the instance metadata."""
+    """The exporter's arguments: group (the metrics' dimension), the log group its records land
+    in (the one the agent may write), the replicas' ports, and the engine's TTFT and TPOT
+    histogram names; the boot script adds the instance's purchase option from the instance
+    metadata."""
+    histograms = latency_histograms(spec.runtime.engine)
     return [
-        spec.runtime.engine,
         fleet_group_name(spec.stack_name),
         metrics_log_group(spec.stack_name),
         ",".join(str(port) for port in replica_ports(spec)),
+        *(",".join(histograms.get(metric, ())) or NONE for metric in (TTFT_METRIC, TPOT_METRIC)),
     ]

@@ -2,13 +2,10 @@
 custom metrics of its scale set (templates/user_data/azure_metrics.py, which explains why no agent
 is installed), and the contract the fleet's autoscale rules and alerts read.
 
-Engine gauges, renamed to engine-neutral names, one value per replica (each replica's /metrics is
-read on its own port), so Azure's Average over the scale set is per replica:
+Engine gauges (vLLM's and TGI's running and waiting, modules/engine_prometheus.py), renamed
+RequestsRunning and RequestsWaiting, one value per replica (each replica's /metrics is read on its
+own port), so Azure's Average over the scale set is per replica:
 
-- vLLM (docs.vllm.ai, "Production Metrics"): vllm:num_requests_running -> RequestsRunning,
-  vllm:num_requests_waiting -> RequestsWaiting.
-- TGI (huggingface.co/docs/text-generation-inference/reference/metrics): tgi_batch_current_size
-  -> RequestsRunning, tgi_queue_size -> RequestsWaiting.
 - RequestsInFlight: running + waiting of the same replica (autoscale rules cannot add metrics).
 - Triton: none (its metrics port is off, as on AWS: it could collide with the replicas' ports).
 
@@ -21,6 +18,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from modules.engine_prometheus import queue_gauges
 from modules.user_data import replica_ports
 
 if TYPE_CHECKING:
@@ -38,14 +36,8 @@ INTERVAL_S = 60
 PUBLISHER_PATH = "/opt/infra-serving/azure_metrics.py"
 CONFIG_PATH = "/etc/infra-serving/metrics.json"
 
-ENGINE_GAUGES: dict[str, dict[str, str]] = {
-    "vllm": {
-        "vllm:num_requests_running": RUNNING_METRIC,
-        "vllm:num_requests_waiting": WAITING_METRIC,
-    },
-    "tgi": {"tgi_batch_current_size": RUNNING_METRIC, "tgi_queue_size": WAITING_METRIC},
-}
-"""The engine's Prometheus gauge -> the published metric (sources in the module docstring)."""
+ENGINE_GAUGES = queue_gauges(RUNNING_METRIC, WAITING_METRIC)
+"""The engine's Prometheus gauge -> the published metric."""
 
 
 def publishes_engine_gauges(spec: DeploymentSpec) -> bool:

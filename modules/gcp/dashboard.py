@@ -39,8 +39,10 @@ class ServingDashboardProps:
     """The profile's TTFT target (p95, seconds), drawn on the latency chart. Default: none."""
     tpot_s: float | None = None
     """The profile's TPOT target (seconds), drawn on the latency chart. Default: none."""
-    latency: bool = False
-    """The TTFT/TPOT chart (an engine whose histograms are kept). Default: off."""
+    ttft: bool = False
+    """TTFT p50/p95 on the latency chart (an engine whose TTFT histogram is kept). Default: off."""
+    tpot: bool = False
+    """The mean TPOT on the latency chart (an engine whose TPOT histogram is kept). Default: off."""
 
 
 def _line(query: str, legend: str) -> dict[str, Any]:
@@ -83,22 +85,19 @@ def dashboard_widgets(props: ServingDashboardProps) -> list[dict[str, Any]]:
                 [_threshold(props.waiting_per_replica, "planned queue")],
             )
         )
-    if props.latency:
-        thresholds = []
-        if props.ttft_s_p95 is not None:
-            thresholds.append(_threshold(props.ttft_s_p95, "TTFT target (p95)"))
-        if props.tpot_s is not None:
-            thresholds.append(_threshold(props.tpot_s, "TPOT target"))
+    if props.ttft or props.tpot:
+        lines, thresholds = [], []
+        if props.ttft:
+            lines.append(_line(q.ttft_seconds(0.5), "TTFT p50"))
+            lines.append(_line(q.ttft_seconds(0.95), "TTFT p95"))
+            if props.ttft_s_p95 is not None:
+                thresholds.append(_threshold(props.ttft_s_p95, "TTFT target (p95)"))
+        if props.tpot:
+            lines.append(_line(q.tpot_seconds, "TPOT (mean)"))
+            if props.tpot_s is not None:
+                thresholds.append(_threshold(props.tpot_s, "TPOT target"))
         widgets.append(
-            _chart(
-                "Time to first token and per output token (seconds)",
-                [
-                    _line(q.ttft_seconds(0.5), "TTFT p50"),
-                    _line(q.ttft_seconds(0.95), "TTFT p95"),
-                    _line(q.tpot_seconds, "TPOT (mean)"),
-                ],
-                thresholds,
-            )
+            _chart("Time to first token and per output token (seconds)", lines, thresholds)
         )
     if props.gpu:
         widgets.append(

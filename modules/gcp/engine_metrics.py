@@ -7,24 +7,20 @@ Managed Service for Prometheus metrics, `prometheus.googleapis.com/<name>/<kind>
 `prometheus_target` resource, labelled with the scrape job (`job`), the replica's address
 (`instance`), the VM (`instance_name`, and `namespace` = its id/name) and zone (`location`);
 they are queried with PromQL by their Prometheus names ("Collect Prometheus metrics", Ops Agent
-documentation; the receiver's resource mapping in GoogleCloudPlatform/ops-agent). Engine gauges,
-renamed to engine-neutral names (a Prometheus name may not be used with its colon in every
-Cloud Monitoring query), everything else dropped:
+documentation; the receiver's resource mapping in GoogleCloudPlatform/ops-agent). What it keeps
+is renamed to engine-neutral names (a Prometheus name may not be used with its colon in every
+Cloud Monitoring query), everything else dropped; the engines' names are
+modules/engine_prometheus.py's:
 
-- vLLM (docs.vllm.ai, "Production Metrics"): vllm:num_requests_running -> infra_requests_running,
-  vllm:num_requests_waiting -> infra_requests_waiting.
-- TGI (huggingface.co/docs/text-generation-inference/reference/metrics): tgi_batch_current_size
-  -> infra_requests_running, tgi_queue_size -> infra_requests_waiting.
-- Triton: none (the boot script turns its metrics endpoint off).
-
-Histograms are kept too: the receiver's metrics are Managed Service for Prometheus metrics, whose
-histograms Cloud Monitoring stores as distributions and PromQL reads as `_bucket`, `_sum` and
-`_count` ("Mapping Cloud Monitoring metrics to PromQL"), unlike the CloudWatch agent, which drops
-them. vLLM's time to first token (vllm:time_to_first_token_seconds) and time per output token
-(vllm:time_per_output_token_seconds; vllm:inter_token_latency_seconds in the releases that
-renamed it: both map to one name, and TPOT is read as sum over count, which a release exposing
-both leaves unchanged) -> infra_time_to_first_token_seconds, infra_time_per_output_token_seconds.
-TGI exposes no time to first token, so its deployments get no latency alerts.
+- the running and waiting gauges of vLLM and TGI -> infra_requests_running, infra_requests_waiting
+  (Triton: none, the boot script turns its metrics endpoint off);
+- the time to first token and time per output token histograms -> infra_time_to_first_token_seconds,
+  infra_time_per_output_token_seconds. Histograms are kept too: the receiver's metrics are Managed
+  Service for Prometheus metrics, whose histograms Cloud Monitoring stores as distributions and
+  PromQL reads as `_bucket`, `_sum` and `_count` ("Mapping Cloud Monitoring metrics to PromQL"),
+  unlike the CloudWatch agent, which drops them. The names a release gives one histogram all map to
+  one kept name: where a release exposes both, every bucket doubles, which leaves the quantiles and
+  the mean (sum over count) unchanged. TGI has no time to first token histogram: no TTFT alert.
 
 GPU metrics are the Ops Agent's own: on a VM with an NVIDIA driver its default host-metrics
 pipeline reads NVML and writes agent.googleapis.com/gpu/utilization (percent) and
@@ -43,6 +39,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from modules.engine_prometheus import TPOT_HISTOGRAMS, TTFT_HISTOGRAMS, queue_gauges
 from modules.user_data import replica_ports
 
 if TYPE_CHECKING:
@@ -55,14 +52,8 @@ WAITING_METRIC = "infra_requests_waiting"
 GPU_UTILIZATION_METRIC = "agent.googleapis.com/gpu/utilization"
 GPU_MEMORY_METRIC = "agent.googleapis.com/gpu/memory/bytes_used"
 
-ENGINE_GAUGES: dict[str, dict[str, str]] = {
-    "vllm": {
-        "vllm:num_requests_running": RUNNING_METRIC,
-        "vllm:num_requests_waiting": WAITING_METRIC,
-    },
-    "tgi": {"tgi_batch_current_size": RUNNING_METRIC, "tgi_queue_size": WAITING_METRIC},
-}
-"""The engine's Prometheus gauge -> the name it is kept under (sources in the docstring)."""
+ENGINE_GAUGES = queue_gauges(RUNNING_METRIC, WAITING_METRIC)
+"""The engine's Prometheus gauge -> the name it is kept under."""
 TTFT_METRIC = "infra_time_to_first_token_seconds"
 TPOT_METRIC = "infra_time_per_output_token_seconds"
 ENGINE_HISTOGRAMS: dict[str, dict[str, str]] = {
@@ -89,9 +80,23 @@ def scrapes_engine(spec: DeploymentSpec) -> bool:
     return spec.runtime.engine in ENGINE_GAUGES
 
 
-def keeps_latency(spec: DeploymentSpec) -> bool:
-    """Whether the engine's TTFT and TPOT histograms reach Cloud Monitoring."""
-    return spec.runtime.engine in ENGINE_HISTOGRAMS
+def kept_histograms(engine: str) -> dict[str, str]:
+    """The engine's Prometheus histogram -> the name it is kept under (only for an engine whose
+    gauges are scraped: the receiver runs for those)."""
+    if engine not in ENGINE_GAUGES:
+        return {}
+    kept = {name: TTFT_METRIC for name in TTFT_HISTOGRAMS.get(engine, ())}
+    return kept | {name: TPOT_METRIC for name in TPOT_HISTOGRAMS.get(engine, ())}
+
+
+def keeps_ttft(spec: DeploymentSpec) -> bool:
+    """Whether the engine's time to first token histogram reaches Cloud Monitoring."""
+    return TTFT_METRIC in kept_histograms(spec.runtime.engine).values()
+
+
+def keeps_tpot(spec: DeploymentSpec) -> bool:
+    """Whether the engine's time per output token histogram reaches Cloud Monitoring."""
+    return TPOT_METRIC in kept_histograms(spec.runtime.engine).values()
 
 
 def in_flight_per_instance(spec: DeploymentSpec) -> float | None:
@@ -120,7 +125,7 @@ def ops_agent_config(spec: DeploymentSpec) -> str | None:
         }
         for name, kept in gauges.items()
     ]
-    histograms = ENGINE_HISTOGRAMS.get(spec.runtime.engine, {})
+    histograms = kept_histograms(spec.runtime.engine)
     relabel += [
         {
             "source_labels": ["__name__"],

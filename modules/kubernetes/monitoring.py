@@ -25,6 +25,12 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from modules.engine_prometheus import (
+    RUNNING_GAUGE,
+    TPOT_HISTOGRAMS,
+    TTFT_HISTOGRAMS,
+    WAITING_GAUGE,
+)
 from modules.kubernetes.engines import metrics_port
 
 if TYPE_CHECKING:
@@ -36,17 +42,6 @@ configures it (charts/kube-prometheus-stack/values.yaml, chart 88.5.3: grafana.s
 label grafana_dashboard, labelValue "1", searchNamespace ALL)."""
 RATE_WINDOW = "5m"
 
-TTFT_HISTOGRAM = {"vllm": "vllm:time_to_first_token_seconds"}
-"""Time to first token per request, a histogram in seconds (vllm/v1/metrics/loggers.py,
-PrometheusStatLogger, the v0.10 series the toolkit's vLLM image is)."""
-TPOT_HISTOGRAM = {
-    "vllm": "vllm:time_per_output_token_seconds",
-    # huggingface/text-generation-inference docs/source/reference/metrics.md: "Mean time per
-    # token per request (inter-token latency)", a histogram in seconds.
-    "tgi": "tgi_request_mean_time_per_token_duration",
-}
-"""Time per output token, a histogram in seconds; its mean (sum over count) is what
-`targets.tpot_ms` sets."""
 REQUESTS_COUNTER = {
     "vllm": "vllm:request_success_total",
     "tgi": "tgi_request_success",
@@ -55,12 +50,6 @@ REQUESTS_COUNTER = {
 }
 """Requests finished, a counter (vLLM's `vllm:request_success` exposed with the client's _total
 suffix; TGI's as documented)."""
-WAITING_GAUGE = {
-    "vllm": "vllm:num_requests_waiting",
-    "tgi": "tgi_queue_size",
-    "triton": "nv_inference_pending_request_count",
-}
-RUNNING_GAUGE = {"vllm": "vllm:num_requests_running", "tgi": "tgi_batch_current_size"}
 KV_CACHE_GAUGE = {"vllm": "vllm:kv_cache_usage_perc"}
 """KV-cache blocks in use, 1 = full (vLLM; the deprecated vllm:gpu_cache_usage_perc is the
 same figure)."""
@@ -105,18 +94,28 @@ def gpu_selector(workload: WorkloadProps) -> str:
     return f'namespace="{workload.namespace}",pod=~"{workload.name}-.+"'
 
 
-def _mean(histogram: str, selector: str) -> str:
+def _series(names: tuple[str, ...], suffix: str, selector: str) -> str:
+    """A histogram's `suffix` series under every name a release gives it (summed by the caller:
+    where a release exposes both names, each observation counts twice, which leaves quantiles
+    and means unchanged)."""
+    if len(names) == 1:
+        return f"{names[0]}{suffix}{{{selector}}}"
+    pattern = "|".join(f"{name}{suffix}" for name in names)
+    return f'{{__name__=~"{pattern}",{selector}}}'
+
+
+def _mean(names: tuple[str, ...], selector: str) -> str:
     window = RATE_WINDOW
     return (
-        f"sum(rate({histogram}_sum{{{selector}}}[{window}])) / "
-        f"sum(rate({histogram}_count{{{selector}}}[{window}]))"
+        f"sum(rate({_series(names, '_sum', selector)}[{window}])) / "
+        f"sum(rate({_series(names, '_count', selector)}[{window}]))"
     )
 
 
-def _quantile(quantile: float, histogram: str, selector: str) -> str:
+def _quantile(quantile: float, names: tuple[str, ...], selector: str) -> str:
     return (
         f"histogram_quantile({quantile}, sum by (le) "
-        f"(rate({histogram}_bucket{{{selector}}}[{RATE_WINDOW}])))"
+        f"(rate({_series(names, '_bucket', selector)}[{RATE_WINDOW}])))"
     )
 
 
@@ -138,20 +137,20 @@ def alert_rules(workload: WorkloadProps, props: MonitoringProps) -> list[dict[st
     engine = workload.engine
     selector = engine_selector(workload)
     rules: list[tuple[str, str, str]] = []
-    if props.ttft_p95_s is not None and engine in TTFT_HISTOGRAM:
+    if props.ttft_p95_s is not None and engine in TTFT_HISTOGRAMS:
         rules.append(
             (
                 "ServingTimeToFirstTokenP95AboveTarget",
-                f"{_quantile(0.95, TTFT_HISTOGRAM[engine], selector)} > "
+                f"{_quantile(0.95, TTFT_HISTOGRAMS[engine], selector)} > "
                 f"{_number(props.ttft_p95_s)}",
                 f"time to first token p95 is above the target of {_number(props.ttft_p95_s)} s",
             )
         )
-    if props.tpot_s is not None and engine in TPOT_HISTOGRAM:
+    if props.tpot_s is not None and engine in TPOT_HISTOGRAMS:
         rules.append(
             (
                 "ServingTimePerOutputTokenAboveTarget",
-                f"{_mean(TPOT_HISTOGRAM[engine], selector)} > {_number(props.tpot_s)}",
+                f"{_mean(TPOT_HISTOGRAMS[engine], selector)} > {_number(props.tpot_s)}",
                 f"the mean time per output token is above the target of {_number(props.tpot_s)} s",
             )
         )
@@ -280,27 +279,27 @@ def dashboard(workload: WorkloadProps, props: MonitoringProps) -> dict[str, Any]
             None,
         )
     ]
-    if engine in TTFT_HISTOGRAM:
+    if engine in TTFT_HISTOGRAMS:
         panels.append(
             (
                 "Time to first token",
                 [
-                    (_quantile(q, TTFT_HISTOGRAM[engine], selector), f"p{round(q * 100)}")
+                    (_quantile(q, TTFT_HISTOGRAMS[engine], selector), f"p{round(q * 100)}")
                     for q in (0.5, 0.95)
                 ],
                 "s",
                 props.ttft_p95_s,
             )
         )
-    if engine in TPOT_HISTOGRAM:
+    if engine in TPOT_HISTOGRAMS:
         panels.append(
             (
                 "Time per output token",
                 [
-                    (_quantile(q, TPOT_HISTOGRAM[engine], selector), f"p{round(q * 100)}")
+                    (_quantile(q, TPOT_HISTOGRAMS[engine], selector), f"p{round(q * 100)}")
                     for q in (0.5, 0.95)
                 ]
-                + [(_mean(TPOT_HISTOGRAM[engine], selector), "mean")],
+                + [(_mean(TPOT_HISTOGRAMS[engine], selector), "mean")],
                 "s",
                 props.tpot_s,
             )

@@ -11,6 +11,12 @@
 Credentials come from boto3's standard chain. A region the account has not enabled (opt-in
 regions) is skipped for spot and its EC2 rows keep their previous prices.
 
+The EC2 commitment rates are rewritten from the same answers (standard no-upfront reserved
+instances, the Reserved terms of `get_products`) and from the Savings Plans API (EC2 Instance
+Savings Plans, no upfront: providers/aws/savings_plan_refresh.py); when the Savings Plans API
+cannot be read, the prices are still refreshed and the previous savings plan rates stay (a note
+says why).
+
 With the prices, the spot interruption bands of the EC2 types are fetched from the public Spot
 Instance Advisor feed (providers/aws/interruption_refresh.py); when that feed cannot be read, the
 prices are still refreshed and the previous bands stay in use (a note says why).
@@ -38,6 +44,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from providers.aws import savings_plan_refresh
 from providers.aws.interruption_refresh import fetch_interruption
 from providers.price_http import Transport, urllib_transport
 from providers.price_quotes import (
@@ -147,7 +154,8 @@ def _client_error_sentence(error: ClientError) -> str:
     if code.startswith("AccessDenied") or code == "UnauthorizedOperation":
         return (
             f"AWS denied {error.operation_name} ({code}); the credentials need "
-            "pricing:GetProducts, ec2:DescribeSpotPriceHistory and ec2:DescribeAvailabilityZones."
+            "pricing:GetProducts, ec2:DescribeSpotPriceHistory, ec2:DescribeAvailabilityZones and "
+            "savingsplans:DescribeSavingsPlansOfferingRates."
         )
     return f"AWS answered {code} to {error.operation_name}: {message}."
 
@@ -250,28 +258,35 @@ def reserved_prices(items: list[str], what: str) -> dict[tuple[str, str], float]
     return {key: next(iter(values)) for key, values in found.items() if len(values) == 1}
 
 
+COMMITMENT_SOURCES = {
+    "reserved": RESERVED_SOURCE,
+    "savings_plan": savings_plan_refresh.SOURCE,
+}
+"""The source of each kind of commitment rate a refresh writes."""
+
+
 def commitments_csv(
-    reserved: Mapping[tuple[str, str, str], float],
+    fetched: Mapping[tuple[str, str, str, str], float],
     ondemand: Mapping[tuple[str, str], float],
     previous: list[list[str]],
     day: str,
 ) -> str:
-    """The EC2 commitment rates file: the rates just fetched ((type, region, term) -> USD/hour),
-    and the previous rows of every pair the answer did not price."""
+    """The EC2 commitment rates file: the rates just fetched ((type, region, commitment, term)
+    -> USD/hour), and the previous rows of every key the answers did not price."""
     from providers.commitments import COLUMNS
 
     rows = {(r[0], r[1], r[2], r[3]): r for r in previous}
-    for (instance_type, region, term), usd in reserved.items():
+    for (instance_type, region, commitment, term), usd in fetched.items():
         listed = ondemand.get((instance_type, region))
-        rows[instance_type, region, "reserved", term] = [
+        rows[instance_type, region, commitment, term] = [
             instance_type,
             region,
-            "reserved",
+            commitment,
             term,
             "no_upfront",
             f"{usd:g}",
             f"{listed:g}" if listed is not None else "",
-            RESERVED_SOURCE,
+            COMMITMENT_SOURCES[commitment],
             day,
         ]
     buffer = io.StringIO()
@@ -376,7 +391,7 @@ def fetch_prices(
 ) -> CloudPrices:
     fleet = request.machines.get("fleet", ())
     sagemaker = request.machines.get("sagemaker", ())
-    progress.begin("aws", len(fleet) + len(sagemaker) + (len(request.regions) if fleet else 0))
+    progress.begin("aws", len(fleet) + len(sagemaker) + (len(request.regions) + 1 if fleet else 0))
     with aws_errors():
         make = clients or default_clients()
         pricing = make("pricing", PRICING_REGION)
@@ -417,8 +432,21 @@ def fetch_prices(
                 quotes.append(PriceQuote("sagemaker", machine, region, price))
     files = {}
     if fleet:
+        fetched = {(t, r, "reserved", term): usd for (t, r, term), usd in reserved.items()}
+        try:
+            with aws_errors():
+                plans = savings_plan_refresh.savings_plan_rates(
+                    make("savingsplans", PRICING_REGION),
+                    (m.instance_type for m in fleet),
+                    request.regions,
+                    lambda call, what: _call(call, what, backoff),
+                )
+            fetched |= {(t, r, "savings_plan", term): usd for (t, r, term), usd in plans.items()}
+        except PriceSourceError as error:
+            notes.append(f"savings plan rates: {error} The previous rates stay in use.")
+        progress.step("aws", "EC2 Instance Savings Plans")
         files[COMMITMENTS_FILE] = commitments_csv(
-            reserved, ec2_ondemand, list(request.previous.get(COMMITMENTS_FILE, [])), request.day
+            fetched, ec2_ondemand, list(request.previous.get(COMMITMENTS_FILE, [])), request.day
         )
         try:
             files["spot_interruption"] = fetch_interruption(
