@@ -16,6 +16,7 @@ from modules.azure.autoscale import (
     ScheduledSizeProps,
 )
 from modules.azure.dashboard import ServingDashboard, ServingDashboardProps
+from modules.azure.drain import notification_minutes
 from modules.azure.engine_metrics import publishes_engine_gauges
 from modules.azure.fleet_alerts import FleetAlerts, FleetAlertsProps
 from modules.azure.identity import (
@@ -122,6 +123,8 @@ class AzureGpuFleetStack(TerraformStack):
             capacity.on_demand_base
         )
         base = capacity.on_demand_base if spot else 0
+        # Regular instances drain before they go (modules/azure/drain.py); Spot ones cannot.
+        notice = notification_minutes(spec)
         hourly = spec.hourly
         zone = hourly.timezone if hourly else "Etc/UTC"
         # With a spot set beside it, each set follows its own share of the week's sizes.
@@ -133,7 +136,12 @@ class AzureGpuFleetStack(TerraformStack):
             on_demand = GpuScaleSet(
                 self,
                 "on-demand",
-                scale_set(name=f"{name}-od", instances=base, autoscaled=bool(on_demand_changes)),
+                scale_set(
+                    name=f"{name}-od",
+                    instances=base,
+                    autoscaled=bool(on_demand_changes),
+                    termination_notification_minutes=notice,
+                ),
             )
             fleet_sets.append(on_demand)
             if on_demand_changes:
@@ -158,6 +166,7 @@ class AzureGpuFleetStack(TerraformStack):
                 priority="Spot" if spot else "Regular",
                 instances=capacity.desired - base,
                 autoscaled=True,
+                termination_notification_minutes=None if spot else notice,
             ),
         )
         fleet_sets.append(scaled)

@@ -12,6 +12,7 @@ from constructs import Construct
 
 from modules.gcp.alert_policies import ServingAlertPolicies, ServingAlertPoliciesProps
 from modules.gcp.dashboard import ServingDashboard, ServingDashboardProps
+from modules.gcp.drain import connection_draining_s
 from modules.gcp.engine_metrics import (
     in_flight_per_instance,
     keeps_tpot,
@@ -169,6 +170,7 @@ class GcpGpuFleetStack(TerraformStack):
                 certificate_domains=tuple(spec.network.certificate_domains),
                 certificate_name=spec.network.certificate_name,
                 proxy_only_subnet=network.proxy_only_subnet,
+                draining_s=connection_draining_s(spec),
             ),
         )
         self._observe(spec, tuple(group.plan.role for group in groups))

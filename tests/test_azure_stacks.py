@@ -462,6 +462,20 @@ def test_all_regular_is_one_autoscaled_set(synthesized: Synthesized) -> None:
     )
 
 
+def test_regular_instances_drain_before_deletion_and_spot_ones_cannot(
+    synthesized: Synthesized,
+) -> None:
+    # The terminate notification gives each Regular instance's drain watcher the probe's 30 s,
+    # the p99 alarm's 60 s and 15 s of margin: Azure's 5 minutes minimum (modules/azure/drain.py).
+    for spec in (MIXED, REGULAR):
+        for _, regular in by_priority(synthesized[spec], "Regular"):
+            assert regular["termination_notification"] == {"enabled": True, "timeout": "PT5M"}
+    for spec in (MIXED, LISTED):
+        for _, spot in by_priority(synthesized[spec], "Spot"):
+            assert "termination_notification" not in spot  # Azure refuses it on Spot
+        assert "serving-drain.service" in base64.b64decode(spot["custom_data"]).decode()
+
+
 def test_spot_only_when_there_is_no_base(synthesized: Synthesized) -> None:
     doc = synthesized[LISTED]
     (_, spot) = only(doc, "azurerm_linux_virtual_machine_scale_set")

@@ -12,6 +12,7 @@ JSON assertions stand in for it.
 from __future__ import annotations
 
 import json
+import math
 import re
 import tarfile
 from collections.abc import Iterator
@@ -776,6 +777,8 @@ def test_every_group_is_a_backend_at_the_specs_request_rate(
     assert service["protocol"] == "HTTP" and service["port_name"] == "http"
     assert service["timeout_sec"] == 600
     assert service["locality_lb_policy"] == "LEAST_REQUEST"
+    # A removed instance drains for the spec's deadline, the p99 alarm (modules/gcp/drain.py).
+    assert service["connection_draining_timeout_sec"] == math.ceil(spec.scaling.p99_latency_alarm_s)
 
 
 def test_internal_application_load_balancer_by_default(synthesized: Synthesized) -> None:

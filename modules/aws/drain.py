@@ -23,7 +23,6 @@ for a drain. Its timeout's default result is CONTINUE: an instance whose watcher
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,7 +30,8 @@ from cdktn_provider_aws.autoscaling_lifecycle_hook import AutoscalingLifecycleHo
 from cdktn_provider_aws.iam_role_policy import IamRolePolicy
 from constructs import Construct
 
-from modules.aws.engine_metrics import ENGINE_GAUGES, fleet_group_name, replica_ports
+from modules.aws.engine_metrics import ENGINE_GAUGES, fleet_group_name
+from modules.drain import POLL_S, drain_deadline_s, drain_loop_values
 
 if TYPE_CHECKING:
     from planner.deployment import DeploymentSpec
@@ -43,18 +43,10 @@ HEARTBEAT_MAX_S = 7200
 WATCHER_MARGIN_S = 30
 """The hook waits this much longer than the watcher's own deadline, so the watcher's
 CompleteLifecycleAction (polled every 5 s, retried once) comes before the timeout."""
-POLL_S = 5
 
 
 def drain_hook_name(stack_name: str) -> str:
     return f"{stack_name}-drain"
-
-
-def drain_deadline_s(spec: DeploymentSpec) -> int:
-    """How long the watcher waits for the requests in flight: the longest request the plan
-    expects, the p95 answer's end-to-end latency with the p99 alarm's margin (the alarm's
-    threshold, spec.scaling.p99_latency_alarm_s)."""
-    return max(math.ceil(spec.scaling.p99_latency_alarm_s), POLL_S)
 
 
 def heartbeat_timeout_s(spec: DeploymentSpec) -> int:
@@ -64,17 +56,16 @@ def heartbeat_timeout_s(spec: DeploymentSpec) -> int:
 
 
 def drain_values(spec: DeploymentSpec) -> dict[str, object]:
-    """The watcher's values in the boot script: names, the deadline, where the gauges are."""
-    gauges = ENGINE_GAUGES.get(spec.runtime.engine, {})
+    """The watcher's values in the boot script: names, the deadline, where the gauges are (none
+    for an engine without them: the load balancer's deregistration delay is its drain)."""
     return {
         "drain_group": fleet_group_name(spec.stack_name),
         "drain_hook": drain_hook_name(spec.stack_name),
-        "drain_deadline_s": min(drain_deadline_s(spec), heartbeat_timeout_s(spec) - POLL_S),
-        "drain_poll_s": POLL_S,
-        "drain_ports": replica_ports(spec),
-        # An awk pattern matching the engine's running and waiting gauges' sample lines; none
-        # for an engine without them: the load balancer's deregistration delay is its drain.
-        "drain_gauges": "^(" + "|".join(sorted(gauges)) + ")[{ ]" if gauges else "",
+        **drain_loop_values(
+            spec,
+            ENGINE_GAUGES.get(spec.runtime.engine, {}),
+            min(drain_deadline_s(spec), heartbeat_timeout_s(spec) - POLL_S),
+        ),
     }
 
 

@@ -1,11 +1,13 @@
 """The Azure partial of the fleet boot script (templates/user_data/cloud_azure.j2): Blob Storage
-weights, the token's Key Vault secret, Azure Container Registry login, the metrics publisher."""
+weights, the token's Key Vault secret, Azure Container Registry login, the metrics publisher, the
+drain watcher (modules/azure/drain.py)."""
 
 from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
 
+from modules.azure.drain import drain_values
 from modules.azure.engine_metrics import CONFIG_PATH, PUBLISHER_PATH, publisher_config
 from modules.azure.names import blob_container, key_vault_secret
 from modules.user_data import BootTarget
@@ -39,6 +41,7 @@ def azure_boot_target(spec: DeploymentSpec) -> BootTarget:
         "metrics_publisher": PUBLISHER_PATH,
         "metrics_config_path": CONFIG_PATH,
         "metrics_config": publisher_config(spec),
+        **drain_values(spec),
     }
     return BootTarget(
         "cloud_azure.j2", values, CUSTOM_DATA_LIMIT_BYTES, "Azure's custom data limit"

@@ -1,11 +1,13 @@
 """The Google Cloud partial of the fleet boot script (templates/user_data/cloud_gcp.j2): Cloud
 Storage weights, the token's Secret Manager secret, Artifact Registry login, the Ops Agent's
-configuration and the in-flight publisher (modules/gcp/engine_metrics.py)."""
+configuration and the in-flight publisher (modules/gcp/engine_metrics.py), the drain unit
+(modules/gcp/drain.py)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from modules.gcp.drain import drain_values
 from modules.gcp.engine_metrics import (
     IN_FLIGHT_METRIC_TYPE,
     OPS_AGENT_CONFIG_PATH,
@@ -36,6 +38,7 @@ def gcp_boot_target(spec: DeploymentSpec) -> BootTarget:
         "ops_agent_config": ops_agent_config(spec),
         "ops_agent_config_path": OPS_AGENT_CONFIG_PATH,
         **in_flight_values(spec),
+        **drain_values(spec),
     }
     return BootTarget(
         "cloud_gcp.j2", values, STARTUP_SCRIPT_LIMIT_BYTES, "Compute Engine's metadata limit"

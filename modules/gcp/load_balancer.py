@@ -12,7 +12,8 @@ firewall down to Google's own ranges.
 Each group is a backend in RATE mode: an instance's capacity is `max_rate_per_instance`, set so
 that the autoscaler's UTILIZATION_TARGET of it is the spec's requests per instance (scaling.target
 is per minute). Requests are spread by least outstanding requests, and the backend timeout is long
-enough for a streamed completion.
+enough for a streamed completion. A removed instance gets no new requests and `draining_s` to
+finish its open ones before its group deletes it (connection draining, modules/gcp/drain.py).
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ LISTENER_PORT = 80
 BACKEND_TIMEOUT_S = 600
 """A long completion streams for minutes; the Application Load Balancer's default is 30 s."""
 DRAINING_S = 300
+"""Connection draining when no drain deadline is given (a backend service takes 0 to 3600 s)."""
+DRAINING_RANGE_S = (0, 3600)
 ARMOR_RANGES_PER_RULE = 10
 """Cloud Armor matches at most ten source ranges per rule."""
 ARMOR_DEFAULT_PRIORITY = 2147483647
@@ -184,6 +187,10 @@ class ServingLoadBalancerProps:
     proxy_only_subnet: ComputeSubnetwork | None = None
     """The proxy-only subnet this stack creates for the internal load balancer, which the
     forwarding rule waits for. Default: none (a public one, or the user's own subnet)."""
+    draining_s: int = DRAINING_S
+    """Seconds a removed instance gets to finish its requests, with no new ones, before the group
+    deletes it (the backend service's connection draining, modules/gcp/drain.py). Default:
+    DRAINING_S."""
     global_access: bool = False
     """Whether clients in other regions of the VPC reach the internal load balancer. Default:
     the load balancer's region only."""
@@ -200,6 +207,11 @@ class ServingLoadBalancer(Construct):
     def __init__(self, scope: Construct, id: str, props: ServingLoadBalancerProps) -> None:
         super().__init__(scope, id)
         stack_name, region = props.stack_name, props.region
+        if not DRAINING_RANGE_S[0] <= props.draining_s <= DRAINING_RANGE_S[1]:
+            raise ValueError(
+                f"a backend service's connection draining is {DRAINING_RANGE_S[0]}-"
+                f"{DRAINING_RANGE_S[1]} seconds, not {props.draining_s}"
+            )
         instance_groups, proxy_only_subnet = props.instance_groups, props.proxy_only_subnet
         rate = max_rate_per_instance(props.requests_per_minute)
         name = load_balancer_name(stack_name)
@@ -208,7 +220,7 @@ class ServingLoadBalancer(Construct):
             "protocol": "HTTP",
             "port_name": SERVING_PORT_NAME,
             "timeout_sec": BACKEND_TIMEOUT_S,
-            "connection_draining_timeout_sec": DRAINING_S,
+            "connection_draining_timeout_sec": props.draining_s,
             "locality_lb_policy": "LEAST_REQUEST",
             "health_checks": [props.health_check_id],
         }
