@@ -469,9 +469,16 @@ def test_help_lists_commands_and_shell_completion(cli: Cli) -> None:
 needs_script = pytest.mark.skipif(not INFRA.exists(), reason="no infra script next to python")
 
 
-def run_infra(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def run_infra(
+    *args: str | Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [INFRA, *map(str, args)], capture_output=True, text=True, cwd=REPO, timeout=60
+        [INFRA, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        env={**os.environ, **env} if env else None,
     )
 
 
@@ -491,7 +498,10 @@ def test_script_error_has_no_traceback(tmp_path: Path) -> None:
 
 @needs_script
 def test_script_shows_a_completion_script() -> None:
-    result = run_infra("--show-completion", "bash")
+    # Typer detects the shell from the process tree (none under cron or a detached CI runner);
+    # its test switch makes --show-completion take the shell's name instead.
+    detection_off = {"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    result = run_infra("--show-completion", "bash", env=detection_off)
     assert result.returncode == 0 and "_INFRA_COMPLETE" in result.stdout
 
 
