@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from modules.aws.drain import (
 )
 from modules.user_data import render_user_data
 from planner.secrets import find_secrets
+from tests.drain_scripts import drain_script, run_with_fakes, with_deadline
 from tests.stack_json import Synthesized, only, ref, resources, synthesize_specs
 from tests.test_fleet_stack import PRIVATE, make_spec
 
@@ -79,11 +78,7 @@ def test_the_heartbeat_stays_within_what_aws_accepts() -> None:
 
 
 def watcher(spec: Any = PRIVATE) -> str:
-    """The watcher's own script, as the boot script writes it to disk."""
-    script = render_user_data(spec)
-    found = re.search(r"<<'DRAIN'\n(.*?)\nDRAIN\n", script, re.DOTALL)
-    assert found, "the boot script writes no drain watcher"
-    return found.group(1) + "\n"
+    return drain_script(spec)
 
 
 def test_the_boot_script_installs_the_watcher_and_holds_no_secret() -> None:
@@ -117,34 +112,21 @@ esac
 FAKE_AWS = r"""#!/bin/bash
 printf '%s\n' "$*" >>"$FAKE/aws.log"
 """
-FAKE_SLEEP = "#!/bin/bash\nexec /bin/sleep 0.05\n"
 
 
 def run_watcher(
     tmp_path: Path, *, states: list[str], metrics: list[str], spot: str = "", deadline: int = 0
 ) -> tuple[list[str], list[str]]:
     """Run the watcher with fake tools; (the aws calls, the engine metrics reads)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, body in (("curl", FAKE_CURL), ("aws", FAKE_AWS), ("sleep", FAKE_SLEEP)):
-        (bin_dir / name).write_text(body)
-        (bin_dir / name).chmod(0o755)
-    (bin_dir / "logger").write_text("#!/bin/bash\n")
-    (bin_dir / "logger").chmod(0o755)
-    (tmp_path / "states").write_text("\n".join(states) + "\n")
-    (tmp_path / "metrics").write_text("\n".join(metrics) + "\n")
-    (tmp_path / "spot").write_text(spot)
-    (tmp_path / "curl.log").write_text("")
-    text = watcher()
-    if deadline:
-        text = re.sub(r"DEADLINE_S=\d+", f"DEADLINE_S={deadline}", text)
-    (tmp_path / "drain.sh").write_text(text)
-    run = subprocess.run(
-        ["bash", str(tmp_path / "drain.sh")],
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=60,
+    run = run_with_fakes(
+        with_deadline(watcher(), deadline) if deadline else watcher(),
+        tmp_path,
+        tools={"curl": FAKE_CURL, "aws": FAKE_AWS},
+        files={
+            "states": "\n".join(states) + "\n",
+            "metrics": "\n".join(metrics) + "\n",
+            "spot": spot,
+        },
     )
     assert run.returncode == 0, run.stderr
     aws = (tmp_path / "aws.log").read_text().splitlines() if (tmp_path / "aws.log").exists() else []

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import email.utils
 import json
-import re
 import subprocess
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from modules.azure.scale_set import GpuScaleSet
 from modules.user_data import render_user_data
 from planner.deployment import DeploymentSpec
 from planner.secrets import find_secrets
+from tests.drain_scripts import drain_script, run_with_fakes, with_deadline
 from tests.stack_json import synth_construct
 from tests.test_azure_props import scale_set_props, the_scale_set
 from tests.test_azure_stacks import MIXED
@@ -69,11 +69,7 @@ def test_the_timeout_covers_the_probe_the_deadline_and_the_margin_within_azures_
 
 
 def watcher() -> str:
-    """The watcher's own script, as the boot script writes it to disk."""
-    script = render_user_data(MIXED)
-    found = re.search(r"<<'DRAIN'\n(.*?)\nDRAIN\n", script, re.DOTALL)
-    assert found, "the boot script writes no drain watcher"
-    return found.group(1) + "\n"
+    return drain_script(MIXED)
 
 
 def test_the_boot_script_installs_the_watcher_and_holds_no_secret() -> None:
@@ -109,7 +105,6 @@ case "$method $url" in
 esac
 """
 FAKE_IPTABLES = '#!/bin/bash\nprintf "%s\\n" "$*" >>"$FAKE/iptables.log"\n'
-FAKE_SLEEP = "#!/bin/bash\nexec /bin/sleep 0.05\n"
 
 
 def events(*found: tuple[str, str, str, float]) -> str:
@@ -138,28 +133,12 @@ def run_watcher(
 ) -> tuple[int, list[str], str]:
     """Run the watcher with fake tools (the probe's wait cut to 1 s); (its exit status, the
     calls it made in order, what it approved)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, body in (
-        ("curl", FAKE_CURL),
-        ("iptables", FAKE_IPTABLES),
-        ("sleep", FAKE_SLEEP),
-        ("logger", "#!/bin/bash\n"),
-    ):
-        (bin_dir / name).write_text(body)
-        (bin_dir / name).chmod(0o755)
-    (tmp_path / "events").write_text("\n".join(documents) + "\n")
-    (tmp_path / "metrics").write_text("\n".join(metrics) + "\n")
-    (tmp_path / "curl.log").write_text("")
     text = watcher().replace(f"PROBE_DOWN_S={PROBE_DOWN_S} ", "PROBE_DOWN_S=1 ")
-    text = re.sub(r"DEADLINE_S=\d+", f"DEADLINE_S={deadline}", text)
-    (tmp_path / "drain.sh").write_text(text)
-    run = subprocess.run(
-        ["bash", str(tmp_path / "drain.sh")],
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=60,
+    run = run_with_fakes(
+        with_deadline(text, deadline),
+        tmp_path,
+        tools={"curl": FAKE_CURL, "iptables": FAKE_IPTABLES},
+        files={"events": "\n".join(documents) + "\n", "metrics": "\n".join(metrics) + "\n"},
     )
     calls = (
         [f"iptables {line}" for line in (tmp_path / "iptables.log").read_text().splitlines()]

@@ -4,7 +4,6 @@ server and engine."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from modules.gcp.load_balancer import ServingLoadBalancer
 from modules.user_data import render_user_data
 from planner.deployment import DeploymentSpec
 from planner.secrets import find_secrets
+from tests.drain_scripts import drain_script, run_with_fakes, with_deadline
 from tests.stack_json import only, synth_construct
 from tests.test_gcp_props import balancer_props
 from tests.test_gcp_stacks import NEW
@@ -56,11 +56,7 @@ def test_the_deadlines_follow_the_spec_within_compute_engines_limits() -> None:
 
 
 def unit_script(spec: DeploymentSpec = NEW) -> str:
-    """The unit's own script, as the boot script writes it to disk."""
-    script = render_user_data(spec)
-    found = re.search(r"<<'DRAIN'\n(.*?)\nDRAIN\n", script, re.DOTALL)
-    assert found, "the boot script writes no drain unit"
-    return found.group(1) + "\n"
+    return drain_script(spec)
 
 
 def test_the_boot_script_installs_a_unit_stopped_before_docker() -> None:
@@ -94,27 +90,12 @@ def run_unit(
     tmp_path: Path, *, metrics: list[str], preempted: str = "FALSE", deadline: int = 60
 ) -> tuple[list[str], float]:
     """Run the unit's stop with fake tools; (the metrics it read, seconds it took)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, body in (
-        ("curl", FAKE_CURL),
-        ("sleep", "#!/bin/bash\nexec /bin/sleep 0.05\n"),
-        ("logger", "#!/bin/bash\n"),
-    ):
-        (bin_dir / name).write_text(body)
-        (bin_dir / name).chmod(0o755)
-    (tmp_path / "metrics").write_text("\n".join(metrics) + "\n")
-    (tmp_path / "preempted").write_text(preempted)
-    (tmp_path / "curl.log").write_text("")
-    text = re.sub(r"DEADLINE_S=\d+", f"DEADLINE_S={deadline}", unit_script())
-    (tmp_path / "drain.sh").write_text(text)
     started = time.monotonic()
-    run = subprocess.run(
-        ["bash", str(tmp_path / "drain.sh")],
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "FAKE": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=60,
+    run = run_with_fakes(
+        with_deadline(unit_script(), deadline),
+        tmp_path,
+        tools={"curl": FAKE_CURL},
+        files={"metrics": "\n".join(metrics) + "\n", "preempted": preempted},
     )
     assert run.returncode == 0, run.stderr
     reads = [url for url in (tmp_path / "curl.log").read_text().split() if url.endswith("/metrics")]
