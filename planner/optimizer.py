@@ -1120,10 +1120,10 @@ def _not_considered(name: str, profile: Profile, catalog: Catalog, filters: Filt
     if msgspec.structs.replace(filters, environment=None) != Filters() and any(
         o.accelerator == name and _allowed(o, profile, Filters()) for o in catalog.offerings
     ):
-        return (
-            f"{name}: left out by the pins (--cloud, --region, --kind, --accelerator or "
-            "--instance-type, --env)."
-        )
+        pins = "--cloud, --region, --kind, --accelerator or --instance-type"
+        environment = filters.environment
+        by_environment = f" or by where environment {environment} deploys" if environment else ""
+        return f"{name}: left out by the pins ({pins}){by_environment}."
     refused_kinds = _kinds_refusing_its_vendor(name, profile, catalog, filters)
     if refused_kinds:
         accelerator = accelerators()[name]

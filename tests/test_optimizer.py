@@ -672,13 +672,17 @@ def test_other_exclusion_reasons() -> None:
     )
     result = recommend(profile, catalog, Filters(clouds=frozenset({"aws"})))
     pinned = (
-        "A100: left out by the pins (--cloud, --region, --kind, --accelerator or "
-        "--instance-type, --env)."
+        "A100: left out by the pins (--cloud, --region, --kind, --accelerator or --instance-type)."
     )
     assert [(e.subject, e.reason) for e in result.excluded] == [
         ("A100", pinned),
         ("L4", "L4: no measured throughput for it in workload.measured."),
     ]
+    in_local = recommend(profile, catalog, Filters(environment="local", clouds=frozenset({"aws"})))
+    assert in_local.excluded[0].reason == (
+        "A100: left out by the pins (--cloud, --region, --kind, --accelerator or --instance-type) "
+        "or by where environment local deploys."
+    )
     placed = msgspec.structs.replace(
         profile, placement=msgspec.structs.replace(profile.placement, clouds=["aws"])
     )
