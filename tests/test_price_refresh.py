@@ -165,16 +165,18 @@ def shipped_file(cloud: str, kind: str) -> Path:
     return next(path for k, path, _ in shipped_cloud_files(cloud) if k == kind)
 
 
+def stubbed(service: str, region: str = "us-east-1") -> tuple[Any, Stubber]:
+    """A boto3 client of `service` with test credentials, and its Stubber."""
+    client = boto3.client(
+        service, region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    return client, Stubber(client)
+
+
 def pricing_stub(documents: Mapping[str, list[Any]]) -> tuple[Any, Stubber]:
     """A pricing client answering one get_products query per shipped instance type, in the order
     the refresh asks, with the exact filters it must send; types without a document get none."""
-    client = boto3.client(
-        "pricing",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    stubber = Stubber(client)
+    client, stubber = stubbed("pricing")
     for kind, code, name, filters in (
         ("fleet", "AmazonEC2", "instanceType", aws.EC2_FILTERS),
         ("sagemaker", "AmazonSageMaker", "instanceName", aws.SAGEMAKER_FILTERS),
@@ -200,10 +202,7 @@ def pricing_stub(documents: Mapping[str, list[Any]]) -> tuple[Any, Stubber]:
 
 
 def stubbed_ec2(region: str) -> tuple[Any, Stubber]:
-    client = boto3.client(
-        "ec2", region_name=region, aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-    return client, Stubber(client)
+    return stubbed("ec2", region)
 
 
 @pytest.fixture
@@ -225,13 +224,7 @@ def savings_plans_stub(
 ) -> tuple[Any, Stubber]:
     """A Savings Plans client answering the recorded pages in turn; with `regions`, each request
     must be the refresh's exact query for the shipped EC2 types in those regions."""
-    client = boto3.client(
-        "savingsplans",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    stubber = Stubber(client)
+    client, stubber = stubbed("savingsplans")
     types = {m.instance_type for m in machines_of(read_rows(shipped_file("aws", "fleet")))}
     token = None
     for page in pages:
@@ -450,10 +443,7 @@ def test_savings_plans_api_denied_keeps_the_previous_rates_and_says_why(
     home: Path, emulated_ec2: None
 ) -> None:
     pricing, _ = pricing_stub(AWS_DOCUMENTS)
-    plans = boto3.client(
-        "savingsplans", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
-    )
-    denied = Stubber(plans)
+    plans, denied = stubbed("savingsplans")
     denied.add_client_error(
         "describe_savings_plans_offering_rates", "AccessDeniedException", "not authorized"
     )
@@ -550,10 +540,7 @@ def test_spot_history_throttled_twice_then_answered() -> None:
 
 
 def test_price_list_throttled_past_the_retries_keeps_the_shipped_prices(home: Path) -> None:
-    pricing = boto3.client(
-        "pricing", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
-    )
-    stubber = Stubber(pricing)
+    pricing, stubber = stubbed("pricing")
     for _ in range(5):
         stubber.add_client_error("get_products", "ThrottlingException", "Rate exceeded")
     stubber.activate()
@@ -617,10 +604,7 @@ def test_an_unknown_aws_profile_is_one_sentence(
 
 
 def test_price_list_access_denied_names_the_permissions(home: Path) -> None:
-    pricing = boto3.client(
-        "pricing", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
-    )
-    stubber = Stubber(pricing)
+    pricing, stubber = stubbed("pricing")
     stubber.add_client_error("get_products", "AccessDeniedException", "not authorized")
     stubber.activate()
     report = refresh(["aws"], ["us-east-1"], aws={"clients": clients(pricing)})
@@ -703,10 +687,7 @@ class RaisingPricing:
 )
 def test_an_aws_failure_is_one_sentence(home: Path, failure: Any, error: str) -> None:
     if isinstance(failure, tuple):
-        pricing = boto3.client(
-            "pricing", region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
-        )
-        stubber = Stubber(pricing)
+        pricing, stubber = stubbed("pricing")
         stubber.add_client_error("get_products", *failure)
         stubber.activate()
     else:
